@@ -1,0 +1,187 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/paretodiff/paretodiff/diffusion"
+	"github.com/paretodiff/paretodiff/internal/atomicfile"
+	"github.com/paretodiff/paretodiff/plots"
+	"github.com/paretodiff/paretodiff/weighting"
+	"github.com/spf13/cobra"
+	"gonum.org/v1/plot/vg"
+)
+
+func init() { register(newWeightsCmd) }
+
+type weightsOptions struct {
+	schedule     string
+	T            int
+	zeroTerminal bool
+	target       string
+	strategies   []string
+	format       string
+	out          string
+	plot         string
+}
+
+func newWeightsCmd() *cobra.Command {
+	o := &weightsOptions{}
+	cmd := &cobra.Command{
+		Use:   "weights",
+		Short: "Print and plot closed-form loss weights per timestep for eps, x0 or v prediction",
+		Long: `weights prints, for every timestep t, ᾱ_t, SNR(t) and the loss weight of each
+--strategy for the chosen --target, as CSV (header t,alpha_bar,snr,<strategy>...)
+or JSON, and can plot all strategies for all three targets.
+
+Strategies are stated on the x0 loss and converted with ‖ε−ε̂‖² = SNR·‖x0−x̂0‖²
+and ‖v−v̂‖² = (SNR+1)·‖x0−x̂0‖²; where SNR = 0 the weight is 1.
+
+` + weighting.StrategyHelp,
+		Example: `  paretodiff weights --target v --strategy min-snr:5
+  paretodiff weights --schedule linear --zero-terminal --format json --out w.json
+  paretodiff weights --plot weights.png`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.OutOrStdout()) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.schedule, "schedule", "cosine", "noise schedule: cosine, linear or scaled-linear")
+	f.IntVar(&o.T, "T", 1000, "number of diffusion timesteps")
+	f.BoolVar(&o.zeroTerminal, "zero-terminal", false, "rescale the schedule to zero terminal SNR (Lin et al. 2024)")
+	f.StringVar(&o.target, "target", "eps", "prediction target the weights apply to: eps, x0 or v")
+	f.StringArrayVar(&o.strategies, "strategy", append([]string(nil), weighting.PaperStrategies...), "weighting strategy, repeatable (see above)")
+	f.StringVar(&o.format, "format", "csv", "output format: csv or json")
+	f.StringVar(&o.out, "out", "", "write the table to this file instead of stdout")
+	f.StringVar(&o.plot, "plot", "", "also plot weight against timestep for eps, x0 and v to this .png, .svg or .pdf")
+	return cmd
+}
+
+// weightTable is the result of the weights command.
+type weightTable struct {
+	Schedule     string               `json:"schedule"`
+	T            int                  `json:"T"`
+	ZeroTerminal bool                 `json:"zero_terminal"`
+	Target       string               `json:"target"`
+	AlphaBar     []float64            `json:"alpha_bar"`
+	SNR          []float64            `json:"snr"`
+	Strategies   []string             `json:"strategies"`
+	Weights      map[string][]float64 `json:"weights"`
+}
+
+func (o *weightsOptions) run(stdout io.Writer) error {
+	sched, err := diffusion.NewSchedule(o.schedule, o.T, o.zeroTerminal)
+	if err != nil {
+		return usagef("--schedule/--T: %v", err)
+	}
+	target, err := weighting.ParseTarget(o.target)
+	if err != nil {
+		return usagef("--target: %v", err)
+	}
+	if len(o.strategies) == 0 {
+		return usagef("--strategy: give at least one strategy")
+	}
+	strategies := make([]weighting.Strategy, len(o.strategies))
+	seen := map[string]bool{}
+	for i, spec := range o.strategies {
+		if seen[spec] {
+			return usagef("--strategy %q is given twice", spec)
+		}
+		seen[spec] = true
+		if strategies[i], err = weighting.Parse(spec); err != nil {
+			return usagef("--strategy: %v", err)
+		}
+	}
+	if o.format != "csv" && o.format != "json" {
+		return usagef("--format %q: want csv or json", o.format)
+	}
+	if o.plot != "" {
+		if _, err := plots.FormatOf(o.plot); err != nil {
+			return usagef("--plot: %v", err)
+		}
+	}
+
+	snr := sched.SNRs()
+	table := weightTable{
+		Schedule: sched.Name(), T: sched.T(), ZeroTerminal: o.zeroTerminal, Target: target.String(),
+		AlphaBar: sched.AlphaBars(), SNR: snr, Strategies: o.strategies,
+		Weights: map[string][]float64{},
+	}
+	for i, s := range strategies {
+		table.Weights[o.strategies[i]] = weighting.Weights(nil, s, target, snr)
+	}
+
+	write := table.writeCSV
+	if o.format == "json" {
+		write = table.writeJSON
+	}
+	if o.out == "" {
+		if err := write(stdout); err != nil {
+			return failure(err)
+		}
+	} else if err := atomicfile.Write(o.out, write); err != nil {
+		return usagef("--out: %v", err)
+	}
+	if o.plot != "" {
+		if err := weightsFigure(sched, o.strategies, strategies).Save(o.plot); err != nil {
+			return usagef("--plot: %v", err)
+		}
+	}
+	return nil
+}
+
+func (w *weightTable) writeCSV(out io.Writer) error {
+	cw := csv.NewWriter(out)
+	header := append([]string{"t", "alpha_bar", "snr"}, w.Strategies...)
+	if err := cw.Write(header); err != nil {
+		return err
+	}
+	g := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	row := make([]string, len(header))
+	for t := 0; t < w.T; t++ {
+		row[0], row[1], row[2] = strconv.Itoa(t), g(w.AlphaBar[t]), g(w.SNR[t])
+		for i, name := range w.Strategies {
+			row[3+i] = g(w.Weights[name][t])
+		}
+		if err := cw.Write(row); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func (w *weightTable) writeJSON(out io.Writer) error {
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(w)
+}
+
+// weightsFigure draws weight against timestep on a log scale, one panel per
+// target (eps, x0, v), one line per strategy: the paper's picture of the
+// strategies.
+func weightsFigure(sched *diffusion.Schedule, names []string, strategies []weighting.Strategy) plots.Grid {
+	snr := sched.SNRs()
+	ts := make([]float64, sched.T())
+	for t := range ts {
+		ts[t] = float64(t)
+	}
+	grid := plots.Grid{Rows: 1, Cols: len(weighting.Targets), Width: 15 * vg.Inch, Height: 4.5 * vg.Inch}
+	for _, target := range weighting.Targets {
+		panel := plots.Lines{
+			Title:  fmt.Sprintf("%s-prediction loss weight (%s, T=%d)", target, sched, sched.T()),
+			XLabel: "timestep t", YLabel: "weight (log scale)", LogY: true,
+		}
+		for i, s := range strategies {
+			panel.Series = append(panel.Series, plots.Series{Name: names[i], X: ts, Y: weighting.Weights(nil, s, target, snr)})
+		}
+		p, err := panel.Plot()
+		if err != nil {
+			panic(err) // series lengths are equal by construction
+		}
+		grid.Panels = append(grid.Panels, p)
+	}
+	return grid
+}

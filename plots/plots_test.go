@@ -1,0 +1,42 @@
+package plots
+
+import (
+	"bytes"
+	"math"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/vg"
+)
+
+func TestFormatOf(t *testing.T) {
+	for path, want := range map[string]string{"a.png": "png", "b.SVG": "svg", "dir/c.pdf": "pdf"} {
+		got, err := FormatOf(path)
+		require.NoError(t, err)
+		require.Equal(t, want, got)
+	}
+	_, err := FormatOf("x.jpeg")
+	require.ErrorContains(t, err, `unsupported image format ".jpeg"`)
+}
+
+func TestLinesDropsUnusablePointsOnLogAxis(t *testing.T) {
+	l := Lines{LogY: true, Series: []Series{
+		{Name: "ok", X: []float64{0, 1, 2, 3}, Y: []float64{1, 0, math.NaN(), 10}},
+		{Name: "empty", X: []float64{0}, Y: []float64{-1}},
+	}}
+	p, err := l.Plot()
+	require.NoError(t, err)
+	require.InDelta(t, 1, p.Y.Min, 1e-12, "0 and NaN are left out of the log axis")
+	require.InDelta(t, 10, p.Y.Max, 1e-12)
+	var buf bytes.Buffer
+	require.NoError(t, Grid{Rows: 1, Cols: 1, Width: 3 * vg.Inch, Height: 2 * vg.Inch, Panels: []*plot.Plot{p}}.WriteTo(&buf, "svg"))
+	require.Contains(t, buf.String(), "<svg")
+	require.Panics(t, func() { Lines{Series: []Series{{X: []float64{1}, Y: nil}}}.Plot() })
+}
+
+func TestGridSaveRejectsFormat(t *testing.T) {
+	err := Grid{Rows: 1, Cols: 1, Width: vg.Inch, Height: vg.Inch}.Save(filepath.Join(t.TempDir(), "x.bmp"))
+	require.ErrorContains(t, err, "unsupported image format")
+}
