@@ -69,4 +69,3 @@ func TestTargetsPanicOnShape(t *testing.T) {
 	require.Panics(t, func() { Noise(make([]float32, 2), make([]float32, 3), make([]float32, 2), 1, 0) })
 	require.Panics(t, func() { ToX0(make([]float32, 2), weighting.Target(9), make([]float32, 2), make([]float32, 2), 1, 0) })
 }
-
