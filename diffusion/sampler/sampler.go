@@ -56,9 +56,14 @@ type Settings struct {
 
 // Defaults of Settings.
 const (
+	// DefaultBatchSize is the number of rows per denoiser call.
 	DefaultBatchSize = 512
+	// DefaultDDIMSteps is DDIM's number of steps.
 	DefaultDDIMSteps = 50
-	DefaultHeunSteps = 18 // EDM's CIFAR-10 setting, 35 evaluations
+	// DefaultHeunSteps is Heun's number of grid points: EDM's CIFAR-10
+	// setting (35 evaluations there; 34 here, as the first step from T−1
+	// into the ramp is an Euler step).
+	DefaultHeunSteps = 18
 )
 
 // ErrEpsAtZeroSNR is returned when an ε-prediction denoiser would be asked

@@ -81,7 +81,9 @@ func Timesteps(T, n int, spacing Spacing) ([]int, error) {
 
 // Defaults of the Karras grid (Karras et al. 2022, Table 1, "ours").
 const (
-	DefaultRho      = 7
+	// DefaultRho is ρ of the ramp.
+	DefaultRho = 7
+	// DefaultSigmaMax caps the top of the ramp (EDM's σ_max).
 	DefaultSigmaMax = 80
 )
 
@@ -111,7 +113,7 @@ func EDMSigma(s *diffusion.Schedule, t int) float64 {
 // one point is σ_0 alone). The result is descending and, for n ≥ 2, ends at 0.
 //
 // sigmaMax ≤ 0 means DefaultSigmaMax (EDM's 80); +Inf makes the ramp start
-// at σ_{T−1}. The cap matters: on the cosine schedule σ_999 ≈ 2·10⁴ (its
+// at σ_{T−1} (at σ_{T−2} on a zero-terminal schedule). The cap matters: on the cosine schedule σ_999 ≈ 2·10⁴ (its
 // last β is clipped to 0.999), a ramp from there puts most of its points
 // above σ = 600 where they collapse onto t = 998 and 999, and the few left
 // below are too far apart for Heun's corrector. rho ≤ 0 means DefaultRho. It
