@@ -246,3 +246,17 @@ func TestResMLPDeterministic(t *testing.T) {
 	}
 	require.Equal(t, grads[0], grads[1])
 }
+
+// requireClose checks max|want − got| ≤ relTol·max|want| and that want is
+// not all zero.
+func requireClose(t *testing.T, what string, want, got []float64, relTol float64) {
+	t.Helper()
+	require.Len(t, got, len(want), what)
+	var maxAbs, maxErr float64
+	for i := range want {
+		maxAbs = math.Max(maxAbs, math.Abs(want[i]))
+		maxErr = math.Max(maxErr, math.Abs(want[i]-got[i]))
+	}
+	require.Greater(t, maxAbs, 1e-6, "%s: all zero, the check would be vacuous", what)
+	require.LessOrEqual(t, maxErr/maxAbs, relTol, "%s: max error %g, max value %g", what, maxErr, maxAbs)
+}
