@@ -17,6 +17,9 @@ import (
 // gives direct access to the stored values.
 type CPU[T float32 | float64] struct {
 	name string
+	// gonumGemm forces gonum's Sgemm instead of the packed AVX2/FMA kernel
+	// (for tests and comparisons).
+	gonumGemm bool
 }
 
 // NewCPU returns the float32 CPU backend, registered as "cpu".
@@ -139,6 +142,10 @@ func (c *CPU[T]) Gemm(tA, tB bool, m, n, k int, alpha float32, a Tensor, lda int
 	}
 	switch as := any(as).(type) {
 	case []float32:
+		if haveFMA && !c.gonumGemm {
+			sgemmPacked(tA, tB, m, n, k, alpha, as, lda, any(bs).([]float32), ldb, beta, any(cs).([]float32), ldc)
+			return
+		}
 		gonum.Implementation{}.Sgemm(trans(tA), trans(tB), m, n, k, alpha, as, lda, any(bs).([]float32), ldb, beta, any(cs).([]float32), ldc)
 	case []float64:
 		gonum.Implementation{}.Dgemm(trans(tA), trans(tB), m, n, k, float64(alpha), as, lda, any(bs).([]float64), ldb, float64(beta), any(cs).([]float64), ldc)
@@ -150,9 +157,11 @@ func (c *CPU[T]) Axpy(y Tensor, alpha float32, x Tensor) {
 	xs := c.Data(x)
 	ys := c.d("Axpy", "y", y, len(xs))
 	a := T(alpha)
-	for i, v := range xs {
-		ys[i] += a * v
-	}
+	parFor(len(xs), parGrain, func(lo, hi int) {
+		for i, v := range xs[lo:hi] {
+			ys[lo+i] += a * v
+		}
+	})
 }
 
 // Scale computes x *= α.
@@ -205,12 +214,14 @@ func (c *CPU[T]) Gram(dst []float64, g Tensor, k, p int) {
 func (c *CPU[T]) AddBias(y, bias Tensor, rows, cols int) {
 	ys := c.d("AddBias", "y", y, rows*cols)
 	bs := c.d("AddBias", "bias", bias, cols)
-	for r := 0; r < rows; r++ {
-		row := ys[r*cols : (r+1)*cols]
-		for j, b := range bs {
-			row[j] += b
+	parFor(rows, parGrain/max(cols, 1), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row := ys[r*cols : (r+1)*cols]
+			for j, b := range bs {
+				row[j] += b
+			}
 		}
-	}
+	})
 }
 
 // SumRows computes dst[c] += Σ_r x[r, c].
@@ -236,20 +247,23 @@ const (
 func (c *CPU[T]) Activate(f Activation, y, x Tensor) {
 	xs := c.Data(x)
 	ys := c.d("Activate", "y", y, len(xs))
-	switch f {
-	case SiLU:
-		for i, v := range xs {
-			z := float64(v)
-			ys[i] = T(z / (1 + math.Exp(-z)))
-		}
-	case GELU:
-		for i, v := range xs {
-			z := float64(v)
-			ys[i] = T(0.5 * z * (1 + math.Tanh(geluC*(z+geluA*z*z*z))))
-		}
-	default:
+	if f != SiLU && f != GELU {
 		panic(fmt.Sprintf("nn: Activate: invalid activation %d", int(f)))
 	}
+	parFor(len(xs), parGrain/8, func(lo, hi int) {
+		switch f {
+		case SiLU:
+			for i, v := range xs[lo:hi] {
+				z := float64(v)
+				ys[lo+i] = T(z / (1 + math.Exp(-z)))
+			}
+		case GELU:
+			for i, v := range xs[lo:hi] {
+				z := float64(v)
+				ys[lo+i] = T(0.5 * z * (1 + math.Tanh(geluC*(z+geluA*z*z*z))))
+			}
+		}
+	})
 }
 
 // ActivateBackward computes dx = dy ⊙ f′(x):
@@ -260,23 +274,26 @@ func (c *CPU[T]) ActivateBackward(f Activation, dx, x, dy Tensor) {
 	xs := c.Data(x)
 	dys := c.d("ActivateBackward", "dy", dy, len(xs))
 	dxs := c.d("ActivateBackward", "dx", dx, len(xs))
-	switch f {
-	case SiLU:
-		for i, v := range xs {
-			z := float64(v)
-			s := 1 / (1 + math.Exp(-z))
-			dxs[i] = T(float64(dys[i]) * s * (1 + z*(1-s)))
-		}
-	case GELU:
-		for i, v := range xs {
-			z := float64(v)
-			th := math.Tanh(geluC * (z + geluA*z*z*z))
-			d := 0.5*(1+th) + 0.5*z*(1-th*th)*geluC*(1+3*geluA*z*z)
-			dxs[i] = T(float64(dys[i]) * d)
-		}
-	default:
+	if f != SiLU && f != GELU {
 		panic(fmt.Sprintf("nn: ActivateBackward: invalid activation %d", int(f)))
 	}
+	parFor(len(xs), parGrain/8, func(lo, hi int) {
+		switch f {
+		case SiLU:
+			for i, v := range xs[lo:hi] {
+				z := float64(v)
+				s := 1 / (1 + math.Exp(-z))
+				dxs[lo+i] = T(float64(dys[lo+i]) * s * (1 + z*(1-s)))
+			}
+		case GELU:
+			for i, v := range xs[lo:hi] {
+				z := float64(v)
+				th := math.Tanh(geluC * (z + geluA*z*z*z))
+				d := 0.5*(1+th) + 0.5*z*(1-th*th)*geluC*(1+3*geluA*z*z)
+				dxs[lo+i] = T(float64(dys[lo+i]) * d)
+			}
+		}
+	})
 }
 
 // LayerNorm normalises each row; the row statistics are accumulated in
@@ -288,7 +305,11 @@ func (c *CPU[T]) LayerNorm(y, mean, rstd, x, gamma, beta Tensor, rows, cols int,
 	rs := c.d("LayerNorm", "rstd", rstd, rows)
 	gs := c.d("LayerNorm", "gamma", gamma, cols)
 	bs := c.d("LayerNorm", "beta", beta, cols)
-	for r := 0; r < rows; r++ {
+	parFor(rows, parGrain/max(cols, 1), func(lo, hi int) { c.layerNormRows(ys, ms, rs, xs, gs, bs, lo, hi, cols, eps) })
+}
+
+func (c *CPU[T]) layerNormRows(ys, ms, rs, xs, gs, bs []T, lo, hi, cols int, eps float32) {
+	for r := lo; r < hi; r++ {
 		row := xs[r*cols : (r+1)*cols]
 		var s float64
 		for _, v := range row {
@@ -375,12 +396,14 @@ func (c *CPU[T]) RowAxpby(dst, a, x, b, y Tensor, rows, cols int) {
 	xs := c.d("RowAxpby", "x", x, rows*cols)
 	ys := c.d("RowAxpby", "y", y, rows*cols)
 	ds := c.d("RowAxpby", "dst", dst, rows*cols)
-	for r := 0; r < rows; r++ {
-		ar, br := as[r], bs[r]
-		for j := r * cols; j < (r+1)*cols; j++ {
-			ds[j] = ar*xs[j] + br*ys[j]
+	parFor(rows, parGrain/max(cols, 1), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			ar, br := as[r], bs[r]
+			for j := r * cols; j < (r+1)*cols; j++ {
+				ds[j] = ar*xs[j] + br*ys[j]
+			}
 		}
-	}
+	})
 }
 
 // WeightedMSE writes per-row mean squared errors (accumulated in float64)
@@ -420,14 +443,16 @@ func (c *CPU[T]) AdamW(p, g, m, v Tensor, h AdamW) {
 	decay := 1 - T(h.LR)*T(h.WeightDecay)
 	step := lr / T(h.BC1)
 	sbc2 := T(math.Sqrt(float64(h.BC2)))
-	for i := range ps {
-		gi := gs[i]
-		mi := b1*ms[i] + (1-b1)*gi
-		vi := b2*vs[i] + (1-b2)*gi*gi
-		ms[i], vs[i] = mi, vi
-		denom := T(math.Sqrt(float64(vi)))/sbc2 + eps
-		ps[i] = ps[i]*decay - step*mi/denom
-	}
+	parFor(n, parGrain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			gi := gs[i]
+			mi := b1*ms[i] + (1-b1)*gi
+			vi := b2*vs[i] + (1-b2)*gi*gi
+			ms[i], vs[i] = mi, vi
+			denom := T(math.Sqrt(float64(vi)))/sbc2 + eps
+			ps[i] = ps[i]*decay - step*mi/denom
+		}
+	})
 }
 
 // EMA computes ema ← decay·ema + (1 − decay)·p.
@@ -435,7 +460,9 @@ func (c *CPU[T]) EMA(ema, p Tensor, decay float32) {
 	ps := c.Data(p)
 	es := c.d("EMA", "ema", ema, len(ps))
 	d := T(decay)
-	for i, v := range ps {
-		es[i] = d*es[i] + (1-d)*v
-	}
+	parFor(len(ps), parGrain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			es[i] = d*es[i] + (1-d)*ps[i]
+		}
+	})
 }

@@ -244,3 +244,42 @@ func TestAdamWFirstStepAndDecay(t *testing.T) {
 		require.InDelta(t, want[i], be.Data(p)[i], 1e-14, "element %d", i)
 	}
 }
+
+// Random shapes around the packed GEMM's block edges (6-row and 16-column
+// panels, 72-row blocks, 256-deep k blocks), both transposes, strides,
+// α and β, on the parallel and serial paths.
+func TestPackedGemmRandomShapes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	be := NewCPU()
+	for trial := 0; trial < 60; trial++ {
+		tA, tB := rng.IntN(2) == 1, rng.IntN(2) == 1
+		m, n, k := 1+rng.IntN(160), 1+rng.IntN(90), 1+rng.IntN(600)
+		pad := rng.IntN(3)
+		alpha := []float32{1, -0.5, 2}[rng.IntN(3)]
+		beta := []float32{0, 1, 0.5}[rng.IntN(3)]
+		ar, ac := m, k
+		if tA {
+			ar, ac = k, m
+		}
+		br, bc := k, n
+		if tB {
+			br, bc = n, k
+		}
+		lda, ldb, ldc := ac+pad, bc+pad, n+pad
+		av, bv, cv := randVals(rng, ar*lda), randVals(rng, br*ldb), randVals(rng, m*ldc)
+		C := upload(be, cv)
+		be.Gemm(tA, tB, m, n, k, alpha, upload(be, av), lda, upload(be, bv), ldb, beta, C, ldc)
+		want := to64(cv)
+		refGemm(tA, tB, m, n, k, float64(alpha), to64(av), lda, to64(bv), ldb, float64(beta), want, ldc)
+		got := download(be, C)
+		for i := 0; i < m; i++ {
+			for j := 0; j < ldc; j++ {
+				w := want[i*ldc+j]
+				if j >= n {
+					w = float64(cv[i*ldc+j]) // padding is left alone
+				}
+				require.InDelta(t, w, float64(got[i*ldc+j]), gemmRelTol*float64(k+1), "trial %d (%v %v %d×%d×%d) at %d,%d", trial, tA, tB, m, n, k, i, j)
+			}
+		}
+	}
+}
