@@ -166,7 +166,7 @@ func ReadIDX(r io.Reader, ndims int) ([]uint8, []int, error) {
 		if err := binary.Read(r, binary.BigEndian, &d); err != nil {
 			return nil, nil, fmt.Errorf("data: IDX dimensions: %w", err)
 		}
-		if d == 0 || d > 1<<28 || n > (1<<31)/int(d) {
+		if d == 0 || d > 1<<28 || n > (1<<30)/int(d) {
 			return nil, nil, fmt.Errorf("data: IDX dimension %d is %d, out of range", i, d)
 		}
 		dims[i] = int(d)
