@@ -283,3 +283,45 @@ func TestPackedGemmRandomShapes(t *testing.T) {
 		}
 	}
 }
+
+// act32RelTol: the float32 activations (vectorised exp, ≤ 2 ulp, then a few
+// float32 operations) against the float64 formulas, relative to max(1, |f|).
+const act32RelTol = 1e-6
+
+func TestFloat32ActivationsMatchFloat64(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	n := 3*actBlock + 13 // several blocks and a scalar tail
+	xs := make([]float32, n)
+	for i := range xs {
+		xs[i] = float32(12 * (2*rng.Float64() - 1))
+	}
+	xs[0], xs[1], xs[2] = 0, 95, -95 // zero and beyond exp's clamp
+	dys := randVals(rng, n)
+	b32, b64 := NewCPU(), NewCPU64()
+	for _, f := range []Activation{SiLU, GELU} {
+		y32, y64 := b32.Alloc(n), b64.Alloc(n)
+		b32.Activate(f, y32, upload(b32, xs))
+		b64.Activate(f, y64, upload(b64, xs))
+		d32, d64 := b32.Alloc(n), b64.Alloc(n)
+		b32.ActivateBackward(f, d32, upload(b32, xs), upload(b32, dys))
+		b64.ActivateBackward(f, d64, upload(b64, xs), upload(b64, dys))
+		for i := range xs {
+			w := b64.Data(y64)[i]
+			require.InDelta(t, w, float64(b32.Data(y32)[i]), act32RelTol*math.Max(1, math.Abs(w)), "%v(%g)", f, xs[i])
+			w = b64.Data(d64)[i]
+			require.InDelta(t, w, float64(b32.Data(d32)[i]), act32RelTol*math.Max(1, math.Abs(w)), "%v'(%g)", f, xs[i])
+		}
+	}
+	// Non-finite inputs stay non-finite (in the vector lanes and the tail),
+	// so a diverging run is caught.
+	bad := make([]float32, 19)
+	bad[3], bad[17] = float32(math.NaN()), float32(math.NaN())
+	bad[5], bad[18] = float32(math.Inf(1)), float32(math.Inf(1))
+	for _, f := range []Activation{SiLU, GELU} {
+		y := b32.Alloc(len(bad))
+		b32.Activate(f, y, upload(b32, bad))
+		out := b32.Data(y)
+		require.True(t, math.IsNaN(float64(out[3])) && math.IsNaN(float64(out[17])), "%v: %v", f, out)
+		require.True(t, math.IsInf(float64(out[5]), 1) && math.IsInf(float64(out[18]), 1), "%v: %v", f, out)
+	}
+}
