@@ -467,6 +467,10 @@ func (c *CPU[T]) AdamW(p, g, m, v Tensor, h AdamW) {
 	step := lr / T(h.BC1)
 	sbc2 := T(math.Sqrt(float64(h.BC2)))
 	parFor(n, parGrain, func(lo, hi int) {
+		if p32, ok := any(ps).([]float32); ok {
+			k := [8]float32{h.Beta1, 1 - h.Beta1, h.Beta2, 1 - h.Beta2, float32(decay), float32(step), float32(sbc2), h.Eps}
+			lo += adamwBlock(p32[lo:hi], any(gs).([]float32)[lo:hi], any(ms).([]float32)[lo:hi], any(vs).([]float32)[lo:hi], &k)
+		}
 		for i := lo; i < hi; i++ {
 			gi := gs[i]
 			mi := b1*ms[i] + (1-b1)*gi

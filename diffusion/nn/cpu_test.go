@@ -325,3 +325,31 @@ func TestFloat32ActivationsMatchFloat64(t *testing.T) {
 		require.True(t, math.IsInf(float64(out[5]), 1) && math.IsInf(float64(out[18]), 1), "%v: %v", f, out)
 	}
 }
+
+// The vectorised AdamW does the scalar loop's operations in the same order
+// with the same roundings: every element (vector lanes and scalar tail)
+// equals a plain float32 loop bit for bit.
+func TestAdamWVectorMatchesScalar(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 6))
+	n := 8*parGrain/4 + 5 // parallel split, vector body and a scalar tail
+	be := NewCPU()
+	pv, gv, mv, vv := randVals(rng, n), randVals(rng, n), randVals(rng, n), randVals(rng, n)
+	for i := range vv {
+		vv[i] *= vv[i] // second moments are ≥ 0
+	}
+	P, G, M, V := upload(be, pv), upload(be, gv), upload(be, mv), upload(be, vv)
+	h := AdamW{LR: 0.01, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.1, BC1: 0.3, BC2: 0.02}
+	be.AdamW(P, G, M, V, h)
+	b1, b2, eps := h.Beta1, h.Beta2, h.Eps
+	decay := 1 - h.LR*h.WeightDecay
+	step := h.LR / h.BC1
+	sbc2 := float32(math.Sqrt(float64(h.BC2)))
+	for i := 0; i < n; i++ {
+		m := b1*mv[i] + (1-b1)*gv[i]
+		v := b2*vv[i] + (1-b2)*gv[i]*gv[i]
+		p := pv[i]*decay - step*m/(float32(math.Sqrt(float64(v)))/sbc2+eps)
+		require.Equal(t, m, be.Data(M)[i], "m[%d]", i)
+		require.Equal(t, v, be.Data(V)[i], "v[%d]", i)
+		require.Equal(t, p, be.Data(P)[i], "p[%d]", i)
+	}
+}

@@ -20,3 +20,17 @@ func expBlock(dst, src []float32, scale float32) {
 		dst[i] = float32(math.Exp(float64(scale * src[i])))
 	}
 }
+
+//go:noescape
+func adamwAVX2(pp, gg, mm, vv *float32, n int, k *[8]float32)
+
+// adamwBlock runs the AVX2 AdamW kernel over the longest multiple of 8
+// elements and returns how many it did (0 without AVX2).
+func adamwBlock(p, g, m, v []float32, k *[8]float32) int {
+	n := len(p) &^ 7
+	if !haveFMA || n == 0 {
+		return 0
+	}
+	adamwAVX2(&p[0], &g[0], &m[0], &v[0], n, k)
+	return n
+}

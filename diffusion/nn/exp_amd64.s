@@ -175,3 +175,59 @@ exploop:
 expdone:
 	VZEROUPPER
 	RET
+
+// func adamwAVX2(pp, gg, mm, vv *float32, n int, k *[8]float32)
+//
+// One AdamW step over n elements (a multiple of 8) with the scalars
+// k = [β1, 1−β1, β2, 1−β2, decay = 1 − lr·wd, step = lr/bc1, √bc2, eps]:
+//   m = β1·m + (1−β1)·g,  v = β2·v + (1−β2)·g·g,
+//   p = p·decay − step·m/(√v/√bc2 + eps)
+// with the operations and roundings of the scalar Go loop (no FMA), so
+// vector and scalar elements agree bit for bit.
+TEXT ·adamwAVX2(SB), NOSPLIT, $0-48
+	MOVQ         pp+0(FP), DI
+	MOVQ         gg+8(FP), SI
+	MOVQ         mm+16(FP), R8
+	MOVQ         vv+24(FP), R9
+	MOVQ         n+32(FP), CX
+	MOVQ         k+40(FP), AX
+	VBROADCASTSS 0(AX), Y8   // β1
+	VBROADCASTSS 4(AX), Y9   // 1−β1
+	VBROADCASTSS 8(AX), Y10  // β2
+	VBROADCASTSS 12(AX), Y11 // 1−β2
+	VBROADCASTSS 16(AX), Y12 // decay
+	VBROADCASTSS 20(AX), Y13 // step
+	VBROADCASTSS 24(AX), Y14 // √bc2
+	VBROADCASTSS 28(AX), Y15 // eps
+	SHRQ         $3, CX
+	JZ           adamdone
+
+adamloop:
+	VMOVUPS (SI), Y0      // g
+	VMULPS  (R8), Y8, Y1  // β1·m
+	VMULPS  Y0, Y9, Y2    // (1−β1)·g
+	VADDPS  Y2, Y1, Y1    // m
+	VMOVUPS Y1, (R8)
+	VMULPS  (R9), Y10, Y3 // β2·v
+	VMULPS  Y0, Y11, Y4   // (1−β2)·g
+	VMULPS  Y0, Y4, Y4    // ·g
+	VADDPS  Y4, Y3, Y3    // v
+	VMOVUPS Y3, (R9)
+	VSQRTPS Y3, Y3
+	VDIVPS  Y14, Y3, Y3   // √v/√bc2
+	VADDPS  Y15, Y3, Y3   // + eps
+	VMULPS  Y1, Y13, Y5   // step·m
+	VDIVPS  Y3, Y5, Y5    // step·m/denom
+	VMULPS  (DI), Y12, Y6 // p·decay
+	VSUBPS  Y5, Y6, Y6
+	VMOVUPS Y6, (DI)
+	ADDQ    $32, DI
+	ADDQ    $32, SI
+	ADDQ    $32, R8
+	ADDQ    $32, R9
+	DECQ    CX
+	JNZ     adamloop
+
+adamdone:
+	VZEROUPPER
+	RET
