@@ -31,8 +31,8 @@ type Network interface {
 // Spec names a network architecture and its configuration; it is what
 // checkpoints store. Kind is "resmlp", the only kind so far.
 type Spec struct {
-	Kind   string        `json:"kind"`
-	ResMLP *ResMLPConfig `json:"resmlp,omitempty"`
+	Kind   string        `json:"kind"`             // "resmlp"
+	ResMLP *ResMLPConfig `json:"resmlp,omitempty"` // set for Kind "resmlp"
 }
 
 // Build makes an untrained network of the given spec on be (parameters
@@ -323,8 +323,8 @@ func (m *ResMLP) Backward(dout Tensor, rows int) {
 // views of the network's buffers, overwritten by the next pass.
 type LinearSite struct {
 	Layer   *Linear
-	In      Tensor
-	OutGrad Tensor
+	In      Tensor // a_n, (rows, Layer.In)
+	OutGrad Tensor // δ_n, (rows, Layer.Out)
 }
 
 // LinearSites returns every Linear layer of the network with its input and
@@ -351,9 +351,10 @@ func (m *ResMLP) LinearSites() []LinearSite {
 // gradient of its output (rows, Dim). Per example n the gradients of γ and β
 // are OutGrad_n ⊙ x̂_n and OutGrad_n, with x̂_n = (X_n − Mean_n)·Rstd_n.
 type NormSite struct {
-	Layer         *LayerNorm
-	X, Mean, Rstd Tensor
-	OutGrad       Tensor
+	Layer      *LayerNorm
+	X          Tensor // input rows, (rows, Dim)
+	Mean, Rstd Tensor // row mean and 1/√(var + eps), (rows)
+	OutGrad    Tensor // gradient of the output, (rows, Dim)
 }
 
 // NormSites returns every LayerNorm with the rows of the last pass, in
