@@ -401,15 +401,20 @@ func (c *CPU[T]) TimeEmbedding(dst, t Tensor, rows, dim int, maxPeriod float32) 
 	ds := c.d("TimeEmbedding", "dst", dst, rows*dim)
 	half := dim / 2
 	lp := math.Log(float64(maxPeriod))
-	for r := 0; r < rows; r++ {
-		tv := float64(ts[r])
-		row := ds[r*dim : (r+1)*dim]
-		for i := 0; i < half; i++ {
-			arg := tv * math.Exp(-lp*float64(i)/float64(half))
-			row[i] = T(math.Cos(arg))
-			row[half+i] = T(math.Sin(arg))
-		}
+	freq := make([]float64, half)
+	for i := range freq {
+		freq[i] = math.Exp(-lp * float64(i) / float64(half))
 	}
+	parFor(rows, parGrain/(4*dim), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			tv := float64(ts[r])
+			row := ds[r*dim : (r+1)*dim]
+			for i, f := range freq {
+				sin, cos := math.Sincos(tv * f)
+				row[i], row[half+i] = T(cos), T(sin)
+			}
+		}
+	})
 }
 
 // RowAxpby computes dst[r, :] = a[r]·x[r, :] + b[r]·y[r, :].
