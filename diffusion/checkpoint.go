@@ -282,15 +282,18 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 
 // ResumeTrainer restores a trainer from the checkpoint: it builds the
 // checkpoint's network on be and a Trainer with the checkpoint's run
-// configuration, taking Steps and the logging, checkpoint, callback and
-// progress settings from cfg (whose other fields are ignored), and sets its
-// state to the checkpoint's.
+// configuration, taking Steps (0: the checkpoint's) and the logging,
+// checkpoint, callback and progress settings from cfg (whose other fields
+// are ignored), and sets its state to the checkpoint's.
 func ResumeTrainer(c *Checkpoint, be nn.Backend, train, heldOut Dataset, cfg TrainConfig) (*Trainer, error) {
 	rc, err := c.Config.TrainConfig()
 	if err != nil {
 		return nil, fmt.Errorf("diffusion: checkpoint configuration: %w", err)
 	}
 	rc.Steps, rc.LogEvery, rc.Metrics = cfg.Steps, cfg.LogEvery, cfg.Metrics
+	if rc.Steps == 0 {
+		rc.Steps = c.Steps
+	}
 	rc.CheckpointDir, rc.CheckpointEvery = cfg.CheckpointDir, cfg.CheckpointEvery
 	rc.Callback, rc.CallbackEvery, rc.WeightFunc, rc.Progress, rc.Meta = cfg.Callback, cfg.CallbackEvery, cfg.WeightFunc, cfg.Progress, cfg.Meta
 	if rc.Meta == nil {

@@ -232,7 +232,7 @@ func NewTrainer(net nn.Network, train, heldOut Dataset, cfg TrainConfig) (*Train
 	t := &Trainer{
 		cfg: cfg, net: net, opt: opt, obj: NewObjective(net, cfg.Schedule, cfg.Target), data: train,
 		pcg: rand.NewPCG(cfg.Seed, StreamTrain), batch: NewBatch(cfg.Batch, net.Dim()),
-		w: make([]float64, cfg.Batch), mse: make([]float64, cfg.Batch),
+		w: make([]float64, cfg.Batch), mse: make([]float64, cfg.Batch), start: time.Now(),
 	}
 	t.rng = rand.New(t.pcg)
 	// The fixed held-out batches: one per Fig. 6 range, scaled to T, then

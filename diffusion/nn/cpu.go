@@ -202,12 +202,22 @@ func (c *CPU[T]) Gram(dst []float64, g Tensor, k, p int) {
 		panic(fmt.Sprintf("nn: Gram: dst has %d elements, needs %d", len(dst), k*k))
 	}
 	gs := c.d("Gram", "g", g, k*p)
-	for i := 0; i < k; i++ {
-		for j := 0; j <= i; j++ {
+	// Each entry is one dot product computed by one goroutine: the result
+	// does not depend on the split.
+	parFor(k*(k+1)/2, max(1, parGrain/max(p, 1)), func(lo, hi int) {
+		for e := lo; e < hi; e++ {
+			i := int((math.Sqrt(float64(8*e+1)) - 1) / 2) // e = i(i+1)/2 + j, j ≤ i
+			for i*(i+1)/2 > e {
+				i--
+			}
+			for (i+1)*(i+2)/2 <= e {
+				i++
+			}
+			j := e - i*(i+1)/2
 			v := dot64(gs[i*p:(i+1)*p], gs[j*p:(j+1)*p])
 			dst[i*k+j], dst[j*k+i] = v, v
 		}
-	}
+	})
 }
 
 // AddBias computes y[r, c] += bias[c].

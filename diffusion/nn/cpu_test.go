@@ -353,3 +353,20 @@ func TestAdamWVectorMatchesScalar(t *testing.T) {
 		require.Equal(t, p, be.Data(P)[i], "p[%d]", i)
 	}
 }
+
+// Gram's parallel split over entries against the plain double loop.
+func TestGramMatchesDoubleLoop(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	for _, kp := range [][2]int{{1, 5}, {7, 3000}, {33, 700}} {
+		k, p := kp[0], kp[1]
+		be := NewCPU()
+		g := randVals(rng, k*p)
+		got := make([]float64, k*k)
+		be.Gram(got, upload(be, g), k, p)
+		for i := 0; i < k; i++ {
+			for j := 0; j < k; j++ {
+				require.Equal(t, dot64(g[i*p:(i+1)*p], g[j*p:(j+1)*p]), got[i*k+j], "k=%d (%d,%d)", k, i, j)
+			}
+		}
+	}
+}
