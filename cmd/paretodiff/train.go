@@ -1,0 +1,416 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/paretodiff/paretodiff/diffusion"
+	"github.com/paretodiff/paretodiff/diffusion/data"
+	"github.com/paretodiff/paretodiff/diffusion/nn"
+	"github.com/paretodiff/paretodiff/internal/atomicfile"
+	"github.com/paretodiff/paretodiff/weighting"
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+)
+
+func init() { register(newTrainCmd) }
+
+// trainOptions are the train command's flags. The ones in trajectoryFlags
+// fix the training run and are stored in the checkpoint; --resume takes
+// them from there.
+type trainOptions struct {
+	data, mnistDir, model, act string
+	width, depth, hidden       int
+	target, weighting, density string
+	schedule                   string
+	T                          int
+	zeroTerminal               bool
+	steps, batch               int
+	lr, weightDecay, clip, ema float64
+	warmup                     int
+	seed                       uint64
+	evalSize                   int
+	out, device                string
+	resume                     bool
+	checkpointEvery, logEvery  int
+	progress                   string
+}
+
+// trajectoryFlags are the flags a resumed run takes from its checkpoint.
+var trajectoryFlags = []string{"data", "model", "width", "depth", "hidden", "act", "target", "weighting", "density",
+	"schedule", "T", "zero-terminal", "batch", "lr", "warmup", "weight-decay", "clip", "ema", "seed", "eval-size"}
+
+func newTrainCmd() *cobra.Command {
+	o := &trainOptions{}
+	cmd := &cobra.Command{
+		Use:   "train",
+		Short: "Train a diffusion denoiser with any loss weighting, with checkpoints and a metrics log",
+		Long: `train trains a ResMLP denoiser on toy 2-D data or MNIST with the chosen prediction
+target and loss weighting, on the CPU. Each step draws a batch, noises it at timesteps
+from --density, weighs each example's loss by --weighting (stated on the x0 loss and
+converted to the target, as in the weights command) and takes an AdamW step with
+linear warm-up, gradient clipping and an EMA of the weights.
+
+It writes to --out: checkpoint.bin (every --checkpoint-every steps, at the end and on
+interrupt; written atomically), metrics.jsonl (one JSON object every --log-every steps:
+step, weighted training loss, held-out weighted loss, the unweighted x0-MSE on fixed
+held-out batches in the timestep ranges [0,100), [200,300), [600,700), [800,900)
+scaled to T, gradient norm, learning rate, speed) and config.json.
+
+--resume continues the run in --out from its checkpoint up to --steps; the run's
+settings come from the checkpoint, and on the CPU the result is bit-identical to an
+uninterrupted run. A non-finite loss stops training with an error naming the step;
+the last good checkpoint stays.
+
+Data: ` + strings.ReplaceAll(data.SpecHelp, "\n", "\n      ") + `
+
+Weighting strategies:
+` + weighting.StrategyHelp,
+		Example: `  paretodiff train --data toy:8gaussians --steps 3000 --width 128 --out runs/toy
+  paretodiff train --data mnist --target v --weighting min-snr:5 --steps 20000 --out runs/mnist
+  paretodiff train --out runs/mnist --resume --steps 40000`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.run(cmd.Context(), cmd, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.data, "data", "toy:8gaussians", "training data: toy:8gaussians, toy:swissroll, toy:checkerboard, toy:moons or mnist")
+	f.StringVar(&o.mnistDir, "mnist-dir", "", "folder with the MNIST IDX files (default: the GoMNIST module in the Go module cache, or $"+data.MNISTEnv+")")
+	f.StringVar(&o.model, "model", "resmlp", "network: resmlp")
+	f.IntVar(&o.width, "width", 256, "ResMLP trunk width")
+	f.IntVar(&o.depth, "depth", 3, "ResMLP residual blocks")
+	f.IntVar(&o.hidden, "hidden", 0, "ResMLP block inner width (0: 2×width)")
+	f.StringVar(&o.act, "act", "silu", "activation: silu or gelu")
+	f.StringVar(&o.target, "target", "eps", "prediction target: eps, x0 or v")
+	f.StringVar(&o.weighting, "weighting", "min-snr:5", "loss weighting strategy (see above)")
+	f.StringVar(&o.density, "density", "uniform", "timestep density: uniform, stratified:K, logit-normal:m,s, edm-lognormal:Pmean,Pstd")
+	f.StringVar(&o.schedule, "schedule", "cosine", "noise schedule: cosine, linear or scaled-linear")
+	f.IntVar(&o.T, "T", 1000, "number of diffusion timesteps")
+	f.BoolVar(&o.zeroTerminal, "zero-terminal", false, "rescale the schedule to zero terminal SNR")
+	f.IntVar(&o.steps, "steps", 5000, "train up to this many steps")
+	f.IntVar(&o.batch, "batch", 128, "examples per step")
+	f.Float64Var(&o.lr, "lr", 1e-3, "peak AdamW learning rate")
+	f.IntVar(&o.warmup, "warmup", 100, "linear learning-rate warm-up steps")
+	f.Float64Var(&o.weightDecay, "weight-decay", 0, "AdamW decoupled weight decay (Linear weights only)")
+	f.Float64Var(&o.clip, "clip", 1, "clip the gradient to this global norm (0: off)")
+	f.Float64Var(&o.ema, "ema", 0.9999, "EMA decay of the weights (with warm-up min(decay, (1+s)/(10+s)))")
+	f.Uint64Var(&o.seed, "seed", 1, "random seed of weights, batches and held-out data")
+	f.IntVar(&o.evalSize, "eval-size", 256, "held-out examples per timestep range in the metrics")
+	f.StringVar(&o.out, "out", "", "run folder for checkpoint.bin, metrics.jsonl and config.json (required)")
+	f.StringVar(&o.device, "device", "cpu", "compute device: cpu")
+	f.BoolVar(&o.resume, "resume", false, "continue the run in --out from its checkpoint")
+	f.IntVar(&o.checkpointEvery, "checkpoint-every", 1000, "write a checkpoint every N steps (0: only at the end)")
+	f.IntVar(&o.logEvery, "log-every", 100, "write a metrics record (and a progress line) every N steps")
+	f.StringVar(&o.progress, "progress", "auto", "progress display: auto (a bar on a terminal, lines otherwise), bar, lines or none")
+	return cmd
+}
+
+func (o *trainOptions) run(ctx context.Context, cmd *cobra.Command, stdout, stderr io.Writer) error {
+	if o.out == "" {
+		return usagef("--out: give a run folder")
+	}
+	if o.device != "cpu" {
+		return usagef("--device %q: only cpu is available in this build", o.device)
+	}
+	if o.steps < 1 {
+		return usagef("--steps must be ≥ 1, got %d", o.steps)
+	}
+	if o.logEvery < 1 || o.checkpointEvery < 0 {
+		return usagef("--log-every must be ≥ 1 and --checkpoint-every ≥ 0")
+	}
+	switch o.progress {
+	case "auto", "bar", "lines", "none":
+	default:
+		return usagef("--progress %q: want auto, bar, lines or none", o.progress)
+	}
+	ckPath := diffusion.CheckpointPath(o.out)
+	var ck *diffusion.Checkpoint
+	if o.resume {
+		var err error
+		if ck, err = diffusion.LoadCheckpoint(ckPath); err != nil {
+			return usagef("--resume: %v", err)
+		}
+		if err := o.fromCheckpoint(ck, cmd); err != nil {
+			return err
+		}
+		if ck.Step >= o.steps {
+			return usagef("--resume: the run in %s is already at step %d; give --steps above it", o.out, ck.Step)
+		}
+	} else if _, err := os.Stat(ckPath); err == nil {
+		return usagef("--out %s already holds a checkpoint: add --resume to continue it or choose another folder", o.out)
+	}
+
+	be, err := nn.NewBackend(o.device)
+	if err != nil {
+		return usagef("--device: %v", err)
+	}
+	train, heldOut, err := data.Open(o.data, o.mnistDir)
+	if err != nil {
+		if strings.HasPrefix(o.data, "mnist") {
+			return failure(err)
+		}
+		return usagef("--data: %v", err)
+	}
+	cfg, spec, err := o.config(train.Dim())
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return usagef("--out: %v", err)
+	}
+	removeStaleTemps(o.out)
+
+	// The metrics log: kept up to the checkpoint's step on resume.
+	metricsPath := filepath.Join(o.out, "metrics.jsonl")
+	if ck != nil {
+		if err := truncateMetrics(metricsPath, ck.Step); err != nil {
+			return failure(err)
+		}
+	} else if err := os.WriteFile(metricsPath, nil, 0o644); err != nil {
+		return usagef("--out: %v", err)
+	}
+	mf, err := os.OpenFile(metricsPath, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return failure(err)
+	}
+	defer mf.Close()
+	cfg.Metrics = mf
+	if err := o.writeConfig(spec); err != nil {
+		return failure(err)
+	}
+	from := 0
+	if ck != nil {
+		from = ck.Step
+	}
+	prog := newTrainProgress(o.progress, stderr, from, o.steps, o.logEvery)
+	cfg.Progress = prog.update
+
+	var tr *diffusion.Trainer
+	if ck != nil {
+		tr, err = diffusion.ResumeTrainer(ck, be, train, heldOut, cfg)
+	} else {
+		var net *nn.ResMLP
+		if net, err = nn.InitResMLP(be, *spec.ResMLP, o.seed); err == nil {
+			tr, err = diffusion.NewTrainer(net, train, heldOut, cfg)
+		}
+	}
+	if err != nil {
+		return usagef("%v", err)
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+	defer stop()
+	start := time.Now()
+	err = tr.Run(ctx)
+	prog.finish()
+	if errors.Is(err, context.Canceled) {
+		return failure(fmt.Errorf("interrupted at step %d; the checkpoint in %s is saved, continue with --resume", tr.Step(), o.out))
+	}
+	if err != nil {
+		return failure(err)
+	}
+	el := time.Since(start)
+	fmt.Fprintf(stdout, "trained steps %d–%d in %s (%.1f steps/s); checkpoint %s, metrics %s\n",
+		from+1, tr.Step(), el.Round(time.Millisecond), float64(tr.Step()-from)/el.Seconds(), ckPath, metricsPath)
+	return nil
+}
+
+// config turns the flags into a training configuration and a network spec.
+func (o *trainOptions) config(dim int) (diffusion.TrainConfig, nn.Spec, error) {
+	var cfg diffusion.TrainConfig
+	if o.model != "resmlp" {
+		return cfg, nn.Spec{}, usagef("--model %q: want resmlp", o.model)
+	}
+	act, err := nn.ParseActivation(o.act)
+	if err != nil {
+		return cfg, nn.Spec{}, usagef("--act: %v", err)
+	}
+	rc := nn.ResMLPConfig{Dim: dim, Width: o.width, Depth: o.depth, Hidden: o.hidden, Act: act}
+	if o.width < 1 || o.depth < 1 || o.hidden < 0 {
+		return cfg, nn.Spec{}, usagef("--width and --depth must be ≥ 1 and --hidden ≥ 0")
+	}
+	rc = rc.WithDefaults()
+	sched, err := diffusion.NewSchedule(o.schedule, o.T, o.zeroTerminal)
+	if err != nil {
+		return cfg, nn.Spec{}, usagef("--schedule/--T: %v", err)
+	}
+	target, err := weighting.ParseTarget(o.target)
+	if err != nil {
+		return cfg, nn.Spec{}, usagef("--target: %v", err)
+	}
+	strategy, err := weighting.Parse(o.weighting)
+	if err != nil {
+		return cfg, nn.Spec{}, usagef("--weighting: %v", err)
+	}
+	density, err := weighting.ParseDensity(o.density, o.T, sched.LogSNRs())
+	if err != nil {
+		return cfg, nn.Spec{}, usagef("--density: %v", err)
+	}
+	if o.batch < 1 || o.evalSize < 1 {
+		return cfg, nn.Spec{}, usagef("--batch and --eval-size must be ≥ 1")
+	}
+	optim := nn.OptimConfig{LR: o.lr, Warmup: o.warmup, WeightDecay: o.weightDecay, ClipNorm: o.clip, EMADecay: o.ema}
+	if err := optim.WithDefaults().Validate(); err != nil {
+		return cfg, nn.Spec{}, usagef("optimiser flags: %v", err)
+	}
+	cfg = diffusion.TrainConfig{
+		Schedule: sched, Target: target, Strategy: strategy, Density: density,
+		Steps: o.steps, Batch: o.batch, Optim: optim, Seed: o.seed, EvalSize: o.evalSize,
+		LogEvery: o.logEvery, CheckpointDir: o.out, CheckpointEvery: o.checkpointEvery,
+		Meta: map[string]string{"data": o.data, "model": o.model},
+	}
+	return cfg, nn.Spec{Kind: "resmlp", ResMLP: &rc}, nil
+}
+
+// fromCheckpoint sets the trajectory flags from a checkpoint; a flag given
+// explicitly with another value is an error.
+func (o *trainOptions) fromCheckpoint(ck *diffusion.Checkpoint, cmd *cobra.Command) error {
+	c := ck.Config
+	if ck.Spec.ResMLP == nil {
+		return usagef("--resume: the checkpoint holds a %q network, not resmlp", ck.Spec.Kind)
+	}
+	m := ck.Spec.ResMLP
+	want := map[string]string{
+		"data": ck.Meta["data"], "model": ck.Spec.Kind, "width": strconv.Itoa(m.Width), "depth": strconv.Itoa(m.Depth),
+		"hidden": strconv.Itoa(m.Hidden), "act": m.Act.String(), "target": c.Target, "weighting": c.Strategy,
+		"density": c.Density, "schedule": c.Schedule, "T": strconv.Itoa(c.T), "zero-terminal": strconv.FormatBool(c.ZeroTerminal),
+		"batch": strconv.Itoa(c.Batch), "lr": fmtFlagFloat(c.Optim.LR), "warmup": strconv.Itoa(c.Optim.Warmup),
+		"weight-decay": fmtFlagFloat(c.Optim.WeightDecay), "clip": fmtFlagFloat(c.Optim.ClipNorm), "ema": fmtFlagFloat(c.Optim.EMADecay),
+		"seed": strconv.FormatUint(c.Seed, 10), "eval-size": strconv.Itoa(c.EvalSize),
+	}
+	for _, name := range trajectoryFlags {
+		fl := cmd.Flags().Lookup(name)
+		if fl.Changed && !sameFlagValue(fl.Value.String(), want[name]) {
+			return usagef("--%s %s differs from the checkpoint's %s; a resumed run keeps its settings", name, fl.Value.String(), want[name])
+		}
+		if name == "hidden" && want[name] == strconv.Itoa(2*m.Width) {
+			continue // the default, 0, means the same
+		}
+		if err := fl.Value.Set(want[name]); err != nil {
+			return usagef("--resume: checkpoint value %q of --%s: %v", want[name], name, err)
+		}
+	}
+	return nil
+}
+
+func fmtFlagFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+func sameFlagValue(a, b string) bool {
+	if a == b {
+		return true
+	}
+	x, errA := strconv.ParseFloat(a, 64)
+	y, errB := strconv.ParseFloat(b, 64)
+	return errA == nil && errB == nil && x == y
+}
+
+// writeConfig writes config.json: the flags of the run, for people.
+func (o *trainOptions) writeConfig(spec nn.Spec) error {
+	doc := map[string]any{
+		"data": o.data, "model": spec, "target": o.target, "weighting": o.weighting, "density": o.density,
+		"schedule": o.schedule, "T": o.T, "zero_terminal": o.zeroTerminal, "steps": o.steps, "batch": o.batch,
+		"lr": o.lr, "warmup": o.warmup, "weight_decay": o.weightDecay, "clip": o.clip, "ema": o.ema,
+		"seed": o.seed, "eval_size": o.evalSize, "device": o.device,
+	}
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteBytes(filepath.Join(o.out, "config.json"), append(b, '\n'))
+}
+
+// truncateMetrics keeps the records up to step (those a killed run wrote
+// after its last checkpoint are recomputed by the resumed run).
+func truncateMetrics(path string, step int) error {
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var kept bytes.Buffer
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	sc.Buffer(make([]byte, 1<<16), 1<<24)
+	for sc.Scan() {
+		var rec struct {
+			Step *int `json:"step"`
+		}
+		if json.Unmarshal(sc.Bytes(), &rec) != nil || rec.Step == nil {
+			continue // a line cut short by the kill
+		}
+		if *rec.Step <= step {
+			kept.Write(sc.Bytes())
+			kept.WriteByte('\n')
+		}
+	}
+	return atomicfile.WriteBytes(path, kept.Bytes())
+}
+
+// removeStaleTemps deletes temporary files an interrupted atomic write left.
+func removeStaleTemps(dir string) {
+	stale, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*"))
+	for _, p := range stale {
+		os.Remove(p)
+	}
+}
+
+// trainProgress shows progress as a bar on a terminal, or as a plain line
+// every logEvery steps otherwise.
+type trainProgress struct {
+	bar      *progressbar.ProgressBar
+	w        io.Writer
+	lines    bool
+	logEvery int
+}
+
+func newTrainProgress(mode string, w io.Writer, from, steps, logEvery int) *trainProgress {
+	if mode == "auto" {
+		mode = "lines"
+		if f, ok := w.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				mode = "bar"
+			}
+		}
+	}
+	p := &trainProgress{w: w, logEvery: logEvery, lines: mode == "lines"}
+	if mode == "bar" {
+		p.bar = progressbar.NewOptions(steps,
+			progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("train"),
+			progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("steps"),
+			progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(200*time.Millisecond),
+			progressbar.OptionShowDescriptionAtLineEnd(), progressbar.OptionSetWidth(30))
+		p.bar.Set(from)
+	}
+	return p
+}
+
+func (p *trainProgress) update(pr diffusion.Progress) {
+	switch {
+	case p.bar != nil:
+		p.bar.Describe(fmt.Sprintf("loss %.4g", pr.Loss))
+		p.bar.Set(pr.Step)
+	case p.lines && (pr.Step%p.logEvery == 0 || pr.Step == pr.Steps):
+		eta := time.Duration(float64(pr.Steps-pr.Step) / pr.StepsPerSec * float64(time.Second))
+		fmt.Fprintf(p.w, "step %d/%d  loss %.4g  %.1f steps/s  ETA %s\n", pr.Step, pr.Steps, pr.Loss, pr.StepsPerSec, eta.Round(time.Second))
+	}
+}
+
+func (p *trainProgress) finish() {
+	if p.bar != nil {
+		p.bar.Finish()
+		fmt.Fprintln(p.w)
+	}
+}

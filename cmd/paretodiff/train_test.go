@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/paretodiff/paretodiff/diffusion"
+	"github.com/paretodiff/paretodiff/diffusion/data"
+	"github.com/stretchr/testify/require"
+)
+
+// smallTrain are the flags of a fast toy run shared by the tests.
+var smallTrain = []string{"train", "--data", "toy:moons", "--width", "24", "--depth", "1", "--batch", "32",
+	"--eval-size", "32", "--log-every", "5", "--progress", "none", "--seed", "4"}
+
+func trainArgs(out string, extra ...string) []string {
+	return append(append(append([]string(nil), smallTrain...), "--out", out), extra...)
+}
+
+// metricLines returns the metrics records without their timing fields.
+func metricLines(t *testing.T, path string) []map[string]any {
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	var out []map[string]any
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		m := map[string]any{}
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &m))
+		delete(m, "elapsed_s")
+		delete(m, "steps_per_s")
+		out = append(out, m)
+	}
+	return out
+}
+
+func TestTrainToyWritesRunFolder(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	stdout, stderr, code := runCLI(t, trainArgs(dir, "--steps", "20", "--progress", "lines", "--target", "v")...)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "trained steps 1–20")
+	require.Contains(t, stderr, "step 20/20  loss ")
+	recs := metricLines(t, filepath.Join(dir, "metrics.jsonl"))
+	require.Len(t, recs, 4)
+	require.Equal(t, 20.0, recs[3]["step"])
+	for _, k := range []string{"loss", "eval_loss", "x0_mse_0_100", "x0_mse_800_900", "grad_norm", "lr"} {
+		require.Contains(t, recs[3], k)
+	}
+	ck, err := diffusion.LoadCheckpoint(filepath.Join(dir, "checkpoint.bin"))
+	require.NoError(t, err)
+	require.Equal(t, 20, ck.Step)
+	require.Equal(t, "v", ck.Config.Target)
+	require.Equal(t, "toy:moons", ck.Meta["data"])
+	var cfg map[string]any
+	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &cfg))
+	require.Equal(t, "min-snr:5", cfg["weighting"])
+}
+
+func TestTrainMNISTSmall(t *testing.T) {
+	if _, err := data.FindMNIST(); err != nil {
+		if _, noGo := exec.LookPath("go"); noGo != nil {
+			t.Skipf("no Go toolchain and no module cache here (a copied test binary): %v", err)
+		}
+		t.Fatalf("MNIST must be in the module cache wherever go test runs: %v", err)
+	}
+	dir := t.TempDir()
+	_, stderr, code := runCLI(t, "train", "--data", "mnist", "--width", "16", "--depth", "1", "--batch", "8",
+		"--eval-size", "4", "--steps", "3", "--progress", "none", "--out", dir)
+	require.Equal(t, 0, code, stderr)
+	ck, err := diffusion.LoadCheckpoint(filepath.Join(dir, "checkpoint.bin"))
+	require.NoError(t, err)
+	require.Equal(t, 784, ck.Spec.ResMLP.Dim)
+
+	_, stderr, code = runCLI(t, "train", "--data", "mnist", "--mnist-dir", t.TempDir(), "--steps", "3", "--out", t.TempDir())
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "cannot open MNIST file")
+}
+
+func TestTrainBadInput(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"train"}, "--out: give a run folder"},
+		{trainArgs(dir, "--device", "cuda"), `--device "cuda": only cpu`},
+		{trainArgs(dir, "--data", "cifar"), `unknown data "cifar"`},
+		{trainArgs(dir, "--weighting", "min-snr:-1"), "γ must be positive"},
+		{trainArgs(dir, "--target", "score"), `unknown target "score"`},
+		{trainArgs(dir, "--schedule", "sigmoid"), `unknown schedule "sigmoid"`},
+		{trainArgs(dir, "--density", "gauss"), "unknown density"},
+		{trainArgs(dir, "--model", "unet"), `--model "unet"`},
+		{trainArgs(dir, "--act", "relu"), `unknown activation "relu"`},
+		{trainArgs(dir, "--steps", "0"), "--steps must be ≥ 1"},
+		{trainArgs(dir, "--lr", "-1"), "learning rate"},
+		{trainArgs(dir, "--ema", "1"), "EMA decay"},
+		{trainArgs(dir, "--width", "0"), "--width and --depth"},
+		{trainArgs(dir, "--progress", "fancy"), `--progress "fancy"`},
+		{trainArgs(dir, "--resume"), "--resume: diffusion:"},
+	} {
+		stdout, stderr, code := runCLI(t, c.args...)
+		require.Equal(t, 2, code, "%v: %s", c.args, stderr)
+		require.Contains(t, stderr, c.msg, "%v", c.args)
+		require.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
+		require.Empty(t, stdout)
+	}
+
+	// An existing run is not overwritten, and a resume keeps its settings.
+	_, stderr, code := runCLI(t, trainArgs(dir, "--steps", "5")...)
+	require.Equal(t, 0, code, stderr)
+	for _, c := range []struct {
+		args []string
+		msg  string
+	}{
+		{trainArgs(dir, "--steps", "10"), "already holds a checkpoint"},
+		{trainArgs(dir, "--steps", "10", "--resume", "--width", "32"), "--width 32 differs from the checkpoint's 24"},
+		{trainArgs(dir, "--steps", "10", "--resume", "--weighting", "snr"), "--weighting snr differs"},
+		{trainArgs(dir, "--steps", "5", "--resume"), "already at step 5"},
+	} {
+		_, stderr, code := runCLI(t, c.args...)
+		require.Equal(t, 2, code, "%v: %s", c.args, stderr)
+		require.Contains(t, stderr, c.msg)
+	}
+	// Flags equal to the checkpoint's are fine, even spelled differently.
+	_, stderr, code = runCLI(t, trainArgs(dir, "--steps", "8", "--resume", "--lr", "0.0010")...)
+	require.Equal(t, 0, code, stderr)
+}
+
+// childEnv makes the test binary act as the paretodiff command (see
+// TestMain), so a test can start it as a separate process and kill it.
+const childEnv = "PARETODIFF_TEST_AS_CLI"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// A real kill: a separate process trains with a checkpoint every step and
+// is killed with SIGKILL mid-run; --resume then finishes the run, which
+// ends bit for bit where an uninterrupted run ends, with the same metrics.
+func TestTrainKillAndResume(t *testing.T) {
+	const steps = "200"
+	straight := t.TempDir()
+	_, stderr, code := runCLI(t, trainArgs(straight, "--steps", steps)...)
+	require.Equal(t, 0, code, stderr)
+
+	dir := t.TempDir()
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	child := exec.Command(exe, trainArgs(dir, "--steps", "100000", "--checkpoint-every", "1")...)
+	child.Env = append(os.Environ(), childEnv+"=1")
+	require.NoError(t, child.Start())
+	ckPath := filepath.Join(dir, "checkpoint.bin")
+	deadline := time.Now().Add(60 * time.Second)
+	killedAt := 0
+	for time.Now().Before(deadline) {
+		if ck, err := diffusion.LoadCheckpoint(ckPath); err == nil && ck.Step >= 7 {
+			killedAt = ck.Step
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	require.NoError(t, child.Process.Signal(syscall.SIGKILL))
+	child.Wait()
+	require.NotZero(t, killedAt, "the child never wrote a checkpoint")
+	ck, err := diffusion.LoadCheckpoint(ckPath)
+	require.NoError(t, err, "the checkpoint survives the kill")
+	require.Less(t, ck.Step, 200, "killed before the comparison point")
+	t.Logf("killed at step %d or later; checkpoint at step %d", killedAt, ck.Step)
+
+	_, stderr, code = runCLI(t, trainArgs(dir, "--steps", steps, "--resume")...)
+	require.Equal(t, 0, code, stderr)
+	a, err := diffusion.LoadCheckpoint(filepath.Join(straight, "checkpoint.bin"))
+	require.NoError(t, err)
+	b, err := diffusion.LoadCheckpoint(ckPath)
+	require.NoError(t, err)
+	require.Equal(t, a.Params, b.Params, "parameters")
+	require.Equal(t, a.M, b.M)
+	require.Equal(t, a.V, b.V)
+	require.Equal(t, a.EMA, b.EMA)
+	require.Equal(t, metricLines(t, filepath.Join(straight, "metrics.jsonl")), metricLines(t, filepath.Join(dir, "metrics.jsonl")))
+	stale, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*"))
+	require.Empty(t, stale, "temporary files of the killed write are cleaned up")
+}

@@ -1,0 +1,56 @@
+package diffusion_test
+
+import (
+	"testing"
+
+	"github.com/paretodiff/paretodiff/diffusion"
+	"github.com/paretodiff/paretodiff/diffusion/data"
+	"github.com/paretodiff/paretodiff/diffusion/nn"
+	"github.com/paretodiff/paretodiff/weighting"
+)
+
+// benchTrainStep measures one training step (draw, forward, backward,
+// AdamW, EMA) of a ResMLP on the CPU backend.
+func benchTrainStep(b *testing.B, ds diffusion.Dataset, width, depth, batch int) {
+	net, err := nn.InitResMLP(nn.NewCPU(), nn.ResMLPConfig{Dim: ds.Dim(), Width: width, Depth: depth}, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr, err := diffusion.NewTrainer(net, ds, ds, diffusion.TrainConfig{
+		Schedule: diffusion.Cosine(1000), Target: weighting.Eps, Strategy: weighting.MustParse("min-snr:5"),
+		Steps: 1 << 30, Batch: batch, Seed: 1, EvalSize: 1,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := tr.StepOnce(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "steps/s")
+}
+
+func BenchmarkTrainStepToy_W64_D2_B128(b *testing.B) {
+	toy, _ := data.NewToy("8gaussians")
+	benchTrainStep(b, toy, 64, 2, 128)
+}
+
+func BenchmarkTrainStepToy_W256_D3_B256(b *testing.B) {
+	toy, _ := data.NewToy("8gaussians")
+	benchTrainStep(b, toy, 256, 3, 256)
+}
+
+func BenchmarkTrainStepMNIST_W256_D3_B128(b *testing.B) {
+	train, _, err := data.Open("mnist", "")
+	if err != nil {
+		b.Skip(err)
+	}
+	benchTrainStep(b, train, 256, 3, 128)
+}
+
+func BenchmarkTrainStepToy_W128_D3_B128(b *testing.B) {
+	toy, _ := data.NewToy("8gaussians")
+	benchTrainStep(b, toy, 128, 3, 128)
+}

@@ -1,0 +1,40 @@
+package data
+
+import (
+	"fmt"
+	"strings"
+)
+
+// SpecHelp lists the specs Open accepts.
+const SpecHelp = `toy:8gaussians | toy:swissroll | toy:checkerboard | toy:moons   seeded 2-D distributions
+mnist                                                            MNIST digits, 784 values in [−1, 1]`
+
+// Open reads a data spec ("toy:NAME" or "mnist", see SpecHelp) and returns
+// the training set and a held-out set: for toy data the same distribution
+// (the caller draws held-out examples with a seed of their own), for MNIST
+// the test split. mnistDir is passed to LoadMNIST ("" finds the files).
+func Open(spec, mnistDir string) (train, heldOut Dataset, err error) {
+	name, arg, _ := strings.Cut(spec, ":")
+	switch name {
+	case "toy":
+		t, err := NewToy(arg)
+		if err != nil {
+			return nil, nil, err
+		}
+		return t, t, nil
+	case "mnist":
+		if arg != "" {
+			return nil, nil, fmt.Errorf("data: %q: mnist takes no argument", spec)
+		}
+		tr, err := LoadMNIST(mnistDir, "train")
+		if err != nil {
+			return nil, nil, err
+		}
+		te, err := LoadMNIST(mnistDir, "test")
+		if err != nil {
+			return nil, nil, err
+		}
+		return tr, te, nil
+	}
+	return nil, nil, fmt.Errorf("data: unknown data %q (want toy:8gaussians, toy:swissroll, toy:checkerboard, toy:moons or mnist)", spec)
+}

@@ -1,0 +1,56 @@
+// Package nn is the explicit-layer engine that trains the toolkit's
+// denoisers: layers written as forward/backward pairs (llm.c style) over a
+// narrow Backend interface, parameters and optimiser state in flat buffers
+// with named views, AdamW with warm-up, clipping and an EMA of the weights,
+// and the ResMLP denoiser.
+//
+// # Backends
+//
+// Every number lives in a Tensor, an opaque handle to a run of float32
+// elements inside an allocation owned by a Backend (host memory for the CPU
+// backend, device memory for a GPU backend). Data crosses to and from the
+// host only through Backend.Upload and Backend.Download. Each Backend method
+// is coarse enough to be one GPU kernel or one cuBLAS call: GEMM with
+// transposes, strides and β, bias add and bias-gradient column sums, SiLU and
+// GELU and their derivatives, LayerNorm forward and backward per row, the
+// sinusoidal timestep embedding, per-row linear combinations (noising,
+// targets, x̂0 conversions), a weighted per-row MSE and its gradient, AdamW,
+// EMA, axpy/scale/dot for residuals and gradient clipping, and a Gram matrix
+// of gradient rows.
+//
+// NewCPU is the float32 reference backend on gonum's BLAS; NewCPU64 is its
+// float64 twin, which runs the same layers in double precision for
+// finite-difference checks. Other backends register a constructor with
+// Register (a GPU package does so from init), and NewBackend("cpu" | "cuda"
+// | "auto") picks one by name; this package never imports GPU code.
+//
+// # Invariants
+//
+//   - Matrices are row-major; a buffer's shape is written beside it, as in
+//     "x is (rows, D)". Operations take dimensions explicitly and panic when a
+//     tensor is too short or belongs to another backend (programmer errors).
+//   - Forward passes write their outputs and save what the backward pass
+//     needs; backward passes ACCUMULATE (+=) parameter gradients, so callers
+//     zero them (ParamSet.ZeroGrad) before a step. Input gradients are
+//     overwritten, except LayerNorm's, which accumulates (the residual trunk
+//     relies on it).
+//   - A ParamSet's parameters, gradients, Adam moments and EMA weights all
+//     share one flat layout: Linear weights (the parameters with weight
+//     decay) first, then biases and LayerNorm gains and shifts, each in the
+//     order it was added. ParamSet.View names a parameter's part of any such
+//     buffer.
+//   - Randomness (initial weights) is drawn on the host from a math/rand/v2
+//     PCG and uploaded, so every backend starts from the same bits.
+//   - The CPU backend is deterministic: the same inputs give the same bits on
+//     every run and every number of threads (gonum's parallel GEMM splits the
+//     output, never a sum).
+//   - Per-example gradients of a Linear layer are outer products of its input
+//     row a_n and output-gradient row δ_n. ResMLP keeps every activation in
+//     its own buffer, so after Backward, LinearSites and NormSites expose
+//     a_n and δ_n of every layer for per-example or per-group gradient
+//     products (⟨g_k, g_l⟩ = Σ_{n∈k, m∈l} (δ_n·δ_m)(a_n·a_m)) with no extra
+//     backward pass.
+//
+// Gradients are checked against central finite differences on the float64
+// twin and against gorgonia's symbolic gradients of the same function.
+package nn

@@ -1,0 +1,371 @@
+package nn
+
+import (
+	"fmt"
+	"math/rand/v2"
+)
+
+// Network is a denoising network in explicit-layer form: a forward pass that
+// saves what the backward pass needs, and a backward pass that accumulates
+// into the gradients of its ParamSet. Training, checkpoints and the per-bin
+// gradient code use only this interface.
+type Network interface {
+	// Backend returns the backend the network's tensors live on.
+	Backend() Backend
+	// Params returns the network's parameters (values and gradients).
+	Params() *ParamSet
+	// Dim returns D, the length of one flattened example.
+	Dim() int
+	// Spec returns what Build needs to make a network of the same shape.
+	Spec() Spec
+	// Forward computes out (rows, D) from x (rows, D) and the timesteps t
+	// (rows, as float32 values). It keeps references to x and t and saves
+	// activations; both must stay unchanged until Backward.
+	Forward(out, x, t Tensor, rows int)
+	// Backward accumulates the gradient of the loss into Params().Grad, given
+	// dout (rows, D), the gradient of the loss with respect to the output of
+	// the last Forward, which must have had the same rows.
+	Backward(dout Tensor, rows int)
+}
+
+// Spec names a network architecture and its configuration; it is what
+// checkpoints store. Kind is "resmlp", the only kind so far.
+type Spec struct {
+	Kind   string        `json:"kind"`             // "resmlp"
+	ResMLP *ResMLPConfig `json:"resmlp,omitempty"` // set for Kind "resmlp"
+}
+
+// Build makes an untrained network of the given spec on be (parameters
+// zero; call Params().Init or load values).
+func Build(be Backend, s Spec) (Network, error) {
+	switch s.Kind {
+	case "resmlp":
+		if s.ResMLP == nil {
+			return nil, fmt.Errorf("nn: resmlp spec without a configuration")
+		}
+		return NewResMLP(be, *s.ResMLP)
+	}
+	return nil, fmt.Errorf("nn: unknown network kind %q (want resmlp)", s.Kind)
+}
+
+// ResMLPConfig configures a ResMLP. Zero fields take the documented defaults
+// (WithDefaults).
+type ResMLPConfig struct {
+	// Dim is D, the length of a flattened example (2 for toy data, 784 for
+	// MNIST). Required.
+	Dim int `json:"dim"`
+	// Width is the trunk width W (default 256).
+	Width int `json:"width"`
+	// Depth is the number of residual blocks (default 3).
+	Depth int `json:"depth"`
+	// Hidden is the width inside each block (default 2·Width).
+	Hidden int `json:"hidden"`
+	// TimeDim is the sinusoidal embedding size, even (default Width rounded
+	// up to even).
+	TimeDim int `json:"time_dim"`
+	// Act is the nonlinearity everywhere (default SiLU).
+	Act Activation `json:"act"`
+	// MaxPeriod is the embedding's longest period (default 10000).
+	MaxPeriod float64 `json:"max_period"`
+}
+
+// WithDefaults returns c with zero fields set to their defaults.
+func (c ResMLPConfig) WithDefaults() ResMLPConfig {
+	if c.Width == 0 {
+		c.Width = 256
+	}
+	if c.Depth == 0 {
+		c.Depth = 3
+	}
+	if c.Hidden == 0 {
+		c.Hidden = 2 * c.Width
+	}
+	if c.TimeDim == 0 {
+		c.TimeDim = c.Width + c.Width%2
+	}
+	if c.MaxPeriod == 0 {
+		c.MaxPeriod = 10000
+	}
+	return c
+}
+
+func (c ResMLPConfig) validate() error {
+	switch {
+	case c.Dim < 1:
+		return fmt.Errorf("nn: resmlp needs dim ≥ 1, got %d", c.Dim)
+	case c.Width < 1 || c.Hidden < 1 || c.Depth < 1:
+		return fmt.Errorf("nn: resmlp needs width, hidden and depth ≥ 1, got %d, %d, %d", c.Width, c.Hidden, c.Depth)
+	case c.TimeDim < 2 || c.TimeDim%2 != 0:
+		return fmt.Errorf("nn: resmlp needs an even time_dim ≥ 2, got %d", c.TimeDim)
+	case c.Act != SiLU && c.Act != GELU:
+		return fmt.Errorf("nn: resmlp: invalid activation %d", int(c.Act))
+	case !(c.MaxPeriod > 1):
+		return fmt.Errorf("nn: resmlp needs max_period > 1, got %g", c.MaxPeriod)
+	}
+	return nil
+}
+
+// ResMLP is a residual MLP denoiser for flattened data x_t (rows, D) and
+// integer timesteps t, with f the configured activation:
+//
+//	e   = TimeEmbedding(t)                       (rows, TimeDim)
+//	τ   = time2(f(time1(e)))                     (rows, W)
+//	h₀  = in(x_t) + τ                            (rows, W)
+//	hᵢ₊₁ = hᵢ + fc2ᵢ(f(fc1ᵢ(LNᵢ(hᵢ))))           i < Depth, inner width Hidden
+//	out = out(f(LN_out(h_Depth)))                (rows, D)
+//
+// where every time1, time2, in, fc1ᵢ, fc2ᵢ, out is a Linear layer. Its
+// parameters are named "time1.weight", "block0.fc1.bias", "block2.norm.weight",
+// "norm_out.weight", "out.bias" and so on (the PyTorch script in bench/
+// builds the same module with the same names).
+//
+// Every activation of the last pass is kept in its own buffer, so after
+// Backward the input rows and output-gradient rows of every Linear layer are
+// available through LinearSites, and those of every LayerNorm through
+// NormSites.
+type ResMLP struct {
+	cfg ResMLPConfig
+	be  Backend
+	ps  *ParamSet
+
+	time1, time2, in, out *Linear
+	blocks                []resBlock
+	normOut               *LayerNorm
+
+	capRows int    // rows the activation buffers hold
+	arena   Tensor // every activation buffer, carved into the views below
+	rows    int    // rows of the last Forward
+
+	x, t                    Tensor   // the last Forward's inputs (caller's)
+	dout                    Tensor   // the last Backward's output gradient (caller's)
+	emb, t1, ta, temb       Tensor   // time path
+	h                       []Tensor // Depth+1 trunk states
+	hf, meanF, rstdF, af    Tensor   // head
+	dh                      []Tensor // Depth+1 trunk gradients
+	daf, dta                Tensor   // head and time-path gradients
+	dtimeIn, dhiddenScratch Tensor
+}
+
+type resBlock struct {
+	norm              *LayerNorm
+	fc1, fc2          *Linear
+	ln, mean, rstd, u Tensor // LN output, row stats, fc1 output (pre-activation)
+	a                 Tensor // f(u), fc2's input
+	du, dln           Tensor // fc1's output gradient, LN output gradient
+}
+
+// NewResMLP builds a ResMLP on be with zeroed parameters; call
+// Params().Init(be, rng) (or InitResMLP) to draw initial values.
+func NewResMLP(be Backend, cfg ResMLPConfig) (*ResMLP, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	m := &ResMLP{cfg: cfg, be: be, ps: &ParamSet{}}
+	W, H, D, E := cfg.Width, cfg.Hidden, cfg.Dim, cfg.TimeDim
+	m.time1 = NewLinear(be, m.ps, "time1", E, W)
+	m.time2 = NewLinear(be, m.ps, "time2", W, W)
+	m.in = NewLinear(be, m.ps, "in", D, W)
+	m.blocks = make([]resBlock, cfg.Depth)
+	for i := range m.blocks {
+		p := fmt.Sprintf("block%d.", i)
+		m.blocks[i] = resBlock{
+			norm: NewLayerNorm(be, m.ps, p+"norm", W),
+			fc1:  NewLinear(be, m.ps, p+"fc1", W, H),
+			fc2:  NewLinear(be, m.ps, p+"fc2", H, W),
+		}
+	}
+	m.normOut = NewLayerNorm(be, m.ps, "norm_out", W)
+	m.out = NewLinear(be, m.ps, "out", W, D)
+	m.ps.Build(be)
+	m.h = make([]Tensor, cfg.Depth+1)
+	m.dh = make([]Tensor, cfg.Depth+1)
+	return m, nil
+}
+
+// InitResMLP builds a ResMLP and draws its initial parameters from
+// rand.NewPCG(seed, 0).
+func InitResMLP(be Backend, cfg ResMLPConfig, seed uint64) (*ResMLP, error) {
+	m, err := NewResMLP(be, cfg)
+	if err != nil {
+		return nil, err
+	}
+	m.ps.Init(be, rand.New(rand.NewPCG(seed, 0)))
+	return m, nil
+}
+
+// Backend returns the backend the network lives on.
+func (m *ResMLP) Backend() Backend { return m.be }
+
+// Params returns the network's parameters.
+func (m *ResMLP) Params() *ParamSet { return m.ps }
+
+// Dim returns D.
+func (m *ResMLP) Dim() int { return m.cfg.Dim }
+
+// Config returns the configuration with defaults filled in.
+func (m *ResMLP) Config() ResMLPConfig { return m.cfg }
+
+// Spec returns the network's kind and configuration.
+func (m *ResMLP) Spec() Spec {
+	c := m.cfg
+	return Spec{Kind: "resmlp", ResMLP: &c}
+}
+
+// Reserve makes the activation buffers hold at least rows rows. Forward
+// calls it; calling it first avoids a reallocation later. Growing discards
+// the saved activations.
+func (m *ResMLP) Reserve(rows int) {
+	if rows <= m.capRows {
+		return
+	}
+	if !m.arena.IsZero() {
+		m.be.Free(m.arena)
+	}
+	W, H, E, L := m.cfg.Width, m.cfg.Hidden, m.cfg.TimeDim, m.cfg.Depth
+	// Elements per row of every buffer below, in the order they are taken.
+	per := E + 3*W + (L+1)*W + 2*W + 2 + (L+1)*W + 2*W + L*(2*W+2+3*H)
+	m.arena = m.be.Alloc(rows * per)
+	m.capRows = rows
+	off := 0
+	take := func(cols int) Tensor {
+		t := m.arena.View(off, rows*cols)
+		off += rows * cols
+		return t
+	}
+	m.emb, m.t1, m.ta, m.temb = take(E), take(W), take(W), take(W)
+	for i := range m.h {
+		m.h[i] = take(W)
+	}
+	m.hf, m.af, m.meanF, m.rstdF = take(W), take(W), take(1), take(1)
+	for i := range m.dh {
+		m.dh[i] = take(W)
+	}
+	m.daf, m.dta = take(W), take(W)
+	for i := range m.blocks {
+		b := &m.blocks[i]
+		b.ln, b.mean, b.rstd, b.u, b.a = take(W), take(1), take(1), take(H), take(H)
+		b.du, b.dln = take(H), take(W)
+	}
+	if off != m.arena.Len() {
+		panic("nn: ResMLP arena layout is inconsistent")
+	}
+}
+
+// r returns the first rows rows of a (capacity, cols) buffer.
+func r(t Tensor, rows, cols int) Tensor { return t.View(0, rows*cols) }
+
+// Forward computes the network's output (see ResMLP).
+func (m *ResMLP) Forward(out, x, t Tensor, rows int) {
+	m.Reserve(rows)
+	be, W, H, D, E := m.be, m.cfg.Width, m.cfg.Hidden, m.cfg.Dim, m.cfg.TimeDim
+	need("ResMLP.Forward", "x", x, rows*D)
+	need("ResMLP.Forward", "t", t, rows)
+	need("ResMLP.Forward", "out", out, rows*D)
+	m.x, m.t, m.rows = x, t, rows
+
+	be.TimeEmbedding(m.emb, t, rows, E, float32(m.cfg.MaxPeriod))
+	m.time1.Forward(m.t1, m.emb, rows)
+	be.Activate(m.cfg.Act, r(m.ta, rows, W), r(m.t1, rows, W))
+	m.time2.Forward(m.temb, m.ta, rows)
+
+	m.in.Forward(m.h[0], x, rows)
+	be.Axpy(r(m.h[0], rows, W), 1, r(m.temb, rows, W))
+	for i := range m.blocks {
+		b := &m.blocks[i]
+		b.norm.Forward(b.ln, b.mean, b.rstd, m.h[i], rows)
+		b.fc1.Forward(b.u, b.ln, rows)
+		be.Activate(m.cfg.Act, r(b.a, rows, H), r(b.u, rows, H))
+		b.fc2.Forward(m.h[i+1], b.a, rows)
+		be.Axpy(r(m.h[i+1], rows, W), 1, r(m.h[i], rows, W))
+	}
+	L := m.cfg.Depth
+	m.normOut.Forward(m.hf, m.meanF, m.rstdF, m.h[L], rows)
+	be.Activate(m.cfg.Act, r(m.af, rows, W), r(m.hf, rows, W))
+	m.out.Forward(out, m.af, rows)
+}
+
+// Backward accumulates parameter gradients from dout (rows, D).
+func (m *ResMLP) Backward(dout Tensor, rows int) {
+	if rows != m.rows {
+		panic(fmt.Sprintf("nn: ResMLP.Backward with %d rows after a Forward of %d", rows, m.rows))
+	}
+	be, W, H, L := m.be, m.cfg.Width, m.cfg.Hidden, m.cfg.Depth
+	need("ResMLP.Backward", "dout", dout, rows*m.cfg.Dim)
+	m.dout = dout
+
+	// Head: out = out(f(LN_out(h_L))).
+	m.out.Backward(m.daf, dout, m.af, rows)
+	be.ActivateBackward(m.cfg.Act, r(m.daf, rows, W), r(m.hf, rows, W), r(m.daf, rows, W))
+	be.Fill(r(m.dh[L], rows, W), 0)
+	m.normOut.Backward(m.dh[L], m.daf, m.h[L], m.meanF, m.rstdF, rows)
+
+	// Blocks, last first: h_{i+1} = h_i + fc2(f(fc1(LN(h_i)))).
+	for i := L - 1; i >= 0; i-- {
+		b := &m.blocks[i]
+		b.fc2.Backward(b.du, m.dh[i+1], b.a, rows)
+		be.ActivateBackward(m.cfg.Act, r(b.du, rows, H), r(b.u, rows, H), r(b.du, rows, H))
+		b.fc1.Backward(b.dln, b.du, b.ln, rows)
+		be.Copy(m.dh[i], r(m.dh[i+1], rows, W))
+		b.norm.Backward(m.dh[i], b.dln, m.h[i], b.mean, b.rstd, rows)
+	}
+
+	// Input and time path: h_0 = in(x) + time2(f(time1(e))).
+	m.in.Backward(Tensor{}, m.dh[0], m.x, rows)
+	m.time2.Backward(m.dta, m.dh[0], m.ta, rows)
+	be.ActivateBackward(m.cfg.Act, r(m.dta, rows, W), r(m.t1, rows, W), r(m.dta, rows, W))
+	m.time1.Backward(Tensor{}, m.dta, m.emb, rows)
+}
+
+// LinearSite is one Linear layer with the rows of the last pass: In holds
+// its input rows a_n (rows, layer.In), valid after Forward, and OutGrad its
+// output-gradient rows δ_n (rows, layer.Out), valid after Backward. They are
+// views of the network's buffers, overwritten by the next pass.
+type LinearSite struct {
+	Layer   *Linear
+	In      Tensor // a_n, (rows, Layer.In)
+	OutGrad Tensor // δ_n, (rows, Layer.Out)
+}
+
+// LinearSites returns every Linear layer of the network with its input and
+// output-gradient rows from the last Forward/Backward, in parameter order:
+// time1, time2, in, block0.fc1, block0.fc2, …, out. Each layer's weight
+// gradient is Σ_n δ_nᵀ a_n over these rows and its bias gradient Σ_n δ_n
+// (for out, δ is the dout given to Backward, which must still hold it).
+func (m *ResMLP) LinearSites() []LinearSite {
+	n, W, H, D := m.rows, m.cfg.Width, m.cfg.Hidden, m.cfg.Dim
+	s := []LinearSite{
+		{m.time1, r(m.emb, n, m.cfg.TimeDim), r(m.dta, n, W)},
+		{m.time2, r(m.ta, n, W), r(m.dh[0], n, W)},
+		{m.in, m.x.View(0, n*D), r(m.dh[0], n, W)},
+	}
+	for i := range m.blocks {
+		b := &m.blocks[i]
+		s = append(s, LinearSite{b.fc1, r(b.ln, n, W), r(b.du, n, H)}, LinearSite{b.fc2, r(b.a, n, H), r(m.dh[i+1], n, W)})
+	}
+	return append(s, LinearSite{m.out, r(m.af, n, W), m.dout.View(0, n*D)})
+}
+
+// NormSite is one LayerNorm with the rows of the last pass: its input X
+// (rows, Dim), row statistics Mean and Rstd (rows), and OutGrad, the
+// gradient of its output (rows, Dim). Per example n the gradients of γ and β
+// are OutGrad_n ⊙ x̂_n and OutGrad_n, with x̂_n = (X_n − Mean_n)·Rstd_n.
+type NormSite struct {
+	Layer      *LayerNorm
+	X          Tensor // input rows, (rows, Dim)
+	Mean, Rstd Tensor // row mean and 1/√(var + eps), (rows)
+	OutGrad    Tensor // gradient of the output, (rows, Dim)
+}
+
+// NormSites returns every LayerNorm with the rows of the last pass, in
+// parameter order: block0.norm, …, norm_out.
+func (m *ResMLP) NormSites() []NormSite {
+	n, W := m.rows, m.cfg.Width
+	var s []NormSite
+	for i := range m.blocks {
+		b := &m.blocks[i]
+		s = append(s, NormSite{b.norm, r(m.h[i], n, W), r(b.mean, n, 1), r(b.rstd, n, 1), r(b.dln, n, W)})
+	}
+	// norm_out's output gradient: daf after the activation backward.
+	return append(s, NormSite{m.normOut, r(m.h[m.cfg.Depth], n, W), r(m.meanF, n, 1), r(m.rstdF, n, 1), r(m.daf, n, W)})
+}

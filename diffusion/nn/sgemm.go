@@ -1,0 +1,198 @@
+package nn
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// The packed float32 GEMM used by the CPU backend where the CPU has AVX2 and
+// FMA (elsewhere gonum's Sgemm): GotoBLAS-style blocking with a 6×16
+// register micro-kernel in assembly. For each block of kc columns of op(A)
+// (rows of op(B)) it packs op(B) into panels of 16 columns, then each task
+// packs a block of mc rows of op(A) into panels of 6 rows and runs the
+// micro-kernel over a range of B panels, adding α·tile into C.
+//
+// Determinism: every element of C receives its kc-block contributions in
+// block order, each summed over k in order by one kernel call, whatever the
+// number of goroutines; tasks split only rows and column panels of C.
+const (
+	gemmMR = 6
+	gemmNR = 16
+	gemmKC = 256
+	gemmMC = 72
+	// gemmParFlops is the size m·n·k from which a GEMM runs on several
+	// goroutines.
+	gemmParFlops = 1 << 17
+)
+
+var gemmPool = sync.Pool{New: func() any { return new([]float32) }}
+
+func getBuf(n int) *[]float32 {
+	p := gemmPool.Get().(*[]float32)
+	if cap(*p) < n {
+		*p = make([]float32, n)
+	}
+	*p = (*p)[:n]
+	return p
+}
+
+// sgemmPacked computes C = α·op(A)·op(B) + β·C, row-major (see Backend.Gemm),
+// for k ≥ 1.
+func sgemmPacked(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if beta != 1 {
+		for i := 0; i < m; i++ {
+			row := c[i*ldc : i*ldc+n]
+			if beta == 0 {
+				clear(row)
+			} else {
+				for j := range row {
+					row[j] *= beta
+				}
+			}
+		}
+	}
+	if alpha == 0 || m == 0 || n == 0 || k == 0 {
+		return
+	}
+	nPanels := (n + gemmNR - 1) / gemmNR
+	mBlocks := (m + gemmMC - 1) / gemmMC
+	workers := 1
+	if m*n*k >= gemmParFlops {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	// Split the column panels into chunks so that there are at least about
+	// two tasks per worker.
+	chunks := 1
+	if workers > 1 && mBlocks < 2*workers {
+		chunks = min(nPanels, (2*workers+mBlocks-1)/mBlocks)
+	}
+	tasks := mBlocks * chunks
+	workers = min(workers, tasks)
+
+	bp := getBuf(nPanels * gemmNR * min(k, gemmKC))
+	defer gemmPool.Put(bp)
+	for pc := 0; pc < k; pc += gemmKC {
+		kb := min(gemmKC, k-pc)
+		packB(*bp, tB, b, ldb, pc, kb, n, nPanels)
+		run := func(next *atomic.Int64) {
+			ap := getBuf(gemmMC * kb)
+			defer gemmPool.Put(ap)
+			var tile [gemmMR * gemmNR]float32
+			lastIC := -1
+			for {
+				t := int(next.Add(1)) - 1
+				if t >= tasks {
+					return
+				}
+				ic := (t / chunks) * gemmMC
+				ch := t % chunks
+				j0, j1 := ch*nPanels/chunks, (ch+1)*nPanels/chunks
+				mb := min(gemmMC, m-ic)
+				if ic != lastIC {
+					packA(*ap, tA, a, lda, ic, mb, pc, kb)
+					lastIC = ic
+				}
+				for jp := j0; jp < j1; jp++ {
+					bpan := (*bp)[jp*gemmNR*kb:]
+					nb := min(gemmNR, n-jp*gemmNR)
+					for ip := 0; ip*gemmMR < mb; ip++ {
+						rows := min(gemmMR, mb-ip*gemmMR)
+						if alpha == 1 && rows == gemmMR && nb == gemmNR {
+							// A full tile: the kernel adds it into C itself.
+							sgemmKernel6x16Acc(kb, &(*ap)[ip*gemmMR*kb], &bpan[0], &c[(ic+ip*gemmMR)*ldc+jp*gemmNR], ldc)
+							continue
+						}
+						sgemmKernel6x16(kb, &(*ap)[ip*gemmMR*kb], &bpan[0], &tile[0])
+						for i := 0; i < rows; i++ {
+							crow := c[(ic+ip*gemmMR+i)*ldc+jp*gemmNR:]
+							trow := tile[i*gemmNR : i*gemmNR+nb]
+							crow = crow[:nb]
+							if alpha == 1 {
+								for j, v := range trow {
+									crow[j] += v
+								}
+							} else {
+								for j, v := range trow {
+									crow[j] += alpha * v
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+		var next atomic.Int64
+		if workers == 1 {
+			run(&next)
+			continue
+		}
+		var wg sync.WaitGroup
+		for w := 1; w < workers; w++ {
+			wg.Add(1)
+			go func() { defer wg.Done(); run(&next) }()
+		}
+		run(&next)
+		wg.Wait()
+	}
+}
+
+// packB packs rows pc..pc+kb−1 of op(B) (k, n) into nPanels panels of 16
+// columns, each kb×16 k-major, zero-padding past column n.
+func packB(dst []float32, tB bool, b []float32, ldb, pc, kb, n, nPanels int) {
+	for jp := 0; jp < nPanels; jp++ {
+		j0 := jp * gemmNR
+		nb := min(gemmNR, n-j0)
+		p := dst[jp*gemmNR*kb : (jp+1)*gemmNR*kb]
+		if tB { // op(B)[kk][j] = b[j·ldb + kk]: read along the rows of b
+			for j := 0; j < nb; j++ {
+				src := b[(j0+j)*ldb+pc : (j0+j)*ldb+pc+kb]
+				for kk, v := range src {
+					p[kk*gemmNR+j] = v
+				}
+			}
+			if nb < gemmNR {
+				for kk := 0; kk < kb; kk++ {
+					clear(p[kk*gemmNR+nb : (kk+1)*gemmNR])
+				}
+			}
+			continue
+		}
+		for kk := 0; kk < kb; kk++ {
+			row := p[kk*gemmNR : (kk+1)*gemmNR]
+			copy(row[:nb], b[(pc+kk)*ldb+j0:(pc+kk)*ldb+j0+nb])
+			clear(row[nb:])
+		}
+	}
+}
+
+// packA packs rows ic..ic+mb−1, columns pc..pc+kb−1 of op(A) (m, k) into
+// panels of 6 rows, each kb×6 k-major, zero-padding past row mb.
+func packA(dst []float32, tA bool, a []float32, lda, ic, mb, pc, kb int) {
+	for ip := 0; ip*gemmMR < mb; ip++ {
+		i0 := ic + ip*gemmMR
+		rows := min(gemmMR, mb-ip*gemmMR)
+		p := dst[ip*gemmMR*kb : (ip+1)*gemmMR*kb]
+		if tA { // op(A)[i][kk] = a[kk·lda + i]: rows of a are contiguous in i
+			for kk := 0; kk < kb; kk++ {
+				src := a[(pc+kk)*lda+i0:]
+				q := p[kk*gemmMR : (kk+1)*gemmMR]
+				copy(q[:rows], src[:rows])
+				clear(q[rows:])
+			}
+			continue
+		}
+		for i := 0; i < gemmMR; i++ {
+			if i >= rows {
+				for kk := 0; kk < kb; kk++ {
+					p[kk*gemmMR+i] = 0
+				}
+				continue
+			}
+			src := a[(i0+i)*lda+pc : (i0+i)*lda+pc+kb]
+			for kk, v := range src {
+				p[kk*gemmMR+i] = v
+			}
+		}
+	}
+}
