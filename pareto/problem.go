@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -111,9 +112,10 @@ type Problem struct {
 
 // NewFromGram builds a problem from a K×K Gram matrix G_ij = ⟨g_i, g_j⟩
 // (any gonum matrix; it is copied). G is checked: finite, square, K ≥ 1,
-// symmetric within Options.SymTol, non-negative diagonal, positive
-// semidefinite within Options.PSDTol. The two triangles are averaged. The
-// normaliser's gradient norms are ‖g_t‖ = √G_tt.
+// symmetric within Options.SymTol, non-negative diagonal; the two triangles
+// are averaged. The normaliser's gradient norms are ‖g_t‖ = √G_tt. The
+// normalised matrix — the one the problem holds — must be positive
+// semidefinite within Options.PSDTol.
 func NewFromGram(G mat.Matrix, opts Options) (*Problem, error) {
 	if G == nil {
 		return nil, fmt.Errorf("pareto: Gram matrix is nil")
@@ -126,7 +128,7 @@ func NewFromGram(G mat.Matrix, opts Options) (*Problem, error) {
 	if err := checkCommon(k, opts); err != nil {
 		return nil, err
 	}
-	g := make([]float64, k*k)
+	g := make([]float64, k*k) // g is (K, K)
 	for i := range k {
 		for j := range k {
 			v := G.At(i, j)
@@ -136,14 +138,52 @@ func NewFromGram(G mat.Matrix, opts Options) (*Problem, error) {
 			g[i*k+j] = v
 		}
 	}
+	norms := make([]float64, k) // norms is (K): ‖g_t‖
 	for i := range k {
-		if d := g[i*k+i]; d < 0 {
+		d := g[i*k+i]
+		if d < 0 {
 			return nil, fmt.Errorf("pareto: Gram diagonal [%d,%d] = %g is negative (it is a squared norm)", i, i, d)
 		}
+		norms[i] = math.Sqrt(d)
 	}
 	symTol := opts.SymTol
 	if symTol == 0 {
 		symTol = DefaultSymTol
+	}
+	for i := range k {
+		for j := i + 1; j < k; j++ {
+			a, b := g[i*k+j], g[j*k+i]
+			bound := norms[i] * norms[j]
+			if math.Abs(a-b) > symTol*bound {
+				return nil, fmt.Errorf("pareto: Gram matrix is not symmetric: [%d,%d] = %g but [%d,%d] = %g (allowed difference %.3g·√(G_ii·G_jj) = %.3g)",
+					i, j, a, j, i, b, symTol, symTol*bound)
+			}
+			m := a/2 + b/2
+			g[i*k+j], g[j*k+i] = m, m
+		}
+	}
+	scales, err := taskScales(norms, opts)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Normalizer != NormNone {
+		for i := range k {
+			for j := range k {
+				g[i*k+j] = g[i*k+j] / scales[i] / scales[j]
+			}
+		}
+	}
+	if err := checkPSD(k, g, opts); err != nil {
+		return nil, err
+	}
+	return newProblem(k, g, nil, scales, opts)
+}
+
+// checkPSD rejects a Gram matrix that is clearly not positive semidefinite.
+func checkPSD(k int, g []float64, opts Options) error {
+	what := "Gram matrix"
+	if opts.Normalizer != NormNone {
+		what = "normalised Gram matrix (" + opts.Normalizer.String() + ")"
 	}
 	psdTol := opts.PSDTol
 	if psdTol == 0 {
@@ -155,17 +195,10 @@ func NewFromGram(G mat.Matrix, opts Options) (*Problem, error) {
 	}
 	for i := range k {
 		for j := i + 1; j < k; j++ {
-			a, b := g[i*k+j], g[j*k+i]
-			bound := math.Sqrt(g[i*k+i] * g[j*k+j])
-			if math.Abs(a-b) > symTol*bound {
-				return nil, fmt.Errorf("pareto: Gram matrix is not symmetric: [%d,%d] = %g but [%d,%d] = %g (allowed difference %.3g·√(G_ii·G_jj) = %.3g)",
-					i, j, a, j, i, b, symTol, symTol*bound)
-			}
-			m := (a + b) / 2
-			g[i*k+j], g[j*k+i] = m, m
-			if math.Abs(m) > (1+psdTol)*bound+psdTol*trace/float64(k) {
-				return nil, fmt.Errorf("pareto: Gram matrix is not positive semidefinite: |G[%d,%d]| = %g exceeds √(G[%d,%d]·G[%d,%d]) = %g (Cauchy-Schwarz)",
-					i, j, math.Abs(m), i, i, j, j, bound)
+			bound := math.Sqrt(g[i*k+i]) * math.Sqrt(g[j*k+j])
+			if m := math.Abs(g[i*k+j]); m > (1+psdTol)*bound+psdTol*trace/float64(k) {
+				return fmt.Errorf("pareto: %s is not positive semidefinite: |G[%d,%d]| = %g exceeds √(G[%d,%d]·G[%d,%d]) = %g (Cauchy-Schwarz)",
+					what, i, j, m, i, i, j, j, bound)
 			}
 		}
 	}
@@ -173,39 +206,57 @@ func NewFromGram(G mat.Matrix, opts Options) (*Problem, error) {
 	if maxCheck == 0 {
 		maxCheck = DefaultMaxPSDCheck
 	}
-	if k <= maxCheck && k > 1 && trace > 0 {
-		// G + τI is positive definite iff λ_min(G) > −τ.
-		tau := psdTol * trace
-		sym := mat.NewSymDense(k, nil)
-		for i := range k {
-			for j := i; j < k; j++ {
-				sym.SetSym(i, j, g[i*k+j])
-			}
-			sym.SetSym(i, i, g[i*k+i]+tau)
-		}
-		var chol mat.Cholesky
-		if !chol.Factorize(sym) {
-			ev := minEigen(sym, tau)
-			return nil, fmt.Errorf("pareto: Gram matrix is not positive semidefinite: smallest eigenvalue %.4g < −%.3g·trace = %.4g",
-				ev, psdTol, -tau)
-		}
+	if k > maxCheck || k < 2 || !(trace > 0) {
+		return nil
 	}
-	return newProblem(k, g, nil, opts)
+	// G + τI is positive definite iff λ_min(G) > −τ.
+	tau := psdTol * trace
+	sym := mat.NewSymDense(k, nil)
+	for i := range k {
+		for j := i; j < k; j++ {
+			sym.SetSym(i, j, g[i*k+j])
+		}
+		sym.SetSym(i, i, g[i*k+i]+tau)
+	}
+	var chol mat.Cholesky
+	if !chol.Factorize(sym) {
+		return fmt.Errorf("pareto: %s is not positive semidefinite: smallest eigenvalue %.4g < −%.3g·trace = %.4g",
+			what, minEigen(sym, tau), psdTol, -tau)
+	}
+	return nil
 }
 
-// minEigen returns the smallest eigenvalue of sym − τI, for error messages.
-func minEigen(sym *mat.SymDense, tau float64) float64 {
-	var es mat.EigenSym
-	if !es.Factorize(sym, false) {
+// maxEntry is the largest Gram entry and λ allowed for K tasks.
+func maxEntry(k int) float64 { return math.MaxFloat64 / 16 / float64(k) / float64(k) }
+
+// minEigen returns the smallest eigenvalue of sym − τI, for error
+// messages only: NaN if it cannot be computed. The matrix is scaled to unit
+// trace first, and a panic inside LAPACK on extreme values (seen with
+// subnormal entries) is turned into NaN.
+func minEigen(sym *mat.SymDense, tau float64) (ev float64) {
+	defer func() {
+		if recover() != nil {
+			ev = math.NaN()
+		}
+	}()
+	tr := mat.Trace(sym)
+	if !(tr > 0) || math.IsInf(tr, 0) {
 		return math.NaN()
 	}
-	return es.Values(nil)[0] - tau
+	var scaled mat.SymDense
+	scaled.ScaleSym(1/tr, sym)
+	var es mat.EigenSym
+	if !es.Factorize(&scaled, false) {
+		return math.NaN()
+	}
+	return es.Values(nil)[0]*tr - tau
 }
 
 // NewFromGrads builds a problem from per-task gradients, one task per row
-// (K×P, any gonum matrix; it is copied): G = grads·gradsᵀ computed in
-// float64. The normalised gradients are kept, so Direction and Descent use
-// the vectors themselves.
+// (K×P, any gonum matrix; it is copied). Each row is divided by the
+// normaliser's scale first, and G = grads·gradsᵀ is then formed in float64,
+// so the Gram matrix is semidefinite up to rounding. The normalised
+// gradients are kept, so Direction and Descent use the vectors themselves.
 func NewFromGrads(grads mat.Matrix, opts Options) (*Problem, error) {
 	if grads == nil {
 		return nil, fmt.Errorf("pareto: gradient matrix is nil")
@@ -217,28 +268,40 @@ func NewFromGrads(grads mat.Matrix, opts Options) (*Problem, error) {
 	if p < 1 {
 		return nil, fmt.Errorf("pareto: gradients have %d columns; need at least one parameter", p)
 	}
-	a := mat.NewDense(k, p, nil)
+	a := mat.NewDense(k, p, nil) // a is (K, P)
+	norms := make([]float64, k)  // norms is (K): ‖g_t‖
 	for i := range k {
+		row := a.RawRowView(i)
 		for j := range p {
 			v := grads.At(i, j)
 			if math.IsNaN(v) || math.IsInf(v, 0) {
 				return nil, fmt.Errorf("pareto: gradient entry [%d,%d] (task %d, parameter %d) is %v (values must be finite)", i, j, i, j, v)
 			}
-			a.Set(i, j, v)
+			row[j] = v
+		}
+		norms[i] = floats.Norm(row, 2)
+		if math.IsInf(norms[i], 0) || math.IsInf(norms[i]*norms[i], 0) {
+			return nil, fmt.Errorf("pareto: squared norm of gradient %d overflows float64", i)
+		}
+	}
+	scales, err := taskScales(norms, opts)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Normalizer != NormNone {
+		for i := range k {
+			floats.Scale(1/scales[i], a.RawRowView(i))
 		}
 	}
 	var sym mat.SymDense
 	sym.SymOuterK(1, a)
-	g := make([]float64, k*k)
+	g := make([]float64, k*k) // g is (K, K)
 	for i := range k {
 		for j := range k {
 			g[i*k+j] = sym.At(i, j)
 		}
-		if math.IsInf(g[i*k+i], 0) {
-			return nil, fmt.Errorf("pareto: squared norm of gradient %d overflows float64", i)
-		}
 	}
-	return newProblem(k, g, a, opts)
+	return newProblem(k, g, a, scales, opts)
 }
 
 // checkCommon validates what both constructors share.
@@ -272,11 +335,10 @@ func checkCommon(k int, opts Options) error {
 	return nil
 }
 
-// newProblem applies the normaliser to g (and grads) in place.
-func newProblem(k int, g []float64, grads *mat.Dense, opts Options) (*Problem, error) {
-	scales := make([]float64, k)
-	for t := range k {
-		norm := math.Sqrt(g[t*k+t])
+// taskScales returns the normaliser's divisors s_t from the gradient norms.
+func taskScales(norms []float64, opts Options) ([]float64, error) {
+	scales := make([]float64, len(norms))
+	for t, norm := range norms {
 		s := 1.0
 		switch opts.Normalizer {
 		case NormL2:
@@ -295,34 +357,24 @@ func newProblem(k int, g []float64, grads *mat.Dense, opts Options) (*Problem, e
 		}
 		scales[t] = s
 	}
-	if opts.Normalizer != NormNone {
-		for i := range k {
-			for j := range k {
-				g[i*k+j] = g[i*k+j] / scales[i] / scales[j]
-			}
-		}
-		if grads != nil {
-			_, p := grads.Dims()
-			for i := range k {
-				row := grads.RawRowView(i)
-				for j := range p {
-					row[j] /= scales[i]
-				}
-			}
-		}
-	}
+	return scales, nil
+}
+
+// newProblem checks the normalised Gram g for overflow and wraps it.
+func newProblem(k int, g []float64, grads *mat.Dense, scales []float64, opts Options) (*Problem, error) {
 	maxDg := 0.0
-	for t := range k {
-		d := g[t*k+t]
-		if math.IsNaN(d) || math.IsInf(d, 0) {
-			return nil, fmt.Errorf("pareto: normalizer %s: normalised Gram entry [%d,%d] is %v", opts.Normalizer, t, t, d)
-		}
-		maxDg = math.Max(maxDg, d)
-	}
-	for _, v := range g {
+	for i, v := range g {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, fmt.Errorf("pareto: normalizer %s produced a non-finite Gram entry", opts.Normalizer)
+			return nil, fmt.Errorf("pareto: normalizer %s produced a non-finite Gram entry [%d,%d]", opts.Normalizer, i/k, i%k)
 		}
+	}
+	for t := range k {
+		maxDg = math.Max(maxDg, g[t*k+t])
+	}
+	// (G + λI)w and wᵀ(G + λI)w must not overflow for any w ∈ Δ.
+	if limit := maxEntry(k); maxDg > limit || opts.Lambda > limit {
+		return nil, fmt.Errorf("pareto: Gram diagonal up to %g and λ = %g exceed %g, where sums of K = %d terms could overflow float64; rescale the gradients",
+			maxDg, opts.Lambda, limit, k)
 	}
 	return &Problem{k: k, g: g, lambda: opts.Lambda, norm: opts.Normalizer, scales: scales, grads: grads, maxDg: maxDg}, nil
 }
@@ -354,6 +406,9 @@ func (p *Problem) Grads() mat.Matrix {
 func (p *Problem) WithLambda(lambda float64) (*Problem, error) {
 	if math.IsNaN(lambda) || math.IsInf(lambda, 0) || lambda < 0 {
 		return nil, fmt.Errorf("pareto: λ = %v must be finite and ≥ 0", lambda)
+	}
+	if lambda > maxEntry(p.k) {
+		return nil, fmt.Errorf("pareto: λ = %g exceeds %g, where sums could overflow float64", lambda, maxEntry(p.k))
 	}
 	q := *p
 	q.lambda = lambda
