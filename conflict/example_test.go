@@ -65,5 +65,5 @@ func ExampleParseOnline() {
 	fmt.Println(c)
 	// Output:
 	// 8 ugd 0.1 4
-	// pareto:ugd,lambda=0.1,bins=8,every=4,norm=none
+	// pareto:ugd,lambda=0.1,bins=8,every=4,norm=none,tol=0.0001
 }

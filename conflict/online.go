@@ -9,17 +9,26 @@ import (
 
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/pareto"
+	"github.com/paretodiff/paretodiff/solvers"
 	"github.com/paretodiff/paretodiff/weighting"
 	"gonum.org/v1/gonum/mat"
 )
 
 // OnlineHelp describes the spec ParseOnline reads, for command help.
-const OnlineHelp = `pareto:METHOD[,lambda=λ][,bins=K|logsnr:K][,every=N][,norm=none|l2|loss|loss+][,params=SUBSET]
+const OnlineHelp = `pareto:METHOD[,lambda=λ][,bins=K|logsnr:K][,every=N][,norm=none|l2|loss|loss+][,tol=ε][,params=SUBSET]
                     the paper's optimisation-based baseline: every N steps (default 1)
                     solve the Pareto weights of K timestep bins (default 8, equal
                     width in t) on the step's own batch with METHOD (fw or ugd, or
-                    afw, pfw, pgd, exact), λ of Eq. 11 (default 0), and weight
-                    each bin's x0-MSE by them; e.g. pareto:ugd,lambda=0.1,bins=8`
+                    afw, pfw, pgd, exact), λ of Eq. 11 (default 0) and relative
+                    duality-gap tolerance ε (default 1e-4), and weight each bin's
+                    x0-MSE by them; e.g. pareto:ugd,lambda=0.1,bins=8`
+
+// DefaultOnlineTol is the default relative duality-gap tolerance of an
+// online solve (solvers.Settings.Tol): f(w) − f* ≤ 1e-4·f(w) is far below
+// the noise of one batch's Gram, and ugd on the ill-conditioned Grams of
+// the x0 loss (per-bin norms over several decades) needs up to its
+// 20 000-iteration cap for the solvers' default 1e-10.
+const DefaultOnlineTol = 1e-4
 
 // DefaultOnlineBins is the number of equal-width bins of an online Pareto
 // weighting when the spec names none.
@@ -37,6 +46,9 @@ type OnlineConfig struct {
 	// Every is how often, in steps, the weights are solved again (default
 	// 1: every step); in between the last weights are kept.
 	Every int
+	// Tol is the solver's relative duality-gap tolerance (0:
+	// DefaultOnlineTol).
+	Tol float64
 	// Params is the parameter subset of the Gram (see ParamsHelp; default
 	// all).
 	Params string
@@ -56,7 +68,7 @@ func ParseOnline(spec string, sched *diffusion.Schedule) (OnlineConfig, error) {
 		return bad("not a pareto:METHOD spec")
 	}
 	fields := strings.Split(rest, ",")
-	c := OnlineConfig{Method: strings.TrimSpace(fields[0]), Every: 1, Params: "all", binsSpec: strconv.Itoa(DefaultOnlineBins)}
+	c := OnlineConfig{Method: strings.TrimSpace(fields[0]), Every: 1, Tol: DefaultOnlineTol, Params: "all", binsSpec: strconv.Itoa(DefaultOnlineBins)}
 	if c.Method == "" {
 		return bad("name a solver, as in pareto:fw or pareto:ugd")
 	}
@@ -83,6 +95,12 @@ func ParseOnline(spec string, sched *diffusion.Schedule) (OnlineConfig, error) {
 				return bad("every=%s: want an integer ≥ 1", val)
 			}
 			c.Every = n
+		case "tol":
+			v, err := strconv.ParseFloat(val, 64)
+			if err != nil || !(v > 0) || math.IsInf(v, 0) {
+				return bad("tol=%s: want a finite number > 0", val)
+			}
+			c.Tol = v
 		case "norm":
 			n, err := pareto.ParseNormalizer(val)
 			if err != nil {
@@ -92,7 +110,7 @@ func ParseOnline(spec string, sched *diffusion.Schedule) (OnlineConfig, error) {
 		case "params":
 			c.Params = val
 		default:
-			return bad("unknown option %q (want lambda, bins, every, norm or params)", key)
+			return bad("unknown option %q (want lambda, bins, every, norm, tol or params)", key)
 		}
 	}
 	bspec := c.binsSpec
@@ -113,7 +131,11 @@ func (c OnlineConfig) String() string {
 	if bins == "" {
 		bins = "edges:" + strings.Trim(strings.ReplaceAll(fmt.Sprint(c.Bins.Edges), " ", ","), "[]")
 	}
-	s := fmt.Sprintf("pareto:%s,lambda=%s,bins=%s,every=%d,norm=%s", c.Method, strconv.FormatFloat(c.Lambda, 'g', -1, 64), bins, c.Every, c.Normalizer)
+	tol := c.Tol
+	if tol == 0 {
+		tol = DefaultOnlineTol
+	}
+	s := fmt.Sprintf("pareto:%s,lambda=%s,bins=%s,every=%d,norm=%s,tol=%s", c.Method, strconv.FormatFloat(c.Lambda, 'g', -1, 64), bins, c.Every, c.Normalizer, strconv.FormatFloat(tol, 'g', -1, 64))
 	if c.Params != "" && c.Params != "all" {
 		s += ",params=" + c.Params
 	}
@@ -182,7 +204,13 @@ func NewOnline(cfg OnlineConfig) (*Online, error) {
 	if cfg.Every < 0 {
 		return nil, fmt.Errorf("conflict: online Pareto weighting: every must be ≥ 1, got %d", cfg.Every)
 	}
-	s := SolveConfig{Methods: []string{cfg.Method}, Lambda: cfg.Lambda, Normalizer: cfg.Normalizer}
+	if cfg.Tol == 0 {
+		cfg.Tol = DefaultOnlineTol
+	}
+	if !(cfg.Tol > 0) || math.IsInf(cfg.Tol, 0) {
+		return nil, fmt.Errorf("conflict: online Pareto weighting: tol must be finite and > 0, got %g", cfg.Tol)
+	}
+	s := SolveConfig{Methods: []string{cfg.Method}, Lambda: cfg.Lambda, Normalizer: cfg.Normalizer, Settings: &solvers.Settings{Tol: cfg.Tol}}
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}

@@ -16,8 +16,9 @@ import (
 // Tolerances of the online weighting tests.
 const (
 	// uniformTol: with λ = 1e12 the objective is λ‖w‖² plus a Gram term
-	// ~1e-12 of it, whose minimiser is uniform to ~1e-12; the solver's gap
-	// tolerance (1e-10 relative) bounds how close it gets.
+	// ~1e-12 of it, whose minimiser is uniform to ~1e-12; with the gap
+	// tolerance tol = 1e-12 relative, f − f* = λ‖w − u‖² ≤ 1e-12·λ/K bounds
+	// each |w_k − 1/K| by 5e-7.
 	uniformTol = 1e-6
 	// plainLossTol: the step loss with uniform Pareto weights against the
 	// plain constant-weighted loss: the weights differ from 1/K by
@@ -40,9 +41,9 @@ func TestParseOnline(t *testing.T) {
 	require.Equal(t, 1, c.Every)
 	require.Equal(t, weighting.BinEdges(1000, 8), c.Bins.Edges)
 	require.True(t, c.EqualTBins())
-	require.Equal(t, "pareto:fw,lambda=0,bins=8,every=1,norm=none", c.String())
+	require.Equal(t, "pareto:fw,lambda=0,bins=8,every=1,norm=none,tol=0.0001", c.String())
 
-	c, err = conflict.ParseOnline("pareto:ugd,lambda=0.1,bins=logsnr:4,every=5,norm=l2,params=last-block", sched)
+	c, err = conflict.ParseOnline("pareto:ugd,lambda=0.1,bins=logsnr:4,every=5,norm=l2,tol=1e-6,params=last-block", sched)
 	require.NoError(t, err)
 	require.Equal(t, 0.1, c.Lambda)
 	require.Equal(t, 4, c.Bins.K())
@@ -50,6 +51,7 @@ func TestParseOnline(t *testing.T) {
 	require.Equal(t, 5, c.Every)
 	require.Equal(t, pareto.NormL2, c.Normalizer)
 	require.Equal(t, "last-block", c.Params)
+	require.Equal(t, 1e-6, c.Tol)
 	back, err := conflict.ParseOnline(c.String(), sched)
 	require.NoError(t, err)
 	require.Equal(t, c, back)
@@ -66,6 +68,7 @@ func TestParseOnline(t *testing.T) {
 		"pareto:fw,lambda":       "not key=value",
 		"pareto:fw,bins=sqrt:4":  "unknown bins",
 		"pareto:fw,lambda=1e999": "lambda=1e999",
+		"pareto:fw,tol=0":        "tol=0",
 	} {
 		_, err := conflict.ParseOnline(spec, sched)
 		require.ErrorContains(t, err, msg, spec)
@@ -130,7 +133,7 @@ func TestOnlineWeightingTrains(t *testing.T) {
 // uniform weights on a stratified batch give exactly the plain
 // constant-weighted (unweighted x0) loss.
 func TestOnlineWeightingLargeLambdaIsUniform(t *testing.T) {
-	_, _, o, losses := onlineRun(t, "pareto:fw,lambda=1e12,bins=4", 3)
+	_, _, o, losses := onlineRun(t, "pareto:fw,lambda=1e12,bins=4,tol=1e-12", 3)
 	for _, w := range o.Weights() {
 		require.InDelta(t, 0.25, w, uniformTol)
 	}
