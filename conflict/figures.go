@@ -267,6 +267,9 @@ func weightPanels(recs []Record, info Info, sched *diffusion.Schedule, compare [
 		if info.Lambda > 0 {
 			name += fmt.Sprintf(" λ=%g", info.Lambda)
 		}
+		if info.Normalizer != "" && info.Normalizer != "none" {
+			name += " " + info.Normalizer
+		}
 		lastS = append(lastS, plots.Series{Name: name, X: centers, Y: sol.W})
 		avg := make([]float64, len(sol.W))
 		n := 0

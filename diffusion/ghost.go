@@ -175,10 +175,12 @@ type BinGramResult struct {
 // a toy model). LayerNorm parameters and biases selected without their
 // weight are always materialised (they are vectors of width W).
 //
-// Measured on 2 CPU cores (BenchmarkGramVsStep*, a probe with the
-// training gradient and the Gram over all parameters against a plain
-// training step of the same batch size): about 1.0–1.2× at B = 128 and
-// 1.1–1.25× at B = 256 for a width-256, depth-3 ResMLP, K = 8.
+// Measured on 2 (shared, loaded) CPU cores with BenchmarkGramVsStep*: a
+// probe giving the training gradient and the Gram over all parameters
+// costs 1.05–1.3× a plain training step of the same batch size for a
+// width-256, depth-3 ResMLP with K = 8 (toy data at B = 128 and 256, MNIST
+// at B = 128); materialising every Linear layer's per-bin gradients
+// instead costs 1.3–2×.
 //
 // Precision: the materialised parts are float32 per-bin gradients (like
 // BinGradients') with a float64 Gram. The ghost parts are float32 GEMMs and
