@@ -85,7 +85,7 @@ Parameters (--params):
 		},
 	}
 	f := cmd.Flags()
-	o.train.addFlags(f)
+	o.train.addFlags(cmd)
 	f.StringVar(&o.checkpoint, "checkpoint", "", "probe the trained run in this folder (its checkpoint.bin) instead of training")
 	f.BoolVar(&o.ema, "ema-weights", false, "with --checkpoint: probe the EMA weights instead of the live ones")
 	f.StringVar(&o.bins, "bins", "t:8", "timestep bins: t:K, logsnr:K or edges:0,...,T")

@@ -23,7 +23,6 @@ import (
 	"github.com/paretodiff/paretodiff/weighting"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 )
 
 func init() { register(newTrainCmd) }
@@ -99,13 +98,14 @@ Weighting strategies:
 			return o.run(cmd.Context(), cmd, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
-	o.addFlags(cmd.Flags())
+	o.addFlags(cmd)
 	return cmd
 }
 
 // addFlags registers the training flags (shared with the conflict
 // command).
-func (o *trainOptions) addFlags(f *pflag.FlagSet) {
+func (o *trainOptions) addFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
 	f.StringVar(&o.data, "data", "toy:8gaussians", "training data: toy:8gaussians, toy:swissroll, toy:checkerboard, toy:moons or mnist")
 	f.StringVar(&o.mnistDir, "mnist-dir", "", "folder with the MNIST IDX files (default: the GoMNIST module in the Go module cache, or $"+data.MNISTEnv+")")
 	f.StringVar(&o.model, "model", "resmlp", "network: resmlp")
