@@ -169,3 +169,40 @@ func TestOnlineUnbound(t *testing.T) {
 	require.ErrorContains(t, err, "NaN")
 	require.ErrorContains(t, o.Err(), "call Bind")
 }
+
+// With more bins than a uniform batch fills, the empty bins get no weight
+// and training goes on.
+func TestOnlineWeightingEmptyBins(t *testing.T) {
+	sched := diffusion.Cosine(1000)
+	oc, err := conflict.ParseOnline("pareto:ugd,bins=16,lambda=1e-3", sched)
+	require.NoError(t, err)
+	o, err := conflict.NewOnline(oc)
+	require.NoError(t, err)
+	toy, _ := data.NewToy("moons")
+	net, err := nn.InitResMLP(nn.NewCPU(), nn.ResMLPConfig{Dim: 2, Width: 16, Depth: 1}, 1)
+	require.NoError(t, err)
+	var empty int
+	cfg := diffusion.TrainConfig{Schedule: sched, Target: weighting.X0, Steps: 5, Batch: 12, EvalSize: 8, Seed: 2}
+	o.Attach(&cfg)
+	cfg.Callback, cfg.CallbackEvery = func(tr *diffusion.Trainer) error {
+		present := map[int]bool{}
+		for _, tt := range tr.Batch().T {
+			present[oc.Bins.Of(tt)] = true
+		}
+		sum := 0.0
+		for k, w := range o.Weights() {
+			if !present[k] {
+				require.Zero(t, w, "bin %d is empty", k)
+				empty++
+			}
+			sum += w
+		}
+		require.InDelta(t, 1, sum, simplexTol)
+		return nil
+	}, 1
+	tr, err := diffusion.NewTrainer(net, toy, toy, cfg)
+	require.NoError(t, err)
+	require.NoError(t, o.Bind(tr))
+	require.NoError(t, tr.Run(context.Background()))
+	require.Positive(t, empty)
+}

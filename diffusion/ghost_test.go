@@ -368,3 +368,28 @@ func TestBinGramTrainedModel(t *testing.T) {
 		}
 	}
 }
+
+// An empty bin has a zero row and column and a NaN loss; the other entries
+// are those of the non-empty bins alone.
+func TestBinGramEmptyBin(t *testing.T) {
+	net, err := nn.InitResMLP(nn.NewCPU64(), nn.ResMLPConfig{Dim: 2, Width: 8, Depth: 1}, 3)
+	require.NoError(t, err)
+	obj := diffusion.NewObjective(net, diffusion.Cosine(1000), weighting.Eps)
+	toy, _ := data.NewToy("moons")
+	b := gramBatch(toy, []int{3, 4}, 2)
+	want, wantLoss := bruteGram(t, obj, b, []int{3, 4}, nil, nil)
+	for _, blocks := range []diffusion.GhostBlocks{diffusion.GhostTriangle, diffusion.GhostSquare} {
+		g, err := diffusion.NewBinGram(obj, diffusion.BinGramSettings{Method: diffusion.GramGhost, Blocks: blocks})
+		require.NoError(t, err)
+		res, err := g.Run(b, []int{3, 0, 4}, nil)
+		require.NoError(t, err)
+		require.True(t, math.IsNaN(res.BinLoss[1]))
+		require.InDelta(t, wantLoss[0], res.BinLoss[0], 1e-6*wantLoss[0])
+		for k := 0; k < 3; k++ {
+			require.Zero(t, res.Gram[k*3+1])
+			require.Zero(t, res.Gram[1*3+k])
+		}
+		sub := []float64{res.Gram[0], res.Gram[2], res.Gram[6], res.Gram[8]}
+		gramClose(t, "empty bin", want, sub, gramRelTol64)
+	}
+}

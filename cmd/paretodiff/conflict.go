@@ -179,6 +179,9 @@ func (o *conflictOptions) run(ctx context.Context, cmd *cobra.Command, stdout, s
 	if o.ema {
 		return usagef("--ema-weights: only with --checkpoint")
 	}
+	if _, err := os.Stat(diffusion.CheckpointPath(o.train.out)); err == nil {
+		return usagef("--out %s already holds a training run; choose another folder (or probe it with --checkpoint)", o.train.out)
+	}
 	if o.every < 1 {
 		return usagef("--every must be ≥ 1, got %d", o.every)
 	}

@@ -38,6 +38,9 @@ func TestConflictTrainsAndProbes(t *testing.T) {
 		require.Len(t, r.Solutions, 2)
 		require.Equal(t, 4, r.Gram.SymmetricDim())
 	}
+	_, stderr, code = runCLI(t, args...)
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "already holds a training run")
 	for _, f := range []string{"cosine.png", "stats.png", "weights.png", "checkpoint.bin", "metrics.jsonl", "gram/step-00000020.npy", "cosine/step-00000000.npy"} {
 		require.FileExists(t, filepath.Join(dir, f))
 	}
