@@ -172,6 +172,7 @@ func (l *Log) Append(r Record) error {
 // "+Inf" or "-Inf" otherwise.
 type jf float64
 
+// MarshalJSON writes a number, or a quoted "NaN", "+Inf" or "-Inf".
 func (f jf) MarshalJSON() ([]byte, error) {
 	v := float64(f)
 	if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -180,6 +181,7 @@ func (f jf) MarshalJSON() ([]byte, error) {
 	return strconv.AppendFloat(nil, v, 'g', -1, 64), nil
 }
 
+// UnmarshalJSON reads what MarshalJSON writes.
 func (f *jf) UnmarshalJSON(b []byte) error {
 	if len(b) > 0 && b[0] == '"' {
 		s, err := strconv.Unquote(string(b))
