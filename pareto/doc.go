@@ -30,7 +30,12 @@
 // Invariants:
 //   - a Problem is immutable after construction and safe for concurrent
 //     readers; G is stored symmetric (the two triangles of the input are
-//     averaged after the symmetry check), finite, with G_tt ≥ 0;
+//     averaged after the symmetry check), finite, with G_tt ≥ 0, and small
+//     enough that (G + λI)w cannot overflow;
+//   - G is the normalised Gram matrix: from gradients it is formed after the
+//     rows are divided by s_t (so it is semidefinite up to rounding); a Gram
+//     input is normalised and then checked to be semidefinite within
+//     Options.PSDTol, so f(w) ≥ −PSDTol·trace(G) on the simplex;
 //   - K ≥ 1, λ ≥ 0 and finite, every scale s_t > 0 and finite;
 //   - methods that take a weight vector panic if its length is not K (a
 //     programmer error); Evaluate and Normalize return errors for bad

@@ -91,7 +91,8 @@ type Options struct {
 	// one with |G_ij| > (1 + PSDTol)·√(G_ii·G_jj) + PSDTol·trace(G)/K. 0 means
 	// DefaultPSDTol.
 	PSDTol float64
-	// MaxPSDCheck is the largest K for which the eigenvalue test runs;
+	// MaxPSDCheck is the largest K for which the eigenvalue test (a
+	// Cholesky factorisation, about 0.4 s at K = 1000 on one core) runs;
 	// 0 means DefaultMaxPSDCheck and a negative value turns it off (the 2×2
 	// minors are always checked).
 	MaxPSDCheck int

@@ -24,7 +24,7 @@ func (r *run) fwStart(pair bool) (w, v []float64) {
 	v = make([]float64, r.k) // v is (K): Hw
 	if r.w0 != nil {
 		copy(w, r.w0)
-		r.p.MulVec(v, w)
+		r.mulVec(v, w)
 		return w, v
 	}
 	if !pair {
@@ -80,7 +80,7 @@ func (r *run) refresh(w, v []float64) {
 	if s := floats.Sum(w); s > 0 {
 		floats.Scale(1/s, w)
 	}
-	r.p.MulVec(v, w)
+	r.mulVec(v, w)
 }
 
 // fwState returns f = wᵀv, the Frank-Wolfe vertex s = argmin v and the gap.

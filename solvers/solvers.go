@@ -341,8 +341,9 @@ func (r *run) finish() {
 		sum = 1
 	}
 	floats.Scale(1/sum, w)
-	r.res.F = r.p.Objective(w)
-	r.res.Gap, _ = r.p.Gap(w)
+	v := r.mulVec(nil, w)
+	r.res.F = floats.Dot(w, v)
+	r.res.Gap = 2 * (r.res.F - floats.Min(v))
 	if r.res.Gap < 0 {
 		r.res.Gap = 0
 	}
@@ -359,6 +360,31 @@ func (r *run) h(i, j int) float64 {
 		x += r.lam
 	}
 	return x
+}
+
+// mulVec sets v = Hw, allocating v when nil. When at most half of w is
+// nonzero (the Frank-Wolfe variants and exact keep w sparse) it sums the
+// columns of the support, O(K·|supp w|), instead of O(K²).
+func (r *run) mulVec(v, w []float64) []float64 {
+	nnz := 0
+	for _, x := range w {
+		if x != 0 {
+			nnz++
+		}
+	}
+	if 2*nnz > r.k {
+		return r.p.MulVec(v, w)
+	}
+	if v == nil {
+		v = make([]float64, r.k)
+	}
+	clear(v)
+	for t, x := range w {
+		if x != 0 {
+			r.axpyCol(v, x, t)
+		}
+	}
+	return v
 }
 
 // axpyCol sets v += a·H[:,i] (H symmetric, so the column is row i).

@@ -18,17 +18,29 @@ const (
 	// w_t, so a logit starting at ln 0 could never move.
 	ugdMinW0 = 1e-8
 	// ugdMaxMove caps η·max_t |∇_β f_t|, the largest change of a logit in
-	// one trial step (a weight ratio of e^30 ≈ 1e13), so a huge BB step
-	// cannot throw the softmax into saturation.
-	ugdMaxMove = 30
+	// one trial step (a weight ratio of e³ ≈ 20). A long BB step would
+	// otherwise push a task that looks bad early so far down that it cannot
+	// come back when it is needed later (∇_β f_t ∝ w_t): on K = 1000 a cap
+	// of 30 left f 2% above the optimum after 3000 iterations, a cap of 3
+	// 0.17%, with the same results on small problems.
+	ugdMaxMove = 3
 )
 
-// softmax sets w = softmax(β) (shifted by max β, so no overflow).
+// softmaxCut is the logit gap below which a softmax weight is set to 0:
+// e^−600 ≈ 1e-261 is negligible, and weights left at e^−700 would make
+// products with G subnormal, which is two orders of magnitude slower.
+const softmaxCut = -600
+
+// softmax sets w = softmax(β) (shifted by max β, so no overflow), with
+// weights below e^softmaxCut flushed to 0.
 func softmax(w, beta []float64) {
 	m := floats.Max(beta)
 	sum := 0.0
 	for i, b := range beta {
-		w[i] = math.Exp(b - m)
+		w[i] = 0
+		if b-m > softmaxCut {
+			w[i] = math.Exp(b - m)
+		}
 		sum += w[i]
 	}
 	floats.Scale(1/sum, w)
@@ -47,7 +59,7 @@ func softmax(w, beta []float64) {
 // meets Settings' tolerances — the same certificate as every other
 // method, so UGD's answer is comparable. β starts at 0 (uniform weights)
 // or ln W0 (weights raised to at least 1e-8). Trial steps are capped so that
-// no logit moves by more than 30.
+// no logit moves by more than 3.
 //
 // Limits, which are the parameterisation's, not the step rule's: softmax
 // weights are never 0 and ∇_β f_t is proportional to w_t, so when the
