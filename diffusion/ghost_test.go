@@ -265,7 +265,7 @@ func TestBinGramLinearity(t *testing.T) {
 		return out
 	}
 	withC, withTau := rowsOf(c), rowsOf(tau)
-	require.Len(t, withC, 7+3) // 8 Linear layers less out (its δ is the caller's), 3 LayerNorms
+	require.Len(t, withC, 8+3) // 8 Linear layers (LinearSites include the output layer's δ), 3 LayerNorms
 	for i := range withC {
 		cols := len(withC[i]) / B
 		for r := 0; r < B; r++ {
