@@ -3,6 +3,8 @@ package data
 import (
 	"compress/gzip"
 	"io"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -46,4 +48,34 @@ func TestDigestOfRealMNIST(t *testing.T) {
 	require.NoError(t, err)
 	require.NotSame(t, te, te2)
 	require.Equal(t, testDigest, te2.Digest())
+}
+
+// The modes of 8gaussians are where its samples are: every drawn point is
+// within 5σ of the mode it was drawn from, the nearest one.
+func TestToyModes(t *testing.T) {
+	d, err := NewToy("8gaussians")
+	require.NoError(t, err)
+	centres, std := d.Modes()
+	require.Len(t, centres, 8)
+	require.Equal(t, 0.1, std)
+	x := make([]float32, 2*4000)
+	d.Sample(rand.New(rand.NewPCG(5, 5)), x)
+	counts := make([]int, 8)
+	for i := 0; i < len(x); i += 2 {
+		best, bd := 0, math.Inf(1)
+		for k, c := range centres {
+			if dd := math.Hypot(float64(x[i])-c[0], float64(x[i+1])-c[1]); dd < bd {
+				best, bd = k, dd
+			}
+		}
+		require.Less(t, bd, 5*std)
+		counts[best]++
+	}
+	for _, c := range counts {
+		require.InDelta(t, 500, c, 5*math.Sqrt(500)) // binomial, 5 standard deviations
+	}
+	m, _ := NewToy("moons")
+	centres, std = m.Modes()
+	require.Nil(t, centres)
+	require.Zero(t, std)
 }
