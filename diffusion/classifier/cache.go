@@ -263,7 +263,15 @@ func Load(path string, be nn.Backend) (*Model, error) {
 		return nil, bad("header: %v", err)
 	}
 	rest = rest[hl:]
-	net, err := NewMLP(be, h.Config.Arch)
+	// Check the sizes before allocating anything the header asks for.
+	arch := h.Config.Arch.WithDefaults()
+	if err := arch.validate(); err != nil {
+		return nil, bad("%v", err)
+	}
+	if P, F := arch.params(), arch.Features(); len(rest) != 4*P+8*(F+F*F) {
+		return nil, bad("%d bytes of arrays for %d parameters and %d features", len(rest), P, F)
+	}
+	net, err := NewMLP(be, arch)
 	if err != nil {
 		return nil, bad("%v", err)
 	}
@@ -273,9 +281,6 @@ func Load(path string, be nn.Backend) (*Model, error) {
 		return nil, bad("parameter layout differs from the configuration's network")
 	}
 	P := ps.Len()
-	if len(rest) != 4*P+8*(F+F*F) {
-		return nil, bad("%d bytes of arrays for %d parameters and %d features", len(rest), P, F)
-	}
 	params := make([]float32, P)
 	stats := make([]float64, F+F*F)
 	binary.Read(bytes.NewReader(rest[:4*P]), binary.LittleEndian, params)

@@ -3,6 +3,7 @@ package classifier
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -469,10 +470,35 @@ func TestTrainRejectsBadConfig(t *testing.T) {
 	train, _ := loadMNIST(t)
 	for _, cfg := range []Config{
 		{Epochs: -1}, {Batch: -2}, {LR: math.Inf(1)}, {TrainSize: -1}, {WeightDecay: -1},
-		{Arch: Arch{Hidden: []int{0}}}, {Arch: Arch{Classes: 1}}, {Arch: Arch{In: 3}},
+		{Arch: Arch{Hidden: []int{0}}}, {Arch: Arch{Classes: 1}}, {Arch: Arch{In: 3}}, {Arch: Arch{Hidden: []int{1 << 21}}},
 	} {
 		_, err := Train(context.Background(), nn.NewCPU(), cfg, MNISTExamples(train), nil)
 		require.Error(t, err, "%+v", cfg)
 		require.Contains(t, err.Error(), "classifier: ")
 	}
+}
+
+func TestArchParamsMatchesTheNetwork(t *testing.T) {
+	for _, a := range []Arch{{}, {In: 3, Hidden: []int{4}, Classes: 2}, {Hidden: []int{7, 5, 3}}} {
+		net, err := NewMLP(nn.NewCPU(), a)
+		require.NoError(t, err)
+		require.Equal(t, net.Params().Len(), net.Arch().params())
+	}
+}
+
+// A well-formed file (valid SHA-256) whose header asks for a huge network
+// is rejected by its sizes before anything is allocated.
+func TestLoadChecksSizesBeforeAllocating(t *testing.T) {
+	hdr := []byte(`{"config":{"arch":{"in":784,"hidden":[1048576],"classes":10}}}`)
+	var b bytes.Buffer
+	b.WriteString(cacheMagic)
+	b.Write([]byte{byte(len(hdr)), 0, 0, 0})
+	b.Write(hdr)
+	b.Write(make([]byte, 64))
+	sum := sha256.Sum256(b.Bytes())
+	b.Write(sum[:])
+	p := filepath.Join(t.TempDir(), "c.bin")
+	require.NoError(t, os.WriteFile(p, b.Bytes(), 0o644))
+	_, err := Load(p, nn.NewCPU())
+	require.ErrorContains(t, err, "64 bytes of arrays for 833617930 parameters and 1048576 features")
 }

@@ -38,19 +38,36 @@ func (a Arch) WithDefaults() Arch {
 	return a
 }
 
+// maxWidth bounds every width of an Arch, so that sizes computed from a
+// file's header cannot overflow.
+const maxWidth = 1 << 20
+
 func (a Arch) validate() error {
-	if a.In < 1 || a.Classes < 2 {
-		return fmt.Errorf("classifier: need in ≥ 1 and classes ≥ 2, got %d and %d", a.In, a.Classes)
+	if a.In < 1 || a.Classes < 2 || a.In > maxWidth || a.Classes > maxWidth {
+		return fmt.Errorf("classifier: need 1 ≤ in ≤ 2^20 and 2 ≤ classes ≤ 2^20, got %d and %d", a.In, a.Classes)
+	}
+	if len(a.Hidden) > 64 {
+		return fmt.Errorf("classifier: %d hidden layers, at most 64", len(a.Hidden))
 	}
 	for _, h := range a.Hidden {
-		if h < 1 {
-			return fmt.Errorf("classifier: hidden widths must be ≥ 1, got %v", a.Hidden)
+		if h < 1 || h > maxWidth {
+			return fmt.Errorf("classifier: hidden widths must be in 1..2^20, got %v", a.Hidden)
 		}
 	}
 	if a.Act != nn.SiLU && a.Act != nn.GELU {
 		return fmt.Errorf("classifier: invalid activation %d", int(a.Act))
 	}
 	return nil
+}
+
+// params returns the number of parameters of the network.
+func (a Arch) params() int {
+	n, in := 0, a.In
+	for _, h := range a.Hidden {
+		n += in*h + h
+		in = h
+	}
+	return n + in*a.Classes + a.Classes
 }
 
 // Features returns F, the width of the feature layer (the last hidden one).
