@@ -14,7 +14,6 @@ import (
 	"github.com/paretodiff/paretodiff/diffusion/classifier"
 	"github.com/paretodiff/paretodiff/diffusion/data"
 	"github.com/paretodiff/paretodiff/diffusion/metrics"
-	"github.com/paretodiff/paretodiff/diffusion/nn"
 	"github.com/spf13/cobra"
 )
 
@@ -166,11 +165,7 @@ func (o *evalOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 		if test, err = data.LoadMNIST(o.mnistDir, "test"); err != nil {
 			return failure(err)
 		}
-		be, err := nn.NewBackend(o.device)
-		if err != nil {
-			return usagef("--device: %v", err)
-		}
-		if cls, err = classifier.MNIST(ctx, be, train, test, &classifier.Options{CacheDir: o.cache, Config: evalClassifier, Log: stderr}); err != nil {
+		if cls, err = classifier.MNIST(ctx, m.be, train, test, &classifier.Options{CacheDir: o.cache, Config: evalClassifier, Log: stderr}); err != nil {
 			return failure(err)
 		}
 	}

@@ -73,6 +73,7 @@ Samplers (--sampler):
 type model struct {
 	path string
 	ck   *diffusion.Checkpoint
+	be   nn.Backend // where the network runs (and eval's classifier)
 	// data is the training data's spec from the checkpoint ("toy:NAME" or
 	// "mnist"); toy is set for toy data.
 	data  string
@@ -159,6 +160,7 @@ func (o *samplingOptions) open(minN int) (*model, error) {
 	if err != nil {
 		return nil, usagef("--device: %v", err)
 	}
+	m.be = be
 	switch {
 	case o.untrained:
 		m.weights = "init"
