@@ -40,3 +40,18 @@ func TestGridSaveRejectsFormat(t *testing.T) {
 	err := Grid{Rows: 1, Cols: 1, Width: vg.Inch, Height: vg.Inch}.Save(filepath.Join(t.TempDir(), "x.bmp"))
 	require.ErrorContains(t, err, "unsupported image format")
 }
+
+func TestHeatmapGrid(t *testing.T) {
+	z := [][]float64{{1, -0.5, 0.2}, {-0.5, 1, math.NaN()}, {0.2, 0.3, 1}}
+	g := HeatmapGrid{Cols: 2, Width: 8 * vg.Inch, Height: 3 * vg.Inch, Maps: []Heatmap{
+		{Title: "cosine", Z: z, Min: -1, Max: 1, Diverging: true, Labels: []string{"a", "b", "c"}},
+		{Title: "norms", Z: [][]float64{{1, 2}, {3, 4}}},
+		{Title: "constant", Z: [][]float64{{2}}},
+	}}
+	p := filepath.Join(t.TempDir(), "h.png")
+	require.NoError(t, g.Save(p))
+	heat, _ := g.Maps[0].Plots()
+	require.Equal(t, -0.5, heat.X.Min)
+	require.Panics(t, func() { Heatmap{Z: [][]float64{{1, 2}, {3}}}.Plots() })
+	require.Panics(t, func() { Heatmap{}.Plots() })
+}

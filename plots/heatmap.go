@@ -1,0 +1,161 @@
+package plots
+
+import (
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/paretodiff/paretodiff/internal/atomicfile"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/palette"
+	"gonum.org/v1/plot/palette/moreland"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+// Heatmap describes a matrix drawn as coloured cells, row 0 at the top, as
+// a matrix is read (a cosine or Gram matrix of timestep bins, say).
+type Heatmap struct {
+	Title, XLabel, YLabel string
+	// Z is the matrix, Z[r][c]; every row has the same length.
+	Z [][]float64
+	// Labels name the columns and rows (both, for a square matrix of bins);
+	// nil numbers them. When there are many, only some are shown.
+	Labels []string
+	// Min and Max fix the colour range; if equal, the data's range is used.
+	Min, Max float64
+	// Diverging uses a blue–white–red map centred on the middle of the
+	// range, the natural choice for cosines in [−1, 1].
+	Diverging bool
+}
+
+type matrixGrid struct{ z [][]float64 }
+
+func (g matrixGrid) Dims() (c, r int)   { return len(g.z[0]), len(g.z) }
+func (g matrixGrid) Z(c, r int) float64 { return g.z[r][c] }
+func (g matrixGrid) X(c int) float64    { return float64(c) }
+func (g matrixGrid) Y(r int) float64    { return float64(r) }
+
+func (h Heatmap) colorMap() palette.ColorMap {
+	lo, hi := h.Min, h.Max
+	if lo == hi {
+		lo, hi = math.Inf(1), math.Inf(-1)
+		for _, row := range h.Z {
+			for _, v := range row {
+				if !math.IsNaN(v) && !math.IsInf(v, 0) {
+					lo, hi = math.Min(lo, v), math.Max(hi, v)
+				}
+			}
+		}
+		if !(lo < hi) { // constant or empty matrix
+			lo, hi = lo-0.5, lo+0.5
+			if math.IsInf(lo, 0) || math.IsNaN(lo) {
+				lo, hi = 0, 1
+			}
+		}
+	}
+	var cm palette.ColorMap
+	if h.Diverging {
+		cm = moreland.SmoothBlueRed()
+	} else {
+		cm = moreland.ExtendedBlackBody()
+	}
+	cm.SetMin(lo)
+	cm.SetMax(hi)
+	return cm
+}
+
+// Plots builds the heat map and its colour bar as two plots.
+func (h Heatmap) Plots() (heat, bar *plot.Plot) {
+	if len(h.Z) == 0 || len(h.Z[0]) == 0 {
+		panic("plots: Heatmap needs a non-empty matrix")
+	}
+	for r, row := range h.Z {
+		if len(row) != len(h.Z[0]) {
+			panic(fmt.Sprintf("plots: Heatmap row %d has %d values, row 0 has %d", r, len(row), len(h.Z[0])))
+		}
+	}
+	cm := h.colorMap()
+	const colours = 255
+	pal := cm.Palette(colours)
+	hm := plotter.NewHeatMap(matrixGrid{h.Z}, pal)
+	hm.Min, hm.Max = cm.Min(), cm.Max()
+	hm.NaN = nil // cells without a value stay blank
+
+	heat = plot.New()
+	heat.Title.Text = h.Title
+	heat.X.Label.Text = h.XLabel
+	heat.Y.Label.Text = h.YLabel
+	heat.Add(hm)
+	heat.Y.Scale = plot.InvertedScale{Normalizer: plot.LinearScale{}}
+	cols, rows := len(h.Z[0]), len(h.Z)
+	heat.X.Tick.Marker = indexTicks(cols, h.Labels)
+	heat.Y.Tick.Marker = indexTicks(rows, h.Labels)
+	heat.X.Min, heat.X.Max = -0.5, float64(cols)-0.5
+	heat.Y.Min, heat.Y.Max = -0.5, float64(rows)-0.5
+
+	bar = plot.New()
+	bar.HideX()
+	bar.Y.Padding = 0
+	bar.Title.Text = " "
+	bar.Add(&plotter.ColorBar{ColorMap: cm, Vertical: true, Colors: colours})
+	return heat, bar
+}
+
+// indexTicks labels about ten evenly spaced cells of n.
+func indexTicks(n int, labels []string) plot.ConstantTicks {
+	step := max(1, (n+9)/10)
+	var ticks []plot.Tick
+	for i := 0; i < n; i += step {
+		label := fmt.Sprint(i)
+		if i < len(labels) {
+			label = labels[i]
+		}
+		ticks = append(ticks, plot.Tick{Value: float64(i), Label: label})
+	}
+	return plot.ConstantTicks(ticks)
+}
+
+// HeatmapGrid lays out heat maps, each with its colour bar to its right,
+// in rows of Cols tiles.
+type HeatmapGrid struct {
+	Cols          int
+	Width, Height vg.Length
+	Maps          []Heatmap
+}
+
+// WriteTo renders the grid in format ("png", "svg" or "pdf") to w.
+func (g HeatmapGrid) WriteTo(w io.Writer, format string) error {
+	cols := max(1, g.Cols)
+	rows := (len(g.Maps) + cols - 1) / cols
+	c, err := draw.NewFormattedCanvas(g.Width, g.Height, format)
+	if err != nil {
+		return fmt.Errorf("plots: %w", err)
+	}
+	dc := draw.New(c)
+	tiles := draw.Tiles{Rows: max(1, rows), Cols: cols, PadTop: vg.Points(4), PadBottom: vg.Points(4),
+		PadLeft: vg.Points(4), PadRight: vg.Points(4), PadX: vg.Points(16), PadY: vg.Points(16)}
+	for i, m := range g.Maps {
+		tile := tiles.At(dc, i%cols, i/cols)
+		heat, bar := m.Plots()
+		barW := vg.Points(50)
+		heatC := tile
+		heatC.Max.X -= barW
+		barC := tile
+		barC.Min.X = tile.Max.X - barW + vg.Points(8)
+		heat.Draw(heatC)
+		bar.Draw(barC)
+	}
+	_, err = c.WriteTo(w)
+	return err
+}
+
+// Save writes the grid to path (format from the extension), atomically.
+func (g HeatmapGrid) Save(path string) error {
+	format, err := FormatOf(path)
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(path, func(w io.Writer) error { return g.WriteTo(w, format) })
+}
