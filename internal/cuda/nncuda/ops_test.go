@@ -158,11 +158,20 @@ func opCases() []opCase {
 		opCase{name: "SumRows", tensors: []tensorSpec{in(cols), in(rows * cols)}, tol: tolSum,
 			run: func(be nn.Backend, x []nn.Tensor) []float64 { be.SumRows(x[0], x[1], rows, cols); return nil }},
 		opCase{name: "TimeEmbedding", tensors: []tensorSpec{out(rows * 16), {rows, timesteps}}, tol: tolF64,
-			run: func(be nn.Backend, x []nn.Tensor) []float64 { be.TimeEmbedding(x[0], x[1], rows, 16, 10000); return nil }},
+			run: func(be nn.Backend, x []nn.Tensor) []float64 {
+				be.TimeEmbedding(x[0], x[1], rows, 16, 10000)
+				return nil
+			}},
 		opCase{name: "RowAxpby", tensors: []tensorSpec{out(rows * cols), in(rows), in(rows * cols), in(rows), in(rows * cols)}, tol: tolElem,
-			run: func(be nn.Backend, x []nn.Tensor) []float64 { be.RowAxpby(x[0], x[1], x[2], x[3], x[4], rows, cols); return nil }},
+			run: func(be nn.Backend, x []nn.Tensor) []float64 {
+				be.RowAxpby(x[0], x[1], x[2], x[3], x[4], rows, cols)
+				return nil
+			}},
 		opCase{name: "RowAxpby in place", tensors: []tensorSpec{in(rows), in(rows * cols), in(rows), in(rows * cols)}, tol: tolElem,
-			run: func(be nn.Backend, x []nn.Tensor) []float64 { be.RowAxpby(x[3], x[0], x[1], x[2], x[3], rows, cols); return nil }},
+			run: func(be nn.Backend, x []nn.Tensor) []float64 {
+				be.RowAxpby(x[3], x[0], x[1], x[2], x[3], rows, cols)
+				return nil
+			}},
 		opCase{name: "WeightedMSE", tensors: []tensorSpec{out(rows), out(rows * cols), in(rows * cols), in(rows * cols), in(rows)}, tol: tolF64,
 			run: func(be nn.Backend, x []nn.Tensor) []float64 {
 				be.WeightedMSE(x[0], x[1], x[2], x[3], x[4], rows, cols, 0.25)
