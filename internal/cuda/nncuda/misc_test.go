@@ -8,6 +8,7 @@ import (
 
 	"github.com/paretodiff/paretodiff/diffusion/nn"
 	"github.com/paretodiff/paretodiff/internal/cuda"
+	"github.com/paretodiff/paretodiff/weighting"
 	"github.com/stretchr/testify/require"
 )
 
@@ -100,4 +101,18 @@ func TestFailureIsSticky(t *testing.T) {
 	require.Equal(t, err, be.Sync(), "sticky")
 	require.True(t, errors.Is(be.Close(), err))
 	be.Free(huge) // harmless
+}
+
+// TestTrainerReportsDeviceError: a training step on a failed backend
+// returns the device's error, not just "loss is NaN".
+func TestTrainerReportsDeviceError(t *testing.T) {
+	d, err := cuda.OpenEmulator(16<<20, cuda.Options{})
+	require.NoError(t, err)
+	defer d.Close()
+	be := NewOn(d)
+	tr := toyTrainer(t, be, weighting.Eps, nil)
+	require.NoError(t, tr.StepOnce())
+	be.Alloc(1 << 24) // 64 MiB on a 16 MiB device
+	err = tr.StepOnce()
+	require.EqualError(t, err, "diffusion: step 2: cuda: cuMemAlloc_v2: CUDA_ERROR_OUT_OF_MEMORY (out of memory)")
 }
