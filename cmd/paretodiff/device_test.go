@@ -1,0 +1,105 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/paretodiff/paretodiff/diffusion"
+	"github.com/paretodiff/paretodiff/internal/cuda"
+	"github.com/paretodiff/paretodiff/internal/cuda/cudatest"
+	"github.com/paretodiff/paretodiff/internal/cuda/nncuda"
+	"github.com/stretchr/testify/require"
+)
+
+// gpuUsable reports whether a CUDA device is usable here (the GPU machine),
+// failing the test when one is required but missing.
+func gpuUsable(t *testing.T) bool {
+	err := cuda.Available()
+	if err != nil && cudatest.Required() {
+		t.Fatalf("a GPU is required: %v", err)
+	}
+	return err == nil
+}
+
+func TestDeviceFlag(t *testing.T) {
+	_, stderr, code := runCLI(t, trainArgs(t.TempDir(), "--steps", "2", "--device", "tpu")...)
+	require.Equal(t, 2, code)
+	require.Equal(t, "paretodiff: --device \"tpu\": want cpu, cuda or auto\n", stderr)
+
+	dir := filepath.Join(t.TempDir(), "run")
+	_, stderr, code = runCLI(t, trainArgs(dir, "--steps", "2", "--device", "cuda")...)
+	if !gpuUsable(t) {
+		require.Equal(t, 2, code, stderr)
+		require.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
+		require.True(t, strings.HasPrefix(stderr, "paretodiff: --device cuda: no usable CUDA driver: "), stderr)
+	} else {
+		require.Equal(t, 0, code, stderr)
+		require.Contains(t, stderr, "device: cuda:0 ")
+	}
+
+	dir = filepath.Join(t.TempDir(), "run")
+	_, stderr, code = runCLI(t, trainArgs(dir, "--steps", "2", "--device", "auto")...)
+	require.Equal(t, 0, code, stderr)
+	if gpuUsable(t) {
+		require.Contains(t, stderr, "device: cuda:0 ")
+	} else {
+		require.Contains(t, stderr, "device: cpu (no usable GPU: no usable CUDA driver: ")
+	}
+	ck, err := diffusion.LoadCheckpoint(filepath.Join(dir, "checkpoint.bin"))
+	require.NoError(t, err)
+	require.Equal(t, 2, ck.Step)
+}
+
+// TestTrainOnGPUResumesOnCPU trains on the GPU, resumes on the CPU and
+// compares the loss trajectory with a CPU-only run of the same seed. It
+// needs a GPU.
+func TestTrainOnGPUResumesOnCPU(t *testing.T) {
+	if !gpuUsable(t) {
+		t.Skip("no GPU")
+	}
+	gpu := filepath.Join(t.TempDir(), "gpu")
+	_, stderr, code := runCLI(t, trainArgs(gpu, "--steps", "10", "--device", "cuda")...)
+	require.Equal(t, 0, code, stderr)
+	_, stderr, code = runCLI(t, "train", "--out", gpu, "--resume", "--steps", "20", "--progress", "none", "--device", "cpu")
+	require.Equal(t, 0, code, stderr)
+	cpu := filepath.Join(t.TempDir(), "cpu")
+	_, stderr, code = runCLI(t, trainArgs(cpu, "--steps", "20")...)
+	require.Equal(t, 0, code, stderr)
+	g, c := metricLines(t, filepath.Join(gpu, "metrics.jsonl")), metricLines(t, filepath.Join(cpu, "metrics.jsonl"))
+	require.Len(t, g, len(c))
+	// The same batches and weights up to float32 rounding: the logged losses
+	// agree to far better than training changes them.
+	const tolTrajectory = 1e-3
+	for i := range c {
+		require.InEpsilon(t, c[i]["loss"], g[i]["loss"], tolTrajectory, "record %d", i)
+		require.InEpsilon(t, c[i]["eval_loss"], g[i]["eval_loss"], tolTrajectory, "record %d", i)
+	}
+}
+
+// TestTrainOnEmulatedGPU runs `train --device cuda` end to end on the
+// emulated GPU (cuda.OpenEmulator) and compares its metrics with a CPU run
+// of the same seed.
+func TestTrainOnEmulatedGPU(t *testing.T) {
+	d, err := cuda.OpenEmulator(64<<20, cuda.Options{})
+	require.NoError(t, err)
+	defer d.Close()
+	old := newCUDA
+	newCUDA = func() (*nncuda.Backend, error) { return nncuda.NewOn(d), nil }
+	defer func() { newCUDA = old }()
+
+	emu := filepath.Join(t.TempDir(), "emu")
+	_, stderr, code := runCLI(t, trainArgs(emu, "--steps", "10", "--device", "cuda", "--target", "x0")...)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stderr, "device: cuda:0 Fake GPU")
+	cpu := filepath.Join(t.TempDir(), "cpu")
+	_, stderr, code = runCLI(t, trainArgs(cpu, "--steps", "10", "--target", "x0")...)
+	require.Equal(t, 0, code, stderr)
+	g, c := metricLines(t, filepath.Join(emu, "metrics.jsonl")), metricLines(t, filepath.Join(cpu, "metrics.jsonl"))
+	require.Len(t, g, len(c))
+	const tolTrajectory = 1e-3 // as in TestTrainOnGPUResumesOnCPU
+	for i := range c {
+		require.InEpsilon(t, c[i]["loss"], g[i]["loss"], tolTrajectory, "record %d", i)
+		require.InEpsilon(t, c[i]["x0_mse_800_900"], g[i]["x0_mse_800_900"], tolTrajectory, "record %d", i)
+	}
+}
