@@ -1,7 +1,6 @@
 package diffusion_test
 
 import (
-	"fmt"
 	"testing"
 
 	"github.com/paretodiff/paretodiff/diffusion"
@@ -51,4 +50,7 @@ func BenchmarkTrainStepMNIST_W256_D3_B128(b *testing.B) {
 	benchTrainStep(b, train, 256, 3, 128)
 }
 
-var _ = fmt.Sprint
+func BenchmarkTrainStepToy_W128_D3_B128(b *testing.B) {
+	toy, _ := data.NewToy("8gaussians")
+	benchTrainStep(b, toy, 128, 3, 128)
+}

@@ -20,16 +20,16 @@ import (
 // RunConfig is the part of a TrainConfig that determines the training
 // trajectory, in a form that files hold. A resumed run must have the same.
 type RunConfig struct {
-	Schedule     string         `json:"schedule"`
-	T            int            `json:"T"`
-	ZeroTerminal bool           `json:"zero_terminal"`
-	Target       string         `json:"target"`
-	Strategy     string         `json:"strategy"`
-	Density      string         `json:"density"`
-	Batch        int            `json:"batch"`
-	Seed         uint64         `json:"seed"`
-	EvalSize     int            `json:"eval_size"`
-	Optim        nn.OptimConfig `json:"optim"`
+	Schedule     string         `json:"schedule"`      // schedule name (NewSchedule)
+	T            int            `json:"T"`             // number of timesteps
+	ZeroTerminal bool           `json:"zero_terminal"` // rescaled to zero terminal SNR
+	Target       string         `json:"target"`        // "eps", "x0" or "v"
+	Strategy     string         `json:"strategy"`      // weighting.Parse spec
+	Density      string         `json:"density"`       // weighting.ParseDensity spec
+	Batch        int            `json:"batch"`         // examples per step
+	Seed         uint64         `json:"seed"`          // seed of every random stream
+	EvalSize     int            `json:"eval_size"`     // held-out examples per range
+	Optim        nn.OptimConfig `json:"optim"`         // with defaults filled in
 }
 
 func runConfigOf(c TrainConfig) RunConfig {
@@ -71,21 +71,25 @@ func (r RunConfig) TrainConfig() (TrainConfig, error) {
 // window, so that a resumed run continues exactly as the uninterrupted one
 // (bit for bit on the CPU backend).
 type Checkpoint struct {
+	// Step is the number of steps taken.
 	Step int `json:"step"`
 	// Steps is the step count the run was configured to reach.
-	Steps  int         `json:"steps"`
+	Steps int `json:"steps"`
+	// Spec is the network's architecture and Layout its parameters' layout.
 	Spec   nn.Spec     `json:"spec"`
 	Layout []nn.Layout `json:"layout"`
-	Config RunConfig   `json:"config"`
+	// Config is the run configuration a resume must match.
+	Config RunConfig `json:"config"`
 	// RNG is the training generator's rand.PCG state (MarshalBinary).
 	RNG []byte `json:"rng"`
 	// LossSum and LossN are the metrics window since the last record.
 	LossSum float64 `json:"loss_sum"`
 	LossN   int     `json:"loss_n"`
 	// GradNorm and LR are the last step's.
-	GradNorm float64           `json:"grad_norm"`
-	LR       float64           `json:"lr"`
-	Meta     map[string]string `json:"meta,omitempty"`
+	GradNorm float64 `json:"grad_norm"`
+	LR       float64 `json:"lr"`
+	// Meta is TrainConfig.Meta (the CLI's data spec and model name).
+	Meta map[string]string `json:"meta,omitempty"`
 	// Params, M, V and EMA are (P) each, in Layout's order.
 	Params, M, V, EMA []float32 `json:"-"`
 }
@@ -278,15 +282,18 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 
 // ResumeTrainer restores a trainer from the checkpoint: it builds the
 // checkpoint's network on be and a Trainer with the checkpoint's run
-// configuration, taking Steps and the logging, checkpoint, callback and
-// progress settings from cfg (whose other fields are ignored), and sets its
-// state to the checkpoint's.
+// configuration, taking Steps (0: the checkpoint's) and the logging,
+// checkpoint, callback and progress settings from cfg (whose other fields
+// are ignored), and sets its state to the checkpoint's.
 func ResumeTrainer(c *Checkpoint, be nn.Backend, train, heldOut Dataset, cfg TrainConfig) (*Trainer, error) {
 	rc, err := c.Config.TrainConfig()
 	if err != nil {
 		return nil, fmt.Errorf("diffusion: checkpoint configuration: %w", err)
 	}
 	rc.Steps, rc.LogEvery, rc.Metrics = cfg.Steps, cfg.LogEvery, cfg.Metrics
+	if rc.Steps == 0 {
+		rc.Steps = c.Steps
+	}
 	rc.CheckpointDir, rc.CheckpointEvery = cfg.CheckpointDir, cfg.CheckpointEvery
 	rc.Callback, rc.CallbackEvery, rc.WeightFunc, rc.Progress, rc.Meta = cfg.Callback, cfg.CallbackEvery, cfg.WeightFunc, cfg.Progress, cfg.Meta
 	if rc.Meta == nil {

@@ -1,6 +1,8 @@
 // Package diffusion holds the variance-preserving diffusion process: noise
-// schedules, forward noising, prediction targets and their conversions,
-// training, sampling, datasets and metrics.
+// schedules, forward noising, prediction targets and their conversions, the
+// training loss for any weighting, the training loop, per-timestep-bin
+// gradients and checkpoints. The explicit-layer networks it trains live in
+// diffusion/nn, the training data in diffusion/data.
 //
 // The process is x_t = α_t x0 + σ_t ε with α_t² = ᾱ_t, σ_t² = 1 − ᾱ_t and
 // SNR(t) = ᾱ_t/(1 − ᾱ_t), on discrete timesteps t = 0..T−1.
@@ -12,4 +14,24 @@
 //   - all values are float64 and computed once, when the schedule is built;
 //   - a zero-terminal schedule has ᾱ_{T−1} = 0 exactly (SNR 0, log-SNR −∞)
 //     and the same ᾱ_0 as the schedule it rescales.
+//
+// Training (Objective, Trainer, Train):
+//   - The loss of a batch is L = Σ_b c_b·(1/D)‖target_b − pred_b‖² with
+//     c_b = w(t_b)/B and w = weighting.Weight(strategy, target, SNR(t_b)),
+//     the strategy stated on the x0 loss and converted to the target by the
+//     identities ‖ε − ε̂‖² = SNR·‖x0 − x̂0‖², ‖v − v̂‖² = (SNR + 1)·‖x0 − x̂0‖²
+//     (DESIGN.md). The unweighted x0-MSE is the same sum with
+//     w = weighting.Weight(weighting.Constant{}, target, SNR).
+//   - Every random draw of a run comes from math/rand/v2 PCG generators
+//     seeded by TrainConfig.Seed (streams StreamInit, StreamTrain,
+//     StreamEval), on the host, in a fixed order (Batch.Draw), so CPU and
+//     GPU runs see the same batches.
+//   - A checkpoint holds everything a run depends on (parameters, AdamW
+//     moments, EMA, generator state, step, configuration, metrics window)
+//     and is written atomically; on the CPU backend a run resumed from it
+//     ends bit-identical to an uninterrupted run.
+//   - A non-finite loss or gradient stops training with an error naming the
+//     step, before any update; the last checkpoint on disk is left as it was.
+//   - Host-to-backend coefficients (α_t, σ_t, loss weights) are rounded to
+//     float32 once, as the kernels use them.
 package diffusion

@@ -21,8 +21,9 @@ type Dataset interface {
 // Batch is a batch of B training examples drawn on the host: clean data x0,
 // timesteps t and noise ε. X0 and Eps are (B, D); T is (B).
 type Batch struct {
-	X0, Eps []float32
-	T       []int
+	X0  []float32 // clean examples, (B, D)
+	Eps []float32 // noise ε, (B, D)
+	T   []int     // timesteps in 0..T−1, (B)
 }
 
 // NewBatch allocates a batch of B examples of dimension D.
@@ -71,6 +72,9 @@ func fillNormal(rng *rand.Rand, x []float32) {
 // An Objective owns device buffers for the largest batch it has seen and is
 // not safe for concurrent use.
 type Objective struct {
+	// Net is the network evaluated; Schedule gives α_t and σ_t; Target is
+	// what Net predicts. Set them once (NewObjective): the buffers are
+	// sized for Net.
 	Net      nn.Network
 	Schedule *Schedule
 	Target   weighting.Target

@@ -63,9 +63,11 @@ type TrainConfig struct {
 	// Metrics receives one JSON object per line (see Metrics); nil for none.
 	Metrics io.Writer
 	// CheckpointDir is where checkpoint.bin is written ("" for none): every
-	// CheckpointEvery steps (0: never in between), after the last step, and
-	// when the context is cancelled.
-	CheckpointDir   string
+	// CheckpointEvery steps, after the last step, and when the context is
+	// cancelled.
+	CheckpointDir string
+	// CheckpointEvery is the checkpoint interval in steps (0: only at the
+	// end and on cancellation).
 	CheckpointEvery int
 	// Callback, if set, runs every CallbackEvery steps, after the step's
 	// metrics and before its checkpoint. It sees the trainer (the network,
@@ -73,7 +75,8 @@ type TrainConfig struct {
 	// network (they overwrite gradients and activations, which the next
 	// step recomputes), but must not change parameters or optimiser state.
 	// An error stops training and is returned.
-	Callback      func(*Trainer) error
+	Callback func(*Trainer) error
+	// CallbackEvery is the callback interval in steps (≥ 1 with a callback).
 	CallbackEvery int
 	// WeightFunc, if set, may overwrite the per-example loss weights of each
 	// step: it gets the step number, the batch's timesteps and the
@@ -126,12 +129,14 @@ func (c TrainConfig) validate() error {
 
 // Progress is what TrainConfig.Progress sees after each step.
 type Progress struct {
+	// Step is the step just taken, Steps the step the run trains up to.
 	Step, Steps int
 	// Loss is the step's weighted training loss.
 	Loss float64
 	// StepsPerSec is measured since the run (or the resume) started.
 	StepsPerSec float64
-	Elapsed     time.Duration
+	// Elapsed is the wall time since then.
+	Elapsed time.Duration
 }
 
 // Metrics is one record of the JSONL metrics log.
@@ -146,13 +151,17 @@ type Metrics struct {
 	EvalLoss float64
 	// X0MSE is the unweighted x0-MSE, mean over examples of
 	// (1/D)·‖x0 − x̂0‖², on the fixed held-out batch of each of Ranges.
-	X0MSE  []float64
+	X0MSE []float64
+	// Ranges are the timestep ranges [lo, hi) of X0MSE (Fig6Ranges scaled
+	// to T).
 	Ranges [][2]int
 	// GradNorm is the last step's gradient norm before clipping and LR its
 	// learning rate.
 	GradNorm, LR float64
-	StepsPerSec  float64
-	Elapsed      time.Duration
+	// StepsPerSec is the speed since the run (or resume) started and
+	// Elapsed the wall time since then.
+	StepsPerSec float64
+	Elapsed     time.Duration
 }
 
 // MarshalJSON writes the record with flat keys in a fixed order: step,
@@ -223,7 +232,7 @@ func NewTrainer(net nn.Network, train, heldOut Dataset, cfg TrainConfig) (*Train
 	t := &Trainer{
 		cfg: cfg, net: net, opt: opt, obj: NewObjective(net, cfg.Schedule, cfg.Target), data: train,
 		pcg: rand.NewPCG(cfg.Seed, StreamTrain), batch: NewBatch(cfg.Batch, net.Dim()),
-		w: make([]float64, cfg.Batch), mse: make([]float64, cfg.Batch),
+		w: make([]float64, cfg.Batch), mse: make([]float64, cfg.Batch), start: time.Now(),
 	}
 	t.rng = rand.New(t.pcg)
 	// The fixed held-out batches: one per Fig. 6 range, scaled to T, then

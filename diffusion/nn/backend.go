@@ -114,6 +114,8 @@ type Backend interface {
 
 // AdamW holds the scalars of one AdamW step (see Backend.AdamW).
 type AdamW struct {
+	// LR is the step's learning rate, Beta1 and Beta2 the moment decays,
+	// Eps the denominator's ε and WeightDecay the decoupled decay wd.
 	LR, Beta1, Beta2, Eps, WeightDecay float32
 	// BC1 and BC2 are the bias corrections 1 − β1^t and 1 − β2^t of step t ≥ 1.
 	BC1, BC2 float32

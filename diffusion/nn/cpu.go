@@ -202,12 +202,22 @@ func (c *CPU[T]) Gram(dst []float64, g Tensor, k, p int) {
 		panic(fmt.Sprintf("nn: Gram: dst has %d elements, needs %d", len(dst), k*k))
 	}
 	gs := c.d("Gram", "g", g, k*p)
-	for i := 0; i < k; i++ {
-		for j := 0; j <= i; j++ {
+	// Each entry is one dot product computed by one goroutine: the result
+	// does not depend on the split.
+	parFor(k*(k+1)/2, max(1, parGrain/max(p, 1)), func(lo, hi int) {
+		for e := lo; e < hi; e++ {
+			i := int((math.Sqrt(float64(8*e+1)) - 1) / 2) // e = i(i+1)/2 + j, j ≤ i
+			for i*(i+1)/2 > e {
+				i--
+			}
+			for (i+1)*(i+2)/2 <= e {
+				i++
+			}
+			j := e - i*(i+1)/2
 			v := dot64(gs[i*p:(i+1)*p], gs[j*p:(j+1)*p])
 			dst[i*k+j], dst[j*k+i] = v, v
 		}
-	}
+	})
 }
 
 // AddBias computes y[r, c] += bias[c].
@@ -242,13 +252,25 @@ const (
 	geluA = 0.044715
 )
 
-// Activate computes y = f(x). The transcendental functions are evaluated in
-// float64 and rounded once.
+// Activate computes y = f(x). The float32 backend uses a vectorised float32
+// exp (a few ulps); the float64 twin evaluates the formulas with package
+// math.
 func (c *CPU[T]) Activate(f Activation, y, x Tensor) {
 	xs := c.Data(x)
 	ys := c.d("Activate", "y", y, len(xs))
 	if f != SiLU && f != GELU {
 		panic(fmt.Sprintf("nn: Activate: invalid activation %d", int(f)))
+	}
+	if x32, ok := any(xs).([]float32); ok {
+		y32 := any(ys).([]float32)
+		parFor(len(xs), parGrain/4, func(lo, hi int) {
+			if f == SiLU {
+				silu32(y32[lo:hi], x32[lo:hi])
+			} else {
+				gelu32(y32[lo:hi], x32[lo:hi])
+			}
+		})
+		return
 	}
 	parFor(len(xs), parGrain/8, func(lo, hi int) {
 		switch f {
@@ -276,6 +298,17 @@ func (c *CPU[T]) ActivateBackward(f Activation, dx, x, dy Tensor) {
 	dxs := c.d("ActivateBackward", "dx", dx, len(xs))
 	if f != SiLU && f != GELU {
 		panic(fmt.Sprintf("nn: ActivateBackward: invalid activation %d", int(f)))
+	}
+	if x32, ok := any(xs).([]float32); ok {
+		dx32, dy32 := any(dxs).([]float32), any(dys).([]float32)
+		parFor(len(xs), parGrain/4, func(lo, hi int) {
+			if f == SiLU {
+				siluBackward32(dx32[lo:hi], x32[lo:hi], dy32[lo:hi])
+			} else {
+				geluBackward32(dx32[lo:hi], x32[lo:hi], dy32[lo:hi])
+			}
+		})
+		return
 	}
 	parFor(len(xs), parGrain/8, func(lo, hi int) {
 		switch f {
@@ -378,15 +411,20 @@ func (c *CPU[T]) TimeEmbedding(dst, t Tensor, rows, dim int, maxPeriod float32) 
 	ds := c.d("TimeEmbedding", "dst", dst, rows*dim)
 	half := dim / 2
 	lp := math.Log(float64(maxPeriod))
-	for r := 0; r < rows; r++ {
-		tv := float64(ts[r])
-		row := ds[r*dim : (r+1)*dim]
-		for i := 0; i < half; i++ {
-			arg := tv * math.Exp(-lp*float64(i)/float64(half))
-			row[i] = T(math.Cos(arg))
-			row[half+i] = T(math.Sin(arg))
-		}
+	freq := make([]float64, half)
+	for i := range freq {
+		freq[i] = math.Exp(-lp * float64(i) / float64(half))
 	}
+	parFor(rows, parGrain/(4*dim), func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			tv := float64(ts[r])
+			row := ds[r*dim : (r+1)*dim]
+			for i, f := range freq {
+				sin, cos := math.Sincos(tv * f)
+				row[i], row[half+i] = T(cos), T(sin)
+			}
+		}
+	})
 }
 
 // RowAxpby computes dst[r, :] = a[r]·x[r, :] + b[r]·y[r, :].
@@ -444,6 +482,10 @@ func (c *CPU[T]) AdamW(p, g, m, v Tensor, h AdamW) {
 	step := lr / T(h.BC1)
 	sbc2 := T(math.Sqrt(float64(h.BC2)))
 	parFor(n, parGrain, func(lo, hi int) {
+		if p32, ok := any(ps).([]float32); ok {
+			k := [8]float32{h.Beta1, 1 - h.Beta1, h.Beta2, 1 - h.Beta2, float32(decay), float32(step), float32(sbc2), h.Eps}
+			lo += adamwBlock(p32[lo:hi], any(gs).([]float32)[lo:hi], any(ms).([]float32)[lo:hi], any(vs).([]float32)[lo:hi], &k)
+		}
 		for i := lo; i < hi; i++ {
 			gi := gs[i]
 			mi := b1*ms[i] + (1-b1)*gi

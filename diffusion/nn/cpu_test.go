@@ -283,3 +283,90 @@ func TestPackedGemmRandomShapes(t *testing.T) {
 		}
 	}
 }
+
+// act32RelTol: the float32 activations (vectorised exp, ≤ 2 ulp, then a few
+// float32 operations) against the float64 formulas, relative to max(1, |f|).
+const act32RelTol = 1e-6
+
+func TestFloat32ActivationsMatchFloat64(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	n := 3*actBlock + 13 // several blocks and a scalar tail
+	xs := make([]float32, n)
+	for i := range xs {
+		xs[i] = float32(12 * (2*rng.Float64() - 1))
+	}
+	xs[0], xs[1], xs[2] = 0, 95, -95 // zero and beyond exp's clamp
+	dys := randVals(rng, n)
+	b32, b64 := NewCPU(), NewCPU64()
+	for _, f := range []Activation{SiLU, GELU} {
+		y32, y64 := b32.Alloc(n), b64.Alloc(n)
+		b32.Activate(f, y32, upload(b32, xs))
+		b64.Activate(f, y64, upload(b64, xs))
+		d32, d64 := b32.Alloc(n), b64.Alloc(n)
+		b32.ActivateBackward(f, d32, upload(b32, xs), upload(b32, dys))
+		b64.ActivateBackward(f, d64, upload(b64, xs), upload(b64, dys))
+		for i := range xs {
+			w := b64.Data(y64)[i]
+			require.InDelta(t, w, float64(b32.Data(y32)[i]), act32RelTol*math.Max(1, math.Abs(w)), "%v(%g)", f, xs[i])
+			w = b64.Data(d64)[i]
+			require.InDelta(t, w, float64(b32.Data(d32)[i]), act32RelTol*math.Max(1, math.Abs(w)), "%v'(%g)", f, xs[i])
+		}
+	}
+	// Non-finite inputs stay non-finite (in the vector lanes and the tail),
+	// so a diverging run is caught.
+	bad := make([]float32, 19)
+	bad[3], bad[17] = float32(math.NaN()), float32(math.NaN())
+	bad[5], bad[18] = float32(math.Inf(1)), float32(math.Inf(1))
+	for _, f := range []Activation{SiLU, GELU} {
+		y := b32.Alloc(len(bad))
+		b32.Activate(f, y, upload(b32, bad))
+		out := b32.Data(y)
+		require.True(t, math.IsNaN(float64(out[3])) && math.IsNaN(float64(out[17])), "%v: %v", f, out)
+		require.True(t, math.IsInf(float64(out[5]), 1) && math.IsInf(float64(out[18]), 1), "%v: %v", f, out)
+	}
+}
+
+// The vectorised AdamW does the scalar loop's operations in the same order
+// with the same roundings: every element (vector lanes and scalar tail)
+// equals a plain float32 loop bit for bit.
+func TestAdamWVectorMatchesScalar(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 6))
+	n := 8*parGrain/4 + 5 // parallel split, vector body and a scalar tail
+	be := NewCPU()
+	pv, gv, mv, vv := randVals(rng, n), randVals(rng, n), randVals(rng, n), randVals(rng, n)
+	for i := range vv {
+		vv[i] *= vv[i] // second moments are ≥ 0
+	}
+	P, G, M, V := upload(be, pv), upload(be, gv), upload(be, mv), upload(be, vv)
+	h := AdamW{LR: 0.01, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.1, BC1: 0.3, BC2: 0.02}
+	be.AdamW(P, G, M, V, h)
+	b1, b2, eps := h.Beta1, h.Beta2, h.Eps
+	decay := 1 - h.LR*h.WeightDecay
+	step := h.LR / h.BC1
+	sbc2 := float32(math.Sqrt(float64(h.BC2)))
+	for i := 0; i < n; i++ {
+		m := b1*mv[i] + (1-b1)*gv[i]
+		v := b2*vv[i] + (1-b2)*gv[i]*gv[i]
+		p := pv[i]*decay - step*m/(float32(math.Sqrt(float64(v)))/sbc2+eps)
+		require.Equal(t, m, be.Data(M)[i], "m[%d]", i)
+		require.Equal(t, v, be.Data(V)[i], "v[%d]", i)
+		require.Equal(t, p, be.Data(P)[i], "p[%d]", i)
+	}
+}
+
+// Gram's parallel split over entries against the plain double loop.
+func TestGramMatchesDoubleLoop(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	for _, kp := range [][2]int{{1, 5}, {7, 3000}, {33, 700}} {
+		k, p := kp[0], kp[1]
+		be := NewCPU()
+		g := randVals(rng, k*p)
+		got := make([]float64, k*k)
+		be.Gram(got, upload(be, g), k, p)
+		for i := 0; i < k; i++ {
+			for j := 0; j < k; j++ {
+				require.Equal(t, dot64(g[i*p:(i+1)*p], g[j*p:(j+1)*p]), got[i*k+j], "k=%d (%d,%d)", k, i, j)
+			}
+		}
+	}
+}

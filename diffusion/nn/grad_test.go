@@ -260,3 +260,54 @@ func requireClose(t *testing.T, what string, want, got []float64, relTol float64
 	require.Greater(t, maxAbs, 1e-6, "%s: all zero, the check would be vacuous", what)
 	require.LessOrEqual(t, maxErr/maxAbs, relTol, "%s: max error %g, max value %g", what, maxErr, maxAbs)
 }
+
+// The rows LinearSites and NormSites hand out are the per-example factors of
+// every layer's gradient: Σ_n δ_nᵀ a_n is the weight gradient and Σ_n δ_n
+// the bias gradient of each Linear layer; Σ_n δ_n ⊙ x̂_n and Σ_n δ_n are γ's
+// and β's of each LayerNorm.
+func TestSitesFactorTheGradients(t *testing.T) {
+	be := NewCPU64()
+	m, err := InitResMLP(be, ResMLPConfig{Dim: 3, Width: 5, Depth: 2, Hidden: 7, TimeDim: 4}, 2)
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(17, 1))
+	mc := newModelCase(rng, m.Config(), 6)
+	x, ts, out := upload(be, mc.x), upload(be, mc.t), be.Alloc(mc.rows*3)
+	m.Forward(out, x, ts, mc.rows)
+	m.Params().ZeroGrad(be)
+	dout := set64(be, mc.obj.c)
+	m.Backward(dout, mc.rows)
+	sites := m.LinearSites()
+	require.Len(t, sites, 8) // time1, time2, in, 2 × (fc1, fc2), out
+	for _, s := range sites {
+		a, d := be.Data(s.In), be.Data(s.OutGrad)
+		in, outN := s.Layer.In, s.Layer.Out
+		require.Len(t, a, mc.rows*in, s.Layer.Name)
+		require.Len(t, d, mc.rows*outN, s.Layer.Name)
+		gw, gb := make([]float64, outN*in), make([]float64, outN)
+		for n := 0; n < mc.rows; n++ {
+			for o := 0; o < outN; o++ {
+				gb[o] += d[n*outN+o]
+				for i := 0; i < in; i++ {
+					gw[o*in+i] += d[n*outN+o] * a[n*in+i]
+				}
+			}
+		}
+		requireClose(t, s.Layer.Name+" weight from sites", gw, be.Data(s.Layer.W.Grad), 1e-12)
+		requireClose(t, s.Layer.Name+" bias from sites", gb, be.Data(s.Layer.B.Grad), 1e-12)
+	}
+	norms := m.NormSites()
+	require.Len(t, norms, 3)
+	for _, s := range norms {
+		W := s.Layer.Dim
+		xs, mean, rstd, d := be.Data(s.X), be.Data(s.Mean), be.Data(s.Rstd), be.Data(s.OutGrad)
+		gg, gb := make([]float64, W), make([]float64, W)
+		for n := 0; n < mc.rows; n++ {
+			for j := 0; j < W; j++ {
+				gg[j] += d[n*W+j] * (xs[n*W+j] - mean[n]) * rstd[n]
+				gb[j] += d[n*W+j]
+			}
+		}
+		requireClose(t, s.Layer.Name+" γ from sites", gg, be.Data(s.Layer.Gamma.Grad), 1e-12)
+		requireClose(t, s.Layer.Name+" β from sites", gb, be.Data(s.Layer.Beta.Grad), 1e-12)
+	}
+}

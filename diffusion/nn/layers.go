@@ -11,9 +11,9 @@ package nn
 // backward pass, e.g. ⟨g_k, g_l⟩ = Σ_{n∈k, m∈l} (δ_n·δ_m)(a_n·a_m)
 // (DESIGN.md, the ghost identity).
 type Linear struct {
-	Name    string
-	In, Out int
-	W, B    *Param
+	Name    string // parameter-name prefix, such as "block0.fc1"
+	In, Out int    // input and output widths
+	W, B    *Param // weight (Out, In) and bias (Out)
 	be      Backend
 }
 
@@ -54,9 +54,9 @@ const LayerNormEps = 1e-5
 // gain γ (Dim, initialised to 1) and shift β (Dim, initialised to 0); see
 // Backend.LayerNorm for the formula.
 type LayerNorm struct {
-	Name        string
-	Dim         int
-	Gamma, Beta *Param
+	Name        string // parameter-name prefix, such as "block0.norm"
+	Dim         int    // row length
+	Gamma, Beta *Param // gain γ and shift β, (Dim) each
 	be          Backend
 }
 

@@ -13,8 +13,8 @@ type OptimConfig struct {
 	LR float64 `json:"lr"`
 	// Beta1, Beta2 and Eps are Adam's (defaults 0.9, 0.999 and 1e-8).
 	Beta1 float64 `json:"beta1"`
-	Beta2 float64 `json:"beta2"`
-	Eps   float64 `json:"eps"`
+	Beta2 float64 `json:"beta2"` // see Beta1
+	Eps   float64 `json:"eps"`   // see Beta1
 	// WeightDecay is AdamW's decoupled decay (default 0), applied to the
 	// parameters marked Decay (Linear weights) only.
 	WeightDecay float64 `json:"weight_decay"`

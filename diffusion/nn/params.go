@@ -14,7 +14,8 @@ var (
 // Init says how a parameter's initial values are drawn.
 type Init struct {
 	// Kind is "uniform" (U(−Bound, Bound)), "const" (every value Value).
-	Kind         string
+	Kind string
+	// Bound is the uniform initialiser's half-width and Value the constant.
 	Bound, Value float64
 }
 
@@ -32,7 +33,7 @@ type Param struct {
 	Name string
 	// Size is the number of elements; Shape documents their layout.
 	Size  int
-	Shape []int
+	Shape []int // row-major dimensions, such as (Out, In)
 	// Decay reports whether AdamW's weight decay applies (weights: yes;
 	// biases and normalisation gains: no).
 	Decay bool
@@ -159,10 +160,10 @@ func (s *ParamSet) ZeroGrad(be Backend) { be.Fill(s.Grad, 0) }
 
 // Layout describes one parameter of a set for files and other programs.
 type Layout struct {
-	Name   string `json:"name"`
-	Offset int    `json:"offset"`
-	Shape  []int  `json:"shape"`
-	Decay  bool   `json:"decay"`
+	Name   string `json:"name"`   // the parameter's name
+	Offset int    `json:"offset"` // first element in the flat buffers
+	Shape  []int  `json:"shape"`  // row-major dimensions
+	Decay  bool   `json:"decay"`  // whether weight decay applies
 }
 
 // Layout returns every parameter's name, offset, shape and decay flag.

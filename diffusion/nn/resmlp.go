@@ -31,8 +31,8 @@ type Network interface {
 // Spec names a network architecture and its configuration; it is what
 // checkpoints store. Kind is "resmlp", the only kind so far.
 type Spec struct {
-	Kind   string        `json:"kind"`
-	ResMLP *ResMLPConfig `json:"resmlp,omitempty"`
+	Kind   string        `json:"kind"`             // "resmlp"
+	ResMLP *ResMLPConfig `json:"resmlp,omitempty"` // set for Kind "resmlp"
 }
 
 // Build makes an untrained network of the given spec on be (parameters
@@ -137,6 +137,7 @@ type ResMLP struct {
 	rows    int    // rows of the last Forward
 
 	x, t                    Tensor   // the last Forward's inputs (caller's)
+	dout                    Tensor   // the last Backward's output gradient (caller's)
 	emb, t1, ta, temb       Tensor   // time path
 	h                       []Tensor // Depth+1 trunk states
 	hf, meanF, rstdF, af    Tensor   // head
@@ -291,6 +292,7 @@ func (m *ResMLP) Backward(dout Tensor, rows int) {
 	}
 	be, W, H, L := m.be, m.cfg.Width, m.cfg.Hidden, m.cfg.Depth
 	need("ResMLP.Backward", "dout", dout, rows*m.cfg.Dim)
+	m.dout = dout
 
 	// Head: out = out(f(LN_out(h_L))).
 	m.out.Backward(m.daf, dout, m.af, rows)
@@ -321,13 +323,15 @@ func (m *ResMLP) Backward(dout Tensor, rows int) {
 // views of the network's buffers, overwritten by the next pass.
 type LinearSite struct {
 	Layer   *Linear
-	In      Tensor
-	OutGrad Tensor
+	In      Tensor // a_n, (rows, Layer.In)
+	OutGrad Tensor // δ_n, (rows, Layer.Out)
 }
 
 // LinearSites returns every Linear layer of the network with its input and
 // output-gradient rows from the last Forward/Backward, in parameter order:
-// time1, time2, in, block0.fc1, block0.fc2, …, out.
+// time1, time2, in, block0.fc1, block0.fc2, …, out. Each layer's weight
+// gradient is Σ_n δ_nᵀ a_n over these rows and its bias gradient Σ_n δ_n
+// (for out, δ is the dout given to Backward, which must still hold it).
 func (m *ResMLP) LinearSites() []LinearSite {
 	n, W, H, D := m.rows, m.cfg.Width, m.cfg.Hidden, m.cfg.Dim
 	s := []LinearSite{
@@ -339,7 +343,7 @@ func (m *ResMLP) LinearSites() []LinearSite {
 		b := &m.blocks[i]
 		s = append(s, LinearSite{b.fc1, r(b.ln, n, W), r(b.du, n, H)}, LinearSite{b.fc2, r(b.a, n, H), r(m.dh[i+1], n, W)})
 	}
-	return append(s, LinearSite{m.out, r(m.af, n, W), Tensor{}}) // out's δ is the caller's dout
+	return append(s, LinearSite{m.out, r(m.af, n, W), m.dout.View(0, n*D)})
 }
 
 // NormSite is one LayerNorm with the rows of the last pass: its input X
@@ -347,9 +351,10 @@ func (m *ResMLP) LinearSites() []LinearSite {
 // gradient of its output (rows, Dim). Per example n the gradients of γ and β
 // are OutGrad_n ⊙ x̂_n and OutGrad_n, with x̂_n = (X_n − Mean_n)·Rstd_n.
 type NormSite struct {
-	Layer         *LayerNorm
-	X, Mean, Rstd Tensor
-	OutGrad       Tensor
+	Layer      *LayerNorm
+	X          Tensor // input rows, (rows, Dim)
+	Mean, Rstd Tensor // row mean and 1/√(var + eps), (rows)
+	OutGrad    Tensor // gradient of the output, (rows, Dim)
 }
 
 // NormSites returns every LayerNorm with the rows of the last pass, in

@@ -144,15 +144,23 @@ func packB(dst []float32, tB bool, b []float32, ldb, pc, kb, n, nPanels int) {
 		j0 := jp * gemmNR
 		nb := min(gemmNR, n-j0)
 		p := dst[jp*gemmNR*kb : (jp+1)*gemmNR*kb]
+		if tB { // op(B)[kk][j] = b[j·ldb + kk]: read along the rows of b
+			for j := 0; j < nb; j++ {
+				src := b[(j0+j)*ldb+pc : (j0+j)*ldb+pc+kb]
+				for kk, v := range src {
+					p[kk*gemmNR+j] = v
+				}
+			}
+			if nb < gemmNR {
+				for kk := 0; kk < kb; kk++ {
+					clear(p[kk*gemmNR+nb : (kk+1)*gemmNR])
+				}
+			}
+			continue
+		}
 		for kk := 0; kk < kb; kk++ {
 			row := p[kk*gemmNR : (kk+1)*gemmNR]
-			if tB { // op(B)[kk][j] = b[j·ldb + kk]
-				for j := 0; j < nb; j++ {
-					row[j] = b[(j0+j)*ldb+pc+kk]
-				}
-			} else {
-				copy(row[:nb], b[(pc+kk)*ldb+j0:(pc+kk)*ldb+j0+nb])
-			}
+			copy(row[:nb], b[(pc+kk)*ldb+j0:(pc+kk)*ldb+j0+nb])
 			clear(row[nb:])
 		}
 	}

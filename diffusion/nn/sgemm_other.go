@@ -2,6 +2,8 @@
 
 package nn
 
+import "math"
+
 const haveFMA = false
 
 func sgemmKernel6x16(k int, a, b, c *float32) { panic("nn: no SGEMM kernel on this architecture") }
@@ -9,3 +11,12 @@ func sgemmKernel6x16(k int, a, b, c *float32) { panic("nn: no SGEMM kernel on th
 func sgemmKernel6x16Acc(k int, a, b, c *float32, ldc int) {
 	panic("nn: no SGEMM kernel on this architecture")
 }
+
+// expBlock writes exp(scale·src[i]) into dst[i].
+func expBlock(dst, src []float32, scale float32) {
+	for i, v := range src {
+		dst[i] = float32(math.Exp(float64(scale * v)))
+	}
+}
+
+func adamwBlock(p, g, m, v []float32, k *[8]float32) int { return 0 }

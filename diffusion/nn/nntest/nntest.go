@@ -20,7 +20,9 @@ import (
 )
 
 // Graph builds float64 gorgonia expressions of the engine's functions.
-type Graph struct{ G *G.ExprGraph }
+type Graph struct {
+	G *G.ExprGraph // the underlying gorgonia graph
+}
 
 // NewGraph returns an empty graph.
 func NewGraph() *Graph { return &Graph{G: G.NewGraph()} }

@@ -1,0 +1,36 @@
+package nn
+
+import "math"
+
+//go:noescape
+func expAVX2(dst, src *float32, n int, scale float32)
+
+// expBlock writes exp(scale·src[i]) into dst[i]: 8 lanes at a time with
+// AVX2 where the CPU has it, math.Exp for the rest.
+func expBlock(dst, src []float32, scale float32) {
+	n := len(src)
+	v := 0
+	if haveFMA {
+		v = n &^ 7
+		if v > 0 {
+			expAVX2(&dst[0], &src[0], v, scale)
+		}
+	}
+	for i := v; i < n; i++ {
+		dst[i] = float32(math.Exp(float64(scale * src[i])))
+	}
+}
+
+//go:noescape
+func adamwAVX2(pp, gg, mm, vv *float32, n int, k *[8]float32)
+
+// adamwBlock runs the AVX2 AdamW kernel over the longest multiple of 8
+// elements and returns how many it did (0 without AVX2).
+func adamwBlock(p, g, m, v []float32, k *[8]float32) int {
+	n := len(p) &^ 7
+	if !haveFMA || n == 0 {
+		return 0
+	}
+	adamwAVX2(&p[0], &g[0], &m[0], &v[0], n, k)
+	return n
+}
