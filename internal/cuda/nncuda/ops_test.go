@@ -20,10 +20,10 @@ const (
 	// (which CUDA may fuse into an FMA): a few units of 2^-24 of the
 	// magnitudes involved, which are at most the largest output here.
 	tolElem = 1e-6
-	// tolAct: SiLU and tanh-GELU and their derivatives; the CPU evaluates
-	// them in float64 and rounds once, CUDA in float32 with expf (2 ulp,
-	// CUDA C++ Programming Guide, maths functions) and a few operations:
-	// ≈10 ulp.
+	// tolAct: SiLU and tanh-GELU and their derivatives; the CPU backend
+	// evaluates them with a vectorised float32 exp (a few ulp), CUDA with
+	// expf (2 ulp, CUDA C++ Programming Guide, maths functions), each with a
+	// few more operations around it: ≈10 ulp of the largest value.
 	tolAct = 2e-6
 	// tolSum: float32 sums of at most 64 terms in another order (GEMM,
 	// column sums, LayerNorm's row statistics, which the CPU accumulates in
