@@ -25,6 +25,8 @@ type Backend struct {
 	stage []float32
 	// err is the first failure; it is sticky.
 	err error
+	// handovers counts the hand-overs to the device's worker (tests).
+	handovers int
 }
 
 // maxQueue is the longest queue before it is handed over without waiting
@@ -144,6 +146,7 @@ func (b *Backend) run(f func() error) error {
 	}
 	q := b.queue
 	defer b.reset()
+	b.handovers++
 	err := b.dev.Do(func() error {
 		for _, op := range q {
 			if err := op(); err != nil {

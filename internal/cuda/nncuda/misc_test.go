@@ -116,3 +116,16 @@ func TestTrainerReportsDeviceError(t *testing.T) {
 	err = tr.StepOnce()
 	require.EqualError(t, err, "diffusion: step 2: cuda: cuMemAlloc_v2: CUDA_ERROR_OUT_OF_MEMORY (out of memory)")
 }
+
+// TestStepHandovers: a training step hands work to the device's worker
+// three times (the loss after the forward and backward passes, the gradient
+// norm, Sync after AdamW and the EMA), whatever the network's depth.
+func TestStepHandovers(t *testing.T) {
+	forDevices(t, func(t *testing.T, be *Backend) {
+		tr := toyTrainer(t, be, weighting.Eps, nil)
+		require.NoError(t, tr.StepOnce()) // the first step allocates its buffers
+		n := be.handovers
+		require.NoError(t, tr.StepOnce())
+		require.Equal(t, 3, be.handovers-n)
+	})
+}
