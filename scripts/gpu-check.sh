@@ -80,16 +80,23 @@ cat > "$out/run.sh" <<'EOF'
 #  4. the benchmark: bench/gpustep against bench/torch_resmlp_cuda.py (PyTorch
 #     eager, same GPU), steps/s and the K = 32 Gram probe, ratios from one run.
 # Logs, metrics and JSON results go to $GPU_CHECK_LOGS (default logs/ beside
-# this script). The last lines are the tables. Exit status 1 if anything failed.
+# this script); the binaries are unpacked into a temporary folder. The last
+# lines are the tables. Exit status 1 if anything failed.
 # Extra arguments go to every test binary (e.g. -test.run GPU).
 set -uo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-logs=${GPU_CHECK_LOGS:-$here/logs}
+src=$(cd "$(dirname "$0")" && pwd)
+logs=${GPU_CHECK_LOGS:-$src/logs}
 mkdir -p "$logs"
-# Unpack the binaries (scripts/gpu-check.sh compressed them).
+logs=$(cd "$logs" && pwd)
+# Unpack into a scratch folder (scripts/gpu-check.sh compressed the binaries;
+# the carried folder may be read-only).
+here=$(mktemp -d "${TMPDIR:-/tmp}/gpu-check.XXXXXX")
+trap 'rm -rf "$here"' EXIT
+cp -r "$src"/. "$here"/
+rm -rf "$here/logs"
 for z in "$here/paretodiff.gz" "$here/bench/gpustep.gz" "$here"/tests/*/*.test.gz; do
 	[ -e "$z" ] || continue
-	gzip -dc "$z" >"${z%.gz}" && chmod +x "${z%.gz}" && rm -f "$z" 2>/dev/null
+	gzip -d "$z" && chmod +x "${z%.gz}"
 done
 export PARETODIFF_REQUIRE_CUDA=${PARETODIFF_REQUIRE_CUDA:-1}
 export PARETODIFF_MNIST_DIR=$here/mnist
