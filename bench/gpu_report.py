@@ -29,10 +29,13 @@ import sys
 # one that does not learn.
 FALL = 0.85
 # AGREE: the CUDA and CPU runs see the same batches and start from the same
-# weights, so their logged losses differ only by float32 rounding carried
-# through a few hundred AdamW steps; 2% relative is far above that and far
-# below what a wrong kernel gives.
-AGREE = 0.02
+# weights, so their logged losses (window means and held-out losses over 256
+# examples) differ only by float32 rounding carried through 200 AdamW steps.
+# The emulated GPU (float32 kernels, float64 GEMMs) agreed with the CPU to
+# 1e-8 relative over this run; a GPU's FP32 GEMMs sum in other orders
+# (≈1e-6 relative per product), so 5e-3 leaves room for that to grow and
+# still catches a wrong kernel, which moves these losses by percents.
+AGREE = 5e-3
 
 
 def read_jsonl(path):
