@@ -67,7 +67,10 @@ func TestTrainToyWritesRunFolder(t *testing.T) {
 
 func TestTrainMNISTSmall(t *testing.T) {
 	if _, err := data.FindMNIST(); err != nil {
-		t.Fatalf("MNIST must be in the module cache for CI: %v", err)
+		if _, noGo := exec.LookPath("go"); noGo != nil {
+			t.Skipf("no Go toolchain and no module cache here (a copied test binary): %v", err)
+		}
+		t.Fatalf("MNIST must be in the module cache wherever go test runs: %v", err)
 	}
 	dir := t.TempDir()
 	_, stderr, code := runCLI(t, "train", "--data", "mnist", "--width", "16", "--depth", "1", "--batch", "8",

@@ -24,7 +24,9 @@ import (
 //   - Scalars are float32 as the kernels use them, except the float64
 //     results of Dot and Gram, which are accumulated in float64 on the CPU.
 //
-// Each method is meant to be one kernel (or one cuBLAS call) on a GPU.
+// Each method is meant to be one kernel (or one cuBLAS call) on a GPU. A
+// backend that holds resources (a device context, a memory pool) may also
+// implement io.Closer; callers that are done with it should close it.
 type Backend interface {
 	// Name returns the backend's registry name, such as "cpu".
 	Name() string
