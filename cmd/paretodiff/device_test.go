@@ -1,10 +1,12 @@
 package main
 
 import (
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/paretodiff/paretodiff/conflict"
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/internal/cuda"
 	"github.com/paretodiff/paretodiff/internal/cuda/cudatest"
@@ -101,5 +103,47 @@ func TestTrainOnEmulatedGPU(t *testing.T) {
 	for i := range c {
 		require.InEpsilon(t, c[i]["loss"], g[i]["loss"], tolTrajectory, "record %d", i)
 		require.InEpsilon(t, c[i]["x0_mse_800_900"], g[i]["x0_mse_800_900"], tolTrajectory, "record %d", i)
+	}
+}
+
+// TestConflictOnEmulatedGPU trains and probes with `conflict --device cuda`
+// on the emulated GPU (the one-pass Gram runs on the backend) and compares
+// the Gram matrices with a CPU run of the same seed.
+func TestConflictOnEmulatedGPU(t *testing.T) {
+	d, err := cuda.OpenEmulator(64<<20, cuda.Options{})
+	require.NoError(t, err)
+	defer d.Close()
+	old := newCUDA
+	newCUDA = func() (*nncuda.Backend, error) { return nncuda.NewOn(d), nil }
+	defer func() { newCUDA = old }()
+
+	grams := map[string][]conflict.Record{}
+	for _, device := range []string{"cpu", "cuda"} {
+		dir := filepath.Join(t.TempDir(), device)
+		args := append(append([]string(nil), smallConflict...), "--steps", "10", "--every", "10", "--figures", "none",
+			"--progress", "none", "--device", device, "--out", dir)
+		_, stderr, code := runCLI(t, args...)
+		require.Equal(t, 0, code, stderr)
+		if device == "cuda" {
+			require.Contains(t, stderr, "device: cuda:0 Fake GPU")
+		}
+		_, recs, err := conflict.ReadLog(dir)
+		require.NoError(t, err)
+		require.Len(t, recs, 2)
+		grams[device] = recs
+	}
+	// tolGramDevices: the same float32 training on both devices (see
+	// TestTrainOnEmulatedGPU), then float32 per-example products summed in
+	// another order: far below 1e-4 of √(G_kk·G_ll).
+	const tolGramDevices = 1e-4
+	for i, rc := range grams["cpu"] {
+		rg := grams["cuda"][i]
+		K := rc.Gram.SymmetricDim()
+		for k := range K {
+			for l := range K {
+				scale := math.Sqrt(rc.Gram.At(k, k) * rc.Gram.At(l, l))
+				require.InDelta(t, rc.Gram.At(k, l), rg.Gram.At(k, l), tolGramDevices*scale, "probe %d G[%d, %d]", i, k, l)
+			}
+		}
 	}
 }
