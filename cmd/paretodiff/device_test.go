@@ -106,6 +106,41 @@ func TestTrainOnEmulatedGPU(t *testing.T) {
 	}
 }
 
+// conflictGrams trains and probes with `conflict --device device` and
+// returns the probe records.
+func conflictGrams(t *testing.T, device string) []conflict.Record {
+	dir := filepath.Join(t.TempDir(), device)
+	args := append(append([]string(nil), smallConflict...), "--steps", "10", "--every", "10", "--figures", "none",
+		"--progress", "none", "--device", device, "--out", dir)
+	_, stderr, code := runCLI(t, args...)
+	require.Equal(t, 0, code, stderr)
+	if device == "cuda" {
+		require.Contains(t, stderr, "device: cuda:0 ")
+	}
+	_, recs, err := conflict.ReadLog(dir)
+	require.NoError(t, err)
+	require.Len(t, recs, 2)
+	return recs
+}
+
+// requireSameGrams compares the Gram matrices of two conflict runs.
+func requireSameGrams(t *testing.T, want, got []conflict.Record) {
+	// tolGramDevices: the same float32 training on both devices (see
+	// TestTrainOnEmulatedGPU), then float32 per-example products summed in
+	// another order: far below 1e-4 of √(G_kk·G_ll).
+	const tolGramDevices = 1e-4
+	for i, rc := range want {
+		rg := got[i]
+		K := rc.Gram.SymmetricDim()
+		for k := range K {
+			for l := range K {
+				scale := math.Sqrt(rc.Gram.At(k, k) * rc.Gram.At(l, l))
+				require.InDelta(t, rc.Gram.At(k, l), rg.Gram.At(k, l), tolGramDevices*scale, "probe %d G[%d, %d]", i, k, l)
+			}
+		}
+	}
+}
+
 // TestConflictOnEmulatedGPU trains and probes with `conflict --device cuda`
 // on the emulated GPU (the one-pass Gram runs on the backend) and compares
 // the Gram matrices with a CPU run of the same seed.
@@ -116,34 +151,13 @@ func TestConflictOnEmulatedGPU(t *testing.T) {
 	old := newCUDA
 	newCUDA = func() (*nncuda.Backend, error) { return nncuda.NewOn(d), nil }
 	defer func() { newCUDA = old }()
+	requireSameGrams(t, conflictGrams(t, "cpu"), conflictGrams(t, "cuda"))
+}
 
-	grams := map[string][]conflict.Record{}
-	for _, device := range []string{"cpu", "cuda"} {
-		dir := filepath.Join(t.TempDir(), device)
-		args := append(append([]string(nil), smallConflict...), "--steps", "10", "--every", "10", "--figures", "none",
-			"--progress", "none", "--device", device, "--out", dir)
-		_, stderr, code := runCLI(t, args...)
-		require.Equal(t, 0, code, stderr)
-		if device == "cuda" {
-			require.Contains(t, stderr, "device: cuda:0 Fake GPU")
-		}
-		_, recs, err := conflict.ReadLog(dir)
-		require.NoError(t, err)
-		require.Len(t, recs, 2)
-		grams[device] = recs
+// TestConflictOnGPU is TestConflictOnEmulatedGPU on the real GPU.
+func TestConflictOnGPU(t *testing.T) {
+	if !gpuUsable(t) {
+		t.Skip("no GPU")
 	}
-	// tolGramDevices: the same float32 training on both devices (see
-	// TestTrainOnEmulatedGPU), then float32 per-example products summed in
-	// another order: far below 1e-4 of √(G_kk·G_ll).
-	const tolGramDevices = 1e-4
-	for i, rc := range grams["cpu"] {
-		rg := grams["cuda"][i]
-		K := rc.Gram.SymmetricDim()
-		for k := range K {
-			for l := range K {
-				scale := math.Sqrt(rc.Gram.At(k, k) * rc.Gram.At(l, l))
-				require.InDelta(t, rc.Gram.At(k, l), rg.Gram.At(k, l), tolGramDevices*scale, "probe %d G[%d, %d]", i, k, l)
-			}
-		}
-	}
+	requireSameGrams(t, conflictGrams(t, "cpu"), conflictGrams(t, "cuda"))
 }
