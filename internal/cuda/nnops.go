@@ -236,8 +236,11 @@ func (d *Device) LayerNormParamGrad(dgamma, dbeta, dy, x, mean, rstd *F32, rows,
 // Backend receives them (nn.AdamW): the bias corrections BC1 = 1 − β1^t
 // and BC2 = 1 − β2^t are given, not computed.
 type AdamW32 struct {
+	// LR is the learning rate, Beta1 and Beta2 the moment decays, Eps the
+	// denominator's ε and WeightDecay the decoupled decay wd.
 	LR, Beta1, Beta2, Eps, WeightDecay float32
-	BC1, BC2                           float32
+	// BC1 and BC2 are the bias corrections 1 − β1^t and 1 − β2^t of step t.
+	BC1, BC2 float32
 }
 
 // AdamWStep32 updates p with its gradient g and moments m and v (all of
