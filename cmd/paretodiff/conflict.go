@@ -11,7 +11,6 @@ import (
 	"github.com/paretodiff/paretodiff/conflict"
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/diffusion/data"
-	"github.com/paretodiff/paretodiff/diffusion/nn"
 	"github.com/paretodiff/paretodiff/pareto"
 	"github.com/paretodiff/paretodiff/plots"
 	"github.com/paretodiff/paretodiff/weighting"
@@ -253,9 +252,9 @@ func (o *conflictOptions) probeCheckpoint(stdout, stderr io.Writer, heat []int) 
 	if err != nil {
 		return usagef("--checkpoint: %v", err)
 	}
-	be, err := nn.NewBackend(o.train.device)
+	be, err := openDevice(o.train.device, stderr)
 	if err != nil {
-		return usagef("--device: %v", err)
+		return err
 	}
 	rc, err := ck.Config.TrainConfig()
 	if err != nil {

@@ -69,7 +69,7 @@ func newTrainCmd() *cobra.Command {
 		Use:   "train",
 		Short: "Train a diffusion denoiser with any loss weighting, with checkpoints and a metrics log",
 		Long: `train trains a ResMLP denoiser on toy 2-D data or MNIST with the chosen prediction
-target and loss weighting, on the CPU. Each step draws a batch, noises it at timesteps
+target and loss weighting, on the CPU or an NVIDIA GPU (--device cuda). Each step draws a batch, noises it at timesteps
 from --density, weighs each example's loss by --weighting (stated on the x0 loss and
 converted to the target, as in the weights command) and takes an AdamW step with
 linear warm-up, gradient clipping and an EMA of the weights.
@@ -81,8 +81,9 @@ held-out batches in the timestep ranges [0,100), [200,300), [600,700), [800,900)
 scaled to T, gradient norm, learning rate, speed) and config.json.
 
 --resume continues the run in --out from its checkpoint up to --steps; the run's
-settings come from the checkpoint, and on the CPU the result is bit-identical to an
-uninterrupted run. A non-finite loss stops training with an error naming the step;
+settings come from the checkpoint, and on the same device the result is bit-identical
+to an uninterrupted run (a run may continue on another device; its numbers then differ
+by float32 rounding). A non-finite loss stops training with an error naming the step;
 the last good checkpoint stays.
 
 Data: ` + strings.ReplaceAll(data.SpecHelp, "\n", "\n      ") + `
@@ -92,6 +93,7 @@ Weighting strategies:
 ` + conflict.OnlineHelp,
 		Example: `  paretodiff train --data toy:8gaussians --steps 3000 --width 128 --out runs/toy
   paretodiff train --data mnist --target v --weighting min-snr:5 --steps 20000 --out runs/mnist
+  paretodiff train --data mnist --device cuda --steps 20000 --out runs/mnist-gpu
   paretodiff train --out runs/mnist --resume --steps 40000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -129,7 +131,7 @@ func (o *trainOptions) addFlags(cmd *cobra.Command) {
 	f.Uint64Var(&o.seed, "seed", 1, "random seed of weights, batches and held-out data")
 	f.IntVar(&o.evalSize, "eval-size", 256, "held-out examples per timestep range in the metrics")
 	f.StringVar(&o.out, "out", "", "run folder for checkpoint.bin, metrics.jsonl and config.json (required)")
-	f.StringVar(&o.device, "device", "cpu", "compute device: cpu")
+	addDeviceFlag(cmd, &o.device)
 	f.BoolVar(&o.resume, "resume", false, "continue the run in --out from its checkpoint")
 	f.IntVar(&o.checkpointEvery, "checkpoint-every", 1000, "write a checkpoint every N steps (0: only at the end)")
 	f.IntVar(&o.logEvery, "log-every", 100, "write a metrics record (and a progress line) every N steps")
@@ -139,9 +141,6 @@ func (o *trainOptions) addFlags(cmd *cobra.Command) {
 func (o *trainOptions) run(ctx context.Context, cmd *cobra.Command, stdout, stderr io.Writer) error {
 	if o.out == "" {
 		return usagef("--out: give a run folder")
-	}
-	if o.device != "cpu" {
-		return usagef("--device %q: only cpu is available in this build", o.device)
 	}
 	if o.steps < 1 {
 		return usagef("--steps must be ≥ 1, got %d", o.steps)
@@ -172,9 +171,9 @@ func (o *trainOptions) run(ctx context.Context, cmd *cobra.Command, stdout, stde
 		return usagef("--out %s already holds a checkpoint: add --resume to continue it or choose another folder", o.out)
 	}
 
-	be, err := nn.NewBackend(o.device)
+	be, err := openDevice(o.device, stderr)
 	if err != nil {
-		return usagef("--device: %v", err)
+		return err
 	}
 	train, heldOut, err := data.Open(o.data, o.mnistDir)
 	if err != nil {
