@@ -129,7 +129,7 @@ type classifierResult struct {
 }
 
 func (o *evalOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
-	m, err := o.open(2)
+	m, err := o.open(2, stderr)
 	if err != nil {
 		return err
 	}

@@ -62,7 +62,7 @@ func (o *sampleOptions) run(stdout, stderr io.Writer) error {
 			return usagef("--out %s: want a .png, .svg, .pdf or .npy file", o.out)
 		}
 	}
-	m, err := o.open(1)
+	m, err := o.open(1, stderr)
 	if err != nil {
 		return err
 	}

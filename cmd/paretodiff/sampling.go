@@ -39,13 +39,10 @@ type samplingOptions struct {
 	steps, n                                int
 	seed                                    uint64
 	ema, untrained                          bool
-	// device names the nn backend (nn.NewBackend). It has no flag of its
-	// own here; a shared --device flag can set it.
-	device string
+	device                                  string // --device, see openDevice
 }
 
 func (o *samplingOptions) addFlags(f *pflag.FlagSet, n int) {
-	o.device = "cpu"
 	f.StringVar(&o.checkpoint, "checkpoint", "", "run folder written by train, or its checkpoint.bin (required)")
 	f.StringVar(&o.sampler, "sampler", "heun", "sampler (see above)")
 	f.IntVar(&o.steps, "steps", 0, fmt.Sprintf("sampler steps (0: the sampler's default: ddpm T, ddim %d, heun %d)", sampler.DefaultDDIMSteps, sampler.DefaultHeunSteps))
@@ -55,6 +52,7 @@ func (o *samplingOptions) addFlags(f *pflag.FlagSet, n int) {
 	f.BoolVar(&o.untrained, "untrained", false, "use the checkpoint's network at its initial weights (the run's seed): an untrained baseline")
 	f.StringVar(&o.mnistDir, "mnist-dir", "", "folder with the MNIST IDX files (default: the GoMNIST module in the Go module cache, or $"+data.MNISTEnv+")")
 	f.StringVar(&o.clipX0, "clip-x0", "auto", "clip every x̂0 to [−c, c]: auto (the data's range), off, or c > 0")
+	f.StringVar(&o.device, "device", "cpu", deviceHelp)
 	f.StringVar(&o.progress, "progress", "auto", "progress display: auto (a bar on a terminal, lines otherwise), bar, lines or none")
 }
 
@@ -92,7 +90,7 @@ func (m *model) isMNIST() bool { return m.data == "mnist" }
 
 // open checks the shared flags and loads the checkpoint; every error is
 // bad input (exit 2).
-func (o *samplingOptions) open(minN int) (*model, error) {
+func (o *samplingOptions) open(minN int, log io.Writer) (*model, error) {
 	if o.checkpoint == "" {
 		return nil, usagef("--checkpoint: give a run folder written by train")
 	}
@@ -156,9 +154,9 @@ func (o *samplingOptions) open(minN int) (*model, error) {
 	if m.evals, err = smp.Evaluations(m.sched, &m.set); err != nil {
 		return nil, usagef("--steps: %v", err)
 	}
-	be, err := nn.NewBackend(o.device)
+	be, err := openDevice(o.device, log)
 	if err != nil {
-		return nil, usagef("--device: %v", err)
+		return nil, err
 	}
 	m.be = be
 	switch {
