@@ -69,7 +69,7 @@
 // compare-solvers`): fw, afw, pfw, pgd, ugd and exact reach the optimum to
 // rounding. On the K ≤ 12 test problems (random, regularised,
 // rank-deficient, duplicated, scaled by 1e±8, tasks spread over 1e±8) the
-// worst relative error is 4e-14 for fw and 6e-12 for ugd (spread family),
+// worst relative error is 1e-13 for fw and 6e-12 for ugd (spread family),
 // against 1.1e-3 for fw-plain (within its 2C_f/(t + 2) guarantee) and
 // 2.1e-5 for ugd-plain at their caps. On K = 1000 l2-normalised random
 // gradients in ℝ²⁰⁰ (one core, shared machine, best of 3, relative gap
@@ -78,8 +78,8 @@
 // ms, pgd 19 / 14 / 9 ms, ugd 122 / 54 / 105 ms (1008 / 421 / 652
 // iterations), supports 68 / 76 / 152 tasks; in the same runs fw-plain
 // stopped at its 10⁵-iteration cap 7e-5 / 7e-5 / 1.5e-6 above the optimum
-// after 0.39 / 0.26 / 0.25 s, and ugd-plain at its 2·10⁴ cap 8e-4 / 4e-4 /
-// 1e-5 above after 14–16 s. In BenchmarkSolve at K = 10⁴ (absolute gap
+// after 0.39 / 0.26 / 0.25 s, and ugd-plain (one run each) at its 2·10⁴
+// cap 8e-4 / 4e-4 / 1e-5 above after 14–16 s. In BenchmarkSolve at K = 10⁴ (absolute gap
 // 1e-9) fw takes 0.9 s, dominated by MGDA's O(K²) best-pair start, against
 // 58 ms for pfw, 29 ms for exact and about 5 s for ugd and pgd. pgd and
 // ugd are not affine invariant, so tasks whose squared norms differ by
