@@ -120,15 +120,28 @@ func (r *run) setV(v, w []float64, corral []int) {
 
 // affineMin returns the weights α (Σα = 1) of the point of least norm in
 // the affine hull of the corral's points: the solution of the bordered KKT
-// system [H_SS 1; 1ᵀ 0][α; −μ] = [0; 1]. The system is equilibrated first
-// (rows and columns of H_SS scaled by 1/√H_tt, the border scaled to at most
-// 1), since tasks may differ by many orders of magnitude, solved by LU with
-// partial pivoting and refined once. ok is false when the system is
-// numerically singular (the corral is affinely dependent in float64).
+// system [H_SS 1; 1ᵀ 0][α; −μ] = [0; 1]. ok is false when the system is
+// numerically singular (the corral is affinely dependent in float64). See
+// affineSolve.
 func (r *run) affineMin(corral []int) (alpha []float64, ok bool) {
+	alpha, _, ok = r.affineSolve(corral, 0)
+	return alpha, ok
+}
+
+// affineSolve solves the bordered KKT system of affineMin with a relative
+// ridge: H_SS + ridge·diag(H_SS) in place of H_SS (ridge = 0 for the exact
+// system; a ridge > 0 makes it nonsingular when the points are affinely
+// dependent, and picks the minimiser of f + ridge·Σ H_tt α_t² on the
+// affine hull). The system is equilibrated first (rows and columns of H_SS
+// scaled by 1/√H_tt, the border scaled to at most 1), since tasks may
+// differ by many orders of magnitude, solved by LU with partial pivoting
+// and refined once. cond is the LU's estimate of the equilibrated system's
+// condition number; ok is false when it is exactly singular or the
+// solution is not finite.
+func (r *run) affineSolve(corral []int, ridge float64) (alpha []float64, cond float64, ok bool) {
 	m := len(corral)
 	if m == 1 {
-		return []float64{1}, true
+		return []float64{1}, 1, true
 	}
 	d := make([]float64, m) // d is (m): 1/√H_tt
 	dmax := 0.0
@@ -149,6 +162,9 @@ func (r *run) affineMin(corral []int) (alpha []float64, ok bool) {
 			if i == j {
 				x += r.lam
 			}
+			if i == j {
+				x *= 1 + ridge
+			}
 			a.Set(i, j, d[i]*x*d[j])
 		}
 		a.Set(i, m, c*d[i])
@@ -159,11 +175,12 @@ func (r *run) affineMin(corral []int) (alpha []float64, ok bool) {
 	var lu mat.LU
 	lu.Factorize(a)
 	if lu.Det() == 0 {
-		return nil, false
+		return nil, math.Inf(1), false
 	}
+	cond = lu.Cond()
 	x := mat.NewVecDense(m+1, nil)
 	if err := lu.SolveVecTo(x, false, b); err != nil {
-		return nil, false
+		return nil, cond, false
 	}
 	// One step of iterative refinement: x += A⁻¹(b − Ax).
 	res := mat.NewVecDense(m+1, nil)
@@ -180,13 +197,13 @@ func (r *run) affineMin(corral []int) (alpha []float64, ok bool) {
 		sum += alpha[i]
 	}
 	if !(math.Abs(sum) > 0) || math.IsNaN(sum) || math.IsInf(sum, 0) {
-		return nil, false
+		return nil, cond, false
 	}
 	for i := range alpha {
 		alpha[i] /= sum
 		if math.IsNaN(alpha[i]) || math.IsInf(alpha[i], 0) {
-			return nil, false
+			return nil, cond, false
 		}
 	}
-	return alpha, true
+	return alpha, cond, true
 }

@@ -30,7 +30,7 @@ func FuzzSolve(f *testing.F) {
 		if len(data) < 5 {
 			return
 		}
-		methods := append(append([]Method(nil), Methods...), TwoTask)
+		methods := append(append(append([]Method(nil), Methods...), TwoTask), PlainMethods...)
 		m := methods[int(data[0])%len(methods)]
 		k := 1 + int(data[1])%12
 		if m == TwoTask {

@@ -108,16 +108,84 @@ func (r *run) check(iter int, w, v []float64, stale *int) (f float64, s int, gap
 	return f, s, gap, r.limit(iter)
 }
 
-// frankWolfe is MGDA's Frank-Wolfe with exact line search.
-func (r *run) frankWolfe() {
+// Corrective step of fw (see frankWolfe).
+const (
+	// fwCorrectMinGap is the least number of ordinary iterations between
+	// two corrective steps.
+	fwCorrectMinGap = 8
+	// fwRidge is the relative ridge of the support's KKT system when it is
+	// singular or has a condition estimate above fwMaxCond: with more
+	// support vertices than the rank of G + λI + 1 (possible at λ = 0) the
+	// affine minimiser is not unique, and the ridge picks one.
+	fwRidge = 1e-10
+	// fwMaxCond is the condition estimate of the equilibrated KKT system
+	// above which its solution is not trusted without the ridge.
+	fwMaxCond = 1e12
+)
+
+// frankWolfePlain is MGDA's Frank-Wolfe with exact line search, exactly
+// as published (with the iteration cap enforced): method fw-plain.
+func (r *run) frankWolfePlain() { r.fwLoop(false) }
+
+// frankWolfe is method fw: MGDA's Frank-Wolfe with a corrective step on
+// the support.
+//
+// Ordinary iterations are MGDA's: vertex s = argmin_t (Hw)_t, exact line
+// search on [w, e_s], O(K). Once the Frank-Wolfe vertex is already in the
+// support S = {t : w_t > 0} — Frank-Wolfe then only zigzags between
+// vertices it has (Wolfe 1970), the cause of its O(1/t) rate on a face —
+// and at least max(8, |S|, |S|³/(16K)) ordinary iterations have passed
+// since the last one (so that its cost, O(|S|³ + K|S|), is at most about
+// that of the O(K) ordinary iterations in between), a corrective step
+// runs: z = argmin f over the affine hull {Σ_{t∈S} α_t e_t : Σα = 1}, the
+// solution of the bordered KKT system
+// [H_SS 1; 1ᵀ 0][α; −μ] = [0; 1] (gonum LU, equilibrated, with a relative
+// ridge of 1e-10 when it is singular or ill-conditioned), then w moves to
+// w + γ(z − w) with γ the exact line-search step clipped so that w stays
+// on the simplex. It is accepted only if it decreases f. When the clip
+// binds, a support vertex reaches 0 and is dropped, and the corrective
+// step repeats on the smaller support (these are the minor cycles of
+// Wolfe 1976 and the simplicial decomposition of von Hohenbalken 1977 and
+// Holloway 1974); it ends at an interior affine minimiser or when f stops
+// decreasing. Each KKT solve counts as one iteration. When the support
+// holds the optimal face, the affine minimiser is the optimum, so fw
+// reaches it to rounding instead of zigzagging toward it; a corrective
+// step that fails is not retried until the support changes.
+func (r *run) frankWolfe() { r.fwLoop(true) }
+
+// fwLoop runs Frank-Wolfe, with corrective steps when correct is set.
+func (r *run) fwLoop(correct bool) {
 	w, v := r.fwStart(true)
 	r.res.W = w
 	stale := 0
+	support := 0 // |S|, the number of positive weights
+	for _, x := range w {
+		if x > 0 {
+			support++
+		}
+	}
+	since := 0          // ordinary iterations since the last corrective step
+	version := 0        // bumped whenever S changes
+	failedAt := -1      // the version of S at which a corrective step last failed
+	correcting := false // a corrective step dropped a vertex: correct again
 	for iter := 0; ; iter++ {
 		f, s, _, stop := r.check(iter, w, v, &stale)
 		if stop {
 			return
 		}
+		if correct && (correcting || (w[s] > 0 && failedAt != version &&
+			since >= max(fwCorrectMinGap, support, support*support*support/(16*r.k)))) {
+			since = 0
+			var ok bool
+			ok, correcting, support = r.fwCorrect(w, v, f)
+			stale = 0
+			version++
+			if !ok {
+				failedAt = version
+			}
+			continue
+		}
+		since++
 		// f(w + γ(e_s − w)) = f + 2γ(v_s − f) + γ²(H_ss − 2v_s + f).
 		num := f - v[s]
 		den := r.h(s, s) - 2*v[s] + f
@@ -135,7 +203,13 @@ func (r *run) frankWolfe() {
 			clear(v)
 			r.axpyCol(v, 1, s)
 			stale = 0
+			support = 1
+			version++
 			continue
+		}
+		if w[s] == 0 {
+			support++
+			version++
 		}
 		floats.Scale(1-gamma, w)
 		w[s] += gamma
@@ -143,6 +217,79 @@ func (r *run) frankWolfe() {
 		r.axpyCol(v, gamma, s)
 		stale++
 	}
+}
+
+// fwCorrect is one corrective step of fw at w with v = Hw and f = wᵀv:
+// it moves w toward the minimiser z of f on the affine hull of its
+// support, with exact line search clipped to the simplex, and sets v = Hw
+// afresh. It reports whether f decreased, whether the clip dropped a
+// vertex (so that another corrective step should follow), and the new
+// support size. w and v are unchanged when it fails.
+func (r *run) fwCorrect(w, v []float64, f float64) (ok, dropped bool, support int) {
+	var supp []int // supp is (|S|): the support of w
+	for t, x := range w {
+		if x > 0 {
+			supp = append(supp, t)
+		}
+	}
+	alpha, cond, solved := r.affineSolve(supp, 0)
+	if !solved || cond > fwMaxCond {
+		alpha, _, solved = r.affineSolve(supp, fwRidge)
+	}
+	if !solved {
+		return false, false, len(supp)
+	}
+	// d = z − w on S; hz = Hz; along d, f changes by 2γ·dᵀ(v − f1) + γ²·dᵀHd
+	// (Σd = 0, so subtracting f keeps dᵀv's rounding relative to the
+	// change, as in pgd).
+	hz := make([]float64, r.k) // hz is (K): Hz
+	for i, t := range supp {
+		r.axpyCol(hz, alpha[i], t)
+	}
+	dv, dhd := 0.0, 0.0
+	gmax, block := math.Inf(1), -1
+	for i, t := range supp {
+		d := alpha[i] - w[t]
+		dv += d * (v[t] - f)
+		dhd += d * (hz[t] - v[t])
+		if d < 0 && w[t]/-d < gmax {
+			gmax, block = w[t]/-d, t
+		}
+	}
+	if !(dv < 0) {
+		return false, false, len(supp)
+	}
+	gamma := gmax
+	if dhd > 0 && -dv/dhd < gamma {
+		gamma = -dv / dhd
+	}
+	if math.IsInf(gamma, 0) || !(2*gamma*dv+gamma*gamma*dhd < 0) {
+		return false, false, len(supp)
+	}
+	dropped = gamma == gmax
+	old := make([]float64, len(supp)) // old is (|S|): w on S, to undo
+	for i, t := range supp {
+		old[i] = w[t]
+		w[t] += gamma * (alpha[i] - w[t])
+		if w[t] < 0 || (dropped && t == block) {
+			w[t] = 0
+		}
+	}
+	vOld := append([]float64(nil), v...)
+	r.refresh(w, v)
+	if fNew := floats.Dot(w, v); !(fNew <= f) {
+		for i, t := range supp {
+			w[t] = old[i]
+		}
+		copy(v, vOld)
+		return false, false, len(supp)
+	}
+	for _, t := range supp {
+		if w[t] > 0 {
+			support++
+		}
+	}
+	return true, dropped, support
 }
 
 // activeSet is the set of vertices with positive weight, with O(1)

@@ -91,7 +91,7 @@ func (r *run) projectedGradient() {
 	wPrev := make([]float64, k)
 	vPrev := make([]float64, k)
 	lo, hi := r.stepBounds()
-	etaL := 1 / (2 * math.Max(r.scale, math.SmallestNonzeroFloat64)) // 1/(2 max_t H_tt) ≥ 1/L
+	etaL := math.Min(hi, 1/(2*math.Max(r.scale, math.SmallestNonzeroFloat64))) // 1/(2 max_t H_tt) ≥ 1/L, finite even for subnormal scales
 	eta := etaL
 	stale := 0
 	hist := make([]float64, 0, pgdMemory)
@@ -166,6 +166,9 @@ func (r *run) projectedGradient() {
 func (r *run) pgdDirection(y, hz, w, v []float64, eta, f float64) (dv, dhd float64) {
 	for i := range y {
 		y[i] = w[i] - eta*2*v[i]
+		if math.IsInf(y[i], 0) || math.IsNaN(y[i]) {
+			return math.NaN(), math.NaN() // the step overflowed: no direction
+		}
 	}
 	ProjectSimplex(y, y)
 	r.p.MulVec(hz, y)

@@ -14,10 +14,16 @@ import (
 type Method int
 
 const (
-	// FW is Frank-Wolfe as in MGDA: best-pair closed-form start, vertex
+	// FW is Frank-Wolfe as in MGDA — best-pair closed-form start, vertex
 	// i = argmin_t ∇f(w)_t, exact line search on the segment [w, e_i],
-	// O(K) per iteration. Sublinear (O(1/t)) when the optimum lies on a
-	// proper face of the simplex.
+	// O(K) per iteration — with a corrective step on the support: when the
+	// Frank-Wolfe vertex is already in the support (the zigzag of Wolfe
+	// 1970 has begun) and enough ordinary iterations have passed, w moves
+	// toward the minimiser of f on the affine hull of its support (a KKT
+	// solve, O(|S|³)), clipped to the simplex (von Hohenbalken 1977;
+	// Holloway 1974). The plain method is sublinear when the optimum lies
+	// on a proper face of the simplex; the corrective step makes it reach
+	// the optimum to rounding once the support is found. See frankWolfe.
 	FW Method = iota + 1
 	// AFW is away-step Frank-Wolfe (Guélat & Marcotte 1986; Lacoste-Julien
 	// & Jaggi 2015): also steps away from the worst active vertex; linear
@@ -33,10 +39,17 @@ const (
 	// Barzilai-Borwein η and exact line search for γ ∈ [0, 1]. O(K²) per
 	// iteration.
 	PGD
-	// UGD is the paper's unconstrained gradient descent over softmax
-	// logits (Eq. 12–13): w = softmax(β), β ← β − η·w ⊙ (∇f(w) − ⟨w, ∇f(w)⟩),
-	// with a Barzilai-Borwein trial step and Armijo backtracking. O(K²) per
-	// trial step.
+	// UGD is the paper's unconstrained descent over softmax logits
+	// (Eq. 12–13), w = softmax(β), along the natural gradient of the
+	// softmax: Eq. 13's gradient w ⊙ (∇f(w) − ⟨w, ∇f(w)⟩) preconditioned by
+	// diag(1/w) (the inverse Fisher metric), β ← β − η(∇f(w) − ⟨w, ∇f(w)⟩).
+	// This is mirror descent with the entropy (exponentiated gradient,
+	// w_t ← w_t·e^{−η∇f_t}/Z) written in logits: tasks off the optimal
+	// support decay geometrically instead of like 1/t. Barzilai-Borwein
+	// trial step in the Fisher metric, never below the mirror-descent
+	// bound 1/L, Armijo backtracking. O(K²) per trial step, O(K·|supp w|)
+	// once most weights have reached the logit floor. See softmaxNatural;
+	// UGDPlain is Eq. 13's gradient taken literally.
 	UGD
 	// Exact is Wolfe's (1976) minimum-norm-point algorithm: an active-set
 	// method that solves the problem restricted to a set of affinely
@@ -47,14 +60,34 @@ const (
 	// TwoTask is the closed form for K = 2: w_1 = clip((H_22 − H_12)/(H_11 +
 	// H_22 − 2H_12), 0, 1), H = G + λI.
 	TwoTask
+	// FWPlain is MGDA's Frank-Wolfe exactly as published (best-pair start,
+	// exact line search, O(K) per iteration, no corrective step), with
+	// the iteration cap enforced. Its guarantee is f(w_t) − f* ≤
+	// 2C_f/(t + 2) (Jaggi 2013); it zigzags and stays sublinear when the
+	// optimum lies on a proper face of the simplex.
+	FWPlain
+	// UGDPlain is the paper's Eq. 13 taken literally: gradient descent on
+	// the logits with ∇_β f = w ⊙ (∇f(w) − ⟨w, ∇f(w)⟩), Barzilai-Borwein
+	// trial step, Armijo backtracking, no logit moving by more than 3 per
+	// step. The gradient of a logit is proportional to its weight, so the
+	// weights that should be 0 shrink only like 1/t and f converges
+	// sublinearly. O(K²) per trial step. See softmaxGradient.
+	UGDPlain
 )
 
 // Methods lists the methods that accept any K, in command-line order.
 var Methods = []Method{FW, AFW, PFW, PGD, UGD, Exact}
 
-var methodNames = map[Method]string{FW: "fw", AFW: "afw", PFW: "pfw", PGD: "pgd", UGD: "ugd", Exact: "exact", TwoTask: "two-task"}
+// PlainMethods lists the literal reference algorithms that FW and UGD
+// improve on — MGDA's Frank-Wolfe and the paper's Eq. 13 — kept for
+// comparison; they accept any K.
+var PlainMethods = []Method{FWPlain, UGDPlain}
 
-// String returns the command-line name: fw, afw, pfw, pgd, ugd, exact or two-task.
+var methodNames = map[Method]string{FW: "fw", AFW: "afw", PFW: "pfw", PGD: "pgd", UGD: "ugd", Exact: "exact", TwoTask: "two-task",
+	FWPlain: "fw-plain", UGDPlain: "ugd-plain"}
+
+// String returns the command-line name: fw, afw, pfw, pgd, ugd, exact,
+// two-task, fw-plain or ugd-plain.
 func (m Method) String() string {
 	if s, ok := methodNames[m]; ok {
 		return s
@@ -69,7 +102,7 @@ func ParseMethod(s string) (Method, error) {
 			return m, nil
 		}
 	}
-	return 0, fmt.Errorf("solvers: unknown method %q (want fw, afw, pfw, pgd, ugd, exact or two-task)", s)
+	return 0, fmt.Errorf("solvers: unknown method %q (want fw, afw, pfw, pgd, ugd, exact, two-task, fw-plain or ugd-plain)", s)
 }
 
 // Status is why a solver stopped.
@@ -125,13 +158,15 @@ const (
 )
 
 // DefaultMaxIter returns the iteration cap that MaxIter = 0 means for a
-// method: 100 000 for the O(K)-per-iteration Frank-Wolfe variants, 20 000
-// for pgd and ugd, 1000 + 20·K for exact (its minor cycles), 1 for two-task.
+// method: 100 000 for the O(K)-per-iteration Frank-Wolfe variants (fw,
+// afw, pfw, fw-plain; fw's corrective steps count as iterations), 20 000
+// for pgd, ugd and ugd-plain, 1000 + 20·K for exact (its minor cycles), 1
+// for two-task.
 func DefaultMaxIter(m Method, k int) int {
 	switch m {
-	case FW, AFW, PFW:
+	case FW, AFW, PFW, FWPlain:
 		return 100_000
-	case PGD, UGD:
+	case PGD, UGD, UGDPlain:
 		return 20_000
 	case Exact:
 		return 1000 + 20*k
@@ -154,12 +189,13 @@ type Settings struct {
 	MaxIter int
 	// MaxTime caps the wall time (checked every iteration); 0 means none.
 	MaxTime time.Duration
-	// W0 is the starting weighting (normalised to the simplex; ugd starts at
-	// β = ln max(W0, 1e-8), since a logit at ln 0 could never move). nil
-	// means the method's
-	// default: the best pair for fw (as MGDA), the vertex with the least
-	// G_tt + λ for afw and pfw, uniform weights for pgd and ugd. exact and
-	// two-task ignore it.
+	// W0 is the starting weighting, normalised to the simplex. ugd starts
+	// at β = ln W0, a zero weight at its logit floor (60 below the largest
+	// logit), which the natural gradient can leave; ugd-plain starts at
+	// β = ln max(W0, 1e-8), since its logit at ln 0 could never move. nil
+	// means the method's default: the best pair for fw and fw-plain (as
+	// MGDA), the vertex with the least G_tt + λ for afw and pfw, uniform
+	// weights for pgd, ugd and ugd-plain. exact and two-task ignore it.
 	W0 []float64
 	// Trace records the objective, gap and elapsed time at every iteration
 	// in Result.Trace.
@@ -273,7 +309,11 @@ func Solve(p *pareto.Problem, m Method, s *Settings) (Result, error) {
 	case PGD:
 		r.projectedGradient()
 	case UGD:
+		r.softmaxNatural()
+	case UGDPlain:
 		r.softmaxGradient()
+	case FWPlain:
+		r.frankWolfePlain()
 	case Exact:
 		r.wolfe()
 	case TwoTask:

@@ -50,8 +50,11 @@ func TestCompareSolversGenerated(t *testing.T) {
 		support, _ := strconv.Atoi(r[6])
 		require.Positive(t, support)
 	}
-	for _, m := range []string{"afw", "pfw", "pgd"} {
+	for _, m := range []string{"fw", "afw", "pfw", "pgd", "ugd"} {
 		require.InDelta(t, 0, (objs[m]-objs["exact"])/objs["exact"], compareRelTol, m)
+	}
+	for _, r := range rows[1:] {
+		require.Equal(t, "converged", r[1], r[0])
 	}
 
 	raw, err := os.ReadFile(filepath.Join(dir, "convergence.png"))
@@ -76,6 +79,23 @@ func TestCompareSolversFromFile(t *testing.T) {
 	svg, err := os.ReadFile(filepath.Join(dir, "convergence.svg"))
 	require.NoError(t, err)
 	require.Contains(t, string(svg), "<svg")
+}
+
+// The plain reference methods run by name, with their caps enforced.
+func TestCompareSolversPlainMethods(t *testing.T) {
+	dir := t.TempDir()
+	_, stderr, code := runCLI(t, "compare-solvers", "--k", "30", "--p", "10", "--normalize", "l2",
+		"--methods", "fw,fw-plain,ugd,ugd-plain", "--max-iter", "2000", "--out", dir)
+	require.Equal(t, 0, code, stderr)
+	rows := readCompareCSV(t, filepath.Join(dir, "solvers.csv"))
+	require.Len(t, rows, 5)
+	for i, name := range []string{"fw", "fw-plain", "ugd", "ugd-plain"} {
+		r := rows[1+i]
+		require.Equal(t, name, r[0])
+		iters, _ := strconv.Atoi(r[2])
+		require.LessOrEqual(t, iters, 2000, name)
+		require.Contains(t, []string{"converged", "iteration-limit"}, r[1], name)
+	}
 }
 
 func TestCompareSolversBadInput(t *testing.T) {

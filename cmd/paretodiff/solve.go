@@ -98,7 +98,7 @@ func (o *solverFlags) add(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.Float64Var(&o.tol, "tol", solvers.DefaultTol, "stop when the duality gap ≤ tol·objective (relative)")
 	f.Float64Var(&o.absTol, "abs-tol", solvers.DefaultAbsTol, "also stop when the gap ≤ abs-tol·max_t(G_tt + λ) (absolute, in the problem's units)")
-	f.IntVar(&o.maxIter, "max-iter", 0, "iteration cap; 0 means the method's default (fw/afw/pfw 100000, pgd/ugd 20000, exact 1000+20K)")
+	f.IntVar(&o.maxIter, "max-iter", 0, "iteration cap; 0 means the method's default (fw/afw/pfw/fw-plain 100000, pgd/ugd/ugd-plain 20000, exact 1000+20K)")
 }
 
 func (o *solverFlags) settings() (solvers.Settings, error) {
@@ -139,11 +139,14 @@ gap (the Frank-Wolfe duality gap: objective − optimum ≤ gap), iterations,
 status (converged, iteration-limit, time-limit or stalled) and seconds.
 Weights belong to the normalised tasks when --normalize is not none.
 
-Methods: fw (Frank-Wolfe, as MGDA), afw (away-step), pfw (pairwise), pgd
-(projected gradient), ugd (the paper's softmax gradient descent), exact
-(Wolfe's active-set method; small K or small supports) and two-task (K = 2).
-afw, pfw and exact converge fast and to rounding; fw and ugd are sublinear
-when the optimum leaves tasks out.`,
+Methods: fw (Frank-Wolfe as MGDA, with a corrective step on the support),
+afw (away-step), pfw (pairwise), pgd (projected gradient), ugd (the paper's
+softmax parameterisation, descending along the natural gradient), exact
+(Wolfe's active-set method; small K or small supports), two-task (K = 2),
+and the literal references fw-plain (MGDA's Frank-Wolfe) and ugd-plain (the
+paper's Eq. 13 gradient), which are sublinear when the optimum leaves tasks
+out. All but the plain ones reach the optimum to rounding; afw and pfw are
+the fastest.`,
 		Example: `  paretodiff solve --gram G.npy
   paretodiff solve --grads grads.npy --normalize l2 --lambda 0.1 --method pfw
   paretodiff solve --grads g.csv --losses l.csv --normalize loss+ --format csv --out w.csv`,
@@ -153,7 +156,7 @@ when the optimum leaves tasks out.`,
 	o.problemFlags.add(cmd)
 	o.solverFlags.add(cmd)
 	f := cmd.Flags()
-	f.StringVar(&o.method, "method", "pfw", "fw, afw, pfw, pgd, ugd, exact or two-task")
+	f.StringVar(&o.method, "method", "pfw", "fw, afw, pfw, pgd, ugd, exact, two-task, fw-plain or ugd-plain")
 	f.StringVar(&o.format, "format", "json", "output format: json or csv")
 	f.StringVar(&o.out, "out", "", "write the result to this file (atomically) instead of stdout")
 	return cmd
@@ -175,7 +178,7 @@ type solveResult struct {
 func (o *solveOptions) run(stdout io.Writer) error {
 	method, err := solvers.ParseMethod(o.method)
 	if err != nil {
-		return usagef("--method %q: want fw, afw, pfw, pgd, ugd, exact or two-task", o.method)
+		return usagef("--method %q: want fw, afw, pfw, pgd, ugd, exact, two-task, fw-plain or ugd-plain", o.method)
 	}
 	if o.format != "json" && o.format != "csv" {
 		return usagef("--format %q: want json or csv", o.format)
@@ -249,7 +252,7 @@ func methodList(s string) ([]solvers.Method, error) {
 	for _, name := range strings.Split(s, ",") {
 		m, err := solvers.ParseMethod(strings.TrimSpace(name))
 		if err != nil {
-			return nil, usagef("--methods: unknown method %q (want fw, afw, pfw, pgd, ugd, exact, two-task)", strings.TrimSpace(name))
+			return nil, usagef("--methods: unknown method %q (want fw, afw, pfw, pgd, ugd, exact, two-task, fw-plain, ugd-plain)", strings.TrimSpace(name))
 		}
 		if seen[m] {
 			return nil, usagef("--methods: %s is given twice", m)

@@ -50,7 +50,7 @@ func readRef(t *testing.T) map[float64][]float64 {
 func TestSolveAgainstNumpyReference(t *testing.T) {
 	ref := readRef(t)
 	for lambda, want := range ref {
-		for _, m := range []string{"afw", "pfw", "pgd", "exact"} {
+		for _, m := range []string{"fw", "afw", "pfw", "pgd", "ugd", "exact"} {
 			stdout, stderr, code := runCLI(t, "solve", "--gram", numpyGram, "--lambda", strconv.FormatFloat(lambda, 'g', -1, 64), "--method", m)
 			require.Equal(t, 0, code, stderr)
 			var got solveResult
