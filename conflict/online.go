@@ -25,9 +25,9 @@ const OnlineHelp = `pareto:METHOD[,lambda=λ][,bins=K|logsnr:K][,every=N][,norm=
 
 // DefaultOnlineTol is the default relative duality-gap tolerance of an
 // online solve (solvers.Settings.Tol): f(w) − f* ≤ 1e-4·f(w) is far below
-// the noise of one batch's Gram, and ugd on the ill-conditioned Grams of
-// the x0 loss (per-bin norms over several decades) needs up to its
-// 20 000-iteration cap for the solvers' default 1e-10.
+// the noise of one batch's Gram, so solving further only costs time every
+// step (the Grams of the x0 loss are ill-conditioned: per-bin norms span
+// several decades).
 const DefaultOnlineTol = 1e-4
 
 // DefaultOnlineBins is the number of equal-width bins of an online Pareto
