@@ -1,7 +1,27 @@
 // Package conflict measures how the gradients of timestep bins agree or
-// conflict while a diffusion model trains: per-bin gradients, their K×K Gram
-// and cosine matrices, statistics over training, and the Pareto weights of
-// each probe.
+// conflict while a diffusion model trains, solves the Pareto weighting of
+// the bins from them (Hang et al., ICCV 2023, §3.3), and uses it as an
+// online training weighting.
+//
+// Tour:
+//   - Bins (EqualT, EqualLogSNR, FromEdges, ParseBins) are the tasks.
+//   - Probe measures a model: a batch stratified into the bins, one forward
+//     and backward pass (diffusion.BinGram, the per-example "ghost"
+//     identity), the K×K Gram of the bins' task-loss gradients over all
+//     parameters or a subset (ParseParams), its cosine matrix (Cosine),
+//     Stats (Summarize) and the Pareto weights of every probe
+//     (SolveConfig, package solvers). Probe.Callback runs it every N steps
+//     of diffusion.Train.
+//   - Log writes the time series crash-safely (JSONL + NPY matrices);
+//     ReadLog reads it back; WriteFigures draws cosine heat maps,
+//     statistics over training and the Pareto weights next to closed forms
+//     normalised by BinWeights.
+//   - Online is the paper's optimisation-based baseline as a training
+//     weighting (paretodiff train --weighting pareto:fw).
+//
+// The per-bin task loss is, by default, the paper's: the bin's mean
+// unweighted x0-MSE ‖x0 − x̂0‖²/D of the model's x0 prediction, whatever
+// the model's target (ProbeConfig.Task changes it).
 //
 // Invariants:
 //   - Bins partition the timesteps 0..T−1 into K contiguous, non-empty,
@@ -9,4 +29,9 @@
 //   - Gram matrices are float64 and symmetric; the cosine matrix is
 //     C_ij = G_ij/√(G_ii G_jj), with C_ii = 1, and a bin whose gradient is
 //     zero has NaN cosines off the diagonal (it neither agrees nor conflicts).
+//   - Pareto weights (Solution.W, Online.Weights) are on the simplex: ≥ 0,
+//     summing to 1, one per bin, and weigh the bins' task losses.
+//   - Probe batches depend only on the seed and the step (StreamProbe).
+//   - Files are replaced atomically; a log's JSONL only ever holds complete
+//     records whose matrices exist.
 package conflict

@@ -287,10 +287,16 @@ func (t *Trainer) StepOnce() error {
 	ps.ZeroGrad(t.net.Backend())
 	loss := t.obj.Loss(b, t.w, t.mse, true)
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		if err := t.net.Backend().Sync(); err != nil { // a failed GPU backend reads back NaN
+			return fmt.Errorf("diffusion: step %d: %w", s, err)
+		}
 		return fmt.Errorf("diffusion: step %d: training loss is %v", s, loss)
 	}
 	norm, lr, err := t.opt.Update()
 	if err != nil {
+		if serr := t.net.Backend().Sync(); serr != nil {
+			err = serr
+		}
 		return fmt.Errorf("diffusion: step %d: %w", s, err)
 	}
 	if err := t.net.Backend().Sync(); err != nil {

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paretodiff/paretodiff/conflict"
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/diffusion/data"
 	"github.com/paretodiff/paretodiff/diffusion/nn"
@@ -45,6 +46,17 @@ type trainOptions struct {
 	resume                     bool
 	checkpointEvery, logEvery  int
 	progress                   string
+
+	// densitySet records that --density was given (the pareto weighting
+	// otherwise stratifies the batch over its bins).
+	densitySet bool
+	// online is the --weighting pareto:… weighting, bound to the trainer.
+	online *conflict.Online
+	// Hooks for commands built on train (conflict): setup edits the
+	// training configuration, started runs once the trainer exists (before
+	// the first step), and both may be nil.
+	setup   func(cfg *diffusion.TrainConfig)
+	started func(tr *diffusion.Trainer) error
 }
 
 // trajectoryFlags are the flags a resumed run takes from its checkpoint.
@@ -57,7 +69,7 @@ func newTrainCmd() *cobra.Command {
 		Use:   "train",
 		Short: "Train a diffusion denoiser with any loss weighting, with checkpoints and a metrics log",
 		Long: `train trains a ResMLP denoiser on toy 2-D data or MNIST with the chosen prediction
-target and loss weighting, on the CPU. Each step draws a batch, noises it at timesteps
+target and loss weighting, on the CPU or an NVIDIA GPU (--device cuda). Each step draws a batch, noises it at timesteps
 from --density, weighs each example's loss by --weighting (stated on the x0 loss and
 converted to the target, as in the weights command) and takes an AdamW step with
 linear warm-up, gradient clipping and an EMA of the weights.
@@ -69,22 +81,32 @@ held-out batches in the timestep ranges [0,100), [200,300), [600,700), [800,900)
 scaled to T, gradient norm, learning rate, speed) and config.json.
 
 --resume continues the run in --out from its checkpoint up to --steps; the run's
-settings come from the checkpoint, and on the CPU the result is bit-identical to an
-uninterrupted run. A non-finite loss stops training with an error naming the step;
+settings come from the checkpoint, and on the same device the result is bit-identical
+to an uninterrupted run (a run may continue on another device; its numbers then differ
+by float32 rounding). A non-finite loss stops training with an error naming the step;
 the last good checkpoint stays.
 
 Data: ` + strings.ReplaceAll(data.SpecHelp, "\n", "\n      ") + `
 
 Weighting strategies:
-` + weighting.StrategyHelp,
+` + weighting.StrategyHelp + `
+` + conflict.OnlineHelp,
 		Example: `  paretodiff train --data toy:8gaussians --steps 3000 --width 128 --out runs/toy
   paretodiff train --data mnist --target v --weighting min-snr:5 --steps 20000 --out runs/mnist
+  paretodiff train --data mnist --device cuda --steps 20000 --out runs/mnist-gpu
   paretodiff train --out runs/mnist --resume --steps 40000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.run(cmd.Context(), cmd, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
+	o.addFlags(cmd)
+	return cmd
+}
+
+// addFlags registers the training flags (shared with the conflict
+// command).
+func (o *trainOptions) addFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&o.data, "data", "toy:8gaussians", "training data: toy:8gaussians, toy:swissroll, toy:checkerboard, toy:moons or mnist")
 	f.StringVar(&o.mnistDir, "mnist-dir", "", "folder with the MNIST IDX files (default: the GoMNIST module in the Go module cache, or $"+data.MNISTEnv+")")
@@ -94,7 +116,7 @@ Weighting strategies:
 	f.IntVar(&o.hidden, "hidden", 0, "ResMLP block inner width (0: 2×width)")
 	f.StringVar(&o.act, "act", "silu", "activation: silu or gelu")
 	f.StringVar(&o.target, "target", "eps", "prediction target: eps, x0 or v")
-	f.StringVar(&o.weighting, "weighting", "min-snr:5", "loss weighting strategy (see above)")
+	f.StringVar(&o.weighting, "weighting", "min-snr:5", "loss weighting strategy, or pareto:METHOD,... (see above)")
 	f.StringVar(&o.density, "density", "uniform", "timestep density: uniform, stratified:K, logit-normal:m,s, edm-lognormal:Pmean,Pstd")
 	f.StringVar(&o.schedule, "schedule", "cosine", "noise schedule: cosine, linear or scaled-linear")
 	f.IntVar(&o.T, "T", 1000, "number of diffusion timesteps")
@@ -109,20 +131,16 @@ Weighting strategies:
 	f.Uint64Var(&o.seed, "seed", 1, "random seed of weights, batches and held-out data")
 	f.IntVar(&o.evalSize, "eval-size", 256, "held-out examples per timestep range in the metrics")
 	f.StringVar(&o.out, "out", "", "run folder for checkpoint.bin, metrics.jsonl and config.json (required)")
-	f.StringVar(&o.device, "device", "cpu", "compute device: cpu")
+	addDeviceFlag(cmd, &o.device)
 	f.BoolVar(&o.resume, "resume", false, "continue the run in --out from its checkpoint")
 	f.IntVar(&o.checkpointEvery, "checkpoint-every", 1000, "write a checkpoint every N steps (0: only at the end)")
 	f.IntVar(&o.logEvery, "log-every", 100, "write a metrics record (and a progress line) every N steps")
 	f.StringVar(&o.progress, "progress", "auto", "progress display: auto (a bar on a terminal, lines otherwise), bar, lines or none")
-	return cmd
 }
 
 func (o *trainOptions) run(ctx context.Context, cmd *cobra.Command, stdout, stderr io.Writer) error {
 	if o.out == "" {
 		return usagef("--out: give a run folder")
-	}
-	if o.device != "cpu" {
-		return usagef("--device %q: only cpu is available in this build", o.device)
 	}
 	if o.steps < 1 {
 		return usagef("--steps must be ≥ 1, got %d", o.steps)
@@ -135,6 +153,7 @@ func (o *trainOptions) run(ctx context.Context, cmd *cobra.Command, stdout, stde
 	default:
 		return usagef("--progress %q: want auto, bar, lines or none", o.progress)
 	}
+	o.densitySet = cmd.Flags().Changed("density")
 	ckPath := diffusion.CheckpointPath(o.out)
 	var ck *diffusion.Checkpoint
 	if o.resume {
@@ -152,9 +171,9 @@ func (o *trainOptions) run(ctx context.Context, cmd *cobra.Command, stdout, stde
 		return usagef("--out %s already holds a checkpoint: add --resume to continue it or choose another folder", o.out)
 	}
 
-	be, err := nn.NewBackend(o.device)
+	be, err := openDevice(o.device, stderr)
 	if err != nil {
-		return usagef("--device: %v", err)
+		return err
 	}
 	train, heldOut, err := data.Open(o.data, o.mnistDir)
 	if err != nil {
@@ -209,6 +228,16 @@ func (o *trainOptions) run(ctx context.Context, cmd *cobra.Command, stdout, stde
 	if err != nil {
 		return usagef("%v", err)
 	}
+	if o.online != nil {
+		if err := o.online.Bind(tr); err != nil {
+			return usagef("--weighting: %v", err)
+		}
+	}
+	if o.started != nil {
+		if err := o.started(tr); err != nil {
+			return err
+		}
+	}
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
@@ -217,6 +246,9 @@ func (o *trainOptions) run(ctx context.Context, cmd *cobra.Command, stdout, stde
 	prog.finish()
 	if errors.Is(err, context.Canceled) {
 		return failure(fmt.Errorf("interrupted at step %d; the checkpoint in %s is saved, continue with --resume", tr.Step(), o.out))
+	}
+	if err != nil && o.online != nil && o.online.Err() != nil {
+		return failure(o.online.Err())
 	}
 	if err != nil {
 		return failure(err)
@@ -250,8 +282,21 @@ func (o *trainOptions) config(dim int) (diffusion.TrainConfig, nn.Spec, error) {
 	if err != nil {
 		return cfg, nn.Spec{}, usagef("--target: %v", err)
 	}
-	strategy, err := weighting.Parse(o.weighting)
-	if err != nil {
+	var strategy weighting.Strategy
+	o.online = nil
+	if strings.HasPrefix(strings.TrimSpace(o.weighting), "pareto") {
+		oc, err := conflict.ParseOnline(o.weighting, sched)
+		if err != nil {
+			return cfg, nn.Spec{}, usagef("--weighting: %v", err)
+		}
+		if o.online, err = conflict.NewOnline(oc); err != nil {
+			return cfg, nn.Spec{}, usagef("--weighting: %v", err)
+		}
+		if !o.densitySet && oc.EqualTBins() {
+			// Stratify the batch over the weighting's bins.
+			o.density = weighting.Stratified{Steps: o.T, K: oc.Bins.K()}.String()
+		}
+	} else if strategy, err = weighting.Parse(o.weighting); err != nil {
 		return cfg, nn.Spec{}, usagef("--weighting: %v", err)
 	}
 	density, err := weighting.ParseDensity(o.density, o.T, sched.LogSNRs())
@@ -270,6 +315,14 @@ func (o *trainOptions) config(dim int) (diffusion.TrainConfig, nn.Spec, error) {
 		Steps: o.steps, Batch: o.batch, Optim: optim, Seed: o.seed, EvalSize: o.evalSize,
 		LogEvery: o.logEvery, CheckpointDir: o.out, CheckpointEvery: o.checkpointEvery,
 		Meta: map[string]string{"data": o.data, "model": o.model},
+	}
+	if o.online != nil {
+		// The checkpoint's strategy is "constant"; the spec lives in Meta.
+		o.online.Attach(&cfg)
+		cfg.Meta["weighting"] = o.online.Config().String()
+	}
+	if o.setup != nil {
+		o.setup(&cfg)
 	}
 	return cfg, nn.Spec{Kind: "resmlp", ResMLP: &rc}, nil
 }
@@ -290,9 +343,12 @@ func (o *trainOptions) fromCheckpoint(ck *diffusion.Checkpoint, cmd *cobra.Comma
 		"weight-decay": fmtFlagFloat(c.Optim.WeightDecay), "clip": fmtFlagFloat(c.Optim.ClipNorm), "ema": fmtFlagFloat(c.Optim.EMADecay),
 		"seed": strconv.FormatUint(c.Seed, 10), "eval-size": strconv.Itoa(c.EvalSize),
 	}
+	if w := ck.Meta["weighting"]; w != "" {
+		want["weighting"] = w // an online (pareto) weighting
+	}
 	for _, name := range trajectoryFlags {
 		fl := cmd.Flags().Lookup(name)
-		if fl.Changed && !sameFlagValue(fl.Value.String(), want[name]) {
+		if fl.Changed && !sameFlagValue(fl.Value.String(), want[name]) && !(name == "weighting" && sameOnline(fl.Value.String(), want[name], c)) {
 			return usagef("--%s %s differs from the checkpoint's %s; a resumed run keeps its settings", name, fl.Value.String(), want[name])
 		}
 		if name == "hidden" && want[name] == strconv.Itoa(2*m.Width) {
@@ -303,6 +359,18 @@ func (o *trainOptions) fromCheckpoint(ck *diffusion.Checkpoint, cmd *cobra.Comma
 		}
 	}
 	return nil
+}
+
+// sameOnline reports whether two pareto weighting specs mean the same
+// (their canonical forms agree under the run's schedule).
+func sameOnline(a, b string, c diffusion.RunConfig) bool {
+	sched, err := diffusion.NewSchedule(c.Schedule, c.T, c.ZeroTerminal)
+	if err != nil {
+		return false
+	}
+	x, errA := conflict.ParseOnline(a, sched)
+	y, errB := conflict.ParseOnline(b, sched)
+	return errA == nil && errB == nil && x.String() == y.String()
 }
 
 func fmtFlagFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }

@@ -92,7 +92,7 @@ func TestTrainBadInput(t *testing.T) {
 		msg  string
 	}{
 		{[]string{"train"}, "--out: give a run folder"},
-		{trainArgs(dir, "--device", "cuda"), `--device "cuda": only cpu`},
+		{trainArgs(dir, "--device", "tpu"), `--device "tpu": want cpu, cuda or auto`},
 		{trainArgs(dir, "--data", "cifar"), `unknown data "cifar"`},
 		{trainArgs(dir, "--weighting", "min-snr:-1"), "γ must be positive"},
 		{trainArgs(dir, "--target", "score"), `unknown target "score"`},

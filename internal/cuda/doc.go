@@ -77,6 +77,18 @@
 // Tests that need a GPU skip when no driver loads, unless the environment
 // variable named by RequireEnv is 1, when they fail instead (scripts/gpu-check.sh
 // sets it on the GPU machine, so that a broken driver cannot pass as a skip).
+// OpenEmulator gives a Device on a Go emulation of the driver, NVRTC and
+// cuBLAS over host memory that runs every kernel through a Go transcription
+// of its CUDA C (emulator_kernels.go): without a GPU, the kernel tests run
+// on it against their float64 references, and the nn backend (package
+// nncuda) runs on it end to end against the CPU backend. It checks launch
+// arguments, shapes, strides, the thread rule and the transcribed
+// arithmetic, not the CUDA C itself.
+//
+// The kernels of kernels/training.cu and the wrappers in nnops.go
+// (GemmStrided, Dot, Gram, TimeEmbedding, WeightedMSE, LayerNormParamGrad,
+// AdamWStep32, EMA32) have the exact semantics of the diffusion/nn Backend
+// methods that package nncuda implements with them.
 package cuda
 
 // RequireEnv names the environment variable that, set to 1, turns "no CUDA

@@ -265,7 +265,7 @@ func TestGPUClose(t *testing.T) {
 }
 
 func TestGPUSgemm(t *testing.T) {
-	d := requireGPU(t)
+	d := kernelDevice(t)
 	r := rand.New(rand.NewPCG(6, 21))
 	shapes := [][3]int{{1, 1, 1}, {7, 5, 3}, {33, 65, 256}, {128, 96, 100}, {64, 48, 1024}}
 	for _, sz := range shapes {
@@ -299,7 +299,7 @@ func TestGPUSgemm(t *testing.T) {
 }
 
 func TestGPUSgemmStridedBatched(t *testing.T) {
-	d := requireGPU(t)
+	d := kernelDevice(t)
 	r := rand.New(rand.NewPCG(6, 22))
 	const batch = 3
 	for _, s := range []GemmShape{{M: 4, N: 6, K: 5}, {M: 17, N: 3, K: 40, TransA: true}, {M: 8, N: 8, K: 8, TransB: true}} {
@@ -321,7 +321,7 @@ func TestGPUSgemmStridedBatched(t *testing.T) {
 // the device, G = A·Aᵀ in float64 (ToFloat64, then Dgemm), as the
 // conflict measurement will.
 func TestGPUGram(t *testing.T) {
-	d := requireGPU(t)
+	d := kernelDevice(t)
 	r := rand.New(rand.NewPCG(6, 23))
 	const k, p = 32, 10007
 	a := randF32(r, k*p, 1)

@@ -18,8 +18,21 @@ var shared struct {
 	err  error
 }
 
+// emulated is the emulator device that kernelDevice falls back to.
+var emulated struct {
+	once sync.Once
+	dev  *Device
+	err  error
+}
+
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if emulated.dev != nil {
+		if err := emulated.dev.Close(); err != nil && code == 0 {
+			println("closing the emulator:", err.Error())
+			code = 1
+		}
+	}
 	if shared.dev != nil {
 		if err := shared.dev.Close(); err != nil && code == 0 {
 			println("closing the shared GPU:", err.Error())
@@ -36,6 +49,25 @@ func requireGPU(t testing.TB) *Device {
 	shared.once.Do(func() { shared.dev, shared.err = Open(0, Options{NoDiskCache: true}) })
 	skipOrFail(t, shared.err)
 	return shared.dev
+}
+
+// kernelDevice returns the shared GPU, or without a driver (unless
+// RequireEnv is 1) the shared emulator (OpenEmulator), so that the kernel
+// tests also check the emulator's Go transcriptions of the kernels against
+// the same references on machines without a GPU.
+func kernelDevice(t testing.TB) *Device {
+	t.Helper()
+	shared.once.Do(func() { shared.dev, shared.err = Open(0, Options{NoDiskCache: true}) })
+	if shared.err == nil {
+		return shared.dev
+	}
+	if !errors.Is(shared.err, ErrNoDriver) || os.Getenv(RequireEnv) == "1" {
+		skipOrFail(t, shared.err)
+	}
+	emulated.once.Do(func() { emulated.dev, emulated.err = OpenEmulator(512<<20, Options{}) })
+	require.NoError(t, emulated.err)
+	t.Logf("no GPU (%v): on the emulator", shared.err)
+	return emulated.dev
 }
 
 // openGPU opens a separate device for one test, closed when it ends.

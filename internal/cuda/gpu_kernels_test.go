@@ -42,7 +42,7 @@ const (
 var elemSizes = []int{1, 1000, 1<<20 + 3}
 
 func TestGPUElementwise(t *testing.T) {
-	d := requireGPU(t)
+	d := kernelDevice(t)
 	r := rand.New(rand.NewPCG(6, 10))
 	for _, n := range elemSizes {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
@@ -103,7 +103,7 @@ func TestGPUElementwise(t *testing.T) {
 // TestGPUGridStride launches kernels with grids far smaller than their
 // data: grid-stride loops must still cover every element.
 func TestGPUGridStride(t *testing.T) {
-	d := requireGPU(t)
+	d := kernelDevice(t)
 	const n = 10007
 	x := poisoned[float32](t, d, n)
 	require.NoError(t, d.Launch("fill_f32", Dim3{1, 1, 1}, Dim3{32, 1, 1}, 0, NewKernelArgs(3).F32Ptr(x).F32(1).I64(n)))
@@ -161,7 +161,7 @@ func colSums(x []float32, rows, cols int) (sum, abs []float64) {
 var matShapes = [][2]int{{1, 1}, {1, 37}, {9, 1}, {37, 31}, {64, 33}, {8, 515}, {1000, 100}, {20000, 3}}
 
 func TestGPUBias(t *testing.T) {
-	d := requireGPU(t)
+	d := kernelDevice(t)
 	r := rand.New(rand.NewPCG(6, 12))
 	for _, sh := range matShapes {
 		rows, cols := sh[0], sh[1]
@@ -207,7 +207,7 @@ func activationInputs(r *rand.Rand, n int) []float32 {
 }
 
 func TestGPUActivations(t *testing.T) {
-	d := requireGPU(t)
+	d := kernelDevice(t)
 	r := rand.New(rand.NewPCG(6, 13))
 	type act struct {
 		name    string
@@ -260,7 +260,7 @@ func TestGPUActivations(t *testing.T) {
 }
 
 func TestGPULayerNorm(t *testing.T) {
-	d := requireGPU(t)
+	d := kernelDevice(t)
 	r := rand.New(rand.NewPCG(6, 14))
 	const eps = 1e-5
 	for _, sh := range matShapes {
@@ -356,7 +356,7 @@ func layerNormBackwardScales(dy, x, gamma, mean, rstd []float32, rows, cols int)
 }
 
 func TestGPUTimestepEmbedding(t *testing.T) {
-	d := requireGPU(t)
+	d := kernelDevice(t)
 	r := rand.New(rand.NewPCG(6, 15))
 	for _, dim := range []int{1, 2, 7, 128} {
 		for _, tScale := range []float32{1, 0.5} {
@@ -379,7 +379,7 @@ func TestGPUTimestepEmbedding(t *testing.T) {
 }
 
 func TestGPUNoiseAndLoss(t *testing.T) {
-	d := requireGPU(t)
+	d := kernelDevice(t)
 	r := rand.New(rand.NewPCG(6, 16))
 	for _, sh := range matShapes {
 		rows, cols := sh[0], sh[1]
@@ -418,7 +418,7 @@ func TestGPUNoiseAndLoss(t *testing.T) {
 }
 
 func TestGPUAdamWAndEMA(t *testing.T) {
-	d := requireGPU(t)
+	d := kernelDevice(t)
 	r := rand.New(rand.NewPCG(6, 17))
 	const n = 100003
 	for _, h := range []AdamW{
@@ -471,7 +471,7 @@ func TestGPUAdamWAndEMA(t *testing.T) {
 }
 
 func TestGPUSumSquares(t *testing.T) {
-	d := requireGPU(t)
+	d := kernelDevice(t)
 	r := rand.New(rand.NewPCG(6, 18))
 	for _, n := range []int{1, 255, 256, 257, 300000, 1<<20 + 7} {
 		x := randF32(r, n, 1)

@@ -34,6 +34,12 @@ var kernelSpecs = map[string][]ArgKind{
 	"ema_f32":                  {ArgPtrF32, ArgPtrF32, ArgI64, ArgF32, ArgF32},
 	"sumsq_partial_f32":        {ArgPtrF64, ArgPtrF32, ArgI64},
 	"sum_f64":                  {ArgPtrF64, ArgPtrF64, ArgI32},
+	// kernels/training.cu: the diffusion/nn Backend's semantics (nnops.go).
+	"dot_partial_f32":    {ArgPtrF64, ArgPtrF32, ArgPtrF32, ArgI64},
+	"time_embedding_f32": {ArgPtrF32, ArgPtrF32, ArgI32, ArgI32, ArgF32},
+	"weighted_mse_f32":   {ArgPtrF32, ArgPtrF32, ArgPtrF32, ArgPtrF32, ArgPtrF32, ArgI32, ArgI32, ArgF32, ArgI32},
+	"f32_cols_to_f64":    {ArgPtrF64, ArgPtrF32, ArgI32, ArgI64, ArgI64, ArgI32},
+	"scale_matrix_f32":   {ArgPtrF32, ArgI32, ArgI32, ArgI64, ArgF32},
 }
 
 // Launch geometry; the kernels assume the same numbers (kernels/prelude.cuh).

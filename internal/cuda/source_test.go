@@ -14,9 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// kernelDecl matches a kernel's C declaration in the sources.
-var kernelDecl = regexp.MustCompile(`extern "C" __global__ void (\w+)\(([^)]*)\)`)
-
 // cParamKind maps a C parameter declaration ("const float* x") to its kind.
 func cParamKind(t *testing.T, decl string) ArgKind {
 	t.Helper()

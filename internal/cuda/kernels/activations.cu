@@ -22,7 +22,9 @@ extern "C" __global__ void silu_backward_f32(float* dx, const float* dy, const f
 }
 
 // GELU, tanh approximation (GPT-2, PyTorch approximate="tanh"):
-// f(x) = ½x(1 + tanh(u)), u = √(2/π)(x + 0.044715x³).
+// f(x) = ½x(1 + tanh(u)), u = √(2/π)(x + 0.044715x³), evaluated as
+// f(x) = x·σ(2u) with σ(z) = 1/(1 + e^(−z)), since ½(1 + tanh u) = σ(2u):
+// the same function without the cancellation of 1 + tanh u for x ≪ 0.
 #define PD_SQRT_2_OVER_PI 0.7978845608028654f
 #define PD_GELU_C 0.044715f
 
@@ -30,18 +32,23 @@ extern "C" __global__ void gelu_tanh_f32(float* out, const float* x, i64 n) {
 	GRID_STRIDE(i, n) {
 		float v = x[i];
 		float u = PD_SQRT_2_OVER_PI * (v + PD_GELU_C * v * v * v);
-		out[i] = 0.5f * v * (1.0f + tanhf(u));
+		out[i] = v / (1.0f + expf(-2.0f * u));
 	}
 }
 
-// gelu_tanh_backward_f32: f'(x) = ½(1 + tanh u) + ½x(1 − tanh²u)·√(2/π)(1 + 3·0.044715x²).
+// gelu_tanh_backward_f32: f'(x) = ½(1 + tanh u) + ½x(1 − tanh²u)·u'(x),
+// u'(x) = √(2/π)(1 + 3·0.044715x²), evaluated as
+// f'(x) = s + 2x·s·s̄·u'(x) with s = σ(2u) and s̄ = σ(−2u) = 1 − s (so
+// ½(1 − tanh²u) = 2s·s̄), each without cancellation: in the tanh form,
+// 1 − tanh²u loses all its digits in float32 for |x| ≳ 3.
 extern "C" __global__ void gelu_tanh_backward_f32(float* dx, const float* dy, const float* x, i64 n, int accumulate) {
 	GRID_STRIDE(i, n) {
 		float v = x[i];
 		float u = PD_SQRT_2_OVER_PI * (v + PD_GELU_C * v * v * v);
-		float t = tanhf(u);
+		float s = 1.0f / (1.0f + expf(-2.0f * u));
+		float sbar = 1.0f / (1.0f + expf(2.0f * u));
 		float du = PD_SQRT_2_OVER_PI * (1.0f + 3.0f * PD_GELU_C * v * v);
-		float g = dy[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du);
+		float g = dy[i] * (s + 2.0f * v * s * sbar * du);
 		dx[i] = accumulate ? dx[i] + g : g;
 	}
 }

@@ -18,8 +18,22 @@ extern "C" __device__ float sqrtf(float);
 extern "C" __device__ float rsqrtf(float);
 extern "C" __device__ float sinf(float);
 extern "C" __device__ float cosf(float);
+extern "C" __device__ double exp(double);
+extern "C" __device__ double log(double);
+extern "C" __device__ double sin(double);
+extern "C" __device__ double cos(double);
 static __device__ __forceinline__ float __shfl_xor_sync(unsigned mask, float v, int lane) {
 	return __nvvm_shfl_sync_bfly_f32(mask, v, lane, 0x1f);
+}
+static __device__ __forceinline__ __attribute__((unused)) double __shfl_xor_sync(unsigned mask, double v, int lane) {
+	union {
+		double d;
+		int i[2];
+	} u;
+	u.d = v;
+	u.i[0] = __nvvm_shfl_sync_bfly_i32(mask, u.i[0], lane, 0x1f);
+	u.i[1] = __nvvm_shfl_sync_bfly_i32(mask, u.i[1], lane, 0x1f);
+	return u.d;
 }
 #endif
 

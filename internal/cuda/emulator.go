@@ -13,11 +13,12 @@ import (
 // fakeGPU is a CUDA driver, NVRTC and cuBLAS made of Go functions over host
 // memory, so that the Device machinery (worker thread, Do, buffers, pool,
 // kernel compilation and caching, argument packing, cuBLAS wiring, error
-// paths) runs in tests on machines without a GPU. Like the real driver it
-// refuses calls from a thread where its context is not current
-// (CUDA_ERROR_INVALID_CONTEXT), so it also checks the thread rule. It runs
-// a few kernels (fill, scale, axpy, add) in Go and records every launch's
-// decoded arguments.
+// paths) and the code above it run on machines without a GPU: the tests of
+// this package, and through OpenEmulator the tests of the nn backend. Like
+// the real driver it refuses calls from a thread where its context is not
+// current (CUDA_ERROR_INVALID_CONTEXT), so it also checks the thread rule.
+// It runs every kernel through its Go transcription (emulator_kernels.go)
+// and records every launch's decoded arguments (unless noRecord).
 type fakeGPU struct {
 	mu       sync.Mutex
 	arena    []byte            // device memory; address = fakeBase + offset
@@ -26,7 +27,8 @@ type fakeGPU struct {
 	current  map[int]uintptr   // OS thread → current context
 	retained int               // primary context reference count
 	modules  map[uintptr][]string
-	launches []fakeLaunch
+	launches []fakeLaunch // unless noRecord
+	noRecord bool
 	blas     []string // cuBLAS calls
 	mathMode int32
 	calls    map[string]int
@@ -283,8 +285,10 @@ func (f *fakeGPU) driver() *driverAPI {
 					}
 				}
 			}
-			f.launches = append(f.launches, fakeLaunch{name, Dim3{gx, gy, gz}, Dim3{bx, by, bz}, args})
-			f.run(name, args)
+			if !f.noRecord {
+				f.launches = append(f.launches, fakeLaunch{name, Dim3{gx, gy, gz}, Dim3{bx, by, bz}, args})
+			}
+			f.run(name, Dim3{gx, gy, gz}, Dim3{bx, by, bz}, args)
 			return 0
 		},
 		cuStreamCreate:      func(s *uintptr, flags uint32) int32 { *s = 1; return 0 },
@@ -306,35 +310,6 @@ func (f *fakeGPU) driver() *driverAPI {
 			*s = fakeErrorStrings()[nd[1]]
 			return 0
 		},
-	}
-}
-
-// run executes the kernels the fake knows, on the arena.
-func (f *fakeGPU) run(name string, a []any) {
-	p := func(i int) uint64 { return uint64(a[i].(DevicePtr)) }
-	switch name {
-	case "fill_f32":
-		x := f.f32s(p(0), int(a[2].(int64)))
-		for i := range x {
-			x[i] = a[1].(float32)
-		}
-	case "scale_f32":
-		x := f.f32s(p(0), int(a[2].(int64)))
-		for i := range x {
-			x[i] *= a[1].(float32)
-		}
-	case "axpy_f32":
-		n := int(a[3].(int64))
-		y, x := f.f32s(p(0), n), f.f32s(p(2), n)
-		for i := range y {
-			y[i] += a[1].(float32) * x[i]
-		}
-	case "add_f32":
-		n := int(a[3].(int64))
-		out, x, y := f.f32s(p(0), n), f.f32s(p(1), n), f.f32s(p(2), n)
-		for i := range out {
-			out[i] = x[i] + y[i]
-		}
 	}
 }
 
@@ -408,25 +383,41 @@ func (f *fakeGPU) cublas() (*cublasAPI, error) {
 			if f.ok("cublasSgemm") != 0 {
 				return 14 // CUBLAS_STATUS_INTERNAL_ERROR
 			}
-			if m < 0 || n < 0 || k < 0 {
-				return 7
-			}
-			colsA, colsB := k, n // columns of the stored A and B (column-major)
-			if ta == cublasOpT {
-				colsA = m
-			}
-			if tb == cublasOpT {
-				colsB = k
-			}
-			A := f64s(f.f32s(a, int(lda)*int(colsA)))
-			B := f64s(f.f32s(b, int(ldb)*int(colsB)))
-			C32 := f.f32s(c, int(ldc)*int(n))
-			C := f64s(C32)
-			colMajorGemm(ta, tb, int(m), int(n), int(k), float64(*alpha), A, int(lda), B, int(ldb), float64(*beta), C, int(ldc))
-			for i := range C32 {
-				C32[i] = float32(C[i])
+			if code := f.gemm32(ta, tb, m, n, k, *alpha, a, lda, 0, b, ldb, 0, *beta, c, ldc, 0, 1); code != 0 {
+				return code
 			}
 			f.blas = append(f.blas, "sgemm")
+			return 0
+		},
+		cublasSgemmStridedBatched: func(h uintptr, ta, tb int32, m, n, k int32, alpha *float32, a uint64, lda int32, sa int64, b uint64, ldb int32, sb int64, beta *float32, c uint64, ldc int32, sc int64, batch int32) int32 {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if f.ok("cublasSgemmStridedBatched") != 0 {
+				return 14
+			}
+			if code := f.gemm32(ta, tb, m, n, k, *alpha, a, lda, sa, b, ldb, sb, *beta, c, ldc, sc, batch); code != 0 {
+				return code
+			}
+			f.blas = append(f.blas, "sgemm-batched")
+			return 0
+		},
+		cublasDgemm: func(h uintptr, ta, tb int32, m, n, k int32, alpha *float64, a uint64, lda int32, b uint64, ldb int32, beta *float64, c uint64, ldc int32) int32 {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if f.ok("cublasDgemm") != 0 {
+				return 14
+			}
+			ra, ca, rb, cb, ok := gemmOperands(ta, tb, m, n, k, lda, ldb, ldc)
+			if !ok {
+				return 7 // CUBLAS_STATUS_INVALID_VALUE
+			}
+			if m > 0 && n > 0 {
+				A := f.devF64(a, colSpan(ra, ca, lda))
+				B := f.devF64(b, colSpan(rb, cb, ldb))
+				C := f.devF64(c, colSpan(int(m), int(n), ldc))
+				colMajorGemm(ta, tb, int(m), int(n), int(k), *alpha, A, int(lda), B, int(ldb), *beta, C, int(ldc))
+			}
+			f.blas = append(f.blas, "dgemm")
 			return 0
 		},
 		cublasGetStatusName:   func(s int32) string { return cublasStatusNames[int(s)] },
@@ -437,4 +428,113 @@ func (f *fakeGPU) cublas() (*cublasAPI, error) {
 // open starts a Device on the fake.
 func (f *fakeGPU) open(opts Options) (*Device, error) {
 	return openWith(libraries{f.driver(), f.nvrtc, f.cublas}, 0, opts)
+}
+
+// gemmOperands returns the stored (column-major) shapes of A and B of a
+// cuBLAS GEMM and whether the arguments are valid as cuBLAS checks them.
+func gemmOperands(ta, tb int32, m, n, k, lda, ldb, ldc int32) (ra, ca, rb, cb int, ok bool) {
+	ra, ca, rb, cb = int(m), int(k), int(k), int(n)
+	if ta == cublasOpT {
+		ra, ca = int(k), int(m)
+	}
+	if tb == cublasOpT {
+		rb, cb = int(n), int(k)
+	}
+	ok = m >= 0 && n >= 0 && k >= 0 && int(lda) >= max(1, ra) && int(ldb) >= max(1, rb) && ldc >= max(1, m)
+	return
+}
+
+// colSpan is the number of elements a column-major (rows, cols) matrix
+// with leading dimension ld spans.
+func colSpan(rows, cols int, ld int32) int {
+	if rows == 0 || cols == 0 {
+		return 0
+	}
+	return (cols-1)*int(ld) + rows
+}
+
+// gemm32 runs batch float32 GEMMs (strides sa, sb, sc elements apart) in
+// float64 and rounds C, returning a cuBLAS status.
+func (f *fakeGPU) gemm32(ta, tb int32, m, n, k int32, alpha float32, a uint64, lda int32, sa int64, b uint64, ldb int32, sb int64,
+	beta float32, c uint64, ldc int32, sc int64, batch int32) int32 {
+	ra, ca, rb, cb, ok := gemmOperands(ta, tb, m, n, k, lda, ldb, ldc)
+	if !ok || batch < 0 {
+		return 7 // CUBLAS_STATUS_INVALID_VALUE
+	}
+	if m == 0 || n == 0 {
+		return 0
+	}
+	for i := int64(0); i < int64(batch); i++ {
+		A := widen(f.f32s(a+uint64(4*i*sa), colSpan(ra, ca, lda)))
+		B := widen(f.f32s(b+uint64(4*i*sb), colSpan(rb, cb, ldb)))
+		C32 := f.f32s(c+uint64(4*i*sc), colSpan(int(m), int(n), ldc))
+		C := widen(C32)
+		colMajorGemm(ta, tb, int(m), int(n), int(k), float64(alpha), A, int(lda), B, int(ldb), float64(beta), C, int(ldc))
+		for j := 0; j < int(n); j++ {
+			for r := 0; r < int(m); r++ {
+				C32[r+j*int(ldc)] = float32(C[r+j*int(ldc)])
+			}
+		}
+	}
+	return 0
+}
+
+func widen(x []float32) []float64 {
+	out := make([]float64, len(x))
+	for i, v := range x {
+		out[i] = float64(v)
+	}
+	return out
+}
+
+// colMajorGemm is the reference BLAS GEMM on column-major storage, as
+// cuBLAS defines it: C = alpha·op(A)·op(B) + beta·C with C (m, n), element
+// (i, j) of X at X[i + j·ldx]; C is not read when beta = 0.
+func colMajorGemm(transA, transB int32, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	at := func(i, l int) float64 { // op(A)[i, l]
+		if transA == cublasOpT {
+			return a[l+i*lda]
+		}
+		return a[i+l*lda]
+	}
+	bt := func(l, j int) float64 { // op(B)[l, j]
+		if transB == cublasOpT {
+			return b[j+l*ldb]
+		}
+		return b[l+j*ldb]
+	}
+	for j := 0; j < n; j++ {
+		for i := 0; i < m; i++ {
+			s := 0.0
+			for l := 0; l < k; l++ {
+				s += at(i, l) * bt(l, j)
+			}
+			if beta == 0 { // BLAS: C is not read when beta = 0
+				c[i+j*ldc] = alpha * s
+			} else {
+				c[i+j*ldc] = alpha*s + beta*c[i+j*ldc]
+			}
+		}
+	}
+}
+
+// kernelDecl matches a kernel's C declaration in the sources.
+var kernelDecl = regexp.MustCompile(`extern "C" __global__ void (\w+)\(([^)]*)\)`)
+
+// OpenEmulator returns a Device on a Go emulation of the CUDA driver, NVRTC
+// and cuBLAS over memBytes of host memory, which runs every kernel of
+// kernels/*.cu through a Go transcription (emulator_kernels.go) and cuBLAS's
+// GEMMs in float64. It is for tests of code above this package on machines
+// without a GPU: launch arguments, shapes, strides, the thread rule and the
+// order of operations are exercised for real, the arithmetic only as the
+// transcriptions do it. It is slow, its memory is never given back (freed
+// blocks stay with the Device's pool), and it proves nothing about the CUDA
+// C itself, which only a GPU checks. Its Info names a "Fake GPU".
+func OpenEmulator(memBytes int, opts Options) (*Device, error) {
+	f := newFakeGPU(memBytes)
+	f.noRecord = true
+	if opts.CacheDir == "" {
+		opts.NoDiskCache = true
+	}
+	return f.open(opts)
 }

@@ -1,0 +1,250 @@
+// Command gpustep times paretodiff's ResMLP training step and its K = 32
+// per-bin Gram probe on a chosen backend (the GPU by default): the Go side
+// of bench/gpu_compare.sh, whose PyTorch side is bench/torch_resmlp_cuda.py.
+// It prints one JSON object per size.
+//
+//	go run ./bench/gpustep --sizes toy,mnist,wide --steps 200
+//	go run ./bench/gpustep --check-out check.json --check-act gelu   # for torch_resmlp.py --check
+//
+// Sizes (the Python script has the same table): toy is D = 2, width 256,
+// depth 3, batch 256; mnist is D = 784, width 256, depth 3, batch 128; wide
+// is D = 784, width 1024, depth 4, batch 512. The training step is
+// diffusion.Trainer.StepOnce, exactly as `paretodiff train` runs it: the
+// batch drawn on the host (data, timesteps, noise from one PCG stream),
+// uploaded once, min-SNR-5 weighted ε-MSE, backward, clipping at norm 1,
+// AdamW lr 1e-3, EMA, with the loss read back every step. The Gram probe
+// is one stratified batch of K bins × per-bin examples, the brute-force
+// per-bin gradients (diffusion.Objective.BinGradients: one forward and
+// backward pass per bin, each gradient row copied on the device) and the
+// K×K float64 Gram matrix (Backend.Gram), timed from the draw to the Gram
+// on the host.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/paretodiff/paretodiff/diffusion"
+	"github.com/paretodiff/paretodiff/diffusion/data"
+	"github.com/paretodiff/paretodiff/diffusion/nn"
+	"github.com/paretodiff/paretodiff/internal/atomicfile"
+	"github.com/paretodiff/paretodiff/internal/cuda/nncuda"
+	"github.com/paretodiff/paretodiff/weighting"
+)
+
+// size is one benchmark configuration.
+type size struct {
+	name                     string
+	dim, width, depth, batch int
+}
+
+var sizes = []size{
+	{"toy", 2, 256, 3, 256},
+	{"mnist", 784, 256, 3, 128},
+	{"wide", 784, 1024, 4, 512},
+}
+
+func main() {
+	device := flag.String("device", "cuda", "backend: cpu, cuda or auto")
+	names := flag.String("sizes", "toy,mnist,wide", "comma-separated sizes: toy, mnist, wide")
+	steps := flag.Int("steps", 200, "timed training steps per size")
+	warmup := flag.Int("warmup-steps", 20, "untimed steps first")
+	bins := flag.Int("gram-bins", 32, "K, the timestep bins of the Gram probe")
+	perBin := flag.Int("gram-per-bin", 8, "examples per bin in the Gram probe")
+	probes := flag.Int("gram-probes", 3, "timed Gram probes (after one untimed); the fastest is reported")
+	mnistDir := flag.String("mnist-dir", "", "MNIST IDX folder for the 784-dimensional sizes (default: find it; uniform noise data if none)")
+	checkOut := flag.String("check-out", "", "write a small model, a batch and its output computed on --device as JSON (for torch_resmlp.py --check) and exit")
+	checkAct := flag.String("check-act", "gelu", "activation of the --check-out model: silu or gelu")
+	flag.Parse()
+	if err := run(*device, *names, *steps, *warmup, *bins, *perBin, *probes, *mnistDir, *checkOut, *checkAct); err != nil {
+		fmt.Fprintln(os.Stderr, "gpustep:", err)
+		os.Exit(1)
+	}
+}
+
+func backend(device string) (nn.Backend, string, error) {
+	switch device {
+	case "cpu":
+		return nn.NewCPU(), "cpu", nil
+	case "cuda", "auto":
+		be, err := nncuda.New()
+		if err == nil {
+			return be, be.String(), nil
+		}
+		if device == "cuda" {
+			return nil, "", err
+		}
+		return nn.NewCPU(), "cpu", nil
+	}
+	return nil, "", fmt.Errorf("unknown --device %q", device)
+}
+
+func run(device, names string, steps, warmup, bins, perBin, probes int, mnistDir, checkOut, checkAct string) error {
+	be, desc, err := backend(device)
+	if err != nil {
+		return err
+	}
+	if checkOut != "" {
+		act, err := nn.ParseActivation(checkAct)
+		if err != nil {
+			return err
+		}
+		return writeCheck(be, checkOut, act)
+	}
+	for _, name := range strings.Split(names, ",") {
+		i := slices.IndexFunc(sizes, func(s size) bool { return s.name == name })
+		if i < 0 {
+			return fmt.Errorf("unknown size %q (want toy, mnist or wide)", name)
+		}
+		res, err := benchSize(be, sizes[i], steps, warmup, bins, perBin, probes, mnistDir)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		res["impl"], res["device"] = "paretodiff-go-"+be.Name(), desc
+		if err := json.NewEncoder(os.Stdout).Encode(res); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// uniform is a dataset of D values uniform in [−1, 1) (the PyTorch script's
+// stand-in for MNIST when no MNIST files are at hand).
+type uniform struct{ d int }
+
+func (u uniform) Dim() int { return u.d }
+func (u uniform) Sample(rng *rand.Rand, x []float32) {
+	for i := range x {
+		x[i] = float32(2*rng.Float64() - 1)
+	}
+}
+
+func dataset(s size, mnistDir string) (diffusion.Dataset, string) {
+	if s.dim == 2 {
+		toy, _ := data.NewToy("8gaussians")
+		return toy, "toy:8gaussians"
+	}
+	if m, err := data.LoadMNIST(mnistDir, "train"); err == nil {
+		return m, "mnist"
+	}
+	return uniform{s.dim}, "uniform"
+}
+
+func benchSize(be nn.Backend, s size, steps, warmup, bins, perBin, probes int, mnistDir string) (map[string]any, error) {
+	ds, dataName := dataset(s, mnistDir)
+	net, err := nn.InitResMLP(be, nn.ResMLPConfig{Dim: s.dim, Width: s.width, Depth: s.depth}, 1)
+	if err != nil {
+		return nil, err
+	}
+	sched := diffusion.Cosine(1000)
+	tr, err := diffusion.NewTrainer(net, ds, ds, diffusion.TrainConfig{
+		Schedule: sched, Target: weighting.Eps, Strategy: weighting.MustParse("min-snr:5"),
+		Steps: warmup + steps, Batch: s.batch, Seed: 1, EvalSize: 1,
+		Optim: nn.OptimConfig{LR: 1e-3, ClipNorm: 1},
+	})
+	if err != nil {
+		return nil, err
+	}
+	for range warmup {
+		if err := tr.StepOnce(); err != nil {
+			return nil, err
+		}
+	}
+	start := time.Now()
+	for range steps {
+		if err := tr.StepOnce(); err != nil {
+			return nil, err
+		}
+	}
+	el := time.Since(start).Seconds()
+
+	// The Gram probe, on the trained network.
+	obj := tr.Objective()
+	P := net.Params().Len()
+	edges := weighting.BinEdges(1000, bins)
+	rng := rand.New(rand.NewPCG(1, 7))
+	rows := be.Alloc(bins * P)
+	gram := make([]float64, bins*bins)
+	best := 0.0
+	for i := range probes + 1 {
+		t0 := time.Now()
+		batch := diffusion.DrawBins(rng, ds, edges, perBin)
+		obj.BinGradients(rows, batch, bins, nil)
+		be.Gram(gram, rows, bins, P)
+		d := time.Since(t0).Seconds()
+		if i > 0 && (best == 0 || d < best) {
+			best = d
+		}
+	}
+	if err := be.Sync(); err != nil {
+		return nil, err
+	}
+	be.Free(rows)
+	return map[string]any{
+		"size": s.name, "data": dataName, "dim": s.dim, "width": s.width, "depth": s.depth, "batch": s.batch,
+		"params": P, "steps": steps, "seconds": el, "steps_per_s": float64(steps) / el,
+		"gram_bins": bins, "gram_per_bin": perBin, "gram_probe_s": best, "gram_finite": finite(gram),
+	}, nil
+}
+
+func finite(x []float64) bool {
+	for _, v := range x {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// writeCheck writes a small ResMLP's configuration, parameters and layout,
+// a batch (x, t) and the network's output computed on be, in the format
+// bench/torch_resmlp.py --check reads.
+func writeCheck(be nn.Backend, path string, act nn.Activation) error {
+	cfg := nn.ResMLPConfig{Dim: 5, Width: 16, Depth: 2, Act: act}
+	net, err := nn.InitResMLP(be, cfg, 7)
+	if err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(8, 8))
+	flat := make([]float32, net.Params().Len())
+	be.Download(flat, net.Params().Flat)
+	for _, p := range net.Params().Params() {
+		if strings.Contains(p.Name, "norm") { // non-trivial LayerNorm gains and shifts
+			for i := p.Offset; i < p.Offset+p.Size; i++ {
+				flat[i] += float32(0.3 * rng.NormFloat64())
+			}
+		}
+	}
+	be.Upload(net.Params().Flat, flat)
+	const rows = 7
+	x, t := make([]float32, rows*cfg.Dim), make([]int, rows)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	for i := range t {
+		t[i] = rng.IntN(1000)
+	}
+	out := make([]float32, rows*cfg.Dim)
+	diffusion.NewNetDenoiser(net, weighting.Eps).Predict(out, x, t)
+	if err := be.Sync(); err != nil {
+		return err
+	}
+	c := net.Config()
+	doc := map[string]any{
+		"config": map[string]any{"dim": c.Dim, "width": c.Width, "depth": c.Depth, "hidden": c.Hidden,
+			"time_dim": c.TimeDim, "act": c.Act.String(), "max_period": c.MaxPeriod},
+		"layout": net.Params().Layout(), "params": flat, "x": x, "t": t, "out": out, "device": be.Name(),
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteBytes(path, b)
+}

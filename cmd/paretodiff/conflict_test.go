@@ -1,0 +1,132 @@
+package main
+
+import (
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/paretodiff/paretodiff/conflict"
+	"github.com/paretodiff/paretodiff/diffusion"
+	"github.com/stretchr/testify/require"
+)
+
+// cliGramTol: the one-pass Gram of the CLI against its --gram reference,
+// relative to √(G_kk·G_ll): the 1e-5 bar on the float32 backend.
+const cliGramTol = 1e-5
+
+// smallConflict are the flags of a fast toy conflict run.
+var smallConflict = []string{"conflict", "--data", "toy:moons", "--width", "24", "--depth", "2", "--batch", "32",
+	"--eval-size", "32", "--log-every", "10", "--seed", "4", "--bins", "t:4", "--per-bin", "4"}
+
+func TestConflictTrainsAndProbes(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	args := append(append([]string(nil), smallConflict...), "--steps", "20", "--every", "10", "--lambda", "1e-3",
+		"--progress", "lines", "--heatmap-steps", "0,20", "--out", dir)
+	stdout, stderr, code := runCLI(t, args...)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "3 probe(s) of 4 bins")
+	require.Contains(t, stderr, "probe step 10: ")
+	require.Contains(t, stderr, "fw w=[")
+	info, recs, err := conflict.ReadLog(dir)
+	require.NoError(t, err)
+	require.Equal(t, []int{0, 250, 500, 750, 1000}, info.Edges)
+	require.Equal(t, []string{"fw", "ugd"}, info.Methods)
+	require.Len(t, recs, 3)
+	for i, r := range recs {
+		require.Equal(t, 10*i, r.Step)
+		require.Len(t, r.Solutions, 2)
+		require.Equal(t, 4, r.Gram.SymmetricDim())
+	}
+	_, stderr, code = runCLI(t, args...)
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "already holds a training run")
+	for _, f := range []string{"cosine.png", "stats.png", "weights.png", "checkpoint.bin", "metrics.jsonl", "gram/step-00000020.npy", "cosine/step-00000000.npy"} {
+		require.FileExists(t, filepath.Join(dir, f))
+	}
+}
+
+// Probing a checkpoint: the one-pass Gram equals the K-pass reference, and
+// a parameter subset gives a smaller Gram.
+func TestConflictCheckpoint(t *testing.T) {
+	run := filepath.Join(t.TempDir(), "run")
+	_, stderr, code := runCLI(t, trainArgs(run, "--steps", "10", "--target", "x0")...)
+	require.Equal(t, 0, code, stderr)
+	gram := func(extra ...string) conflict.Record {
+		out := t.TempDir()
+		args := append([]string{"conflict", "--checkpoint", run, "--bins", "logsnr:4", "--per-bin", "6", "--out", out, "--figures", "none"}, extra...)
+		stdout, stderr, code := runCLI(t, args...)
+		require.Equal(t, 0, code, stderr)
+		require.Contains(t, stdout, "probe step 10:")
+		_, recs, err := conflict.ReadLog(out)
+		require.NoError(t, err)
+		require.Len(t, recs, 1)
+		return recs[0]
+	}
+	fast, ref := gram(), gram("--gram", "reference")
+	for k := 0; k < 4; k++ {
+		for l := 0; l < 4; l++ {
+			scale := math.Sqrt(ref.Gram.At(k, k) * ref.Gram.At(l, l))
+			require.InDelta(t, ref.Gram.At(k, l), fast.Gram.At(k, l), cliGramTol*scale)
+		}
+	}
+	head := gram("--params", "head", "--method", "none", "--ema-weights")
+	require.Empty(t, head.Solutions)
+	require.Less(t, head.Stats.Norms[0], fast.Stats.Norms[0])
+}
+
+func TestConflictErrors(t *testing.T) {
+	out := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"--bins", "t:0"}, "--bins"},
+		{[]string{"--method", "newton"}, "unknown method"},
+		{[]string{"--params", "block9.*"}, "matches no parameter"},
+		{[]string{"--lambda", "-1"}, "λ must be"},
+		{[]string{"--gram", "fast"}, "--gram"},
+		{[]string{"--every", "0"}, "--every"},
+		{[]string{"--resume"}, "--resume"},
+		{[]string{"--figures", "gif"}, "--figures"},
+		{[]string{"--checkpoint", filepath.Join(out, "none")}, "--checkpoint"},
+	} {
+		args := append(append(append([]string(nil), smallConflict...), "--steps", "2", "--progress", "none", "--out", filepath.Join(out, "x")), c.args...)
+		_, stderr, code := runCLI(t, args...)
+		require.Equal(t, 2, code, "%v: %s", c.args, stderr)
+		require.Contains(t, stderr, c.msg, c.args)
+		require.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %s", stderr)
+	}
+}
+
+// train --weighting pareto:… trains with a stratified batch, stores the
+// spec in the checkpoint, and resumes bit for bit (every=1).
+func TestTrainParetoWeighting(t *testing.T) {
+	base := t.TempDir()
+	whole, part := filepath.Join(base, "whole"), filepath.Join(base, "part")
+	w := "pareto:fw,bins=4,lambda=0.01"
+	_, stderr, code := runCLI(t, trainArgs(whole, "--steps", "12", "--weighting", w)...)
+	require.Equal(t, 0, code, stderr)
+	ck, err := diffusion.LoadCheckpoint(filepath.Join(whole, "checkpoint.bin"))
+	require.NoError(t, err)
+	require.Equal(t, "constant", ck.Config.Strategy)
+	require.Equal(t, "stratified:4", ck.Config.Density)
+	require.Equal(t, "pareto:fw,lambda=0.01,bins=4,every=1,norm=none,tol=0.0001", ck.Meta["weighting"])
+
+	_, stderr, code = runCLI(t, trainArgs(part, "--steps", "6", "--weighting", w)...)
+	require.Equal(t, 0, code, stderr)
+	_, stderr, code = runCLI(t, "train", "--out", part, "--resume", "--steps", "12", "--weighting", "pareto:fw,lambda=0.01,bins=4", "--progress", "none")
+	require.Equal(t, 0, code, stderr)
+	resumed, err := diffusion.LoadCheckpoint(filepath.Join(part, "checkpoint.bin"))
+	require.NoError(t, err)
+	require.Equal(t, ck.Params, resumed.Params)
+
+	_, stderr, code = runCLI(t, "train", "--out", part, "--resume", "--steps", "14", "--weighting", "pareto:ugd,bins=4")
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "differs from the checkpoint")
+
+	_, stderr, code = runCLI(t, trainArgs(filepath.Join(base, "bad"), "--steps", "2", "--weighting", "pareto:fw,every=0")...)
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "every=0")
+	require.NoFileExists(t, filepath.Join(base, "bad", "checkpoint.bin"))
+}

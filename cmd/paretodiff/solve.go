@@ -1,0 +1,261 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/paretodiff/paretodiff/internal/atomicfile"
+	"github.com/paretodiff/paretodiff/matio"
+	"github.com/paretodiff/paretodiff/pareto"
+	"github.com/paretodiff/paretodiff/solvers"
+	"github.com/spf13/cobra"
+)
+
+func init() { register(newSolveCmd) }
+
+// problemFlags are the input flags shared by solve and compare-solvers.
+type problemFlags struct {
+	gram, grads, losses string
+	normalize           string
+	lambda              float64
+}
+
+func (o *problemFlags) add(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&o.gram, "gram", "", "K×K Gram matrix G_ij = ⟨g_i, g_j⟩ (.npy or headerless .csv)")
+	f.StringVar(&o.grads, "grads", "", "K×P per-task gradients, one task per row (.npy or headerless .csv); G is formed in float64")
+	f.StringVar(&o.losses, "losses", "", "K per-task losses (.npy or .csv vector), for --normalize loss or loss+")
+	f.StringVar(&o.normalize, "normalize", "none", "gradient normaliser (MGDA): none, l2 (‖g_t‖), loss (L_t) or loss+ (L_t·‖g_t‖)")
+	f.Float64Var(&o.lambda, "lambda", 0, "regularisation λ ≥ 0 of Eq. 11: minimise wᵀ(G + λI)w")
+}
+
+// options validates the flags that do not depend on files.
+func (o *problemFlags) options() (pareto.Options, error) {
+	norm, err := pareto.ParseNormalizer(o.normalize)
+	if err != nil {
+		return pareto.Options{}, usagef("--normalize %q: want none, l2, loss or loss+", o.normalize)
+	}
+	if math.IsNaN(o.lambda) || math.IsInf(o.lambda, 0) || o.lambda < 0 {
+		return pareto.Options{}, usagef("--lambda %v: must be finite and ≥ 0", o.lambda)
+	}
+	needs := norm == pareto.NormLoss || norm == pareto.NormLossPlus
+	if needs && o.losses == "" {
+		return pareto.Options{}, usagef("--normalize %s needs --losses FILE", norm)
+	}
+	if !needs && o.losses != "" {
+		return pareto.Options{}, usagef("--losses is used only with --normalize loss or loss+")
+	}
+	return pareto.Options{Lambda: o.lambda, Normalizer: norm}, nil
+}
+
+// load reads the problem from --gram or --grads (exactly one must be set).
+// Every error is bad input (exit 2) and names the file.
+func (o *problemFlags) load() (*pareto.Problem, error) {
+	opts, err := o.options()
+	if err != nil {
+		return nil, err
+	}
+	if (o.gram == "") == (o.grads == "") {
+		return nil, usagef("give exactly one of --gram FILE or --grads FILE")
+	}
+	if o.losses != "" {
+		if opts.Losses, err = matio.ReadVector(o.losses); err != nil {
+			return nil, usagef("--losses: %v", err)
+		}
+	}
+	flag, path := "--gram", o.gram
+	if o.grads != "" {
+		flag, path = "--grads", o.grads
+	}
+	m, err := matio.ReadMatrix(path)
+	if err != nil {
+		return nil, usagef("%s: %v", flag, err)
+	}
+	var p *pareto.Problem
+	if o.gram != "" {
+		p, err = pareto.NewFromGram(m, opts)
+	} else {
+		p, err = pareto.NewFromGrads(m, opts)
+	}
+	if err != nil {
+		return nil, usagef("%s %s: %v", flag, path, err)
+	}
+	return p, nil
+}
+
+// solverFlags are the stopping flags shared by solve and compare-solvers.
+type solverFlags struct {
+	tol, absTol float64
+	maxIter     int
+}
+
+func (o *solverFlags) add(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.Float64Var(&o.tol, "tol", solvers.DefaultTol, "stop when the duality gap ≤ tol·objective (relative)")
+	f.Float64Var(&o.absTol, "abs-tol", solvers.DefaultAbsTol, "also stop when the gap ≤ abs-tol·max_t(G_tt + λ) (absolute, in the problem's units)")
+	f.IntVar(&o.maxIter, "max-iter", 0, "iteration cap; 0 means the method's default (fw/afw/pfw 100000, pgd/ugd 20000, exact 1000+20K)")
+}
+
+func (o *solverFlags) settings() (solvers.Settings, error) {
+	if !(o.tol > 0) || math.IsInf(o.tol, 0) {
+		return solvers.Settings{}, usagef("--tol %v: must be finite and > 0", o.tol)
+	}
+	if !(o.absTol > 0) || math.IsInf(o.absTol, 0) {
+		return solvers.Settings{}, usagef("--abs-tol %v: must be finite and > 0", o.absTol)
+	}
+	if o.maxIter < 0 {
+		return solvers.Settings{}, usagef("--max-iter %d: must be ≥ 0", o.maxIter)
+	}
+	return solvers.Settings{Tol: o.tol, AbsTol: o.absTol, MaxIter: o.maxIter}, nil
+}
+
+type solveOptions struct {
+	problemFlags
+	solverFlags
+	method string
+	format string
+	out    string
+}
+
+func newSolveCmd() *cobra.Command {
+	o := &solveOptions{}
+	cmd := &cobra.Command{
+		Use:   "solve",
+		Short: "Solve the Pareto (min-norm) weighting of tasks from a Gram matrix or gradients",
+		Long: `solve finds the weights w on the simplex that minimise wᵀ(G + λI)w (the
+paper's Eq. 10–11, MGDA): G is the Gram matrix of the per-task gradients,
+read from --gram, or formed in float64 from the gradients in --grads.
+Files are .npy (float32 or float64, C or Fortran order, as written by
+numpy.save or torch → numpy) or headerless comma-separated .csv.
+
+The output is one JSON object (or a CSV header and row) with the fields
+method, k, lambda, weights, objective (wᵀ(G + λI)w of the normalised problem),
+gap (the Frank-Wolfe duality gap: objective − optimum ≤ gap), iterations,
+status (converged, iteration-limit, time-limit or stalled) and seconds.
+Weights belong to the normalised tasks when --normalize is not none.
+
+Methods: fw (Frank-Wolfe, as MGDA), afw (away-step), pfw (pairwise), pgd
+(projected gradient), ugd (the paper's softmax gradient descent), exact
+(Wolfe's active-set method; small K or small supports) and two-task (K = 2).
+afw, pfw and exact converge fast and to rounding; fw and ugd are sublinear
+when the optimum leaves tasks out.`,
+		Example: `  paretodiff solve --gram G.npy
+  paretodiff solve --grads grads.npy --normalize l2 --lambda 0.1 --method pfw
+  paretodiff solve --grads g.csv --losses l.csv --normalize loss+ --format csv --out w.csv`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.OutOrStdout()) },
+	}
+	o.problemFlags.add(cmd)
+	o.solverFlags.add(cmd)
+	f := cmd.Flags()
+	f.StringVar(&o.method, "method", "pfw", "fw, afw, pfw, pgd, ugd, exact or two-task")
+	f.StringVar(&o.format, "format", "json", "output format: json or csv")
+	f.StringVar(&o.out, "out", "", "write the result to this file (atomically) instead of stdout")
+	return cmd
+}
+
+// solveResult is the output of solve.
+type solveResult struct {
+	Method     string    `json:"method"`
+	K          int       `json:"k"`
+	Lambda     float64   `json:"lambda"`
+	Weights    []float64 `json:"weights"`
+	Objective  float64   `json:"objective"`
+	Gap        float64   `json:"gap"`
+	Iterations int       `json:"iterations"`
+	Status     string    `json:"status"`
+	Seconds    float64   `json:"seconds"`
+}
+
+func (o *solveOptions) run(stdout io.Writer) error {
+	method, err := solvers.ParseMethod(o.method)
+	if err != nil {
+		return usagef("--method %q: want fw, afw, pfw, pgd, ugd, exact or two-task", o.method)
+	}
+	if o.format != "json" && o.format != "csv" {
+		return usagef("--format %q: want json or csv", o.format)
+	}
+	set, err := o.settings()
+	if err != nil {
+		return err
+	}
+	if _, err := o.options(); err != nil {
+		return err
+	}
+	p, err := o.load()
+	if err != nil {
+		return err
+	}
+	if method == solvers.TwoTask && p.K() != 2 {
+		return usagef("--method two-task needs K = 2 tasks, the input has %d", p.K())
+	}
+	res, err := solvers.Solve(p, method, &set)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	out := solveResult{
+		Method: method.String(), K: p.K(), Lambda: p.Lambda(), Weights: res.W,
+		Objective: res.F, Gap: res.Gap, Iterations: res.Iterations, Status: res.Status.String(),
+		Seconds: res.Elapsed.Seconds(),
+	}
+	write := out.writeJSON
+	if o.format == "csv" {
+		write = out.writeCSV
+	}
+	if o.out == "" {
+		if err := write(stdout); err != nil {
+			return failure(err)
+		}
+		return nil
+	}
+	if err := atomicfile.Write(o.out, write); err != nil {
+		return usagef("--out: %v", err)
+	}
+	return nil
+}
+
+func (s *solveResult) writeJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(s)
+}
+
+// writeCSV writes a header and one row: the JSON fields in order, the
+// weights spread over the columns w_0 … w_{K−1}.
+func (s *solveResult) writeCSV(w io.Writer) error {
+	g := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	header := []string{"method", "k", "lambda", "objective", "gap", "iterations", "status", "seconds"}
+	row := []string{s.Method, strconv.Itoa(s.K), g(s.Lambda), g(s.Objective), g(s.Gap), strconv.Itoa(s.Iterations), s.Status, g(s.Seconds)}
+	for t, x := range s.Weights {
+		header = append(header, fmt.Sprintf("w_%d", t))
+		row = append(row, g(x))
+	}
+	cw := csv.NewWriter(w)
+	cw.Write(header)
+	cw.Write(row)
+	cw.Flush()
+	return cw.Error()
+}
+
+// methodList parses a comma-separated list of method names.
+func methodList(s string) ([]solvers.Method, error) {
+	var out []solvers.Method
+	seen := map[solvers.Method]bool{}
+	for _, name := range strings.Split(s, ",") {
+		m, err := solvers.ParseMethod(strings.TrimSpace(name))
+		if err != nil {
+			return nil, usagef("--methods: unknown method %q (want fw, afw, pfw, pgd, ugd, exact, two-task)", strings.TrimSpace(name))
+		}
+		if seen[m] {
+			return nil, usagef("--methods: %s is given twice", m)
+		}
+		seen[m] = true
+		out = append(out, m)
+	}
+	return out, nil
+}

@@ -1,0 +1,355 @@
+package conflict
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/paretodiff/paretodiff/diffusion"
+	"github.com/paretodiff/paretodiff/pareto"
+	"github.com/paretodiff/paretodiff/solvers"
+	"github.com/paretodiff/paretodiff/weighting"
+	"gonum.org/v1/gonum/mat"
+)
+
+// OnlineHelp describes the spec ParseOnline reads, for command help.
+const OnlineHelp = `pareto:METHOD[,lambda=λ][,bins=K|logsnr:K][,every=N][,norm=none|l2|loss|loss+][,tol=ε][,params=SUBSET]
+                    the paper's optimisation-based baseline: every N steps (default 1)
+                    solve the Pareto weights of K timestep bins (default 8, equal
+                    width in t) on the step's own batch with METHOD (fw or ugd, or
+                    afw, pfw, pgd, exact), λ of Eq. 11 (default 0) and relative
+                    duality-gap tolerance ε (default 1e-4), and weight each bin's
+                    x0-MSE by them; e.g. pareto:ugd,lambda=0.1,bins=8`
+
+// DefaultOnlineTol is the default relative duality-gap tolerance of an
+// online solve (solvers.Settings.Tol): f(w) − f* ≤ 1e-4·f(w) is far below
+// the noise of one batch's Gram, and ugd on the ill-conditioned Grams of
+// the x0 loss (per-bin norms over several decades) needs up to its
+// 20 000-iteration cap for the solvers' default 1e-10.
+const DefaultOnlineTol = 1e-4
+
+// DefaultOnlineBins is the number of equal-width bins of an online Pareto
+// weighting when the spec names none.
+const DefaultOnlineBins = 8
+
+// OnlineConfig configures an Online weighting.
+type OnlineConfig struct {
+	// Bins are the tasks (required).
+	Bins Bins
+	// Method is the solver (as solvers.ParseMethod reads it); Lambda and
+	// Normalizer are as in SolveConfig.
+	Method     string
+	Lambda     float64
+	Normalizer pareto.Normalizer
+	// Every is how often, in steps, the weights are solved again (default
+	// 1: every step); in between the last weights are kept.
+	Every int
+	// Tol is the solver's relative duality-gap tolerance (0:
+	// DefaultOnlineTol).
+	Tol float64
+	// Params is the parameter subset of the Gram (see ParamsHelp; default
+	// all).
+	Params string
+	// binsSpec is the spec the bins came from, for String.
+	binsSpec string
+}
+
+// ParseOnline reads an online Pareto weighting spec (OnlineHelp) for a
+// schedule. Options not given take their defaults: 8 bins of equal width
+// in t, λ = 0, every step, no normalisation, all parameters.
+func ParseOnline(spec string, sched *diffusion.Schedule) (OnlineConfig, error) {
+	bad := func(format string, a ...any) (OnlineConfig, error) {
+		return OnlineConfig{}, fmt.Errorf("conflict: weighting %q: "+format, append([]any{spec}, a...)...)
+	}
+	name, rest, _ := strings.Cut(strings.TrimSpace(spec), ":")
+	if name != "pareto" {
+		return bad("not a pareto:METHOD spec")
+	}
+	fields := strings.Split(rest, ",")
+	c := OnlineConfig{Method: strings.TrimSpace(fields[0]), Every: 1, Tol: DefaultOnlineTol, Params: "all", binsSpec: strconv.Itoa(DefaultOnlineBins)}
+	if c.Method == "" {
+		return bad("name a solver, as in pareto:fw or pareto:ugd")
+	}
+	if _, err := ParseMethods(c.Method); err != nil {
+		return bad("%v", err)
+	}
+	for _, f := range fields[1:] {
+		key, val, ok := strings.Cut(strings.TrimSpace(f), "=")
+		if !ok {
+			return bad("option %q is not key=value", f)
+		}
+		switch key {
+		case "lambda":
+			v, err := strconv.ParseFloat(val, 64)
+			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+				return bad("lambda=%s: want a finite number ≥ 0", val)
+			}
+			c.Lambda = v
+		case "bins":
+			c.binsSpec = val
+		case "every":
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 1 {
+				return bad("every=%s: want an integer ≥ 1", val)
+			}
+			c.Every = n
+		case "tol":
+			v, err := strconv.ParseFloat(val, 64)
+			if err != nil || !(v > 0) || math.IsInf(v, 0) {
+				return bad("tol=%s: want a finite number > 0", val)
+			}
+			c.Tol = v
+		case "norm":
+			n, err := pareto.ParseNormalizer(val)
+			if err != nil {
+				return bad("%v", err)
+			}
+			c.Normalizer = n
+		case "params":
+			c.Params = val
+		default:
+			return bad("unknown option %q (want lambda, bins, every, norm, tol or params)", key)
+		}
+	}
+	bspec := c.binsSpec
+	if _, err := strconv.Atoi(bspec); err == nil {
+		bspec = "t:" + bspec
+	}
+	b, err := ParseBins(bspec, sched)
+	if err != nil {
+		return bad("%v", err)
+	}
+	c.Bins = b
+	return c, nil
+}
+
+// String returns the canonical spec, which ParseOnline reads back.
+func (c OnlineConfig) String() string {
+	bins := c.binsSpec
+	if bins == "" {
+		bins = "edges:" + strings.Trim(strings.ReplaceAll(fmt.Sprint(c.Bins.Edges), " ", ","), "[]")
+	}
+	tol := c.Tol
+	if tol == 0 {
+		tol = DefaultOnlineTol
+	}
+	s := fmt.Sprintf("pareto:%s,lambda=%s,bins=%s,every=%d,norm=%s,tol=%s", c.Method, strconv.FormatFloat(c.Lambda, 'g', -1, 64), bins, c.Every, c.Normalizer, strconv.FormatFloat(tol, 'g', -1, 64))
+	if c.Params != "" && c.Params != "all" {
+		s += ",params=" + c.Params
+	}
+	return s
+}
+
+// EqualTBins reports whether the bins are K equal-width bins in t
+// (weighting.BinEdges), the bins weighting.Stratified{K} samples evenly.
+func (c OnlineConfig) EqualTBins() bool {
+	e := weighting.BinEdges(c.Bins.T(), c.Bins.K())
+	for i, v := range e {
+		if c.Bins.Edges[i] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// Online is online Pareto weighting, the paper's optimisation-based
+// baseline (§3.3), as a training weighting. Every Every steps, on the
+// step's own batch, it groups the examples by bin, computes the exact K×K
+// Gram of the bins' task-loss gradients g_k = ∇L_k with one forward and
+// backward pass (diffusion.BinGram; L_k the bin's mean unweighted x0-MSE)
+// and solves w = argmin_{w∈Δ} wᵀ(G + λI)w (after the chosen
+// normalisation, converted back to the original losses). The step then
+// minimises
+//
+//	L = Σ_k w_k·L_k,   L_k = (1/n_k)·Σ_{b∈k} ‖x0_b − x̂0_b‖²/D
+//
+// over the bins with n_k > 0 examples in the batch (w renormalised over
+// them), so its gradient is the common descent direction −δ* of Eq. 9.
+// Per example b in bin k, the weight on its x0 loss is w_k·B/n_k, which
+// for a stratified batch (n_k = B/K, weighting.Stratified) is K·w_k:
+// uniform weights w_k = 1/K give back the plain unweighted x0 loss. On the
+// model's own target the weight is that times
+// weighting.Weight(Constant, target, SNR(t_b)) (1/SNR for ε, 1/(SNR+1) for
+// v), as for any strategy.
+//
+// Cost: the Gram pass is one extra forward and backward pass per solve
+// (the trainer then makes its own pass with the solved weights), so a step
+// that solves costs about twice a plain one; every=N amortises it. Empty
+// bins get no weight. A run resumed from a checkpoint solves at its first
+// step, so it matches the uninterrupted run exactly when Every is 1.
+//
+// Use: build it, Attach it to the TrainConfig, create the Trainer, Bind
+// it. Online is not safe for concurrent use.
+type Online struct {
+	cfg    OnlineConfig
+	solve  SolveConfig
+	tr     *diffusion.Trainer
+	bg     *diffusion.BinGram
+	w      []float64 // (K) weights on the bins' task losses, nil before the first solve
+	last   Solution
+	solves int
+	err    error
+}
+
+// NewOnline checks the configuration and returns the weighting.
+func NewOnline(cfg OnlineConfig) (*Online, error) {
+	if cfg.Bins.K() < 1 {
+		return nil, errors.New("conflict: online Pareto weighting needs bins")
+	}
+	if cfg.Every == 0 {
+		cfg.Every = 1
+	}
+	if cfg.Every < 0 {
+		return nil, fmt.Errorf("conflict: online Pareto weighting: every must be ≥ 1, got %d", cfg.Every)
+	}
+	if cfg.Tol == 0 {
+		cfg.Tol = DefaultOnlineTol
+	}
+	if !(cfg.Tol > 0) || math.IsInf(cfg.Tol, 0) {
+		return nil, fmt.Errorf("conflict: online Pareto weighting: tol must be finite and > 0, got %g", cfg.Tol)
+	}
+	s := SolveConfig{Methods: []string{cfg.Method}, Lambda: cfg.Lambda, Normalizer: cfg.Normalizer, Settings: &solvers.Settings{Tol: cfg.Tol}}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return &Online{cfg: cfg, solve: s}, nil
+}
+
+// Config returns the configuration.
+func (o *Online) Config() OnlineConfig { return o.cfg }
+
+// Attach sets the training configuration up for the weighting: Strategy
+// becomes weighting.Constant{} (the held-out "weighted" loss is then the
+// unweighted x0-MSE) and WeightFunc the online weights. Density is left as
+// it is: weighting.Stratified{K} with equal-width bins gives every bin the
+// same number of examples per batch.
+func (o *Online) Attach(cfg *diffusion.TrainConfig) {
+	cfg.Strategy = weighting.Constant{}
+	cfg.WeightFunc = o.weightFunc
+}
+
+// Bind connects the weighting to the trainer built from the attached
+// configuration; training fails at its first step without it.
+func (o *Online) Bind(tr *diffusion.Trainer) error {
+	if tr.Config().Schedule.T() != o.cfg.Bins.T() {
+		return fmt.Errorf("conflict: online Pareto bins cover T=%d, the schedule has T=%d", o.cfg.Bins.T(), tr.Config().Schedule.T())
+	}
+	obj := tr.Objective()
+	var names []string
+	for _, p := range obj.Net.Params().Params() {
+		names = append(names, p.Name)
+	}
+	sel, err := ParseParams(o.cfg.Params, names)
+	if err != nil {
+		return err
+	}
+	bg, err := diffusion.NewBinGram(obj, diffusion.BinGramSettings{Params: sel})
+	if err != nil {
+		return fmt.Errorf("conflict: %w", err)
+	}
+	o.tr, o.bg = tr, bg
+	return nil
+}
+
+// Weights returns the current weights on the bins' task losses (nil before
+// the first solve).
+func (o *Online) Weights() []float64 { return append([]float64(nil), o.w...) }
+
+// Last returns the last solve's result and the number of solves so far.
+func (o *Online) Last() (Solution, int) { return o.last, o.solves }
+
+// Err returns the error that stopped the weighting, if any. After an error
+// every weight is NaN, so the trainer stops with a non-finite loss; report
+// Err then.
+func (o *Online) Err() error { return o.err }
+
+func (o *Online) weightFunc(step int, t []int, w []float64) {
+	fail := func(err error) {
+		if o.err == nil {
+			o.err = fmt.Errorf("conflict: online Pareto weighting at step %d: %w", step, err)
+		}
+		for i := range w {
+			w[i] = math.NaN()
+		}
+	}
+	if o.tr == nil {
+		fail(errors.New("not bound to a trainer (call Bind)"))
+	}
+	if o.err != nil {
+		fail(o.err)
+		return
+	}
+	K, B := o.cfg.Bins.K(), len(t)
+	counts := make([]int, K)
+	for _, tt := range t {
+		counts[o.cfg.Bins.Of(tt)]++
+	}
+	if o.w == nil || (step-1)%o.cfg.Every == 0 {
+		if err := o.update(); err != nil {
+			fail(err)
+			return
+		}
+	}
+	var mass float64 // Σ w_k over the bins present in this batch
+	for k, n := range counts {
+		if n > 0 {
+			mass += o.w[k]
+		}
+	}
+	if !(mass > 0) {
+		fail(errors.New("the solved weights put no mass on the bins of this batch"))
+		return
+	}
+	cfg := o.tr.Config()
+	for i, tt := range t {
+		k := o.cfg.Bins.Of(tt)
+		u := weighting.Weight(weighting.Constant{}, cfg.Target, cfg.Schedule.SNR(tt))
+		w[i] = u * (o.w[k] / mass) * float64(B) / float64(counts[k])
+	}
+}
+
+// update solves the weights on the trainer's current batch.
+func (o *Online) update() error {
+	b := o.tr.Batch()
+	grouped, counts, _ := diffusion.GroupByBin(b, o.cfg.Bins.Edges)
+	res, err := o.bg.Run(grouped, counts, nil)
+	if err != nil {
+		return err
+	}
+	// Solve over the bins present in the batch.
+	var idx []int
+	for k, n := range counts {
+		if n > 0 {
+			idx = append(idx, k)
+		}
+	}
+	K := len(idx)
+	sub := mat.NewSymDense(K, nil)
+	losses := make([]float64, K)
+	for i, k := range idx {
+		losses[i] = res.BinLoss[k]
+		for j := i; j < K; j++ {
+			sub.SetSym(i, j, res.Gram[k*len(counts)+idx[j]])
+		}
+	}
+	var sol Solution
+	if K == 1 {
+		sol = Solution{Method: o.cfg.Method, W: []float64{1}, Status: "single-bin"}
+	} else {
+		sols, err := o.solve.Solve(sub, losses)
+		if err != nil {
+			return err
+		}
+		sol = sols[0]
+	}
+	w := make([]float64, len(counts))
+	for i, k := range idx {
+		w[k] = sol.W[i]
+	}
+	sol.W = w
+	o.w, o.last = w, sol
+	o.solves++
+	return nil
+}

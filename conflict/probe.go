@@ -1,0 +1,208 @@
+package conflict
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/paretodiff/paretodiff/diffusion"
+	"github.com/paretodiff/paretodiff/weighting"
+	"gonum.org/v1/gonum/mat"
+)
+
+// StreamProbe is the random stream of a probe's fixed batch:
+// rand.NewPCG(Seed, StreamProbe). A fresh batch at step s comes from
+// rand.NewPCG(Seed, StreamProbe+1+s), so probe batches depend only on the
+// seed and the step, never on how many probes ran before (a resumed run
+// draws the same ones). diffusion's training streams are 0–2.
+const StreamProbe = 16
+
+// DefaultPerBin is the default number of examples per bin of a probe.
+const DefaultPerBin = 32
+
+// ProbeConfig configures a Probe. Bins is required; zero fields take the
+// documented defaults.
+type ProbeConfig struct {
+	// Bins are the K timestep bins (the tasks).
+	Bins Bins
+	// PerBin is the number of examples drawn in each bin (default
+	// DefaultPerBin); a probe batch has K·PerBin rows.
+	PerBin int
+	// Params names the parameters whose gradients are compared (see
+	// ParamsHelp; default "all").
+	Params string
+	// Fresh draws a new probe batch at every probe; by default every probe
+	// uses the same batch, so that changes over training are the model's,
+	// not the sample's.
+	Fresh bool
+	// Seed seeds the probe batches (see StreamProbe).
+	Seed uint64
+	// Task weighs each example in its bin's task loss (nil: the unweighted
+	// x0-MSE, the paper's per-task loss); see diffusion.BinGramSettings.
+	Task weighting.Strategy
+	// Method is how the Gram's Linear-layer part is formed (default
+	// diffusion.GramAuto).
+	Method diffusion.GramMethod
+	// Reference computes the Gram the slow way instead, one backward pass
+	// per bin (diffusion.Objective.BinGradients), for checks.
+	Reference bool
+	// Solve says which Pareto weightings are solved at every probe; set
+	// NoSolve to skip them.
+	Solve   SolveConfig
+	NoSolve bool
+}
+
+// Record is the result of one probe.
+type Record struct {
+	// Step is the training step the probe ran after (0 for a model probed
+	// on its own).
+	Step int
+	// Losses are the bins' task losses L_k on the probe batch.
+	Losses []float64
+	// Stats summarise the Gram matrix.
+	Stats Stats
+	// Solutions are the Pareto weightings, one per solver.
+	Solutions []Solution
+	// Seconds is the probe's wall time (passes, Gram, solves).
+	Seconds float64
+	// Gram is the K×K Gram matrix of the per-bin gradients and Cosine its
+	// cosine matrix; logs keep them as NPY files beside the JSONL.
+	Gram, Cosine *mat.SymDense
+}
+
+// Solution returns the record's solution of the named method, or nil.
+func (r *Record) Solution(method string) *Solution {
+	for i := range r.Solutions {
+		if r.Solutions[i].Method == method {
+			return &r.Solutions[i]
+		}
+	}
+	return nil
+}
+
+// Probe measures the per-bin gradients of a network being trained: each
+// Measure draws (or reuses) a batch stratified into K bins, PerBin examples
+// each, runs one forward and backward pass (diffusion.BinGram), and returns
+// the K×K Gram matrix of the bins' task-loss gradients over the selected
+// parameters, its cosine matrix, Stats and the Pareto weights. It
+// overwrites the network's gradients and activations (as a
+// diffusion.TrainConfig.Callback may), never its parameters.
+type Probe struct {
+	cfg    ProbeConfig
+	obj    *diffusion.Objective
+	data   diffusion.Dataset
+	bg     *diffusion.BinGram
+	sel    func(string) bool
+	fixed  diffusion.Batch
+	counts []int
+}
+
+// NewProbe prepares probes of obj's network on examples from data.
+func NewProbe(obj *diffusion.Objective, data diffusion.Dataset, cfg ProbeConfig) (*Probe, error) {
+	if len(cfg.Bins.Edges) < 2 {
+		return nil, errors.New("conflict: a probe needs bins")
+	}
+	if cfg.Bins.T() != obj.Schedule.T() {
+		return nil, fmt.Errorf("conflict: bins cover T=%d timesteps but the schedule has T=%d", cfg.Bins.T(), obj.Schedule.T())
+	}
+	if cfg.PerBin == 0 {
+		cfg.PerBin = DefaultPerBin
+	}
+	if cfg.PerBin < 1 {
+		return nil, fmt.Errorf("conflict: need ≥ 1 example per bin, got %d", cfg.PerBin)
+	}
+	if data.Dim() != obj.Net.Dim() {
+		return nil, fmt.Errorf("conflict: data of dimension %d for a network of dimension %d", data.Dim(), obj.Net.Dim())
+	}
+	if !cfg.NoSolve {
+		if err := cfg.Solve.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	var names []string
+	for _, p := range obj.Net.Params().Params() {
+		names = append(names, p.Name)
+	}
+	sel, err := ParseParams(cfg.Params, names)
+	if err != nil {
+		return nil, err
+	}
+	p := &Probe{cfg: cfg, obj: obj, data: data, sel: sel, counts: make([]int, cfg.Bins.K())}
+	for k := range p.counts {
+		p.counts[k] = cfg.PerBin
+	}
+	if !cfg.Reference {
+		if p.bg, err = diffusion.NewBinGram(obj, diffusion.BinGramSettings{Params: sel, Task: cfg.Task, Method: cfg.Method}); err != nil {
+			return nil, fmt.Errorf("conflict: %w", err)
+		}
+	}
+	if !cfg.Fresh {
+		p.fixed = diffusion.DrawBins(rand.New(rand.NewPCG(cfg.Seed, StreamProbe)), data, cfg.Bins.Edges, cfg.PerBin)
+	}
+	return p, nil
+}
+
+// Config returns the configuration with defaults filled in.
+func (p *Probe) Config() ProbeConfig { return p.cfg }
+
+// Batch returns the probe batch of the given step (the fixed one unless
+// Fresh), rows grouped by bin.
+func (p *Probe) Batch(step int) diffusion.Batch {
+	if !p.cfg.Fresh {
+		return p.fixed
+	}
+	rng := rand.New(rand.NewPCG(p.cfg.Seed, StreamProbe+1+uint64(step)))
+	return diffusion.DrawBins(rng, p.data, p.cfg.Bins.Edges, p.cfg.PerBin)
+}
+
+// Measure runs one probe of the network as it is now and labels it with
+// step.
+func (p *Probe) Measure(step int) (Record, error) {
+	start := time.Now()
+	b := p.Batch(step)
+	K := p.cfg.Bins.K()
+	var g *mat.SymDense
+	var losses []float64
+	if p.cfg.Reference {
+		grads, l := p.obj.BinGradientRows(b, K, p.cfg.Task)
+		rows := make([][]float64, K)
+		for k := range rows {
+			for _, prm := range p.obj.Net.Params().Params() {
+				if p.sel == nil || p.sel(prm.Name) {
+					rows[k] = append(rows[k], grads[k][prm.Offset:prm.Offset+prm.Size]...)
+				}
+			}
+		}
+		g, losses = GramOf(rows), l
+	} else {
+		res, err := p.bg.Run(b, p.counts, nil)
+		if err != nil {
+			return Record{}, fmt.Errorf("conflict: %w", err)
+		}
+		g, losses = mat.NewSymDense(K, res.Gram), res.BinLoss
+	}
+	rec := Record{Step: step, Losses: losses, Gram: g, Cosine: Cosine(g), Stats: Summarize(g)}
+	if !p.cfg.NoSolve {
+		sols, err := p.cfg.Solve.Solve(g, losses)
+		if err != nil {
+			return Record{}, fmt.Errorf("conflict: probe at step %d: %w", step, err)
+		}
+		rec.Solutions = sols
+	}
+	rec.Seconds = time.Since(start).Seconds()
+	return rec, nil
+}
+
+// Callback returns a diffusion.TrainConfig.Callback that probes after the
+// trainer's step and hands each record to sink (which may write it, see
+// Log.Append). Set CallbackEvery to the probing interval.
+func (p *Probe) Callback(sink func(Record) error) func(*diffusion.Trainer) error {
+	return func(tr *diffusion.Trainer) error {
+		rec, err := p.Measure(tr.Step())
+		if err != nil {
+			return err
+		}
+		return sink(rec)
+	}
+}

@@ -1,0 +1,25 @@
+// Package matio reads and writes real matrices and vectors as NumPy .npy
+// files and headerless comma-separated .csv files, so that Gram matrices,
+// per-task gradients and losses dumped from PyTorch or NumPy can be used
+// directly (np.save(path, G) or np.savetxt(path, G, delimiter=",")).
+//
+// Reading (.npy through codeberg.org/sbinet/npyio): float32 ('<f4', '>f4')
+// or float64 ('<f8', '>f8') arrays, C or Fortran order, format versions 1
+// and 2. The header is parsed and checked here before npyio decodes the
+// data, so a malformed file is an error, never a panic or a huge
+// allocation. .csv: one matrix row per line, numbers separated by commas
+// (spaces around them allowed), every line with the same number of fields,
+// no header; blank lines are skipped.
+//
+// Invariants:
+//   - every value returned is finite: NaN and ±Inf are rejected with the
+//     row and column (npy, counted from 0) or line and field (csv, counted
+//     from 1, as editors do) where they occur;
+//   - a matrix has at least one row and one column;
+//   - every error starts with "matio: " and names the file (or the name the
+//     caller gave a reader) and the problem;
+//   - writers replace the destination atomically (internal/atomicfile): a
+//     failed write leaves no half-written file; .npy is written as
+//     little-endian float64 in C order, .csv with the shortest decimal that
+//     reads back to the same float64.
+package matio
