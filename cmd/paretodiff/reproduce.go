@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/paretodiff/paretodiff/diffusion/data"
-	"github.com/paretodiff/paretodiff/diffusion/nn"
 	"github.com/paretodiff/paretodiff/reproduce"
 	"github.com/spf13/cobra"
 )
@@ -58,7 +57,7 @@ written atomically, so none is ever half-written. The same --seed gives the same
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.scale, "scale", "quick", "size of the runs: smoke, quick or paper")
-	f.StringVar(&o.device, "device", "cpu", "compute device: cpu, or a registered backend (cuda, auto)")
+	addDeviceFlag(cmd, &o.device)
 	f.StringVar(&o.out, "out", "reproduce-out", "output folder (one subfolder per target, models/ for the model cache)")
 	f.Uint64Var(&o.seed, "seed", 1, "random seed of every model, batch and sample")
 	f.StringVar(&o.mnistDir, "mnist-dir", "", "folder with the MNIST IDX files for --scale paper (default: the GoMNIST module in the Go module cache, or $"+data.MNISTEnv+")")
@@ -78,9 +77,9 @@ func (o *reproduceOptions) run(ctx context.Context, args []string, stdout, stder
 	if o.out == "" {
 		return usagef("--out: give an output folder")
 	}
-	be, err := nn.NewBackend(o.device)
+	be, err := openDevice(o.device, stderr)
 	if err != nil {
-		return usagef("--device: %v", err)
+		return err
 	}
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return usagef("--out: %v", err)
