@@ -1,6 +1,8 @@
 // Package plots draws the toolkit's figures with gonum/plot: line panels
-// (weight curves, losses and convergence traces) and grids of panels saved as
-// one PNG, SVG or PDF file.
+// (weight curves, losses and convergence traces), scatter panels of 2-D
+// samples, heat maps, and grids of panels saved as one PNG, SVG or PDF file;
+// and Tiles, grids of grey-scale images (generated digits) written pixel
+// for pixel as PNG or embedded in SVG or PDF.
 //
 // Invariants:
 //   - the package knows nothing of diffusion or weighting: callers pass

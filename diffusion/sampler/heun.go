@@ -123,7 +123,10 @@ func (h Heun) Sample(dst []float32, den diffusion.Denoiser, sched *diffusion.Sch
 			}
 			t2 := ts[i+1]
 			sig2 := EDMSigma(sched, t2)
-			if sig > sigmaMax || math.IsInf(sig, 1) { // Euler into the ramp: x̃' = D + σ_2 ε̂
+			// Only the step from T−1 into the ramp is Euler; the ramp's first
+			// point may round to a σ_t a little above σ_max and still gets
+			// Heun's correction (as Evaluations counts).
+			if i == 0 && (sig > sigmaMax || math.IsInf(sig, 1)) { // Euler into the ramp: x̃' = D + σ_2 ε̂
 				for j := range x {
 					x[j] = float32(float64(b.x0[j]) + sig2*float64(b.eps[j]))
 				}

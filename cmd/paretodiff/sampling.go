@@ -1,0 +1,288 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/paretodiff/paretodiff/diffusion"
+	"github.com/paretodiff/paretodiff/diffusion/data"
+	"github.com/paretodiff/paretodiff/diffusion/nn"
+	"github.com/paretodiff/paretodiff/diffusion/sampler"
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/pflag"
+)
+
+// Random streams of sample and eval: every draw comes from
+// rand.NewPCG(--seed, stream), so each set is reproducible on its own and
+// independent of the others.
+const (
+	streamSamples     = 0 // the sampler's noise
+	streamTruth       = 1 // fresh ground-truth toy points
+	streamTruth2      = 2 // a second ground-truth set: the noise floor
+	streamProjections = 3 // SWD's random directions
+	streamReal        = 4 // real MNIST training images: FD's reference
+)
+
+// samplingOptions are the flags that sample and eval share: which model,
+// which sampler, how many samples.
+type samplingOptions struct {
+	checkpoint, sampler, mnistDir, progress string
+	clipX0                                  string
+	steps, n                                int
+	seed                                    uint64
+	ema, untrained                          bool
+	// device names the nn backend (nn.NewBackend). It has no flag of its
+	// own here; a shared --device flag can set it.
+	device string
+}
+
+func (o *samplingOptions) addFlags(f *pflag.FlagSet, n int) {
+	o.device = "cpu"
+	f.StringVar(&o.checkpoint, "checkpoint", "", "run folder written by train, or its checkpoint.bin (required)")
+	f.StringVar(&o.sampler, "sampler", "heun", "sampler (see above)")
+	f.IntVar(&o.steps, "steps", 0, fmt.Sprintf("sampler steps (0: the sampler's default: ddpm T, ddim %d, heun %d)", sampler.DefaultDDIMSteps, sampler.DefaultHeunSteps))
+	f.IntVar(&o.n, "n", n, "number of samples")
+	f.Uint64Var(&o.seed, "seed", 1, "random seed of the samples (and of ground-truth and reference sets)")
+	f.BoolVar(&o.ema, "ema", true, "use the EMA weights (--ema=false: the raw weights)")
+	f.BoolVar(&o.untrained, "untrained", false, "use the checkpoint's network at its initial weights (the run's seed): an untrained baseline")
+	f.StringVar(&o.mnistDir, "mnist-dir", "", "folder with the MNIST IDX files (default: the GoMNIST module in the Go module cache, or $"+data.MNISTEnv+")")
+	f.StringVar(&o.clipX0, "clip-x0", "auto", "clip every x̂0 to [−c, c]: auto (the data's range), off, or c > 0")
+	f.StringVar(&o.progress, "progress", "auto", "progress display: auto (a bar on a terminal, lines otherwise), bar, lines or none")
+}
+
+// samplerHelp is the sampler part of sample's and eval's help.
+var samplerHelp = `By default (--clip-x0 auto) every x̂0 the sampler forms is clipped to the
+data's range, as DDPM's clip_denoised: [−1, 1] for MNIST, ±(the largest
+|coordinate| of 10000 ground-truth points) for toy data, 1.785 for
+8gaussians. Without it an ε-prediction model's x̂0 = (x_t − σ ε̂)/α at the first
+step, where α is 5e-5 on the cosine schedule, multiplies the model's error by
+2·10⁴ and the samples of DDIM and Heun blow up. --clip-x0 off turns it off.
+
+Samplers (--sampler):
+  ` + strings.ReplaceAll(sampler.Help, "\n", "\n  ")
+
+// model is a checkpoint ready to sample from.
+type model struct {
+	path string
+	ck   *diffusion.Checkpoint
+	be   nn.Backend // where the network runs (and eval's classifier)
+	// data is the training data's spec from the checkpoint ("toy:NAME" or
+	// "mnist"); toy is set for toy data.
+	data  string
+	toy   *data.Toy
+	sched *diffusion.Schedule
+	den   diffusion.Denoiser
+	smp   sampler.Sampler
+	set   sampler.Settings
+	// weights is "ema", "raw" or "init" (--untrained).
+	weights string
+	evals   int // denoiser calls per sample
+}
+
+// isMNIST reports whether the model generates MNIST digits.
+func (m *model) isMNIST() bool { return m.data == "mnist" }
+
+// open checks the shared flags and loads the checkpoint; every error is
+// bad input (exit 2).
+func (o *samplingOptions) open(minN int) (*model, error) {
+	if o.checkpoint == "" {
+		return nil, usagef("--checkpoint: give a run folder written by train")
+	}
+	if o.n < minN {
+		return nil, usagef("--n must be ≥ %d, got %d", minN, o.n)
+	}
+	if o.steps < 0 {
+		return nil, usagef("--steps must be ≥ 0, got %d", o.steps)
+	}
+	switch o.progress {
+	case "auto", "bar", "lines", "none":
+	default:
+		return nil, usagef("--progress %q: want auto, bar, lines or none", o.progress)
+	}
+	smp, err := sampler.Parse(o.sampler)
+	if err != nil {
+		return nil, usagef("--sampler: %v", err)
+	}
+	path := o.checkpoint
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, usagef("--checkpoint: %v", errors.Unwrap(err))
+	}
+	if st.IsDir() {
+		path = diffusion.CheckpointPath(path)
+		if _, err := os.Stat(path); err != nil {
+			return nil, usagef("--checkpoint: %s holds no %s (is it a run folder written by train?)", o.checkpoint, filepath.Base(path))
+		}
+	}
+	ck, err := diffusion.LoadCheckpoint(path)
+	if err != nil {
+		return nil, usagef("--checkpoint: %v", err)
+	}
+	m := &model{path: path, ck: ck, data: ck.Meta["data"], smp: smp}
+	switch name, arg, _ := strings.Cut(m.data, ":"); name {
+	case "toy":
+		if m.toy, err = data.NewToy(arg); err != nil {
+			return nil, usagef("--checkpoint: %v", err)
+		}
+	case "mnist":
+	default:
+		return nil, usagef("--checkpoint: the checkpoint does not say which data it was trained on (data %q)", m.data)
+	}
+	switch o.clipX0 {
+	case "auto":
+		m.set.ClipX0 = m.dataRange()
+	case "off", "0":
+	default:
+		c, err := strconv.ParseFloat(o.clipX0, 64)
+		if err != nil || !(c > 0) || math.IsInf(c, 0) {
+			return nil, usagef("--clip-x0 %q: want auto, off or a positive number", o.clipX0)
+		}
+		m.set.ClipX0 = c
+	}
+	rc, err := ck.Config.TrainConfig()
+	if err != nil {
+		return nil, usagef("--checkpoint: %v", err)
+	}
+	m.sched = rc.Schedule
+	m.set.Steps = o.steps
+	if m.evals, err = smp.Evaluations(m.sched, &m.set); err != nil {
+		return nil, usagef("--steps: %v", err)
+	}
+	be, err := nn.NewBackend(o.device)
+	if err != nil {
+		return nil, usagef("--device: %v", err)
+	}
+	m.be = be
+	switch {
+	case o.untrained:
+		m.weights = "init"
+		if ck.Spec.ResMLP == nil {
+			return nil, usagef("--untrained: the checkpoint holds a %q network, not resmlp", ck.Spec.Kind)
+		}
+		net, err := nn.InitResMLP(be, *ck.Spec.ResMLP, ck.Config.Seed)
+		if err != nil {
+			return nil, usagef("--checkpoint: %v", err)
+		}
+		m.den = diffusion.NewNetDenoiser(net, rc.Target)
+	default:
+		m.weights = "raw"
+		if o.ema {
+			m.weights = "ema"
+		}
+		if m.den, err = ck.Denoiser(be, o.ema); err != nil {
+			return nil, usagef("--checkpoint: %v", err)
+		}
+	}
+	return m, nil
+}
+
+// clipDraws is the number of ground-truth points whose largest |coordinate|
+// is the toy data's range for --clip-x0 auto; clipStream their stream.
+const (
+	clipDraws  = 10000
+	clipStream = 99
+)
+
+// dataRange is the bound c of --clip-x0 auto: every coordinate of the data
+// lies in [−c, c]. MNIST pixels are in [−1, 1]; for toy data it is the
+// largest |coordinate| of clipDraws ground-truth points (seeded, so the
+// same for every call).
+func (m *model) dataRange() float64 {
+	if m.toy == nil {
+		return 1
+	}
+	x := m.truth(clipDraws, 0, clipStream)
+	c := 0.0
+	for _, v := range x {
+		c = max(c, math.Abs(float64(v)))
+	}
+	return c
+}
+
+// describe says in words what the model is, for output lines.
+func (m *model) describe() string {
+	w := map[string]string{"ema": "EMA weights", "raw": "raw weights", "init": "initial (untrained) weights"}[m.weights]
+	return fmt.Sprintf("%s of step %d (%s), sampler %s, %d denoiser calls per sample", w, m.ck.Step, m.data, m.smp, m.evals)
+}
+
+// draw generates n samples (n, D) with the seed's sample stream, showing
+// progress on w.
+func (m *model) draw(n int, seed uint64, progress string, w io.Writer) ([]float32, error) {
+	x := make([]float32, n*m.den.Dim())
+	set := m.set
+	p := newCountProgress(progress, w, "sample")
+	set.Progress = p.update
+	err := m.smp.Sample(x, m.den, m.sched, rand.New(rand.NewPCG(seed, streamSamples)), &set)
+	p.finish()
+	if err != nil {
+		return nil, failure(err)
+	}
+	return x, nil
+}
+
+// truth draws n fresh ground-truth points of the model's toy data from the
+// given stream of the seed.
+func (m *model) truth(n int, seed, stream uint64) []float32 {
+	x := make([]float32, n*m.toy.Dim())
+	m.toy.Sample(rand.New(rand.NewPCG(seed, stream)), x)
+	return x
+}
+
+// countProgress shows a count of work done as a bar on a terminal, or a line
+// at every tenth otherwise.
+type countProgress struct {
+	mode  string
+	label string
+	w     io.Writer
+	bar   *progressbar.ProgressBar
+	next  int
+	start time.Time
+}
+
+func newCountProgress(mode string, w io.Writer, label string) *countProgress {
+	if mode == "auto" {
+		mode = "lines"
+		if f, ok := w.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				mode = "bar"
+			}
+		}
+	}
+	return &countProgress{mode: mode, label: label, w: w, start: time.Now()}
+}
+
+func (p *countProgress) update(done, total int) {
+	switch p.mode {
+	case "bar":
+		if p.bar == nil {
+			p.bar = progressbar.NewOptions(total,
+				progressbar.OptionSetWriter(p.w), progressbar.OptionSetDescription(p.label),
+				progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("calls"),
+				progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(200*time.Millisecond),
+				progressbar.OptionSetWidth(30))
+		}
+		p.bar.Set(done)
+	case "lines":
+		if done*10 >= p.next*total {
+			el := time.Since(p.start)
+			eta := time.Duration(float64(el) * float64(total-done) / float64(max(done, 1)))
+			fmt.Fprintf(p.w, "%s: %d/%d denoiser calls  %s elapsed  ETA %s\n", p.label, done, total, el.Round(time.Second), eta.Round(time.Second))
+			p.next = done*10/total + 1
+		}
+	}
+}
+
+func (p *countProgress) finish() {
+	if p.bar != nil {
+		p.bar.Finish()
+		fmt.Fprintln(p.w)
+	}
+}
