@@ -6,7 +6,9 @@ import (
 	"math"
 	"strings"
 
+	"github.com/paretodiff/paretodiff/diffusion/data"
 	"github.com/paretodiff/paretodiff/plots"
+	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 )
 
@@ -84,6 +86,10 @@ func runFig5(ctx context.Context, env *Env) (*Report, error) {
 		grid.Panels = append(grid.Panels, p)
 	}
 	if err := grid.Save(out.path("quality.png")); err != nil {
+		return nil, err
+	}
+
+	if err := samplesFigure(ctx, env, g, out); err != nil {
 		return nil, err
 	}
 
@@ -200,6 +206,7 @@ func runFig5(ctx context.Context, env *Env) (*Report, error) {
 			{"Speed-ups of min-SNR-5", "Steps each needs to reach the baseline's final quality (smoothed); speed-up = baseline steps / min-SNR-5 steps.\n\n" + md.Markdown()},
 			{"Final quality (" + metric + ", mean ± sd over seeds and sample sets)", ftab.Markdown()},
 			{"Noise", noise.String()},
+			{"Samples", "samples.png shows the final samples of each model (EMA weights, the first seed, the sample set the last quality value measures): for toy data one scatter panel per target (row) and strategy (column), real data at the end of the first row; for MNIST one row of 16 digits per target and strategy, in the order of the final-quality table (ε rows first, strategies in its column order)."},
 		},
 		Limits: limitsText(env.Scale, metric),
 		Files:  out.files,
@@ -228,4 +235,68 @@ func limitsText(s Scale, metric string) string {
 	}
 	return fmt.Sprintf("Paper scale trains a %d-wide, %d-block residual MLP on %s for %d steps with the paper's optimiser settings (AdamW lr %g, EMA %g) and %d seeds, measuring %s on %d samples. It is still an MLP on MNIST, not the paper's ViT on ImageNet: it can show whether the ordering of the strategies holds on images, not reproduce the paper's FID values.",
 		sz.Width, sz.Depth, sz.Data, sz.Steps, sz.LR, sz.EMA, sz.Seeds, metric, sz.Samples)
+}
+
+// samplesFigure draws the final samples of the first seed's models (the
+// EMA weights, the sample set of draw 0, which the last quality value
+// measures): for toy data a scatter panel per target and strategy next to
+// real data; for MNIST one row of 16 digits per target and strategy.
+func samplesFigure(ctx context.Context, env *Env, g *ModelGrid, out *output) error {
+	var x [][]float32
+	var titles []string
+	var q Quality
+	for _, tg := range g.Targets {
+		for _, st := range g.Strategies {
+			m := g.Model(tg, st, g.Seeds[0])
+			var err error
+			if q, err = env.quality(ctx, m.Config); err != nil {
+				return err
+			}
+			ck, err := m.Checkpoint()
+			if err != nil {
+				return err
+			}
+			den, err := ck.Denoiser(env.backend(), true)
+			if err != nil {
+				return err
+			}
+			tc, err := m.Config.trainConfig()
+			if err != nil {
+				return err
+			}
+			s, err := q.Sample(ctx, den, tc.Schedule, 0)
+			if err != nil {
+				return err
+			}
+			x = append(x, s)
+			titles = append(titles, fmt.Sprintf("%s, %s (%s %.3f)", tg, st, m.Metric, m.Final[0]))
+		}
+	}
+	if sq, ok := q.(*swdQuality); ok {
+		lim := 1.1 * sq.set.ClipX0
+		grid := plots.Grid{Rows: len(g.Targets), Cols: len(g.Strategies) + 1, Width: 17 * vg.Inch, Height: 10 * vg.Inch}
+		for i := range x {
+			p, err := plots.Scatter{Title: titles[i], Points: x[i], Min: -lim, Max: lim}.Plot()
+			if err != nil {
+				return err
+			}
+			grid.Panels = append(grid.Panels, p)
+			if (i+1)%len(g.Strategies) == 0 {
+				var real *plot.Plot
+				if i+1 == len(g.Strategies) {
+					if real, err = (plots.Scatter{Title: "real data", Points: sq.ref[:len(x[i])], Min: -lim, Max: lim}).Plot(); err != nil {
+						return err
+					}
+				}
+				grid.Panels = append(grid.Panels, real)
+			}
+		}
+		return grid.Save(out.path("samples.png"))
+	}
+	const perRow = 16
+	var imgs []float32
+	for _, s := range x {
+		imgs = append(imgs, s[:min(len(s), perRow*data.MNISTDim)]...)
+	}
+	return plots.Tiles{Images: imgs, Width: data.MNISTSide, Height: data.MNISTSide, Cols: perRow, Pad: 2, Scale: 2}.Save(out.path("samples.png"))
 }

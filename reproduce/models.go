@@ -60,11 +60,16 @@ func (c ModelConfig) Label() string {
 	return fmt.Sprintf("%s_%s_s%d", c.Target, s, c.Seed)
 }
 
+// cacheVersion is part of every cache key; it changes when the code that
+// trains or measures a model changes its numbers, so that stale models
+// are not reused.
+const cacheVersion = "1"
+
 // Key names the model's cache folder: the label and the first 12 hex
-// digits of the SHA-256 of the configuration's JSON.
+// digits of the SHA-256 of cacheVersion and the configuration's JSON.
 func (c ModelConfig) Key() string {
 	b, _ := json.Marshal(c)
-	h := sha256.Sum256(b)
+	h := sha256.Sum256(append([]byte("reproduce/"+cacheVersion+"\n"), b...))
 	return c.Label() + "_" + hex.EncodeToString(h[:6])
 }
 
@@ -282,7 +287,7 @@ func TrainModel(ctx context.Context, env *Env, cfg ModelConfig) (*TrainedModel, 
 	if err != nil {
 		return nil, err
 	}
-	q, err := env.quality(cfg)
+	q, err := env.quality(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

