@@ -14,6 +14,7 @@ import (
 // gonum's evenly spaced ticks instead, placed on the log scale.
 type logTicks125 struct{}
 
+// Ticks returns the ticks of [lo, hi].
 func (logTicks125) Ticks(lo, hi float64) []plot.Tick {
 	if !(lo > 0) || !(hi > lo) {
 		return nil
@@ -60,6 +61,7 @@ func (s symLog) Normalize(lo, hi, x float64) float64 {
 // symLogTicks labels a symLog axis at 0 and ±C·{1, 2, 5, 10, 20, 50, …}.
 type symLogTicks struct{ C float64 }
 
+// Ticks returns the ticks of [lo, hi].
 func (t symLogTicks) Ticks(lo, hi float64) []plot.Tick {
 	var ts []plot.Tick
 	if lo <= 0 && hi >= 0 {

@@ -190,9 +190,13 @@ func runFig5(ctx context.Context, env *Env) (*Report, error) {
 					r := SpeedUpOver(steps, mv, bv, fig5Smooth).Ratio
 					lo, hi = math.Min(lo, r), math.Max(hi, r)
 				}
-				rs = append(rs, fmt.Sprintf("%s–%s× over %s", f3(lo), f3(hi), b))
+				if lo == hi {
+					rs = append(rs, fmt.Sprintf("%s× over %s", f3(lo), b))
+				} else {
+					rs = append(rs, fmt.Sprintf("%s–%s× over %s", f3(lo), f3(hi), b))
+				}
 			}
-			fmt.Fprintf(&noise, "- Seed spread (%d seeds), %s: per-seed speed-ups %s.\n", len(g.Seeds), tg, strings.Join(rs, ", "))
+			fmt.Fprintf(&noise, "- Seed spread (%d seeds), %s: per-seed speed-ups %s (bounds taken at their value).\n", len(g.Seeds), tg, strings.Join(rs, ", "))
 		}
 	} else {
 		fmt.Fprintf(&noise, "- Training-seed noise is not measured at this scale (one seed per configuration): differences of one evaluation interval, or of %s within about twice the sampling noise, should not be read as real. The paper scale trains %d seeds.\n", metric, ModelSizesFor(Paper).Seeds)

@@ -122,17 +122,22 @@ func newSWDQuality(cfg QualityConfig, toy *data.Toy, smp sampler.Sampler) *swdQu
 	return q
 }
 
+// Metric returns "SWD".
 func (q *swdQuality) Metric() string { return "SWD" }
+
+// Floor returns the distance of real data to the reference.
 func (q *swdQuality) Floor() float64 { return q.floor }
 
 func (q *swdQuality) distance(x []float32) (float64, error) {
 	return metrics.SlicedWasserstein(x, q.ref, q.toy.Dim(), rand.New(rand.NewPCG(q.cfg.Seed, streamProj)), nil)
 }
 
+// Sample draws the samples of one draw.
 func (q *swdQuality) Sample(ctx context.Context, den diffusion.Denoiser, sched *diffusion.Schedule, draw int) ([]float32, error) {
 	return sampleDraw(ctx, q.cfg, q.smp, &q.set, den, sched, draw)
 }
 
+// Measure returns the distance of one draw's samples to the reference.
 func (q *swdQuality) Measure(ctx context.Context, den diffusion.Denoiser, sched *diffusion.Schedule, draw int) (float64, error) {
 	x, err := q.Sample(ctx, den, sched, draw)
 	if err != nil {
@@ -208,7 +213,10 @@ func newFDQuality(ctx context.Context, cfg QualityConfig, smp sampler.Sampler, b
 	return q, nil
 }
 
+// Metric returns "FD".
 func (q *fdQuality) Metric() string { return "FD" }
+
+// Floor returns the distance of real data to the reference.
 func (q *fdQuality) Floor() float64 { return q.floor }
 
 // distance is the FD between the features of x (N, 784), clamped to
@@ -227,10 +235,12 @@ func (q *fdQuality) distance(x []float32) (float64, error) {
 	return metrics.FrechetStats(st, q.cls.TestStats)
 }
 
+// Sample draws the samples of one draw.
 func (q *fdQuality) Sample(ctx context.Context, den diffusion.Denoiser, sched *diffusion.Schedule, draw int) ([]float32, error) {
 	return sampleDraw(ctx, q.cfg, q.smp, &q.set, den, sched, draw)
 }
 
+// Measure returns the distance of one draw's samples to the reference.
 func (q *fdQuality) Measure(ctx context.Context, den diffusion.Denoiser, sched *diffusion.Schedule, draw int) (float64, error) {
 	x, err := q.Sample(ctx, den, sched, draw)
 	if err != nil {

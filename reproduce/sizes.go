@@ -52,10 +52,10 @@ var modelSizes = map[Scale]ModelSizes{
 	Quick: {
 		Data: "toy:checkerboard", Width: 64, Depth: 2, Schedule: "cosine", T: 1000,
 		Steps: 2000, Batch: 256, LR: 1e-3, Warmup: 100, ClipNorm: 1, EMA: 0.999,
-		EvalEvery: 200, EvalSize: 512, Samples: 2000, Sampler: "heun", SamplerSteps: 30, Repeats: 3, Seeds: 1,
+		EvalEvery: 200, EvalSize: 512, Samples: 2000, Sampler: "heun", SamplerSteps: 30, Repeats: 2, Seeds: 2,
 	},
 	Paper: {
-		Data: "mnist", Width: 512, Depth: 4, Schedule: "cosine", T: 1000,
+		Data: "mnist", Width: 1024, Depth: 3, Schedule: "cosine", T: 1000,
 		Steps: 50000, Batch: 128, LR: 1e-4, Warmup: 1000, ClipNorm: 1, EMA: 0.9999,
 		EvalEvery: 2500, EvalSize: 1000, Samples: 5000, Sampler: "heun", SamplerSteps: 18, Repeats: 2, Seeds: 2,
 	},
@@ -77,7 +77,7 @@ func ModelSizesFor(s Scale) ModelSizes {
 func (s ModelSizes) Model(target, strategy string, seed, evalSeed uint64) ModelConfig {
 	return ModelConfig{
 		Data:     s.Data,
-		Net:      nn.ResMLPConfig{Dim: 0, Width: s.Width, Depth: s.Depth},
+		Net:      nn.ResMLPConfig{Dim: dataDim(s.Data), Width: s.Width, Depth: s.Depth},
 		Schedule: s.Schedule, T: s.T, Target: target, Strategy: strategy,
 		Steps: s.Steps, Batch: s.Batch,
 		Optim:     nn.OptimConfig{LR: s.LR, Warmup: s.Warmup, ClipNorm: s.ClipNorm, EMADecay: s.EMA}.WithDefaults(),

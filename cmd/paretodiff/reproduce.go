@@ -88,6 +88,9 @@ func (o *reproduceOptions) run(ctx context.Context, args []string, stdout, stder
 	if !o.quiet {
 		env.Log = stderr
 	}
+	if scale == reproduce.Paper && be.Name() == "cpu" {
+		fmt.Fprintln(stderr, "note: the paper scale trains dozens of MNIST models for 50 000 steps each; on the CPU that takes days (use --device cuda)")
+	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
