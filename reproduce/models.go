@@ -270,6 +270,7 @@ func TrainModel(ctx context.Context, env *Env, cfg ModelConfig) (*TrainedModel, 
 	dir := filepath.Join(env.ModelsDir(), cfg.Key())
 	if m, err := loadModel(dir, cfg); err == nil {
 		m.Cached = true
+		env.count(true)
 		env.Logf("  model %s: reusing %s", cfg.Label(), dir)
 		return m, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -389,6 +390,7 @@ func TrainModel(ctx context.Context, env *Env, cfg ModelConfig) (*TrainedModel, 
 		return nil, err
 	}
 	os.Remove(filepath.Join(dir, "progress.json"))
+	env.count(false)
 	return m, nil
 }
 

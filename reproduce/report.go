@@ -102,8 +102,11 @@ type Report struct {
 	Limits string
 	// Files lists the files written, relative to the target's folder.
 	Files []string
-	// Elapsed is the wall time of the run (set by RunTarget).
-	Elapsed time.Duration
+	// Elapsed is the wall time of the run, and ModelsTrained and
+	// ModelsReused the models it trained and took from the cache (set by
+	// RunTarget).
+	Elapsed                     time.Duration
+	ModelsTrained, ModelsReused int
 }
 
 // Overall summarises the findings' verdicts: the common verdict when they
@@ -121,6 +124,15 @@ func (r *Report) Overall() Verdict {
 	return v
 }
 
+// modelsNote says how many models the run trained and reused ("" for
+// none).
+func (r *Report) modelsNote() string {
+	if r.ModelsTrained+r.ModelsReused == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d models trained, %d reused from the cache)", r.ModelsTrained, r.ModelsReused)
+}
+
 // Markdown renders the report.
 func (r *Report) Markdown() string {
 	var b strings.Builder
@@ -128,7 +140,7 @@ func (r *Report) Markdown() string {
 	if r.Paper != "" {
 		fmt.Fprintf(&b, "Reproduces: %s\n\n", r.Paper)
 	}
-	fmt.Fprintf(&b, "Scale `%s`, seed %d, device %s, wall time %s. Overall: **%s**.\n\n", r.Scale, r.Seed, r.Device, r.Elapsed.Round(time.Second), r.Overall())
+	fmt.Fprintf(&b, "Scale `%s`, seed %d, device %s, wall time %s%s. Overall: **%s**.\n\n", r.Scale, r.Seed, r.Device, r.Elapsed.Round(time.Second), r.modelsNote(), r.Overall())
 	if r.Sizes != nil {
 		b.WriteString("## Sizes at this scale\n\n")
 		b.WriteString(SizesTable(r.Sizes))
@@ -182,7 +194,7 @@ func WriteIndex(path string, reports []*Report) error {
 	if len(reports) > 0 {
 		fmt.Fprintf(&b, "Scale `%s`, seed %d, device %s.\n\n", reports[0].Scale, reports[0].Seed, reports[0].Device)
 	}
-	b.WriteString("| target | reproduces | verdict | findings | wall time | report |\n|---|---|---|---|---|---|\n")
+	b.WriteString("| target | reproduces | verdict | findings | wall time | models trained / reused | report |\n|---|---|---|---|---|---|---|\n")
 	var total time.Duration
 	for _, r := range reports {
 		var vs []string
@@ -190,8 +202,8 @@ func WriteIndex(path string, reports []*Report) error {
 			vs = append(vs, string(f.Verdict))
 		}
 		total += r.Elapsed
-		fmt.Fprintf(&b, "| %s | %s | **%s** | %s | %s | [%s/report.md](%s/report.md) |\n",
-			r.Name, r.Title, r.Overall(), strings.Join(vs, "; "), r.Elapsed.Round(time.Second), r.Name, r.Name)
+		fmt.Fprintf(&b, "| %s | %s | **%s** | %s | %s | %d / %d | [%s/report.md](%s/report.md) |\n",
+			r.Name, r.Title, r.Overall(), strings.Join(vs, "; "), r.Elapsed.Round(time.Second), r.ModelsTrained, r.ModelsReused, r.Name, r.Name)
 	}
 	fmt.Fprintf(&b, "\nTotal wall time %s. Trained models are cached in models/ and reused by later runs with the same settings.\n", total.Round(time.Second))
 	if err := atomicfile.WriteBytes(path, []byte(b.String())); err != nil {

@@ -69,9 +69,10 @@ type Env struct {
 	// ("": the classifier package's default, shared between runs).
 	ClassifierDir string
 
-	logMu     sync.Mutex
-	qmu       sync.Mutex
-	qualities map[string]Quality // by configuration, see quality
+	trained, reused int // models TrainModel trained and took from the cache
+	logMu           sync.Mutex
+	qmu             sync.Mutex
+	qualities       map[string]Quality // by configuration, see quality
 }
 
 // backend returns the backend, the CPU one when none is set.
@@ -93,6 +94,25 @@ func (e *Env) Dir(name string) (string, error) {
 
 // ModelsDir is the folder of the model cache, Out/models.
 func (e *Env) ModelsDir() string { return filepath.Join(e.Out, "models") }
+
+// counts returns how many models TrainModel has trained and reused with
+// this Env.
+func (e *Env) counts() (trained, reused int) {
+	e.logMu.Lock()
+	defer e.logMu.Unlock()
+	return e.trained, e.reused
+}
+
+// count records a model trained (or reused).
+func (e *Env) count(cached bool) {
+	e.logMu.Lock()
+	defer e.logMu.Unlock()
+	if cached {
+		e.reused++
+	} else {
+		e.trained++
+	}
+}
 
 // Logf writes one progress line to Log.
 func (e *Env) Logf(format string, a ...any) {
@@ -222,11 +242,14 @@ func RunTarget(ctx context.Context, env *Env, t Target) (*Report, error) {
 	env.backend()
 	env.Logf("%s: start (%s scale, device %s, seed %d)", t.Name, env.Scale, env.Backend.Name(), env.Seed)
 	start := time.Now()
+	trained, reused := env.counts()
 	r, err := t.Run(ctx, env)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Name, err)
 	}
 	r.Name, r.Scale, r.Seed, r.Device = t.Name, env.Scale, env.Seed, env.Backend.Name()
+	t2, r2 := env.counts()
+	r.ModelsTrained, r.ModelsReused = t2-trained, r2-reused
 	if r.Title == "" {
 		r.Title = t.Title
 	}
