@@ -70,6 +70,15 @@ var smokeRun = sync.OnceValues(func() (string, error) {
 	return dir, err
 })
 
+// TestMain removes the shared smoke run's folder after the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if dir, err := smokeRun(); err == nil && dir != "" {
+		os.RemoveAll(dir)
+	}
+	os.Exit(code)
+}
+
 func readCSV(t *testing.T, path string) [][]string {
 	t.Helper()
 	f, err := os.Open(path)
