@@ -54,6 +54,9 @@ var (
 	nanColumns  = map[string]bool{"min_snr5_steps": true}
 )
 
+// smokeDir is the folder of the smoke run, once made.
+var smokeDir string
+
 // smokeRun runs every target once at smoke scale into one folder (shared by
 // the tests below: the run takes a few seconds).
 var smokeRun = sync.OnceValues(func() (string, error) {
@@ -61,6 +64,7 @@ var smokeRun = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	smokeDir = dir
 	env := &Env{Scale: Smoke, Out: dir, Seed: 1}
 	ts, err := Resolve([]string{"all"})
 	if err != nil {
@@ -73,8 +77,8 @@ var smokeRun = sync.OnceValues(func() (string, error) {
 // TestMain removes the shared smoke run's folder after the tests.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if dir, err := smokeRun(); err == nil && dir != "" {
-		os.RemoveAll(dir)
+	if smokeDir != "" {
+		os.RemoveAll(smokeDir)
 	}
 	os.Exit(code)
 }
