@@ -3,16 +3,15 @@ package main
 import (
 	"encoding/csv"
 	"encoding/json"
-	"fmt"
 	"io"
 	"strconv"
 
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/internal/atomicfile"
 	"github.com/paretodiff/paretodiff/plots"
+	"github.com/paretodiff/paretodiff/reproduce"
 	"github.com/paretodiff/paretodiff/weighting"
 	"github.com/spf13/cobra"
-	"gonum.org/v1/plot/vg"
 )
 
 func init() { register(newWeightsCmd) }
@@ -125,7 +124,7 @@ func (o *weightsOptions) run(stdout io.Writer) error {
 		return usagef("--out: %v", err)
 	}
 	if o.plot != "" {
-		if err := weightsFigure(sched, o.strategies, strategies).Save(o.plot); err != nil {
+		if err := reproduce.WeightsFigure(sched, o.strategies, strategies).Save(o.plot); err != nil {
 			return usagef("--plot: %v", err)
 		}
 	}
@@ -157,31 +156,4 @@ func (w *weightTable) writeJSON(out io.Writer) error {
 	enc := json.NewEncoder(out)
 	enc.SetIndent("", "  ")
 	return enc.Encode(w)
-}
-
-// weightsFigure draws weight against timestep on a log scale, one panel per
-// target (eps, x0, v), one line per strategy: the paper's picture of the
-// strategies.
-func weightsFigure(sched *diffusion.Schedule, names []string, strategies []weighting.Strategy) plots.Grid {
-	snr := sched.SNRs()
-	ts := make([]float64, sched.T())
-	for t := range ts {
-		ts[t] = float64(t)
-	}
-	grid := plots.Grid{Rows: 1, Cols: len(weighting.Targets), Width: 15 * vg.Inch, Height: 4.5 * vg.Inch}
-	for _, target := range weighting.Targets {
-		panel := plots.Lines{
-			Title:  fmt.Sprintf("%s-prediction loss weight (%s, T=%d)", target, sched, sched.T()),
-			XLabel: "timestep t", YLabel: "weight (log scale)", LogY: true,
-		}
-		for i, s := range strategies {
-			panel.Series = append(panel.Series, plots.Series{Name: names[i], X: ts, Y: weighting.Weights(nil, s, target, snr)})
-		}
-		p, err := panel.Plot()
-		if err != nil {
-			panic(err) // series lengths are equal by construction
-		}
-		grid.Panels = append(grid.Panels, p)
-	}
-	return grid
 }

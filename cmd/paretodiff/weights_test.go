@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/paretodiff/paretodiff/diffusion"
+	"github.com/paretodiff/paretodiff/reproduce"
 	"github.com/paretodiff/paretodiff/weighting"
 	"github.com/stretchr/testify/require"
 	"gonum.org/v1/plot/cmpimg"
@@ -226,7 +227,7 @@ func TestWeightsFigureGolden(t *testing.T) {
 		strategies = append(strategies, weighting.MustParse(spec))
 	}
 	var buf bytes.Buffer
-	require.NoError(t, weightsFigure(sched, names, strategies).WriteTo(&buf, "png"))
+	require.NoError(t, reproduce.WeightsFigure(sched, names, strategies).WriteTo(&buf, "png"))
 	golden := filepath.Join("testdata", "weights_golden.png")
 	if *update {
 		require.NoError(t, os.WriteFile(golden, buf.Bytes(), 0o644))

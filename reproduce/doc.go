@@ -1,0 +1,49 @@
+// Package reproduce reruns the analyses of "Efficient Diffusion Training
+// via Min-SNR Weighting Strategy" (Hang et al., ICCV 2023) and writes, for
+// each figure or table, the figure (PNG), the numbers behind it (CSV) and a
+// markdown report that puts our measurement next to the paper's claim and
+// says whether they agree. `paretodiff reproduce NAME` is its command line;
+// the same steps are public functions, so a notebook can tell the story
+// with them.
+//
+// Tour:
+//   - A Target (Register, Targets, Resolve) is a named reproduction:
+//     "weights", "fig2", "fig5", "fig6", "table2". RunTarget runs one with
+//     an Env (scale, backend, output folder, seed, progress log) and writes
+//     its Report as report.md; Run runs several and writes index.md.
+//   - Scale picks the sizes: Smoke (tests), Quick (toy 2-D data on two CPU
+//     cores, minutes) and Paper (MNIST, larger, meant for a GPU). The sizes
+//     are tables in code (ModelSizesFor, each target's own) and every report
+//     prints the ones it used.
+//   - TrainModel trains one model of a ModelConfig and records, every
+//     EvalEvery steps, the trainer's metrics (Fig. 6's x0-MSE by timestep
+//     range) and the sample quality of the EMA weights (Quality: sliced
+//     Wasserstein distance to real data for toy data). TrainGrid trains a
+//     target × strategy × seed grid.
+//   - Analysis steps: FineTune (train a copy on one timestep range),
+//     LossProbe and LossChanges (paired per-timestep loss before and
+//     after), SpeedUpOver (steps to reach a baseline's final quality),
+//     Regrets (distance to the best strategy per timestep range),
+//     WeightsFigure.
+//
+// Invariants:
+//   - Everything a target computes follows from Env.Seed: model seeds are
+//     Seed, Seed+1, …; every model of a run is evaluated with the same
+//     reference data, projection directions and sampler noise (drawn from
+//     Seed), so differences between models are not differences of noise.
+//     The same seed, scale and backend give byte-identical CSV files
+//     (reports also hold wall times, which vary).
+//   - Models are cached in Out/models/<label>_<hash>/, the hash taken over
+//     the full ModelConfig; a cached model is used only when its
+//     model.json, written last, holds the same configuration. So fig5, fig6
+//     and table2 (and fig2's base model) share models within and across
+//     runs, and no model is trained twice for the same configuration.
+//   - Every file is written atomically (internal/atomicfile): a cancelled
+//     run leaves complete files or none. A model interrupted while training
+//     keeps its last checkpoint and progress.json and resumes from them;
+//     on the CPU the resumed model is bit-identical to an uninterrupted one.
+//   - A verdict is computed from the measured numbers by the rule printed
+//     beside it, never written by hand; noise (sampling spread, standard
+//     errors, evaluation interval) is part of each rule, and what a scale
+//     cannot show is said in the report.
+package reproduce

@@ -1,0 +1,107 @@
+package reproduce
+
+import (
+	"context"
+	"fmt"
+	"math"
+)
+
+// Targets and strategies of the paper's Fig. 5 and Fig. 6 (Table 2 varies
+// γ of min-SNR-γ instead).
+var (
+	// PaperTargets are the three prediction targets.
+	PaperTargets = []string{"eps", "x0", "v"}
+	// PaperStrategies are constant, SNR, max-SNR-1 (truncated SNR) and
+	// min-SNR-5, as weighting.PaperStrategies.
+	PaperStrategies = []string{"constant", "snr", "max-snr:1", "min-snr:5"}
+)
+
+// ModelGrid is a set of models: one per target × strategy × seed, all of
+// the same sizes and measured on the same noise.
+type ModelGrid struct {
+	Sizes      ModelSizes
+	Targets    []string
+	Strategies []string
+	Seeds      []uint64
+	models     map[[3]string]*TrainedModel
+}
+
+// TrainGrid trains (or loads from the cache) every model of a grid with
+// the scale's sizes: training seeds env.Seed, env.Seed+1, … (sizes.Seeds of
+// them) and quality measured with env.Seed.
+func TrainGrid(ctx context.Context, env *Env, prefix string, sizes ModelSizes, targets, strategies []string) (*ModelGrid, error) {
+	g := &ModelGrid{Sizes: sizes, Targets: targets, Strategies: strategies, Seeds: sizes.seeds(env.Seed), models: map[[3]string]*TrainedModel{}}
+	var cfgs []ModelConfig
+	for _, tg := range targets {
+		for _, st := range strategies {
+			for _, sd := range g.Seeds {
+				cfgs = append(cfgs, sizes.Model(tg, st, sd, env.Seed))
+			}
+		}
+	}
+	ms, err := TrainModels(ctx, env, prefix, cfgs)
+	if err != nil {
+		return nil, err
+	}
+	for i, m := range ms {
+		c := cfgs[i]
+		g.models[[3]string{c.Target, c.Strategy, fmt.Sprint(c.Seed)}] = m
+	}
+	return g, nil
+}
+
+// Model returns the model of a target, strategy and seed (nil if the grid
+// has none).
+func (g *ModelGrid) Model(target, strategy string, seed uint64) *TrainedModel {
+	return g.models[[3]string{target, strategy, fmt.Sprint(seed)}]
+}
+
+// MeanQuality returns the quality curve of a target and strategy averaged
+// over the seeds.
+func (g *ModelGrid) MeanQuality(target, strategy string) (steps, values []float64) {
+	return g.mean(target, strategy, func(m *TrainedModel) ([]float64, []float64) { return m.QualitySeries() })
+}
+
+// MeanSeries returns a metrics field (TrainedModel.Series) averaged over
+// the seeds.
+func (g *ModelGrid) MeanSeries(target, strategy, key string) (steps, values []float64) {
+	return g.mean(target, strategy, func(m *TrainedModel) ([]float64, []float64) { return m.Series(key) })
+}
+
+func (g *ModelGrid) mean(target, strategy string, f func(*TrainedModel) ([]float64, []float64)) (steps, values []float64) {
+	for i, sd := range g.Seeds {
+		s, v := f(g.Model(target, strategy, sd))
+		if i == 0 {
+			steps, values = s, make([]float64, len(v))
+		}
+		for j := range v {
+			values[j] += v[j] / float64(len(g.Seeds))
+		}
+	}
+	return steps, values
+}
+
+// FinalQuality returns the mean and standard deviation of the final
+// quality of a target and strategy over all seeds and sample sets, and the
+// standard deviation of the sampling noise alone (the mean over seeds of
+// the spread between sample sets of one model).
+func (g *ModelGrid) FinalQuality(target, strategy string) (mean, sd, sampling float64) {
+	var all []float64
+	for _, s := range g.Seeds {
+		m := g.Model(target, strategy, s)
+		all = append(all, m.Final...)
+		_, d := m.FinalQuality()
+		sampling += d / float64(len(g.Seeds))
+	}
+	mean, sd = meanSD(all)
+	return mean, sd, sampling
+}
+
+// Floor returns the quality measure's noise floor (the same for every
+// model of the grid) and its name.
+func (g *ModelGrid) Floor() (float64, string) {
+	for _, m := range g.models {
+		return m.Floor, m.Metric
+	}
+	return math.NaN(), ""
+}

@@ -1,0 +1,281 @@
+package reproduce
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/paretodiff/paretodiff/diffusion/nn"
+)
+
+// Scale chooses the size of every reproduction: how much data, how large a
+// network, how many steps, samples and seeds. The sizes of each scale are
+// tables in this package (ModelSizesFor and the targets' own tables), and
+// every report prints the ones it used.
+type Scale string
+
+const (
+	// Smoke is for tests: seconds per target, checks the pipeline end to
+	// end, shows nothing about the paper.
+	Smoke Scale = "smoke"
+	// Quick runs on two CPU cores in a few minutes per target, on toy 2-D
+	// data; it can show the direction of an effect, not its size on
+	// images.
+	Quick Scale = "quick"
+	// Paper is the full-size run, meant for a GPU: MNIST, larger networks,
+	// more steps, samples and seeds.
+	Paper Scale = "paper"
+)
+
+// Scales lists the scales ParseScale accepts, smallest first.
+var Scales = []Scale{Smoke, Quick, Paper}
+
+// ParseScale reads a scale name.
+func ParseScale(s string) (Scale, error) {
+	for _, sc := range Scales {
+		if string(sc) == s {
+			return sc, nil
+		}
+	}
+	return "", fmt.Errorf("reproduce: unknown scale %q (want smoke, quick or paper)", s)
+}
+
+// Env is what a target runs with.
+type Env struct {
+	// Scale chooses the sizes.
+	Scale Scale
+	// Backend runs every network (nil: the CPU backend).
+	Backend nn.Backend
+	// Out is the root output folder: target NAME writes into Out/NAME,
+	// trained models are cached in Out/models.
+	Out string
+	// Seed seeds every random draw; model seeds are Seed, Seed+1, … for
+	// repeated training runs.
+	Seed uint64
+	// Log receives progress lines (nil: none).
+	Log io.Writer
+	// MNISTDir is the folder of the MNIST IDX files for the paper scale
+	// ("" finds them in the Go module cache).
+	MNISTDir string
+	// ClassifierDir is the cache folder of the MNIST classifier of the FD
+	// ("": the classifier package's default, shared between runs).
+	ClassifierDir string
+
+	trained, reused int // models TrainModel trained and took from the cache
+	logMu           sync.Mutex
+	qmu             sync.Mutex
+	qualities       map[string]Quality // by configuration, see quality
+}
+
+// backend returns the backend, the CPU one when none is set.
+func (e *Env) backend() nn.Backend {
+	if e.Backend == nil {
+		e.Backend = nn.NewCPU()
+	}
+	return e.Backend
+}
+
+// Dir returns Out/name, creating it.
+func (e *Env) Dir(name string) (string, error) {
+	d := filepath.Join(e.Out, name)
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return "", fmt.Errorf("reproduce: %w", err)
+	}
+	return d, nil
+}
+
+// ModelsDir is the folder of the model cache, Out/models.
+func (e *Env) ModelsDir() string { return filepath.Join(e.Out, "models") }
+
+// counts returns how many models TrainModel has trained and reused with
+// this Env.
+func (e *Env) counts() (trained, reused int) {
+	e.logMu.Lock()
+	defer e.logMu.Unlock()
+	return e.trained, e.reused
+}
+
+// count records a model trained (or reused).
+func (e *Env) count(cached bool) {
+	e.logMu.Lock()
+	defer e.logMu.Unlock()
+	if cached {
+		e.reused++
+	} else {
+		e.trained++
+	}
+}
+
+// Logf writes one progress line to Log.
+func (e *Env) Logf(format string, a ...any) {
+	if e.Log == nil {
+		return
+	}
+	e.logMu.Lock()
+	defer e.logMu.Unlock()
+	fmt.Fprintf(e.Log, format+"\n", a...)
+}
+
+// Target is one reproduction: a paper figure or table.
+type Target struct {
+	// Name is what `paretodiff reproduce NAME` takes ("fig5").
+	Name string
+	// Title says what it reproduces, in a few words.
+	Title string
+	// Run computes the figure, writing its files into env.Dir(Name), and
+	// returns its report (which RunTarget writes as report.md).
+	Run func(ctx context.Context, env *Env) (*Report, error)
+}
+
+var (
+	registryMu sync.Mutex
+	registry   = map[string]Target{}
+)
+
+// order is the order in which All runs the targets that exist; targets not
+// listed run after them, by name.
+var order = []string{"weights", "fig2", "fig3", "fig4", "fig5", "fig6", "table2", "conflict"}
+
+// Register adds a target. Names are unique and "all" is reserved; a
+// duplicate panics (a programmer error).
+func Register(t Target) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if t.Name == "" || t.Name == "all" || t.Run == nil {
+		panic(fmt.Sprintf("reproduce: invalid target %q", t.Name))
+	}
+	if _, dup := registry[t.Name]; dup {
+		panic(fmt.Sprintf("reproduce: target %q registered twice", t.Name))
+	}
+	registry[t.Name] = t
+}
+
+// Targets returns every registered target in the order All runs them.
+func Targets() []Target {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	ts := make([]Target, 0, len(registry))
+	for _, t := range registry {
+		ts = append(ts, t)
+	}
+	rank := func(name string) int {
+		if i := slices.Index(order, name); i >= 0 {
+			return i
+		}
+		return len(order)
+	}
+	sort.Slice(ts, func(i, j int) bool {
+		ri, rj := rank(ts[i].Name), rank(ts[j].Name)
+		if ri != rj {
+			return ri < rj
+		}
+		return ts[i].Name < ts[j].Name
+	})
+	return ts
+}
+
+// Lookup returns the target of a name.
+func Lookup(name string) (Target, bool) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	t, ok := registry[name]
+	return t, ok
+}
+
+// Names returns the registered names in run order.
+func Names() []string {
+	var ns []string
+	for _, t := range Targets() {
+		ns = append(ns, t.Name)
+	}
+	return ns
+}
+
+// Resolve turns command-line names into targets: "all" expands to every
+// target; duplicates are dropped; an unknown name is an error listing the
+// known ones.
+func Resolve(names []string) ([]Target, error) {
+	if len(names) == 0 {
+		return nil, errors.New("reproduce: give a target name or all")
+	}
+	var ts []Target
+	seen := map[string]bool{}
+	add := func(t Target) {
+		if !seen[t.Name] {
+			seen[t.Name] = true
+			ts = append(ts, t)
+		}
+	}
+	for _, n := range names {
+		if n == "all" {
+			for _, t := range Targets() {
+				add(t)
+			}
+			continue
+		}
+		t, ok := Lookup(n)
+		if !ok {
+			return nil, fmt.Errorf("reproduce: unknown target %q (want %s or all)", n, strings.Join(Names(), ", "))
+		}
+		add(t)
+	}
+	return ts, nil
+}
+
+// RunTarget runs one target: it creates Out/NAME, runs the target, stamps
+// the report with the scale, seed, device and wall time, and writes
+// Out/NAME/report.md. On error (including a cancelled context) no report
+// is written; files already written stay complete (every file is written
+// atomically).
+func RunTarget(ctx context.Context, env *Env, t Target) (*Report, error) {
+	if _, err := env.Dir(t.Name); err != nil {
+		return nil, err
+	}
+	env.backend()
+	env.Logf("%s: start (%s scale, device %s, seed %d)", t.Name, env.Scale, env.Backend.Name(), env.Seed)
+	start := time.Now()
+	trained, reused := env.counts()
+	r, err := t.Run(ctx, env)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t.Name, err)
+	}
+	r.Name, r.Scale, r.Seed, r.Device = t.Name, env.Scale, env.Seed, env.Backend.Name()
+	t2, r2 := env.counts()
+	r.ModelsTrained, r.ModelsReused = t2-trained, r2-reused
+	if r.Title == "" {
+		r.Title = t.Title
+	}
+	r.Elapsed = time.Since(start)
+	if err := r.Write(filepath.Join(env.Out, t.Name, "report.md")); err != nil {
+		return nil, err
+	}
+	env.Logf("%s: done in %s: %s", t.Name, r.Elapsed.Round(time.Second), r.Overall())
+	return r, nil
+}
+
+// Run runs the targets in order and, when more than one ran, writes the
+// index Out/index.md linking their reports. It stops at the first error.
+func Run(ctx context.Context, env *Env, targets []Target) ([]*Report, error) {
+	var reports []*Report
+	for _, t := range targets {
+		r, err := RunTarget(ctx, env, t)
+		if err != nil {
+			return reports, err
+		}
+		reports = append(reports, r)
+	}
+	if len(reports) > 1 {
+		if err := WriteIndex(filepath.Join(env.Out, "index.md"), reports); err != nil {
+			return reports, err
+		}
+	}
+	return reports, nil
+}

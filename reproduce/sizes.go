@@ -1,0 +1,100 @@
+package reproduce
+
+import (
+	"fmt"
+
+	"github.com/paretodiff/paretodiff/diffusion/nn"
+)
+
+// ModelSizes are the settings of every model a scale trains (fig2's base
+// model, the fig5/fig6 strategy grid, table2's γ sweep): the data, the
+// network, the optimiser and how quality is measured along the way.
+type ModelSizes struct {
+	// Data is the training data spec ("toy:checkerboard", "mnist").
+	Data string
+	// Width and Depth size the ResMLP (inner width 2·Width).
+	Width, Depth int
+	// Schedule and T are the noise schedule (the paper's: cosine, 1000).
+	Schedule string
+	T        int
+	// Steps is the training length and Batch the examples per step.
+	Steps, Batch int
+	// LR, Warmup, ClipNorm and EMA configure AdamW (no weight decay).
+	LR       float64
+	Warmup   int
+	ClipNorm float64
+	EMA      float64
+	// EvalEvery is the interval, in steps, of the metrics records (Fig. 6's
+	// x0-MSE) and of the quality evaluations (Fig. 5); it divides Steps.
+	EvalEvery int
+	// EvalSize is the held-out examples per Fig. 6 timestep range.
+	EvalSize int
+	// Samples is the number of samples per quality evaluation, drawn with
+	// Sampler in SamplerSteps steps from the EMA weights.
+	Samples      int
+	Sampler      string
+	SamplerSteps int
+	// Repeats is the number of independent sample sets drawn at the last
+	// step (the spread of the final quality from sampling alone).
+	Repeats int
+	// Seeds is the number of training seeds per configuration (the spread
+	// from initialisation and batches).
+	Seeds int
+}
+
+// modelSizes is the table of ModelSizes per scale.
+var modelSizes = map[Scale]ModelSizes{
+	Smoke: {
+		Data: "toy:checkerboard", Width: 16, Depth: 1, Schedule: "cosine", T: 1000,
+		Steps: 40, Batch: 32, LR: 1e-3, Warmup: 5, ClipNorm: 1, EMA: 0.99,
+		EvalEvery: 20, EvalSize: 16, Samples: 128, Sampler: "heun", SamplerSteps: 4, Repeats: 2, Seeds: 1,
+	},
+	Quick: {
+		Data: "toy:checkerboard", Width: 64, Depth: 2, Schedule: "cosine", T: 1000,
+		Steps: 2000, Batch: 256, LR: 1e-3, Warmup: 100, ClipNorm: 1, EMA: 0.999,
+		EvalEvery: 200, EvalSize: 512, Samples: 2000, Sampler: "heun", SamplerSteps: 30, Repeats: 2, Seeds: 2,
+	},
+	Paper: {
+		Data: "mnist", Width: 1024, Depth: 3, Schedule: "cosine", T: 1000,
+		Steps: 50000, Batch: 128, LR: 1e-4, Warmup: 1000, ClipNorm: 1, EMA: 0.9999,
+		EvalEvery: 2500, EvalSize: 1000, Samples: 5000, Sampler: "heun", SamplerSteps: 18, Repeats: 2, Seeds: 2,
+	},
+}
+
+// ModelSizesFor returns the model sizes of a scale.
+func ModelSizesFor(s Scale) ModelSizes {
+	m, ok := modelSizes[s]
+	if !ok {
+		panic(fmt.Sprintf("reproduce: no sizes for scale %q", s))
+	}
+	return m
+}
+
+// Model returns the configuration of one model of these sizes: target
+// ("eps", "x0", "v"), strategy (a weighting.Parse spec), the training seed
+// and the seed of the quality evaluation (shared by every model of a run so
+// that all are measured on the same noise).
+func (s ModelSizes) Model(target, strategy string, seed, evalSeed uint64) ModelConfig {
+	return ModelConfig{
+		Data:     s.Data,
+		Net:      nn.ResMLPConfig{Dim: dataDim(s.Data), Width: s.Width, Depth: s.Depth},
+		Schedule: s.Schedule, T: s.T, Target: target, Strategy: strategy,
+		Steps: s.Steps, Batch: s.Batch,
+		Optim:     nn.OptimConfig{LR: s.LR, Warmup: s.Warmup, ClipNorm: s.ClipNorm, EMADecay: s.EMA}.WithDefaults(),
+		Seed:      seed,
+		EvalEvery: s.EvalEvery, EvalSize: s.EvalSize,
+		Quality: QualityConfig{
+			Samples: s.Samples, Sampler: s.Sampler, SamplerSteps: s.SamplerSteps, Repeats: s.Repeats, Seed: evalSeed,
+		},
+	}
+}
+
+// seeds returns the training seeds of a run: base, base+1, … (Seeds of
+// them).
+func (s ModelSizes) seeds(base uint64) []uint64 {
+	out := make([]uint64, s.Seeds)
+	for i := range out {
+		out[i] = base + uint64(i)
+	}
+	return out
+}
