@@ -22,9 +22,16 @@
 //     target × strategy × seed grid.
 //   - Analysis steps: FineTune (train a copy on one timestep range),
 //     LossProbe and LossChanges (paired per-timestep loss before and
-//     after), SpeedUpOver (steps to reach a baseline's final quality),
-//     Regrets (distance to the best strategy per timestep range),
-//     WeightsFigure.
+//     after), EffectOf (Fig. 2's reading of them), SpeedUpOver (steps to
+//     reach a baseline's final quality), Regrets (distance to the best
+//     strategy per timestep range), TailMeanSE; figures WeightsFigure,
+//     LossChangePanel, QualityFigure, SamplesFigure, X0MSEFigure,
+//     GammaFigure. The notebooks (notebooks/) tell each target's story
+//     with them.
+//   - Demo is `paretodiff demo`, the end-to-end tour: train a model while
+//     probing gradient conflicts, solve the Pareto weights, compare them
+//     with the closed forms, sample, and write a report generated from
+//     the measurements (DemoResult.Markdown).
 //
 // Invariants:
 //   - Everything a target computes follows from Env.Seed: model seeds are
@@ -33,8 +40,9 @@
 //     Seed), so differences between models are not differences of noise.
 //     The same seed, scale and backend give byte-identical CSV files
 //     (reports also hold wall times, which vary).
-//   - Models are cached in Out/models/<label>_<hash>/, the hash taken over
-//     the full ModelConfig; a cached model is used only when its
+//   - Models are cached in Out/models/<label>_<hash>/ (Env.Models moves
+//     the cache), the hash taken over the full ModelConfig; a cached
+//     model is used only when its
 //     model.json, written last, holds the same configuration. So fig5, fig6
 //     and table2 (and fig2's base model) share models within and across
 //     runs, and no model is trained twice for the same configuration.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/paretodiff/paretodiff/diffusion/data"
 	"github.com/paretodiff/paretodiff/plots"
+	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 )
 
@@ -42,6 +43,15 @@ var fig2Sizes = map[Scale]Fig2Sizes{
 	Paper: {Target: "eps", Strategy: "snr", FineTuneSteps: 5000, FineTuneBatch: 128, FineTuneLR: 1e-4, Grid: 100, PerT: 4096, Far: 200},
 }
 
+// Fig2SizesFor returns fig2's sizes at a scale (beyond ModelSizesFor's).
+func Fig2SizesFor(s Scale) Fig2Sizes {
+	f, ok := fig2Sizes[s]
+	if !ok {
+		panic(fmt.Sprintf("reproduce: no fig2 sizes for scale %q", s))
+	}
+	return f
+}
+
 // fig2Stream is the seed offset of the fine-tuning runs' batches and of the
 // loss probe, so that they differ from the base run's streams.
 const (
@@ -63,7 +73,7 @@ func runFig2(ctx context.Context, env *Env) (*Report, error) {
 		return nil, err
 	}
 	out := &output{dir: dir}
-	ms, fs := ModelSizesFor(env.Scale), fig2Sizes[env.Scale]
+	ms, fs := ModelSizesFor(env.Scale), Fig2SizesFor(env.Scale)
 	env.Logf("fig2: base model")
 	base, err := TrainModel(ctx, env, ms.Model(fs.Target, fs.Strategy, env.Seed, env.Seed))
 	if err != nil {
@@ -118,25 +128,10 @@ func runFig2(ctx context.Context, env *Env) (*Report, error) {
 
 	grid := plots.Grid{Rows: 2, Cols: 2, Width: 13 * vg.Inch, Height: 9 * vg.Inch}
 	for _, r := range runs {
-		panel := plots.Lines{Title: "fine-tuned on " + r.name + " (y: symmetric log scale)", XLabel: "timestep t", YLabel: "loss change at t (%)", Legend: "top-left"}
-		var x, y, up, dn []float64
-		for _, c := range r.changes {
-			x = append(x, float64(c.T))
-			y = append(y, 100*c.Rel)
-			up = append(up, 100*(c.Rel+2*c.SE))
-			dn = append(dn, 100*(c.Rel-2*c.SE))
-		}
-		panel.Series = []plots.Series{
-			{Name: "relative change of the x0-MSE", X: x, Y: y},
-			{Name: "+2 standard errors", X: x, Y: up},
-			{Name: "−2 standard errors", X: x, Y: dn},
-			{Name: "fine-tuned timesteps", X: []float64{float64(r.lo), float64(r.hi - 1)}, Y: []float64{0, 0}},
-		}
-		p, err := panel.Plot()
+		p, err := LossChangePanel("fine-tuned on "+r.name, r.changes, r.lo, r.hi)
 		if err != nil {
 			return nil, err
 		}
-		p.Y.Scale, p.Y.Tick.Marker = symLog{C: 1}, symLogTicks{C: 1}
 		grid.Panels = append(grid.Panels, p)
 	}
 	if err := grid.Save(out.path("loss_change.png")); err != nil {
@@ -149,23 +144,8 @@ func runFig2(ctx context.Context, env *Env) (*Report, error) {
 	var lines []string
 	st := Table{Header: []string{"fine-tuned on", "mean change inside the bin", "median change far from it", "far timesteps significantly worse", "significantly better"}}
 	for i, r := range runs {
-		isFar := func(t int) bool { return t < r.lo-far || t >= r.hi+far }
-		in, inSE := regionMean(r.changes, func(t int) bool { return t >= r.lo && t < r.hi })
-		var farRel []float64
-		worse, better := 0, 0
-		for _, c := range r.changes {
-			if isFar(c.T) {
-				farRel = append(farRel, c.Rel)
-				if c.Rel > 2*c.SE {
-					worse++
-				}
-				if c.Rel < -2*c.SE {
-					better++
-				}
-			}
-		}
-		nFar := len(farRel)
-		med := median(farRel)
+		e := EffectOf(r.changes, r.lo, r.hi, far)
+		in, inSE, med, nFar, worse, better := e.Inside, e.InsideSE, e.FarMedian, e.NFar, e.Worse, e.Better
 		farCell, worseCell, betterCell := "—", "—", "—"
 		if nFar > 0 {
 			farCell = fmt.Sprintf("%+.2f%%", 100*med)
@@ -223,6 +203,70 @@ func runFig2(ctx context.Context, env *Env) (*Report, error) {
 		Files:  out.files,
 	}
 	return r, nil
+}
+
+// LossChangePanel draws the relative loss change at every probed timestep
+// after fine-tuning on [lo, hi) (the paper's Fig. 2), with ±2 standard
+// errors and the fine-tuned range marked at 0, on a symmetric log scale
+// (linear within ±1%, logarithmic beyond).
+func LossChangePanel(title string, changes []LossChange, lo, hi int) (*plot.Plot, error) {
+	panel := plots.Lines{Title: title + " (y: symmetric log scale)", XLabel: "timestep t", YLabel: "loss change at t (%)", Legend: "top-left"}
+	var x, y, up, dn []float64
+	for _, c := range changes {
+		x = append(x, float64(c.T))
+		y = append(y, 100*c.Rel)
+		up = append(up, 100*(c.Rel+2*c.SE))
+		dn = append(dn, 100*(c.Rel-2*c.SE))
+	}
+	panel.Series = []plots.Series{
+		{Name: "relative change of the x0-MSE", X: x, Y: y},
+		{Name: "+2 standard errors", X: x, Y: up},
+		{Name: "−2 standard errors", X: x, Y: dn},
+		{Name: "fine-tuned timesteps", X: []float64{float64(lo), float64(hi - 1)}, Y: []float64{0, 0}},
+	}
+	p, err := panel.Plot()
+	if err != nil {
+		return nil, err
+	}
+	p.Y.Scale, p.Y.Tick.Marker = symLog{C: 1}, symLogTicks{C: 1}
+	return p, nil
+}
+
+// FineTuneEffect summarises what fine-tuning on one timestep range [lo, hi)
+// did to the loss at every probed timestep: the paper's Fig. 2 reading,
+// better inside the range, worse far from it.
+type FineTuneEffect struct {
+	// Inside is the mean relative change over the probed timesteps in
+	// [lo, hi) and InsideSE its standard error (NaN if none is probed).
+	Inside, InsideSE float64
+	// FarMedian is the median relative change at the timesteps at least
+	// far away, t < lo − far or t ≥ hi + far (NaN if there is none).
+	FarMedian float64
+	// NFar counts those timesteps; Worse and Better count the ones whose
+	// change is beyond +2 and −2 standard errors (significantly worse and
+	// better).
+	NFar, Worse, Better int
+}
+
+// EffectOf computes the FineTuneEffect of the loss changes of a run
+// fine-tuned on [lo, hi), counting timesteps at least far away as distant.
+func EffectOf(changes []LossChange, lo, hi, far int) FineTuneEffect {
+	var e FineTuneEffect
+	e.Inside, e.InsideSE = regionMean(changes, func(t int) bool { return t >= lo && t < hi })
+	var farRel []float64
+	for _, c := range changes {
+		if t := c.T; t < lo-far || t >= hi+far {
+			farRel = append(farRel, c.Rel)
+			if c.Rel > 2*c.SE {
+				e.Worse++
+			}
+			if c.Rel < -2*c.SE {
+				e.Better++
+			}
+		}
+	}
+	e.NFar, e.FarMedian = len(farRel), median(farRel)
+	return e
 }
 
 // median returns the median of v (NaN if empty).

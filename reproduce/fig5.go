@@ -65,25 +65,9 @@ func runFig5(ctx context.Context, env *Env) (*Report, error) {
 	if err := ft.WriteCSV(out.path("final.csv")); err != nil {
 		return nil, err
 	}
-	grid := plots.Grid{Rows: 1, Cols: len(g.Targets), Width: 15 * vg.Inch, Height: 4.5 * vg.Inch}
-	for _, tg := range g.Targets {
-		panel := plots.Lines{
-			Title:  fmt.Sprintf("%s-prediction: sample quality (%s, lower is better)", tg, metric),
-			XLabel: "training step", YLabel: metric + " (log scale)", LogY: true, Legend: "bottom-left",
-		}
-		var steps []float64
-		for _, st := range g.Strategies {
-			s, v := g.MeanQuality(tg, st)
-			steps = s
-			panel.Series = append(panel.Series, plots.Series{Name: st, X: s, Y: v})
-		}
-		panel.Series = append(panel.Series, plots.Series{Name: "real-data floor", X: []float64{steps[0], steps[len(steps)-1]}, Y: []float64{floor, floor}})
-		p, err := panel.Plot()
-		if err != nil {
-			return nil, err
-		}
-		useLogTicks125(p)
-		grid.Panels = append(grid.Panels, p)
+	grid, err := QualityFigure(g)
+	if err != nil {
+		return nil, err
 	}
 	if err := grid.Save(out.path("quality.png")); err != nil {
 		return nil, err
@@ -218,6 +202,38 @@ func runFig5(ctx context.Context, env *Env) (*Report, error) {
 	return r, nil
 }
 
+// QualityFigure draws the paper's Fig. 5 for a grid: sample quality
+// against training step (seed means, log scale), one panel per target, one
+// line per strategy, with the quality measure's real-data floor.
+func QualityFigure(g *ModelGrid) (plots.Grid, error) {
+	floor, metric := g.Floor()
+	grid := plots.Grid{Rows: 1, Cols: len(g.Targets), Width: 15 * vg.Inch, Height: 4.5 * vg.Inch}
+	for _, tg := range g.Targets {
+		panel := plots.Lines{
+			Title:  fmt.Sprintf("%s-prediction: sample quality (%s, lower is better)", tg, metric),
+			XLabel: "training step", YLabel: metric + " (log scale)", LogY: true, Legend: "bottom-left",
+		}
+		var steps []float64
+		for _, st := range g.Strategies {
+			s, v := g.MeanQuality(tg, st)
+			steps = s
+			panel.Series = append(panel.Series, plots.Series{Name: st, X: s, Y: v})
+		}
+		panel.Series = append(panel.Series, plots.Series{Name: "real-data floor", X: []float64{steps[0], steps[len(steps)-1]}, Y: []float64{floor, floor}})
+		p, err := panel.Plot()
+		if err != nil {
+			return plots.Grid{}, err
+		}
+		useLogTicks125(p)
+		grid.Panels = append(grid.Panels, p)
+	}
+	return grid, nil
+}
+
+// ScaleLimits says, for a report, what a scale's training runs can and
+// cannot show about the paper's claims, naming the quality measure metric.
+func ScaleLimits(s Scale, metric string) string { return limitsText(s, metric) }
+
 // fmtSteps writes a step count, "never" for NaN.
 func fmtSteps(s float64) string {
 	if math.IsNaN(s) {
@@ -241,11 +257,17 @@ func limitsText(s Scale, metric string) string {
 		sz.Width, sz.Depth, sz.Data, sz.Steps, sz.LR, sz.EMA, sz.Seeds, metric, sz.Samples)
 }
 
-// samplesFigure draws the final samples of the first seed's models (the
-// EMA weights, the sample set of draw 0, which the last quality value
-// measures): for toy data a scatter panel per target and strategy next to
-// real data; for MNIST one row of 16 digits per target and strategy.
+// samplesFigure writes SamplesFigure as out's samples.png.
 func samplesFigure(ctx context.Context, env *Env, g *ModelGrid, out *output) error {
+	return SamplesFigure(ctx, env, g, out.path("samples.png"))
+}
+
+// SamplesFigure draws the final samples of the first seed's models of a
+// grid (the EMA weights, the sample set of draw 0, which the last quality
+// value measures) into path: for toy data a scatter panel per target (row)
+// and strategy (column), real data at the end of the first row; for MNIST
+// one row of 16 digits per target and strategy.
+func SamplesFigure(ctx context.Context, env *Env, g *ModelGrid, path string) error {
 	var x [][]float32
 	var titles []string
 	var q Quality
@@ -295,12 +317,12 @@ func samplesFigure(ctx context.Context, env *Env, g *ModelGrid, out *output) err
 				grid.Panels = append(grid.Panels, real)
 			}
 		}
-		return grid.Save(out.path("samples.png"))
+		return grid.Save(path)
 	}
 	const perRow = 16
 	var imgs []float32
 	for _, s := range x {
 		imgs = append(imgs, s[:min(len(s), perRow*data.MNISTDim)]...)
 	}
-	return plots.Tiles{Images: imgs, Width: data.MNISTSide, Height: data.MNISTSide, Cols: perRow, Pad: 2, Scale: 2}.Save(out.path("samples.png"))
+	return plots.Tiles{Images: imgs, Width: data.MNISTSide, Height: data.MNISTSide, Cols: perRow, Pad: 2, Scale: 2}.Save(path)
 }

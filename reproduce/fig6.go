@@ -64,24 +64,9 @@ func runFig6(ctx context.Context, env *Env) (*Report, error) {
 	if err := ct.WriteCSV(out.path("x0mse.csv")); err != nil {
 		return nil, err
 	}
-	grid := plots.Grid{Rows: len(g.Targets), Cols: len(keys), Width: 18 * vg.Inch, Height: 11 * vg.Inch}
-	for _, tg := range g.Targets {
-		for ki, k := range keys {
-			panel := plots.Lines{Title: fmt.Sprintf("%s-prediction, t in %s", tg, labels[ki]), XLabel: "training step", YLabel: "x0-MSE (log scale)", LogY: true}
-			if ki > 0 {
-				panel.Legend = "none"
-			}
-			for _, st := range g.Strategies {
-				s, v := g.MeanSeries(tg, st, k)
-				panel.Series = append(panel.Series, plots.Series{Name: st, X: s, Y: v})
-			}
-			p, err := panel.Plot()
-			if err != nil {
-				return nil, err
-			}
-			useLogTicks125(p)
-			grid.Panels = append(grid.Panels, p)
-		}
+	grid, err := X0MSEFigure(g)
+	if err != nil {
+		return nil, err
 	}
 	if err := grid.Save(out.path("x0mse.png")); err != nil {
 		return nil, err
@@ -178,6 +163,42 @@ func runFig6(ctx context.Context, env *Env) (*Report, error) {
 	}
 	return r, nil
 }
+
+// X0MSEFigure draws the paper's Fig. 6 for a grid: the unweighted x0-MSE
+// of each Fig. 6 timestep range (Fig6Keys) against training step, seed
+// means on a log scale, one row of panels per target, one line per
+// strategy.
+func X0MSEFigure(g *ModelGrid) (plots.Grid, error) {
+	keys, labels := Fig6Keys(g.Sizes.T)
+	grid := plots.Grid{Rows: len(g.Targets), Cols: len(keys), Width: 18 * vg.Inch, Height: 11 * vg.Inch}
+	for _, tg := range g.Targets {
+		for ki, k := range keys {
+			panel := plots.Lines{Title: fmt.Sprintf("%s-prediction, t in %s", tg, labels[ki]), XLabel: "training step", YLabel: "x0-MSE (log scale)", LogY: true}
+			if ki > 0 {
+				panel.Legend = "none"
+			}
+			for _, st := range g.Strategies {
+				s, v := g.MeanSeries(tg, st, k)
+				panel.Series = append(panel.Series, plots.Series{Name: st, X: s, Y: v})
+			}
+			p, err := panel.Plot()
+			if err != nil {
+				return plots.Grid{}, err
+			}
+			useLogTicks125(p)
+			grid.Panels = append(grid.Panels, p)
+		}
+	}
+	return grid, nil
+}
+
+// Fig6Tail is the number of last metrics records fig6 averages for the
+// final x0-MSE of a range.
+const Fig6Tail = fig6Tail
+
+// TailMeanSE returns the mean of the last n values of a series (all of them
+// if fewer) and its standard error: fig6's final value of a curve.
+func TailMeanSE(v []float64, n int) (mean, se float64) { return tailMeanSE(v, n) }
 
 // tailMeanSE is the mean of the last n values (all if fewer) and its
 // standard error.

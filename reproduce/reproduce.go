@@ -55,8 +55,11 @@ type Env struct {
 	// Backend runs every network (nil: the CPU backend).
 	Backend nn.Backend
 	// Out is the root output folder: target NAME writes into Out/NAME,
-	// trained models are cached in Out/models.
+	// trained models are cached in Out/models unless Models is set.
 	Out string
+	// Models is the folder of the model cache ("": Out/models); runs that
+	// write to different folders share their models through it.
+	Models string
 	// Seed seeds every random draw; model seeds are Seed, Seed+1, … for
 	// repeated training runs.
 	Seed uint64
@@ -92,8 +95,13 @@ func (e *Env) Dir(name string) (string, error) {
 	return d, nil
 }
 
-// ModelsDir is the folder of the model cache, Out/models.
-func (e *Env) ModelsDir() string { return filepath.Join(e.Out, "models") }
+// ModelsDir is the folder of the model cache: Models, or Out/models.
+func (e *Env) ModelsDir() string {
+	if e.Models != "" {
+		return e.Models
+	}
+	return filepath.Join(e.Out, "models")
+}
 
 // counts returns how many models TrainModel has trained and reused with
 // this Env.

@@ -27,7 +27,7 @@ func runTable2(ctx context.Context, env *Env) (*Report, error) {
 	sizes := ModelSizesFor(env.Scale)
 	var specs []string
 	for _, g := range Table2Gammas {
-		specs = append(specs, fmt.Sprintf("min-snr:%g", g))
+		specs = append(specs, GammaSpec(g))
 	}
 	g, err := TrainGrid(ctx, env, "table2", sizes, PaperTargets, specs)
 	if err != nil {
@@ -62,20 +62,11 @@ func runTable2(ctx context.Context, env *Env) (*Report, error) {
 		md.Add(row...)
 	}
 
-	panel := plots.Lines{Title: fmt.Sprintf("final sample quality of min-SNR-γ (%s, lower is better)", metric), XLabel: "γ (log scale)", YLabel: metric, LogX: true, Legend: "bottom-left"}
-	for _, tg := range g.Targets {
-		panel.Series = append(panel.Series, plots.Series{Name: tg + "-prediction", X: Table2Gammas, Y: means[tg]})
-	}
-	p, err := panel.Plot()
+	fig, err := GammaFigure(g, Table2Gammas)
 	if err != nil {
 		return nil, err
 	}
-	var ticks plot.ConstantTicks
-	for _, gm := range Table2Gammas {
-		ticks = append(ticks, plot.Tick{Value: gm, Label: fmt.Sprintf("%g", gm)})
-	}
-	p.X.Tick.Marker = ticks
-	if err := (plots.Grid{Rows: 1, Cols: 1, Width: 6 * vg.Inch, Height: 4.5 * vg.Inch, Panels: []*plot.Plot{p}}).Save(out.path("table2.png")); err != nil {
+	if err := fig.Save(out.path("table2.png")); err != nil {
 		return nil, err
 	}
 
@@ -123,6 +114,35 @@ func runTable2(ctx context.Context, env *Env) (*Report, error) {
 		Files:    out.files,
 	}
 	return r, nil
+}
+
+// GammaSpec is the weighting spec of min-SNR-γ: "min-snr:5".
+func GammaSpec(gamma float64) string { return fmt.Sprintf("min-snr:%g", gamma) }
+
+// GammaFigure draws the paper's Table 2 as a figure: the final sample
+// quality (mean over seeds and sample sets) of min-SNR-γ against γ (log
+// scale), one line per target, for a grid whose strategies are
+// GammaSpec(γ) of each gamma.
+func GammaFigure(g *ModelGrid, gammas []float64) (plots.Grid, error) {
+	_, metric := g.Floor()
+	panel := plots.Lines{Title: fmt.Sprintf("final sample quality of min-SNR-γ (%s, lower is better)", metric), XLabel: "γ (log scale)", YLabel: metric, LogX: true, Legend: "bottom-left"}
+	for _, tg := range g.Targets {
+		means := make([]float64, len(gammas))
+		for i, gm := range gammas {
+			means[i], _, _ = g.FinalQuality(tg, GammaSpec(gm))
+		}
+		panel.Series = append(panel.Series, plots.Series{Name: tg + "-prediction", X: gammas, Y: means})
+	}
+	p, err := panel.Plot()
+	if err != nil {
+		return plots.Grid{}, err
+	}
+	var ticks plot.ConstantTicks
+	for _, gm := range gammas {
+		ticks = append(ticks, plot.Tick{Value: gm, Label: fmt.Sprintf("%g", gm)})
+	}
+	p.X.Tick.Marker = ticks
+	return plots.Grid{Rows: 1, Cols: 1, Width: 6 * vg.Inch, Height: 4.5 * vg.Inch, Panels: []*plot.Plot{p}}, nil
 }
 
 func minOf(v []float64) float64 { return v[argMin(v)] }
