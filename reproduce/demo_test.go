@@ -163,7 +163,7 @@ func TestDemoReportFollowsTheNumbers(t *testing.T) {
 
 	f.Stats.NegativeFraction = 0
 	md := res.Markdown()
-	require.Contains(t, md, "0 of the 6 bin pairs (0.0%) have a negative cosine")
+	require.Contains(t, md, "0 of the 6 bin pairs (0%) have a negative cosine")
 
 	res.Quality.Trained = []float64{res.Quality.Floor * 1.1}
 	require.Contains(t, res.Markdown(), "at 1.1× the floor the samples are about as close to the data as real points are")

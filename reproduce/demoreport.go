@@ -316,7 +316,12 @@ func (r *DemoResult) writeComparison(b *strings.Builder) {
 	if m.Descent.DecreasesAll {
 		b.WriteString("Its step lowers every bin's loss to first order, as the Pareto step does.")
 	} else {
-		fmt.Fprintf(b, "Its step raises the loss of timesteps %s to first order, which the Pareto step (λ = 0) does not.", r.binName(m.Descent.Task))
+		fmt.Fprintf(b, "Its step raises the loss of timesteps %s to first order", r.binName(m.Descent.Task))
+		if fw := r.Weighting("fw"); fw != nil && fw.Descent.DecreasesAll {
+			b.WriteString(", which the Pareto step (λ = 0) does not.")
+		} else {
+			b.WriteString(".")
+		}
 	}
 	fmt.Fprintf(b, " The paper's argument (§3.3–3.4) is that Min-SNR-γ approximates the Pareto weighting without solving anything during training; on this model the numbers above say how close it comes.\n")
 }
@@ -498,10 +503,12 @@ func argMax(v []float64) int {
 
 // pct writes a fraction as a percentage: "42%", or "0.3%" below 10%.
 func pct(v float64) string {
-	if math.IsNaN(v) {
+	switch {
+	case math.IsNaN(v):
 		return "n/a"
-	}
-	if math.Abs(v) < 0.1 {
+	case v == 0:
+		return "0%"
+	case math.Abs(v) < 0.1:
 		return fmt.Sprintf("%.1f%%", 100*v)
 	}
 	return fmt.Sprintf("%.0f%%", 100*v)

@@ -24,27 +24,33 @@ type demoOptions struct {
 
 func newDemoCmd() *cobra.Command {
 	o := &demoOptions{}
+	q, err := reproduce.DemoSizesFor(reproduce.Quick)
+	if err != nil {
+		panic(err) // the quick size is a table in reproduce
+	}
 	cmd := &cobra.Command{
 		Use:   "demo [--out DIR] [--seed S] [--device cpu|cuda|auto]",
 		Short: "The quick end-to-end tour: train a small model, probe gradient conflicts, solve Pareto weights, compare with min-SNR-5",
-		Long: `demo runs the toolkit's analyses end to end on a built-in default that needs no flags and
+		Long: fmt.Sprintf(`demo runs the toolkit's analyses end to end on a built-in default that needs no flags and
 takes one to three minutes on two CPU cores:
 
   1. the closed-form weights of constant, SNR, max-SNR-1 and min-SNR-5 (weights.png);
-  2. trains a v-prediction ResMLP with min-SNR-5 on the 8-Gaussians toy distribution for
-     5000 steps, with the paper's Fig. 6 x0-MSE by timestep range (training.png, model/);
-  3. before training and every 250 steps, probes the gradients of 8 timestep bins: the
-     exact 8×8 Gram matrix from one forward/backward pass, cosines, conflict statistics
-     (conflict/: probes.jsonl, Gram and cosine .npy files, cosine.png, stats.png, weights.png);
-  4. solves the Pareto weights of the last probe (Frank-Wolfe and UGD, with and without
-     λ of Eq. 11) and compares them with the four closed forms normalised the same way, on
-     the Eq. 11 objective and the Eq. 8 check (pareto.png, pareto.csv);
-  5. samples the trained and the untrained network and measures their sliced Wasserstein
-     distance to real data (samples.png, quality.csv);
+  2. trains a %[1]s-prediction ResMLP (width %[2]d, depth %[3]d) with %[4]s on %[5]s for
+     %[6]d steps, with the paper's Fig. 6 x0-MSE by timestep range (training.png, model/);
+  3. before training and every %[7]d steps, probes the gradients of %[8]d equal-width timestep
+     bins: the exact %[8]d×%[8]d Gram matrix from one forward/backward pass over %[9]d examples
+     per bin, cosines, conflict statistics (conflict/: probes.jsonl, Gram and cosine .npy
+     files, cosine.png, stats.png, weights.png);
+  4. solves the Pareto weights of the last probe (Frank-Wolfe and UGD, with λ = 0 and with
+     λ = %[10]g·tr(G)/K in Eq. 11) and compares them with the four closed forms normalised
+     the same way, on the Eq. 11 objective and the Eq. 8 check (pareto.png, pareto.csv);
+  5. samples the trained and the untrained network (%[11]s, %[12]d steps, %[13]d points) and
+     measures their sliced Wasserstein distance to real data (samples.png, quality.csv);
   6. writes report.md, which explains each result in plain words with this run's numbers.
 
 The same --seed gives the same numbers. model/ is a training run that sample, eval and
-conflict --checkpoint read.`,
+conflict --checkpoint read.`, q.Target, q.Model.Width, q.Model.Depth, q.Strategy, q.Model.Data, q.Model.Steps,
+			q.ProbeEvery, q.Bins, q.PerBin, q.Lambda, q.Model.Sampler, q.Model.SamplerSteps, q.Model.Samples),
 		Example: `  paretodiff demo
   paretodiff demo --out runs/demo --seed 2
   paretodiff demo --device auto`,
