@@ -47,7 +47,7 @@ func TestReproduceSmokeTwoTargetsQuiet(t *testing.T) {
 func TestReproduceHelpListsTargets(t *testing.T) {
 	stdout, _, code := runCLI(t, "reproduce", "--help")
 	require.Equal(t, 0, code)
-	for _, name := range []string{"weights", "fig2", "fig5", "fig6", "table2", "all"} {
+	for _, name := range []string{"weights", "fig2", "fig3", "fig4", "fig5", "fig6", "table2", "conflict", "all"} {
 		require.Contains(t, stdout, "  "+name+" ")
 	}
 }
