@@ -39,7 +39,8 @@ type ConflictStats struct {
 	Slope, SlopeSE float64
 	// Near and Far are the mean cosines of pairs at most a quarter of the
 	// bins apart and at least half of them apart (mean over draws), and
-	// NearFarSE the standard error of their difference (paired by draw).
+	// NearFarSE the standard error of their difference (paired by draw);
+	// NaN when no pair is that near or far (K < 4).
 	Near, Far, NearFarSE float64
 	// ByDistance[d] and ByDistanceSE[d] are the mean cosine of pairs d bins
 	// apart (d = 1..K−1; index 0 holds 1) and its standard error.

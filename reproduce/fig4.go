@@ -40,6 +40,9 @@ var fig4Sizes = map[Scale]Fig4Sizes{
 	Paper: {Rho: 1, RhoGrid: []float64{0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30, 100, 300, 1000}, Close: 2},
 }
 
+// Fig4SizesFor returns fig4's sizes at a scale.
+func Fig4SizesFor(s Scale) Fig4Sizes { return fig4Sizes[s] }
+
 // Fig4Solvers are the solvers whose weights fig4 evaluates: the paper's
 // UGD, Frank-Wolfe as in MGDA, and the exact active-set solver, whose
 // objective is the floor f*.
