@@ -317,3 +317,24 @@ func TestSampleSizeStudy(t *testing.T) {
 	_, err = SampleSizeStudy(obj, toy, bad, 11)
 	require.ErrorContains(t, err, "≥ 3 draws")
 }
+
+// Every scale's sizes of the gradient targets are valid, including the
+// paper scale's, which the tests do not run.
+func TestGradientTargetSizesAreValid(t *testing.T) {
+	for _, s := range Scales {
+		ms := ModelSizesFor(s)
+		cfg := ProbeSizesFor(s).Config(ms, 1)
+		require.NoError(t, cfg.validate(), s)
+		require.NoError(t, cfg.Model.validate(), s)
+		f3 := Fig3SizesFor(s)
+		require.GreaterOrEqual(t, f3.Draws, 3, s)
+		require.True(t, slices.IsSorted(f3.PerBin) && f3.PerBin[0] >= 1, s)
+		require.Positive(t, f3.Reference, s)
+		require.Zero(t, ms.T%f3.Bins, "%s: equal bins", s)
+		f4 := Fig4SizesFor(s)
+		require.Positive(t, f4.Rho, s)
+		require.Greater(t, f4.Close, 1.0, s)
+		require.True(t, slices.IsSorted(f4.RhoGrid) && f4.RhoGrid[0] > 0, s)
+		require.GreaterOrEqual(t, cfg.Draws, 2, "%s: standard errors need draws", s)
+	}
+}
