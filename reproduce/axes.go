@@ -1,10 +1,13 @@
 package reproduce
 
 import (
+	"fmt"
+	"image/color"
 	"math"
 	"strconv"
 
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
 )
 
 // logTicks125 labels a logarithmic axis at 1, 2 and 5 times the powers of
@@ -83,4 +86,26 @@ func (t symLogTicks) Ticks(lo, hi float64) []plot.Tick {
 		}
 	}
 	return ts
+}
+
+// addBand shades the region between lo and hi over x on a panel in a
+// translucent version of colour c (the spread of repeated draws around
+// their mean line).
+func addBand(p *plot.Plot, x, lo, hi []float64, c color.Color) error {
+	xy := make(plotter.XYs, 0, 2*len(x))
+	for i := range x {
+		xy = append(xy, plotter.XY{X: x[i], Y: lo[i]})
+	}
+	for i := len(x) - 1; i >= 0; i-- {
+		xy = append(xy, plotter.XY{X: x[i], Y: hi[i]})
+	}
+	poly, err := plotter.NewPolygon(xy)
+	if err != nil {
+		return fmt.Errorf("reproduce: band: %w", err)
+	}
+	r, g, b, _ := c.RGBA()
+	poly.Color = color.NRGBA{R: uint8(r >> 8), G: uint8(g >> 8), B: uint8(b >> 8), A: 70}
+	poly.LineStyle.Width = 0
+	p.Add(poly)
+	return nil
 }

@@ -8,7 +8,8 @@
 //
 // Tour:
 //   - A Target (Register, Targets, Resolve) is a named reproduction:
-//     "weights", "fig2", "fig5", "fig6", "table2". RunTarget runs one with
+//     "weights", "fig2", "fig3", "fig4", "fig5", "fig6", "table2",
+//     "conflict". RunTarget runs one with
 //     an Env (scale, backend, output folder, seed, progress log) and writes
 //     its Report as report.md; Run runs several and writes index.md.
 //   - Scale picks the sizes: Smoke (tests), Quick (toy 2-D data on two CPU
@@ -20,14 +21,23 @@
 //     range) and the sample quality of the EMA weights (Quality: sliced
 //     Wasserstein distance to real data for toy data). TrainGrid trains a
 //     target × strategy × seed grid.
+//   - TrainProbed trains a model as TrainModel does (the same weights,
+//     step for step) with conflict.Probe as a training callback: exact
+//     per-bin Gram matrices of several independent probe batches at step 0
+//     and every few steps (fig4 and conflict share one such run).
 //   - Analysis steps: FineTune (train a copy on one timestep range),
 //     LossProbe and LossChanges (paired per-timestep loss before and
 //     after), EffectOf (Fig. 2's reading of them), SpeedUpOver (steps to
 //     reach a baseline's final quality), Regrets (distance to the best
 //     strategy per timestep range), TailMeanSE; figures WeightsFigure,
 //     LossChangePanel, QualityFigure, SamplesFigure, X0MSEFigure,
-//     GammaFigure. The notebooks (notebooks/) tell each target's story
-//     with them.
+//     GammaFigure. For the Pareto view: DrawGram (one batch's exact bin
+//     Gram), ParetoWeights (Eq. 11), MedianDiag (the scale of λ),
+//     Dispersion (spread of weights between draws), SignalFractions (how
+//     much of a bin's gradient is signal), SampleSizeStudy (fig3),
+//     WeightingObjectives (fig4: Eq. 11 of closed forms and solvers) and
+//     SummarizeConflict, CosineDistanceSlope (conflict). The notebooks
+//     (notebooks/) tell each target's story with them.
 //   - Demo is `paretodiff demo`, the end-to-end tour: train a model while
 //     probing gradient conflicts, solve the Pareto weights, compare them
 //     with the closed forms, sample, and write a report generated from
@@ -46,6 +56,8 @@
 //     model.json, written last, holds the same configuration. So fig5, fig6
 //     and table2 (and fig2's base model) share models within and across
 //     runs, and no model is trained twice for the same configuration.
+//     A probed run is cached the same way in
+//     Out/models/<label>_probe_<hash>/ (complete once run.json exists).
 //   - Every file is written atomically (internal/atomicfile): a cancelled
 //     run leaves complete files or none. A model interrupted while training
 //     keeps its last checkpoint and progress.json and resumes from them;

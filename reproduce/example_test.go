@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/paretodiff/paretodiff/reproduce"
+	"gonum.org/v1/gonum/mat"
 )
 
 // Run one target into a folder and read its verdict and files; the
@@ -47,4 +48,35 @@ func ExampleTrainGrid() {
 	// Output:
 	// 2 evaluations at steps [20 40]
 	// speed-up is finite: true
+}
+
+// How far apart are the weights solved from independent draws? The mean
+// pairwise L1 distance, with a jackknife standard error over the draws:
+// fig3's stability measure.
+func ExampleDispersion() {
+	draws := [][]float64{
+		{0.50, 0.30, 0.20},
+		{0.45, 0.35, 0.20},
+		{0.55, 0.25, 0.20},
+		{0.50, 0.30, 0.20},
+	}
+	m, se := reproduce.Dispersion(draws)
+	fmt.Printf("mean L1 distance %.3f ± %.3f\n", m, se)
+	// Output:
+	// mean L1 distance 0.100 ± 0.058
+}
+
+// The Eq. 11 objective wᵀ(G + λI)w of two weightings of two bins (uniform
+// and all on the first bin) and of the weights ugd solves, next to the
+// optimum f* (fig4's comparison on one Gram matrix).
+func ExampleWeightingObjectives() {
+	g := mat.NewSymDense(2, []float64{1, 0.5, 0.5, 4})
+	f, w, fstar, err := reproduce.WeightingObjectives(g, 0.5, [][]float64{{1, 1}, {1, 0}}, []string{"ugd"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("uniform %.3f, first bin %.3f, ugd %.3f at w = %.3f; optimum %.3f\n", f[0], f[1], f[2], w[2], fstar)
+	// Output:
+	// uniform 1.750, first bin 1.500, ugd 1.300 at w = [0.800 0.200]; optimum 1.300
 }

@@ -45,12 +45,39 @@ var wantFiles = map[string]map[string][]string{
 		"table2.png": nil,
 		"table2.csv": {"target", "gamma", "mean", "sd", "n"},
 	},
+	"fig3": {
+		"fig3.png":      nil,
+		"weights.csv":   {"n", "draw", "bin", "t_lo", "t_hi", "weight"},
+		"stability.csv": {"n", "dispersion", "se", "distance_to_reference", "signal_median", "signal_min", "signal_max"},
+		"reference.csv": {"bin", "t_lo", "t_hi", "reference_weight", "constant", "snr", "max-snr:1", "min-snr:5"},
+	},
+	"fig4": {
+		"fig4.png":      nil,
+		"objective.csv": {"step", "rho", "lambda", "draw", "weighting", "objective", "ratio_to_optimum"},
+		"weights.csv":   {"bin", "t_lo", "t_hi", "rho", "weighting", "mean_weight"},
+	},
+	"conflict": {
+		"cosine.png":      nil,
+		"stats.png":       nil,
+		"distance.png":    nil,
+		"pairs.csv":       {"step", "draw", "bin_i", "bin_j", "distance", "cosine"},
+		"summary.csv":     {"step", "negative_fraction", "negative_fraction_se", "significantly_negative", "significantly_positive", "slope", "slope_se", "near_cosine", "far_cosine", "near_minus_far_se"},
+		"by_distance.csv": {"step", "distance", "mean_cosine", "se"},
+	},
+}
+
+// claimWords are words of the paper's claim each new target's report must
+// state.
+var claimWords = map[string]string{
+	"fig3":     "become stable as the number of samples per timestep grows",
+	"fig4":     "lower Eq. 11 objective",
+	"conflict": "Distant timesteps conflict more",
 }
 
 // textColumns are CSV columns that hold names, not numbers; "NaN" is
 // allowed only in nanColumns (a curve that never reaches a level).
 var (
-	textColumns = map[string]bool{"target": true, "strategy": true, "baseline": true, "bound": true, "finetune": true, "range": true}
+	textColumns = map[string]bool{"target": true, "strategy": true, "baseline": true, "bound": true, "finetune": true, "range": true, "weighting": true}
 	nanColumns  = map[string]bool{"min_snr5_steps": true}
 )
 
@@ -96,7 +123,7 @@ func readCSV(t *testing.T, path string) [][]string {
 func TestEveryTargetAtSmokeScale(t *testing.T) {
 	dir, err := smokeRun()
 	require.NoError(t, err)
-	require.ElementsMatch(t, []string{"weights", "fig2", "fig5", "fig6", "table2"}, Names())
+	require.Equal(t, []string{"weights", "fig2", "fig3", "fig4", "fig5", "fig6", "table2", "conflict"}, Names(), "all's run order")
 	for name, files := range wantFiles {
 		t.Run(name, func(t *testing.T) {
 			for file, header := range files {
@@ -127,6 +154,9 @@ func TestEveryTargetAtSmokeScale(t *testing.T) {
 			require.NoError(t, err)
 			s := string(rep)
 			require.Contains(t, s, "**Claim:**")
+			if w, ok := claimWords[name]; ok {
+				require.Contains(t, s, w, "the report states the paper's claim")
+			}
 			require.Contains(t, s, "**Measured:**")
 			require.Regexp(t, `\*\*Verdict: (agrees|partly agrees|does not agree|inconclusive)\.\*\*`, s)
 			require.Contains(t, s, "## What this scale can and cannot show")
@@ -150,7 +180,7 @@ func TestSameSeedSameCSVs(t *testing.T) {
 	dir, err := smokeRun()
 	require.NoError(t, err)
 	again := t.TempDir()
-	ts, err := Resolve([]string{"fig2", "fig5", "fig6", "table2"})
+	ts, err := Resolve([]string{"fig2", "fig3", "fig4", "fig5", "fig6", "table2", "conflict"})
 	require.NoError(t, err)
 	_, err = Run(context.Background(), &Env{Scale: Smoke, Out: again, Seed: 1}, ts)
 	require.NoError(t, err)

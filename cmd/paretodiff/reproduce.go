@@ -44,7 +44,8 @@ a few minutes per target on 2 cores), paper (MNIST, larger networks, more steps 
 meant for a GPU, --device cuda). The sizes of each scale are printed in every report.
 
 Trained models are cached in OUT/models/ by their full configuration and reused: fig5,
-fig6 and table2 share models, and a second run with the same settings trains nothing.
+fig6 and table2 share models, fig3 analyses one of them, fig4 and conflict share one
+probed training run, and a second run with the same settings trains nothing.
 An interrupted run (Ctrl-C) keeps its checkpoints and resumes where it stopped; files are
 written atomically, so none is ever half-written. The same --seed gives the same CSVs.`,
 		Example: `  paretodiff reproduce weights --out repro

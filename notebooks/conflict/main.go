@@ -1,0 +1,123 @@
+// Notebook conflict: do the gradients of distant timesteps conflict more?
+//
+// The paper (Hang et al., ICCV 2023, §3.3) treats the timesteps of a
+// diffusion model as tasks whose gradients conflict: a step that helps one
+// range of noise levels can hurt another, the more so the further apart
+// they are. Here we watch that while a model trains: at step 0 and every
+// few steps, the cosine between the gradients of K timestep bins' losses.
+//
+//	go run ./notebooks/conflict              # quick scale, about a minute on 2 cores
+//	go run ./notebooks/conflict -scale smoke # seconds, numbers are noise
+//
+// It writes cosine.png and stats.png (the conflict package's figures),
+// slope.png and report.md into -out (default out/notebooks/conflict).
+// `paretodiff reproduce conflict` is the full version; it uses the same
+// probed run, so with the same -cache and seed the numbers are its numbers.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/paretodiff/paretodiff/conflict"
+	"github.com/paretodiff/paretodiff/diffusion"
+	"github.com/paretodiff/paretodiff/diffusion/nn"
+	"github.com/paretodiff/paretodiff/plots"
+	"github.com/paretodiff/paretodiff/reproduce"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/vg"
+)
+
+type options struct {
+	scale, out, cache string
+	seed              uint64
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.scale, "scale", "quick", "smoke, quick or paper")
+	flag.StringVar(&o.out, "out", filepath.Join("out", "notebooks", "conflict"), "folder for the figures and report.md")
+	flag.StringVar(&o.cache, "cache", filepath.Join("out", "notebooks"), "folder whose models/ caches trained models (shared by the notebooks)")
+	flag.Uint64Var(&o.seed, "seed", 1, "random seed")
+	flag.Parse()
+	if err := run(context.Background(), o); err != nil {
+		fmt.Fprintln(os.Stderr, "conflict:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) error {
+	scale, err := reproduce.ParseScale(o.scale)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return err
+	}
+
+	// Step 1: train with probes. TrainProbed runs conflict.Probe as a
+	// training callback on several independent batches ("draws"), each
+	// fixed over training, so that changes between probes are the model's
+	// and the spread between draws is the sampling noise. Each probe gives
+	// the exact K×K Gram matrix of the bins' gradients and its cosine
+	// matrix C_ij = G_ij/√(G_ii G_jj).
+	env := &reproduce.Env{Scale: scale, Backend: nn.NewCPU(), Out: o.cache, Seed: o.seed, Log: os.Stderr}
+	ms := reproduce.ModelSizesFor(scale)
+	probed, err := reproduce.TrainProbed(ctx, env, reproduce.ProbeSizesFor(scale).Config(ms, o.seed))
+	if err != nil {
+		return err
+	}
+	steps := probed.Steps()
+
+	// Step 2: look at one draw with the conflict package's figures: cosine
+	// heat maps at the first, middle and last probe (blue: conflicting,
+	// red: agreeing) and the statistics over training.
+	sched, err := diffusion.NewSchedule(ms.Schedule, ms.T, false)
+	if err != nil {
+		return err
+	}
+	if _, err := conflict.WriteFigures(o.out, probed.Info, sched, probed.Draws[0], conflict.FigureOptions{}); err != nil {
+		return err
+	}
+
+	// Step 3: summarise every probe over the draws. The slope of a line
+	// through all bin pairs' cosines against their distance (in bins) says
+	// how agreement changes with distance: negative means distant bins
+	// agree less, i.e. conflict more. Its standard error comes from the
+	// draws.
+	var x, slope, lo, hi []float64
+	var rows []string
+	for i, s := range steps {
+		var recs []conflict.Record
+		for _, draw := range probed.Draws {
+			recs = append(recs, draw[i])
+		}
+		st := reproduce.SummarizeConflict(recs)
+		x = append(x, float64(s))
+		slope, lo, hi = append(slope, st.Slope), append(lo, st.Slope-2*st.SlopeSE), append(hi, st.Slope+2*st.SlopeSE)
+		rows = append(rows, fmt.Sprintf("| %d | %.0f%% | %.0f%% | %+.4f ± %.4f | %+.2f | %+.2f |", s, 100*st.Negative, 100*st.SigNegative, st.Slope, st.SlopeSE, st.Near, st.Far))
+	}
+
+	// Step 4: the slope over training with its ± 2 SE range.
+	p, err := plots.Lines{Title: "cosine slope per bin of distance (over draws)", XLabel: "training step", YLabel: "slope", Legend: "bottom-left", Series: []plots.Series{
+		{Name: "mean slope", X: x, Y: slope}, {Name: "− 2 SE", X: x, Y: lo}, {Name: "+ 2 SE", X: x, Y: hi}, {Name: "0", X: []float64{x[0], x[len(x)-1]}, Y: []float64{0, 0}},
+	}}.Plot()
+	if err != nil {
+		return err
+	}
+	if err := (plots.Grid{Rows: 1, Cols: 1, Width: 7 * vg.Inch, Height: 4.5 * vg.Inch, Panels: []*plot.Plot{p}}).Save(filepath.Join(o.out, "slope.png")); err != nil {
+		return err
+	}
+
+	// Step 5: the report.
+	K := probed.Bins().K()
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Notebook conflict: gradient cosines between %d timestep bins over training\n\nScale `%s`, seed %d; %d probes of %d draws of %d examples per bin.\n\n", K, scale, o.seed, len(steps), len(probed.Draws), probed.Config.PerBin)
+	fmt.Fprintf(&b, "| step | pairs with cosine < 0 | conflicting beyond noise | slope per bin of distance | near pairs (≤ %d apart) | far pairs (≥ %d apart) |\n|---|---|---|---|---|---|\n%s\n\n", K/4, (K+1)/2, strings.Join(rows, "\n"))
+	b.WriteString("![cosine](cosine.png)\n\n![stats](stats.png)\n\n![slope](slope.png)\n")
+	return os.WriteFile(filepath.Join(o.out, "report.md"), []byte(b.String()), 0o644)
+}

@@ -1,0 +1,424 @@
+package reproduce
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/paretodiff/paretodiff/conflict"
+	"github.com/paretodiff/paretodiff/diffusion"
+	"github.com/paretodiff/paretodiff/diffusion/data"
+	"github.com/paretodiff/paretodiff/plots"
+	"github.com/paretodiff/paretodiff/solvers"
+	"github.com/paretodiff/paretodiff/weighting"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+)
+
+func init() {
+	Register(Target{Name: "fig3", Title: "UGD weights against the number of samples per timestep bin", Run: runFig3})
+}
+
+// Fig3Sizes are the settings of fig3 beyond the model's.
+type Fig3Sizes struct {
+	// Target and Strategy name the trained model (a model of the strategy
+	// grid, shared with fig5 through the model cache).
+	Target, Strategy string
+	// Bins is K, the number of equal-width timestep bins (the tasks).
+	Bins int
+	// PerBin are the numbers n of examples per bin compared.
+	PerBin []int
+	// Draws is the number of independent batches at each n.
+	Draws int
+	// Reference is the examples per bin of the reference batch that sets λ
+	// and whose weights are drawn for comparison.
+	Reference int
+	// Rho sets λ = Rho × the median of the reference Gram's diagonal.
+	Rho float64
+	// Method is the solver ("ugd", the paper's).
+	Method string
+}
+
+var fig3Sizes = map[Scale]Fig3Sizes{
+	Smoke: {Target: "v", Strategy: "min-snr:5", Bins: 4, PerBin: []int{1, 2, 4}, Draws: 3, Reference: 8, Rho: 1, Method: "ugd"},
+	Quick: {Target: "v", Strategy: "min-snr:5", Bins: 20, PerBin: []int{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048}, Draws: 8, Reference: 4096, Rho: 1, Method: "ugd"},
+	Paper: {Target: "v", Strategy: "min-snr:5", Bins: 20, PerBin: []int{1, 2, 4, 8, 16, 32, 64, 128, 256, 512}, Draws: 8, Reference: 1024, Rho: 1, Method: "ugd"},
+}
+
+// Fig3SizesFor returns fig3's sizes at a scale.
+func Fig3SizesFor(s Scale) Fig3Sizes { return fig3Sizes[s] }
+
+// fig3Seed offsets fig3's batches from every training stream.
+const fig3Seed = 3000
+
+// Fig3Result is what SampleSizeStudy measures.
+type Fig3Result struct {
+	// Bins are the tasks and Lambda the λ of every solve.
+	Bins   conflict.Bins
+	Lambda float64
+	// PerBin are the n compared; Weights[i][d] are the weights of draw d
+	// at n = PerBin[i].
+	PerBin  []int
+	Weights [][][]float64
+	// Dispersion[i] and DispersionSE[i] are the mean pairwise L1 distance
+	// between the draws' weights at PerBin[i] and its standard error
+	// (Dispersion).
+	Dispersion, DispersionSE []float64
+	// Signal[i] are the bins' signal fractions at n = PerBin[i]
+	// (SignalFractions, one split batch).
+	Signal [][]float64
+	// RefDistance[i] is the mean L1 distance of the draws' weights at
+	// PerBin[i] to Reference.
+	RefDistance []float64
+	// Reference are the weights of the reference batch.
+	Reference []float64
+}
+
+// SampleSizeStudy is fig3's measurement on a network (the objective's): for
+// every n in sizes.PerBin it draws sizes.Draws independent batches of n
+// examples in each of sizes.Bins equal-width bins, forms each batch's
+// exact K×K Gram in one pass (DrawGram), solves Eq. 11 with sizes.Method
+// and λ = sizes.Rho × MedianDiag of a reference batch of sizes.Reference
+// examples per bin (the same λ for every batch), and measures how far
+// apart the draws' weights are (Dispersion) and how much of each bin's
+// squared gradient norm is signal (SignalFractions). Batches come from
+// rand.NewPCG(seed, stream): stream i·Draws + d for draw d at the i-th n,
+// 1<<20 for the reference and 1<<20 + 1 + i for the signal fractions.
+func SampleSizeStudy(obj *diffusion.Objective, data diffusion.Dataset, sizes Fig3Sizes, seed uint64) (*Fig3Result, error) {
+	bins, err := conflict.EqualT(obj.Schedule.T(), sizes.Bins)
+	if err != nil {
+		return nil, err
+	}
+	method, err := solvers.ParseMethod(sizes.Method)
+	if err != nil {
+		return nil, fmt.Errorf("reproduce: %w", err)
+	}
+	if sizes.Draws < 3 {
+		return nil, fmt.Errorf("reproduce: fig3 needs ≥ 3 draws for a standard error, got %d", sizes.Draws)
+	}
+	bg, err := diffusion.NewBinGram(obj, diffusion.BinGramSettings{})
+	if err != nil {
+		return nil, fmt.Errorf("reproduce: %w", err)
+	}
+	rng := func(stream uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, stream)) }
+	res := &Fig3Result{Bins: bins, PerBin: append([]int(nil), sizes.PerBin...)}
+	gref, _, err := DrawGram(bg, data, bins, sizes.Reference, rng(1<<20))
+	if err != nil {
+		return nil, err
+	}
+	res.Lambda = sizes.Rho * MedianDiag(gref)
+	ref, err := ParetoWeights(gref, res.Lambda, method)
+	if err != nil {
+		return nil, err
+	}
+	res.Reference = ref.W
+	for i, n := range sizes.PerBin {
+		var ws [][]float64
+		for d := 0; d < sizes.Draws; d++ {
+			g, _, err := DrawGram(bg, data, bins, n, rng(uint64(i*sizes.Draws+d)))
+			if err != nil {
+				return nil, err
+			}
+			r, err := ParetoWeights(g, res.Lambda, method)
+			if err != nil {
+				return nil, err
+			}
+			ws = append(ws, r.W)
+		}
+		m, se := Dispersion(ws)
+		s, err := SignalFractions(bg, data, bins, n, rng(1<<20+1+uint64(i)))
+		if err != nil {
+			return nil, err
+		}
+		rd := 0.0
+		for _, w := range ws {
+			for k := range w {
+				rd += math.Abs(w[k]-res.Reference[k]) / float64(len(ws))
+			}
+		}
+		res.RefDistance = append(res.RefDistance, rd)
+		res.Weights = append(res.Weights, ws)
+		res.Dispersion = append(res.Dispersion, m)
+		res.DispersionSE = append(res.DispersionSE, se)
+		res.Signal = append(res.Signal, s)
+	}
+	return res, nil
+}
+
+// Verdict applies fig3's rule (Falls): agrees if the dispersion at the
+// largest n is below that at the smallest beyond noise and no step up in n
+// raises it beyond noise; partly agrees if it falls overall but some step
+// raises it; inconclusive if the overall change is within noise; does not
+// agree if it rises overall.
+func (r *Fig3Result) Verdict() (Verdict, []int) {
+	overall, rises := Falls(r.Dispersion, r.DispersionSE)
+	switch {
+	case overall == Supports && len(rises) == 0:
+		return Agrees, rises
+	case overall == Supports:
+		return Partly, rises
+	case overall == WithinNoise:
+		return Inconclusive, rises
+	}
+	return Disagrees, rises
+}
+
+const fig3Rule = "with D_n the mean pairwise L1 distance between the draws' weight vectors at n examples per bin and SE_n its jackknife standard error over the draws: agrees if D falls from the smallest to the largest n by more than 2·√(SE² + SE²) and no doubling of n raises it by more than twice the standard error of that step; partly agrees if it falls overall but some step raises it beyond noise; inconclusive if the overall change is within noise; does not agree if it rises beyond noise"
+
+func runFig3(ctx context.Context, env *Env) (*Report, error) {
+	dir, err := env.Dir("fig3")
+	if err != nil {
+		return nil, err
+	}
+	out := &output{dir: dir}
+	ms, fs := ModelSizesFor(env.Scale), fig3Sizes[env.Scale]
+	env.Logf("fig3: model")
+	m, err := TrainModel(ctx, env, ms.Model(fs.Target, fs.Strategy, env.Seed, env.Seed))
+	if err != nil {
+		return nil, err
+	}
+	ck, err := m.Checkpoint()
+	if err != nil {
+		return nil, err
+	}
+	tc, err := ck.Config.TrainConfig()
+	if err != nil {
+		return nil, err
+	}
+	net, err := ck.Network(env.backend(), false)
+	if err != nil {
+		return nil, err
+	}
+	train, _, err := data.Open(ms.Data, env.MNISTDir)
+	if err != nil {
+		return nil, err
+	}
+	obj := diffusion.NewObjective(net, tc.Schedule, tc.Target)
+	env.Logf("fig3: %d bins, n = %v examples per bin, %d draws each", fs.Bins, fs.PerBin, fs.Draws)
+	res, err := SampleSizeStudy(obj, train, fs, env.Seed+fig3Seed)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	bins := res.Bins
+	minSNR := conflict.BinWeights(weighting.MinSNR{Gamma: weighting.DefaultGamma}, nil, tc.Schedule, bins)
+
+	wt := Table{Header: []string{"n", "draw", "bin", "t_lo", "t_hi", "weight"}}
+	for i, n := range res.PerBin {
+		for d, w := range res.Weights[i] {
+			for k, v := range w {
+				lo, hi := bins.Range(k)
+				wt.Add(n, d, k, lo, hi, v)
+			}
+		}
+	}
+	if err := wt.WriteCSV(out.path("weights.csv")); err != nil {
+		return nil, err
+	}
+	st := Table{Header: []string{"n", "dispersion", "se", "distance_to_reference", "signal_median", "signal_min", "signal_max"}}
+	for i, n := range res.PerBin {
+		st.Add(n, res.Dispersion[i], res.DispersionSE[i], res.RefDistance[i], median(res.Signal[i]), minOf(res.Signal[i]), maxOf(res.Signal[i]))
+	}
+	if err := st.WriteCSV(out.path("stability.csv")); err != nil {
+		return nil, err
+	}
+	closed := map[string][]float64{}
+	rt := Table{Header: []string{"bin", "t_lo", "t_hi", "reference_weight"}}
+	for _, spec := range PaperStrategies {
+		closed[spec] = conflict.BinWeights(weighting.MustParse(spec), nil, tc.Schedule, bins)
+		rt.Header = append(rt.Header, spec)
+	}
+	for k := range res.Reference {
+		lo, hi := bins.Range(k)
+		row := []any{k, lo, hi, res.Reference[k]}
+		for _, spec := range PaperStrategies {
+			row = append(row, closed[spec][k])
+		}
+		rt.Add(row...)
+	}
+	if err := rt.WriteCSV(out.path("reference.csv")); err != nil {
+		return nil, err
+	}
+	if err := fig3Figure(res, minSNR, fs, out.path("fig3.png")); err != nil {
+		return nil, err
+	}
+
+	v, rises := res.Verdict()
+	var parts []string
+	for i, n := range res.PerBin {
+		parts = append(parts, fmt.Sprintf("n = %d: %.3f ± %.3f", n, res.Dispersion[i], res.DispersionSE[i]))
+	}
+	last := len(res.PerBin) - 1
+	measured := fmt.Sprintf("mean pairwise L1 distance between the %d draws' UGD weights (± jackknife SE): %s.", fs.Draws, strings.Join(parts, "; "))
+	if len(rises) > 0 {
+		var rs []string
+		for _, i := range rises {
+			rs = append(rs, fmt.Sprintf("%d → %d", res.PerBin[i], res.PerBin[i+1]))
+		}
+		measured += fmt.Sprintf(" It rises beyond noise from n = %s.", strings.Join(rs, ", "))
+	}
+	low := argMin(res.Dispersion)
+	measured += fmt.Sprintf(" Lowest at n = %d (%.3f); from n = %d to %d it changes by %+.3f (noise margin %.3f).", res.PerBin[low], res.Dispersion[low],
+		res.PerBin[0], res.PerBin[last], res.Dispersion[last]-res.Dispersion[0], 2*math.Hypot(res.DispersionSE[0], res.DispersionSE[last]))
+	f := Finding{
+		Claim:    "The Pareto weights solved by UGD are unstable when each timestep's gradient is estimated from few samples and become stable as the number of samples per timestep grows (the paper's Fig. 3, which motivates a closed-form weighting: stable UGD weights need many samples per timestep at every step).",
+		Measured: measured,
+		Rule:     fig3Rule,
+		Verdict:  v,
+	}
+
+	// Noise section: signal fractions.
+	sig := Table{Header: []string{"n per bin", "median over bins", "lowest bin", "highest bin", "bins below 0.5"}}
+	for i, n := range res.PerBin {
+		below := 0
+		for _, s := range res.Signal[i] {
+			if s < 0.5 {
+				below++
+			}
+		}
+		sig.Add(n, fmt.Sprintf("%.2f", median(res.Signal[i])), fmt.Sprintf("%.2f", minOf(res.Signal[i])), fmt.Sprintf("%.2f", maxOf(res.Signal[i])), fmt.Sprintf("%d of %d", below, bins.K()))
+	}
+	var dists []string
+	for _, spec := range PaperStrategies {
+		d := 0.0
+		for k := range minSNR {
+			d += math.Abs(res.Reference[k] - closed[spec][k])
+		}
+		dists = append(dists, fmt.Sprintf("%s %.2f", spec, d))
+	}
+	r := &Report{
+		Title:    "UGD weights against the number of samples per timestep bin",
+		Paper:    "Fig. 3 of Hang et al. (ICCV 2023): the weights UGD solves (Eq. 11–13) from per-timestep gradients estimated with more and more samples per timestep",
+		Sizes:    []any{ms, fs},
+		Findings: []Finding{f},
+		Sections: []Section{
+			{Heading: "Setting", Body: fmt.Sprintf("The model is the %s-prediction, %s-weighted model of the strategy grid (seed %d, %d steps; the raw weights the optimiser updates, not the EMA). The tasks are %d equal-width timestep bins; each bin's task loss is its mean unweighted x0-MSE ‖x0 − x̂0‖²/D (the conflict package's default, the paper's per-timestep loss). For each n, %d independent batches of n examples per bin (data, timestep within the bin and noise all drawn afresh) give %d exact Gram matrices (one forward and backward pass each, diffusion.BinGram), and %s solves min_{w∈Δ} wᵀ(G + λI)w for each. λ = %g × the median of the diagonal of a reference batch's Gram (%d examples per bin) = %.4g, the same for every batch, so that only the sampling of the Gram changes with n.",
+				fs.Target, fs.Strategy, env.Seed, ms.Steps, bins.K(), fs.Draws, fs.Draws, fs.Method, fs.Rho, fs.Reference, res.Lambda)},
+			{Heading: "How much of each bin's gradient is signal", Body: "Each bin's gradient from n examples is its true gradient g_k plus sampling noise of variance tr Σ_k/n. Splitting a batch of 2n examples per bin into two halves A and B, s_k = ⟨ĝ_A, ĝ_B⟩ / ½(‖ĝ_A‖² + ‖ĝ_B‖²) estimates ‖g_k‖²/E‖ĝ_k‖², the fraction of the Gram's diagonal that is signal (one split per n, so each value is itself noisy). Weights can only settle once the Gram entries are mostly signal.\n\n" + sig.Markdown()},
+			{Heading: "The weights", Body: fmt.Sprintf("fig3.png draws, for six of the n, each bin's mean weight over the draws (line) with the range of the draws (band), next to the weights from the reference batch and Min-SNR-5 normalised the same way (conflict.BinWeights: a closed form w(t) on the x0 loss puts W_k ∝ Σ_{t∈bin k} w(t) on bin k's mean x0 loss, summing to 1); its last panels draw the dispersion and the mean distance to the reference batch's weights against n (± 2 SE), and the signal fractions. L1 distance (0–2) of the reference batch's %s weights to the closed forms normalised the same way: %s.", fs.Method, strings.Join(dists, ", "))},
+		},
+		Limits: analysisLimits(env.Scale) + fmt.Sprintf(" Here the tasks are %d bins of %d timesteps, not single timesteps, and the model is a small MLP of 2-D data near the end of its training, where the mean gradient of each bin is small next to its per-example spread; the sample sizes at which weights settle depend on that ratio, so only the direction of the trend carries over to the paper's setting. λ is our choice (the paper gives none): a larger λ pulls the weights toward uniform and makes them stabler at every n.", bins.K(), ms.T/bins.K()),
+		Files:  out.files,
+	}
+	return r, nil
+}
+
+// fig3Figure draws the weights at six of the n (mean line, min–max band
+// over the draws, the reference batch's weights and Min-SNR-5's), the
+// dispersion against n and the signal fractions against n.
+func fig3Figure(res *Fig3Result, minSNR []float64, fs Fig3Sizes, path string) error {
+	centers := res.Bins.Centers()
+	idx := spreadIndices(len(res.PerBin), 6)
+	ymax := 0.0
+	for _, i := range idx {
+		for _, w := range res.Weights[i] {
+			ymax = math.Max(ymax, maxOf(w))
+		}
+	}
+	ymax = math.Max(ymax, math.Max(maxOf(res.Reference), maxOf(minSNR)))
+	grid := plots.Grid{Rows: 2, Cols: 4, Width: 20 * vg.Inch, Height: 9 * vg.Inch}
+	for _, i := range idx {
+		K := len(centers)
+		mean, lo, hi := make([]float64, K), make([]float64, K), make([]float64, K)
+		for k := range mean {
+			lo[k], hi[k] = math.Inf(1), math.Inf(-1)
+			for _, w := range res.Weights[i] {
+				mean[k] += w[k] / float64(len(res.Weights[i]))
+				lo[k], hi[k] = math.Min(lo[k], w[k]), math.Max(hi[k], w[k])
+			}
+		}
+		panel := plots.Lines{
+			Title:  fmt.Sprintf("n = %d per bin: %s weights of %d draws (L1 spread %.2f)", res.PerBin[i], fs.Method, len(res.Weights[i]), res.Dispersion[i]),
+			XLabel: "timestep t (bin centre)", YLabel: "weight on the bin's x0 loss (sum 1)",
+			Series: []plots.Series{
+				{Name: "mean over draws (band: min–max)", X: centers, Y: mean},
+				{Name: fmt.Sprintf("reference batch (n = %d)", fs.Reference), X: centers, Y: res.Reference},
+				{Name: "min-SNR-5", X: centers, Y: minSNR},
+			},
+		}
+		p, err := panel.Plot()
+		if err != nil {
+			return err
+		}
+		if err := addBand(p, centers, lo, hi, plotutil.Color(0)); err != nil {
+			return err
+		}
+		p.Y.Min, p.Y.Max = 0, 1.05*ymax
+		grid.Panels = append(grid.Panels, p)
+	}
+	ns := make([]float64, len(res.PerBin))
+	up, dn := make([]float64, len(ns)), make([]float64, len(ns))
+	for i, n := range res.PerBin {
+		ns[i] = float64(n)
+		up[i] = res.Dispersion[i] + 2*res.DispersionSE[i]
+		dn[i] = math.Max(0, res.Dispersion[i]-2*res.DispersionSE[i])
+	}
+	dp, err := plots.Lines{
+		Title: "stability: spread of the weights between draws", XLabel: "examples per bin n (log scale)", YLabel: "mean L1 distance between weights (0–2)", LogX: true,
+		Series: []plots.Series{{Name: "between draws (band: ± 2 SE)", X: ns, Y: res.Dispersion}, {Name: "to the reference batch's weights", X: ns, Y: res.RefDistance}},
+	}.Plot()
+	if err != nil {
+		return err
+	}
+	if err := addBand(dp, ns, dn, up, plotutil.Color(0)); err != nil {
+		return err
+	}
+	dp.Y.Min = 0
+	setTicksX(dp, ns)
+	grid.Panels = append(grid.Panels, dp)
+	med, lo, hi := make([]float64, len(ns)), make([]float64, len(ns)), make([]float64, len(ns))
+	for i, s := range res.Signal {
+		med[i], lo[i], hi[i] = median(s), minOf(s), maxOf(s)
+	}
+	sp, err := plots.Lines{
+		Title: "signal fraction of the bins' gradients", XLabel: "examples per bin n (log scale)", YLabel: "signal share of the bins' squared gradient norms", LogX: true, Legend: "top-left",
+		Series: []plots.Series{{Name: "median over bins (band: lowest–highest bin)", X: ns, Y: med}, {Name: "1 (all signal)", X: []float64{ns[0], ns[len(ns)-1]}, Y: []float64{1, 1}}},
+	}.Plot()
+	if err != nil {
+		return err
+	}
+	if err := addBand(sp, ns, lo, hi, plotutil.Color(0)); err != nil {
+		return err
+	}
+	setTicksX(sp, ns)
+	grid.Panels = append(grid.Panels, sp)
+	return grid.Save(path)
+}
+
+// spreadIndices returns up to m indices of 0..n−1 spread evenly, first and
+// last included.
+func spreadIndices(n, m int) []int {
+	if n <= m {
+		out := make([]int, n)
+		for i := range out {
+			out[i] = i
+		}
+		return out
+	}
+	out := make([]int, m)
+	for j := range out {
+		out[j] = int(math.Round(float64(j) * float64(n-1) / float64(m-1)))
+	}
+	return out
+}
+
+// setTicksX puts the x axis' ticks at the given values, about seven of
+// them labelled (powers of two of sample sizes on a log axis read better
+// than gonum's powers of ten; bin distances on a linear one are integers).
+func setTicksX(p *plot.Plot, xs []float64) {
+	var ts plot.ConstantTicks
+	every := (len(xs) + 6) / 7
+	for i, x := range xs {
+		t := plot.Tick{Value: x}
+		if i%every == 0 || i == len(xs)-1 {
+			t.Label = fmt.Sprint(x)
+		}
+		ts = append(ts, t)
+	}
+	p.X.Tick.Marker = ts
+}
