@@ -12,7 +12,11 @@ import (
 // benchTrainStep measures one training step (draw, forward, backward,
 // AdamW, EMA) of a ResMLP on the CPU backend.
 func benchTrainStep(b *testing.B, ds diffusion.Dataset, width, depth, batch int) {
-	net, err := nn.InitResMLP(nn.NewCPU(), nn.ResMLPConfig{Dim: ds.Dim(), Width: width, Depth: depth}, 1)
+	benchTrainStepConfig(b, ds, nn.ResMLPConfig{Dim: ds.Dim(), Width: width, Depth: depth}, batch)
+}
+
+func benchTrainStepConfig(b *testing.B, ds diffusion.Dataset, cfg nn.ResMLPConfig, batch int) {
+	net, err := nn.InitResMLP(nn.NewCPU(), cfg, 1)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -48,6 +52,16 @@ func BenchmarkTrainStepMNIST_W256_D3_B128(b *testing.B) {
 		b.Skip(err)
 	}
 	benchTrainStep(b, train, 256, 3, 128)
+}
+
+// The MNIST default of train for ε and v targets: both input skips (the
+// learned one a 784×784 layer).
+func BenchmarkTrainStepMNISTSkips_W256_D3_B128(b *testing.B) {
+	train, _, err := data.Open("mnist", "")
+	if err != nil {
+		b.Skip(err)
+	}
+	benchTrainStepConfig(b, train, nn.ResMLPConfig{Dim: train.Dim(), Width: 256, Depth: 3, SigmaData: 0.5, Skip: true}, 128)
 }
 
 func BenchmarkTrainStepToy_W128_D3_B128(b *testing.B) {

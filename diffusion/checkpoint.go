@@ -94,9 +94,24 @@ type Checkpoint struct {
 	Params, M, V, EMA []float32 `json:"-"`
 }
 
-// checkpointMagic starts every checkpoint file; the digit is the format
-// version.
-const checkpointMagic = "PDIFFCK1"
+// checkpointMagic starts every checkpoint file; its last byte is the format
+// version: '1', or '2' for a network with input skips (nn.ResMLPConfig's
+// SigmaData or Skip). The layout is the same; the version only makes
+// readers that predate the skips refuse such a file (they would otherwise
+// drop the skip fields of its header and sample a different function).
+// LoadCheckpoint reads both.
+const (
+	checkpointMagic   = "PDIFFCK1"
+	checkpointMagicV2 = "PDIFFCK2"
+)
+
+// magic returns the format version the checkpoint needs.
+func (c *Checkpoint) magic() string {
+	if c.Spec.ResMLP != nil && c.Spec.ResMLP.Preconditioned() {
+		return checkpointMagicV2
+	}
+	return checkpointMagic
+}
 
 // Checkpoint captures the trainer's state (downloading it from the backend).
 func (t *Trainer) Checkpoint() *Checkpoint {
@@ -169,9 +184,10 @@ func (c *Checkpoint) Network(be nn.Backend, ema bool) (nn.Network, error) {
 	return net, nil
 }
 
-// Denoiser is Network wrapped as a Denoiser predicting the run's target.
+// Denoiser is Network wrapped as a Denoiser predicting the run's target
+// under the run's schedule.
 func (c *Checkpoint) Denoiser(be nn.Backend, ema bool) (*NetDenoiser, error) {
-	target, err := weighting.ParseTarget(c.Config.Target)
+	rc, err := c.Config.TrainConfig()
 	if err != nil {
 		return nil, fmt.Errorf("diffusion: checkpoint: %w", err)
 	}
@@ -179,7 +195,7 @@ func (c *Checkpoint) Denoiser(be nn.Backend, ema bool) (*NetDenoiser, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewNetDenoiser(net, target), nil
+	return NewNetDenoiser(net, rc.Target, rc.Schedule), nil
 }
 
 // Save writes the checkpoint to path atomically (a temporary file in the
@@ -211,7 +227,7 @@ func (c *Checkpoint) Save(path string) error {
 		mw := io.MultiWriter(w, h)
 		var n [4]byte
 		binary.LittleEndian.PutUint32(n[:], uint32(len(header)))
-		buf := append(append([]byte(checkpointMagic), n[:]...), header...)
+		buf := append(append([]byte(c.magic()), n[:]...), header...)
 		if _, err := mw.Write(buf); err != nil {
 			return err
 		}
@@ -240,8 +256,12 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("diffusion: checkpoint %s: "+format, append([]any{path}, a...)...)
 	}
-	if len(raw) < len(checkpointMagic)+8 || !bytes.Equal(raw[:len(checkpointMagic)], []byte(checkpointMagic)) {
+	if len(raw) < len(checkpointMagic)+8 || !bytes.Equal(raw[:len(checkpointMagic)-1], []byte(checkpointMagic[:len(checkpointMagic)-1])) {
 		return nil, bad("not a paretodiff checkpoint (bad magic)")
+	}
+	magic := string(raw[:len(checkpointMagic)])
+	if magic != checkpointMagic && magic != checkpointMagicV2 {
+		return nil, bad("format version %q is newer than this program reads (update paretodiff)", magic[len(magic)-1:])
 	}
 	body, sum := raw[:len(raw)-4], binary.LittleEndian.Uint32(raw[len(raw)-4:])
 	if crc32.ChecksumIEEE(body) != sum {
@@ -256,6 +276,9 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 	c := &Checkpoint{}
 	if err := json.Unmarshal(rest[:hl], c); err != nil {
 		return nil, bad("header: %v", err)
+	}
+	if c.magic() != magic {
+		return nil, bad("format version %s does not match its network (input skips need version 2)", magic[len(magic)-1:])
 	}
 	rest = rest[hl:]
 	P := 0

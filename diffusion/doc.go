@@ -32,6 +32,10 @@
 //     ends bit-identical to an uninterrupted run.
 //   - A non-finite loss or gradient stops training with an error naming the
 //     step, before any update; the last checkpoint on disk is left as it was.
-//   - Host-to-backend coefficients (α_t, σ_t, loss weights) are rounded to
-//     float32 once, as the kernels use them.
+//   - Host-to-backend coefficients (α_t, σ_t, loss weights, skip gains) are
+//     rounded to float32 once, as the kernels use them.
+//   - A network with input skips (nn.PrecondNetwork) is always run with the
+//     per-row gains of SkipGains for its target and schedule — by the
+//     Objective in training and by NetDenoiser in sampling — so its output
+//     is the prediction of the target, like any other network's.
 package diffusion

@@ -69,6 +69,10 @@ func fillNormal(rng *rand.Rand, x []float32) {
 // by the loss identities ‖ε − ε̂‖² = SNR·‖x0 − x̂0‖² and
 // ‖v − v̂‖² = (SNR + 1)·‖x0 − x̂0‖² (1 where SNR = 0).
 //
+// A preconditioned network (nn.PrecondNetwork with σ_d or a learned skip)
+// is run with the per-row gains of SkipGains for the target and schedule,
+// so its output is the prediction of the target as it is for any other.
+//
 // An Objective owns device buffers for the largest batch it has seen and is
 // not safe for concurrent use.
 type Objective struct {
@@ -83,6 +87,7 @@ type Objective struct {
 	capRows                             int
 	x0, eps, tf, alpha, sigma, ta, tb   nn.Tensor // (cap, D) or (cap)
 	c, xt, target, pred, dpred, rowLoss nn.Tensor
+	skipC, skipG                        nn.Tensor // (cap) gains of a preconditioned network
 	host                                []float32 // (cap) scratch
 	hostLoss                            []float32
 }
@@ -98,7 +103,7 @@ func (o *Objective) reserve(rows int) {
 	if rows <= o.capRows {
 		return
 	}
-	for _, t := range []nn.Tensor{o.x0, o.eps, o.tf, o.alpha, o.sigma, o.ta, o.tb, o.c, o.xt, o.target, o.pred, o.dpred, o.rowLoss} {
+	for _, t := range []nn.Tensor{o.x0, o.eps, o.tf, o.alpha, o.sigma, o.ta, o.tb, o.c, o.xt, o.target, o.pred, o.dpred, o.rowLoss, o.skipC, o.skipG} {
 		if !t.IsZero() {
 			o.be.Free(t)
 		}
@@ -107,6 +112,10 @@ func (o *Objective) reserve(rows int) {
 	o.capRows = rows
 	o.x0, o.eps, o.xt, o.target, o.pred, o.dpred = o.be.Alloc(rows*D), o.be.Alloc(rows*D), o.be.Alloc(rows*D), o.be.Alloc(rows*D), o.be.Alloc(rows*D), o.be.Alloc(rows*D)
 	o.tf, o.alpha, o.sigma, o.ta, o.tb, o.c, o.rowLoss = o.be.Alloc(rows), o.be.Alloc(rows), o.be.Alloc(rows), o.be.Alloc(rows), o.be.Alloc(rows), o.be.Alloc(rows), o.be.Alloc(rows)
+	o.skipC, o.skipG = nn.Tensor{}, nn.Tensor{}
+	if pn, _, _ := precondOf(o.Net); pn != nil {
+		o.skipC, o.skipG = o.be.Alloc(rows), o.be.Alloc(rows)
+	}
 	o.host, o.hostLoss = make([]float32, rows), make([]float32, rows)
 }
 
@@ -154,7 +163,13 @@ func (o *Objective) Loss(b Batch, c, mse []float64, grad bool) float64 {
 
 	be.RowAxpby(o.xt, o.alpha, o.x0, o.sigma, o.eps, B, D)
 	be.RowAxpby(o.target, o.ta, o.x0, o.tb, o.eps, B, D)
-	o.Net.Forward(o.pred, o.xt, o.tf, B)
+	if pn, sd, _ := precondOf(o.Net); pn != nil {
+		o.uploadRows(o.skipC, B, func(r int) float64 { c, _ := SkipGains(s, o.Target, sd, b.T[r]); return c })
+		o.uploadRows(o.skipG, B, func(r int) float64 { _, g := SkipGains(s, o.Target, sd, b.T[r]); return g })
+		pn.ForwardPrecond(o.pred, o.xt, o.tf, o.skipC, o.skipG, B)
+	} else {
+		o.Net.Forward(o.pred, o.xt, o.tf, B)
+	}
 	dpred := nn.Tensor{}
 	if grad {
 		dpred = o.dpred

@@ -64,7 +64,7 @@ func TestObjectiveMatchesHostComputation(t *testing.T) {
 		}
 		obj.Loss(b, c, mse, false)
 
-		den := diffusion.NewNetDenoiser(net, target)
+		den := diffusion.NewNetDenoiser(net, target, sched)
 		for r := 0; r < B; r++ {
 			tt := b.T[r]
 			a, s := sched.Alpha(tt), sched.Sigma(tt)

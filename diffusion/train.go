@@ -412,7 +412,7 @@ func Train(ctx context.Context, net nn.Network, train, heldOut Dataset, cfg Trai
 // the EMA weights as they are now; otherwise the live network itself.
 func (t *Trainer) Denoiser(ema bool) (*NetDenoiser, error) {
 	if !ema {
-		return NewNetDenoiser(t.net, t.cfg.Target), nil
+		return NewNetDenoiser(t.net, t.cfg.Target, t.cfg.Schedule), nil
 	}
 	be := t.net.Backend()
 	net, err := nn.Build(be, t.net.Spec())
@@ -420,5 +420,5 @@ func (t *Trainer) Denoiser(ema bool) (*NetDenoiser, error) {
 		return nil, err
 	}
 	be.Copy(net.Params().Flat, t.opt.EMA)
-	return NewNetDenoiser(net, t.cfg.Target), nil
+	return NewNetDenoiser(net, t.cfg.Target, t.cfg.Schedule), nil
 }

@@ -3,8 +3,10 @@ package diffusion_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"hash/crc32"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -321,4 +323,86 @@ func TestTrainConfigErrors(t *testing.T) {
 	require.NoError(t, err)
 	_, err = diffusion.NewTrainer(net3, toy, toy, toyConfig(5))
 	require.ErrorContains(t, err, "data of dimension 2")
+}
+
+// Checkpoint formats: a checkpoint written before input skips existed
+// (testdata/checkpoint-v1, made by genck.go.txt with the code of commit
+// 840f3eb) still loads and predicts what it did; a network without skips is
+// still written in format 1 with the same header keys; one with skips is
+// written in format 2, round-trips, and a mismatched or newer version is
+// refused with a reason.
+func TestCheckpointVersions(t *testing.T) {
+	old, err := diffusion.LoadCheckpoint("testdata/checkpoint-v1/checkpoint.bin")
+	require.NoError(t, err)
+	require.False(t, old.Spec.ResMLP.Preconditioned())
+	var ref struct {
+		XT   []float32 `json:"xt"`
+		T    []int     `json:"t"`
+		Pred []float32 `json:"pred"`
+	}
+	raw, err := os.ReadFile("testdata/checkpoint-v1/pred.json")
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &ref))
+	den, err := old.Denoiser(nn.NewCPU(), true)
+	require.NoError(t, err)
+	got := make([]float32, len(ref.XT))
+	den.Predict(got, ref.XT, ref.T)
+	require.Equal(t, ref.Pred, got)
+
+	for _, precond := range []bool{false, true} {
+		dir := t.TempDir()
+		cfg := toyConfig(5)
+		cfg.CheckpointDir = dir
+		nc := nn.ResMLPConfig{Dim: 2, Width: 8, Depth: 1}
+		if precond {
+			nc.SigmaData, nc.Skip = 1, true
+		}
+		net, err := nn.InitResMLP(nn.NewCPU(), nc, 3)
+		require.NoError(t, err)
+		tr, err := diffusion.Train(context.Background(), net, gaussians(t), gaussians(t), cfg)
+		require.NoError(t, err)
+		path := diffusion.CheckpointPath(dir)
+		raw, err := os.ReadFile(path)
+		require.NoError(t, err)
+		want := map[bool]string{false: "PDIFFCK1", true: "PDIFFCK2"}[precond]
+		require.Equal(t, want, string(raw[:8]))
+		require.Equal(t, precond, bytes.Contains(raw, []byte(`"skip"`)))
+		require.Equal(t, precond, bytes.Contains(raw, []byte(`"sigma_data"`)))
+		ck, err := diffusion.LoadCheckpoint(path)
+		require.NoError(t, err)
+		require.Equal(t, nc.WithDefaults(), *ck.Spec.ResMLP)
+		fromFile, err := ck.Denoiser(nn.NewCPU(), true)
+		require.NoError(t, err)
+		ema, err := tr.Denoiser(true)
+		require.NoError(t, err)
+		a, b := make([]float32, len(ref.XT)), make([]float32, len(ref.XT))
+		ema.Predict(a, ref.XT, ref.T)
+		fromFile.Predict(b, ref.XT, ref.T)
+		require.Equal(t, a, b)
+
+		// A resumed run ends where an uninterrupted one does.
+		resumed, err := diffusion.ResumeTrainer(ck, nn.NewCPU(), gaussians(t), gaussians(t), diffusion.TrainConfig{Steps: 8, LogEvery: 10})
+		require.NoError(t, err)
+		require.NoError(t, resumed.Run(context.Background()))
+		net2, err := nn.InitResMLP(nn.NewCPU(), nc, 3)
+		require.NoError(t, err)
+		straight, err := diffusion.Train(context.Background(), net2, gaussians(t), gaussians(t), toyConfig(8))
+		require.NoError(t, err)
+		require.Equal(t, straight.Checkpoint().Params, resumed.Checkpoint().Params)
+
+		// The wrong version for the network, and a newer version, are
+		// refused; the CRC covers the magic, so it is recomputed.
+		for _, magic := range []string{map[bool]string{false: "PDIFFCK2", true: "PDIFFCK1"}[precond], "PDIFFCK3"} {
+			bad := append([]byte(magic), raw[8:len(raw)-4]...)
+			bad = binary.LittleEndian.AppendUint32(bad, crc32.ChecksumIEEE(bad))
+			p := filepath.Join(t.TempDir(), "ck.bin")
+			require.NoError(t, os.WriteFile(p, bad, 0o644))
+			_, err := diffusion.LoadCheckpoint(p)
+			if magic == "PDIFFCK3" {
+				require.ErrorContains(t, err, "newer than this program reads")
+			} else {
+				require.ErrorContains(t, err, "does not match its network")
+			}
+		}
+	}
 }

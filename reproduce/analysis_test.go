@@ -138,7 +138,7 @@ func TestLossProbeMatchesDefinition(t *testing.T) {
 		net, err := nn.InitResMLP(nn.NewCPU64(), nn.ResMLPConfig{Dim: 2, Width: 8, Depth: 1}, 9)
 		require.NoError(t, err)
 		got := probe.Losses(net, sched, tg)
-		den := diffusion.NewNetDenoiser(net, tg)
+		den := diffusion.NewNetDenoiser(net, tg, sched)
 		for i, tt := range ts {
 			b := probe.batches[i]
 			xt := make([]float32, len(b.X0))

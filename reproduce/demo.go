@@ -407,7 +407,7 @@ func Demo(ctx context.Context, env *Env, sizes DemoSizes) (*DemoResult, error) {
 			trained = x
 		}
 	}
-	if untrained, err = sq.Sample(ctx, diffusion.NewNetDenoiser(net0, tc.Target), sched, 0); err != nil {
+	if untrained, err = sq.Sample(ctx, diffusion.NewNetDenoiser(net0, tc.Target, sched), sched, 0); err != nil {
 		return nil, err
 	}
 	if res.Quality.Untrained, err = sq.distance(untrained); err != nil {

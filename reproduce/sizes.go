@@ -3,7 +3,9 @@ package reproduce
 import (
 	"fmt"
 
+	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/diffusion/nn"
+	"github.com/paretodiff/paretodiff/weighting"
 )
 
 // ModelSizes are the settings of every model a scale trains (fig2's base
@@ -75,9 +77,15 @@ func ModelSizesFor(s Scale) ModelSizes {
 // and the seed of the quality evaluation (shared by every model of a run so
 // that all are measured on the same noise).
 func (s ModelSizes) Model(target, strategy string, seed, evalSeed uint64) ModelConfig {
+	net := nn.ResMLPConfig{Dim: dataDim(s.Data), Width: s.Width, Depth: s.Depth}
+	if tg, err := weighting.ParseTarget(target); err == nil {
+		// The same input skips as `paretodiff train --skip auto` (on for MNIST
+		// with ε or v; the toy scales are unaffected).
+		net.SigmaData, net.Skip = diffusion.AutoPrecond(s.Data, tg)
+	}
 	return ModelConfig{
 		Data:     s.Data,
-		Net:      nn.ResMLPConfig{Dim: dataDim(s.Data), Width: s.Width, Depth: s.Depth},
+		Net:      net,
 		Schedule: s.Schedule, T: s.T, Target: target, Strategy: strategy,
 		Steps: s.Steps, Batch: s.Batch,
 		Optim:     nn.OptimConfig{LR: s.LR, Warmup: s.Warmup, ClipNorm: s.ClipNorm, EMADecay: s.EMA}.WithDefaults(),

@@ -232,7 +232,7 @@ func writeCheck(be nn.Backend, path string, act nn.Activation) error {
 		t[i] = rng.IntN(1000)
 	}
 	out := make([]float32, rows*cfg.Dim)
-	diffusion.NewNetDenoiser(net, weighting.Eps).Predict(out, x, t)
+	diffusion.NewNetDenoiser(net, weighting.Eps, nil).Predict(out, x, t)
 	if err := be.Sync(); err != nil {
 		return err
 	}

@@ -125,7 +125,7 @@ func writeCheck(path string, act nn.Activation) error {
 		t[i] = rng.IntN(1000)
 	}
 	out := make([]float32, rows*cfg.Dim)
-	diffusion.NewNetDenoiser(net, weighting.Eps).Predict(out, x, t)
+	diffusion.NewNetDenoiser(net, weighting.Eps, nil).Predict(out, x, t)
 	c := net.Config()
 	doc := map[string]any{
 		"config": map[string]any{"dim": c.Dim, "width": c.Width, "depth": c.Depth, "hidden": c.Hidden,

@@ -169,7 +169,7 @@ func (o *samplingOptions) open(minN int, log io.Writer) (*model, error) {
 		if err != nil {
 			return nil, usagef("--checkpoint: %v", err)
 		}
-		m.den = diffusion.NewNetDenoiser(net, rc.Target)
+		m.den = diffusion.NewNetDenoiser(net, rc.Target, rc.Schedule)
 	default:
 		m.weights = "raw"
 		if o.ema {

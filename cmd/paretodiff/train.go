@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -33,6 +34,7 @@ func init() { register(newTrainCmd) }
 type trainOptions struct {
 	data, mnistDir, model, act string
 	width, depth, hidden       int
+	skip, sigmaData            string // "auto" or a value; see resolvePrecond
 	target, weighting, density string
 	schedule                   string
 	T                          int
@@ -60,7 +62,7 @@ type trainOptions struct {
 }
 
 // trajectoryFlags are the flags a resumed run takes from its checkpoint.
-var trajectoryFlags = []string{"data", "model", "width", "depth", "hidden", "act", "target", "weighting", "density",
+var trajectoryFlags = []string{"data", "model", "width", "depth", "hidden", "act", "skip", "sigma-data", "target", "weighting", "density",
 	"schedule", "T", "zero-terminal", "batch", "lr", "warmup", "weight-decay", "clip", "ema", "seed", "eval-size"}
 
 func newTrainCmd() *cobra.Command {
@@ -73,6 +75,17 @@ target and loss weighting, on the CPU or an NVIDIA GPU (--device cuda). Each ste
 from --density, weighs each example's loss by --weighting (stated on the x0 loss and
 converted to the target, as in the weights command) and takes an AdamW step with
 linear warm-up, gradient clipping and an EMA of the weights.
+
+Input skips (--skip, --sigma-data). Write the target as a·x0 + b·ε (b = 1 for eps,
+α_t for v, 0 for x0). Its noise part b·ε has full rank, and read off x_t it needs the
+gain b/σ_t, which grows without bound as t → 0; a ResMLP whose trunk is narrower
+than the data (MNIST: 256 < 784) can supply neither, and the noise it leaves in x̂0
+comes out of the sampler as speckle. So the network's output gets two skips from x_t:
+a fixed c·x_t, c = b·σ_t/(α_t²σ_d² + σ_t²) (EDM's c_skip on the noise part, for
+data of standard deviation σ_d = --sigma-data), and a learned g·S(x_t), S a D×D
+layer that starts at zero, g = b/σ_t − c (exact where the data has no variance).
+The network still predicts the target. auto: both on for MNIST with --target eps
+or v (σ_d = 0.5), off otherwise (x0 has no noise part; toy data is 2-D).
 
 It writes to --out: checkpoint.bin (every --checkpoint-every steps, at the end and on
 interrupt; written atomically), metrics.jsonl (one JSON object every --log-every steps:
@@ -91,10 +104,10 @@ Data: ` + strings.ReplaceAll(data.SpecHelp, "\n", "\n      ") + `
 Weighting strategies:
 ` + weighting.StrategyHelp + `
 ` + conflict.OnlineHelp,
-		Example: `  paretodiff train --data toy:8gaussians --steps 3000 --width 128 --out runs/toy
-  paretodiff train --data mnist --target v --weighting min-snr:5 --steps 20000 --out runs/mnist
+		Example: `  paretodiff train --data toy:8gaussians --steps 8000 --width 128 --out runs/toy
+  paretodiff train --data mnist --target v --weighting min-snr:5 --steps 10000 --out runs/mnist
   paretodiff train --data mnist --device cuda --steps 20000 --out runs/mnist-gpu
-  paretodiff train --out runs/mnist --resume --steps 40000`,
+  paretodiff train --out runs/mnist --resume --steps 20000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.run(cmd.Context(), cmd, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -115,6 +128,8 @@ func (o *trainOptions) addFlags(cmd *cobra.Command) {
 	f.IntVar(&o.depth, "depth", 3, "ResMLP residual blocks")
 	f.IntVar(&o.hidden, "hidden", 0, "ResMLP block inner width (0: 2×width)")
 	f.StringVar(&o.act, "act", "silu", "activation: silu or gelu")
+	f.StringVar(&o.skip, "skip", "auto", "learned input skip (a D×D Linear with gain b/σ − c; see above): on, off or auto (on for MNIST with --target eps or v)")
+	f.StringVar(&o.sigmaData, "sigma-data", "auto", "σ_d of the fixed input skip c·x_t (0: none; see above), or auto (0.5 for MNIST with --target eps or v, else 0)")
 	f.StringVar(&o.target, "target", "eps", "prediction target: eps, x0 or v")
 	f.StringVar(&o.weighting, "weighting", "min-snr:5", "loss weighting strategy, or pareto:METHOD,... (see above)")
 	f.StringVar(&o.density, "density", "uniform", "timestep density: uniform, stratified:K, logit-normal:m,s, edm-lognormal:Pmean,Pstd")
@@ -273,7 +288,6 @@ func (o *trainOptions) config(dim int) (diffusion.TrainConfig, nn.Spec, error) {
 	if o.width < 1 || o.depth < 1 || o.hidden < 0 {
 		return cfg, nn.Spec{}, usagef("--width and --depth must be ≥ 1 and --hidden ≥ 0")
 	}
-	rc = rc.WithDefaults()
 	sched, err := diffusion.NewSchedule(o.schedule, o.T, o.zeroTerminal)
 	if err != nil {
 		return cfg, nn.Spec{}, usagef("--schedule/--T: %v", err)
@@ -282,6 +296,10 @@ func (o *trainOptions) config(dim int) (diffusion.TrainConfig, nn.Spec, error) {
 	if err != nil {
 		return cfg, nn.Spec{}, usagef("--target: %v", err)
 	}
+	if rc.SigmaData, rc.Skip, err = resolvePrecond(o.skip, o.sigmaData, o.data, target); err != nil {
+		return cfg, nn.Spec{}, err
+	}
+	rc = rc.WithDefaults()
 	var strategy weighting.Strategy
 	o.online = nil
 	if strings.HasPrefix(strings.TrimSpace(o.weighting), "pareto") {
@@ -327,6 +345,42 @@ func (o *trainOptions) config(dim int) (diffusion.TrainConfig, nn.Spec, error) {
 	return cfg, nn.Spec{Kind: "resmlp", ResMLP: &rc}, nil
 }
 
+// resolvePrecond turns --skip and --sigma-data into the network's input
+// skips; auto is diffusion.AutoPrecond (on for MNIST with an ε or v
+// target).
+func resolvePrecond(skip, sigmaData, dataSpec string, target weighting.Target) (float64, bool, error) {
+	autoSD, auto := diffusion.AutoPrecond(dataSpec, target)
+	var on bool
+	switch skip {
+	case "auto":
+		on = auto
+	case "on", "true":
+		on = true
+	case "off", "false":
+	default:
+		return 0, false, usagef("--skip %q: want on, off or auto", skip)
+	}
+	sd := 0.0
+	if sigmaData == "auto" {
+		sd = autoSD
+	} else {
+		v, err := strconv.ParseFloat(sigmaData, 64)
+		if err != nil || !(v >= 0) || math.IsInf(v, 0) {
+			return 0, false, usagef("--sigma-data %q: want auto or a finite number ≥ 0", sigmaData)
+		}
+		sd = v
+	}
+	return sd, on, nil
+}
+
+// onOff writes a boolean flag value as --skip takes it.
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
 // fromCheckpoint sets the trajectory flags from a checkpoint; a flag given
 // explicitly with another value is an error.
 func (o *trainOptions) fromCheckpoint(ck *diffusion.Checkpoint, cmd *cobra.Command) error {
@@ -337,7 +391,8 @@ func (o *trainOptions) fromCheckpoint(ck *diffusion.Checkpoint, cmd *cobra.Comma
 	m := ck.Spec.ResMLP
 	want := map[string]string{
 		"data": ck.Meta["data"], "model": ck.Spec.Kind, "width": strconv.Itoa(m.Width), "depth": strconv.Itoa(m.Depth),
-		"hidden": strconv.Itoa(m.Hidden), "act": m.Act.String(), "target": c.Target, "weighting": c.Strategy,
+		"hidden": strconv.Itoa(m.Hidden), "act": m.Act.String(), "skip": onOff(m.Skip), "sigma-data": fmtFlagFloat(m.SigmaData),
+		"target": c.Target, "weighting": c.Strategy,
 		"density": c.Density, "schedule": c.Schedule, "T": strconv.Itoa(c.T), "zero-terminal": strconv.FormatBool(c.ZeroTerminal),
 		"batch": strconv.Itoa(c.Batch), "lr": fmtFlagFloat(c.Optim.LR), "warmup": strconv.Itoa(c.Optim.Warmup),
 		"weight-decay": fmtFlagFloat(c.Optim.WeightDecay), "clip": fmtFlagFloat(c.Optim.ClipNorm), "ema": fmtFlagFloat(c.Optim.EMADecay),
@@ -348,7 +403,8 @@ func (o *trainOptions) fromCheckpoint(ck *diffusion.Checkpoint, cmd *cobra.Comma
 	}
 	for _, name := range trajectoryFlags {
 		fl := cmd.Flags().Lookup(name)
-		if fl.Changed && !sameFlagValue(fl.Value.String(), want[name]) && !(name == "weighting" && sameOnline(fl.Value.String(), want[name], c)) {
+		if fl.Changed && !sameFlagValue(fl.Value.String(), want[name]) && !(name == "weighting" && sameOnline(fl.Value.String(), want[name], c)) &&
+			!(name == "skip" && sameFlagValue(normOnOff(fl.Value.String()), want[name])) {
 			return usagef("--%s %s differs from the checkpoint's %s; a resumed run keeps its settings", name, fl.Value.String(), want[name])
 		}
 		if name == "hidden" && want[name] == strconv.Itoa(2*m.Width) {
@@ -373,6 +429,17 @@ func sameOnline(a, b string, c diffusion.RunConfig) bool {
 	return errA == nil && errB == nil && x.String() == y.String()
 }
 
+// normOnOff maps true/false to on/off.
+func normOnOff(s string) string {
+	switch s {
+	case "true":
+		return "on"
+	case "false":
+		return "off"
+	}
+	return s
+}
+
 func fmtFlagFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
 func sameFlagValue(a, b string) bool {
@@ -387,7 +454,7 @@ func sameFlagValue(a, b string) bool {
 // writeConfig writes config.json: the flags of the run, for people.
 func (o *trainOptions) writeConfig(spec nn.Spec) error {
 	doc := map[string]any{
-		"data": o.data, "model": spec, "target": o.target, "weighting": o.weighting, "density": o.density,
+		"data": o.data, "model": spec, "skip": onOff(spec.ResMLP.Skip), "sigma_data": spec.ResMLP.SigmaData, "target": o.target, "weighting": o.weighting, "density": o.density,
 		"schedule": o.schedule, "T": o.T, "zero_terminal": o.zeroTerminal, "steps": o.steps, "batch": o.batch,
 		"lr": o.lr, "warmup": o.warmup, "weight_decay": o.weightDecay, "clip": o.clip, "ema": o.ema,
 		"seed": o.seed, "eval_size": o.evalSize, "device": o.device,

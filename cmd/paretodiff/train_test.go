@@ -58,6 +58,7 @@ func TestTrainToyWritesRunFolder(t *testing.T) {
 	require.Equal(t, 20, ck.Step)
 	require.Equal(t, "v", ck.Config.Target)
 	require.Equal(t, "toy:moons", ck.Meta["data"])
+	require.False(t, ck.Spec.ResMLP.Preconditioned(), "auto: no input skips for toy data")
 	var cfg map[string]any
 	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
 	require.NoError(t, err)
@@ -72,13 +73,43 @@ func TestTrainMNISTSmall(t *testing.T) {
 		}
 		t.Fatalf("MNIST must be in the module cache wherever go test runs: %v", err)
 	}
+	mnist := func(out string, extra ...string) []string {
+		return append([]string{"train", "--data", "mnist", "--width", "16", "--depth", "1", "--batch", "8",
+			"--eval-size", "4", "--progress", "none", "--out", out}, extra...)
+	}
 	dir := t.TempDir()
-	_, stderr, code := runCLI(t, "train", "--data", "mnist", "--width", "16", "--depth", "1", "--batch", "8",
-		"--eval-size", "4", "--steps", "3", "--progress", "none", "--out", dir)
+	_, stderr, code := runCLI(t, mnist(dir, "--steps", "3")...)
 	require.Equal(t, 0, code, stderr)
 	ck, err := diffusion.LoadCheckpoint(filepath.Join(dir, "checkpoint.bin"))
 	require.NoError(t, err)
 	require.Equal(t, 784, ck.Spec.ResMLP.Dim)
+	// auto: the ε target gets both input skips on MNIST; a resume keeps
+	// them and refuses to drop one.
+	require.True(t, ck.Spec.ResMLP.Skip)
+	require.Equal(t, 0.5, ck.Spec.ResMLP.SigmaData)
+	_, stderr, code = runCLI(t, mnist(dir, "--steps", "4", "--resume", "--skip", "off")...)
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "--skip off differs from the checkpoint's on")
+	_, stderr, code = runCLI(t, mnist(dir, "--steps", "4", "--resume", "--skip", "true")...)
+	require.Equal(t, 0, code, stderr)
+	// x0 has no noise part: no skips; explicit values override auto.
+	for _, c := range []struct {
+		args  []string
+		skip  bool
+		sigma float64
+	}{
+		{[]string{"--target", "x0"}, false, 0},
+		{[]string{"--target", "v", "--skip", "off", "--sigma-data", "0.3"}, false, 0.3},
+		{[]string{"--target", "x0", "--skip", "on"}, true, 0},
+	} {
+		dir := t.TempDir()
+		_, stderr, code := runCLI(t, mnist(dir, append(c.args, "--steps", "2")...)...)
+		require.Equal(t, 0, code, stderr)
+		ck, err := diffusion.LoadCheckpoint(filepath.Join(dir, "checkpoint.bin"))
+		require.NoError(t, err)
+		require.Equal(t, c.skip, ck.Spec.ResMLP.Skip, "%v", c.args)
+		require.Equal(t, c.sigma, ck.Spec.ResMLP.SigmaData, "%v", c.args)
+	}
 
 	_, stderr, code = runCLI(t, "train", "--data", "mnist", "--mnist-dir", t.TempDir(), "--steps", "3", "--out", t.TempDir())
 	require.Equal(t, 1, code)
@@ -100,6 +131,8 @@ func TestTrainBadInput(t *testing.T) {
 		{trainArgs(dir, "--density", "gauss"), "unknown density"},
 		{trainArgs(dir, "--model", "unet"), `--model "unet"`},
 		{trainArgs(dir, "--act", "relu"), `unknown activation "relu"`},
+		{trainArgs(dir, "--skip", "maybe"), `--skip "maybe": want on, off or auto`},
+		{trainArgs(dir, "--sigma-data", "-1"), `--sigma-data "-1": want auto or a finite number ≥ 0`},
 		{trainArgs(dir, "--steps", "0"), "--steps must be ≥ 1"},
 		{trainArgs(dir, "--lr", "-1"), "learning rate"},
 		{trainArgs(dir, "--ema", "1"), "EMA decay"},

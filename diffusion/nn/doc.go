@@ -2,7 +2,8 @@
 // denoisers: layers written as forward/backward pairs (llm.c style) over a
 // narrow Backend interface, parameters and optimiser state in flat buffers
 // with named views, AdamW with warm-up, clipping and an EMA of the weights,
-// and the ResMLP denoiser.
+// and the ResMLP denoiser, optionally with input skips whose per-row gains
+// the caller supplies (PrecondNetwork; package diffusion computes them).
 //
 // # Backends
 //

@@ -103,39 +103,56 @@ func TestLayersAgainstGorgonia(t *testing.T) {
 }
 
 func TestResMLPAgainstGorgonia(t *testing.T) {
-	for _, act := range []nn.Activation{nn.SiLU, nn.GELU} {
-		be := nn.NewCPU64()
-		cfg := nn.ResMLPConfig{Dim: 3, Width: 6, Depth: 2, Hidden: 8, TimeDim: 4, Act: act}
-		m, err := nn.InitResMLP(be, cfg, 8)
-		require.NoError(t, err)
-		rng := rand.New(rand.NewPCG(21, uint64(act)))
-		ps := m.Params()
-		// Random LayerNorm gains and shifts instead of 1 and 0.
-		for _, p := range ps.Params() {
-			if strings.Contains(p.Name, "norm") {
-				copy(be.Data(p.Value), uniform(rng, p.Size, 1))
-			}
-		}
-		rows, D := 6, cfg.Dim
-		xv, c := uniform(rng, rows*D, 1), uniform(rng, rows*D, 1)
-		ts := make([]float64, rows)
-		for i := range ts {
-			ts[i] = float64(rng.IntN(1000))
-		}
-		tt := be.Alloc(rows)
-		copy(be.Data(tt), ts)
-		out := be.Alloc(rows * D)
-		m.Forward(out, tensor64(be, xv), tt, rows)
-		ps.ZeroGrad(be)
-		m.Backward(tensor64(be, c), rows)
-
-		g := nntest.NewGraph()
-		mc := m.Config()
-		gout, params := g.ResMLP(mc, ps.Layout(), be.Data(ps.Flat), xv, nntest.TimeEmbedding(ts, mc.TimeDim, mc.MaxPeriod), rows)
-		_, grads, err := g.Gradients(objective(g, gout, c, rows, D), params...)
-		require.NoError(t, err)
-		for i, p := range ps.Params() {
-			requireClose(t, act.String()+" "+p.Name, grads[i], be.Data(p.Grad), gorgoniaRelTol)
+	for _, precond := range []bool{false, true} {
+		for _, act := range []nn.Activation{nn.SiLU, nn.GELU} {
+			testResMLPAgainstGorgonia(t, act, precond)
 		}
 	}
+}
+
+func testResMLPAgainstGorgonia(t *testing.T, act nn.Activation, precond bool) {
+	be := nn.NewCPU64()
+	cfg := nn.ResMLPConfig{Dim: 3, Width: 6, Depth: 2, Hidden: 8, TimeDim: 4, Act: act}
+	if precond {
+		cfg.SigmaData, cfg.Skip = 0.5, true
+	}
+	m, err := nn.InitResMLP(be, cfg, 8)
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(21, uint64(act)))
+	ps := m.Params()
+	// Random LayerNorm gains and shifts instead of 1 and 0, and a
+	// non-zero skip.
+	for _, p := range ps.Params() {
+		if strings.Contains(p.Name, "norm") || strings.HasPrefix(p.Name, "skip.") {
+			copy(be.Data(p.Value), uniform(rng, p.Size, 1))
+		}
+	}
+	rows, D := 6, cfg.Dim
+	xv, c := uniform(rng, rows*D, 1), uniform(rng, rows*D, 1)
+	ts := make([]float64, rows)
+	for i := range ts {
+		ts[i] = float64(rng.IntN(1000))
+	}
+	tt := be.Alloc(rows)
+	copy(be.Data(tt), ts)
+	out := be.Alloc(rows * D)
+	var cg, gg []float64 // skip gains
+	if precond {
+		cg, gg = uniform(rng, rows, 1), uniform(rng, rows, 3)
+		m.ForwardPrecond(out, tensor64(be, xv), tt, tensor64(be, cg), tensor64(be, gg), rows)
+	} else {
+		m.Forward(out, tensor64(be, xv), tt, rows)
+	}
+	ps.ZeroGrad(be)
+	m.Backward(tensor64(be, c), rows)
+
+	g := nntest.NewGraph()
+	mc := m.Config()
+	gout, params := g.ResMLPPrecond(mc, ps.Layout(), be.Data(ps.Flat), xv, nntest.TimeEmbedding(ts, mc.TimeDim, mc.MaxPeriod), cg, gg, rows)
+	_, grads, err := g.Gradients(objective(g, gout, c, rows, D), params...)
+	require.NoError(t, err)
+	for i, p := range ps.Params() {
+		requireClose(t, act.String()+" "+p.Name, grads[i], be.Data(p.Grad), gorgoniaRelTol)
+	}
+	require.Len(t, ps.Params(), len(params))
 }

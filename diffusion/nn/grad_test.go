@@ -155,13 +155,18 @@ func TestWeightedMSEFiniteDifferences(t *testing.T) {
 	checkFD(t, "weighted MSE dpred", be.Data(pred), be.Data(dpred), loss)
 }
 
-// smallConfig is a ResMLP small enough to difference every parameter.
-var smallConfig = ResMLPConfig{Dim: 3, Width: 6, Depth: 2, Hidden: 8, TimeDim: 4}
+// smallConfig is a ResMLP small enough to difference every parameter;
+// smallPrecond is the same with both input skips.
+var (
+	smallConfig  = ResMLPConfig{Dim: 3, Width: 6, Depth: 2, Hidden: 8, TimeDim: 4}
+	smallPrecond = ResMLPConfig{Dim: 3, Width: 6, Depth: 2, Hidden: 8, TimeDim: 4, SigmaData: 0.5, Skip: true}
+)
 
 // modelCase is a model with inputs and an objective on its output.
 type modelCase struct {
 	rows       int
 	x, t       []float32
+	c, g       []float32 // skip gains (rows), for a preconditioned model
 	obj        objective
 	configSeed uint64
 }
@@ -171,7 +176,25 @@ func newModelCase(rng *rand.Rand, cfg ResMLPConfig, rows int) modelCase {
 	for i := range ts {
 		ts[i] = float32(rng.IntN(1000))
 	}
-	return modelCase{rows: rows, x: randVals(rng, rows*cfg.Dim), t: ts, obj: newObjective(rng, rows*cfg.Dim)}
+	mc := modelCase{rows: rows, x: randVals(rng, rows*cfg.Dim), t: ts, obj: newObjective(rng, rows*cfg.Dim)}
+	if cfg.Preconditioned() {
+		mc.c, mc.g = randVals(rng, rows), randVals(rng, rows)
+		for i := range mc.g {
+			mc.g[i] *= 3 // gains well away from 1
+		}
+	}
+	return mc
+}
+
+// forward runs m on the case's inputs (with its gains if m is
+// preconditioned).
+func (mc modelCase) forward(m *ResMLP, out, x, ts Tensor) {
+	if !m.Config().Preconditioned() {
+		m.Forward(out, x, ts, mc.rows)
+		return
+	}
+	be := m.Backend()
+	m.ForwardPrecond(out, x, ts, upload(be, mc.c), upload(be, mc.g), mc.rows)
 }
 
 // run does Forward and Backward (dout = c) on m and returns the loss.
@@ -179,7 +202,7 @@ func (mc modelCase) run(m *ResMLP) float64 {
 	be := m.Backend()
 	D := m.Dim()
 	x, ts, out := upload(be, mc.x), upload(be, mc.t), be.Alloc(mc.rows*D)
-	m.Forward(out, x, ts, mc.rows)
+	mc.forward(m, out, x, ts)
 	c := make([]float32, len(mc.obj.c))
 	for i, v := range mc.obj.c {
 		c[i] = float32(v)
@@ -190,49 +213,97 @@ func (mc modelCase) run(m *ResMLP) float64 {
 }
 
 func TestResMLPFiniteDifferences(t *testing.T) {
-	for _, act := range []Activation{SiLU, GELU} {
-		be := NewCPU64()
-		cfg := smallConfig
-		cfg.Act = act
-		m, err := InitResMLP(be, cfg, 7)
-		require.NoError(t, err)
-		// Random LayerNorm gains and shifts, so that no gradient is trivially
-		// structured.
-		rng := rand.New(rand.NewPCG(14, uint64(act)))
-		for _, p := range m.Params().Params() {
-			if p.init.Kind == "const" {
-				copy(be.Data(p.Value), to64(randVals(rng, p.Size)))
+	for _, base := range []ResMLPConfig{smallConfig, smallPrecond} {
+		for _, act := range []Activation{SiLU, GELU} {
+			be := NewCPU64()
+			cfg := base
+			cfg.Act = act
+			m, err := InitResMLP(be, cfg, 7)
+			require.NoError(t, err)
+			// Random LayerNorm gains and shifts (and skip weights), so that
+			// no gradient is trivially structured.
+			rng := rand.New(rand.NewPCG(14, uint64(act)))
+			for _, p := range m.Params().Params() {
+				if p.init.Kind == "const" {
+					copy(be.Data(p.Value), to64(randVals(rng, p.Size)))
+				}
 			}
-		}
-		mc := newModelCase(rng, m.Config(), 5)
-		mc.run(m)
-		grad := append([]float64(nil), be.Data(m.Params().Grad)...)
-		x, ts, out := upload(be, mc.x), upload(be, mc.t), be.Alloc(mc.rows*cfg.Dim)
-		loss := func() float64 { m.Forward(out, x, ts, mc.rows); return mc.obj.value(be.Data(out)) }
-		for _, p := range m.Params().Params() {
-			checkFD(t, act.String()+" "+p.Name, be.Data(p.Value), grad[p.Offset:p.Offset+p.Size], loss)
+			mc := newModelCase(rng, m.Config(), 5)
+			mc.run(m)
+			grad := append([]float64(nil), be.Data(m.Params().Grad)...)
+			x, ts, out := upload(be, mc.x), upload(be, mc.t), be.Alloc(mc.rows*cfg.Dim)
+			loss := func() float64 { mc.forward(m, out, x, ts); return mc.obj.value(be.Data(out)) }
+			for _, p := range m.Params().Params() {
+				checkFD(t, act.String()+" "+p.Name, be.Data(p.Value), grad[p.Offset:p.Offset+p.Size], loss)
+			}
 		}
 	}
 }
 
+// The input skips add exactly c_r·x_r + g_r·(S x_r + b_S) to the output
+// of the same network without them; the learned skip starts at zero; and
+// a preconditioned network refuses the plain Forward.
+func TestResMLPPrecondOutput(t *testing.T) {
+	be := NewCPU64()
+	plain, err := InitResMLP(be, smallConfig, 9)
+	require.NoError(t, err)
+	pre, err := InitResMLP(be, smallPrecond, 9)
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(18, 1))
+	mc := newModelCase(rng, smallPrecond, 4)
+	x, ts := upload(be, mc.x), upload(be, mc.t)
+	D, rows := smallConfig.Dim, mc.rows
+	base, got := be.Alloc(rows*D), be.Alloc(rows*D)
+	plain.Forward(base, x, ts, rows)
+
+	// The skip is zero at initialisation; the rest of the weights match.
+	skipW, skipB := pre.Params().Lookup("skip.weight"), pre.Params().Lookup("skip.bias")
+	require.Equal(t, make([]float64, D*D), be.Data(skipW.Value))
+	require.Equal(t, make([]float64, D), be.Data(skipB.Value))
+	for _, p := range plain.Params().Params() {
+		require.Equal(t, be.Data(p.Value), be.Data(pre.Params().Lookup(p.Name).Value), p.Name)
+	}
+
+	S, bS := to64(randVals(rng, D*D)), to64(randVals(rng, D))
+	copy(be.Data(skipW.Value), S)
+	copy(be.Data(skipB.Value), bS)
+	mc.forward(pre, got, x, ts)
+	want := append([]float64(nil), be.Data(base)...)
+	for r := 0; r < rows; r++ {
+		for j := 0; j < D; j++ {
+			sx := bS[j]
+			for k := 0; k < D; k++ {
+				sx += S[j*D+k] * float64(mc.x[r*D+k])
+			}
+			want[r*D+j] += float64(mc.c[r])*float64(mc.x[r*D+j]) + float64(mc.g[r])*sx
+		}
+	}
+	requireClose(t, "precond output", want, be.Data(got), 1e-12)
+	require.Panics(t, func() { pre.Forward(got, x, ts, rows) })
+}
+
 // The float32 backend computes the same gradient as the float64 twin.
 func TestResMLPFloat32MatchesFloat64(t *testing.T) {
-	cfg := ResMLPConfig{Dim: 5, Width: 16, Depth: 3, Hidden: 24}
-	m32, err := InitResMLP(NewCPU(), cfg, 3)
-	require.NoError(t, err)
-	m64, err := InitResMLP(NewCPU64(), cfg, 3)
-	require.NoError(t, err)
-	mc := newModelCase(rand.New(rand.NewPCG(15, 1)), m32.Config(), 9)
-	l32, l64 := mc.run(m32), mc.run(m64)
-	require.InDelta(t, l64, l32, f32RelTol*math.Abs(l64))
-	g32 := to64(download(m32.be, m32.Params().Grad))
-	g64 := to64(download(m64.be, m64.Params().Grad))
-	var maxAbs, maxErr float64
-	for i := range g64 {
-		maxAbs = math.Max(maxAbs, math.Abs(g64[i]))
-		maxErr = math.Max(maxErr, math.Abs(g32[i]-g64[i]))
+	for _, cfg := range []ResMLPConfig{
+		{Dim: 5, Width: 16, Depth: 3, Hidden: 24},
+		{Dim: 5, Width: 16, Depth: 3, Hidden: 24, SigmaData: 0.5, Skip: true},
+	} {
+		m32, err := InitResMLP(NewCPU(), cfg, 3)
+		require.NoError(t, err)
+		m64, err := InitResMLP(NewCPU64(), cfg, 3)
+		require.NoError(t, err)
+		mc := newModelCase(rand.New(rand.NewPCG(15, 1)), m32.Config(), 9)
+		l32, l64 := mc.run(m32), mc.run(m64)
+		require.InDelta(t, l64, l32, f32RelTol*math.Abs(l64))
+		g32 := to64(download(m32.be, m32.Params().Grad))
+		g64 := to64(download(m64.be, m64.Params().Grad))
+		var maxAbs, maxErr float64
+		for i := range g64 {
+			maxAbs = math.Max(maxAbs, math.Abs(g64[i]))
+			maxErr = math.Max(maxErr, math.Abs(g32[i]-g64[i]))
+		}
+		require.LessOrEqual(t, maxErr/maxAbs, f32RelTol)
 	}
-	require.LessOrEqual(t, maxErr/maxAbs, f32RelTol)
 }
 
 func TestResMLPDeterministic(t *testing.T) {
@@ -266,18 +337,29 @@ func requireClose(t *testing.T, what string, want, got []float64, relTol float64
 // the bias gradient of each Linear layer; Σ_n δ_n ⊙ x̂_n and Σ_n δ_n are γ's
 // and β's of each LayerNorm.
 func TestSitesFactorTheGradients(t *testing.T) {
+	for _, skip := range []bool{false, true} {
+		testSitesFactorTheGradients(t, skip)
+	}
+}
+
+func testSitesFactorTheGradients(t *testing.T, skip bool) {
 	be := NewCPU64()
-	m, err := InitResMLP(be, ResMLPConfig{Dim: 3, Width: 5, Depth: 2, Hidden: 7, TimeDim: 4}, 2)
+	m, err := InitResMLP(be, ResMLPConfig{Dim: 3, Width: 5, Depth: 2, Hidden: 7, TimeDim: 4, Skip: skip}, 2)
 	require.NoError(t, err)
 	rng := rand.New(rand.NewPCG(17, 1))
 	mc := newModelCase(rng, m.Config(), 6)
 	x, ts, out := upload(be, mc.x), upload(be, mc.t), be.Alloc(mc.rows*3)
-	m.Forward(out, x, ts, mc.rows)
+	mc.forward(m, out, x, ts)
 	m.Params().ZeroGrad(be)
 	dout := set64(be, mc.obj.c)
 	m.Backward(dout, mc.rows)
 	sites := m.LinearSites()
-	require.Len(t, sites, 8) // time1, time2, in, 2 × (fc1, fc2), out
+	if skip {
+		require.Len(t, sites, 9) // time1, time2, in, 2 × (fc1, fc2), out, skip
+		require.Equal(t, "skip", sites[8].Layer.Name)
+	} else {
+		require.Len(t, sites, 8) // time1, time2, in, 2 × (fc1, fc2), out
+	}
 	for _, s := range sites {
 		a, d := be.Data(s.In), be.Data(s.OutGrad)
 		in, outN := s.Layer.In, s.Layer.Out

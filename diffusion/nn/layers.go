@@ -21,11 +21,15 @@ type Linear struct {
 // with weight decay) and "name.bias" (Out), both initialised U(±1/√In) as
 // PyTorch does.
 func NewLinear(be Backend, ps *ParamSet, name string, in, out int) *Linear {
-	b := linearBound(in)
+	return newLinear(be, ps, name, in, out, Uniform(linearBound(in)))
+}
+
+// newLinear is NewLinear with both parameters drawn from init.
+func newLinear(be Backend, ps *ParamSet, name string, in, out int, init Init) *Linear {
 	return &Linear{
 		Name: name, In: in, Out: out, be: be,
-		W: ps.Add(name+".weight", []int{out, in}, true, Uniform(b)),
-		B: ps.Add(name+".bias", []int{out}, false, Uniform(b)),
+		W: ps.Add(name+".weight", []int{out, in}, true, init),
+		B: ps.Add(name+".bias", []int{out}, false, init),
 	}
 }
 

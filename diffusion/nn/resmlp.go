@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 )
 
@@ -28,8 +29,27 @@ type Network interface {
 	Backward(dout Tensor, rows int)
 }
 
+// PrecondNetwork is a Network whose output has input skips with per-row
+// gains that the caller supplies (a ResMLP with SigmaData or Skip; see
+// ResMLP, and diffusion.SkipGains for the gains). When Precond reports
+// neither, Forward
+// is the way to run it; otherwise ForwardPrecond, and Forward panics.
+type PrecondNetwork interface {
+	Network
+	// Precond returns σ_d of the fixed skip (0: none) and whether the
+	// learned skip exists.
+	Precond() (sigmaData float64, skip bool)
+	// ForwardPrecond is Forward with the fixed skip's gains c and the
+	// learned skip's gains g, (rows) each; an unused one may be absent.
+	ForwardPrecond(out, x, t, c, g Tensor, rows int)
+}
+
+var _ PrecondNetwork = (*ResMLP)(nil)
+
 // Spec names a network architecture and its configuration; it is what
-// checkpoints store. Kind is "resmlp", the only kind so far.
+// checkpoints store. Kind is "resmlp", the only kind so far. Fields added
+// later are omitted from JSON when unset, so a spec written before them
+// reads back as the same network.
 type Spec struct {
 	Kind   string        `json:"kind"`             // "resmlp"
 	ResMLP *ResMLPConfig `json:"resmlp,omitempty"` // set for Kind "resmlp"
@@ -67,7 +87,20 @@ type ResMLPConfig struct {
 	Act Activation `json:"act"`
 	// MaxPeriod is the embedding's longest period (default 10000).
 	MaxPeriod float64 `json:"max_period"`
+	// SigmaData, when positive, adds the fixed skip c_r·x_r to the output,
+	// with a per-row gain c the caller computes from it (σ_d of EDM's
+	// c_skip; see diffusion.SkipGains). Zero: none.
+	SigmaData float64 `json:"sigma_data,omitempty"`
+	// Skip adds the learned skip g_r·skip(x_r) to the output: a Linear
+	// layer D → D ("skip.weight", "skip.bias"), initialised to zero, with a
+	// per-row gain g the caller gives (see diffusion.SkipGains).
+	Skip bool `json:"skip,omitempty"`
 }
+
+// Preconditioned reports whether the network's output has input skips
+// whose per-row gains the caller supplies (SigmaData > 0 or Skip); it
+// must then be run with ForwardPrecond.
+func (c ResMLPConfig) Preconditioned() bool { return c.SigmaData > 0 || c.Skip }
 
 // WithDefaults returns c with zero fields set to their defaults.
 func (c ResMLPConfig) WithDefaults() ResMLPConfig {
@@ -101,6 +134,8 @@ func (c ResMLPConfig) validate() error {
 		return fmt.Errorf("nn: resmlp: invalid activation %d", int(c.Act))
 	case !(c.MaxPeriod > 1):
 		return fmt.Errorf("nn: resmlp needs max_period > 1, got %g", c.MaxPeriod)
+	case !(c.SigmaData >= 0) || math.IsInf(c.SigmaData, 0):
+		return fmt.Errorf("nn: resmlp needs a finite sigma_data ≥ 0, got %g", c.SigmaData)
 	}
 	return nil
 }
@@ -114,7 +149,14 @@ func (c ResMLPConfig) validate() error {
 //	hᵢ₊₁ = hᵢ + fc2ᵢ(f(fc1ᵢ(LNᵢ(hᵢ))))           i < Depth, inner width Hidden
 //	out = out(f(LN_out(h_Depth)))                (rows, D)
 //
-// where every time1, time2, in, fc1ᵢ, fc2ᵢ, out is a Linear layer. Its
+// where every time1, time2, in, fc1ᵢ, fc2ᵢ, out is a Linear layer. With
+// SigmaData or Skip set (Preconditioned) the output gains input skips with
+// per-row gains c and g given to ForwardPrecond:
+//
+//	out = out(f(LN_out(h_Depth))) + c ⊙ x_t + g ⊙ skip(x_t)     (⊙ per row)
+//
+// (the c term only with SigmaData, the g term only with Skip); see
+// diffusion.SkipGains for why and for the gains. Its
 // parameters are named "time1.weight", "block0.fc1.bias", "block2.norm.weight",
 // "norm_out.weight", "out.bias" and so on (the PyTorch script in bench/
 // builds the same module with the same names).
@@ -129,6 +171,7 @@ type ResMLP struct {
 	ps  *ParamSet
 
 	time1, time2, in, out *Linear
+	skip                  *Linear // the learned skip; nil without Skip
 	blocks                []resBlock
 	normOut               *LayerNorm
 
@@ -137,6 +180,9 @@ type ResMLP struct {
 	rows    int    // rows of the last Forward
 
 	x, t                    Tensor   // the last Forward's inputs (caller's)
+	c, g                    Tensor   // its per-row skip gains (caller's; absent without)
+	ones, zeros             Tensor   // (capRows) constants for RowAxpby
+	skipOut, dskip          Tensor   // skip(x) and g ⊙ dout, (rows, D); Skip only
 	dout                    Tensor   // the last Backward's output gradient (caller's)
 	emb, t1, ta, temb       Tensor   // time path
 	h                       []Tensor // Depth+1 trunk states
@@ -177,6 +223,9 @@ func NewResMLP(be Backend, cfg ResMLPConfig) (*ResMLP, error) {
 	}
 	m.normOut = NewLayerNorm(be, m.ps, "norm_out", W)
 	m.out = NewLinear(be, m.ps, "out", W, D)
+	if cfg.Skip {
+		m.skip = newLinear(be, m.ps, "skip", D, D, Const(0))
+	}
 	m.ps.Build(be)
 	m.h = make([]Tensor, cfg.Depth+1)
 	m.dh = make([]Tensor, cfg.Depth+1)
@@ -222,9 +271,15 @@ func (m *ResMLP) Reserve(rows int) {
 	if !m.arena.IsZero() {
 		m.be.Free(m.arena)
 	}
-	W, H, E, L := m.cfg.Width, m.cfg.Hidden, m.cfg.TimeDim, m.cfg.Depth
+	W, H, E, L, D := m.cfg.Width, m.cfg.Hidden, m.cfg.TimeDim, m.cfg.Depth, m.cfg.Dim
 	// Elements per row of every buffer below, in the order they are taken.
 	per := E + 3*W + (L+1)*W + 2*W + 2 + (L+1)*W + 2*W + L*(2*W+2+3*H)
+	if m.cfg.Preconditioned() {
+		per += 2
+	}
+	if m.skip != nil {
+		per += 2 * D
+	}
 	m.arena = m.be.Alloc(rows * per)
 	m.capRows = rows
 	off := 0
@@ -247,6 +302,13 @@ func (m *ResMLP) Reserve(rows int) {
 		b.ln, b.mean, b.rstd, b.u, b.a = take(W), take(1), take(1), take(H), take(H)
 		b.du, b.dln = take(H), take(W)
 	}
+	if m.cfg.Preconditioned() {
+		m.ones, m.zeros = take(1), take(1)
+		m.be.Fill(m.ones, 1)
+	}
+	if m.skip != nil {
+		m.skipOut, m.dskip = take(D), take(D)
+	}
 	if off != m.arena.Len() {
 		panic("nn: ResMLP arena layout is inconsistent")
 	}
@@ -255,14 +317,39 @@ func (m *ResMLP) Reserve(rows int) {
 // r returns the first rows rows of a (capacity, cols) buffer.
 func r(t Tensor, rows, cols int) Tensor { return t.View(0, rows*cols) }
 
-// Forward computes the network's output (see ResMLP).
+// Forward computes the network's output (see ResMLP). A Preconditioned
+// network panics: it needs its gains (ForwardPrecond).
 func (m *ResMLP) Forward(out, x, t Tensor, rows int) {
+	if m.cfg.Preconditioned() {
+		panic("nn: ResMLP.Forward on a network with input skips (sigma_data or skip); call ForwardPrecond with their gains")
+	}
+	m.forward(out, x, t, Tensor{}, Tensor{}, rows)
+}
+
+// ForwardPrecond computes the output of a Preconditioned network with the
+// per-row gains c of the fixed skip and g of the learned skip, (rows) each;
+// a gain the network does not use may be absent. It keeps references to c
+// and g for Backward, like Forward to x and t.
+func (m *ResMLP) ForwardPrecond(out, x, t, c, g Tensor, rows int) {
+	if m.cfg.SigmaData > 0 {
+		need("ResMLP.ForwardPrecond", "c", c, rows)
+	}
+	if m.skip != nil {
+		need("ResMLP.ForwardPrecond", "g", g, rows)
+	}
+	m.forward(out, x, t, c, g, rows)
+}
+
+// Precond returns the configuration's SigmaData and Skip.
+func (m *ResMLP) Precond() (sigmaData float64, skip bool) { return m.cfg.SigmaData, m.cfg.Skip }
+
+func (m *ResMLP) forward(out, x, t, c, g Tensor, rows int) {
 	m.Reserve(rows)
 	be, W, H, D, E := m.be, m.cfg.Width, m.cfg.Hidden, m.cfg.Dim, m.cfg.TimeDim
 	need("ResMLP.Forward", "x", x, rows*D)
 	need("ResMLP.Forward", "t", t, rows)
 	need("ResMLP.Forward", "out", out, rows*D)
-	m.x, m.t, m.rows = x, t, rows
+	m.x, m.t, m.c, m.g, m.rows = x, t, c, g, rows
 
 	be.TimeEmbedding(m.emb, t, rows, E, float32(m.cfg.MaxPeriod))
 	m.time1.Forward(m.t1, m.emb, rows)
@@ -283,6 +370,13 @@ func (m *ResMLP) Forward(out, x, t Tensor, rows int) {
 	m.normOut.Forward(m.hf, m.meanF, m.rstdF, m.h[L], rows)
 	be.Activate(m.cfg.Act, r(m.af, rows, W), r(m.hf, rows, W))
 	m.out.Forward(out, m.af, rows)
+	if m.cfg.SigmaData > 0 {
+		be.RowAxpby(r(out, rows, D), r(m.ones, rows, 1), r(out, rows, D), c, x, rows, D)
+	}
+	if m.skip != nil {
+		m.skip.Forward(m.skipOut, x, rows)
+		be.RowAxpby(r(out, rows, D), r(m.ones, rows, 1), r(out, rows, D), g, r(m.skipOut, rows, D), rows, D)
+	}
 }
 
 // Backward accumulates parameter gradients from dout (rows, D).
@@ -293,6 +387,13 @@ func (m *ResMLP) Backward(dout Tensor, rows int) {
 	be, W, H, L := m.be, m.cfg.Width, m.cfg.Hidden, m.cfg.Depth
 	need("ResMLP.Backward", "dout", dout, rows*m.cfg.Dim)
 	m.dout = dout
+
+	// Skips: out += c ⊙ x (no parameters) + g ⊙ skip(x).
+	if m.skip != nil {
+		D := m.cfg.Dim
+		be.RowAxpby(r(m.dskip, rows, D), m.g, dout, r(m.zeros, rows, 1), dout, rows, D)
+		m.skip.Backward(Tensor{}, m.dskip, m.x, rows)
+	}
 
 	// Head: out = out(f(LN_out(h_L))).
 	m.out.Backward(m.daf, dout, m.af, rows)
@@ -329,7 +430,8 @@ type LinearSite struct {
 
 // LinearSites returns every Linear layer of the network with its input and
 // output-gradient rows from the last Forward/Backward, in parameter order:
-// time1, time2, in, block0.fc1, block0.fc2, …, out. Each layer's weight
+// time1, time2, in, block0.fc1, block0.fc2, …, out, then skip (its
+// output gradient is g ⊙ dout). Each layer's weight
 // gradient is Σ_n δ_nᵀ a_n over these rows and its bias gradient Σ_n δ_n
 // (for out, δ is the dout given to Backward, which must still hold it).
 func (m *ResMLP) LinearSites() []LinearSite {
@@ -343,7 +445,11 @@ func (m *ResMLP) LinearSites() []LinearSite {
 		b := &m.blocks[i]
 		s = append(s, LinearSite{b.fc1, r(b.ln, n, W), r(b.du, n, H)}, LinearSite{b.fc2, r(b.a, n, H), r(m.dh[i+1], n, W)})
 	}
-	return append(s, LinearSite{m.out, r(m.af, n, W), m.dout.View(0, n*D)})
+	s = append(s, LinearSite{m.out, r(m.af, n, W), m.dout.View(0, n*D)})
+	if m.skip != nil {
+		s = append(s, LinearSite{m.skip, m.x.View(0, n*D), r(m.dskip, n, D)})
+	}
+	return s
 }
 
 // NormSite is one LayerNorm with the rows of the last pass: its input X

@@ -80,8 +80,19 @@ func (g *Graph) LayerNorm(x, gamma, beta *G.Node) *G.Node {
 // ResMLP builds the ResMLP of cfg (defaults applied) on x (rows, Dim) and
 // the time embedding e (rows, TimeDim, see TimeEmbedding), with parameters
 // read from flat in the given layout. It returns the output node (rows, Dim)
-// and one node per parameter, in layout order.
+// and one node per parameter, in layout order. cfg must not have input
+// skips (see ResMLPPrecond).
 func (g *Graph) ResMLP(cfg nn.ResMLPConfig, layout []nn.Layout, flat, x, e []float64, rows int) (*G.Node, []*G.Node) {
+	if cfg.Preconditioned() {
+		panic("nntest: ResMLP of a preconditioned configuration; use ResMLPPrecond")
+	}
+	return g.ResMLPPrecond(cfg, layout, flat, x, e, nil, nil, rows)
+}
+
+// ResMLPPrecond is ResMLP with the input skips of cfg: the output plus
+// c_r·x_r (with SigmaData) and g_r·(x_r·Sᵀ + b_S) (with Skip), where c and g
+// (rows) are the per-row gains (nil when unused).
+func (g *Graph) ResMLPPrecond(cfg nn.ResMLPConfig, layout []nn.Layout, flat, x, e, c, gain []float64, rows int) (*G.Node, []*G.Node) {
 	cfg = cfg.WithDefaults()
 	nodes := map[string]*G.Node{}
 	params := make([]*G.Node, len(layout))
@@ -104,12 +115,26 @@ func (g *Graph) ResMLP(cfg nn.ResMLPConfig, layout []nn.Layout, flat, x, e []flo
 	}
 	f := cfg.Act
 	temb := lin("time2", g.Act(f, lin("time1", g.Matrix("e", rows, cfg.TimeDim, e))))
-	h := must(G.Add(lin("in", g.Matrix("x", rows, cfg.Dim, x)), temb))
+	xn := g.Matrix("x", rows, cfg.Dim, x)
+	h := must(G.Add(lin("in", xn), temb))
 	for i := 0; i < cfg.Depth; i++ {
 		p := fmt.Sprintf("block%d.", i)
 		h = must(G.Add(h, lin(p+"fc2", g.Act(f, lin(p+"fc1", norm(p+"norm", h))))))
 	}
-	return lin("out", g.Act(f, norm("norm_out", h))), params
+	out := lin("out", g.Act(f, norm("norm_out", h)))
+	rowScale := func(name string, v []float64, m *G.Node) *G.Node {
+		if len(v) != rows {
+			panic(fmt.Sprintf("nntest: ResMLPPrecond: %d gains %s for %d rows", len(v), name, rows))
+		}
+		return must(G.BroadcastHadamardProd(m, g.Vector(name, v), nil, []byte{1}))
+	}
+	if cfg.SigmaData > 0 {
+		out = must(G.Add(out, rowScale("skip_c", c, xn)))
+	}
+	if cfg.Skip {
+		out = must(G.Add(out, rowScale("skip_g", gain, lin("skip", xn))))
+	}
+	return out, params
 }
 
 // Gradients runs the graph and returns the value of the scalar node loss

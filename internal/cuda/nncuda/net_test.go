@@ -90,7 +90,16 @@ func resmlpPass(t *testing.T, b nn.Backend, cfg nn.ResMLPConfig, rows int) map[s
 	dout := upload(b, normal(1)(r, rows*cfg.Dim), 0)
 	out := upload(b, nanSlice(rows*cfg.Dim), 0)
 	net.Params().ZeroGrad(b)
-	net.Forward(out, x, ts, rows)
+	if cfg.Preconditioned() {
+		// Random skip weights instead of zeros, and random gains.
+		if p := net.Params().Lookup("skip.weight"); p != nil {
+			b.Upload(p.Value, normal(0.3)(r, p.Size))
+		}
+		c, g := upload(b, normal(1)(r, rows), 0), upload(b, normal(3)(r, rows), 0)
+		net.ForwardPrecond(out, x, ts, c, g, rows)
+	} else {
+		net.Forward(out, x, ts, rows)
+	}
 	net.Backward(dout, rows)
 	res := map[string][]float32{"out": download(b, out)}
 	for _, p := range net.Params().Params() {
@@ -111,13 +120,20 @@ func resmlpPass(t *testing.T, b nn.Backend, cfg nn.ResMLPConfig, rows int) map[s
 }
 
 // TestResMLP compares a whole forward and backward pass of the denoiser
-// with each activation.
+// with each activation, and with the input skips.
 func TestResMLP(t *testing.T) {
 	forDevices(t, func(t *testing.T, be *Backend) {
-		for _, act := range []nn.Activation{nn.SiLU, nn.GELU} {
-			t.Run(act.String(), func(t *testing.T) {
+		for _, act := range []nn.Activation{nn.SiLU, nn.GELU, -1} {
+			name := act.String()
+			if act < 0 {
+				name = "precond"
+			}
+			t.Run(name, func(t *testing.T) {
 				cfg := netCfg
 				cfg.Act = act
+				if act < 0 {
+					cfg.Act, cfg.SigmaData, cfg.Skip = nn.SiLU, 0.5, true
+				}
 				want, got := resmlpPass(t, nn.NewCPU(), cfg, 24), resmlpPass(t, be, cfg, 24)
 				require.Len(t, got, len(want))
 				for name, w := range want {
@@ -130,10 +146,19 @@ func TestResMLP(t *testing.T) {
 
 // toyTrainer is a small training run on the 8-Gaussians toy data.
 func toyTrainer(t *testing.T, b nn.Backend, target weighting.Target, progress func(diffusion.Progress)) *diffusion.Trainer {
+	return toyTrainerNet(t, b, target, false, progress)
+}
+
+// toyTrainerNet is toyTrainer, with the network's input skips if precond
+// is set.
+func toyTrainerNet(t *testing.T, b nn.Backend, target weighting.Target, precond bool, progress func(diffusion.Progress)) *diffusion.Trainer {
 	toy, err := data.NewToy("8gaussians")
 	require.NoError(t, err)
 	cfg := netCfg
 	cfg.Dim = 2
+	if precond {
+		cfg.SigmaData, cfg.Skip = 1, true
+	}
 	net, err := nn.InitResMLP(b, cfg, 5)
 	require.NoError(t, err)
 	tr, err := diffusion.NewTrainer(net, toy, toy, diffusion.TrainConfig{
@@ -158,14 +183,21 @@ func trainState(tr *diffusion.Trainer) map[string][]float32 {
 // noising, weighted loss, backward, clipping, AdamW with warm-up and weight
 // decay, EMA) on both backends from the same seed, for each target, and
 // compares the losses, gradient norms, every parameter, both Adam moments,
-// the EMA and the held-out metrics.
+// the EMA and the held-out metrics; also for a network with input skips.
 func TestTrainSteps(t *testing.T) {
 	forDevices(t, func(t *testing.T, be *Backend) {
-		for _, target := range []weighting.Target{weighting.Eps, weighting.X0, weighting.V} {
-			t.Run(target.String(), func(t *testing.T) {
+		for _, tc := range []struct {
+			target  weighting.Target
+			precond bool
+		}{{weighting.Eps, false}, {weighting.X0, false}, {weighting.V, false}, {weighting.Eps, true}, {weighting.V, true}} {
+			name := tc.target.String()
+			if tc.precond {
+				name += "-precond"
+			}
+			t.Run(name, func(t *testing.T) {
 				var lossC, lossG []float64
-				trC := toyTrainer(t, nn.NewCPU(), target, func(p diffusion.Progress) { lossC = append(lossC, p.Loss) })
-				trG := toyTrainer(t, be, target, func(p diffusion.Progress) { lossG = append(lossG, p.Loss) })
+				trC := toyTrainerNet(t, nn.NewCPU(), tc.target, tc.precond, func(p diffusion.Progress) { lossC = append(lossC, p.Loss) })
+				trG := toyTrainerNet(t, be, tc.target, tc.precond, func(p diffusion.Progress) { lossG = append(lossG, p.Loss) })
 				for s := range 3 {
 					require.NoError(t, trC.StepOnce())
 					require.NoError(t, trG.StepOnce())
