@@ -13,7 +13,8 @@ import (
 const ParamsHelp = `all          every parameter (default)
 last-block   the last residual block (blockN.*, N the highest): the analogue
              of MGDA's gradients with respect to the shared representation
-head         the output LayerNorm and layer (norm_out.*, out.*)
+head         the output LayerNorm and layer (norm_out.*, out.*; a network
+             with the learned input skip has it apart, as skip.*)
 GLOB,...     parameters whose name matches any glob (path.Match: * matches
              any run of characters, dots included), such as
              "block2.*", "out.weight", "block*.fc1.weight,time*"`
