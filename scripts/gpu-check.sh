@@ -27,6 +27,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
 	./internal/cuda
 	./internal/cuda/nncuda
+	./gpu
 	./cmd/paretodiff
 )
 # shellcheck disable=SC2206 # word splitting intended
