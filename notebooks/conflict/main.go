@@ -12,52 +12,27 @@
 // It writes cosine.png and stats.png (the conflict package's figures),
 // slope.png and report.md into -out (default out/notebooks/conflict).
 // `paretodiff reproduce conflict` is the full version; it uses the same
-// probed run, so with the same -cache and seed the numbers are its numbers.
+// probed run, so with the same model cache (-models) and seed the numbers are its numbers.
 package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/paretodiff/paretodiff/conflict"
 	"github.com/paretodiff/paretodiff/diffusion"
-	"github.com/paretodiff/paretodiff/diffusion/nn"
+	"github.com/paretodiff/paretodiff/notebooks/internal/nb"
 	"github.com/paretodiff/paretodiff/plots"
 	"github.com/paretodiff/paretodiff/reproduce"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 )
 
-type options struct {
-	scale, out, cache string
-	seed              uint64
-}
+func main() { nb.Main("conflict", run) }
 
-func main() {
-	var o options
-	flag.StringVar(&o.scale, "scale", "quick", "smoke, quick or paper")
-	flag.StringVar(&o.out, "out", filepath.Join("out", "notebooks", "conflict"), "folder for the figures and report.md")
-	flag.StringVar(&o.cache, "cache", filepath.Join("out", "notebooks"), "folder whose models/ caches trained models (shared by the notebooks)")
-	flag.Uint64Var(&o.seed, "seed", 1, "random seed")
-	flag.Parse()
-	if err := run(context.Background(), o); err != nil {
-		fmt.Fprintln(os.Stderr, "conflict:", err)
-		os.Exit(1)
-	}
-}
-
-func run(ctx context.Context, o options) error {
-	scale, err := reproduce.ParseScale(o.scale)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(o.out, 0o755); err != nil {
-		return err
-	}
+func run(ctx context.Context, o nb.Options) error {
+	scale := o.Scale
 
 	// Step 1: train with probes. TrainProbed runs conflict.Probe as a
 	// training callback on several independent batches ("draws"), each
@@ -65,9 +40,9 @@ func run(ctx context.Context, o options) error {
 	// and the spread between draws is the sampling noise. Each probe gives
 	// the exact K×K Gram matrix of the bins' gradients and its cosine
 	// matrix C_ij = G_ij/√(G_ii G_jj).
-	env := &reproduce.Env{Scale: scale, Backend: nn.NewCPU(), Out: o.cache, Seed: o.seed, Log: os.Stderr}
+	env := o.Env()
 	ms := reproduce.ModelSizesFor(scale)
-	probed, err := reproduce.TrainProbed(ctx, env, reproduce.ProbeSizesFor(scale).Config(ms, o.seed))
+	probed, err := reproduce.TrainProbed(ctx, env, reproduce.ProbeSizesFor(scale).Config(ms, o.Seed))
 	if err != nil {
 		return err
 	}
@@ -80,7 +55,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	if _, err := conflict.WriteFigures(o.out, probed.Info, sched, probed.Draws[0], conflict.FigureOptions{}); err != nil {
+	if _, err := conflict.WriteFigures(o.Out, probed.Info, sched, probed.Draws[0], conflict.FigureOptions{}); err != nil {
 		return err
 	}
 
@@ -109,15 +84,15 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	if err := (plots.Grid{Rows: 1, Cols: 1, Width: 7 * vg.Inch, Height: 4.5 * vg.Inch, Panels: []*plot.Plot{p}}).Save(filepath.Join(o.out, "slope.png")); err != nil {
+	if err := (plots.Grid{Rows: 1, Cols: 1, Width: 7 * vg.Inch, Height: 4.5 * vg.Inch, Panels: []*plot.Plot{p}}).Save(o.Path("slope.png")); err != nil {
 		return err
 	}
 
 	// Step 5: the report.
 	K := probed.Bins().K()
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Notebook conflict: gradient cosines between %d timestep bins over training\n\nScale `%s`, seed %d; %d probes of %d draws of %d examples per bin.\n\n", K, scale, o.seed, len(steps), len(probed.Draws), probed.Config.PerBin)
+	fmt.Fprintf(&b, "# Notebook conflict: gradient cosines between %d timestep bins over training\n\nScale `%s`, seed %d; %d probes of %d draws of %d examples per bin.\n\n", K, scale, o.Seed, len(steps), len(probed.Draws), probed.Config.PerBin)
 	fmt.Fprintf(&b, "| step | pairs with cosine < 0 | conflicting beyond noise | slope per bin of distance | near pairs (≤ %d apart) | far pairs (≥ %d apart) |\n|---|---|---|---|---|---|\n%s\n\n", K/4, (K+1)/2, strings.Join(rows, "\n"))
 	b.WriteString("![cosine](cosine.png)\n\n![stats](stats.png)\n\n![slope](slope.png)\n")
-	return os.WriteFile(filepath.Join(o.out, "report.md"), []byte(b.String()), 0o644)
+	return o.WriteReport(b.String())
 }

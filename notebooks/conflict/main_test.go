@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/paretodiff/paretodiff/notebooks/internal/nb"
+	"github.com/paretodiff/paretodiff/reproduce"
 	"github.com/stretchr/testify/require"
 )
 
@@ -13,12 +15,12 @@ import (
 // report.
 func TestNotebookSmoke(t *testing.T) {
 	dir := t.TempDir()
-	o := options{scale: "smoke", out: filepath.Join(dir, "out"), cache: filepath.Join(dir, "cache"), seed: 1}
+	o := nb.Options{Scale: reproduce.Smoke, Out: filepath.Join(dir, "out"), Models: filepath.Join(dir, "models"), Seed: 1}
+	require.NoError(t, os.MkdirAll(o.Out, 0o755))
 	require.NoError(t, run(context.Background(), o))
 	for _, f := range []string{"cosine.png", "stats.png", "slope.png", "report.md"} {
-		st, err := os.Stat(filepath.Join(o.out, f))
+		st, err := os.Stat(o.Path(f))
 		require.NoError(t, err)
 		require.Positive(t, st.Size(), f)
 	}
-	require.Error(t, run(context.Background(), options{scale: "huge", out: o.out, cache: o.cache}))
 }

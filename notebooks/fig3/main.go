@@ -22,19 +22,16 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/paretodiff/paretodiff/conflict"
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/diffusion/data"
-	"github.com/paretodiff/paretodiff/diffusion/nn"
+	"github.com/paretodiff/paretodiff/notebooks/internal/nb"
 	"github.com/paretodiff/paretodiff/plots"
 	"github.com/paretodiff/paretodiff/reproduce"
 	"github.com/paretodiff/paretodiff/solvers"
@@ -43,40 +40,18 @@ import (
 	"gonum.org/v1/plot/vg"
 )
 
-type options struct {
-	scale, out, cache string
-	seed              uint64
-}
+func main() { nb.Main("fig3", run) }
 
-func main() {
-	var o options
-	flag.StringVar(&o.scale, "scale", "quick", "smoke, quick or paper")
-	flag.StringVar(&o.out, "out", filepath.Join("out", "notebooks", "fig3"), "folder for fig3.png and report.md")
-	flag.StringVar(&o.cache, "cache", filepath.Join("out", "notebooks"), "folder whose models/ caches trained models (shared by the notebooks)")
-	flag.Uint64Var(&o.seed, "seed", 1, "random seed")
-	flag.Parse()
-	if err := run(context.Background(), o); err != nil {
-		fmt.Fprintln(os.Stderr, "fig3:", err)
-		os.Exit(1)
-	}
-}
-
-func run(ctx context.Context, o options) error {
-	scale, err := reproduce.ParseScale(o.scale)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(o.out, 0o755); err != nil {
-		return err
-	}
+func run(ctx context.Context, o nb.Options) error {
+	scale := o.Scale
 
 	// Step 1: a trained model. We take the v-prediction, Min-SNR-5 model of
 	// the reproductions' strategy grid; TrainModel trains it once and
 	// caches it (fig5 of `paretodiff reproduce` trains the same one).
-	env := &reproduce.Env{Scale: scale, Backend: nn.NewCPU(), Out: o.cache, Seed: o.seed, Log: os.Stderr}
+	env := o.Env()
 	sizes := reproduce.ModelSizesFor(scale)
 	study := reproduce.Fig3SizesFor(scale) // bins, sample sizes, draws, λ
-	model, err := reproduce.TrainModel(ctx, env, sizes.Model(study.Target, study.Strategy, o.seed, o.seed))
+	model, err := reproduce.TrainModel(ctx, env, sizes.Model(study.Target, study.Strategy, o.Seed, o.Seed))
 	if err != nil {
 		return err
 	}
@@ -114,7 +89,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	rng := func(stream uint64) *rand.Rand { return rand.New(rand.NewPCG(o.seed, stream)) }
+	rng := func(stream uint64) *rand.Rand { return rand.New(rand.NewPCG(o.Seed, stream)) }
 
 	// Step 4: λ. Eq. 11 adds λ‖w‖² so that the weights do not collapse on
 	// the few bins with the smallest gradients; the paper gives no value.
@@ -159,7 +134,7 @@ func run(ctx context.Context, o options) error {
 		}
 		spread, spreadSE, signal = append(spread, m), append(spreadSE, se), append(signal, median(s))
 		weights[n] = ws
-		fmt.Fprintf(os.Stderr, "n = %4d: spread %.3f ± %.3f, median signal fraction %.2f\n", n, m, se, median(s))
+		o.Logf("n = %4d: spread %.3f ± %.3f, median signal fraction %.2f", n, m, se, median(s))
 	}
 
 	// Step 6: the figure. Left, the draws' weights at the smallest and the
@@ -202,7 +177,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	panels = append(panels, p)
-	if err := (plots.Grid{Rows: 1, Cols: 3, Width: 16 * vg.Inch, Height: 4.5 * vg.Inch, Panels: panels}).Save(filepath.Join(o.out, "fig3.png")); err != nil {
+	if err := (plots.Grid{Rows: 1, Cols: 3, Width: 16 * vg.Inch, Height: 4.5 * vg.Inch, Panels: panels}).Save(o.Path("fig3.png")); err != nil {
 		return err
 	}
 
@@ -211,7 +186,7 @@ func run(ctx context.Context, o options) error {
 	// steps up in n raise it beyond noise.
 	overall, rises := reproduce.Falls(spread, spreadSE)
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Notebook fig3: UGD weights against samples per bin\n\nScale `%s`, seed %d; model %s; %d bins; λ = %g × median G_kk = %.4g.\n\n", scale, o.seed, model.Config.Label(), bins.K(), study.Rho, lambda)
+	fmt.Fprintf(&b, "# Notebook fig3: UGD weights against samples per bin\n\nScale `%s`, seed %d; model %s; %d bins; λ = %g × median G_kk = %.4g.\n\n", scale, o.Seed, model.Config.Label(), bins.K(), study.Rho, lambda)
 	b.WriteString("| n per bin | spread of the weights (± SE) | median signal fraction |\n|---|---|---|\n")
 	for i, n := range study.PerBin {
 		fmt.Fprintf(&b, "| %d | %.3f ± %.3f | %.2f |\n", n, spread[i], spreadSE[i], signal[i])
@@ -223,7 +198,7 @@ func run(ctx context.Context, o options) error {
 	fmt.Fprintf(&b, "\nFrom n = %d to %d the spread %s (steps up beyond noise: %d). The reference batch's UGD weights are %.2f (L1) from Min-SNR-5's.\n\n![fig3](fig3.png)\n",
 		study.PerBin[0], study.PerBin[len(study.PerBin)-1],
 		map[reproduce.Outcome]string{reproduce.Supports: "falls beyond noise", reproduce.Contradicts: "rises beyond noise", reproduce.WithinNoise: "changes within noise"}[overall], len(rises), dist)
-	return os.WriteFile(filepath.Join(o.out, "report.md"), []byte(b.String()), 0o644)
+	return o.WriteReport(b.String())
 }
 
 func median(v []float64) float64 {

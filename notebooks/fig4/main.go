@@ -13,7 +13,7 @@
 // It writes fig4.png and report.md into -out (default out/notebooks/fig4).
 // `paretodiff reproduce fig4` is the full version (CSV files, verdict
 // rules with noise, λ = 0 as well); it uses the same probed run, so with
-// the same -cache and seed the numbers below are its numbers.
+// the same model cache (-models) and seed the numbers below are its numbers.
 package main
 
 import (
@@ -21,13 +21,11 @@ import (
 	"flag"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/paretodiff/paretodiff/conflict"
 	"github.com/paretodiff/paretodiff/diffusion"
-	"github.com/paretodiff/paretodiff/diffusion/nn"
+	"github.com/paretodiff/paretodiff/notebooks/internal/nb"
 	"github.com/paretodiff/paretodiff/plots"
 	"github.com/paretodiff/paretodiff/reproduce"
 	"github.com/paretodiff/paretodiff/weighting"
@@ -36,37 +34,20 @@ import (
 	"gonum.org/v1/plot/vg"
 )
 
-type options struct {
-	scale, out, cache string
-	seed              uint64
-	rho               float64
-}
+// rho sets λ = rho × the median diagonal entry of each probe's Gram.
+var rho = 1.0
 
 func main() {
-	var o options
-	flag.StringVar(&o.scale, "scale", "quick", "smoke, quick or paper")
-	flag.StringVar(&o.out, "out", filepath.Join("out", "notebooks", "fig4"), "folder for fig4.png and report.md")
-	flag.StringVar(&o.cache, "cache", filepath.Join("out", "notebooks"), "folder whose models/ caches trained models (shared by the notebooks)")
-	flag.Uint64Var(&o.seed, "seed", 1, "random seed")
-	flag.Float64Var(&o.rho, "rho", 1, "λ = rho × the median diagonal entry of each probe's Gram")
-	flag.Parse()
-	if err := run(context.Background(), o); err != nil {
-		fmt.Fprintln(os.Stderr, "fig4:", err)
-		os.Exit(1)
-	}
+	nb.MainFlags("fig4", func(fs *flag.FlagSet) {
+		fs.Float64Var(&rho, "rho", rho, "λ = rho × the median diagonal entry of each probe's Gram")
+	}, run)
 }
 
 // strategies are the closed forms compared, as weighting.Parse reads them.
 var strategies = []string{"constant", "snr", "max-snr:1", "min-snr:5"}
 
-func run(ctx context.Context, o options) error {
-	scale, err := reproduce.ParseScale(o.scale)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(o.out, 0o755); err != nil {
-		return err
-	}
+func run(ctx context.Context, o nb.Options) error {
+	scale := o.Scale
 
 	// Step 1: a training run with probes. TrainProbed trains the
 	// v-prediction Min-SNR-5 model of the reproductions (the same weights,
@@ -74,9 +55,9 @@ func run(ctx context.Context, o options) error {
 	// runs conflict.Probe on several independent batches ("draws"): one
 	// forward and backward pass per batch gives the exact Gram matrix of the
 	// bins' task-loss gradients (task loss: the bin's mean x0-MSE).
-	env := &reproduce.Env{Scale: scale, Backend: nn.NewCPU(), Out: o.cache, Seed: o.seed, Log: os.Stderr}
+	env := o.Env()
 	ms := reproduce.ModelSizesFor(scale)
-	probed, err := reproduce.TrainProbed(ctx, env, reproduce.ProbeSizesFor(scale).Config(ms, o.seed))
+	probed, err := reproduce.TrainProbed(ctx, env, reproduce.ProbeSizesFor(scale).Config(ms, o.Seed))
 	if err != nil {
 		return err
 	}
@@ -109,7 +90,7 @@ func run(ctx context.Context, o options) error {
 		for _, draw := range probed.Draws {
 			grams = append(grams, draw[i].Gram)
 		}
-		lambda := o.rho * reproduce.MedianDiag(reproduce.MeanGram(grams))
+		lambda := rho * reproduce.MedianDiag(reproduce.MeanGram(grams))
 		logs := make([]float64, len(names))
 		for _, g := range grams {
 			f, _, fstar, err := reproduce.WeightingObjectives(g, lambda, closed, []string{"ugd"})
@@ -131,7 +112,7 @@ func run(ctx context.Context, o options) error {
 	for i, s := range steps {
 		x[i] = float64(s)
 	}
-	l := plots.Lines{Title: fmt.Sprintf("Eq. 11 objective relative to the optimum, λ = %g × median G_kk", o.rho), XLabel: "training step", YLabel: "f(w) / f* (log scale)", LogY: true}
+	l := plots.Lines{Title: fmt.Sprintf("Eq. 11 objective relative to the optimum, λ = %g × median G_kk", rho), XLabel: "training step", YLabel: "f(w) / f* (log scale)", LogY: true}
 	for j, n := range names {
 		l.Series = append(l.Series, plots.Series{Name: n, X: x, Y: ratio[j]})
 	}
@@ -147,7 +128,7 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	p.Y.Tick.Marker = ticks
-	if err := (plots.Grid{Rows: 1, Cols: 1, Width: 8 * vg.Inch, Height: 5 * vg.Inch, Panels: []*plot.Plot{p}}).Save(filepath.Join(o.out, "fig4.png")); err != nil {
+	if err := (plots.Grid{Rows: 1, Cols: 1, Width: 8 * vg.Inch, Height: 5 * vg.Inch, Panels: []*plot.Plot{p}}).Save(o.Path("fig4.png")); err != nil {
 		return err
 	}
 
@@ -164,7 +145,7 @@ func run(ctx context.Context, o options) error {
 		wins[best]++
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Notebook fig4: the Eq. 11 objective of the weightings\n\nScale `%s`, seed %d; %d probes of %d draws, %d bins; λ = %g × median G_kk.\n\n", scale, o.seed, len(steps), len(probed.Draws), bins.K(), o.rho)
+	fmt.Fprintf(&b, "# Notebook fig4: the Eq. 11 objective of the weightings\n\nScale `%s`, seed %d; %d probes of %d draws, %d bins; λ = %g × median G_kk.\n\n", scale, o.Seed, len(steps), len(probed.Draws), bins.K(), rho)
 	b.WriteString("| weighting | lowest closed form at | f(w)/f* at the last probe |\n|---|---|---|\n")
 	for j, n := range names {
 		w := "—"
@@ -174,5 +155,5 @@ func run(ctx context.Context, o options) error {
 		fmt.Fprintf(&b, "| %s | %s | %.3g |\n", n, w, ratio[j][len(steps)-1])
 	}
 	b.WriteString("\nTry `-rho 0` (Eq. 10) and `-rho 100`: the ranking of the closed forms depends on λ, which the paper does not state.\n\n![fig4](fig4.png)\n")
-	return os.WriteFile(filepath.Join(o.out, "report.md"), []byte(b.String()), 0o644)
+	return o.WriteReport(b.String())
 }

@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 
+	"github.com/paretodiff/paretodiff/internal/atomicfile"
 	"github.com/paretodiff/paretodiff/reproduce"
 )
 
@@ -40,16 +41,30 @@ func (o Options) Env() *reproduce.Env {
 // Path returns a file's path in the notebook's folder.
 func (o Options) Path(name string) string { return filepath.Join(o.Out, name) }
 
-// WriteReport writes report.md into the notebook's folder.
+// WriteReport writes report.md into the notebook's folder, atomically.
 func (o Options) WriteReport(markdown string) error {
-	return os.WriteFile(o.Path("report.md"), []byte(markdown), 0o644)
+	return atomicfile.WriteBytes(o.Path("report.md"), []byte(markdown))
+}
+
+// Logf writes a progress line to Log, if any.
+func (o Options) Logf(format string, a ...any) {
+	if o.Log != nil {
+		fmt.Fprintf(o.Log, format+"\n", a...)
+	}
 }
 
 // Main parses the notebook's flags, creates its folder and runs it with a
 // context that Ctrl-C cancels. A bad flag exits with status 2, a failure
 // with 1, each with one line on stderr.
-func Main(name string, run func(context.Context, Options) error) {
+func Main(name string, run func(context.Context, Options) error) { MainFlags(name, nil, run) }
+
+// MainFlags is Main for a notebook with flags of its own, which addFlags
+// registers (their values are read by run through the variables they bind).
+func MainFlags(name string, addFlags func(*flag.FlagSet), run func(context.Context, Options) error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	if addFlags != nil {
+		addFlags(fs)
+	}
 	scale := fs.String("scale", string(reproduce.Quick), "sizes: smoke (seconds, tests), quick (toy data, minutes on 2 CPU cores) or paper (MNIST, for a GPU machine)")
 	out := fs.String("out", filepath.Join("out", "notebooks", name), "folder for the figures and report.md")
 	models := fs.String("models", filepath.Join("out", "notebooks", "models"), "model cache shared by the notebooks")
