@@ -55,14 +55,16 @@ func (m GramMethod) String() string {
 type GhostBlocks int
 
 const (
-	// GhostAuto is GhostTriangle on the CPU backends ("cpu", "cpu64") and
-	// GhostSquare on any other (a GPU, where the number of kernel launches
-	// matters more than the number of multiply-adds).
+	// GhostAuto is GhostTriangle on a backend that implements
+	// nn.RaggedGemmer (the CPU backends) and GhostSquare on any other (a
+	// GPU, where the number of kernel launches matters more than the number
+	// of multiply-adds).
 	GhostAuto GhostBlocks = iota
 	// GhostTriangle forms only the blocks (k, l ≤ k) of the lower block
-	// triangle: for each bin k one GEMM of the rows of bins 0…k against
-	// bin k's rows per operand, and one column sum per block,
-	// ≈ B²(K+1)/(2K) row products per operand.
+	// triangle, ≈ B²(K+1)/(2K) row products per operand: with an
+	// nn.RaggedGemmer one ragged GEMM per operand and one column sum per
+	// bin, otherwise, for each bin k, one GEMM of the rows of bins 0…k
+	// against bin k's rows per operand and one column sum per block.
 	GhostTriangle
 	// GhostSquare forms the whole B×B products with one GEMM per operand
 	// and one column sum per bin: B² row products per operand in far fewer
@@ -147,7 +149,9 @@ type BinGramResult struct {
 // the coefficients c are c_n·∂mse_n/∂(layer output). The task loss of bin k
 // has coefficients τ_n = u_n/n_k, so its δ rows are r_n·δ_n with
 // r_n = τ_n/c_n, a per-example scalar. BinGram rescales the rows by r_n
-// (Backend.RowAxpby) before forming the Gram. This needs c_n ≠ 0 wherever
+// (Backend.RowAxpby) where it forms per-bin gradients, and gives the ghost
+// products their factor r_n·r_m in the column sums (below) without
+// copying any rows. This needs c_n ≠ 0 wherever
 // τ_n ≠ 0; with c nil the pass uses c = τ and no rescaling.
 // TestBinGramLinearity checks this reasoning on the float64 backend.
 //
@@ -158,15 +162,17 @@ type BinGramResult struct {
 // is selected) and M_Δ[n,m] = δ_n·δ_m with float32 GEMMs, and the sums of
 // M_Δ ⊙ M_A over each block of rows with Backend.LayerNormBackward, whose
 // dγ += Σ_rows dy ⊙ x̂ is exactly that column sum when it is given a zero
-// mean and a unit rstd (x̂ = M_A; it is the only Backend operation that
-// forms an element-wise product). The column sums of all ghost layers are
-// downloaded once and summed over each block on the host in float64. Two
-// block layouts (GhostBlocks): GhostTriangle computes, for each bin k, the
-// products of the rows of bins 0…k with bin k's rows, only the lower block
-// triangle of the symmetric G, (In + Out)·Σ_k n_k·e_k ≈ B²(In + Out)(K+1)/(2K)
-// multiply-adds for a batch of B rows in 2K GEMMs and K(K+1)/2 sums per
-// layer; GhostSquare computes the full B×B products, B²(In + Out)
-// multiply-adds in 2 GEMMs and K sums. The materialize method forms each
+// mean and the rows' factors r_n as rstd (x̂ = r_n·M_A; it is the only
+// Backend operation that forms an element-wise product). The column sums
+// of all ghost layers are downloaded once, multiplied by the columns'
+// factors r_m and summed over each block on the host in float64. Two block
+// layouts (GhostBlocks): GhostTriangle computes only the products of the
+// lower block triangle of the symmetric G (row n of bin k against the rows
+// of bins 0…k), (In + Out)·Σ_k n_k·e_k ≈ B²(In + Out)(K+1)/(2K)
+// multiply-adds for a batch of B rows, in 2 ragged GEMMs and K sums per
+// layer with an nn.RaggedGemmer, otherwise in 2K GEMMs and K(K+1)/2 sums;
+// GhostSquare computes the full B×B products, B²(In + Out) multiply-adds
+// in 2 GEMMs and K sums. The materialize method forms each
 // bin's gradient Δ_kᵀA_k (B·In·Out multiply-adds in all, the size of the
 // layer's weight-gradient GEMM) and their Gram in float64 with Backend.Gram
 // (K(K+1)/2·In·Out multiply-adds at Gram64Cost each). GramAuto picks the
@@ -175,12 +181,14 @@ type BinGramResult struct {
 // a toy model). LayerNorm parameters and biases selected without their
 // weight are always materialised (they are vectors of width W).
 //
-// Measured on 2 (shared, loaded) CPU cores with BenchmarkGramVsStep*: a
-// probe giving the training gradient and the Gram over all parameters
-// costs 1.05–1.3× a plain training step of the same batch size for a
-// width-256, depth-3 ResMLP with K = 8 (toy data at B = 128 and 256, MNIST
-// at B = 128); materialising every Linear layer's per-bin gradients
-// instead costs 1.3–2×.
+// Measured on 2 CPU cores with BenchmarkGramVsStep*, for a width-256,
+// depth-3 ResMLP and K = 8: a probe giving the training gradient and the
+// Gram over all parameters costs 1.15–1.18× a plain training step of the
+// same batch size on MNIST at B = 128, 1.15–1.20× on toy data at B = 128
+// and 1.32–1.35× at B = 256 (the ghost products grow as B², a step as B);
+// the full square products cost 1.40–1.44× at B = 256, one GEMM per bin
+// instead of the ragged ones 1.58×, and materialising every Linear layer's
+// per-bin gradients 2.2–2.5×.
 //
 // Precision: the materialised parts are float32 per-bin gradients (like
 // BinGradients') with a float64 Gram. The ghost parts are float32 GEMMs and
@@ -215,7 +223,7 @@ func NewBinGram(o *Objective, s BinGramSettings) (*BinGram, error) {
 	}
 	if s.Blocks == GhostAuto {
 		s.Blocks = GhostSquare
-		if n := o.be.Name(); n == "cpu" || n == "cpu64" {
+		if _, ok := o.be.(nn.RaggedGemmer); ok {
 			s.Blocks = GhostTriangle
 		}
 	}
@@ -473,7 +481,25 @@ func (g *BinGram) Run(b Batch, counts []int, c []float64) (BinGramResult, error)
 	// V[g, k, m] = Σ_{n∈k} M_Δ[n,m]·M_A[n,m] (then G_kl sums m over bin l).
 	// GhostTriangle: V is (nGhost, K, K, maxN) with
 	// V[g, k, l, n] = Σ_{m∈l} M_Δ[m,n]·M_A[m,n] for n ∈ bin k, l ≤ k.
+	// With a backend that forms ragged products, GhostTriangle is one
+	// ragged GEMM per operand in the GhostSquare layout: row n of M is
+	// formed in columns [0, e_k) for n ∈ bin k, the lower block triangle.
 	square := g.set.Blocks == GhostSquare
+	rg, ragged := be.(nn.RaggedGemmer)
+	var ends []int
+	if !square && ragged {
+		square, ends = true, make([]int, B)
+		for r := range ends {
+			ends[r] = off[binOf[r]+1]
+		}
+	}
+	gemmNT := func(k int, x nn.Tensor, beta float32, dst nn.Tensor) { // dst = x·xᵀ + β·dst
+		if ends != nil {
+			rg.GemmRagged(false, true, B, B, k, 1, x, k, x, k, beta, dst, B, ends)
+			return
+		}
+		be.Gemm(false, true, B, B, k, 1, x, k, x, k, beta, dst, B)
+	}
 	var V nn.Tensor
 	maxN := 0
 	for _, n := range counts {
@@ -485,8 +511,8 @@ func (g *BinGram) Run(b Batch, counts []int, c []float64) (BinGramResult, error)
 	for i := range plans {
 		p := &plans[i]
 		I, O, A := p.in, p.out, p.site.In
-		d := rescale("dlinear", p.delta, O)
 		if !p.ghost {
+			d := rescale("dlinear", p.delta, O)
 			for k := 0; k < K; k++ {
 				n := counts[k]
 				if n == 0 {
@@ -505,6 +531,14 @@ func (g *BinGram) Run(b Batch, counts []int, c []float64) (BinGramResult, error)
 		ma, md := g.buf("ma", B*B), g.buf("md", B*B)
 		zeros, ones := g.filled("zeros", B, 0), g.filled("ones", B, 1)
 		junk := g.buf("ghostjunk", B)
+		// The δ rows stay as the pass left them: the task rows are r_n·δ_n,
+		// so M_Δ of the task rows is r_n·r_m·(δ_n·δ_m). The column sums
+		// take the factor of their rows through the rstd argument
+		// (x̂ = M_A·r) and the host the other when it sums the columns.
+		d, rs := p.delta, ones
+		if scale {
+			rs = ratioT
+		}
 		var beta float32
 		if p.b {
 			beta = 1 // a_n·a_m + 1: the bias's share
@@ -527,7 +561,7 @@ func (g *BinGram) Run(b Batch, counts []int, c []float64) (BinGramResult, error)
 						continue
 					}
 					be.LayerNormBackward(nn.Tensor{}, V.View(((p.ghostIndex*K+k)*K+l)*maxN, n), junk.View(0, n),
-						mdk.Rows(off[l], off[l+1], n), mak.Rows(off[l], off[l+1], n), zeros.View(0, nl), ones.View(0, nl), ones.View(0, n), nl, n)
+						mdk.Rows(off[l], off[l+1], n), mak.Rows(off[l], off[l+1], n), zeros.View(0, nl), rs.View(off[l], nl), ones.View(0, n), nl, n)
 				}
 			}
 		} else {
@@ -535,15 +569,15 @@ func (g *BinGram) Run(b Batch, counts []int, c []float64) (BinGramResult, error)
 			if p.b {
 				be.Fill(mak, 1)
 			}
-			be.Gemm(false, true, B, B, I, 1, A, I, A, I, beta, mak, B)
-			be.Gemm(false, true, B, B, O, 1, d, O, d, O, 0, mdk, B)
+			gemmNT(I, A, beta, mak)
+			gemmNT(O, d, 0, mdk)
 			for k := 0; k < K; k++ {
 				n := counts[k]
 				if n == 0 {
 					continue
 				}
 				be.LayerNormBackward(nn.Tensor{}, V.View((p.ghostIndex*K+k)*B, B), junk.View(0, B), mdk.Rows(off[k], off[k+1], B), mak.Rows(off[k], off[k+1], B),
-					zeros.View(0, n), ones.View(0, n), ones, n, B)
+					zeros.View(0, n), rs.View(off[k], n), ones, n, B)
 			}
 		}
 	}
@@ -557,20 +591,26 @@ func (g *BinGram) Run(b Batch, counts []int, c []float64) (BinGramResult, error)
 	}
 	if nGhost > 0 {
 		host := make([]float32, nGhost*K*max(B, K*maxN))
+		rowScale := func(r int) float64 { // r_n, the other factor of M_Δ
+			if scale {
+				return float64(ratio[r])
+			}
+			return 1
+		}
 		be.Download(host, V)
 		for k := 0; k < K; k++ {
 			for l := 0; l <= k; l++ {
 				var sum float64
 				for gi := 0; gi < nGhost; gi++ {
 					if !square {
-						for _, v := range host[((gi*K+k)*K+l)*maxN:][:counts[k]] {
-							sum += float64(v)
+						for i, v := range host[((gi*K+k)*K+l)*maxN:][:counts[k]] {
+							sum += float64(v) * rowScale(off[k]+i)
 						}
 						continue
 					}
 					row := host[(gi*K+k)*B:]
 					for m := off[l]; m < off[l+1]; m++ {
-						sum += float64(row[m])
+						sum += float64(row[m]) * rowScale(m)
 					}
 				}
 				res.Gram[k*K+l] += sum
@@ -585,8 +625,6 @@ func (g *BinGram) Run(b Batch, counts []int, c []float64) (BinGramResult, error)
 	}
 	return res, nil
 }
-
-var ghostVariant = 2
 
 // GroupByBin returns a copy of b with its rows reordered so that the rows
 // of each timestep bin [edges[k], edges[k+1]) come together, bins in order

@@ -16,7 +16,7 @@ import (
 // Gram probe of the same batch size (draw a batch stratified into K bins,
 // forward, backward with the training weights, K×K Gram over all
 // parameters), and reports the ratio of their times as probe/step.
-func benchGramVsStep(b *testing.B, ds diffusion.Dataset, width, depth, batch, K int, method diffusion.GramMethod) {
+func benchGramVsStep(b *testing.B, ds diffusion.Dataset, width, depth, batch, K int, set diffusion.BinGramSettings) {
 	be := nn.NewCPU()
 	net, err := nn.InitResMLP(be, nn.ResMLPConfig{Dim: ds.Dim(), Width: width, Depth: depth}, 1)
 	if err != nil {
@@ -30,7 +30,7 @@ func benchGramVsStep(b *testing.B, ds diffusion.Dataset, width, depth, batch, K 
 	if err != nil {
 		b.Fatal(err)
 	}
-	g, err := diffusion.NewBinGram(tr.Objective(), diffusion.BinGramSettings{Method: method})
+	g, err := diffusion.NewBinGram(tr.Objective(), set)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -74,17 +74,17 @@ func benchGramVsStep(b *testing.B, ds diffusion.Dataset, width, depth, batch, K 
 
 func BenchmarkGramVsStepToy_W256_D3_B128_K8(b *testing.B) {
 	toy, _ := data.NewToy("8gaussians")
-	benchGramVsStep(b, toy, 256, 3, 128, 8, diffusion.GramAuto)
+	benchGramVsStep(b, toy, 256, 3, 128, 8, diffusion.BinGramSettings{})
 }
 
 func BenchmarkGramVsStepToy_W256_D3_B256_K8(b *testing.B) {
 	toy, _ := data.NewToy("8gaussians")
-	benchGramVsStep(b, toy, 256, 3, 256, 8, diffusion.GramAuto)
+	benchGramVsStep(b, toy, 256, 3, 256, 8, diffusion.BinGramSettings{})
 }
 
 func BenchmarkGramVsStepToy_W256_D3_B256_K8_Materialize(b *testing.B) {
 	toy, _ := data.NewToy("8gaussians")
-	benchGramVsStep(b, toy, 256, 3, 256, 8, diffusion.GramMaterialize)
+	benchGramVsStep(b, toy, 256, 3, 256, 8, diffusion.BinGramSettings{Method: diffusion.GramMaterialize})
 }
 
 func BenchmarkGramVsStepMNIST_W256_D3_B128_K8(b *testing.B) {
@@ -92,7 +92,7 @@ func BenchmarkGramVsStepMNIST_W256_D3_B128_K8(b *testing.B) {
 	if err != nil {
 		b.Skip(err)
 	}
-	benchGramVsStep(b, train, 256, 3, 128, 8, diffusion.GramAuto)
+	benchGramVsStep(b, train, 256, 3, 128, 8, diffusion.BinGramSettings{})
 }
 
 func BenchmarkGramVsStepMNIST_W256_D3_B128_K8_Materialize(b *testing.B) {
@@ -100,5 +100,19 @@ func BenchmarkGramVsStepMNIST_W256_D3_B128_K8_Materialize(b *testing.B) {
 	if err != nil {
 		b.Skip(err)
 	}
-	benchGramVsStep(b, train, 256, 3, 128, 8, diffusion.GramMaterialize)
+	benchGramVsStep(b, train, 256, 3, 128, 8, diffusion.BinGramSettings{Method: diffusion.GramMaterialize})
+}
+
+// The full B×B products instead of the lower block triangle (what GPUs run).
+func BenchmarkGramVsStepToy_W256_D3_B256_K8_Square(b *testing.B) {
+	toy, _ := data.NewToy("8gaussians")
+	benchGramVsStep(b, toy, 256, 3, 256, 8, diffusion.BinGramSettings{Blocks: diffusion.GhostSquare})
+}
+
+func BenchmarkGramVsStepMNIST_W256_D3_B128_K8_Square(b *testing.B) {
+	train, _, err := data.Open("mnist", "")
+	if err != nil {
+		b.Skip(err)
+	}
+	benchGramVsStep(b, train, 256, 3, 128, 8, diffusion.BinGramSettings{Blocks: diffusion.GhostSquare})
 }

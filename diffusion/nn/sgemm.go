@@ -40,9 +40,29 @@ func getBuf(n int) *[]float32 {
 // sgemmPacked computes C = α·op(A)·op(B) + β·C, row-major (see Backend.Gemm),
 // for k ≥ 1.
 func sgemmPacked(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmPackedRagged(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
+}
+
+// sgemmPackedRagged is sgemmPacked restricted to a ragged part of C: with
+// ends non-nil, row i is computed in columns [0, ends[i]) at least (ends
+// non-decreasing, ≤ n). It works in whole 6×16 tiles: a row may also
+// receive the (correct) values of a few columns past its end, those its
+// tile's last row needs, up to the next multiple of 16; the rest of the row
+// is left untouched.
+func sgemmPackedRagged(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, ends []int) {
+	// tileEnd is the number of columns written in row i: those its tile of
+	// 6 rows needs (the last row's), rounded up to whole panels. Tiles start
+	// at multiples of 6, as gemmMC is one.
+	tileEnd := func(i int) int {
+		if ends == nil {
+			return n
+		}
+		last := min(i/gemmMR*gemmMR+gemmMR-1, m-1)
+		return min(n, (ends[last]+gemmNR-1)/gemmNR*gemmNR)
+	}
 	if beta != 1 {
 		for i := 0; i < m; i++ {
-			row := c[i*ldc : i*ldc+n]
+			row := c[i*ldc : i*ldc+tileEnd(i)]
 			if beta == 0 {
 				clear(row)
 			} else {
@@ -98,6 +118,9 @@ func sgemmPacked(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, 
 					nb := min(gemmNR, n-jp*gemmNR)
 					for ip := 0; ip*gemmMR < mb; ip++ {
 						rows := min(gemmMR, mb-ip*gemmMR)
+						if jp*gemmNR >= tileEnd(ic+ip*gemmMR) {
+							continue // a ragged product needs no column of this tile
+						}
 						if alpha == 1 && rows == gemmMR && nb == gemmNR {
 							// A full tile: the kernel adds it into C itself.
 							sgemmKernel6x16Acc(kb, &(*ap)[ip*gemmMR*kb], &bpan[0], &c[(ic+ip*gemmMR)*ldc+jp*gemmNR], ldc)
