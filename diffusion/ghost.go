@@ -185,7 +185,7 @@ type BinGramResult struct {
 // depth-3 ResMLP and K = 8: a probe giving the training gradient and the
 // Gram over all parameters costs 1.15–1.18× a plain training step of the
 // same batch size on MNIST at B = 128, 1.15–1.20× on toy data at B = 128
-// and 1.32–1.35× at B = 256 (the ghost products grow as B², a step as B);
+// and 1.32–1.36× at B = 256 (the ghost products grow as B², a step as B);
 // the full square products cost 1.40–1.44× at B = 256, one GEMM per bin
 // instead of the ragged ones 1.58×, and materialising every Linear layer's
 // per-bin gradients 2.2–2.5×.

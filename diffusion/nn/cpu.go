@@ -373,10 +373,25 @@ func (c *CPU[T]) LayerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma T
 	gs := c.d("LayerNormBackward", "gamma", gamma, cols)
 	dgs := c.d("LayerNormBackward", "dgamma", dgamma, cols)
 	dbs := c.d("LayerNormBackward", "dbeta", dbeta, cols)
-	var dxs []T
-	if !dx.IsZero() {
-		dxs = c.d("LayerNormBackward", "dx", dx, rows*cols)
+	if dx.IsZero() {
+		// Parameter gradients only (also the per-bin sums of BinGram): the
+		// row sums that dx needs are skipped, and the columns, each summed
+		// over the rows in order as below, are split among goroutines.
+		parFor(cols, parGrain/max(rows, 1)+1, func(lo, hi int) {
+			dgs, dbs := dgs[lo:hi], dbs[lo:hi]
+			for r := 0; r < rows; r++ {
+				xr, dyr := xs[r*cols+lo:r*cols+hi], dys[r*cols+lo:r*cols+hi]
+				m, rho := ms[r], rs[r]
+				for j, v := range xr {
+					d := dyr[j]
+					dgs[j] += d * ((v - m) * rho)
+					dbs[j] += d
+				}
+			}
+		})
+		return
 	}
+	dxs := c.d("LayerNormBackward", "dx", dx, rows*cols)
 	for r := 0; r < rows; r++ {
 		xr, dyr := xs[r*cols:(r+1)*cols], dys[r*cols:(r+1)*cols]
 		m, rho := ms[r], rs[r]
@@ -388,9 +403,6 @@ func (c *CPU[T]) LayerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma T
 			sgx += float64(g * xh)
 			dgs[j] += dyr[j] * xh
 			dbs[j] += dyr[j]
-		}
-		if dxs == nil {
-			continue
 		}
 		mg, mgx := T(sg/float64(cols)), T(sgx/float64(cols))
 		dxr := dxs[r*cols : (r+1)*cols]
