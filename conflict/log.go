@@ -123,11 +123,7 @@ func CreateLog(dir string, info Info) (*Log, error) {
 			return nil, fmt.Errorf("conflict: %w", err)
 		}
 	}
-	b, err := json.MarshalIndent(info, "", "  ")
-	if err != nil {
-		return nil, fmt.Errorf("conflict: %w", err)
-	}
-	if err := atomicfile.WriteBytes(filepath.Join(dir, InfoFile), append(b, '\n')); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(dir, InfoFile), info); err != nil {
 		return nil, fmt.Errorf("conflict: %w", err)
 	}
 	l := &Log{dir: dir}

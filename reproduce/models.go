@@ -325,8 +325,7 @@ func TrainModel(ctx context.Context, env *Env, cfg ModelConfig) (*TrainedModel, 
 		if tr.Step() == cfg.Steps {
 			final = vals
 		}
-		b, _ := json.Marshal(prog)
-		if err := atomicfile.WriteBytes(filepath.Join(dir, "progress.json"), b); err != nil {
+		if err := atomicfile.WriteJSON(filepath.Join(dir, "progress.json"), prog); err != nil {
 			return err
 		}
 		rate := float64(cfg.EvalEvery) / time.Since(last).Seconds()
@@ -385,8 +384,7 @@ func TrainModel(ctx context.Context, env *Env, cfg ModelConfig) (*TrainedModel, 
 	}
 	mf := modelFile{Config: cfg, Quality: m.Quality, Final: m.Final, Metric: m.Metric, Floor: m.Floor,
 		TrainTimeS: m.TrainTime.Seconds(), MetricsFile: "metrics.jsonl"}
-	b, _ := json.MarshalIndent(mf, "", "  ")
-	if err := atomicfile.WriteBytes(filepath.Join(dir, "model.json"), append(b, '\n')); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(dir, "model.json"), mf); err != nil {
 		return nil, err
 	}
 	os.Remove(filepath.Join(dir, "progress.json"))

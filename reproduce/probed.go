@@ -251,8 +251,7 @@ func TrainProbed(ctx context.Context, env *Env, cfg ProbeRunConfig) (*ProbeRun, 
 	}
 	p.TrainTime = time.Since(start)
 	rf := runFile{Config: cfg, Probes: len(p.Draws[0]), TrainTimeS: p.TrainTime.Seconds()}
-	b, _ := json.MarshalIndent(rf, "", "  ")
-	if err := atomicfile.WriteBytes(filepath.Join(dir, "run.json"), append(b, '\n')); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(dir, "run.json"), rf); err != nil {
 		return nil, err
 	}
 	env.count(false)

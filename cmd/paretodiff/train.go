@@ -459,11 +459,7 @@ func (o *trainOptions) writeConfig(spec nn.Spec) error {
 		"lr": o.lr, "warmup": o.warmup, "weight_decay": o.weightDecay, "clip": o.clip, "ema": o.ema,
 		"seed": o.seed, "eval_size": o.evalSize, "device": o.device,
 	}
-	b, err := json.MarshalIndent(doc, "", "  ")
-	if err != nil {
-		return err
-	}
-	return atomicfile.WriteBytes(filepath.Join(o.out, "config.json"), append(b, '\n'))
+	return atomicfile.WriteJSON(filepath.Join(o.out, "config.json"), doc)
 }
 
 // truncateMetrics keeps the records up to step (those a killed run wrote

@@ -3,6 +3,7 @@ package atomicfile
 import (
 	"errors"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -34,4 +35,16 @@ func TestWriteReplacesAtomically(t *testing.T) {
 func TestWriteMissingDir(t *testing.T) {
 	err := WriteBytes(filepath.Join(t.TempDir(), "nope", "x"), nil)
 	require.ErrorContains(t, err, "cannot write")
+}
+
+func TestWriteJSON(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.json")
+	require.NoError(t, WriteJSON(path, map[string]any{"k": 3, "w": []float64{0.5}}))
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, "{\n  \"k\": 3,\n  \"w\": [\n    0.5\n  ]\n}\n", string(b))
+	err = WriteJSON(path, map[string]any{"bad": math.NaN()})
+	require.ErrorContains(t, err, "m.json: json: unsupported value: NaN")
+	b, _ = os.ReadFile(path)
+	require.Contains(t, string(b), "\"k\": 3", "a failed write leaves the last good file")
 }
