@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 
@@ -76,24 +74,11 @@ func (o *demoOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usagef("--size: %v", strings.TrimPrefix(err.Error(), "reproduce: "))
 	}
-	if o.out == "" {
-		return usagef("--out: give an output folder")
-	}
-	be, err := openDevice(o.device, stderr)
+	env := &reproduce.Env{Scale: reproduce.Scale(o.size), Seed: o.seed}
+	ctx, stop, err := setUpEnv(ctx, env, o.out, o.device, o.quiet, stderr)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(o.out, 0o755); err != nil {
-		return usagef("--out: %v", err)
-	}
-	env := &reproduce.Env{Scale: reproduce.Scale(o.size), Backend: be, Out: o.out, Seed: o.seed}
-	if !o.quiet {
-		env.Log = stderr
-	}
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
 	res, err := reproduce.Demo(ctx, env, sizes)
 	if errors.Is(err, context.Canceled) {

@@ -66,6 +66,32 @@ written atomically, so none is ever half-written. The same --seed gives the same
 	return cmd
 }
 
+// setUpEnv completes the Env of reproduce and demo: it creates the output
+// folder out, opens the device, sends progress to stderr unless quiet, and
+// returns a context that Ctrl-C cancels (so that models keep their last
+// checkpoint) with the function that releases it.
+func setUpEnv(ctx context.Context, env *reproduce.Env, out, device string, quiet bool, stderr io.Writer) (context.Context, context.CancelFunc, error) {
+	if out == "" {
+		return nil, nil, usagef("--out: give an output folder")
+	}
+	be, err := openDevice(device, stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, nil, usagef("--out: %v", err)
+	}
+	env.Backend, env.Out = be, out
+	if !quiet {
+		env.Log = stderr
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+	return ctx, stop, nil
+}
+
 func (o *reproduceOptions) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	targets, err := reproduce.Resolve(args)
 	if err != nil {
@@ -75,28 +101,15 @@ func (o *reproduceOptions) run(ctx context.Context, args []string, stdout, stder
 	if err != nil {
 		return usagef("--scale: %v", strings.TrimPrefix(err.Error(), "reproduce: "))
 	}
-	if o.out == "" {
-		return usagef("--out: give an output folder")
-	}
-	be, err := openDevice(o.device, stderr)
+	env := &reproduce.Env{Scale: scale, Seed: o.seed, MNISTDir: o.mnistDir}
+	ctx, stop, err := setUpEnv(ctx, env, o.out, o.device, o.quiet, stderr)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(o.out, 0o755); err != nil {
-		return usagef("--out: %v", err)
-	}
-	env := &reproduce.Env{Scale: scale, Backend: be, Out: o.out, Seed: o.seed, MNISTDir: o.mnistDir}
-	if !o.quiet {
-		env.Log = stderr
-	}
-	if scale == reproduce.Paper && be.Name() == "cpu" {
+	defer stop()
+	if scale == reproduce.Paper && env.Backend.Name() == "cpu" {
 		fmt.Fprintln(stderr, "note: the paper scale trains dozens of MNIST models for 50 000 steps each; on the CPU that takes days (use --device cuda)")
 	}
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
-	defer stop()
 	start := time.Now()
 	reports, err := reproduce.Run(ctx, env, targets)
 	for _, r := range reports {
