@@ -31,10 +31,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paretodiff/paretodiff/bench/internal/parity"
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/diffusion/data"
 	"github.com/paretodiff/paretodiff/diffusion/nn"
-	"github.com/paretodiff/paretodiff/internal/atomicfile"
 	"github.com/paretodiff/paretodiff/internal/cuda/nncuda"
 	"github.com/paretodiff/paretodiff/weighting"
 )
@@ -96,7 +96,7 @@ func run(device, names string, steps, warmup, bins, perBin, probes int, mnistDir
 		if err != nil {
 			return err
 		}
-		return writeCheck(be, checkOut, act)
+		return parity.WriteCheck(be, checkOut, act)
 	}
 	for _, name := range strings.Split(names, ",") {
 		i := slices.IndexFunc(sizes, func(s size) bool { return s.name == name })
@@ -201,50 +201,4 @@ func finite(x []float64) bool {
 		}
 	}
 	return true
-}
-
-// writeCheck writes a small ResMLP's configuration, parameters and layout,
-// a batch (x, t) and the network's output computed on be, in the format
-// bench/torch_resmlp.py --check reads.
-func writeCheck(be nn.Backend, path string, act nn.Activation) error {
-	cfg := nn.ResMLPConfig{Dim: 5, Width: 16, Depth: 2, Act: act}
-	net, err := nn.InitResMLP(be, cfg, 7)
-	if err != nil {
-		return err
-	}
-	rng := rand.New(rand.NewPCG(8, 8))
-	flat := make([]float32, net.Params().Len())
-	be.Download(flat, net.Params().Flat)
-	for _, p := range net.Params().Params() {
-		if strings.Contains(p.Name, "norm") { // non-trivial LayerNorm gains and shifts
-			for i := p.Offset; i < p.Offset+p.Size; i++ {
-				flat[i] += float32(0.3 * rng.NormFloat64())
-			}
-		}
-	}
-	be.Upload(net.Params().Flat, flat)
-	const rows = 7
-	x, t := make([]float32, rows*cfg.Dim), make([]int, rows)
-	for i := range x {
-		x[i] = float32(rng.NormFloat64())
-	}
-	for i := range t {
-		t[i] = rng.IntN(1000)
-	}
-	out := make([]float32, rows*cfg.Dim)
-	diffusion.NewNetDenoiser(net, weighting.Eps, nil).Predict(out, x, t)
-	if err := be.Sync(); err != nil {
-		return err
-	}
-	c := net.Config()
-	doc := map[string]any{
-		"config": map[string]any{"dim": c.Dim, "width": c.Width, "depth": c.Depth, "hidden": c.Hidden,
-			"time_dim": c.TimeDim, "act": c.Act.String(), "max_period": c.MaxPeriod},
-		"layout": net.Params().Layout(), "params": flat, "x": x, "t": t, "out": out, "device": be.Name(),
-	}
-	b, err := json.Marshal(doc)
-	if err != nil {
-		return err
-	}
-	return atomicfile.WriteBytes(path, b)
 }

@@ -11,12 +11,11 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"runtime"
-	"strings"
 	"time"
 
+	"github.com/paretodiff/paretodiff/bench/internal/parity"
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/diffusion/data"
 	"github.com/paretodiff/paretodiff/diffusion/nn"
@@ -45,7 +44,7 @@ func run(dataName string, width, depth, batch, steps, warmup int, checkOut, chec
 		if err != nil {
 			return err
 		}
-		return writeCheck(checkOut, act)
+		return parity.WriteCheck(nn.NewCPU(), checkOut, act)
 	}
 	var ds diffusion.Dataset
 	switch dataName {
@@ -92,50 +91,4 @@ func run(dataName string, width, depth, batch, steps, warmup int, checkOut, chec
 		"dim": ds.Dim(), "width": width, "depth": depth, "batch": batch, "params": net.Params().Len(),
 		"steps": steps, "seconds": el, "steps_per_s": float64(steps) / el,
 	})
-}
-
-// writeCheck writes a small ResMLP's configuration, parameters and layout,
-// a batch (x, t) and the network's output, so that torch_resmlp.py --check
-// can rebuild the network in PyTorch and compare.
-func writeCheck(path string, act nn.Activation) error {
-	be := nn.NewCPU()
-	cfg := nn.ResMLPConfig{Dim: 5, Width: 16, Depth: 2, Act: act}
-	net, err := nn.InitResMLP(be, cfg, 7)
-	if err != nil {
-		return err
-	}
-	rng := rand.New(rand.NewPCG(8, 8))
-	// Random LayerNorm gains and shifts, so they are checked too.
-	flat := make([]float32, net.Params().Len())
-	be.Download(flat, net.Params().Flat)
-	for _, p := range net.Params().Params() {
-		if strings.Contains(p.Name, "norm") {
-			for i := p.Offset; i < p.Offset+p.Size; i++ {
-				flat[i] += float32(0.3 * rng.NormFloat64())
-			}
-		}
-	}
-	be.Upload(net.Params().Flat, flat)
-	const rows = 7
-	x, t := make([]float32, rows*cfg.Dim), make([]int, rows)
-	for i := range x {
-		x[i] = float32(rng.NormFloat64())
-	}
-	for i := range t {
-		t[i] = rng.IntN(1000)
-	}
-	out := make([]float32, rows*cfg.Dim)
-	diffusion.NewNetDenoiser(net, weighting.Eps, nil).Predict(out, x, t)
-	c := net.Config()
-	doc := map[string]any{
-		"config": map[string]any{"dim": c.Dim, "width": c.Width, "depth": c.Depth, "hidden": c.Hidden,
-			"time_dim": c.TimeDim, "act": c.Act.String(), "max_period": c.MaxPeriod},
-		"layout": net.Params().Layout(), "params": flat, "x": x, "t": t, "out": out,
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return json.NewEncoder(f).Encode(doc)
 }
