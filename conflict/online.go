@@ -174,10 +174,12 @@ func (c OnlineConfig) EqualTBins() bool {
 // weighting.Weight(Constant, target, SNR(t_b)) (1/SNR for ε, 1/(SNR+1) for
 // v), as for any strategy.
 //
-// Cost: the Gram pass is one extra forward and backward pass per solve
-// (the trainer then makes its own pass with the solved weights), so a step
-// that solves costs 2.2–2.5× a plain one (toy data, width 256); every=N
-// amortises it. Empty bins get no weight. A run resumed from a checkpoint
+// Cost: a step that solves makes one forward pass and two backward passes
+// (one for the Gram, one with the solved weights for the training
+// gradient; backpropagation is linear in the output gradient, so the
+// forward pass serves both) plus the Gram's row products: 1.82× a plain
+// step at the train command's defaults (BenchmarkOnlineStepVsPlain);
+// every=N amortises it. Empty bins get no weight. A run resumed from a checkpoint
 // solves at its first step, so it matches the uninterrupted run exactly
 // when Every is 1.
 //
@@ -223,12 +225,12 @@ func (o *Online) Config() OnlineConfig { return o.cfg }
 
 // Attach sets the training configuration up for the weighting: Strategy
 // becomes weighting.Constant{} (the held-out "weighted" loss is then the
-// unweighted x0-MSE) and WeightFunc the online weights. Density is left as
-// it is: weighting.Stratified{K} with equal-width bins gives every bin the
+// unweighted x0-MSE) and StepPass the online step. Density is left as it
+// is: weighting.Stratified{K} with equal-width bins gives every bin the
 // same number of examples per batch.
 func (o *Online) Attach(cfg *diffusion.TrainConfig) {
 	cfg.Strategy = weighting.Constant{}
-	cfg.WeightFunc = o.weightFunc
+	cfg.StepPass = o.pass
 }
 
 // Bind connects the weighting to the trainer built from the attached
@@ -261,64 +263,92 @@ func (o *Online) Weights() []float64 { return append([]float64(nil), o.w...) }
 // Last returns the last solve's result and the number of solves so far.
 func (o *Online) Last() (Solution, int) { return o.last, o.solves }
 
-// Err returns the error that stopped the weighting, if any. After an error
-// every weight is NaN, so the trainer stops with a non-finite loss; report
-// Err then.
+// Err returns the error that stopped the weighting, if any (training stops
+// with it, wrapped by the trainer's step; Err has it alone).
 func (o *Online) Err() error { return o.err }
 
-func (o *Online) weightFunc(step int, t []int, w []float64) {
-	fail := func(err error) {
-		if o.err == nil {
-			o.err = fmt.Errorf("conflict: online Pareto weighting at step %d: %w", step, err)
-		}
-		for i := range w {
-			w[i] = math.NaN()
-		}
-	}
+// pass is the trainer's StepPass. On a step that solves, one forward pass
+// over the batch grouped by bin serves twice: its backward pass with the
+// task coefficients gives the Gram (diffusion.BinGram), and after the solve
+// a second backward pass with the solved weights (Objective.Rebackward)
+// gives the training gradient. Other steps are plain passes with the last
+// weights.
+func (o *Online) pass(step int, b diffusion.Batch, c, mse []float64) (float64, error) {
 	if o.tr == nil {
-		fail(errors.New("not bound to a trainer (call Bind)"))
+		return 0, o.fail(step, errors.New("not bound to a trainer (call Bind)"))
 	}
 	if o.err != nil {
-		fail(o.err)
-		return
+		return 0, o.err
 	}
-	K, B := o.cfg.Bins.K(), len(t)
-	counts := make([]int, K)
+	obj := o.tr.Objective()
+	if o.w != nil && (step-1)%o.cfg.Every != 0 {
+		if err := o.coefficients(b.T, c); err != nil {
+			return 0, o.fail(step, err)
+		}
+		return obj.Loss(b, c, mse, true), nil
+	}
+	grouped, counts, order := diffusion.GroupByBin(b, o.cfg.Bins.Edges)
+	res, err := o.bg.Run(grouped, counts, nil)
+	if err != nil {
+		return 0, o.fail(step, err)
+	}
+	if err := o.solveFrom(res, counts); err != nil {
+		return 0, o.fail(step, err)
+	}
+	if err := o.coefficients(b.T, c); err != nil {
+		return 0, o.fail(step, err)
+	}
+	B := b.Len()
+	cg, mseg := make([]float64, B), make([]float64, B)
+	for i, r := range order {
+		cg[i] = c[r]
+	}
+	o.tr.Net().Params().ZeroGrad(o.tr.Net().Backend())
+	L := obj.Rebackward(cg, mseg)
+	for i, r := range order {
+		mse[r] = mseg[i]
+	}
+	return L, nil
+}
+
+// fail records the first error, naming the step, and returns it.
+func (o *Online) fail(step int, err error) error {
+	if o.err == nil {
+		o.err = fmt.Errorf("conflict: online Pareto weighting at step %d: %w", step, err)
+	}
+	return o.err
+}
+
+// coefficients writes the training coefficients of the batch with
+// timesteps t for the current weights: c_b = u_b·(w_k/mass)/n_k for b in
+// bin k, where u_b converts the model's target loss to the x0 loss and
+// mass = Σ w_k over the bins present.
+func (o *Online) coefficients(t []int, c []float64) error {
+	counts := make([]int, o.cfg.Bins.K())
 	for _, tt := range t {
 		counts[o.cfg.Bins.Of(tt)]++
 	}
-	if o.w == nil || (step-1)%o.cfg.Every == 0 {
-		if err := o.update(); err != nil {
-			fail(err)
-			return
-		}
-	}
-	var mass float64 // Σ w_k over the bins present in this batch
+	var mass float64
 	for k, n := range counts {
 		if n > 0 {
 			mass += o.w[k]
 		}
 	}
 	if !(mass > 0) {
-		fail(errors.New("the solved weights put no mass on the bins of this batch"))
-		return
+		return errors.New("the solved weights put no mass on the bins of this batch")
 	}
 	cfg := o.tr.Config()
 	for i, tt := range t {
 		k := o.cfg.Bins.Of(tt)
 		u := weighting.Weight(weighting.Constant{}, cfg.Target, cfg.Schedule.SNR(tt))
-		w[i] = u * (o.w[k] / mass) * float64(B) / float64(counts[k])
+		c[i] = u * (o.w[k] / mass) / float64(counts[k])
 	}
+	return nil
 }
 
-// update solves the weights on the trainer's current batch.
-func (o *Online) update() error {
-	b := o.tr.Batch()
-	grouped, counts, _ := diffusion.GroupByBin(b, o.cfg.Bins.Edges)
-	res, err := o.bg.Run(grouped, counts, nil)
-	if err != nil {
-		return err
-	}
+// solveFrom solves the weights from a Gram pass over bins with the given
+// numbers of examples.
+func (o *Online) solveFrom(res diffusion.BinGramResult, counts []int) error {
 	// Solve over the bins present in the batch.
 	var idx []int
 	for k, n := range counts {

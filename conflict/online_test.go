@@ -2,6 +2,7 @@ package conflict_test
 
 import (
 	"context"
+	"math"
 	"testing"
 
 	"github.com/paretodiff/paretodiff/conflict"
@@ -31,6 +32,12 @@ const (
 	// of predicting x0 at high noise, so every weighting moves it only by
 	// ~10% here; a weighting that does not train stays at 1.
 	onlineLossDrop = 0.95
+	// onePassGradTol: the online step's gradient (one forward pass over the
+	// batch grouped by bin, two backward passes) against a fresh pass over
+	// the batch in its own order with the same coefficients, relative to
+	// the largest entry: the same float32 arithmetic summed in another row
+	// order.
+	onePassGradTol = 1e-5
 )
 
 func TestParseOnline(t *testing.T) {
@@ -166,8 +173,8 @@ func TestOnlineUnbound(t *testing.T) {
 	cfg := diffusion.TrainConfig{Schedule: diffusion.Cosine(1000), Steps: 1, Batch: 16, EvalSize: 8}
 	o.Attach(&cfg)
 	_, err = diffusion.Train(context.Background(), net, toy, toy, cfg)
-	require.ErrorContains(t, err, "NaN")
-	require.ErrorContains(t, o.Err(), "call Bind")
+	require.ErrorContains(t, err, "step 1: conflict: online Pareto weighting at step 1: not bound to a trainer (call Bind)")
+	require.EqualError(t, o.Err(), "conflict: online Pareto weighting at step 1: not bound to a trainer (call Bind)")
 }
 
 // With more bins than a uniform batch fills, the empty bins get no weight
@@ -205,4 +212,53 @@ func TestOnlineWeightingEmptyBins(t *testing.T) {
 	require.NoError(t, o.Bind(tr))
 	require.NoError(t, tr.Run(context.Background()))
 	require.Positive(t, empty)
+}
+
+// The online step trains on the gradient of Σ_b c_b·mse_b for the
+// coefficients it solved, although it reuses the Gram pass's forward
+// values: at every step (solving or not) its gradient, losses and total
+// equal those of a fresh forward and backward pass with its coefficients.
+func TestOnlineStepIsTheWeightedGradient(t *testing.T) {
+	sched := diffusion.Cosine(1000)
+	oc, err := conflict.ParseOnline("pareto:fw,bins=4,every=2", sched)
+	require.NoError(t, err)
+	o, err := conflict.NewOnline(oc)
+	require.NoError(t, err)
+	toy, _ := data.NewToy("checkerboard")
+	net, err := nn.InitResMLP(nn.NewCPU(), nn.ResMLPConfig{Dim: 2, Width: 32, Depth: 2}, 6)
+	require.NoError(t, err)
+	cfg := diffusion.TrainConfig{Schedule: sched, Target: weighting.Eps, Steps: 4, Batch: 48, Seed: 3, EvalSize: 16, LogEvery: 4}
+	o.Attach(&cfg)
+	var tr *diffusion.Trainer
+	online, checked := cfg.StepPass, 0
+	cfg.StepPass = func(step int, b diffusion.Batch, c, mse []float64) (float64, error) {
+		L, err := online(step, b, c, mse)
+		require.NoError(t, err)
+		ps, be := net.Params(), net.Backend()
+		got := make([]float32, ps.Len())
+		be.Download(got, ps.Grad)
+		ps.ZeroGrad(be)
+		mse2 := make([]float64, len(mse))
+		L2 := tr.Objective().Loss(b, c, mse2, true)
+		want := make([]float32, ps.Len())
+		be.Download(want, ps.Grad)
+		var maxAbs, maxErr float64
+		for i := range want {
+			maxAbs = max(maxAbs, math.Abs(float64(want[i])))
+			maxErr = max(maxErr, math.Abs(float64(want[i]-got[i])))
+		}
+		require.Greater(t, maxAbs, 0.0)
+		require.LessOrEqual(t, maxErr/maxAbs, onePassGradTol, "step %d", step)
+		require.Equal(t, mse2, mse, "step %d", step)
+		require.InDelta(t, L2, L, onePassGradTol*L2, "step %d", step)
+		checked++
+		return L2, nil
+	}
+	tr, err = diffusion.NewTrainer(net, toy, toy, cfg)
+	require.NoError(t, err)
+	require.NoError(t, o.Bind(tr))
+	require.NoError(t, tr.Run(context.Background()))
+	_, solves := o.Last()
+	require.Equal(t, 4, checked)
+	require.Equal(t, 2, solves)
 }

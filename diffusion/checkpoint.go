@@ -306,8 +306,9 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 // ResumeTrainer restores a trainer from the checkpoint: it builds the
 // checkpoint's network on be and a Trainer with the checkpoint's run
 // configuration, taking Steps (0: the checkpoint's) and the logging,
-// checkpoint, callback and progress settings from cfg (whose other fields
-// are ignored), and sets its state to the checkpoint's.
+// checkpoint, callback, WeightFunc, StepPass and progress settings from
+// cfg (whose other fields are ignored), and sets its state to the
+// checkpoint's.
 func ResumeTrainer(c *Checkpoint, be nn.Backend, train, heldOut Dataset, cfg TrainConfig) (*Trainer, error) {
 	rc, err := c.Config.TrainConfig()
 	if err != nil {
@@ -318,7 +319,7 @@ func ResumeTrainer(c *Checkpoint, be nn.Backend, train, heldOut Dataset, cfg Tra
 		rc.Steps = c.Steps
 	}
 	rc.CheckpointDir, rc.CheckpointEvery = cfg.CheckpointDir, cfg.CheckpointEvery
-	rc.Callback, rc.CallbackEvery, rc.WeightFunc, rc.Progress, rc.Meta = cfg.Callback, cfg.CallbackEvery, cfg.WeightFunc, cfg.Progress, cfg.Meta
+	rc.Callback, rc.CallbackEvery, rc.WeightFunc, rc.StepPass, rc.Progress, rc.Meta = cfg.Callback, cfg.CallbackEvery, cfg.WeightFunc, cfg.StepPass, cfg.Progress, cfg.Meta
 	if rc.Meta == nil {
 		rc.Meta = c.Meta
 	}

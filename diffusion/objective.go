@@ -85,6 +85,7 @@ type Objective struct {
 
 	be                                  nn.Backend
 	capRows                             int
+	lastRows                            int       // rows of the last Loss pass (Rebackward's)
 	x0, eps, tf, alpha, sigma, ta, tb   nn.Tensor // (cap, D) or (cap)
 	c, xt, target, pred, dpred, rowLoss nn.Tensor
 	skipC, skipG                        nn.Tensor // (cap) gains of a preconditioned network
@@ -178,13 +179,43 @@ func (o *Objective) Loss(b Batch, c, mse []float64, grad bool) float64 {
 	if grad {
 		o.Net.Backward(o.dpred, B)
 	}
-	be.Download(o.hostLoss[:B], o.rowLoss)
+	o.lastRows = B
+	return o.collect(c, mse)
+}
+
+// collect downloads the per-row losses of the last pass into mse and
+// returns Σ_b c_b·mse_b.
+func (o *Objective) collect(c, mse []float64) float64 {
+	B := o.lastRows
+	o.be.Download(o.hostLoss[:B], o.rowLoss)
 	var L float64
 	for r := 0; r < B; r++ {
 		mse[r] = float64(o.hostLoss[r])
 		L += c[r] * mse[r]
 	}
 	return L
+}
+
+// Rebackward is the backward half of Loss again, for new coefficients c,
+// on the forward values of the last Loss call (whose batch must not have
+// changed): it accumulates ∂(Σ_b c_b·mse_b)/∂θ into the network's gradient
+// buffer (which the caller zeroes), writes mse and returns Σ_b c_b·mse_b.
+// Backpropagation is linear in the output gradient, so a weighting solved
+// from one backward pass (an online Pareto step) can train without a
+// second forward pass. The result is bit-identical to Loss(b, c, mse, true)
+// on the same batch.
+func (o *Objective) Rebackward(c, mse []float64) float64 {
+	B := o.lastRows
+	if B == 0 {
+		panic("diffusion: Objective.Rebackward before any Loss")
+	}
+	if len(c) != B || len(mse) != B {
+		panic(fmt.Sprintf("diffusion: Objective.Rebackward: %d coefficients and %d losses after a pass of %d rows", len(c), len(mse), B))
+	}
+	o.uploadRows(o.c, B, func(r int) float64 { return c[r] })
+	o.be.WeightedMSE(o.rowLoss, o.dpred, o.pred, o.target, o.c, B, o.Net.Dim(), 1)
+	o.Net.Backward(o.dpred, B)
+	return o.collect(c, mse)
 }
 
 // X0Scale returns u with ‖x0 − x̂0‖² = u·‖target − pred‖² at timestep t:

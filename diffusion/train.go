@@ -83,6 +83,16 @@ type TrainConfig struct {
 	// strategy's weights w(t_b), and may change w in place (online
 	// weightings such as a per-step Pareto solve).
 	WeightFunc func(step int, t []int, w []float64)
+	// StepPass, if set, makes the step's forward and backward pass in place
+	// of Objective.Loss. It gets the step number, the batch and the
+	// per-example coefficients c (the weights after WeightFunc, divided by
+	// the batch size), may change c, and must leave ∇θ Σ_b c_b·mse_b, for c
+	// as it leaves it, in the network's gradient buffer (zeroed before the
+	// call), write the per-example MSEs into mse as Loss does and return
+	// the sum. An online weighting that solves its weights from a pass of its
+	// own (conflict.Online) uses it to train on that same forward pass
+	// (Objective.Rebackward). An error stops training.
+	StepPass func(step int, b Batch, c, mse []float64) (float64, error)
 	// Progress, if set, is called after every step.
 	Progress func(Progress)
 	// Meta is stored in checkpoints as is (the CLI keeps its flags there).
@@ -285,7 +295,15 @@ func (t *Trainer) StepOnce() error {
 	}
 	ps := t.net.Params()
 	ps.ZeroGrad(t.net.Backend())
-	loss := t.obj.Loss(b, t.w, t.mse, true)
+	var loss float64
+	if t.cfg.StepPass != nil {
+		var err error
+		if loss, err = t.cfg.StepPass(s, b, t.w, t.mse); err != nil {
+			return fmt.Errorf("diffusion: step %d: %w", s, err)
+		}
+	} else {
+		loss = t.obj.Loss(b, t.w, t.mse, true)
+	}
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		if err := t.net.Backend().Sync(); err != nil { // a failed GPU backend reads back NaN
 			return fmt.Errorf("diffusion: step %d: %w", s, err)

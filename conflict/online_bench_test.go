@@ -1,0 +1,70 @@
+package conflict_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/paretodiff/paretodiff/conflict"
+	"github.com/paretodiff/paretodiff/diffusion"
+	"github.com/paretodiff/paretodiff/diffusion/data"
+	"github.com/paretodiff/paretodiff/diffusion/nn"
+	"github.com/paretodiff/paretodiff/weighting"
+)
+
+// BenchmarkOnlineStepVsPlain measures, alternating in one run, a training
+// step with online Pareto weighting that solves every step (pareto:fw, 8
+// bins) and a plain min-SNR-5 step of the same model size and batch (toy
+// data, the train command's default width 256, depth 3, batch 128), and
+// reports the ratio online/plain.
+func BenchmarkOnlineStepVsPlain(b *testing.B) {
+	sched := diffusion.Cosine(1000)
+	toy, _ := data.NewToy("8gaussians")
+	trainer := func(strategy weighting.Strategy, o *conflict.Online) *diffusion.Trainer {
+		net, err := nn.InitResMLP(nn.NewCPU(), nn.ResMLPConfig{Dim: 2, Width: 256, Depth: 3}, 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cfg := diffusion.TrainConfig{Schedule: sched, Target: weighting.Eps, Strategy: strategy,
+			Density: weighting.Stratified{Steps: 1000, K: 8}, Steps: 1 << 30, Batch: 128, Seed: 1, EvalSize: 1}
+		if o != nil {
+			o.Attach(&cfg)
+		}
+		tr, err := diffusion.NewTrainer(net, toy, toy, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if o != nil {
+			if err := o.Bind(tr); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return tr
+	}
+	oc, err := conflict.ParseOnline("pareto:fw,bins=8", sched)
+	if err != nil {
+		b.Fatal(err)
+	}
+	o, err := conflict.NewOnline(oc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	online, plain := trainer(nil, o), trainer(weighting.MinSNR{Gamma: 5}, nil)
+	step := func(tr *diffusion.Trainer) time.Duration {
+		t0 := time.Now()
+		if err := tr.StepOnce(); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(t0)
+	}
+	step(online)
+	step(plain)
+	var tOnline, tPlain time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		tPlain += step(plain)
+		tOnline += step(online)
+	}
+	b.ReportMetric(tPlain.Seconds()*1e3/float64(b.N), "ms/plain")
+	b.ReportMetric(tOnline.Seconds()*1e3/float64(b.N), "ms/online")
+	b.ReportMetric(tOnline.Seconds()/tPlain.Seconds(), "online/plain")
+}
