@@ -25,7 +25,7 @@ import (
 // strategy's x0 weight over the bin: for Min-SNR-γ, Σ_{t∈k} min(SNR(t), γ).
 // Constant gives each bin its share of the timesteps. task nil means
 // weighting.Constant{}.
-func BinWeights(s weighting.Strategy, task weighting.Strategy, sched *diffusion.Schedule, bins Bins) []float64 {
+func BinWeights(s weighting.Strategy, task weighting.Strategy, sched *diffusion.Schedule, bins weighting.Bins) []float64 {
 	if task == nil {
 		task = weighting.Constant{}
 	}
@@ -250,7 +250,7 @@ func weightPanels(recs []Record, info Info, sched *diffusion.Schedule, compare [
 	}
 	var task weighting.Strategy = weighting.Constant{}
 	if info.Task != "" {
-		t, err := weighting.Parse(info.Task)
+		t, err := weighting.ParseStrategy(info.Task)
 		if err != nil {
 			return nil, fmt.Errorf("conflict: task loss %q: %w", info.Task, err)
 		}

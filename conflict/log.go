@@ -11,8 +11,10 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/paretodiff/paretodiff/diffusion/gram"
 	"github.com/paretodiff/paretodiff/internal/atomicfile"
 	"github.com/paretodiff/paretodiff/matio"
+	"github.com/paretodiff/paretodiff/weighting"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -62,7 +64,7 @@ type Info struct {
 }
 
 // Bins returns the info's bins.
-func (i Info) Bins() Bins { return Bins{Edges: append([]int(nil), i.Edges...)} }
+func (i Info) Bins() weighting.Bins { return weighting.Bins{Edges: append([]int(nil), i.Edges...)} }
 
 // Info describes the probe for a log.
 func (p *Probe) Info() Info {
@@ -306,7 +308,7 @@ func ReadLog(dir string) (Info, []Record, error) {
 					sym.SetSym(a, b, g.At(a, b))
 				}
 			}
-			r.Gram, r.Cosine = sym, Cosine(sym)
+			r.Gram, r.Cosine = sym, gram.Cosine(sym)
 		}
 		recs = append(recs, r)
 	}

@@ -48,7 +48,7 @@ func (u Uniform) Sample(rng *rand.Rand, dst []int) {
 // String returns "uniform".
 func (u Uniform) String() string { return "uniform" }
 
-// Stratified splits 0..T−1 into K equal-width bins (edges BinEdges(T, K)) and
+// Stratified splits 0..T−1 into the K equal-width bins of EqualT(T, K) and
 // draws element i of a batch uniformly from bin (o + i) mod K, with the offset
 // o drawn once per call. Every bin is then hit ⌊B/K⌋ or ⌈B/K⌉ times per batch
 // of B, and each draw's marginal gives every bin mass 1/K.
@@ -59,7 +59,7 @@ func (s Stratified) T() int { return s.Steps }
 
 // PMF returns the marginal of one draw: 1/K per bin, uniform within a bin.
 func (s Stratified) PMF() []float64 {
-	edges := BinEdges(s.Steps, s.K)
+	edges := equalEdges(s.Steps, s.K)
 	p := make([]float64, s.Steps)
 	for b := 0; b < s.K; b++ {
 		w := edges[b+1] - edges[b]
@@ -72,7 +72,7 @@ func (s Stratified) PMF() []float64 {
 
 // Sample fills dst with stratified draws.
 func (s Stratified) Sample(rng *rand.Rand, dst []int) {
-	edges := BinEdges(s.Steps, s.K)
+	edges := equalEdges(s.Steps, s.K)
 	o := rng.IntN(s.K)
 	for i := range dst {
 		b := (o + i) % s.K
@@ -82,19 +82,6 @@ func (s Stratified) Sample(rng *rand.Rand, dst []int) {
 
 // String returns "stratified:K".
 func (s Stratified) String() string { return "stratified:" + strconv.Itoa(s.K) }
-
-// BinEdges returns the K+1 edges ⌊b·T/K⌋, b = 0..K, of K near-equal-width
-// timestep bins [edges[b], edges[b+1]). It panics unless 1 ≤ K ≤ T.
-func BinEdges(T, K int) []int {
-	if K < 1 || K > T {
-		panic(fmt.Sprintf("weighting: BinEdges: need 1 ≤ K ≤ T, got K=%d T=%d", K, T))
-	}
-	e := make([]int, K+1)
-	for b := range e {
-		e[b] = b * T / K
-	}
-	return e
-}
 
 // LogitNormal draws u = sigmoid(M + S·z), z ~ N(0,1), and t = ⌊u·T⌋ (Esser et
 // al. 2024, "SD3"), concentrating on middle timesteps for M = 0.

@@ -112,7 +112,7 @@ func TestStratifiedHitsEveryBinEqually(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	batch := make([]int, 64)
 	d.Sample(rng, batch)
-	edges := BinEdges(1000, 8)
+	edges := MustEqualT(1000, 8).Edges
 	per := make([]int, 8)
 	for _, x := range batch {
 		per[sort.SearchInts(edges, x+1)-1]++
@@ -130,11 +130,13 @@ func TestDensityDeterministic(t *testing.T) {
 	require.Equal(t, a, b)
 }
 
-func TestBinEdges(t *testing.T) {
-	require.Equal(t, []int{0, 333, 666, 1000}, BinEdges(1000, 3))
-	require.Equal(t, []int{0, 1, 2}, BinEdges(2, 2))
-	require.Panics(t, func() { BinEdges(10, 0) })
-	require.Panics(t, func() { BinEdges(10, 11) })
+func TestEqualT(t *testing.T) {
+	require.Equal(t, []int{0, 333, 666, 1000}, MustEqualT(1000, 3).Edges)
+	require.Equal(t, []int{0, 1, 2}, MustEqualT(2, 2).Edges)
+	_, err := EqualT(10, 0)
+	require.Error(t, err)
+	_, err = EqualT(10, 11)
+	require.Error(t, err)
 }
 
 func TestParseDensity(t *testing.T) {

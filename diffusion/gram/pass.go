@@ -1,78 +1,79 @@
-package diffusion
+package gram
 
 import (
 	"errors"
 	"fmt"
 	"math"
 
+	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/diffusion/nn"
 	"github.com/paretodiff/paretodiff/weighting"
 )
 
 // SiteNetwork is a network that exposes, after a forward and a backward
 // pass, the input rows a_n and output-gradient rows δ_n of each of its
-// Linear layers and the rows of each LayerNorm (nn.ResMLP does). BinGram
+// Linear layers and the rows of each LayerNorm (nn.ResMLP does). Pass
 // needs it: every parameter it is asked for must belong to one of these
 // layers. A LinearSite whose OutGrad is absent is the network's output
 // layer; its δ rows are the gradient of the loss with respect to the
-// prediction, which the Objective holds.
+// prediction, which the diffusion.Objective holds.
 type SiteNetwork interface {
 	nn.Network
 	LinearSites() []nn.LinearSite
 	NormSites() []nn.NormSite
 }
 
-// GramMethod says how a Linear layer's share of the per-bin Gram matrix is
-// formed by BinGram.
-type GramMethod int
+// Method says how a Linear layer's share of the per-bin Gram matrix is
+// formed by Pass.
+type Method int
 
 const (
-	// GramAuto picks, layer by layer, the cheaper of GramGhost and
-	// GramMaterialize by the cost model of BinGramSettings.Gram64Cost.
-	GramAuto GramMethod = iota
-	// GramGhost forms ⟨g_k, g_l⟩ from the B×B products of input rows and of
+	// Auto picks, layer by layer, the cheaper of Ghost and
+	// Materialize by the cost model of Settings.Gram64Cost.
+	Auto Method = iota
+	// Ghost forms ⟨g_k, g_l⟩ from the B×B products of input rows and of
 	// output-gradient rows, without forming any per-bin gradient.
-	GramGhost
-	// GramMaterialize forms each bin's gradient of the layer (one GEMM per
+	Ghost
+	// Materialize forms each bin's gradient of the layer (one GEMM per
 	// bin) and their float64 Gram with Backend.Gram.
-	GramMaterialize
+	Materialize
 )
 
 // String returns "auto", "ghost" or "materialize".
-func (m GramMethod) String() string {
+func (m Method) String() string {
 	switch m {
-	case GramAuto:
+	case Auto:
 		return "auto"
-	case GramGhost:
+	case Ghost:
 		return "ghost"
-	case GramMaterialize:
+	case Materialize:
 		return "materialize"
 	}
-	return fmt.Sprintf("GramMethod(%d)", int(m))
+	return fmt.Sprintf("Method(%d)", int(m))
 }
 
-// GhostBlocks says which B×B products the ghost method forms.
-type GhostBlocks int
+// Blocks says which B×B products the ghost method forms.
+type Blocks int
 
 const (
-	// GhostAuto is GhostTriangle on a backend that implements
-	// nn.RaggedGemmer (the CPU backends) and GhostSquare on any other (a
+	// AutoBlocks is TriangleBlocks on a backend that implements
+	// nn.RaggedGemmer (the CPU backends) and SquareBlocks on any other (a
 	// GPU, where the number of kernel launches matters more than the number
 	// of multiply-adds).
-	GhostAuto GhostBlocks = iota
-	// GhostTriangle forms only the blocks (k, l ≤ k) of the lower block
+	AutoBlocks Blocks = iota
+	// TriangleBlocks forms only the blocks (k, l ≤ k) of the lower block
 	// triangle, ≈ B²(K+1)/(2K) row products per operand: with an
 	// nn.RaggedGemmer one ragged GEMM per operand and one column sum per
 	// bin, otherwise, for each bin k, one GEMM of the rows of bins 0…k
 	// against bin k's rows per operand and one column sum per block.
-	GhostTriangle
-	// GhostSquare forms the whole B×B products with one GEMM per operand
+	TriangleBlocks
+	// SquareBlocks forms the whole B×B products with one GEMM per operand
 	// and one column sum per bin: B² row products per operand in far fewer
 	// calls.
-	GhostSquare
+	SquareBlocks
 )
 
-// DefaultGram64Cost is the default of BinGramSettings.Gram64Cost: the cost
+// DefaultGram64Cost is the default of Settings.Gram64Cost: the cost
 // of one float64 multiply-add of Backend.Gram in units of one float32
 // multiply-add of Backend.Gemm. On the CPU backend the Gram is a serial
 // float64 loop (≈1.5 G/s here) and the packed SGEMM runs ≈40 G/s on 2
@@ -80,10 +81,10 @@ const (
 // small layers from one method to the other.
 const DefaultGram64Cost = 16
 
-// BinGramSettings configures a BinGram. The zero value means: every
+// Settings configures a Pass. The zero value means: every
 // parameter, the unweighted x0-MSE as each bin's task loss, the method
 // chosen per layer by cost.
-type BinGramSettings struct {
+type Settings struct {
 	// Params selects the parameters, by name ("block2.fc1.weight"), whose
 	// gradients enter the Gram; nil selects all.
 	Params func(name string) bool
@@ -94,17 +95,17 @@ type BinGramSettings struct {
 	// model's x0 prediction whatever the target (the paper's per-task loss,
 	// and BinGradients' default).
 	Task weighting.Strategy
-	// Method chooses how Linear layers are handled (default GramAuto).
-	Method GramMethod
+	// Method chooses how Linear layers are handled (default Auto).
+	Method Method
 	// Gram64Cost is the relative cost of a float64 Gram multiply-add in the
 	// cost model (0: DefaultGram64Cost).
 	Gram64Cost float64
-	// Blocks chooses the ghost method's products (default GhostAuto).
-	Blocks GhostBlocks
+	// Blocks chooses the ghost method's products (default AutoBlocks).
+	Blocks Blocks
 }
 
-// BinGramResult is what one BinGram.Run returns.
-type BinGramResult struct {
+// Result is what one Pass.Run returns.
+type Result struct {
 	// K is the number of bins.
 	K int
 	// Gram is the K×K matrix G_kl = ⟨∇L_k, ∇L_l⟩ over the selected
@@ -121,7 +122,7 @@ type BinGramResult struct {
 	Ghost, Materialized int
 }
 
-// BinGram computes, with ONE forward and ONE backward pass over a batch
+// Pass computes, with ONE forward and ONE backward pass over a batch
 // whose rows are grouped into K timestep bins, both the training gradient
 // and the exact K×K Gram matrix G_kl = ⟨g_k, g_l⟩ of the per-bin task-loss
 // gradients g_k = ∇θ L_k, the quantity BinGradients computes with K passes.
@@ -148,7 +149,7 @@ type BinGramResult struct {
 // is linear in each example's output gradient: the δ rows of every layer for
 // the coefficients c are c_n·∂mse_n/∂(layer output). The task loss of bin k
 // has coefficients τ_n = u_n/n_k, so its δ rows are r_n·δ_n with
-// r_n = τ_n/c_n, a per-example scalar. BinGram rescales the rows by r_n
+// r_n = τ_n/c_n, a per-example scalar. Pass rescales the rows by r_n
 // (Backend.RowAxpby) where it forms per-bin gradients, and gives the ghost
 // products their factor r_n·r_m in the column sums (below) without
 // copying any rows. This needs c_n ≠ 0 wherever
@@ -166,16 +167,16 @@ type BinGramResult struct {
 // Backend operation that forms an element-wise product). The column sums
 // of all ghost layers are downloaded once, multiplied by the columns'
 // factors r_m and summed over each block on the host in float64. Two block
-// layouts (GhostBlocks): GhostTriangle computes only the products of the
+// layouts (Blocks): TriangleBlocks computes only the products of the
 // lower block triangle of the symmetric G (row n of bin k against the rows
 // of bins 0…k), (In + Out)·Σ_k n_k·e_k ≈ B²(In + Out)(K+1)/(2K)
 // multiply-adds for a batch of B rows, in 2 ragged GEMMs and K sums per
 // layer with an nn.RaggedGemmer, otherwise in 2K GEMMs and K(K+1)/2 sums;
-// GhostSquare computes the full B×B products, B²(In + Out) multiply-adds
+// SquareBlocks computes the full B×B products, B²(In + Out) multiply-adds
 // in 2 GEMMs and K sums. The materialize method forms each
 // bin's gradient Δ_kᵀA_k (B·In·Out multiply-adds in all, the size of the
 // layer's weight-gradient GEMM) and their Gram in float64 with Backend.Gram
-// (K(K+1)/2·In·Out multiply-adds at Gram64Cost each). GramAuto picks the
+// (K(K+1)/2·In·Out multiply-adds at Gram64Cost each). Auto picks the
 // cheaper per layer: the ghost products for wide layers at moderate B, the
 // materialised gradients for thin ones (the 2-D input and output layers of
 // a toy model). LayerNorm parameters and biases selected without their
@@ -197,38 +198,38 @@ type BinGramResult struct {
 // pair, which is larger than the brute force's only when the examples of a
 // bin cancel strongly.
 //
-// A BinGram keeps scratch buffers on the network's backend for the largest
+// A Pass keeps scratch buffers on the network's backend for the largest
 // batch it has seen and is not safe for concurrent use.
-type BinGram struct {
-	obj  *Objective
+type Pass struct {
+	obj  *diffusion.Objective
 	net  SiteNetwork
-	set  BinGramSettings
+	set  Settings
 	sel  map[string]bool // selected parameter names
 	be   nn.Backend
 	bufs map[string]nn.Tensor
 }
 
-// NewBinGram prepares per-bin Gram passes of the objective's network,
+// NewPass prepares per-bin Gram passes of the objective's network,
 // which must be a SiteNetwork whose layers hold every selected parameter.
-func NewBinGram(o *Objective, s BinGramSettings) (*BinGram, error) {
+func NewPass(o *diffusion.Objective, s Settings) (*Pass, error) {
 	net, ok := o.Net.(SiteNetwork)
 	if !ok {
-		return nil, fmt.Errorf("diffusion: per-bin Gram: a %T does not expose its layers' rows (LinearSites, NormSites)", o.Net)
+		return nil, fmt.Errorf("gram: per-bin Gram: a %T does not expose its layers' rows (LinearSites, NormSites)", o.Net)
 	}
-	if s.Method < GramAuto || s.Method > GramMaterialize {
-		return nil, fmt.Errorf("diffusion: per-bin Gram: invalid method %d", int(s.Method))
+	if s.Method < Auto || s.Method > Materialize {
+		return nil, fmt.Errorf("gram: per-bin Gram: invalid method %d", int(s.Method))
 	}
-	if s.Blocks < GhostAuto || s.Blocks > GhostSquare {
-		return nil, fmt.Errorf("diffusion: per-bin Gram: invalid ghost blocks %d", int(s.Blocks))
+	if s.Blocks < AutoBlocks || s.Blocks > SquareBlocks {
+		return nil, fmt.Errorf("gram: per-bin Gram: invalid ghost blocks %d", int(s.Blocks))
 	}
-	if s.Blocks == GhostAuto {
-		s.Blocks = GhostSquare
-		if _, ok := o.be.(nn.RaggedGemmer); ok {
-			s.Blocks = GhostTriangle
+	if s.Blocks == AutoBlocks {
+		s.Blocks = SquareBlocks
+		if _, ok := o.Net.Backend().(nn.RaggedGemmer); ok {
+			s.Blocks = TriangleBlocks
 		}
 	}
 	if s.Gram64Cost < 0 || math.IsNaN(s.Gram64Cost) {
-		return nil, fmt.Errorf("diffusion: per-bin Gram: Gram64Cost must be ≥ 0, got %g", s.Gram64Cost)
+		return nil, fmt.Errorf("gram: per-bin Gram: Gram64Cost must be ≥ 0, got %g", s.Gram64Cost)
 	}
 	if s.Gram64Cost == 0 {
 		s.Gram64Cost = DefaultGram64Cost
@@ -236,14 +237,14 @@ func NewBinGram(o *Objective, s BinGramSettings) (*BinGram, error) {
 	if s.Task == nil {
 		s.Task = weighting.Constant{}
 	}
-	g := &BinGram{obj: o, net: net, set: s, sel: map[string]bool{}, be: o.be, bufs: map[string]nn.Tensor{}}
+	g := &Pass{obj: o, net: net, set: s, sel: map[string]bool{}, be: o.Net.Backend(), bufs: map[string]nn.Tensor{}}
 	for _, p := range net.Params().Params() {
 		if s.Params == nil || s.Params(p.Name) {
 			g.sel[p.Name] = true
 		}
 	}
 	if len(g.sel) == 0 {
-		return nil, errors.New("diffusion: per-bin Gram: the parameter selection matches no parameter")
+		return nil, errors.New("gram: per-bin Gram: the parameter selection matches no parameter")
 	}
 	covered := map[string]bool{}
 	for _, l := range net.LinearSites() {
@@ -254,14 +255,14 @@ func NewBinGram(o *Objective, s BinGramSettings) (*BinGram, error) {
 	}
 	for name := range g.sel {
 		if !covered[name] {
-			return nil, fmt.Errorf("diffusion: per-bin Gram: parameter %q is in no Linear or LayerNorm layer of the network", name)
+			return nil, fmt.Errorf("gram: per-bin Gram: parameter %q is in no Linear or LayerNorm layer of the network", name)
 		}
 	}
 	return g, nil
 }
 
 // Selected returns the number of selected parameters (elements).
-func (g *BinGram) Selected() int {
+func (g *Pass) Selected() int {
 	n := 0
 	for _, p := range g.net.Params().Params() {
 		if g.sel[p.Name] {
@@ -272,7 +273,7 @@ func (g *BinGram) Selected() int {
 }
 
 // buf returns the named scratch tensor with at least n elements.
-func (g *BinGram) buf(name string, n int) nn.Tensor {
+func (g *Pass) buf(name string, n int) nn.Tensor {
 	t, ok := g.bufs[name]
 	if !ok || t.Len() < n {
 		if ok {
@@ -285,7 +286,7 @@ func (g *BinGram) buf(name string, n int) nn.Tensor {
 }
 
 // filled returns the named scratch tensor of n elements, all set to v.
-func (g *BinGram) filled(name string, n int, v float32) nn.Tensor {
+func (g *Pass) filled(name string, n int, v float32) nn.Tensor {
 	t := g.buf(name, n)
 	g.be.Fill(t, v)
 	return t
@@ -306,23 +307,23 @@ type linearPlan struct {
 // grouped into K = len(counts) bins (bin k is the next counts[k] rows; a
 // bin may be empty), and returns the Gram matrix of the bins' task-loss
 // gradients over the selected parameters. c holds the per-example training
-// coefficients (length B, like Objective.Loss's): the network's gradient
+// coefficients (length B, like diffusion.Objective.Loss's): the network's gradient
 // buffer is zeroed and then holds ∇θ Σ_n c_n·mse_n. With c nil the pass
 // uses τ_n = u_n/n_k, so the gradient buffer holds Σ_k ∇L_k.
-func (g *BinGram) Run(b Batch, counts []int, c []float64) (BinGramResult, error) {
+func (g *Pass) Run(b diffusion.Batch, counts []int, c []float64) (Result, error) {
 	B, K := b.Len(), len(counts)
 	if K < 1 {
-		panic("diffusion: BinGram.Run: no bins")
+		panic("gram: Pass.Run: no bins")
 	}
 	total := 0
 	for k, n := range counts {
 		if n < 0 {
-			panic(fmt.Sprintf("diffusion: BinGram.Run: bin %d has %d rows", k, n))
+			panic(fmt.Sprintf("gram: Pass.Run: bin %d has %d rows", k, n))
 		}
 		total += n
 	}
 	if total != B || (c != nil && len(c) != B) {
-		panic(fmt.Sprintf("diffusion: BinGram.Run: %d rows, bins of %d rows in all, %d coefficients", B, total, len(c)))
+		panic(fmt.Sprintf("gram: Pass.Run: %d rows, bins of %d rows in all, %d coefficients", B, total, len(c)))
 	}
 	o, be, s := g.obj, g.be, g.obj.Schedule
 	off := make([]int, K+1) // bin k is rows off[k] … off[k+1]−1
@@ -352,14 +353,14 @@ func (g *BinGram) Run(b Batch, counts []int, c []float64) (BinGramResult, error)
 			case cn != 0:
 				ratio[r] = float32(tau[r] / cn)
 			case tau[r] != 0:
-				return BinGramResult{}, fmt.Errorf("diffusion: per-bin Gram: row %d has training coefficient 0 but task weight %g: its task gradient cannot be recovered from the pass", r, tau[r])
+				return Result{}, fmt.Errorf("gram: per-bin Gram: row %d has training coefficient 0 but task weight %g: its task gradient cannot be recovered from the pass", r, tau[r])
 			}
 		}
 	}
 
 	ps := g.net.Params()
 	ps.ZeroGrad(be)
-	res := BinGramResult{K: K, MSE: make([]float64, B), BinLoss: make([]float64, K), Gram: make([]float64, K*K)}
+	res := Result{K: K, MSE: make([]float64, B), BinLoss: make([]float64, K), Gram: make([]float64, K*K)}
 	res.Loss = o.Loss(b, coef, res.MSE, true)
 	for k := 0; k < K; k++ {
 		if counts[k] == 0 {
@@ -400,19 +401,19 @@ func (g *BinGram) Run(b Batch, counts []int, c []float64) (BinGramResult, error)
 		}
 		p.delta = site.OutGrad
 		if p.delta.IsZero() {
-			p.delta = o.dpred.View(0, B*l.Out) // the output layer: ∂L/∂pred
+			p.delta = o.OutputGrad().View(0, B*l.Out) // the output layer: ∂L/∂pred
 		}
 		if p.w {
 			io := float64(l.In) * float64(l.Out)
 			ghostCost := float64(l.In+l.Out) * sumNE
-			if g.set.Blocks == GhostSquare {
+			if g.set.Blocks == SquareBlocks {
 				ghostCost = float64(l.In+l.Out) * float64(B) * float64(B)
 			}
 			matCost := float64(B)*io + g.set.Gram64Cost*float64(K*(K+1)/2)*io
 			switch g.set.Method {
-			case GramGhost:
+			case Ghost:
 				p.ghost = true
-			case GramAuto:
+			case Auto:
 				p.ghost = ghostCost < matCost
 			}
 		}
@@ -477,14 +478,14 @@ func (g *BinGram) Run(b Batch, counts []int, c []float64) (BinGramResult, error)
 			}
 		}
 	}
-	// Ghost parts. GhostSquare: V is (nGhost, K, B) with
+	// Ghost parts. SquareBlocks: V is (nGhost, K, B) with
 	// V[g, k, m] = Σ_{n∈k} M_Δ[n,m]·M_A[n,m] (then G_kl sums m over bin l).
-	// GhostTriangle: V is (nGhost, K, K, maxN) with
+	// TriangleBlocks: V is (nGhost, K, K, maxN) with
 	// V[g, k, l, n] = Σ_{m∈l} M_Δ[m,n]·M_A[m,n] for n ∈ bin k, l ≤ k.
-	// With a backend that forms ragged products, GhostTriangle is one
-	// ragged GEMM per operand in the GhostSquare layout: row n of M is
+	// With a backend that forms ragged products, TriangleBlocks is one
+	// ragged GEMM per operand in the SquareBlocks layout: row n of M is
 	// formed in columns [0, e_k) for n ∈ bin k, the lower block triangle.
-	square := g.set.Blocks == GhostSquare
+	square := g.set.Blocks == SquareBlocks
 	rg, ragged := be.(nn.RaggedGemmer)
 	var ends []int
 	if !square && ragged {
@@ -621,52 +622,7 @@ func (g *BinGram) Run(b Batch, counts []int, c []float64) (BinGramResult, error)
 		}
 	}
 	if err := be.Sync(); err != nil {
-		return BinGramResult{}, fmt.Errorf("diffusion: per-bin Gram: %w", err)
+		return Result{}, fmt.Errorf("gram: per-bin Gram: %w", err)
 	}
 	return res, nil
-}
-
-// GroupByBin returns a copy of b with its rows reordered so that the rows
-// of each timestep bin [edges[k], edges[k+1]) come together, bins in order
-// and rows within a bin in their original order, with the number of rows
-// of each bin and order, where order[i] is the original row of row i. Every
-// timestep must lie in [edges[0], edges[K]).
-func GroupByBin(b Batch, edges []int) (grouped Batch, counts []int, order []int) {
-	K := len(edges) - 1
-	if K < 1 {
-		panic("diffusion: GroupByBin: need at least 2 edges")
-	}
-	B := b.Len()
-	D := len(b.X0) / max(B, 1)
-	bin := make([]int, B)
-	counts = make([]int, K)
-	for r, t := range b.T {
-		k := -1
-		for j := 0; j < K; j++ {
-			if t >= edges[j] && t < edges[j+1] {
-				k = j
-				break
-			}
-		}
-		if k < 0 {
-			panic(fmt.Sprintf("diffusion: GroupByBin: timestep %d of row %d is outside [%d, %d)", t, r, edges[0], edges[K]))
-		}
-		bin[r] = k
-		counts[k]++
-	}
-	order = make([]int, 0, B)
-	for k := 0; k < K; k++ {
-		for r := range bin {
-			if bin[r] == k {
-				order = append(order, r)
-			}
-		}
-	}
-	grouped = NewBatch(B, D)
-	for i, r := range order {
-		copy(grouped.X0[i*D:(i+1)*D], b.X0[r*D:(r+1)*D])
-		copy(grouped.Eps[i*D:(i+1)*D], b.Eps[r*D:(r+1)*D])
-		grouped.T[i] = b.T[r]
-	}
-	return grouped, counts, order
 }

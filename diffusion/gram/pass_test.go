@@ -1,7 +1,6 @@
-package diffusion_test
+package gram_test
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -9,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/paretodiff/paretodiff/conflict"
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/diffusion/data"
+	"github.com/paretodiff/paretodiff/diffusion/gram"
 	"github.com/paretodiff/paretodiff/diffusion/nn"
 	"github.com/paretodiff/paretodiff/weighting"
 	"github.com/stretchr/testify/require"
@@ -66,14 +65,14 @@ func selector(spec string) func(string) bool {
 
 // bruteGram is the reference: one BinGradientRows pass per bin (a bin's
 // rows as a batch of one bin), the selected parameters' entries, and
-// conflict.GramOf in float64.
+// gram.FromRows in float64.
 func bruteGram(t *testing.T, obj *diffusion.Objective, b diffusion.Batch, counts []int, task weighting.Strategy, sel func(string) bool) (*mat.SymDense, []float64) {
 	t.Helper()
 	var rows [][]float64
 	var losses []float64
 	off := 0
 	for _, n := range counts {
-		g, l := obj.BinGradientRows(b.Slice(off, off+n), 1, task)
+		g, l := gram.BinGradientRows(obj, b.Slice(off, off+n), 1, task)
 		off += n
 		var row []float64
 		for _, p := range obj.Net.Params().Params() {
@@ -84,7 +83,7 @@ func bruteGram(t *testing.T, obj *diffusion.Objective, b diffusion.Batch, counts
 		rows = append(rows, row)
 		losses = append(losses, l[0])
 	}
-	return conflict.GramOf(rows), losses
+	return gram.FromRows(rows), losses
 }
 
 // gramClose checks |G_kl − want_kl| ≤ tol·√(want_kk·want_ll).
@@ -108,7 +107,7 @@ func gramClose(t *testing.T, what string, want *mat.SymDense, got []float64, tol
 func gramBatch(ds diffusion.Dataset, counts []int, seed uint64) diffusion.Batch {
 	// Bins over [0, 1000) as equal as the counts' number allows, grouped.
 	K := len(counts)
-	edges := weighting.BinEdges(1000, K)
+	edges := weighting.MustEqualT(1000, K).Edges
 	rng := rand.New(rand.NewPCG(seed, 9))
 	B := 0
 	for _, n := range counts {
@@ -151,17 +150,17 @@ func TestBinGramMatchesBruteForce(t *testing.T) {
 	cases := []struct {
 		counts []int
 		params string
-		method diffusion.GramMethod
+		method gram.Method
 		task   string // "" for the x0-MSE
 		train  string // "" for c = nil, else the training weighting
 	}{
-		{[]int{4}, "all", diffusion.GramAuto, "", ""},
-		{[]int{3, 3, 3}, "all", diffusion.GramGhost, "", "min-snr:5"},
-		{[]int{3, 3, 3}, "all", diffusion.GramMaterialize, "", "min-snr:5"},
-		{[]int{2, 5, 1, 3}, "all", diffusion.GramAuto, "", "snr"},
-		{[]int{4, 4, 4, 4, 4}, "block1.*", diffusion.GramGhost, "", ""},
-		{[]int{3, 4, 2}, "out.bias,block0.norm.weight,time1.weight,in.*", diffusion.GramGhost, "min-snr:5", "constant"},
-		{[]int{3, 4, 2}, "out.bias,block0.norm.weight,time1.weight,in.*", diffusion.GramMaterialize, "", "max-snr:1"},
+		{[]int{4}, "all", gram.Auto, "", ""},
+		{[]int{3, 3, 3}, "all", gram.Ghost, "", "min-snr:5"},
+		{[]int{3, 3, 3}, "all", gram.Materialize, "", "min-snr:5"},
+		{[]int{2, 5, 1, 3}, "all", gram.Auto, "", "snr"},
+		{[]int{4, 4, 4, 4, 4}, "block1.*", gram.Ghost, "", ""},
+		{[]int{3, 4, 2}, "out.bias,block0.norm.weight,time1.weight,in.*", gram.Ghost, "min-snr:5", "constant"},
+		{[]int{3, 4, 2}, "out.bias,block0.norm.weight,time1.weight,in.*", gram.Materialize, "", "max-snr:1"},
 	}
 	for mi, m := range models {
 		for _, target := range weighting.Targets {
@@ -174,12 +173,12 @@ func TestBinGramMatchesBruteForce(t *testing.T) {
 				}
 				for _, variant := range []struct {
 					be32   bool
-					blocks diffusion.GhostBlocks
+					blocks gram.Blocks
 					plain  bool // hide nn.RaggedGemmer: one GEMM per bin
 				}{
-					{false, diffusion.GhostTriangle, false}, {true, diffusion.GhostTriangle, false},
-					{false, diffusion.GhostTriangle, true}, {true, diffusion.GhostTriangle, true},
-					{false, diffusion.GhostSquare, false}, {true, diffusion.GhostSquare, false},
+					{false, gram.TriangleBlocks, false}, {true, gram.TriangleBlocks, false},
+					{false, gram.TriangleBlocks, true}, {true, gram.TriangleBlocks, true},
+					{false, gram.SquareBlocks, false}, {true, gram.SquareBlocks, false},
 				} {
 					be32 := variant.be32
 					var be nn.Backend = nn.NewCPU64()
@@ -202,7 +201,7 @@ func TestBinGramMatchesBruteForce(t *testing.T) {
 					sel := selector(tc.params)
 					want, wantLoss := bruteGram(t, obj, b, tc.counts, task, sel)
 
-					g, err := diffusion.NewBinGram(obj, diffusion.BinGramSettings{Params: sel, Task: task, Method: tc.method, Blocks: variant.blocks})
+					g, err := gram.NewPass(obj, gram.Settings{Params: sel, Task: task, Method: tc.method, Blocks: variant.blocks})
 					require.NoError(t, err)
 					var c []float64
 					if tc.train != "" {
@@ -220,9 +219,9 @@ func TestBinGramMatchesBruteForce(t *testing.T) {
 						require.InDelta(t, wantLoss[k], res.BinLoss[k], 1e-6*wantLoss[k], name)
 					}
 					switch tc.method {
-					case diffusion.GramGhost:
+					case gram.Ghost:
 						require.Zero(t, res.Materialized, name)
-					case diffusion.GramMaterialize:
+					case gram.Materialize:
 						require.Zero(t, res.Ghost, name)
 					}
 				}
@@ -237,7 +236,7 @@ func TestBinGramAutoChoice(t *testing.T) {
 	net, err := nn.InitResMLP(nn.NewCPU(), nn.ResMLPConfig{Dim: 2, Width: 64, Depth: 2}, 1)
 	require.NoError(t, err)
 	obj := diffusion.NewObjective(net, diffusion.Cosine(1000), weighting.Eps)
-	g, err := diffusion.NewBinGram(obj, diffusion.BinGramSettings{})
+	g, err := gram.NewPass(obj, gram.Settings{})
 	require.NoError(t, err)
 	toy, _ := data.NewToy("moons")
 	counts := []int{8, 8, 8, 8}
@@ -317,7 +316,7 @@ func TestBinGramTrainingGradient(t *testing.T) {
 	want := obj.Loss(b, c, make([]float64, b.Len()), true)
 	wantGrad := append([]float32(nil), be.Data(net.Params().Grad)...)
 
-	g, err := diffusion.NewBinGram(obj, diffusion.BinGramSettings{})
+	g, err := gram.NewPass(obj, gram.Settings{})
 	require.NoError(t, err)
 	res, err := g.Run(b, counts, c)
 	require.NoError(t, err)
@@ -332,20 +331,26 @@ func TestBinGramErrors(t *testing.T) {
 	net, err := nn.InitResMLP(nn.NewCPU(), nn.ResMLPConfig{Dim: 2, Width: 8, Depth: 1}, 1)
 	require.NoError(t, err)
 	obj := diffusion.NewObjective(net, diffusion.Cosine(1000), weighting.X0)
-	_, err = diffusion.NewBinGram(obj, diffusion.BinGramSettings{Params: func(string) bool { return false }})
+	_, err = gram.NewPass(obj, gram.Settings{Params: func(string) bool { return false }})
 	require.ErrorContains(t, err, "matches no parameter")
-	_, err = diffusion.NewBinGram(obj, diffusion.BinGramSettings{Method: 7})
+	_, err = gram.NewPass(obj, gram.Settings{Method: 7})
 	require.ErrorContains(t, err, "invalid method")
-	_, err = diffusion.NewBinGram(diffusion.NewObjective(opaqueNet{net}, diffusion.Cosine(1000), weighting.X0), diffusion.BinGramSettings{})
+	_, err = gram.NewPass(diffusion.NewObjective(opaqueNet{net}, diffusion.Cosine(1000), weighting.X0), gram.Settings{})
 	require.ErrorContains(t, err, "does not expose")
 
-	g, err := diffusion.NewBinGram(obj, diffusion.BinGramSettings{})
+	g, err := gram.NewPass(obj, gram.Settings{})
 	require.NoError(t, err)
 	toy, _ := data.NewToy("moons")
 	b := gramBatch(toy, []int{2, 2}, 1)
 	_, err = g.Run(b, []int{2, 2}, []float64{1, 0, 1, 1})
 	require.ErrorContains(t, err, "row 1 has training coefficient 0")
 	require.Panics(t, func() { g.Run(b, []int{2, 1}, nil) })
+}
+
+func gaussians(t testing.TB) *data.Toy {
+	toy, err := data.NewToy("8gaussians")
+	require.NoError(t, err)
+	return toy
 }
 
 // opaqueNet hides ResMLP's sites.
@@ -355,12 +360,14 @@ func TestGroupByBin(t *testing.T) {
 	b := diffusion.NewBatch(5, 1)
 	copy(b.T, []int{700, 10, 450, 20, 999})
 	copy(b.X0, []float32{0, 1, 2, 3, 4})
-	g, counts, order := diffusion.GroupByBin(b, []int{0, 100, 500, 1000})
+	bins, err := weighting.FromEdges(1000, []int{0, 100, 500, 1000})
+	require.NoError(t, err)
+	g, counts, order := gram.GroupByBin(b, bins)
 	require.Equal(t, []int{2, 1, 2}, counts)
 	require.Equal(t, []int{1, 3, 2, 0, 4}, order)
 	require.Equal(t, []int{10, 20, 450, 700, 999}, g.T)
 	require.Equal(t, []float32{1, 3, 2, 0, 4}, g.X0)
-	require.Panics(t, func() { diffusion.GroupByBin(b, []int{0, 500}) })
+	require.Panics(t, func() { gram.GroupByBin(b, weighting.MustEqualT(500, 2)) })
 }
 
 // After training, the examples of a bin cancel (the per-bin gradient is much
@@ -368,17 +375,25 @@ func TestGroupByBin(t *testing.T) {
 // lose most: the Gram still meets the bar at a realistic bin size (K = 8,
 // 32 examples per bin) for every target.
 func TestBinGramTrainedModel(t *testing.T) {
-	net := toyNet(t, nn.NewCPU(), 64)
-	cfg := toyConfig(300)
-	_, err := diffusion.Train(context.Background(), net, gaussians(t), gaussians(t), cfg)
+	net, err := nn.InitResMLP(nn.NewCPU(), nn.ResMLPConfig{Dim: 2, Width: 64, Depth: 2}, 3)
 	require.NoError(t, err)
+	cfg := diffusion.TrainConfig{
+		Schedule: diffusion.Cosine(1000), Target: weighting.Eps, Weighting: weighting.MustParse("min-snr:5"),
+		Steps: 300, Batch: 64, Seed: 3, EvalSize: 128,
+		Optim: nn.OptimConfig{LR: 2e-3, Warmup: 20, ClipNorm: 1, EMADecay: 0.999, WeightDecay: 0.01},
+	}
+	tr, err := diffusion.NewTrainer(net, gaussians(t), gaussians(t), cfg)
+	require.NoError(t, err)
+	for tr.Step() < cfg.Steps {
+		require.NoError(t, tr.StepOnce())
+	}
 	counts := []int{32, 32, 32, 32, 32, 32, 32, 32}
-	b := diffusion.DrawBins(rand.New(rand.NewPCG(1, 2)), gaussians(t), weighting.BinEdges(1000, 8), 32)
+	b := diffusion.DrawBins(rand.New(rand.NewPCG(1, 2)), gaussians(t), weighting.MustEqualT(1000, 8), 32)
 	for _, target := range weighting.Targets {
 		obj := diffusion.NewObjective(net, cfg.Schedule, target)
 		want, _ := bruteGram(t, obj, b, counts, nil, nil)
-		for _, blocks := range []diffusion.GhostBlocks{diffusion.GhostTriangle, diffusion.GhostSquare} {
-			g, err := diffusion.NewBinGram(obj, diffusion.BinGramSettings{Method: diffusion.GramGhost, Blocks: blocks})
+		for _, blocks := range []gram.Blocks{gram.TriangleBlocks, gram.SquareBlocks} {
+			g, err := gram.NewPass(obj, gram.Settings{Method: gram.Ghost, Blocks: blocks})
 			require.NoError(t, err)
 			res, err := g.Run(b, counts, nil)
 			require.NoError(t, err)
@@ -396,8 +411,8 @@ func TestBinGramEmptyBin(t *testing.T) {
 	toy, _ := data.NewToy("moons")
 	b := gramBatch(toy, []int{3, 4}, 2)
 	want, wantLoss := bruteGram(t, obj, b, []int{3, 4}, nil, nil)
-	for _, blocks := range []diffusion.GhostBlocks{diffusion.GhostTriangle, diffusion.GhostSquare} {
-		g, err := diffusion.NewBinGram(obj, diffusion.BinGramSettings{Method: diffusion.GramGhost, Blocks: blocks})
+	for _, blocks := range []gram.Blocks{gram.TriangleBlocks, gram.SquareBlocks} {
+		g, err := gram.NewPass(obj, gram.Settings{Method: gram.Ghost, Blocks: blocks})
 		require.NoError(t, err)
 		res, err := g.Run(b, []int{3, 0, 4}, nil)
 		require.NoError(t, err)

@@ -1,4 +1,4 @@
-package diffusion_test
+package gram_test
 
 import (
 	"math/rand/v2"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/diffusion/data"
+	"github.com/paretodiff/paretodiff/diffusion/gram"
 	"github.com/paretodiff/paretodiff/diffusion/nn"
 	"github.com/paretodiff/paretodiff/weighting"
 )
@@ -16,7 +17,7 @@ import (
 // Gram probe of the same batch size (draw a batch stratified into K bins,
 // forward, backward with the training weights, K×K Gram over all
 // parameters), and reports the ratio of their times as probe/step.
-func benchGramVsStep(b *testing.B, ds diffusion.Dataset, width, depth, batch, K int, set diffusion.BinGramSettings) {
+func benchGramVsStep(b *testing.B, ds diffusion.Dataset, width, depth, batch, K int, set gram.Settings) {
 	be := nn.NewCPU()
 	net, err := nn.InitResMLP(be, nn.ResMLPConfig{Dim: ds.Dim(), Width: width, Depth: depth}, 1)
 	if err != nil {
@@ -24,17 +25,17 @@ func benchGramVsStep(b *testing.B, ds diffusion.Dataset, width, depth, batch, K 
 	}
 	sched := diffusion.Cosine(1000)
 	tr, err := diffusion.NewTrainer(net, ds, ds, diffusion.TrainConfig{
-		Schedule: sched, Target: weighting.Eps, Strategy: weighting.MustParse("min-snr:5"),
+		Schedule: sched, Target: weighting.Eps, Weighting: weighting.MustParse("min-snr:5"),
 		Steps: 1 << 30, Batch: batch, Seed: 1, EvalSize: 1,
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
-	g, err := diffusion.NewBinGram(tr.Objective(), set)
+	g, err := gram.NewPass(tr.Objective(), set)
 	if err != nil {
 		b.Fatal(err)
 	}
-	edges := weighting.BinEdges(1000, K)
+	bins := weighting.MustEqualT(1000, K)
 	counts := make([]int, K)
 	for k := range counts {
 		counts[k] = batch / K
@@ -42,7 +43,7 @@ func benchGramVsStep(b *testing.B, ds diffusion.Dataset, width, depth, batch, K 
 	rng := rand.New(rand.NewPCG(2, 2))
 	c := make([]float64, batch)
 	probe := func() {
-		pb := diffusion.DrawBins(rng, ds, edges, batch/K)
+		pb := diffusion.DrawBins(rng, ds, bins, batch/K)
 		for r, t := range pb.T {
 			c[r] = weighting.Weight(weighting.MinSNR{Gamma: 5}, weighting.Eps, sched.SNR(t)) / float64(batch)
 		}
@@ -74,17 +75,17 @@ func benchGramVsStep(b *testing.B, ds diffusion.Dataset, width, depth, batch, K 
 
 func BenchmarkGramVsStepToy_W256_D3_B128_K8(b *testing.B) {
 	toy, _ := data.NewToy("8gaussians")
-	benchGramVsStep(b, toy, 256, 3, 128, 8, diffusion.BinGramSettings{})
+	benchGramVsStep(b, toy, 256, 3, 128, 8, gram.Settings{})
 }
 
 func BenchmarkGramVsStepToy_W256_D3_B256_K8(b *testing.B) {
 	toy, _ := data.NewToy("8gaussians")
-	benchGramVsStep(b, toy, 256, 3, 256, 8, diffusion.BinGramSettings{})
+	benchGramVsStep(b, toy, 256, 3, 256, 8, gram.Settings{})
 }
 
 func BenchmarkGramVsStepToy_W256_D3_B256_K8_Materialize(b *testing.B) {
 	toy, _ := data.NewToy("8gaussians")
-	benchGramVsStep(b, toy, 256, 3, 256, 8, diffusion.BinGramSettings{Method: diffusion.GramMaterialize})
+	benchGramVsStep(b, toy, 256, 3, 256, 8, gram.Settings{Method: gram.Materialize})
 }
 
 func BenchmarkGramVsStepMNIST_W256_D3_B128_K8(b *testing.B) {
@@ -92,7 +93,7 @@ func BenchmarkGramVsStepMNIST_W256_D3_B128_K8(b *testing.B) {
 	if err != nil {
 		b.Skip(err)
 	}
-	benchGramVsStep(b, train, 256, 3, 128, 8, diffusion.BinGramSettings{})
+	benchGramVsStep(b, train, 256, 3, 128, 8, gram.Settings{})
 }
 
 func BenchmarkGramVsStepMNIST_W256_D3_B128_K8_Materialize(b *testing.B) {
@@ -100,13 +101,13 @@ func BenchmarkGramVsStepMNIST_W256_D3_B128_K8_Materialize(b *testing.B) {
 	if err != nil {
 		b.Skip(err)
 	}
-	benchGramVsStep(b, train, 256, 3, 128, 8, diffusion.BinGramSettings{Method: diffusion.GramMaterialize})
+	benchGramVsStep(b, train, 256, 3, 128, 8, gram.Settings{Method: gram.Materialize})
 }
 
 // The full B×B products instead of the lower block triangle (what GPUs run).
 func BenchmarkGramVsStepToy_W256_D3_B256_K8_Square(b *testing.B) {
 	toy, _ := data.NewToy("8gaussians")
-	benchGramVsStep(b, toy, 256, 3, 256, 8, diffusion.BinGramSettings{Blocks: diffusion.GhostSquare})
+	benchGramVsStep(b, toy, 256, 3, 256, 8, gram.Settings{Blocks: gram.SquareBlocks})
 }
 
 func BenchmarkGramVsStepMNIST_W256_D3_B128_K8_Square(b *testing.B) {
@@ -114,5 +115,5 @@ func BenchmarkGramVsStepMNIST_W256_D3_B128_K8_Square(b *testing.B) {
 	if err != nil {
 		b.Skip(err)
 	}
-	benchGramVsStep(b, train, 256, 3, 128, 8, diffusion.BinGramSettings{Blocks: diffusion.GhostSquare})
+	benchGramVsStep(b, train, 256, 3, 128, 8, gram.Settings{Blocks: gram.SquareBlocks})
 }
