@@ -20,7 +20,9 @@ type Difference struct {
 }
 
 // String writes "path: A vs B".
-func (d Difference) String() string { return fmt.Sprintf("%s: %s vs %s", d.Path, orAbsent(d.A), orAbsent(d.B)) }
+func (d Difference) String() string {
+	return fmt.Sprintf("%s: %s vs %s", d.Path, orAbsent(d.A), orAbsent(d.B))
+}
 
 func orAbsent(s string) string {
 	if s == "" {
