@@ -254,15 +254,17 @@ func TestProbeSpec(t *testing.T) {
 
 	for msg, s := range map[string]conflict.ProbeSpec{
 		"probe bins":       {Bins: "t:1"},
-		"probe per-bin":    {PerBin: -1},
+		"probe per_bin":    {PerBin: -1},
 		"probe normalizer": {Normalizer: "l3"},
 		"probe lambda":     {Lambda: -1},
-		"probe method":     {Methods: []string{"newton"}},
+		"probe methods":    {Methods: []string{"newton"}},
 		"probe task":       {Task: "pareto:fw"},
 		"probe gram":       {Gram: "fast"},
 		"probe every":      {Every: -2},
 	} {
 		_, err := s.Config(sched)
 		require.ErrorContains(t, err, "conflict: "+msg, msg)
+		var se *conflict.SpecError
+		require.ErrorAs(t, err, &se)
 	}
 }

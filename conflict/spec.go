@@ -74,12 +74,25 @@ func (s ProbeSpec) WithDefaults() ProbeSpec {
 	return s
 }
 
+// SpecError is the error of a ProbeSpec field: Field is its JSON key
+// ("bins", "per_bin", "methods", …).
+type SpecError struct {
+	Field string
+	Err   error
+}
+
+// Error names the field and the problem ("conflict: probe bins: …").
+func (e *SpecError) Error() string { return "conflict: probe " + e.Field + ": " + e.Err.Error() }
+
+// Unwrap returns the problem.
+func (e *SpecError) Unwrap() error { return e.Err }
+
 // Config checks the spec and turns it into the probe configuration of a
-// schedule. Errors name the field ("conflict: probe bins: …").
+// schedule. An error is a *SpecError naming the field.
 func (s ProbeSpec) Config(sched *diffusion.Schedule) (ProbeConfig, error) {
 	s = s.WithDefaults()
 	bad := func(field string, err error) (ProbeConfig, error) {
-		return ProbeConfig{}, fmt.Errorf("conflict: probe %s: %w", field, err)
+		return ProbeConfig{}, &SpecError{Field: field, Err: err}
 	}
 	bins, err := weighting.ParseBins(s.Bins, sched.LogSNRs())
 	if err != nil {
@@ -89,7 +102,7 @@ func (s ProbeSpec) Config(sched *diffusion.Schedule) (ProbeConfig, error) {
 		return bad("bins", fmt.Errorf("%q is one bin; a probe compares at least 2", s.Bins))
 	}
 	if s.PerBin < 1 {
-		return bad("per-bin", fmt.Errorf("need ≥ 1 example per bin, got %d", s.PerBin))
+		return bad("per_bin", fmt.Errorf("need ≥ 1 example per bin, got %d", s.PerBin))
 	}
 	if s.Every < 0 {
 		return bad("every", fmt.Errorf("need ≥ 1, got %d", s.Every))
@@ -105,7 +118,7 @@ func (s ProbeSpec) Config(sched *diffusion.Schedule) (ProbeConfig, error) {
 		Solve: SolveConfig{Methods: s.Methods, Lambda: s.Lambda, Normalizer: norm}, NoSolve: len(s.Methods) == 0}
 	if !cfg.NoSolve {
 		if err := cfg.Solve.Validate(); err != nil {
-			return bad("method", err)
+			return bad("methods", err)
 		}
 	}
 	if s.Task != "constant" {

@@ -143,7 +143,7 @@ func runConflict(ctx context.Context, env *Env) (*Report, error) {
 	out := &output{dir: dir}
 	ms, ps := ModelSizesFor(env.Scale), probeSizes[env.Scale]
 	env.Logf("conflict: probed training run")
-	run, err := TrainProbed(ctx, env, ps.Config(ms, env.Seed))
+	run, err := TrainProbed(ctx, env, ps.Spec(ms, env.Seed))
 	if err != nil {
 		return nil, err
 	}

@@ -2,12 +2,12 @@ package reproduce
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +18,7 @@ import (
 	"github.com/paretodiff/paretodiff/internal/atomicfile"
 	"github.com/paretodiff/paretodiff/pareto"
 	"github.com/paretodiff/paretodiff/plots"
+	"github.com/paretodiff/paretodiff/run"
 	"github.com/paretodiff/paretodiff/weighting"
 	"gonum.org/v1/plot/vg"
 )
@@ -142,19 +143,20 @@ type DemoResult struct {
 	// Elapsed is the demo's wall time and TrainTime that of training (with
 	// the probes).
 	Elapsed, TrainTime time.Duration
-	// Records are the training metrics (Record; step 0 holds the untrained
-	// network's held-out losses), every Model.EvalEvery steps.
-	Records []Record
-	// RangeKeys and RangeLabels are the metrics keys and labels of the
-	// paper's Fig. 6 timestep ranges (Fig6Keys).
-	RangeKeys, RangeLabels []string
+	// Records are the training metrics (run.Record; step 0 holds the
+	// untrained network's held-out losses and a NaN training loss), every
+	// Model.EvalEvery steps.
+	Records []run.Record
+	// RangeLabels are the labels of the paper's Fig. 6 timestep ranges
+	// (Fig6Labels), in the order of a record's X0MSE.
+	RangeLabels []string
 	// DataVar is the data's mean per-coordinate variance: the x0-MSE of
 	// always predicting the data mean.
 	DataVar float64
 	// Bins are the probes' timestep bins and Probes every probe record
 	// (step 0, every ProbeEvery steps; the last one, at the end of
 	// training, is the one whose Pareto problem is solved and compared).
-	Bins   conflict.Bins
+	Bins   weighting.Bins
 	Probes []conflict.Record
 	// Lambda is the absolute λ of the weights "with λ".
 	Lambda float64
@@ -185,12 +187,15 @@ func (r *DemoResult) Weighting(name string) *DemoWeighting {
 const (
 	// DemoReport is the markdown report.
 	DemoReport = "report.md"
-	// DemoModelDir holds the trained model (checkpoint.bin, which
-	// `paretodiff sample` and `eval` read, and metrics.jsonl).
+	// DemoModelDir is the trained model's run folder (package run: the
+	// spec, checkpoint, metrics and the probe log probes/conflict/), which
+	// `paretodiff sample`, `eval` and `conflict --checkpoint` read.
 	DemoModelDir = "model"
-	// DemoConflictDir holds the probe log (conflict.Log) and its figures
+	// DemoConflictDir holds the figures of the probes
 	// (conflict.WriteFigures).
 	DemoConflictDir = "conflict"
+	// DemoProbe is the probe's name in the run.
+	DemoProbe = "conflict"
 )
 
 // lambdaSuffix names the weights solved with the demo's λ.
@@ -228,26 +233,24 @@ func Demo(ctx context.Context, env *Env, sizes DemoSizes) (*DemoResult, error) {
 	}
 	out := &output{dir: env.Out}
 	be := env.backend()
-	cfg := sizes.Model.Model(sizes.Target, sizes.Strategy, env.Seed, env.Seed)
-	cfg.Net.Dim = dataDim(cfg.Data)
-	if err := cfg.validate(); err != nil {
-		return nil, err
-	}
-	tc, err := cfg.trainConfig()
+	spec, err := sizes.spec(env.Seed).Normalize()
 	if err != nil {
 		return nil, err
 	}
-	sched := tc.Schedule
-	train, heldOut, err := data.Open(cfg.Data, env.MNISTDir)
+	sched, err := diffusion.NewSchedule(spec.Train.Schedule, spec.Train.T, spec.Train.ZeroTerminal)
 	if err != nil {
 		return nil, err
 	}
-	bins, err := conflict.EqualT(sched.T(), sizes.Bins)
+	train, _, err := data.Open(spec.Train.Data, env.MNISTDir)
+	if err != nil {
+		return nil, err
+	}
+	bins, err := weighting.EqualT(sched.T(), sizes.Bins)
 	if err != nil {
 		return nil, err
 	}
 	res := &DemoResult{Sizes: sizes, Seed: env.Seed, Device: be.Name(), Bins: bins, DataVar: dataVariance(train, env.Seed)}
-	res.RangeKeys, res.RangeLabels = Fig6Keys(sched.T())
+	res.RangeLabels = Fig6Labels(sched.T())
 
 	// 1. The closed forms.
 	env.Logf("demo: [1/5] closed-form weights of %s", strings.Join(PaperStrategies, ", "))
@@ -260,102 +263,54 @@ func Demo(ctx context.Context, env *Env, sizes DemoSizes) (*DemoResult, error) {
 	}
 
 	// 2 and 3. Train, probing every ProbeEvery steps.
-	net, err := nn.InitResMLP(be, cfg.Net, cfg.Seed)
+	net0, err := nn.BuildSeeded(be, spec.Net, spec.Train.Seed)
 	if err != nil {
 		return nil, err
 	}
-	res.Params = net.Params().Len()
-	modelDir := filepath.Join(env.Out, DemoModelDir)
-	if err := os.MkdirAll(modelDir, 0o755); err != nil {
-		return nil, fmt.Errorf("reproduce: %w", err)
-	}
-	metrics := &lineWriter{}
-	tc.Metrics, tc.CheckpointDir, tc.CheckpointEvery = metrics, modelDir, 0
-	var (
-		probe *conflict.Probe
-		plog  *conflict.Log
-	)
-	sink := func(rec conflict.Record) error {
-		if err := plog.Append(rec); err != nil {
-			return err
-		}
-		res.Probes = append(res.Probes, rec)
-		msg := fmt.Sprintf("demo: probe at step %d: %.0f%% of bin pairs conflict, mean cosine %.3f", rec.Step, 100*rec.Stats.NegativeFraction, rec.Stats.MeanCosine)
-		if s := rec.Solution("fw"); s != nil {
-			msg += fmt.Sprintf(", Pareto (fw) weight on the lowest-noise bin %.2f", s.W[0])
-		}
-		env.Logf("%s", msg)
-		return nil
-	}
-	tc.CallbackEvery = sizes.ProbeEvery
-	tc.Callback = func(tr *diffusion.Trainer) error {
-		rec, err := probe.Measure(tr.Step())
-		if err != nil {
-			return err
-		}
-		return sink(rec)
-	}
-	logEvery := max(1, sizes.Model.Steps/10)
-	tc.Progress = func(p diffusion.Progress) {
-		if p.Step%logEvery == 0 || p.Step == p.Steps {
-			eta := time.Duration(float64(p.Steps-p.Step) / p.StepsPerSec * float64(time.Second))
-			env.Logf("demo: step %d/%d  loss %.4g  %.0f steps/s  ETA %s", p.Step, p.Steps, p.Loss, p.StepsPerSec, eta.Round(time.Second))
-		}
-	}
-	tr, err := diffusion.NewTrainer(net, train, heldOut, tc)
-	if err != nil {
-		return nil, err
-	}
-	probe, err = conflict.NewProbe(tr.Objective(), train, conflict.ProbeConfig{
-		Bins: bins, PerBin: sizes.PerBin, Seed: env.Seed, Solve: conflict.SolveConfig{Methods: conflict.DefaultMethods},
-	})
-	if err != nil {
-		return nil, err
-	}
-	info := probe.Info()
-	conflictDir := filepath.Join(env.Out, DemoConflictDir)
-	for _, d := range []string{conflict.GramDir, conflict.CosineDir} {
-		os.RemoveAll(filepath.Join(conflictDir, d)) // matrices of an earlier run
-	}
-	if plog, err = conflict.CreateLog(conflictDir, info); err != nil {
-		return nil, err
-	}
+	res.Params = net0.Params().Len()
 	env.Logf("demo: [2/5] training a %s-prediction ResMLP (%d parameters, width %d, depth %d) on %s with %s for %d steps; probing %d timestep bins every %d steps",
-		sizes.Target, res.Params, cfg.Net.Width, cfg.Net.Depth, cfg.Data, sizes.Strategy, cfg.Steps, bins.K(), sizes.ProbeEvery)
-	res.Records = append(res.Records, initialRecord(tr.Evaluate()))
-	rec0, err := probe.Measure(0)
-	if err != nil {
-		return nil, err
-	}
-	if err := sink(rec0); err != nil {
-		return nil, err
+		sizes.Target, res.Params, spec.Net.ResMLP.Width, spec.Net.ResMLP.Depth, spec.Train.Data, sizes.Strategy, spec.Steps, bins.K(), sizes.ProbeEvery)
+	logEvery := max(1, spec.Steps/10)
+	opt := run.Options{Backend: be, Existing: run.Replace, MNISTDir: env.MNISTDir,
+		OnProbe: func(_ string, rec conflict.Record) error {
+			msg := fmt.Sprintf("demo: probe at step %d: %.0f%% of bin pairs conflict, mean cosine %.3f", rec.Step, 100*rec.Stats.NegativeFraction, rec.Stats.MeanCosine)
+			if s := rec.Solution("fw"); s != nil {
+				msg += fmt.Sprintf(", Pareto (fw) weight on the lowest-noise bin %.2f", s.W[0])
+			}
+			env.Logf("%s", msg)
+			return nil
+		},
+		OnProgress: func(p run.Progress) {
+			if p.Step%logEvery == 0 || p.Step == p.Steps {
+				eta := time.Duration(float64(p.Steps-p.Step) / p.StepsPerSec * float64(time.Second))
+				env.Logf("demo: step %d/%d  loss %.4g  %.0f steps/s  ETA %s", p.Step, p.Steps, p.Loss, p.StepsPerSec, eta.Round(time.Second))
+			}
+		},
 	}
 	trainStart := time.Now()
-	if err := tr.Run(ctx); err != nil {
+	r, err := run.Train(ctx, filepath.Join(env.Out, DemoModelDir), spec, opt)
+	if err != nil {
 		return nil, err
 	}
 	res.TrainTime = time.Since(trainStart)
-	var lines []byte
-	for _, l := range metrics.take() {
-		r, err := parseRecord(l)
-		if err != nil {
-			return nil, fmt.Errorf("reproduce: metrics record: %w", err)
-		}
-		res.Records = append(res.Records, r)
-		lines = append(append(lines, l...), '\n')
-	}
-	if err := atomicfile.WriteBytes(filepath.Join(modelDir, "metrics.jsonl"), lines); err != nil {
+	if res.Records, err = r.Records(); err != nil {
 		return nil, err
 	}
-	out.files = append(out.files, DemoModelDir+"/checkpoint.bin", DemoModelDir+"/metrics.jsonl")
-	if err := trainingFigure(res, out.path("training.png")); err != nil {
-		return nil, err
-	}
-	figs, err := conflict.WriteFigures(conflictDir, info, sched, res.Probes, conflict.FigureOptions{})
+	info, probes, err := r.Probe(DemoProbe)
 	if err != nil {
 		return nil, err
 	}
-	out.files = append(out.files, DemoConflictDir+"/"+conflict.RecordsFile)
+	res.Probes = probes
+	for _, f := range []string{run.SpecFile, run.CheckpointFile, run.MetricsFile, filepath.Join(run.ProbesDir, DemoProbe, conflict.RecordsFile)} {
+		out.files = append(out.files, filepath.ToSlash(filepath.Join(DemoModelDir, f)))
+	}
+	if err := trainingFigure(res, out.path("training.png")); err != nil {
+		return nil, err
+	}
+	figs, err := conflict.WriteFigures(filepath.Join(env.Out, DemoConflictDir), info, sched, res.Probes, conflict.FigureOptions{})
+	if err != nil {
+		return nil, err
+	}
 	for _, f := range figs {
 		out.files = append(out.files, DemoConflictDir+"/"+filepath.Base(f))
 	}
@@ -374,31 +329,24 @@ func Demo(ctx context.Context, env *Env, sizes DemoSizes) (*DemoResult, error) {
 	}
 
 	// 5. Samples.
-	env.Logf("demo: [4/5] sampling %d points (%s, %d steps) from the trained and the untrained network", cfg.Quality.Samples, cfg.Quality.Sampler, cfg.Quality.SamplerSteps)
-	q, err := env.quality(ctx, cfg)
+	q := sizes.quality(env.Seed)
+	env.Logf("demo: [4/5] sampling %d points (%s, %d steps) from the trained and the untrained network", q.Samples, q.Sampler, q.SamplerSteps)
+	mq, err := env.qualityOf(ctx, q, spec.Train.Data)
 	if err != nil {
 		return nil, err
 	}
-	sq, ok := q.(*swdQuality)
-	if !ok {
-		return nil, errors.New("reproduce: the demo measures toy data only")
-	}
-	den, err := tr.Denoiser(true)
+	den, err := r.Denoiser(be, true)
 	if err != nil {
 		return nil, err
 	}
-	net0, err := nn.InitResMLP(be, cfg.Net, cfg.Seed)
-	if err != nil {
-		return nil, err
-	}
-	res.Quality = DemoQuality{Metric: sq.Metric(), Floor: sq.Floor()}
+	res.Quality = DemoQuality{Metric: mq.Metric(), Floor: mq.Floor()}
 	var trained, untrained []float32
-	for d := 0; d < cfg.Quality.Repeats; d++ {
-		x, err := sq.Sample(ctx, den, sched, d)
+	for d := 0; d < q.Repeats; d++ {
+		x, err := mq.Sample(ctx, den, sched, d)
 		if err != nil {
 			return nil, err
 		}
-		v, err := sq.distance(x)
+		v, err := mq.Distance(x)
 		if err != nil {
 			return nil, err
 		}
@@ -407,13 +355,17 @@ func Demo(ctx context.Context, env *Env, sizes DemoSizes) (*DemoResult, error) {
 			trained = x
 		}
 	}
-	if untrained, err = sq.Sample(ctx, diffusion.NewNetDenoiser(net0, tc.Target, sched), sched, 0); err != nil {
+	target, err := weighting.ParseTarget(spec.Train.Target)
+	if err != nil {
 		return nil, err
 	}
-	if res.Quality.Untrained, err = sq.distance(untrained); err != nil {
+	if untrained, err = mq.Sample(ctx, diffusion.NewNetDenoiser(net0, target, sched), sched, 0); err != nil {
 		return nil, err
 	}
-	qt := Table{Header: []string{"model", "draw", strings.ToLower(sq.Metric())}}
+	if res.Quality.Untrained, err = mq.Distance(untrained); err != nil {
+		return nil, err
+	}
+	qt := Table{Header: []string{"model", "draw", strings.ToLower(mq.Metric())}}
 	for d, v := range res.Quality.Trained {
 		qt.Add("trained (EMA)", d, v)
 	}
@@ -422,7 +374,7 @@ func Demo(ctx context.Context, env *Env, sizes DemoSizes) (*DemoResult, error) {
 	if err := qt.WriteCSV(out.path("quality.csv")); err != nil {
 		return nil, err
 	}
-	if err := demoSamplesFigure(res, sq.ref[:len(trained)], untrained, trained, out.path("samples.png")); err != nil {
+	if err := demoSamplesFigure(res, mq.Reference()[:len(trained)], untrained, trained, out.path("samples.png")); err != nil {
 		return nil, err
 	}
 
@@ -436,14 +388,21 @@ func Demo(ctx context.Context, env *Env, sizes DemoSizes) (*DemoResult, error) {
 	return res, nil
 }
 
-// initialRecord turns the untrained network's held-out metrics into the
-// step-0 Record (no training loss yet).
-func initialRecord(m diffusion.Metrics) Record {
-	r := Record{Step: 0, Values: map[string]float64{"eval_loss": m.EvalLoss}}
-	for i, rg := range m.Ranges {
-		r.Values[fmt.Sprintf("x0_mse_%d_%d", rg[0], rg[1])] = m.X0MSE[i]
-	}
-	return r
+// spec is the demo's run: the model of the sizes with the metrics (and the
+// untrained network's at step 0) every Model.EvalEvery steps and the probe
+// of the bins every ProbeEvery steps, solved with fw and ugd.
+func (d DemoSizes) spec(seed uint64) run.Spec {
+	s := d.Model.Model(d.Target, d.Strategy, seed, seed)
+	s.Eval = run.EvalSpec{Every: d.Model.EvalEvery, AtStart: true}
+	s.Probes = []conflict.ProbeSpec{{Name: DemoProbe, Every: d.ProbeEvery, Bins: "t:" + strconv.Itoa(d.Bins), PerBin: d.PerBin,
+		Seed: seed, Methods: conflict.DefaultMethods}}
+	return s
+}
+
+// quality is the sample-quality measure of the demo's samples.
+func (d DemoSizes) quality(seed uint64) run.QualitySpec {
+	m := d.Model
+	return run.QualitySpec{Samples: m.Samples, Sampler: m.Sampler, SamplerSteps: m.SamplerSteps, Repeats: m.Repeats, Seed: seed}
 }
 
 // dataVarianceDraws is the number of points whose variance estimates the
@@ -566,12 +525,10 @@ func trainingFigure(r *DemoResult, path string) error {
 	var ls, es []float64
 	var lsx, esx []float64
 	for _, rec := range r.Records {
-		if v, ok := rec.Values["loss"]; ok {
-			lsx, ls = append(lsx, float64(rec.Step)), append(ls, v)
+		if !math.IsNaN(rec.Loss) {
+			lsx, ls = append(lsx, float64(rec.Step)), append(ls, rec.Loss)
 		}
-		if v, ok := rec.Values["eval_loss"]; ok {
-			esx, es = append(esx, float64(rec.Step)), append(es, v)
-		}
+		esx, es = append(esx, float64(rec.Step)), append(es, rec.EvalLoss)
 	}
 	lossPanel := plots.Lines{
 		Title:  fmt.Sprintf("weighted loss (%s-prediction, %s)", r.Sizes.Target, r.Sizes.Strategy),
@@ -579,11 +536,11 @@ func trainingFigure(r *DemoResult, path string) error {
 		Series: []plots.Series{{Name: "training (mean since last record)", X: lsx, Y: ls}, {Name: "held-out", X: esx, Y: es}},
 	}
 	msePanel := plots.Lines{Title: "unweighted x0-MSE by timestep range (Fig. 6)", XLabel: "training step", YLabel: "x0-MSE (log scale)", LogY: true, Legend: "bottom-left"}
-	for i, k := range r.RangeKeys {
+	for i := range r.RangeLabels {
 		var x, y []float64
 		for _, rec := range r.Records {
-			if v, ok := rec.Values[k]; ok {
-				x, y = append(x, float64(rec.Step)), append(y, v)
+			if i < len(rec.X0MSE) {
+				x, y = append(x, float64(rec.Step)), append(y, rec.X0MSE[i])
 			}
 		}
 		msePanel.Series = append(msePanel.Series, plots.Series{Name: "t in " + r.RangeLabels[i], X: x, Y: y})

@@ -130,8 +130,8 @@ func (r *DemoResult) writeTraining(b *strings.Builder) {
 	first, last := r.Records[0], r.Records[len(r.Records)-1]
 	var firstLoss float64
 	for _, rec := range r.Records {
-		if v, ok := rec.Values["loss"]; ok {
-			firstLoss = v
+		if !math.IsNaN(rec.Loss) {
+			firstLoss = rec.Loss
 			break
 		}
 	}
@@ -140,16 +140,16 @@ func (r *DemoResult) writeTraining(b *strings.Builder) {
 		"The weighted training loss %s from %s (mean over the first %d steps) to %s (the last %d); on held-out examples it %s from %s before training to %s.\n\n",
 		r.Params, m.Width, m.Depth, r.Sizes.Target, strings.TrimPrefix(m.Data, "toy:"), m.Steps, m.Batch, m.LR, m.Warmup, m.ClipNorm, m.EMA,
 		r.TrainTime.Round(time.Second), f3(float64(m.Steps)/r.TrainTime.Seconds()),
-		change(firstLoss, last.Values["loss"]), f3(firstLoss), m.EvalEvery, f3(last.Values["loss"]), m.EvalEvery,
-		change(first.Values["eval_loss"], last.Values["eval_loss"]), f3(first.Values["eval_loss"]), f3(last.Values["eval_loss"]))
+		change(firstLoss, last.Loss), f3(firstLoss), m.EvalEvery, f3(last.Loss), m.EvalEvery,
+		change(first.EvalLoss, last.EvalLoss), f3(first.EvalLoss), f3(last.EvalLoss))
 
 	fmt.Fprintf(b, "The paper's Fig. 6 follows the unweighted x0-MSE (1/D)‖x0 − x̂0‖² in four timestep ranges; here it is measured on %d fixed held-out examples per range. "+
 		"For reference, always predicting the data mean scores the data variance, %s.\n\n", m.EvalSize, f3(r.DataVar))
 	t := Table{Header: []string{"timesteps", "untrained", "trained", "trained / data variance", "change"}}
-	fin := make([]float64, len(r.RangeKeys))
-	drop := make([]float64, len(r.RangeKeys))
-	for i, k := range r.RangeKeys {
-		v0, v1 := first.Values[k], last.Values[k]
+	fin := make([]float64, len(r.RangeLabels))
+	drop := make([]float64, len(r.RangeLabels))
+	for i := range r.RangeLabels {
+		v0, v1 := first.X0MSE[i], last.X0MSE[i]
 		fin[i], drop[i] = v1, (v0-v1)/v0
 		t.Add(r.RangeLabels[i], f3(v0), f3(v1), f3(v1/r.DataVar), fmt.Sprintf("%+.0f%%", -100*drop[i]))
 	}

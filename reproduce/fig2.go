@@ -109,7 +109,7 @@ func runFig2(ctx context.Context, env *Env) (*Report, error) {
 	runs = append(runs, &fig2Run{name: "all timesteps (control)", lo: 0, hi: T})
 	for i, r := range runs {
 		env.Logf("fig2: [%d/%d] fine-tuning on %s for %d steps", i+1, len(runs), r.name, fs.FineTuneSteps)
-		net, err := FineTune(ctx, be, ck, train, FineTuneConfig{Lo: r.lo, Hi: r.hi, Steps: fs.FineTuneSteps, Batch: fs.FineTuneBatch, LR: fs.FineTuneLR, Seed: env.Seed + fig2FineTuneSeed + uint64(i)})
+		net, err := FineTune(ctx, env, base, FineTuneConfig{Lo: r.lo, Hi: r.hi, Steps: fs.FineTuneSteps, Batch: fs.FineTuneBatch, LR: fs.FineTuneLR, Seed: env.Seed + fig2FineTuneSeed + uint64(i)})
 		if err != nil {
 			return nil, err
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/paretodiff/paretodiff/conflict"
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/diffusion/data"
+	"github.com/paretodiff/paretodiff/diffusion/gram"
 	"github.com/paretodiff/paretodiff/plots"
 	"github.com/paretodiff/paretodiff/solvers"
 	"github.com/paretodiff/paretodiff/weighting"
@@ -57,7 +58,7 @@ const fig3Seed = 3000
 // Fig3Result is what SampleSizeStudy measures.
 type Fig3Result struct {
 	// Bins are the tasks and Lambda the λ of every solve.
-	Bins   conflict.Bins
+	Bins   weighting.Bins
 	Lambda float64
 	// PerBin are the n compared; Weights[i][d] are the weights of draw d
 	// at n = PerBin[i].
@@ -88,7 +89,7 @@ type Fig3Result struct {
 // rand.NewPCG(seed, stream): stream i·Draws + d for draw d at the i-th n,
 // 1<<20 for the reference and 1<<20 + 1 + i for the signal fractions.
 func SampleSizeStudy(obj *diffusion.Objective, data diffusion.Dataset, sizes Fig3Sizes, seed uint64) (*Fig3Result, error) {
-	bins, err := conflict.EqualT(obj.Schedule.T(), sizes.Bins)
+	bins, err := weighting.EqualT(obj.Schedule.T(), sizes.Bins)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +100,7 @@ func SampleSizeStudy(obj *diffusion.Objective, data diffusion.Dataset, sizes Fig
 	if sizes.Draws < 3 {
 		return nil, fmt.Errorf("reproduce: fig3 needs ≥ 3 draws for a standard error, got %d", sizes.Draws)
 	}
-	bg, err := diffusion.NewBinGram(obj, diffusion.BinGramSettings{})
+	bg, err := gram.NewPass(obj, gram.Settings{})
 	if err != nil {
 		return nil, fmt.Errorf("reproduce: %w", err)
 	}
@@ -297,7 +298,7 @@ func runFig3(ctx context.Context, env *Env) (*Report, error) {
 		Sizes:    []any{ms, fs},
 		Findings: []Finding{f},
 		Sections: []Section{
-			{Heading: "Setting", Body: fmt.Sprintf("The model is the %s-prediction, %s-weighted model of the strategy grid (seed %d, %d steps; the raw weights the optimiser updates, not the EMA). The tasks are %d equal-width timestep bins; each bin's task loss is its mean unweighted x0-MSE ‖x0 − x̂0‖²/D (the conflict package's default, the paper's per-timestep loss). For each n, %d independent batches of n examples per bin (data, timestep within the bin and noise all drawn afresh) give %d exact Gram matrices (one forward and backward pass each, diffusion.BinGram), and %s solves min_{w∈Δ} wᵀ(G + λI)w for each. λ = %g × the median of the diagonal of a reference batch's Gram (%d examples per bin) = %.4g, the same for every batch, so that only the sampling of the Gram changes with n.",
+			{Heading: "Setting", Body: fmt.Sprintf("The model is the %s-prediction, %s-weighted model of the strategy grid (seed %d, %d steps; the raw weights the optimiser updates, not the EMA). The tasks are %d equal-width timestep bins; each bin's task loss is its mean unweighted x0-MSE ‖x0 − x̂0‖²/D (the conflict package's default, the paper's per-timestep loss). For each n, %d independent batches of n examples per bin (data, timestep within the bin and noise all drawn afresh) give %d exact Gram matrices (one forward and backward pass each, gram.Pass), and %s solves min_{w∈Δ} wᵀ(G + λI)w for each. λ = %g × the median of the diagonal of a reference batch's Gram (%d examples per bin) = %.4g, the same for every batch, so that only the sampling of the Gram changes with n.",
 				fs.Target, fs.Strategy, env.Seed, ms.Steps, bins.K(), fs.Draws, fs.Draws, fs.Method, fs.Rho, fs.Reference, res.Lambda)},
 			{Heading: "How much of each bin's gradient is signal", Body: "Each bin's gradient from n examples is its true gradient g_k plus sampling noise of variance tr Σ_k/n. Splitting a batch of 2n examples per bin into two halves A and B, s_k = ⟨ĝ_A, ĝ_B⟩ / ½(‖ĝ_A‖² + ‖ĝ_B‖²) estimates ‖g_k‖²/E‖ĝ_k‖², the fraction of the Gram's diagonal that is signal (one split per n, so each value is itself noisy). Weights can only settle once the Gram entries are mostly signal.\n\n" + sig.Markdown()},
 			{Heading: "The weights", Body: fmt.Sprintf("fig3.png draws, for six of the n, each bin's mean weight over the draws (line) with the range of the draws (band), next to the weights from the reference batch and Min-SNR-5 normalised the same way (conflict.BinWeights: a closed form w(t) on the x0 loss puts W_k ∝ Σ_{t∈bin k} w(t) on bin k's mean x0 loss, summing to 1); its last panels draw the dispersion and the mean distance to the reference batch's weights against n (± 2 SE), and the signal fractions. L1 distance (0–2) of the reference batch's %s weights to the closed forms normalised the same way: %s.", fs.Method, strings.Join(dists, ", "))},

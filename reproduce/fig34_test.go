@@ -14,6 +14,7 @@ import (
 	"github.com/paretodiff/paretodiff/conflict"
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/diffusion/data"
+	"github.com/paretodiff/paretodiff/diffusion/gram"
 	"github.com/paretodiff/paretodiff/diffusion/nn"
 	"github.com/paretodiff/paretodiff/weighting"
 	"github.com/stretchr/testify/require"
@@ -110,17 +111,17 @@ func smallObjective(t *testing.T) (*diffusion.Objective, diffusion.Dataset) {
 // gradients (one backward pass per group) on the same batch.
 func TestDrawGramAndSignalFractionsMatchBruteForce(t *testing.T) {
 	obj, toy := smallObjective(t)
-	bins, err := conflict.EqualT(1000, 3)
+	bins, err := weighting.EqualT(1000, 3)
 	require.NoError(t, err)
-	bg, err := diffusion.NewBinGram(obj, diffusion.BinGramSettings{})
+	bg, err := gram.NewPass(obj, gram.Settings{})
 	require.NoError(t, err)
 	const n = 4
 
 	g, losses, err := DrawGram(bg, toy, bins, n, rand.New(rand.NewPCG(7, 1)))
 	require.NoError(t, err)
-	b := diffusion.DrawBins(rand.New(rand.NewPCG(7, 1)), toy, bins.Edges, n)
+	b := diffusion.DrawBins(rand.New(rand.NewPCG(7, 1)), toy, bins, n)
 	rows, bl := obj.BinGradientRows(b, bins.K(), nil)
-	ref := conflict.GramOf(rows)
+	ref := gram.FromRows(rows)
 	for k := 0; k < bins.K(); k++ {
 		require.InDelta(t, bl[k], losses[k], 1e-6*bl[k])
 		for l := 0; l < bins.K(); l++ {
@@ -130,9 +131,9 @@ func TestDrawGramAndSignalFractionsMatchBruteForce(t *testing.T) {
 
 	s, err := SignalFractions(bg, toy, bins, n, rand.New(rand.NewPCG(7, 2)))
 	require.NoError(t, err)
-	b2 := diffusion.DrawBins(rand.New(rand.NewPCG(7, 2)), toy, bins.Edges, 2*n)
+	b2 := diffusion.DrawBins(rand.New(rand.NewPCG(7, 2)), toy, bins, 2*n)
 	halves, _ := obj.BinGradientRows(b2, 2*bins.K(), nil) // group 2k: bin k's first n rows
-	h := conflict.GramOf(halves)
+	h := gram.FromRows(halves)
 	for k := range s {
 		a, c := 2*k, 2*k+1
 		want := h.At(a, c) / ((h.At(a, a) + h.At(c, c)) / 2)
@@ -170,8 +171,8 @@ func TestSummarizeConflict(t *testing.T) {
 	var recs []conflict.Record
 	var slopes []float64
 	for _, gs := range grads {
-		g := conflict.GramOf(gs)
-		c := conflict.Cosine(g)
+		g := gram.FromRows(gs)
+		c := gram.Cosine(g)
 		recs = append(recs, conflict.Record{Step: 7, Gram: g, Cosine: c, Stats: conflict.Summarize(g)})
 		slopes = append(slopes, CosineDistanceSlope(c))
 	}

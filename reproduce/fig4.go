@@ -145,7 +145,7 @@ func runFig4(ctx context.Context, env *Env) (*Report, error) {
 	out := &output{dir: dir}
 	ms, ps, fs := ModelSizesFor(env.Scale), probeSizes[env.Scale], fig4Sizes[env.Scale]
 	env.Logf("fig4: probed training run")
-	run, err := TrainProbed(ctx, env, ps.Config(ms, env.Seed))
+	run, err := TrainProbed(ctx, env, ps.Spec(ms, env.Seed))
 	if err != nil {
 		return nil, err
 	}
@@ -382,7 +382,7 @@ const fig4WeightFloor = 1e-4
 // fig4Figure draws the objective over training at the main λ and at λ = 0,
 // the ratio to the optimum against ρ at the last probe, and the weights at
 // the last probe.
-func fig4Figure(main, zero, sweep []fig4Point, all []string, nClosed int, bins conflict.Bins, fs Fig4Sizes, path string) error {
+func fig4Figure(main, zero, sweep []fig4Point, all []string, nClosed int, bins weighting.Bins, fs Fig4Sizes, path string) error {
 	grid := plots.Grid{Rows: 2, Cols: 2, Width: 14 * vg.Inch, Height: 10 * vg.Inch}
 	over := func(set []fig4Point, title string) (*plot.Plot, error) {
 		var series []plots.Series

@@ -8,6 +8,7 @@ import (
 
 	"github.com/paretodiff/paretodiff/diffusion/data"
 	"github.com/paretodiff/paretodiff/plots"
+	"github.com/paretodiff/paretodiff/run"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 )
@@ -270,12 +271,12 @@ func samplesFigure(ctx context.Context, env *Env, g *ModelGrid, out *output) err
 func SamplesFigure(ctx context.Context, env *Env, g *ModelGrid, path string) error {
 	var x [][]float32
 	var titles []string
-	var q Quality
+	var q run.QualityMeasure
 	for _, tg := range g.Targets {
 		for _, st := range g.Strategies {
 			m := g.Model(tg, st, g.Seeds[0])
 			var err error
-			if q, err = env.quality(ctx, m.Config); err != nil {
+			if q, err = env.quality(ctx, m.Spec); err != nil {
 				return err
 			}
 			ck, err := m.Checkpoint()
@@ -286,11 +287,11 @@ func SamplesFigure(ctx context.Context, env *Env, g *ModelGrid, path string) err
 			if err != nil {
 				return err
 			}
-			tc, err := m.Config.trainConfig()
+			sched, err := m.Spec.Schedule()
 			if err != nil {
 				return err
 			}
-			s, err := q.Sample(ctx, den, tc.Schedule, 0)
+			s, err := q.Sample(ctx, den, sched, 0)
 			if err != nil {
 				return err
 			}
@@ -298,8 +299,8 @@ func SamplesFigure(ctx context.Context, env *Env, g *ModelGrid, path string) err
 			titles = append(titles, fmt.Sprintf("%s, %s (%s %.3f)", tg, st, m.Metric, m.Final[0]))
 		}
 	}
-	if sq, ok := q.(*swdQuality); ok {
-		lim := 1.1 * sq.set.ClipX0
+	if ref := q.Reference(); ref != nil {
+		lim := 1.1 * q.DataRange()
 		grid := plots.Grid{Rows: len(g.Targets), Cols: len(g.Strategies) + 1, Width: 17 * vg.Inch, Height: 10 * vg.Inch}
 		for i := range x {
 			p, err := plots.Scatter{Title: titles[i], Points: x[i], Min: -lim, Max: lim}.Plot()
@@ -310,7 +311,7 @@ func SamplesFigure(ctx context.Context, env *Env, g *ModelGrid, path string) err
 			if (i+1)%len(g.Strategies) == 0 {
 				var real *plot.Plot
 				if i+1 == len(g.Strategies) {
-					if real, err = (plots.Scatter{Title: "real data", Points: sq.ref[:len(x[i])], Min: -lim, Max: lim}).Plot(); err != nil {
+					if real, err = (plots.Scatter{Title: "real data", Points: ref[:len(x[i])], Min: -lim, Max: lim}).Plot(); err != nil {
 						return err
 					}
 				}

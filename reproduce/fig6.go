@@ -20,18 +20,19 @@ func init() {
 // records is the training noise of the weights).
 const fig6Tail = 3
 
-// Fig6Keys returns the metrics keys of the paper's Fig. 6 ranges for T
-// timesteps ("x0_mse_0_100", …) and their labels ("[0,100)", …).
-func Fig6Keys(T int) (keys, labels []string) {
+// Fig6Labels returns the labels ("[0,100)", …) of the paper's Fig. 6
+// ranges for T timesteps, in the order of a record's X0MSE (X0MSE(k)
+// selects range k).
+func Fig6Labels(T int) []string {
+	var labels []string
 	for _, r := range diffusion.Fig6Ranges {
 		lo, hi := r[0]*T/1000, r[1]*T/1000
 		if hi <= lo {
 			continue
 		}
-		keys = append(keys, fmt.Sprintf("x0_mse_%d_%d", lo, hi))
 		labels = append(labels, fmt.Sprintf("[%d,%d)", lo, hi))
 	}
-	return keys, labels
+	return labels
 }
 
 func runFig6(ctx context.Context, env *Env) (*Report, error) {
@@ -45,15 +46,15 @@ func runFig6(ctx context.Context, env *Env) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys, labels := Fig6Keys(sizes.T)
+	labels := Fig6Labels(sizes.T)
 
 	ct := Table{Header: []string{"target", "strategy", "seed", "step", "range", "x0_mse"}}
 	for _, tg := range g.Targets {
 		for _, st := range g.Strategies {
 			for _, sd := range g.Seeds {
 				m := g.Model(tg, st, sd)
-				for ki, k := range keys {
-					steps, vals := m.Series(k)
+				for ki := range labels {
+					steps, vals := m.Series(X0MSE(ki))
 					for i := range steps {
 						ct.Add(tg, st, sd, int(steps[i]), labels[ki], vals[i])
 					}
@@ -82,16 +83,16 @@ func runFig6(ctx context.Context, env *Env) (*Report, error) {
 		vals := make([][]float64, len(g.Strategies))
 		rse := make([][]float64, len(g.Strategies)) // relative standard errors of the tail means
 		for si, st := range g.Strategies {
-			for _, k := range keys {
-				_, v := g.MeanSeries(tg, st, k)
+			for ki := range labels {
+				_, v := g.MeanSeries(tg, st, X0MSE(ki))
 				m, se := tailMeanSE(v, fig6Tail)
 				vals[si] = append(vals[si], m)
 				rse[si] = append(rse[si], se/m)
 			}
 		}
 		reg := Regrets(vals)
-		best := make([]int, len(keys))
-		for ri := range keys {
+		best := make([]int, len(labels))
+		for ri := range labels {
 			for si := range g.Strategies {
 				if reg[si][ri] == 0 {
 					best[ri] = si
@@ -110,7 +111,7 @@ func runFig6(ctx context.Context, env *Env) (*Report, error) {
 				}
 			}
 			row, mrow := []any{tg, st}, []any{tg, st}
-			for ri := range keys {
+			for ri := range labels {
 				row = append(row, vals[si][ri])
 				c := fmt.Sprintf("%.4g", vals[si][ri])
 				if reg[si][ri] == 0 {
@@ -165,20 +166,20 @@ func runFig6(ctx context.Context, env *Env) (*Report, error) {
 }
 
 // X0MSEFigure draws the paper's Fig. 6 for a grid: the unweighted x0-MSE
-// of each Fig. 6 timestep range (Fig6Keys) against training step, seed
+// of each Fig. 6 timestep range (Fig6Labels) against training step, seed
 // means on a log scale, one row of panels per target, one line per
 // strategy.
 func X0MSEFigure(g *ModelGrid) (plots.Grid, error) {
-	keys, labels := Fig6Keys(g.Sizes.T)
-	grid := plots.Grid{Rows: len(g.Targets), Cols: len(keys), Width: 18 * vg.Inch, Height: 11 * vg.Inch}
+	labels := Fig6Labels(g.Sizes.T)
+	grid := plots.Grid{Rows: len(g.Targets), Cols: len(labels), Width: 18 * vg.Inch, Height: 11 * vg.Inch}
 	for _, tg := range g.Targets {
-		for ki, k := range keys {
+		for ki := range labels {
 			panel := plots.Lines{Title: fmt.Sprintf("%s-prediction, t in %s", tg, labels[ki]), XLabel: "training step", YLabel: "x0-MSE (log scale)", LogY: true}
 			if ki > 0 {
 				panel.Legend = "none"
 			}
 			for _, st := range g.Strategies {
-				s, v := g.MeanSeries(tg, st, k)
+				s, v := g.MeanSeries(tg, st, X0MSE(ki))
 				panel.Series = append(panel.Series, plots.Series{Name: st, X: s, Y: v})
 			}
 			p, err := panel.Plot()

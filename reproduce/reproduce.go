@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/paretodiff/paretodiff/diffusion/nn"
+	"github.com/paretodiff/paretodiff/run"
 )
 
 // Scale chooses the size of every reproduction: how much data, how large a
@@ -75,7 +76,7 @@ type Env struct {
 	trained, reused int // models TrainModel trained and took from the cache
 	logMu           sync.Mutex
 	qmu             sync.Mutex
-	qualities       map[string]Quality // by configuration, see quality
+	qualities       map[string]run.QualityMeasure // by spec, see quality
 }
 
 // backend returns the backend, the CPU one when none is set.

@@ -71,6 +71,7 @@ func TestDensitiesMatchPMF(t *testing.T) {
 	for i, d := range []Density{
 		Uniform{Steps: T},
 		Stratified{Steps: T, K: 7},
+		Range{Steps: T, Lo: 100, Hi: 350},
 		LogitNormal{Steps: T, M: 0, S: 1},
 		LogitNormal{Steps: T, M: 0.5, S: 0.6},
 		EDMLogNormal{PMean: -1.2, PStd: 1.2, LogSNR: testLogSNR(T)},
@@ -144,6 +145,7 @@ func TestParseDensity(t *testing.T) {
 	for spec, want := range map[string]string{
 		"uniform":              "uniform",
 		"stratified:4":         "stratified:4",
+		"range:10,20":          "range:10,20",
 		"logit-normal":         "logit-normal:0,1",
 		"logit-normal:0.5,2":   "logit-normal:0.5,2",
 		"edm-lognormal":        "edm-lognormal:-1.2,1.2",
@@ -164,6 +166,10 @@ func TestParseDensity(t *testing.T) {
 		"logit-normal:0,-1":  "scale must be positive",
 		"logit-normal:nan,1": "not a finite number",
 		"uniform:3":          "no parameters",
+		"range:5":            "range:LO,HI",
+		"range:20,10":        "range:LO,HI",
+		"range:0,101":        "range:LO,HI",
+		"range:0.5,10":       "range:LO,HI",
 	} {
 		_, err := ParseDensity(spec, 100, ls)
 		require.ErrorContains(t, err, msg, spec)

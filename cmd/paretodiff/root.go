@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/paretodiff/paretodiff/run"
 	"github.com/spf13/cobra"
 )
 
@@ -31,6 +32,26 @@ func failure(err error) error {
 		return nil
 	}
 	return &exitError{code: 1, err: err}
+}
+
+// runError classifies an error of the run layer: a run stopped by a signal
+// exits with the shell's status for it (130 for SIGINT, 143 for SIGTERM;
+// its checkpoint is saved), bad input (run.ErrInput) with 2, anything else
+// with 1.
+func runError(err error) error {
+	var sig run.Signal
+	var stop *run.Interrupted
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &stop) && errors.As(err, &sig):
+		return &exitError{code: sig.ExitCode(), err: err}
+	case errors.As(err, &stop):
+		return failure(err)
+	case errors.Is(err, run.ErrInput):
+		return &exitError{code: 2, err: err}
+	}
+	return failure(err)
 }
 
 // usagef is a bad-input error (exit 2).
@@ -59,9 +80,9 @@ after "Efficient Diffusion Training via Min-SNR Weighting Strategy" (Hang et al.
 	return root
 }
 
-// run executes the command line and returns the exit status, printing any
+// execute runs the command line and returns the exit status, printing any
 // error as one line on stderr.
-func run(args []string, stdout, stderr io.Writer) int {
+func execute(args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd(stdout, stderr)
 	root.SetArgs(args)
 	err := root.Execute()

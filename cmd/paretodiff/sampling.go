@@ -1,13 +1,11 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"github.com/paretodiff/paretodiff/diffusion/data"
 	"github.com/paretodiff/paretodiff/diffusion/nn"
 	"github.com/paretodiff/paretodiff/diffusion/sampler"
+	"github.com/paretodiff/paretodiff/run"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/pflag"
 )
@@ -43,7 +42,7 @@ type samplingOptions struct {
 }
 
 func (o *samplingOptions) addFlags(f *pflag.FlagSet, n int) {
-	f.StringVar(&o.checkpoint, "checkpoint", "", "run folder written by train, or its checkpoint.bin (required)")
+	f.StringVar(&o.checkpoint, "checkpoint", "", "run folder (written by train, conflict, demo or reproduce), or a checkpoint.bin (required)")
 	f.StringVar(&o.sampler, "sampler", "heun", "sampler (see above)")
 	f.IntVar(&o.steps, "steps", 0, fmt.Sprintf("sampler steps (0: the sampler's default: ddpm T, ddim %d, heun %d)", sampler.DefaultDDIMSteps, sampler.DefaultHeunSteps))
 	f.IntVar(&o.n, "n", n, "number of samples")
@@ -109,22 +108,15 @@ func (o *samplingOptions) open(minN int, log io.Writer) (*model, error) {
 	if err != nil {
 		return nil, usagef("--sampler: %v", err)
 	}
-	path := o.checkpoint
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, usagef("--checkpoint: %v", errors.Unwrap(err))
-	}
-	if st.IsDir() {
-		path = diffusion.CheckpointPath(path)
-		if _, err := os.Stat(path); err != nil {
-			return nil, usagef("--checkpoint: %s holds no %s (is it a run folder written by train?)", o.checkpoint, filepath.Base(path))
-		}
-	}
-	ck, err := diffusion.LoadCheckpoint(path)
+	r, err := run.Open(o.checkpoint)
 	if err != nil {
 		return nil, usagef("--checkpoint: %v", err)
 	}
-	m := &model{path: path, ck: ck, data: ck.Meta["data"], smp: smp}
+	ck, err := r.Checkpoint()
+	if err != nil {
+		return nil, usagef("--checkpoint: %v", err)
+	}
+	m := &model{path: r.CheckpointPath(), ck: ck, data: ck.Config.Data, smp: smp}
 	switch name, arg, _ := strings.Cut(m.data, ":"); name {
 	case "toy":
 		if m.toy, err = data.NewToy(arg); err != nil {
@@ -145,11 +137,11 @@ func (o *samplingOptions) open(minN int, log io.Writer) (*model, error) {
 		}
 		m.set.ClipX0 = c
 	}
-	rc, err := ck.Config.TrainConfig()
+	sched, target, err := ck.Config.ScheduleAndTarget()
 	if err != nil {
 		return nil, usagef("--checkpoint: %v", err)
 	}
-	m.sched = rc.Schedule
+	m.sched = sched
 	m.set.Steps = o.steps
 	if m.evals, err = smp.Evaluations(m.sched, &m.set); err != nil {
 		return nil, usagef("--steps: %v", err)
@@ -162,14 +154,11 @@ func (o *samplingOptions) open(minN int, log io.Writer) (*model, error) {
 	switch {
 	case o.untrained:
 		m.weights = "init"
-		if ck.Spec.ResMLP == nil {
-			return nil, usagef("--untrained: the checkpoint holds a %q network, not resmlp", ck.Spec.Kind)
-		}
-		net, err := nn.InitResMLP(be, *ck.Spec.ResMLP, ck.Config.Seed)
+		net, err := nn.BuildSeeded(be, ck.Spec, ck.Config.Seed)
 		if err != nil {
 			return nil, usagef("--checkpoint: %v", err)
 		}
-		m.den = diffusion.NewNetDenoiser(net, rc.Target, rc.Schedule)
+		m.den = diffusion.NewNetDenoiser(net, target, sched)
 	default:
 		m.weights = "raw"
 		if o.ema {

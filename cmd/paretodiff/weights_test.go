@@ -30,7 +30,7 @@ const cliRelTol = 1e-11
 func runCLI(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := run(args, &out, &errb)
+	code := execute(args, &out, &errb)
 	return out.String(), errb.String(), code
 }
 

@@ -68,6 +68,19 @@ func Build(be Backend, s Spec) (Network, error) {
 	return nil, fmt.Errorf("nn: unknown network kind %q (want resmlp)", s.Kind)
 }
 
+// BuildSeeded builds a network of the given spec on be and draws its initial
+// parameters from rand.NewPCG(seed, 0), as InitResMLP does for a ResMLP:
+// every kind of network is started by one call, so a new backbone only
+// adds a case to Build.
+func BuildSeeded(be Backend, s Spec, seed uint64) (Network, error) {
+	net, err := Build(be, s)
+	if err != nil {
+		return nil, err
+	}
+	net.Params().Init(be, rand.New(rand.NewPCG(seed, 0)))
+	return net, nil
+}
+
 // ResMLPConfig configures a ResMLP. Zero fields take the documented defaults
 // (WithDefaults).
 type ResMLPConfig struct {

@@ -57,7 +57,7 @@ func run(ctx context.Context, o nb.Options) error {
 	// bins' task-loss gradients (task loss: the bin's mean x0-MSE).
 	env := o.Env()
 	ms := reproduce.ModelSizesFor(scale)
-	probed, err := reproduce.TrainProbed(ctx, env, reproduce.ProbeSizesFor(scale).Config(ms, o.Seed))
+	probed, err := reproduce.TrainProbed(ctx, env, reproduce.ProbeSizesFor(scale).Spec(ms, o.Seed))
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,7 @@
-package reproduce
+package run
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -17,7 +16,7 @@ import (
 	"github.com/paretodiff/paretodiff/diffusion/sampler"
 )
 
-// QualityConfig says how the sample quality of a model is measured: draw
+// QualitySpec says how the sample quality of a model is measured: draw
 // Samples samples from the EMA weights with Sampler in SamplerSteps steps
 // (every x̂0 clipped to the data's range), and compare them with real data:
 //   - toy data: the sliced Wasserstein distance SW_1 (metrics.
@@ -30,7 +29,7 @@ import (
 // Lower is better. Every model of a run is measured with the same
 // reference set, directions and sampler noise (all from Seed), so
 // differences between models are not differences of noise.
-type QualityConfig struct {
+type QualitySpec struct {
 	Samples      int    `json:"samples"`
 	Sampler      string `json:"sampler"`
 	SamplerSteps int    `json:"sampler_steps"`
@@ -43,7 +42,34 @@ type QualityConfig struct {
 	Classifier classifier.Config `json:"classifier"`
 }
 
-// Random streams of the quality measurement, under QualityConfig.Seed.
+// DefaultQualitySamples and the other defaults of a QualitySpec.
+const (
+	DefaultQualitySamples = 2000
+	DefaultQualitySampler = "heun"
+	DefaultQualityRepeats = 1
+)
+
+// normalize fills in the defaults and checks the sampler.
+func (q QualitySpec) normalize() (QualitySpec, error) {
+	if q.Samples == 0 {
+		q.Samples = DefaultQualitySamples
+	}
+	if q.Sampler == "" {
+		q.Sampler = DefaultQualitySampler
+	}
+	if q.Repeats == 0 {
+		q.Repeats = DefaultQualityRepeats
+	}
+	if q.Samples < 2 || q.Repeats < 1 || q.SamplerSteps < 0 {
+		return q, fmt.Errorf("need ≥ 2 samples, ≥ 1 repeat and sampler steps ≥ 0, got %d, %d and %d", q.Samples, q.Repeats, q.SamplerSteps)
+	}
+	if _, err := sampler.Parse(q.Sampler); err != nil {
+		return q, err
+	}
+	return q, nil
+}
+
+// Random streams of the quality measurement, under QualitySpec.Seed.
 const (
 	streamRef     = 100 // the real reference set
 	streamFloor   = 101 // a second real set: the noise floor
@@ -52,8 +78,8 @@ const (
 	streamSamples = 200 // + draw: the sampler's noise of each sample set
 )
 
-// Quality measures the sample quality of a denoiser.
-type Quality interface {
+// QualityMeasure measures the sample quality of a denoiser.
+type QualityMeasure interface {
 	// Metric names the measure ("SWD").
 	Metric() string
 	// Measure samples the denoiser (draw d uses its own noise stream) and
@@ -62,17 +88,27 @@ type Quality interface {
 	// Sample returns the samples Measure compares for the same draw:
 	// (Samples, D), x̂0 clipped to the data's range.
 	Sample(ctx context.Context, den diffusion.Denoiser, sched *diffusion.Schedule, draw int) ([]float32, error)
+	// Distance is the measure of samples (n, D) drawn by any means against
+	// the reference data (MNIST samples are clamped to [−1, 1] in place).
+	Distance(x []float32) (float64, error)
+	// DataRange is c of the x̂0 clip to [−c, c] every sample is drawn with:
+	// the data's range.
+	DataRange() float64
+	// Reference returns the real data the measure compares with (toy data:
+	// the 2·Samples reference points; nil for MNIST, whose reference is the
+	// test split's classifier features).
+	Reference() []float32
 	// Floor is the measure between two independent real sets of the sizes
 	// used: the value of a perfect model, up to noise.
 	Floor() float64
 }
 
-// NewQuality builds the quality measure of cfg for a data spec ("toy:NAME"
+// NewQualityMeasure builds the quality measure of cfg for a data spec ("toy:NAME"
 // or "mnist"). For MNIST it loads the data from mnistDir ("": the module
 // cache) and the classifier from its cache folder classifierDir ("": the
 // classifier package's default), training the classifier on be if no
 // cached one matches; log, if set, hears about that.
-func NewQuality(ctx context.Context, cfg QualityConfig, dataSpec string, be nn.Backend, mnistDir, classifierDir string, log io.Writer) (Quality, error) {
+func NewQualityMeasure(ctx context.Context, cfg QualitySpec, dataSpec string, be nn.Backend, mnistDir, classifierDir string, log io.Writer) (QualityMeasure, error) {
 	smp, err := sampler.Parse(cfg.Sampler)
 	if err != nil {
 		return nil, err
@@ -88,12 +124,12 @@ func NewQuality(ctx context.Context, cfg QualityConfig, dataSpec string, be nn.B
 	case "mnist":
 		return newFDQuality(ctx, cfg, smp, be, mnistDir, classifierDir, log)
 	}
-	return nil, fmt.Errorf("reproduce: no sample quality measure for data %q", dataSpec)
+	return nil, fmt.Errorf("run: no sample quality measure for data %q", dataSpec)
 }
 
 // swdQuality is the SW_1 distance of samples to real toy data.
 type swdQuality struct {
-	cfg   QualityConfig
+	cfg   QualitySpec
 	toy   *data.Toy
 	smp   sampler.Sampler
 	set   sampler.Settings
@@ -105,7 +141,7 @@ type swdQuality struct {
 // the x̂0 clip (as `paretodiff sample --clip-x0 auto`).
 const clipPoints = 10000
 
-func newSWDQuality(cfg QualityConfig, toy *data.Toy, smp sampler.Sampler) *swdQuality {
+func newSWDQuality(cfg QualitySpec, toy *data.Toy, smp sampler.Sampler) *swdQuality {
 	D := toy.Dim()
 	draw := func(n int, stream uint64) []float32 {
 		x := make([]float32, n*D)
@@ -118,7 +154,7 @@ func newSWDQuality(cfg QualityConfig, toy *data.Toy, smp sampler.Sampler) *swdQu
 	}
 	q := &swdQuality{cfg: cfg, toy: toy, smp: smp, ref: draw(2*cfg.Samples, streamRef),
 		set: sampler.Settings{Steps: cfg.SamplerSteps, ClipX0: clip}}
-	q.floor, _ = q.distance(draw(cfg.Samples, streamFloor))
+	q.floor, _ = q.Distance(draw(cfg.Samples, streamFloor))
 	return q
 }
 
@@ -128,7 +164,14 @@ func (q *swdQuality) Metric() string { return "SWD" }
 // Floor returns the distance of real data to the reference.
 func (q *swdQuality) Floor() float64 { return q.floor }
 
-func (q *swdQuality) distance(x []float32) (float64, error) {
+// Reference returns the reference points.
+func (q *swdQuality) Reference() []float32 { return q.ref }
+
+// DataRange returns the largest |coordinate| of clipPoints real points.
+func (q *swdQuality) DataRange() float64 { return q.set.ClipX0 }
+
+// Distance is the SW_1 distance of x to the reference points.
+func (q *swdQuality) Distance(x []float32) (float64, error) {
 	return metrics.SlicedWasserstein(x, q.ref, q.toy.Dim(), rand.New(rand.NewPCG(q.cfg.Seed, streamProj)), nil)
 }
 
@@ -143,12 +186,12 @@ func (q *swdQuality) Measure(ctx context.Context, den diffusion.Denoiser, sched 
 	if err != nil {
 		return 0, err
 	}
-	return q.distance(x)
+	return q.Distance(x)
 }
 
 // sampleDraw draws the samples of one draw: cfg.Samples rows from the
 // sampler with the draw's noise stream.
-func sampleDraw(ctx context.Context, cfg QualityConfig, smp sampler.Sampler, set *sampler.Settings, den diffusion.Denoiser, sched *diffusion.Schedule, draw int) ([]float32, error) {
+func sampleDraw(ctx context.Context, cfg QualitySpec, smp sampler.Sampler, set *sampler.Settings, den diffusion.Denoiser, sched *diffusion.Schedule, draw int) ([]float32, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -159,39 +202,17 @@ func sampleDraw(ctx context.Context, cfg QualityConfig, smp sampler.Sampler, set
 	return x, nil
 }
 
-// quality returns the (memoised) quality measure of a model configuration.
-func (e *Env) quality(ctx context.Context, cfg ModelConfig) (Quality, error) {
-	b, _ := json.Marshal(struct {
-		Q    QualityConfig
-		Data string
-	}{cfg.Quality, cfg.Data})
-	e.qmu.Lock()
-	defer e.qmu.Unlock()
-	if q, ok := e.qualities[string(b)]; ok {
-		return q, nil
-	}
-	q, err := NewQuality(ctx, cfg.Quality, cfg.Data, e.backend(), e.MNISTDir, e.ClassifierDir, e.Log)
-	if err != nil {
-		return nil, err
-	}
-	if e.qualities == nil {
-		e.qualities = map[string]Quality{}
-	}
-	e.qualities[string(b)] = q
-	return q, nil
-}
-
 // fdQuality is the Fréchet distance of samples to the MNIST test split in
 // the classifier's feature space.
 type fdQuality struct {
-	cfg   QualityConfig
+	cfg   QualitySpec
 	cls   *classifier.Model
 	smp   sampler.Sampler
 	set   sampler.Settings
 	floor float64
 }
 
-func newFDQuality(ctx context.Context, cfg QualityConfig, smp sampler.Sampler, be nn.Backend, mnistDir, classifierDir string, log io.Writer) (*fdQuality, error) {
+func newFDQuality(ctx context.Context, cfg QualitySpec, smp sampler.Sampler, be nn.Backend, mnistDir, classifierDir string, log io.Writer) (*fdQuality, error) {
 	train, err := data.LoadMNIST(mnistDir, "train")
 	if err != nil {
 		return nil, err
@@ -207,7 +228,7 @@ func newFDQuality(ctx context.Context, cfg QualityConfig, smp sampler.Sampler, b
 	q := &fdQuality{cfg: cfg, cls: cls, smp: smp, set: sampler.Settings{Steps: cfg.SamplerSteps, ClipX0: 1}}
 	real := make([]float32, cfg.Samples*data.MNISTDim)
 	train.Sample(rand.New(rand.NewPCG(cfg.Seed, streamFloor)), real)
-	if q.floor, err = q.distance(real); err != nil {
+	if q.floor, err = q.Distance(real); err != nil {
 		return nil, err
 	}
 	return q, nil
@@ -219,9 +240,15 @@ func (q *fdQuality) Metric() string { return "FD" }
 // Floor returns the distance of real data to the reference.
 func (q *fdQuality) Floor() float64 { return q.floor }
 
-// distance is the FD between the features of x (N, 784), clamped to
+// Reference returns nil: the reference is the test split's features.
+func (q *fdQuality) Reference() []float32 { return nil }
+
+// DataRange returns 1: MNIST pixels are in [−1, 1].
+func (q *fdQuality) DataRange() float64 { return q.set.ClipX0 }
+
+// Distance is the FD between the features of x (N, 784), clamped to
 // [−1, 1], and those of the test split.
-func (q *fdQuality) distance(x []float32) (float64, error) {
+func (q *fdQuality) Distance(x []float32) (float64, error) {
 	for i, v := range x {
 		x[i] = max(-1, min(1, v))
 	}
@@ -246,5 +273,5 @@ func (q *fdQuality) Measure(ctx context.Context, den diffusion.Denoiser, sched *
 	if err != nil {
 		return 0, err
 	}
-	return q.distance(x)
+	return q.Distance(x)
 }
