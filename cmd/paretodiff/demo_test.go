@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/paretodiff/paretodiff/internal/cuda"
+	"github.com/paretodiff/paretodiff/internal/cuda/cudaemu"
 	"github.com/paretodiff/paretodiff/internal/cuda/nncuda"
 	"github.com/stretchr/testify/require"
 )
@@ -67,7 +68,7 @@ func TestDemoBadInput(t *testing.T) {
 // TestDemoOnEmulatedGPU runs the demo with --device cuda on the emulated
 // GPU and compares its numbers with the CPU run's.
 func TestDemoOnEmulatedGPU(t *testing.T) {
-	d, err := cuda.OpenEmulator(64<<20, cuda.Options{})
+	d, err := cudaemu.Open(64<<20, cuda.Options{})
 	require.NoError(t, err)
 	old := newCUDA
 	newCUDA = func() (*nncuda.Backend, error) { return nncuda.NewOn(d), nil }

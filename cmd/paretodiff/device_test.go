@@ -9,6 +9,7 @@ import (
 	"github.com/paretodiff/paretodiff/conflict"
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/internal/cuda"
+	"github.com/paretodiff/paretodiff/internal/cuda/cudaemu"
 	"github.com/paretodiff/paretodiff/internal/cuda/cudatest"
 	"github.com/paretodiff/paretodiff/internal/cuda/nncuda"
 	"github.com/stretchr/testify/require"
@@ -80,10 +81,10 @@ func TestTrainOnGPUResumesOnCPU(t *testing.T) {
 }
 
 // TestTrainOnEmulatedGPU runs `train --device cuda` end to end on the
-// emulated GPU (cuda.OpenEmulator) and compares its metrics with a CPU run
+// emulated GPU (cudaemu.Open) and compares its metrics with a CPU run
 // of the same seed.
 func TestTrainOnEmulatedGPU(t *testing.T) {
-	d, err := cuda.OpenEmulator(64<<20, cuda.Options{})
+	d, err := cudaemu.Open(64<<20, cuda.Options{})
 	require.NoError(t, err)
 	defer d.Close()
 	old := newCUDA
@@ -93,7 +94,7 @@ func TestTrainOnEmulatedGPU(t *testing.T) {
 	emu := filepath.Join(t.TempDir(), "emu")
 	_, stderr, code := runCLI(t, trainArgs(emu, "--steps", "10", "--device", "cuda", "--target", "x0")...)
 	require.Equal(t, 0, code, stderr)
-	require.Contains(t, stderr, "device: cuda:0 Fake GPU")
+	require.Contains(t, stderr, "device: cuda:0 Emulated GPU")
 	cpu := filepath.Join(t.TempDir(), "cpu")
 	_, stderr, code = runCLI(t, trainArgs(cpu, "--steps", "10", "--target", "x0")...)
 	require.Equal(t, 0, code, stderr)
@@ -145,7 +146,7 @@ func requireSameGrams(t *testing.T, want, got []conflict.Record) {
 // on the emulated GPU (the one-pass Gram runs on the backend) and compares
 // the Gram matrices with a CPU run of the same seed.
 func TestConflictOnEmulatedGPU(t *testing.T) {
-	d, err := cuda.OpenEmulator(64<<20, cuda.Options{})
+	d, err := cudaemu.Open(64<<20, cuda.Options{})
 	require.NoError(t, err)
 	defer d.Close()
 	old := newCUDA

@@ -1,4 +1,4 @@
-package cuda
+package cuda_test
 
 import (
 	"fmt"
@@ -9,31 +9,32 @@ import (
 	"sync"
 	"testing"
 
+	. "github.com/paretodiff/paretodiff/internal/cuda"
+	"github.com/paretodiff/paretodiff/internal/cuda/cudaemu"
 	"github.com/stretchr/testify/require"
 )
 
-// Tests of the Device machinery on fakeGPU (fake_test.go): they run
-// everywhere and check what the GPU tests cannot check without a GPU.
+// Tests of the Device machinery on the emulated GPU (package cudaemu):
+// they run everywhere and check what the GPU tests cannot check without a
+// GPU, by what the Device asked of the driver, NVRTC and cuBLAS.
 
-func openFake(t *testing.T, f *fakeGPU, opts Options) *Device {
+// openEmulated opens a Device on g, closed when the test ends.
+func openEmulated(t *testing.T, g *cudaemu.GPU, opts Options) *Device {
 	t.Helper()
-	if opts.CacheDir == "" {
-		opts.NoDiskCache = true
-	}
-	d, err := f.open(opts)
+	d, err := g.Open(opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, d.Close()) })
 	return d
 }
 
-func TestFakeDeviceLifecycle(t *testing.T) {
-	f := newFakeGPU(1 << 20)
-	d, err := f.open(Options{NoDiskCache: true})
+func TestEmulatedDeviceLifecycle(t *testing.T) {
+	g := cudaemu.New(1 << 20)
+	d, err := g.Open(Options{})
 	require.NoError(t, err)
-	require.Equal(t, "cuda:0 Fake GPU (sm_86, 0.0 GiB, driver CUDA 12.8)", d.Info().String())
+	require.Equal(t, "cuda:0 Emulated GPU (sm_86, 0.0 GiB, driver CUDA 12.8)", d.Info().String())
 	require.Equal(t, 86, d.Info().Arch())
 	require.Equal(t, 2, d.Info().SMs)
-	require.Equal(t, 1, f.retained)
+	require.Equal(t, 1, g.Contexts())
 	free, total, err := d.MemInfo()
 	require.NoError(t, err)
 	require.Equal(t, uint64(1<<20), total)
@@ -43,21 +44,22 @@ func TestFakeDeviceLifecycle(t *testing.T) {
 	require.NoError(t, err)
 	x.Free()
 	require.NoError(t, d.Close())
-	require.Equal(t, 0, f.retained, "the primary context is released")
-	require.Empty(t, f.live, "cached blocks go back to the driver")
+	require.Equal(t, 0, g.Contexts(), "the primary context is released")
+	require.Zero(t, g.LiveAllocations(), "cached blocks go back to the driver")
 	require.NoError(t, d.Close())
 	require.ErrorIs(t, d.Do(func() error { return nil }), ErrClosed)
 
-	_, err = openWith(libraries{f.driver(), f.nvrtc, f.cublas}, 1, Options{})
+	driver, nvrtc, cublas := g.Libraries()
+	_, err = OpenLibraries(driver, nvrtc, cublas, 1, Options{})
 	require.EqualError(t, err, "cuda: no device 1 (the driver sees 1)")
 }
 
-func TestFakeBuffers(t *testing.T) {
-	f := newFakeGPU(1 << 20)
-	d := openFake(t, f, Options{})
+func TestEmulatedBuffers(t *testing.T) {
+	g := cudaemu.New(1 << 20)
+	d := openEmulated(t, g, Options{})
 	r := rand.New(rand.NewPCG(6, 30))
 	x32 := randF32(r, 1000, 1)
-	x64 := randFloats(r, 100)
+	x64 := RandFloats(r, 100)
 	xi := []int32{-1, 0, 1, math.MaxInt32, math.MinInt32}
 	b32, err := Upload(d, x32)
 	require.NoError(t, err)
@@ -94,21 +96,22 @@ func TestFakeBuffers(t *testing.T) {
 		b.Free()
 	}
 	require.NoError(t, d.TrimPool())
-	require.Empty(t, f.live)
+	require.Zero(t, g.LiveAllocations())
 }
 
-func TestFakeThreadRule(t *testing.T) {
-	f := newFakeGPU(4 << 20)
-	d := openFake(t, f, Options{})
+func TestEmulatedThreadRule(t *testing.T) {
+	d := openEmulated(t, cudaemu.New(4<<20), Options{})
 
-	// Off the worker thread the (fake) driver refuses, as the real one does.
-	done := make(chan int32)
+	// Off the worker thread the (emulated) driver refuses, as the real one does.
+	var code int32
+	done := make(chan error)
 	go func() {
-		var p uint64
-		done <- d.drv.cuMemAlloc(&p, 256)
+		var err error
+		code, err = d.MemAllocHere(256)
+		done <- err
 	}()
-	require.Equal(t, int32(201), <-done)
-	require.EqualError(t, d.drv.check("cuMemAlloc_v2", 201), "cuda: cuMemAlloc_v2: CUDA_ERROR_INVALID_CONTEXT (invalid device context)")
+	require.EqualError(t, <-done, "cuda: cuMemAlloc_v2: CUDA_ERROR_INVALID_CONTEXT (invalid device context)")
+	require.Equal(t, int32(201), code)
 
 	// Through the Device, every goroutine's calls work.
 	var wg sync.WaitGroup
@@ -148,8 +151,8 @@ func TestFakeThreadRule(t *testing.T) {
 	// Nested Do runs inline on the worker; a panic comes back to the caller.
 	var outer, inner int
 	require.NoError(t, d.Do(func() error {
-		outer = gettid()
-		return d.Do(func() error { inner = gettid(); return nil })
+		outer = Gettid()
+		return d.Do(func() error { inner = Gettid(); return nil })
 	}))
 	require.Equal(t, outer, inner)
 	require.NotEqual(t, outer, 0)
@@ -166,9 +169,9 @@ func TestFakeThreadRule(t *testing.T) {
 	require.Panics(t, func() { _ = d.Do(func() error { return d.Close() }) })
 }
 
-func TestFakeKernelsRun(t *testing.T) {
-	f := newFakeGPU(1 << 20)
-	d := openFake(t, f, Options{})
+func TestEmulatedKernelsRun(t *testing.T) {
+	g := cudaemu.New(1 << 20)
+	d := openEmulated(t, g, Options{})
 	x := upload(t, d, []float32{1, 2, 3})
 	y := upload(t, d, []float32{10, 20, 30})
 	require.NoError(t, d.Axpy(y, 2, x))
@@ -177,16 +180,18 @@ func TestFakeKernelsRun(t *testing.T) {
 	require.Equal(t, []float32{13, 26, 39}, download(t, x))
 	require.NoError(t, d.Fill(x.View(1, 2), -1))
 	require.Equal(t, []float32{13, -1, -1}, download(t, x))
-	require.Equal(t, 1, f.compileCount, "compiled once, on first use")
-	require.Equal(t, 1, f.calls["cuModuleLoadData"])
-	require.Equal(t, 3, f.calls["cuModuleGetFunction"], "one lookup per kernel, then cached")
+	require.Equal(t, 1, g.Compiles(), "compiled once, on first use")
+	require.Equal(t, 1, g.Calls("cuModuleLoadData"))
+	require.Equal(t, 3, g.Calls("cuModuleGetFunction"), "one lookup per kernel, then cached")
 }
 
-// TestFakeKernelArguments checks what each wrapper hands to cuLaunchKernel,
-// decoded on the far side: kernel, grid, block and every argument in order.
-func TestFakeKernelArguments(t *testing.T) {
-	f := newFakeGPU(8 << 20)
-	d := openFake(t, f, Options{})
+// TestEmulatedKernelArguments checks what each wrapper hands to
+// cuLaunchKernel, decoded on the far side by the kernel's C parameter
+// types: kernel, grid, block and every argument in order.
+func TestEmulatedKernelArguments(t *testing.T) {
+	g := cudaemu.New(8 << 20)
+	g.RecordLaunches(true)
+	d := openEmulated(t, g, Options{})
 	const rows, cols = 5, 7
 	buf := func(n int) *F32 { return upload(t, d, make([]float32, n)) }
 	m, v, x, o := buf(rows*cols), buf(rows*cols), buf(rows*cols), buf(rows*cols)
@@ -197,55 +202,55 @@ func TestFakeKernelArguments(t *testing.T) {
 	big := buf(300000)
 
 	one, rowGrid, colGrid1 := Dim3{1, 1, 1}, Dim3{1, 1, 1}, Dim3{1, 1, 1}
-	elem := func(n int) Dim3 { return Dim3{uint32(min((n+255)/256, 2*blocksPerSM)), 1, 1} }
+	elem := func(n int) Dim3 { return Dim3{uint32(min((n+255)/256, 2*BlocksPerSM)), 1, 1} }
 	cases := []struct {
 		name string
 		call func() error
-		want []fakeLaunch
+		want []wantLaunch
 	}{
 		{"Scale", func() error { return d.Scale(x, 0.5) },
-			[]fakeLaunch{{"scale_f32", elem(35), block1D, []any{p(x), float32(0.5), int64(35)}}}},
+			[]wantLaunch{{"scale_f32", elem(35), Block1D, []any{p(x), float32(0.5), int64(35)}}}},
 		{"Mul", func() error { return d.Mul(o, x, m) },
-			[]fakeLaunch{{"mul_f32", elem(35), block1D, []any{p(o), p(x), p(m), int64(35)}}}},
+			[]wantLaunch{{"mul_f32", elem(35), Block1D, []any{p(o), p(x), p(m), int64(35)}}}},
 		{"ToFloat64", func() error { return d.ToFloat64(o64, x) },
-			[]fakeLaunch{{"f32_to_f64", elem(35), block1D, []any{o64.Ptr(), p(x), int64(35)}}}},
+			[]wantLaunch{{"f32_to_f64", elem(35), Block1D, []any{o64.Ptr(), p(x), int64(35)}}}},
 		{"AddBias", func() error { return d.AddBias(o, cl, rows, cols) },
-			[]fakeLaunch{{"bias_add_f32", elem(35), block1D, []any{p(o), p(cl), int32(rows), int32(cols)}}}},
+			[]wantLaunch{{"bias_add_f32", elem(35), Block1D, []any{p(o), p(cl), int32(rows), int32(cols)}}}},
 		{"BiasGrad", func() error { return d.BiasGrad(cl, o, rows, cols) },
-			[]fakeLaunch{{"bias_grad_f32", colGrid1, blockCols, []any{p(cl), p(o), int32(rows), int32(cols)}}}},
+			[]wantLaunch{{"bias_grad_f32", colGrid1, BlockCols, []any{p(cl), p(o), int32(rows), int32(cols)}}}},
 		{"SiLU", func() error { return d.SiLU(o, x) },
-			[]fakeLaunch{{"silu_f32", elem(35), block1D, []any{p(o), p(x), int64(35)}}}},
+			[]wantLaunch{{"silu_f32", elem(35), Block1D, []any{p(o), p(x), int64(35)}}}},
 		{"SiLUBackward", func() error { return d.SiLUBackward(o, m, x, true) },
-			[]fakeLaunch{{"silu_backward_f32", elem(35), block1D, []any{p(o), p(m), p(x), int64(35), int32(1)}}}},
+			[]wantLaunch{{"silu_backward_f32", elem(35), Block1D, []any{p(o), p(m), p(x), int64(35), int32(1)}}}},
 		{"GELU erf", func() error { return d.GELU(o, x, GELUErf) },
-			[]fakeLaunch{{"gelu_erf_f32", elem(35), block1D, []any{p(o), p(x), int64(35)}}}},
+			[]wantLaunch{{"gelu_erf_f32", elem(35), Block1D, []any{p(o), p(x), int64(35)}}}},
 		{"GELU tanh backward", func() error { return d.GELUBackward(o, m, x, GELUTanh, false) },
-			[]fakeLaunch{{"gelu_tanh_backward_f32", elem(35), block1D, []any{p(o), p(m), p(x), int64(35), int32(0)}}}},
+			[]wantLaunch{{"gelu_tanh_backward_f32", elem(35), Block1D, []any{p(o), p(m), p(x), int64(35), int32(0)}}}},
 		{"LayerNorm", func() error { return d.LayerNorm(o, rw, rw2, x, cl, cl2, rows, cols, 1e-5) },
-			[]fakeLaunch{{"layernorm_f32", rowGrid, block1D, []any{p(o), p(rw), p(rw2), p(x), p(cl), p(cl2), int32(rows), int32(cols), float32(1e-5)}}}},
+			[]wantLaunch{{"layernorm_f32", rowGrid, Block1D, []any{p(o), p(rw), p(rw2), p(x), p(cl), p(cl2), int32(rows), int32(cols), float32(1e-5)}}}},
 		{"LayerNormBackward", func() error { return d.LayerNormBackward(o, cl, cl2, m, x, rw, rw2, v, rows, cols, false) },
 			nil}, // shape mismatch: v is not gamma-sized; checked below
 		{"TimestepEmbedding", func() error { return d.TimestepEmbedding(o, ts, cols, 10000, 0.5) },
-			[]fakeLaunch{{"timestep_embedding_f32", elem(35), block1D, []any{p(o), ts.Ptr(), int32(rows), int32(cols), float32(10000), float32(0.5)}}}},
+			[]wantLaunch{{"timestep_embedding_f32", elem(35), Block1D, []any{p(o), ts.Ptr(), int32(rows), int32(cols), float32(10000), float32(0.5)}}}},
 		{"Noise", func() error { return d.Noise(o, x, m, rw, rw2, rows, cols) },
-			[]fakeLaunch{{"row_combine_f32", elem(35), block1D, []any{p(o), p(x), p(m), p(rw), p(rw2), int32(rows), int32(cols)}}}},
+			[]wantLaunch{{"row_combine_f32", elem(35), Block1D, []any{p(o), p(x), p(m), p(rw), p(rw2), int32(rows), int32(cols)}}}},
 		{"MSERows", func() error { return d.MSERows(rw, x, m, rw2, rows, cols) },
-			[]fakeLaunch{{"mse_rows_f32", rowGrid, block1D, []any{p(rw), p(x), p(m), p(rw2), int32(rows), int32(cols)}}}},
+			[]wantLaunch{{"mse_rows_f32", rowGrid, Block1D, []any{p(rw), p(x), p(m), p(rw2), int32(rows), int32(cols)}}}},
 		{"MSEGrad", func() error { return d.MSEGrad(o, x, m, rw, rows, cols, 0.2) },
-			[]fakeLaunch{{"mse_grad_f32", elem(35), block1D, []any{p(o), p(x), p(m), p(rw), int32(rows), int32(cols), float32(0.2)}}}},
+			[]wantLaunch{{"mse_grad_f32", elem(35), Block1D, []any{p(o), p(x), p(m), p(rw), int32(rows), int32(cols), float32(0.2)}}}},
 		{"AdamWStep", func() error {
 			return d.AdamWStep(x, m, v, o, AdamW{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.1, Step: 3})
-		}, []fakeLaunch{{"adamw_f32", elem(35), block1D, []any{p(x), p(m), p(v), p(o), int64(35),
+		}, []wantLaunch{{"adamw_f32", elem(35), Block1D, []any{p(x), p(m), p(v), p(o), int64(35),
 			float32(1e-3), float32(0.9), float32(0.999), float32(1 - 0.9), float32(1 - 0.999), float32(1e-8), float32(0.1),
 			float32(1 - math.Pow(0.9, 3)), float32(1 - math.Pow(0.999, 3)), float32(1)}}}},
 		{"EMA", func() error { return d.EMA(x, m, 0.9999) },
-			[]fakeLaunch{{"ema_f32", elem(35), block1D, []any{p(x), p(m), int64(35), float32(0.9999), float32(1 - 0.9999)}}}},
+			[]wantLaunch{{"ema_f32", elem(35), Block1D, []any{p(x), p(m), int64(35), float32(0.9999), float32(1 - 0.9999)}}}},
 		{"SumSquares one block", func() error { _, err := d.SumSquares(x); return err },
-			[]fakeLaunch{{"sumsq_partial_f32", one, block1D, []any{anyPtr{}, p(x), int64(35)}}}},
+			[]wantLaunch{{"sumsq_partial_f32", one, Block1D, []any{anyPtr{}, p(x), int64(35)}}}},
 		{"SumSquares two stages", func() error { _, err := d.SumSquares(big); return err },
-			[]fakeLaunch{
-				{"sumsq_partial_f32", Dim3{maxPartials, 1, 1}, block1D, []any{anyPtr{}, p(big), int64(300000)}},
-				{"sum_f64", one, block1D, []any{anyPtr{}, anyPtr{}, int32(maxPartials)}},
+			[]wantLaunch{
+				{"sumsq_partial_f32", Dim3{MaxPartials, 1, 1}, Block1D, []any{anyPtr{}, p(big), int64(300000)}},
+				{"sum_f64", one, Block1D, []any{anyPtr{}, anyPtr{}, int32(MaxPartials)}},
 			}},
 	}
 	for _, c := range cases {
@@ -254,41 +259,42 @@ func TestFakeKernelArguments(t *testing.T) {
 				require.Panics(t, func() { _ = c.call() })
 				return
 			}
-			f.launches = nil
+			g.TakeLaunches()
 			require.NoError(t, c.call())
-			require.Len(t, f.launches, len(c.want))
+			launches := g.TakeLaunches()
+			require.Len(t, launches, len(c.want))
 			for i, w := range c.want {
-				g := f.launches[i]
-				require.Equal(t, w.name, g.name)
-				require.Equal(t, w.grid, g.grid, "grid of %s", w.name)
-				require.Equal(t, w.block, g.block, "block of %s", w.name)
-				require.Len(t, g.args, len(w.args))
+				l := launches[i]
+				require.Equal(t, w.kernel, l.Kernel)
+				require.Equal(t, w.grid, l.Grid, "grid of %s", w.kernel)
+				require.Equal(t, w.block, l.Block, "block of %s", w.kernel)
+				require.Len(t, l.Args, len(w.args))
 				for j := range w.args {
 					if _, ok := w.args[j].(anyPtr); ok {
-						require.IsType(t, DevicePtr(0), g.args[j], "%s argument %d", w.name, j)
+						require.IsType(t, DevicePtr(0), l.Args[j], "%s argument %d", w.kernel, j)
 						continue
 					}
-					require.Equal(t, w.args[j], g.args[j], "%s argument %d", w.name, j)
+					require.Equal(t, w.args[j], l.Args[j], "%s argument %d", w.kernel, j)
 				}
 			}
 		})
 	}
 
 	// LayerNormBackward launches the input and the parameter gradients.
-	f.launches = nil
+	g.TakeLaunches()
 	require.NoError(t, d.LayerNormBackward(o, cl, cl2, m, x, rw, rw2, cl, rows, cols, true))
-	require.Len(t, f.launches, 2)
-	require.Equal(t, []any{p(o), p(m), p(x), p(rw), p(rw2), p(cl), int32(rows), int32(cols), int32(1)}, f.launches[0].args)
-	require.Equal(t, "layernorm_param_grad_f32", f.launches[1].name)
-	require.Equal(t, []any{p(cl), p(cl2), p(m), p(x), p(rw), p(rw2), int32(rows), int32(cols)}, f.launches[1].args)
-	require.Equal(t, blockCols, f.launches[1].block)
+	launches := g.TakeLaunches()
+	require.Len(t, launches, 2)
+	require.Equal(t, []any{p(o), p(m), p(x), p(rw), p(rw2), p(cl), int32(rows), int32(cols), int32(1)}, launches[0].Args)
+	require.Equal(t, "layernorm_param_grad_f32", launches[1].Kernel)
+	require.Equal(t, []any{p(cl), p(cl2), p(m), p(x), p(rw), p(rw2), int32(rows), int32(cols)}, launches[1].Args)
+	require.Equal(t, BlockCols, launches[1].Block)
 
 	// Empty inputs launch nothing.
-	f.launches = nil
 	e := upload(t, d, []float32{})
 	require.NoError(t, d.Fill(e, 1))
 	require.NoError(t, d.MSERows(e, e, e, e, 0, 3))
-	require.Empty(t, f.launches)
+	require.Empty(t, g.TakeLaunches())
 
 	// Shape mismatches are programmer errors: they panic before launching.
 	require.Panics(t, func() { _ = d.Add(o, x, rw) })
@@ -298,67 +304,74 @@ func TestFakeKernelArguments(t *testing.T) {
 	require.Panics(t, func() { _ = d.GELU(o, x, GELUKind(7)) })
 }
 
+// wantLaunch is an expected kernel launch.
+type wantLaunch struct {
+	kernel      string
+	grid, block Dim3
+	args        []any
+}
+
 // anyPtr in an expected argument list accepts any device pointer (scratch
 // buffers whose address the test does not know).
 type anyPtr struct{}
 
-func TestFakeCompileAndCache(t *testing.T) {
-	f := newFakeGPU(1 << 20)
+func TestEmulatedCompileAndCache(t *testing.T) {
+	g := cudaemu.New(1 << 20)
 	dir := t.TempDir()
-	d1 := openFake(t, f, Options{CacheDir: dir})
+	d1 := openEmulated(t, g, Options{CacheDir: dir})
 	arch, version, cached, err := d1.KernelInfo()
 	require.NoError(t, err)
 	require.Equal(t, 80, arch, "NVRTC supports 75, 80, 90: compute_80 for an sm_86 GPU")
 	require.Equal(t, "12.8", version)
 	require.False(t, cached)
-	require.Equal(t, []string{"--gpu-architecture=compute_80", "--std=c++17", "--fmad=true"}, f.options)
+	require.Equal(t, []string{"--gpu-architecture=compute_80", "--std=c++17", "--fmad=true"}, g.CompileOptions())
 	files, err := filepath.Glob(filepath.Join(dir, "kernels-*.ptx"))
 	require.NoError(t, err)
 	require.Len(t, files, 1)
-	require.Equal(t, filepath.Join(dir, "kernels-"+ptxCacheKey(KernelSource(), f.options, "12.8")+".ptx"), files[0])
+	require.Equal(t, filepath.Join(dir, "kernels-"+PTXCacheKey(KernelSource(), g.CompileOptions(), "12.8")+".ptx"), files[0])
 
-	d2 := openFake(t, f, Options{CacheDir: dir})
+	d2 := openEmulated(t, g, Options{CacheDir: dir})
 	_, _, cached, err = d2.KernelInfo()
 	require.NoError(t, err)
 	require.True(t, cached)
-	require.Equal(t, 1, f.compileCount, "the second device reads the cache")
+	require.Equal(t, 1, g.Compiles(), "the second device reads the cache")
 	x := upload(t, d2, []float32{1})
 	require.NoError(t, d2.Fill(x, 3))
 	require.Equal(t, []float32{3}, download(t, x))
 
 	require.NoError(t, os.WriteFile(files[0], []byte("garbage\x00"), 0o644))
-	d3 := openFake(t, f, Options{CacheDir: dir})
+	d3 := openEmulated(t, g, Options{CacheDir: dir})
 	_, _, cached, err = d3.KernelInfo()
 	require.NoError(t, err)
 	require.False(t, cached, "a damaged cache file is compiled again")
-	require.Equal(t, 2, f.compileCount)
+	require.Equal(t, 2, g.Compiles())
 	data, err := os.ReadFile(files[0])
 	require.NoError(t, err)
-	require.Contains(t, string(data), "// fake PTX")
+	require.Contains(t, string(data), "// cudaemu PTX")
 
 	// The key changes with the source, the options and NVRTC's version.
-	k := ptxCacheKey("src", []string{"a"}, "12.8")
-	require.NotEqual(t, k, ptxCacheKey("src2", []string{"a"}, "12.8"))
-	require.NotEqual(t, k, ptxCacheKey("src", []string{"b"}, "12.8"))
-	require.NotEqual(t, k, ptxCacheKey("src", []string{"a"}, "13.0"))
-	require.NotEqual(t, ptxCacheKey("ab", nil, "c"), ptxCacheKey("a", nil, "bc"), "parts are separated")
+	k := PTXCacheKey("src", []string{"a"}, "12.8")
+	require.NotEqual(t, k, PTXCacheKey("src2", []string{"a"}, "12.8"))
+	require.NotEqual(t, k, PTXCacheKey("src", []string{"b"}, "12.8"))
+	require.NotEqual(t, k, PTXCacheKey("src", []string{"a"}, "13.0"))
+	require.NotEqual(t, PTXCacheKey("ab", nil, "c"), PTXCacheKey("a", nil, "bc"), "parts are separated")
 }
 
-func TestFakeCompileError(t *testing.T) {
-	f := newFakeGPU(1 << 20)
-	f.failCompile = true
-	d := openFake(t, f, Options{})
+func TestEmulatedCompileError(t *testing.T) {
+	g := cudaemu.New(1 << 20)
+	g.FailCompiles("k.cu(1): error: boom\n")
+	d := openEmulated(t, g, Options{})
 	x := upload(t, d, []float32{1})
 	err := d.Fill(x, 3)
 	require.EqualError(t, err, "cuda: nvrtcCompileProgram: NVRTC_ERROR_COMPILATION: k.cu(1): error: boom")
-	f.failCompile = false
+	g.FailCompiles("")
 	require.NoError(t, d.Fill(x, 3), "a failed compilation is tried again")
 	require.Equal(t, []float32{3}, download(t, x))
 }
 
-func TestFakeSgemm(t *testing.T) {
-	f := newFakeGPU(1 << 20)
-	d := openFake(t, f, Options{})
+func TestEmulatedSgemm(t *testing.T) {
+	g := cudaemu.New(1 << 20)
+	d := openEmulated(t, g, Options{})
 	r := rand.New(rand.NewPCG(6, 31))
 	for _, ta := range []bool{false, true} {
 		for _, tb := range []bool{false, true} {
@@ -367,27 +380,27 @@ func TestFakeSgemm(t *testing.T) {
 			c := upload(t, d, c0)
 			require.NoError(t, d.Sgemm(c, s, 2, upload(t, d, a), upload(t, d, b), 0.5))
 			want := f64s(c0)
-			naiveGemm(s, 2, f64s(a), f64s(b), 0.5, want)
+			NaiveGemm(s, 2, f64s(a), f64s(b), 0.5, want)
 			requireNear(t, fmt.Sprintf("%+v", s), want, download(t, c), mixed(want, 1e-5, 1e-5))
 		}
 	}
-	require.Equal(t, int32(cublasDefaultMath), f.mathMode, "full FP32 by default")
-	require.Equal(t, []string{"create", "stream 0", "sgemm", "sgemm", "sgemm", "sgemm"}, f.blas)
+	require.Equal(t, int32(CublasDefaultMath), g.MathMode(), "full FP32 by default")
+	require.Equal(t, []string{"create", "stream 0", "sgemm", "sgemm", "sgemm", "sgemm"}, g.BLASCalls())
 	require.Panics(t, func() {
 		_ = d.Sgemm(upload(t, d, make([]float32, 4)), GemmShape{M: 2, N: 2, K: 2}, 1, upload(t, d, make([]float32, 3)), upload(t, d, make([]float32, 4)), 0)
 	})
 
-	g := newFakeGPU(1 << 20)
-	d2 := openFake(t, g, Options{AllowTF32: true})
+	g2 := cudaemu.New(1 << 20)
+	d2 := openEmulated(t, g2, Options{AllowTF32: true})
 	x := upload(t, d2, []float32{1})
 	require.NoError(t, d2.Sgemm(x, GemmShape{M: 1, N: 1, K: 1}, 1, x, x, 0))
-	require.Equal(t, int32(cublasTF32TensorOpMath), g.mathMode)
+	require.Equal(t, int32(CublasTF32TensorOpMath), g2.MathMode())
 }
 
-func TestFakeOutOfMemory(t *testing.T) {
-	f := newFakeGPU(1 << 20)
-	f.allocLimit = 64 << 10
-	d := openFake(t, f, Options{})
+func TestEmulatedOutOfMemory(t *testing.T) {
+	g := cudaemu.New(1 << 20)
+	g.LimitMemory(64 << 10)
+	d := openEmulated(t, g, Options{})
 	_, err := Alloc[float32](d, 1<<20)
 	require.EqualError(t, err, "cuda: cuMemAlloc_v2: CUDA_ERROR_OUT_OF_MEMORY (out of memory)")
 
