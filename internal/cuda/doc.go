@@ -65,6 +65,16 @@
 // beta) are always added into. Each kernel's parameter list is declared in
 // kernelSpecs and checked at every launch.
 //
+// # Diffusion
+//
+// The kernels of kernels/diffusion.cu serve a variance-preserving
+// diffusion process: an example x0 is noised to x_t = α_t·x0 + σ_t·ε, ε a
+// standard normal draw, with α_t² = ᾱ_t and σ_t² = 1 − ᾱ_t for the noise
+// schedule's cumulative product ᾱ_t at timestep t (package diffusion), and
+// the v target is v = α_t·ε − σ_t·x0. The kernels take α_t, σ_t and the
+// per-example loss weights as per-row float32 arrays computed on the host,
+// and need nothing else of the schedule.
+//
 // # cuBLAS
 //
 // Sgemm, SgemmStridedBatched and Dgemm take row-major matrices (see
