@@ -8,8 +8,8 @@ import (
 
 // Launch is one recorded kernel launch (see RecordLaunches).
 type Launch struct {
-	Kernel      string
-	Grid, Block cuda.Dim3
+	Kernel      string    // the kernel's name, e.g. "fill_f32"
+	Grid, Block cuda.Dim3 // the launch geometry
 	// Args are the launch's arguments decoded by the kernel's C parameter
 	// types: a cuda.DevicePtr, float32, float64, int32 or int64 each.
 	Args []any
@@ -31,9 +31,9 @@ func (g *GPU) TakeLaunches() []Launch {
 	return l
 }
 
-// Calls returns how many times the driver function symbol (e.g.
-// "cuModuleLoadData") was called, counting only the functions that need
-// the context.
+// Calls returns how many times the function symbol (e.g.
+// "cuModuleLoadData", "cublasSgemm_v2") was called, counting the driver
+// and cuBLAS functions that need the context.
 func (g *GPU) Calls(symbol string) int {
 	defer g.lock()()
 	return g.calls[symbol]
