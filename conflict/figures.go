@@ -3,6 +3,7 @@ package conflict
 import (
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 
 	"github.com/paretodiff/paretodiff/diffusion"
@@ -90,6 +91,9 @@ func WriteFigures(dir string, info Info, sched *diffusion.Schedule, recs []Recor
 	bins := info.Bins()
 	if sched.T() != bins.T() {
 		return nil, fmt.Errorf("conflict: the schedule has T=%d but the probes' bins cover %d", sched.T(), bins.T())
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("conflict: %w", err)
 	}
 	var written []string
 	save := func(name string, save func(string) error) error {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/paretodiff/paretodiff/conflict"
+	"github.com/paretodiff/paretodiff/run"
 	"github.com/stretchr/testify/require"
 )
 
@@ -38,8 +39,8 @@ func runSmokeDemo(t *testing.T, seed uint64) (*DemoResult, string) {
 func TestDemoWritesEveryFile(t *testing.T) {
 	res, dir := runSmokeDemo(t, 1)
 	for _, f := range []string{"report.md", "weights.png", "training.png", "pareto.png", "pareto.csv", "samples.png", "quality.csv",
-		"model/checkpoint.bin", "model/metrics.jsonl", "conflict/probe.json", "conflict/probes.jsonl",
-		"conflict/cosine.png", "conflict/stats.png", "conflict/weights.png"} {
+		"model/spec.json", "model/checkpoint.bin", "model/metrics.jsonl", "model/done.json", "model/probes/conflict/probe.json",
+		"model/probes/conflict/probes.jsonl", "conflict/cosine.png", "conflict/stats.png", "conflict/weights.png"} {
 		st, err := os.Stat(filepath.Join(dir, f))
 		require.NoError(t, err, f)
 		require.Positive(t, st.Size(), f)
@@ -55,7 +56,7 @@ func TestDemoWritesEveryFile(t *testing.T) {
 
 	// The probe log reads back with one record per probe: step 0 and every
 	// ProbeEvery steps.
-	_, recs, err := conflict.ReadLog(filepath.Join(dir, DemoConflictDir))
+	_, recs, err := conflict.ReadLog(filepath.Join(dir, DemoModelDir, run.ProbesDir, DemoProbe))
 	require.NoError(t, err)
 	sz := res.Sizes
 	require.Len(t, recs, 1+sz.Model.Steps/sz.ProbeEvery)
@@ -144,7 +145,7 @@ func TestDemoNumbers(t *testing.T) {
 func TestDemoIsDeterministic(t *testing.T) {
 	_, a := runSmokeDemo(t, 2)
 	_, b := runSmokeDemo(t, 2)
-	for _, f := range []string{"pareto.csv", "quality.csv", "conflict/gram/" + conflict.MatrixName(60)} {
+	for _, f := range []string{"pareto.csv", "quality.csv", "model/probes/conflict/gram/" + conflict.MatrixName(60)} {
 		x, err := os.ReadFile(filepath.Join(a, f))
 		require.NoError(t, err)
 		y, err := os.ReadFile(filepath.Join(b, f))
@@ -189,12 +190,12 @@ func TestDemoReportFollowsTheNumbers(t *testing.T) {
 
 	// x0-MSE by range: rising with noise or not.
 	last := res.Records[len(res.Records)-1]
-	for i, k := range res.RangeKeys {
-		last.Values[k] = float64(len(res.RangeKeys) - i)
+	for i := range res.RangeLabels {
+		last.X0MSE[i] = float64(len(res.RangeLabels) - i)
 	}
 	require.Contains(t, res.Markdown(), "The error does not grow steadily with the noise level here")
-	for i, k := range res.RangeKeys {
-		last.Values[k] = 0.01 * float64(i+1)
+	for i := range res.RangeLabels {
+		last.X0MSE[i] = 0.01 * float64(i+1)
 	}
 	require.Contains(t, res.Markdown(), "The error grows with the noise level")
 	require.Contains(t, res.Markdown(), "the model still recovers much of x0 from x_t there")

@@ -77,11 +77,11 @@ const (
 // Normalize returns the spec with every default filled in and every name
 // in its canonical form (a weighting as weighting.Parse writes it back, the
 // network's example length from the data), so that two specs of the same
-// run are equal and hash alike. An error wraps ErrInput and names the
-// field.
+// run are equal and hash alike. An error is a *FieldError (wrapping
+// ErrInput) naming the field.
 func (s Spec) Normalize() (Spec, error) {
 	bad := func(field string, err error) (Spec, error) {
-		return Spec{}, fmt.Errorf("run: spec %s: %w", field, inputError{err})
+		return Spec{}, &FieldError{Field: field, Err: err}
 	}
 	tr := &s.Train
 	dim, err := data.DimOf(tr.Data)

@@ -76,7 +76,11 @@ var ErrNotClosedForm = errors.New("not a closed-form weighting")
 // Parse reads any registered weighting spec "name[:args]": the closed
 // forms of this package (StrategyHelp) and the families other packages
 // register, each dispatched to its family's parser by name.
-func Parse(spec string) (Weighting, error) {
+func Parse(spec string) (Weighting, error) { return parse(spec, false) }
+
+// parse dispatches spec to its family; an unknown name's error lists the
+// families (the closed forms only, with closedOnly).
+func parse(spec string, closedOnly bool) (Weighting, error) {
 	name, args, hasArgs := strings.Cut(strings.TrimSpace(spec), ":")
 	registryMu.RLock()
 	i, ok := byName[strings.TrimSpace(name)]
@@ -86,7 +90,9 @@ func Parse(spec string) (Weighting, error) {
 		f = families[i]
 	} else {
 		for _, g := range families {
-			names = append(names, g.Usage)
+			if !closedOnly || !g.Online {
+				names = append(names, g.Usage)
+			}
 		}
 	}
 	registryMu.RUnlock()
@@ -99,7 +105,7 @@ func Parse(spec string) (Weighting, error) {
 // ParseStrategy reads a closed-form spec; an online family's spec is an
 // error wrapping ErrNotClosedForm.
 func ParseStrategy(spec string) (Strategy, error) {
-	w, err := Parse(spec)
+	w, err := parse(spec, true)
 	if err != nil {
 		return nil, err
 	}

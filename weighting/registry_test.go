@@ -37,6 +37,10 @@ func TestRegistryDispatch(t *testing.T) {
 	_, err = Parse("bogus:1")
 	require.ErrorIs(t, err, ErrUnknown)
 	require.ErrorContains(t, err, "min-snr[:γ]")
+	require.ErrorContains(t, err, "registry-test:N")
+	_, err = ParseStrategy("bogus:1")
+	require.ErrorIs(t, err, ErrUnknown)
+	require.NotContains(t, err.Error(), "registry-test", "closed forms only")
 
 	// Aliases dispatch to their family.
 	for _, a := range []string{"const", "none", " constant "} {

@@ -118,7 +118,7 @@ func conflictGrams(t *testing.T, device string) []conflict.Record {
 	if device == "cuda" {
 		require.Contains(t, stderr, "device: cuda:0 ")
 	}
-	_, recs, err := conflict.ReadLog(dir)
+	_, recs, err := conflict.ReadLog(filepath.Join(dir, "probes", "conflict"))
 	require.NoError(t, err)
 	require.Len(t, recs, 2)
 	return recs

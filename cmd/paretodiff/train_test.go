@@ -46,6 +46,9 @@ func TestTrainToyWritesRunFolder(t *testing.T) {
 	stdout, stderr, code := runCLI(t, trainArgs(dir, "--steps", "20", "--progress", "lines", "--target", "v")...)
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stdout, "trained steps 1–20")
+	for _, f := range []string{"spec.json", "checkpoint.bin", "metrics.jsonl", "progress.json", "done.json"} {
+		require.FileExists(t, filepath.Join(dir, f))
+	}
 	require.Contains(t, stderr, "step 20/20  loss ")
 	recs := metricLines(t, filepath.Join(dir, "metrics.jsonl"))
 	require.Len(t, recs, 4)
@@ -57,13 +60,21 @@ func TestTrainToyWritesRunFolder(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 20, ck.Step)
 	require.Equal(t, "v", ck.Config.Target)
-	require.Equal(t, "toy:moons", ck.Meta["data"])
+	require.Equal(t, "toy:moons", ck.Config.Data)
 	require.False(t, ck.Spec.ResMLP.Preconditioned(), "auto: no input skips for toy data")
-	var cfg map[string]any
-	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	var spec struct {
+		Spec struct {
+			Train struct {
+				Weighting string `json:"weighting"`
+			} `json:"train"`
+			Steps int `json:"steps"`
+		} `json:"spec"`
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "spec.json"))
 	require.NoError(t, err)
-	require.NoError(t, json.Unmarshal(raw, &cfg))
-	require.Equal(t, "min-snr:5", cfg["weighting"])
+	require.NoError(t, json.Unmarshal(raw, &spec))
+	require.Equal(t, "min-snr:5", spec.Spec.Train.Weighting)
+	require.Equal(t, 20, spec.Spec.Steps)
 }
 
 func TestTrainMNISTSmall(t *testing.T) {
@@ -89,7 +100,7 @@ func TestTrainMNISTSmall(t *testing.T) {
 	require.Equal(t, 0.5, ck.Spec.ResMLP.SigmaData)
 	_, stderr, code = runCLI(t, mnist(dir, "--steps", "4", "--resume", "--skip", "off")...)
 	require.Equal(t, 2, code)
-	require.Contains(t, stderr, "--skip off differs from the checkpoint's on")
+	require.Contains(t, stderr, "--skip off differs from the run's on")
 	_, stderr, code = runCLI(t, mnist(dir, "--steps", "4", "--resume", "--skip", "true")...)
 	require.Equal(t, 0, code, stderr)
 	// x0 has no noise part: no skips; explicit values override auto.
@@ -111,9 +122,12 @@ func TestTrainMNISTSmall(t *testing.T) {
 		require.Equal(t, c.sigma, ck.Spec.ResMLP.SigmaData, "%v", c.args)
 	}
 
-	_, stderr, code = runCLI(t, "train", "--data", "mnist", "--mnist-dir", t.TempDir(), "--steps", "3", "--out", t.TempDir())
-	require.Equal(t, 1, code)
+	// Missing MNIST files are bad input, and nothing is left behind.
+	out := filepath.Join(t.TempDir(), "run")
+	_, stderr, code = runCLI(t, "train", "--data", "mnist", "--mnist-dir", t.TempDir(), "--steps", "3", "--out", out)
+	require.Equal(t, 2, code)
 	require.Contains(t, stderr, "cannot open MNIST file")
+	require.NoDirExists(t, out)
 }
 
 func TestTrainBadInput(t *testing.T) {
@@ -138,7 +152,9 @@ func TestTrainBadInput(t *testing.T) {
 		{trainArgs(dir, "--ema", "1"), "EMA decay"},
 		{trainArgs(dir, "--width", "0"), "--width and --depth"},
 		{trainArgs(dir, "--progress", "fancy"), `--progress "fancy"`},
-		{trainArgs(dir, "--resume"), "--resume: diffusion:"},
+		{trainArgs(dir, "--resume"), "--resume: run:"},
+		{trainArgs(dir, "--weighting", "pareto:fw,bins=1"), "--weighting: conflict:"},
+		{trainArgs(dir, "--density", "range:5,3"), "--density: weighting:"},
 	} {
 		stdout, stderr, code := runCLI(t, c.args...)
 		require.Equal(t, 2, code, "%v: %s", c.args, stderr)
@@ -154,8 +170,8 @@ func TestTrainBadInput(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{trainArgs(dir, "--steps", "10"), "already holds a checkpoint"},
-		{trainArgs(dir, "--steps", "10", "--resume", "--width", "32"), "--width 32 differs from the checkpoint's 24"},
+		{trainArgs(dir, "--steps", "10"), "already holds a run: add --resume"},
+		{trainArgs(dir, "--steps", "10", "--resume", "--width", "32"), "--width 32 differs from the run's 24"},
 		{trainArgs(dir, "--steps", "10", "--resume", "--weighting", "snr"), "--weighting snr differs"},
 		{trainArgs(dir, "--steps", "5", "--resume"), "already at step 5"},
 	} {

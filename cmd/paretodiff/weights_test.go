@@ -192,7 +192,8 @@ func TestWeightsBadInput(t *testing.T) {
 		msg  string
 	}{
 		{[]string{"--strategy", "min-snr:-1"}, "γ must be positive"},
-		{[]string{"--strategy", "wat"}, `unknown strategy "wat"`},
+		{[]string{"--strategy", "wat"}, `unknown weighting "wat"`},
+		{[]string{"--strategy", "pareto:fw"}, `"pareto:fw" is computed during training`},
 		{[]string{"--strategy", "snr", "--strategy", "snr"}, "given twice"},
 		{[]string{"--target", "score"}, `unknown target "score"`},
 		{[]string{"--schedule", "sigmoid"}, `unknown schedule "sigmoid"`},

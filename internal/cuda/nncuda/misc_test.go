@@ -111,7 +111,7 @@ func TestTrainerReportsDeviceError(t *testing.T) {
 	require.NoError(t, err)
 	defer d.Close()
 	be := NewOn(d)
-	tr := toyTrainer(t, be, weighting.Eps, nil)
+	tr := toyTrainer(t, be, weighting.Eps)
 	require.NoError(t, tr.StepOnce())
 	be.Alloc(1 << 24) // 64 MiB on a 16 MiB device
 	err = tr.StepOnce()
@@ -123,7 +123,7 @@ func TestTrainerReportsDeviceError(t *testing.T) {
 // norm, Sync after AdamW and the EMA), whatever the network's depth.
 func TestStepHandovers(t *testing.T) {
 	forDevices(t, func(t *testing.T, be *Backend) {
-		tr := toyTrainer(t, be, weighting.Eps, nil)
+		tr := toyTrainer(t, be, weighting.Eps)
 		require.NoError(t, tr.StepOnce()) // the first step allocates its buffers
 		n := be.handovers
 		require.NoError(t, tr.StepOnce())
