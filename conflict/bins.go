@@ -87,18 +87,26 @@ func EqualLogSNR(s *diffusion.Schedule, K int) (Bins, error) {
 
 // FromEdges checks and wraps explicit edges 0 = e0 < e1 < … < eK = T.
 func FromEdges(T int, edges []int) (Bins, error) {
+	if err := checkEdges(T, edges); err != nil {
+		return Bins{}, fmt.Errorf("conflict: %w", err)
+	}
+	return Bins{Edges: append([]int(nil), edges...)}, nil
+}
+
+// checkEdges is FromEdges' check, its error without the package prefix.
+func checkEdges(T int, edges []int) error {
 	if len(edges) < 2 {
-		return Bins{}, fmt.Errorf("conflict: bin edges need at least 2 values, got %d", len(edges))
+		return fmt.Errorf("bin edges need at least 2 values, got %d", len(edges))
 	}
 	if edges[0] != 0 || edges[len(edges)-1] != T {
-		return Bins{}, fmt.Errorf("conflict: bin edges must start at 0 and end at T=%d, got %v", T, edges)
+		return fmt.Errorf("bin edges must start at 0 and end at T=%d, got %v", T, edges)
 	}
 	for i := 1; i < len(edges); i++ {
 		if edges[i] <= edges[i-1] {
-			return Bins{}, fmt.Errorf("conflict: bin edges must increase strictly, got %v", edges)
+			return fmt.Errorf("bin edges must increase strictly, got %v", edges)
 		}
 	}
-	return Bins{Edges: append([]int(nil), edges...)}, nil
+	return nil
 }
 
 // ParseBins reads a bin spec for a schedule: "t:K" (equal width in t),

@@ -290,6 +290,8 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 	f.Add([]byte("paretodiff checkpoint\n"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		checkDecoded(t, raw)
-		checkDecoded(t, withCRC(raw))
+		if fixed := withCRC(raw); !bytes.Equal(fixed, raw) {
+			checkDecoded(t, fixed)
+		}
 	})
 }
