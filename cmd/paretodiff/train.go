@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -210,7 +209,7 @@ func (o *trainOptions) run(ctx context.Context, cmd *cobra.Command, stdout, stde
 	metricsPath := filepath.Join(o.out, "metrics.jsonl")
 	if ck != nil {
 		if err := truncateMetrics(metricsPath, ck.Step); err != nil {
-			return failure(err)
+			return err
 		}
 	} else if err := os.WriteFile(metricsPath, nil, 0o644); err != nil {
 		return usagef("--out: %v", err)
@@ -463,31 +462,38 @@ func (o *trainOptions) writeConfig(spec nn.Spec) error {
 }
 
 // truncateMetrics keeps the records up to step (those a killed run wrote
-// after its last checkpoint are recomputed by the resumed run).
+// after its last checkpoint are recomputed by the resumed run). A last line
+// without its newline was cut short by the kill and is dropped; any other
+// line that is not a record is bad input (exit 2), named by file and line.
 func truncateMetrics(path string, step int) error {
 	raw, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return err
+		return failure(err)
 	}
 	var kept bytes.Buffer
-	sc := bufio.NewScanner(bytes.NewReader(raw))
-	sc.Buffer(make([]byte, 1<<16), 1<<24)
-	for sc.Scan() {
+	lines := bytes.SplitAfter(raw, []byte("\n"))
+	for i, line := range lines {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
 		var rec struct {
 			Step *int `json:"step"`
 		}
-		if json.Unmarshal(sc.Bytes(), &rec) != nil || rec.Step == nil {
-			continue // a line cut short by the kill
+		if json.Unmarshal(line, &rec) != nil || rec.Step == nil {
+			if i == len(lines)-1 && !bytes.HasSuffix(line, []byte("\n")) {
+				continue // a line cut short by the kill
+			}
+			return usagef("--resume: %s line %d is not a metrics record", path, i+1)
 		}
 		if *rec.Step <= step {
-			kept.Write(sc.Bytes())
+			kept.Write(bytes.TrimSuffix(line, []byte("\n")))
 			kept.WriteByte('\n')
 		}
 	}
-	return atomicfile.WriteBytes(path, kept.Bytes())
+	return failure(atomicfile.WriteBytes(path, kept.Bytes()))
 }
 
 // removeStaleTemps deletes temporary files an interrupted atomic write left.
