@@ -268,7 +268,9 @@ func checkDecoded(t *testing.T, raw []byte) {
 
 // FuzzDecodeCheckpoint: no input panics. Every input is also tried with its
 // CRC made correct, so that mutations get past the checksum to the header,
-// the layout and the arrays.
+// the layout and the arrays. testdata/fuzz/FuzzDecodeCheckpoint holds files
+// that panicked before the checks: layout-16P-wraps in LoadCheckpoint,
+// width-squared-wraps in Network, batch-absurd in ResumeTrainer.
 func FuzzDecodeCheckpoint(f *testing.F) {
 	for _, precond := range []bool{false, true} {
 		good := checkpointBytes(f, smallCheckpoint(f, precond, 4))
