@@ -262,61 +262,118 @@ func (r Record) marshal(gramPath, cosinePath string) ([]byte, error) {
 
 // ReadLog reads a folder written by Log: its Info and every record, with
 // its Gram matrix read back from the NPY file and the cosine matrix
-// recomputed from it.
+// recomputed from it. A log that is truncated, corrupted or not one is an
+// error naming the file (and the line of RecordsFile), never a panic; what
+// it returns is consistent: the Info's bins are valid (FromEdges) with a
+// label each, and every record has a loss, a norm, a cosine-by-distance
+// entry and a solution weight per bin, and a K×K Gram matrix read from a
+// file inside dir.
 func ReadLog(dir string) (Info, []Record, error) {
-	var info Info
-	raw, err := os.ReadFile(filepath.Join(dir, InfoFile))
+	info, err := readInfo(filepath.Join(dir, InfoFile))
 	if err != nil {
-		return info, nil, fmt.Errorf("conflict: %w", err)
+		return Info{}, nil, err
 	}
-	if err := json.Unmarshal(raw, &info); err != nil {
-		return info, nil, fmt.Errorf("conflict: %s: %w", filepath.Join(dir, InfoFile), err)
-	}
-	f, err := os.Open(filepath.Join(dir, RecordsFile))
+	path := filepath.Join(dir, RecordsFile)
+	f, err := os.Open(path)
 	if err != nil {
-		return info, nil, fmt.Errorf("conflict: %w", err)
+		return Info{}, nil, fmt.Errorf("conflict: %w", err)
 	}
 	defer f.Close()
 	var recs []Record
 	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<16), 1<<26)
-	for line := 1; sc.Scan(); line++ {
-		var j jsonRecord
-		if err := json.Unmarshal(sc.Bytes(), &j); err != nil {
-			return info, nil, fmt.Errorf("conflict: %s line %d: %w", RecordsFile, line, err)
-		}
-		r := Record{
-			Step: j.Step, Losses: floatsOf(j.Losses), Seconds: float64(j.Seconds),
-			Stats: Stats{Norms: floatsOf(j.Norms), NegativeFraction: float64(j.NegativeFraction), MeanCosine: float64(j.MeanCosine),
-				MinCosine: float64(j.MinCosine), CosineByDistance: floatsOf(j.CosineByDistance)},
-		}
-		for _, s := range j.Solutions {
-			r.Solutions = append(r.Solutions, Solution{Method: s.Method, W: floatsOf(s.W), F: float64(s.F), Gap: float64(s.Gap), NormSq: float64(s.NormSq), Iterations: s.Iterations, Status: s.Status})
-		}
-		if j.Gram != "" {
-			g, err := matio.ReadNPY(filepath.Join(dir, filepath.FromSlash(j.Gram)))
-			if err != nil {
-				return info, nil, fmt.Errorf("conflict: %w", err)
-			}
-			K, c := g.Dims()
-			if K != c {
-				return info, nil, fmt.Errorf("conflict: %s is %d×%d, not square", j.Gram, K, c)
-			}
-			sym := mat.NewSymDense(K, nil)
-			for a := 0; a < K; a++ {
-				for b := a; b < K; b++ {
-					sym.SetSym(a, b, g.At(a, b))
-				}
-			}
-			r.Gram, r.Cosine = sym, gram.Cosine(sym)
+	sc.Buffer(make([]byte, 1<<16), maxRecordLine)
+	line := 0
+	for sc.Scan() {
+		line++
+		r, err := readRecord(dir, sc.Bytes(), len(info.Edges)-1)
+		if err != nil {
+			return Info{}, nil, fmt.Errorf("conflict: %s line %d: %w", path, line, err)
 		}
 		recs = append(recs, r)
 	}
 	if err := sc.Err(); err != nil {
-		return info, nil, fmt.Errorf("conflict: %w", err)
+		if errors.Is(err, bufio.ErrTooLong) {
+			err = fmt.Errorf("longer than %d bytes", maxRecordLine)
+		}
+		return Info{}, nil, fmt.Errorf("conflict: %s line %d: %w", path, line+1, err)
 	}
 	if len(recs) == 0 {
-		return info, nil, errors.New("conflict: " + filepath.Join(dir, RecordsFile) + " holds no probe")
+		return Info{}, nil, errors.New("conflict: " + path + " holds no probe")
 	}
 	return info, recs, nil
+}
+
+// maxRecordLine bounds a line of RecordsFile (a record of K bins holds
+// O(K) numbers; 64 MiB is far above any K a Gram matrix allows).
+const maxRecordLine = 1 << 26
+
+// readInfo reads and checks InfoFile.
+func readInfo(path string) (Info, error) {
+	var info Info
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return info, fmt.Errorf("conflict: %w", err)
+	}
+	if err := json.Unmarshal(raw, &info); err != nil {
+		return info, fmt.Errorf("conflict: %s: %w", path, err)
+	}
+	if _, err := weighting.FromEdges(info.T, info.Edges); err != nil {
+		return info, fmt.Errorf("conflict: %s: %w", path, err)
+	}
+	if K := len(info.Edges) - 1; len(info.Labels) != K {
+		return info, fmt.Errorf("conflict: %s: %d bin labels for %d bins", path, len(info.Labels), K)
+	}
+	return info, nil
+}
+
+// readRecord decodes one line of RecordsFile for K bins, reading its Gram
+// matrix from dir.
+func readRecord(dir string, line []byte, K int) (Record, error) {
+	var j jsonRecord
+	if err := json.Unmarshal(line, &j); err != nil {
+		return Record{}, err
+	}
+	if j.Step < 0 {
+		return Record{}, fmt.Errorf("step %d is negative", j.Step)
+	}
+	for _, v := range []struct {
+		name string
+		n    int
+	}{{"losses", len(j.Losses)}, {"norms", len(j.Norms)}, {"cosine_by_distance", len(j.CosineByDistance)}} {
+		if v.n != K {
+			return Record{}, fmt.Errorf("%s has %d values for %d bins", v.name, v.n, K)
+		}
+	}
+	r := Record{
+		Step: j.Step, Losses: floatsOf(j.Losses), Seconds: float64(j.Seconds),
+		Stats: Stats{Norms: floatsOf(j.Norms), NegativeFraction: float64(j.NegativeFraction), MeanCosine: float64(j.MeanCosine),
+			MinCosine: float64(j.MinCosine), CosineByDistance: floatsOf(j.CosineByDistance)},
+	}
+	for _, s := range j.Solutions {
+		if len(s.W) != K {
+			return Record{}, fmt.Errorf("solution %q has %d weights for %d bins", s.Method, len(s.W), K)
+		}
+		r.Solutions = append(r.Solutions, Solution{Method: s.Method, W: floatsOf(s.W), F: float64(s.F), Gap: float64(s.Gap), NormSq: float64(s.NormSq), Iterations: s.Iterations, Status: s.Status})
+	}
+	if j.Gram != "" {
+		rel := filepath.FromSlash(j.Gram)
+		if !filepath.IsLocal(rel) {
+			return Record{}, fmt.Errorf("gram %q is not a file inside the log's folder", j.Gram)
+		}
+		g, err := matio.ReadNPY(filepath.Join(dir, rel))
+		if err != nil {
+			return Record{}, err
+		}
+		if rows, cols := g.Dims(); rows != K || cols != K {
+			return Record{}, fmt.Errorf("gram %s is %d×%d; want %d×%d for %d bins", j.Gram, rows, cols, K, K, K)
+		}
+		sym := mat.NewSymDense(K, nil)
+		for a := 0; a < K; a++ {
+			for b := a; b < K; b++ {
+				sym.SetSym(a, b, g.At(a, b))
+			}
+		}
+		r.Gram, r.Cosine = sym, gram.Cosine(sym)
+	}
+	return r, nil
 }

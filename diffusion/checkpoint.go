@@ -1,7 +1,6 @@
 package diffusion
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
-	"os"
 	"reflect"
 	"strings"
 
@@ -178,6 +176,9 @@ func (t *Trainer) Restore(c *Checkpoint) error {
 	if !reflect.DeepEqual(c.Layout, t.net.Params().Layout()) {
 		return errors.New("diffusion: checkpoint parameter layout differs from the network's")
 	}
+	if err := c.checkArrays(t.net.Params().Len()); err != nil {
+		return fmt.Errorf("diffusion: checkpoint: %w", err)
+	}
 	stored := c.Config
 	if tc, err := c.Config.TrainConfig(); err == nil {
 		stored = RunConfigOf(tc) // canonical specs: "pareto:fw,bins=4" as it reads back
@@ -208,12 +209,18 @@ func jsonString(v any) string {
 // Network builds the checkpoint's network on be holding its parameters, or
 // its EMA weights if ema is set.
 func (c *Checkpoint) Network(be nn.Backend, ema bool) (nn.Network, error) {
+	if err := c.checkNetwork(); err != nil {
+		return nil, fmt.Errorf("diffusion: checkpoint: %w", err)
+	}
 	net, err := nn.Build(be, c.Spec)
 	if err != nil {
 		return nil, fmt.Errorf("diffusion: checkpoint: %w", err)
 	}
 	if !reflect.DeepEqual(c.Layout, net.Params().Layout()) {
 		return nil, errors.New("diffusion: checkpoint parameter layout differs from its network's")
+	}
+	if err := c.checkArrays(net.Params().Len()); err != nil {
+		return nil, fmt.Errorf("diffusion: checkpoint: %w", err)
 	}
 	if ema {
 		be.Upload(net.Params().Flat, c.EMA)
@@ -286,64 +293,19 @@ func (c *Checkpoint) Save(path string) error {
 }
 
 // LoadCheckpoint reads a checkpoint written by Save, checking its magic,
-// its CRC and that its arrays match its layout.
+// its CRC, that its arrays match its layout, that the layout is its
+// network's, that nn.Build makes that network and that its run
+// configuration parses. A file that fails a check is a *CheckpointError
+// naming it; no file makes it panic.
 func LoadCheckpoint(path string) (*Checkpoint, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := readCheckpointFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("diffusion: %w", err)
+		return nil, err
 	}
-	bad := func(format string, a ...any) error {
-		return fmt.Errorf("diffusion: checkpoint %s: "+format, append([]any{path}, a...)...)
+	c, err := decodeCheckpoint(raw)
+	if err != nil {
+		return nil, &CheckpointError{Path: path, Err: err}
 	}
-	if len(raw) < len(checkpointMagic)+8 || !bytes.Equal(raw[:len(checkpointMagic)-1], []byte(checkpointMagic[:len(checkpointMagic)-1])) {
-		return nil, bad("not a paretodiff checkpoint (bad magic)")
-	}
-	magic := string(raw[:len(checkpointMagic)])
-	if magic != checkpointMagic && magic != checkpointMagicV1 && magic != checkpointMagicV2 {
-		return nil, bad("format version %q is newer than this program reads (update paretodiff)", magic[len(magic)-1:])
-	}
-	body, sum := raw[:len(raw)-4], binary.LittleEndian.Uint32(raw[len(raw)-4:])
-	if crc32.ChecksumIEEE(body) != sum {
-		return nil, bad("checksum mismatch (the file is damaged or truncated)")
-	}
-	rest := body[len(checkpointMagic):]
-	hl := int(binary.LittleEndian.Uint32(rest))
-	rest = rest[4:]
-	if hl > len(rest) {
-		return nil, bad("header of %d bytes in a file of %d", hl, len(raw))
-	}
-	c := &Checkpoint{}
-	if err := json.Unmarshal(rest[:hl], c); err != nil {
-		return nil, bad("header: %v", err)
-	}
-	if magic != checkpointMagic {
-		if c.legacyMagic() != magic {
-			return nil, bad("format version %s does not match its network (input skips need version 2)", magic[len(magic)-1:])
-		}
-		if err := c.migrateLegacyHeader(rest[:hl]); err != nil {
-			return nil, bad("header: %v", err)
-		}
-	}
-	rest = rest[hl:]
-	P := 0
-	for _, l := range c.Layout {
-		n := 1
-		for _, d := range l.Shape {
-			n *= d
-		}
-		P += n
-	}
-	if len(rest) != 4*4*P {
-		return nil, bad("%d bytes of arrays for %d parameters", len(rest), P)
-	}
-	arrays := make([][]float32, 4)
-	for a := range arrays {
-		arrays[a] = make([]float32, P)
-		for i := range arrays[a] {
-			arrays[a][i] = math.Float32frombits(binary.LittleEndian.Uint32(rest[4*(a*P+i):]))
-		}
-	}
-	c.Params, c.M, c.V, c.EMA = arrays[0], arrays[1], arrays[2], arrays[3]
 	return c, nil
 }
 
