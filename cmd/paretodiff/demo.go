@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
-	"strings"
 
 	"github.com/paretodiff/paretodiff/reproduce"
 	"github.com/spf13/cobra"
@@ -72,7 +70,7 @@ conflict --checkpoint read.`, q.Target, q.Model.Width, q.Model.Depth, q.Strategy
 func (o *demoOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 	sizes, err := reproduce.DemoSizesFor(reproduce.Scale(o.size))
 	if err != nil {
-		return usagef("--size: %v", strings.TrimPrefix(err.Error(), "reproduce: "))
+		return usagef("--size: %v", err)
 	}
 	env := &reproduce.Env{Scale: reproduce.Scale(o.size), Seed: o.seed}
 	ctx, stop, err := setUpEnv(ctx, env, o.out, o.device, o.quiet, stderr)
@@ -81,11 +79,8 @@ func (o *demoOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 	}
 	defer stop()
 	res, err := reproduce.Demo(ctx, env, sizes)
-	if errors.Is(err, context.Canceled) {
-		return failure(errors.New("interrupted"))
-	}
 	if err != nil {
-		return failure(err)
+		return workError(ctx, err)
 	}
 	f := res.Final()
 	m := res.Weighting("min-snr:5")

@@ -35,7 +35,7 @@ func TestDeviceFlag(t *testing.T) {
 	if !gpuUsable(t) {
 		require.Equal(t, 2, code, stderr)
 		require.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
-		require.True(t, strings.HasPrefix(stderr, "paretodiff: --device cuda: no usable CUDA driver: "), stderr)
+		require.True(t, strings.HasPrefix(stderr, "paretodiff: --device cuda: cuda: no usable CUDA driver: "), stderr)
 	} else {
 		require.Equal(t, 0, code, stderr)
 		require.Contains(t, stderr, "device: cuda:0 ")
@@ -47,7 +47,7 @@ func TestDeviceFlag(t *testing.T) {
 	if gpuUsable(t) {
 		require.Contains(t, stderr, "device: cuda:0 ")
 	} else {
-		require.Contains(t, stderr, "device: cpu (no usable GPU: no usable CUDA driver: ")
+		require.Contains(t, stderr, "device: cpu (no usable GPU: cuda: no usable CUDA driver: ")
 	}
 	ck, err := diffusion.LoadCheckpoint(filepath.Join(dir, "checkpoint.bin"))
 	require.NoError(t, err)

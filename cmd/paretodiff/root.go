@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -36,19 +37,21 @@ func failure(err error) error {
 	return &exitError{code: 1, err: err}
 }
 
-// runError classifies an error of the run layer: a run stopped by a signal
-// exits with the shell's status for it (130 for SIGINT, 143 for SIGTERM;
-// its checkpoint is saved), bad input (run.ErrInput) with 2, anything else
-// with 1.
-func runError(err error) error {
+// workError classifies an error of work done under ctx (a run, a demo, a
+// reproduction): stopped by a signal, it exits with the shell's status for
+// the signal (130 for SIGINT, 143 for SIGTERM; a run's checkpoint is
+// saved, see run.NotifyContext), stopped otherwise with 1; bad input
+// (run.ErrInput) exits with 2, any other failure with 1.
+func workError(ctx context.Context, err error) error {
 	var sig run.Signal
 	var stop *run.Interrupted
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &stop) && errors.As(err, &sig):
-		return &exitError{code: sig.ExitCode(), err: err}
-	case errors.As(err, &stop):
+	case errors.As(err, &stop) || ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		if errors.As(context.Cause(ctx), &sig) || errors.As(err, &sig) {
+			return &exitError{code: sig.ExitCode(), err: err}
+		}
 		return failure(err)
 	case errors.Is(err, run.ErrInput):
 		return &exitError{code: 2, err: err}

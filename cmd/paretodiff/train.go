@@ -341,7 +341,7 @@ func (o *trainOptions) train(ctx context.Context, spec run.Spec, stdout, stderr 
 		return usagef("--out %s already holds a run: add --resume to continue it or choose another folder", o.out)
 	}
 	if err != nil {
-		return runError(err)
+		return workError(ctx, err)
 	}
 	el := time.Since(start)
 	fmt.Fprintf(stdout, "trained steps %d–%d in %s (%.1f steps/s); run folder %s (checkpoint %s, metrics %s)\n",

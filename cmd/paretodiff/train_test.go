@@ -242,3 +242,50 @@ func TestTrainKillAndResume(t *testing.T) {
 	stale, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*"))
 	require.Empty(t, stale, "temporary files of the killed write are cleaned up")
 }
+
+// SIGTERM, what a preempted Slurm or Kubernetes job gets, stops a run as
+// Ctrl-C does: it writes the checkpoint of the last step and exits 143 (the
+// shell's 128 + 15); --resume then finishes the run bit for bit.
+func TestTrainSIGTERMCheckpointsAndResumes(t *testing.T) {
+	const steps = "300"
+	straight := t.TempDir()
+	_, stderr, code := runCLI(t, trainArgs(straight, "--steps", steps)...)
+	require.Equal(t, 0, code, stderr)
+
+	dir := t.TempDir()
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	child := exec.Command(exe, trainArgs(dir, "--steps", "1000000", "--checkpoint-every", "50")...)
+	child.Env = append(os.Environ(), childEnv+"=1")
+	var childErr strings.Builder
+	child.Stderr = &childErr
+	require.NoError(t, child.Start())
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if ck, err := diffusion.LoadCheckpoint(filepath.Join(dir, "checkpoint.bin")); err == nil && ck.Step >= 50 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	require.NoError(t, child.Process.Signal(syscall.SIGTERM))
+	err = child.Wait()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, childErr.String())
+	require.Equal(t, 143, exit.ExitCode(), childErr.String())
+	require.Contains(t, childErr.String(), "interrupted (received terminated) with the checkpoint of step")
+	ck, err := diffusion.LoadCheckpoint(filepath.Join(dir, "checkpoint.bin"))
+	require.NoError(t, err)
+	require.Less(t, ck.Step, 300)
+	raw, err := os.ReadFile(filepath.Join(dir, "progress.json"))
+	require.NoError(t, err)
+	require.Contains(t, string(raw), `"state": "interrupted"`)
+
+	_, stderr, code = runCLI(t, trainArgs(dir, "--steps", steps, "--resume")...)
+	require.Equal(t, 0, code, stderr)
+	a, err := diffusion.LoadCheckpoint(filepath.Join(straight, "checkpoint.bin"))
+	require.NoError(t, err)
+	b, err := diffusion.LoadCheckpoint(filepath.Join(dir, "checkpoint.bin"))
+	require.NoError(t, err)
+	require.Equal(t, a.Params, b.Params)
+	require.Equal(t, metricLines(t, filepath.Join(straight, "metrics.jsonl")), metricLines(t, filepath.Join(dir, "metrics.jsonl")))
+}

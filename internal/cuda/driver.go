@@ -178,8 +178,8 @@ func DeviceCount() (int, error) {
 func Available() error {
 	n, err := DeviceCount()
 	if err != nil {
-		if _, ok := err.(*Error); ok {
-			return &loadError{ErrNoDriver, strings.TrimPrefix(err.Error(), "cuda: ")}
+		if ce, ok := err.(*Error); ok {
+			return &loadError{ErrNoDriver, ce.message()}
 		}
 		return err
 	}
