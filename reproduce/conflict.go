@@ -16,10 +16,6 @@ import (
 	"gonum.org/v1/plot/vg"
 )
 
-func init() {
-	Register(Target{Name: "conflict", Title: "gradient conflict between timestep bins over training (cosines by distance)", Run: runConflict})
-}
-
 // ConflictStats summarises the cosine matrices of one probe over its draws
 // (independent probe batches): the noise of every statistic is its spread
 // over the draws.
@@ -288,7 +284,7 @@ func conflictFigure(sts []ConflictStats, show []int, path string) error {
 		return err
 	}
 	for i, b := range bands {
-		if err := addBand(a, b.x, b.lo, b.hi, plotutil.Color(i)); err != nil {
+		if err := plots.AddBand(a, b.x, b.lo, b.hi, plotutil.Color(i)); err != nil {
 			return err
 		}
 	}
@@ -310,7 +306,7 @@ func conflictFigure(sts []ConflictStats, show []int, path string) error {
 	if err != nil {
 		return err
 	}
-	if err := addBand(b, x, slo, shi, plotutil.Color(0)); err != nil {
+	if err := plots.AddBand(b, x, slo, shi, plotutil.Color(0)); err != nil {
 		return err
 	}
 	c, err := plots.Lines{Title: "conflicting bin pairs", XLabel: "training step", YLabel: "fraction of pairs",
@@ -318,7 +314,7 @@ func conflictFigure(sts []ConflictStats, show []int, path string) error {
 	if err != nil {
 		return err
 	}
-	if err := addBand(c, x, nlo, nhi, plotutil.Color(0)); err != nil {
+	if err := plots.AddBand(c, x, nlo, nhi, plotutil.Color(0)); err != nil {
 		return err
 	}
 	c.Y.Min, c.Y.Max = 0, 1

@@ -553,7 +553,7 @@ func trainingFigure(r *DemoResult, path string) error {
 		if err != nil {
 			return err
 		}
-		useLogTicks125(p)
+		plots.UseLogTicks125(p)
 		grid.Panels = append(grid.Panels, p)
 	}
 	return grid.Save(path)
@@ -589,7 +589,7 @@ func paretoFigure(r *DemoResult, path string) error {
 			return err
 		}
 		if log {
-			useLogTicks125(p)
+			plots.UseLogTicks125(p)
 		}
 		grid.Panels = append(grid.Panels, p)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/paretodiff/paretodiff/conflict"
 	"github.com/paretodiff/paretodiff/diffusion"
+	"github.com/paretodiff/paretodiff/internal/prose"
 	"github.com/paretodiff/paretodiff/weighting"
 )
 
@@ -84,19 +85,19 @@ func (r *DemoResult) summary() []string {
 	q := r.Quality
 	tm, _ := meanSD(q.Trained)
 	out = append(out, fmt.Sprintf("Training %d steps took %s; the samples' %s to real data %s from %s (untrained) to %s (real data against real data: %s).",
-		r.Sizes.Model.Steps, r.TrainTime.Round(time.Second), q.Metric, change(q.Untrained, tm), f3(q.Untrained), f3(tm), f3(q.Floor)))
+		r.Sizes.Model.Steps, r.TrainTime.Round(time.Second), q.Metric, prose.Change(q.Untrained, tm), prose.F3(q.Untrained), prose.F3(tm), prose.F3(q.Floor)))
 	f := r.Final()
 	pairs := r.Bins.K() * (r.Bins.K() - 1) / 2
 	out = append(out, fmt.Sprintf("After training, %s of the %d pairs of timestep bins have conflicting gradients (negative cosine); the most negative cosine is %s.",
-		pct(f.Stats.NegativeFraction), pairs, f3(f.Stats.MinCosine)))
+		prose.Pct(f.Stats.NegativeFraction), pairs, prose.F3(f.Stats.MinCosine)))
 	if fw := r.Weighting("fw"); fw != nil {
 		k := argMax(fw.W)
 		out = append(out, fmt.Sprintf("The Pareto weights without λ put %s of the weight on timesteps %s; with λ they spread over %s effective bins.",
-			pct(fw.W[k]), r.binName(k), f3(effectiveBins(r.Weighting("fw"+lambdaSuffix).W))))
+			prose.Pct(fw.W[k]), r.binName(k), prose.F3(effectiveBins(r.Weighting("fw"+lambdaSuffix).W))))
 	}
 	if m := r.Weighting("min-snr:5"); m != nil {
 		out = append(out, fmt.Sprintf("Min-SNR-5's Eq. 11 objective (with λ) is %s× the optimum, %s; by distance to the Pareto weights it is %s.",
-			f3(m.RatioL), r.rankPhrase(m.Name, func(w DemoWeighting) float64 { return w.RatioL }), r.closestPhrase(m.Name)))
+			prose.F3(m.RatioL), r.rankPhrase(m.Name, func(w DemoWeighting) float64 { return w.RatioL }), r.closestPhrase(m.Name)))
 	}
 	return out
 }
@@ -122,7 +123,7 @@ func (r *DemoResult) writeWeights(b *strings.Builder) {
 		"Constant weighting gives every timestep's x0 loss the same weight; SNR weighting (the plain ε-MSE of DDPM) weights t = 0 %s times more than t = %d; "+
 		"max-SNR-1 is SNR floored at 1; Min-SNR-5 follows SNR where SNR < 5 and caps it at 5, which it does for t ≤ %d (the %d least noisy steps). "+
 		"weights.png draws all four for each prediction target.\n",
-		target, conv, sched.Name(), f3(sched.SNR(0)), f3(sched.SNR(T-1)), T-1, f3(sched.SNR(0)/sched.SNR(mid)), mid, capT, capT+1)
+		target, conv, sched.Name(), prose.F3(sched.SNR(0)), prose.F3(sched.SNR(T-1)), T-1, prose.F3(sched.SNR(0)/sched.SNR(mid)), mid, capT, capT+1)
 }
 
 func (r *DemoResult) writeTraining(b *strings.Builder) {
@@ -139,19 +140,19 @@ func (r *DemoResult) writeTraining(b *strings.Builder) {
 		"%d steps of %d examples, AdamW at %g with %d warm-up steps, gradient clipping at %g, EMA %g, in %s (%s steps/s, probes included). "+
 		"The weighted training loss %s from %s (mean over the first %d steps) to %s (the last %d); on held-out examples it %s from %s before training to %s.\n\n",
 		r.Params, m.Width, m.Depth, r.Sizes.Target, strings.TrimPrefix(m.Data, "toy:"), m.Steps, m.Batch, m.LR, m.Warmup, m.ClipNorm, m.EMA,
-		r.TrainTime.Round(time.Second), f3(float64(m.Steps)/r.TrainTime.Seconds()),
-		change(firstLoss, last.Loss), f3(firstLoss), m.EvalEvery, f3(last.Loss), m.EvalEvery,
-		change(first.EvalLoss, last.EvalLoss), f3(first.EvalLoss), f3(last.EvalLoss))
+		r.TrainTime.Round(time.Second), prose.F3(float64(m.Steps)/r.TrainTime.Seconds()),
+		prose.Change(firstLoss, last.Loss), prose.F3(firstLoss), m.EvalEvery, prose.F3(last.Loss), m.EvalEvery,
+		prose.Change(first.EvalLoss, last.EvalLoss), prose.F3(first.EvalLoss), prose.F3(last.EvalLoss))
 
 	fmt.Fprintf(b, "The paper's Fig. 6 follows the unweighted x0-MSE (1/D)‖x0 − x̂0‖² in four timestep ranges; here it is measured on %d fixed held-out examples per range. "+
-		"For reference, always predicting the data mean scores the data variance, %s.\n\n", m.EvalSize, f3(r.DataVar))
+		"For reference, always predicting the data mean scores the data variance, %s.\n\n", m.EvalSize, prose.F3(r.DataVar))
 	t := Table{Header: []string{"timesteps", "untrained", "trained", "trained / data variance", "change"}}
 	fin := make([]float64, len(r.RangeLabels))
 	drop := make([]float64, len(r.RangeLabels))
 	for i := range r.RangeLabels {
 		v0, v1 := first.X0MSE[i], last.X0MSE[i]
 		fin[i], drop[i] = v1, (v0-v1)/v0
-		t.Add(r.RangeLabels[i], f3(v0), f3(v1), f3(v1/r.DataVar), fmt.Sprintf("%+.0f%%", -100*drop[i]))
+		t.Add(r.RangeLabels[i], prose.F3(v0), prose.F3(v1), prose.F3(v1/r.DataVar), fmt.Sprintf("%+.0f%%", -100*drop[i]))
 	}
 	b.WriteString(t.Markdown())
 	b.WriteString("\n")
@@ -161,24 +162,24 @@ func (r *DemoResult) writeTraining(b *strings.Builder) {
 	}
 	increasing := sort.Float64sAreSorted(fin)
 	if increasing {
-		fmt.Fprintf(b, "The error grows with the noise level, from %s at %s to %s at %s: the noisier x_t is, the less it says about x0. ", f3(fin[0]), r.RangeLabels[0], f3(fin[n-1]), r.RangeLabels[n-1])
+		fmt.Fprintf(b, "The error grows with the noise level, from %s at %s to %s at %s: the noisier x_t is, the less it says about x0. ", prose.F3(fin[0]), r.RangeLabels[0], prose.F3(fin[n-1]), r.RangeLabels[n-1])
 	} else {
-		fmt.Fprintf(b, "The error does not grow steadily with the noise level here (%s at %s, %s at %s). ", f3(fin[0]), r.RangeLabels[0], f3(fin[n-1]), r.RangeLabels[n-1])
+		fmt.Fprintf(b, "The error does not grow steadily with the noise level here (%s at %s, %s at %s). ", prose.F3(fin[0]), r.RangeLabels[0], prose.F3(fin[n-1]), r.RangeLabels[n-1])
 	}
 	ratio := fin[n-1] / r.DataVar
 	if ratio > 0.5 {
-		fmt.Fprintf(b, "At %s it is %s of the data variance: there the best any model can do is close to predicting the mean, so that range has little left to learn. ", r.RangeLabels[n-1], pct(ratio))
+		fmt.Fprintf(b, "At %s it is %s of the data variance: there the best any model can do is close to predicting the mean, so that range has little left to learn. ", r.RangeLabels[n-1], prose.Pct(ratio))
 	} else {
-		fmt.Fprintf(b, "Even at %s it is only %s of the data variance: the model still recovers much of x0 from x_t there. ", r.RangeLabels[n-1], pct(ratio))
+		fmt.Fprintf(b, "Even at %s it is only %s of the data variance: the model still recovers much of x0 from x_t there. ", r.RangeLabels[n-1], prose.Pct(ratio))
 	}
 	hi, lo := argMax(drop), argMin(drop)
 	switch {
 	case drop[lo] >= 0:
-		fmt.Fprintf(b, "Training lowered the x0-MSE most at %s (by %s) and least at %s (by %s).\n", r.RangeLabels[hi], pct(drop[hi]), r.RangeLabels[lo], pct(drop[lo]))
+		fmt.Fprintf(b, "Training lowered the x0-MSE most at %s (by %s) and least at %s (by %s).\n", r.RangeLabels[hi], prose.Pct(drop[hi]), r.RangeLabels[lo], prose.Pct(drop[lo]))
 	case drop[hi] > 0:
-		fmt.Fprintf(b, "Training lowered the x0-MSE most at %s (by %s) but raised it at %s (by %s).\n", r.RangeLabels[hi], pct(drop[hi]), r.RangeLabels[lo], pct(-drop[lo]))
+		fmt.Fprintf(b, "Training lowered the x0-MSE most at %s (by %s) but raised it at %s (by %s).\n", r.RangeLabels[hi], prose.Pct(drop[hi]), r.RangeLabels[lo], prose.Pct(-drop[lo]))
 	default:
-		fmt.Fprintf(b, "Training lowered the x0-MSE in no range; it rose least at %s (by %s).\n", r.RangeLabels[hi], pct(-drop[hi]))
+		fmt.Fprintf(b, "Training lowered the x0-MSE in no range; it rose least at %s (by %s).\n", r.RangeLabels[hi], prose.Pct(-drop[hi]))
 	}
 }
 
@@ -195,14 +196,14 @@ func (r *DemoResult) writeConflict(b *strings.Builder) {
 	neg := int(math.Round(f.Stats.NegativeFraction * float64(pairs)))
 	ci, cj := mostNegative(f)
 	fmt.Fprintf(b, "After training (step %d), %d of the %d bin pairs (%s) have a negative cosine; the mean off-diagonal cosine is %s and the most negative is %s, between timesteps %s and %s.",
-		f.Step, neg, pairs, pct(f.Stats.NegativeFraction), f3(f.Stats.MeanCosine), f3(f.Stats.MinCosine), r.binName(ci), r.binName(cj))
+		f.Step, neg, pairs, prose.Pct(f.Stats.NegativeFraction), prose.F3(f.Stats.MeanCosine), prose.F3(f.Stats.MinCosine), r.binName(ci), r.binName(cj))
 	if ci >= 0 && f.Stats.MinCosine < 0 {
 		fmt.Fprintf(b, " A step that helps one of those two bins hurts the other.")
 	}
 	byD := f.Stats.CosineByDistance
 	if K > 2 {
 		near, far := byD[1], byD[K-1]
-		fmt.Fprintf(b, " Neighbouring bins have a mean cosine of %s, the two bins farthest apart %s", f3(near), f3(far))
+		fmt.Fprintf(b, " Neighbouring bins have a mean cosine of %s, the two bins farthest apart %s", prose.F3(near), prose.F3(far))
 		switch {
 		case near > far && far < 0:
 			b.WriteString(": agreement fades with distance in t, and distant timesteps pull the weights in opposite directions.")
@@ -220,7 +221,7 @@ func (r *DemoResult) writeConflict(b *strings.Builder) {
 		lo, hi = math.Min(lo, p.Stats.NegativeFraction), math.Max(hi, p.Stats.NegativeFraction)
 	}
 	fmt.Fprintf(b, "Over training (conflict/stats.png): before the first step %s of the pairs conflicted (mean cosine %s); across the %d probes the share ranged from %s to %s, and it ends at %s",
-		pct(f0.Stats.NegativeFraction), f3(f0.Stats.MeanCosine), len(r.Probes), pct(lo), pct(hi), pct(f.Stats.NegativeFraction))
+		prose.Pct(f0.Stats.NegativeFraction), prose.F3(f0.Stats.MeanCosine), len(r.Probes), prose.Pct(lo), prose.Pct(hi), prose.Pct(f.Stats.NegativeFraction))
 	switch d := f.Stats.MeanCosine - f0.Stats.MeanCosine; {
 	case d < -0.1:
 		b.WriteString(": the bins' gradients start out aligned and pull apart as the network learns, so that what helps one range of timesteps no longer helps all the others. ")
@@ -232,7 +233,7 @@ func (r *DemoResult) writeConflict(b *strings.Builder) {
 	norms := f.Stats.Norms
 	kmax, kmin := argMax(norms), argMin(norms)
 	fmt.Fprintf(b, "The bins' gradient norms √G_kk differ by a factor of %s, from %s for timesteps %s to %s for %s",
-		f3(norms[kmax]/norms[kmin]), f3(norms[kmax]), r.binName(kmax), f3(norms[kmin]), r.binName(kmin))
+		prose.F3(norms[kmax]/norms[kmin]), prose.F3(norms[kmax]), r.binName(kmax), prose.F3(norms[kmin]), r.binName(kmin))
 	if norms[kmax] > 3*norms[kmin] {
 		fmt.Fprintf(b, ": an unweighted sum of the bins' x0 losses is dominated by the gradients of the bins near %s.", r.binName(kmax))
 	} else {
@@ -245,19 +246,19 @@ func (r *DemoResult) writePareto(b *strings.Builder) {
 	fmt.Fprintf(b, "Theorem 1 of the paper (after MGDA): the weights w on the simplex that minimise ‖Σ_k w_k g_k‖² = wᵀGw (Eq. 10) give a step "+
 		"δ = −Σ_k w_k g_k that lowers every bin's loss at once (Eq. 8), unless the bins are Pareto stationary. Eq. 11 adds λ‖w‖², "+
 		"which keeps the weights from collapsing onto a few bins. The demo solves both on the last probe's Gram matrix with Frank-Wolfe (fw, as MGDA) "+
-		"and the paper's unconstrained gradient descent over softmax logits (ugd), λ = %g × the mean squared gradient norm = %s.\n\n", r.Sizes.Lambda, f3(r.Lambda))
+		"and the paper's unconstrained gradient descent over softmax logits (ugd), λ = %g × the mean squared gradient norm = %s.\n\n", r.Sizes.Lambda, prose.F3(r.Lambda))
 	fw, ugd := r.Weighting("fw"), r.Weighting("ugd")
 	if fw == nil {
 		return
 	}
 	norms := r.Final().Stats.Norms
 	k := argMax(fw.W)
-	fmt.Fprintf(b, "Without λ, fw reaches the objective %s", f3(fw.F0))
+	fmt.Fprintf(b, "Without λ, fw reaches the objective %s", prose.F3(fw.F0))
 	if ugd != nil {
-		fmt.Fprintf(b, " and ugd %s; their weights differ by at most %s", f3(ugd.F0), f3(maxAbsDiff(fw.W, ugd.W)))
+		fmt.Fprintf(b, " and ugd %s; their weights differ by at most %s", prose.F3(ugd.F0), prose.F3(maxAbsDiff(fw.W, ugd.W)))
 	}
 	fmt.Fprintf(b, ". The weights put %s on timesteps %s and give %d of the %d bins more than 1%% (effective number of bins 1/Σw² = %s). ",
-		pct(fw.W[k]), r.binName(k), countAbove(fw.W, 0.01), len(fw.W), f3(effectiveBins(fw.W)))
+		prose.Pct(fw.W[k]), r.binName(k), countAbove(fw.W, 0.01), len(fw.W), prose.F3(effectiveBins(fw.W)))
 	rank := 1
 	for _, n := range norms {
 		if n < norms[k] {
@@ -267,22 +268,22 @@ func (r *DemoResult) writePareto(b *strings.Builder) {
 	if rank == 1 {
 		fmt.Fprintf(b, "That bin has the smallest gradient norm of all: the shortest combination of the gradients leans on the shortest gradients. ")
 	} else {
-		fmt.Fprintf(b, "That bin's gradient norm is the %s smallest of %d: the minimum-norm combination leans on short gradients that do not point against the others. ", ordinal(rank), len(norms))
+		fmt.Fprintf(b, "That bin's gradient norm is the %s smallest of %d: the minimum-norm combination leans on short gradients that do not point against the others. ", prose.Ordinal(rank), len(norms))
 	}
 	d := fw.Descent
 	if d.DecreasesAll {
-		fmt.Fprintf(b, "Eq. 8 holds: along δ every bin's loss falls to first order (the least helped bin, %s, has ⟨δ, g_k⟩ = %s < 0).\n\n", r.binName(d.Task), f3(d.Worst))
+		fmt.Fprintf(b, "Eq. 8 holds: along δ every bin's loss falls to first order (the least helped bin, %s, has ⟨δ, g_k⟩ = %s < 0).\n\n", r.binName(d.Task), prose.F3(d.Worst))
 	} else {
-		fmt.Fprintf(b, "Eq. 8 fails at this point: ⟨δ, g_k⟩ = %s ≥ 0 for timesteps %s, so the bins are (numerically) Pareto stationary.\n\n", f3(d.Worst), r.binName(d.Task))
+		fmt.Fprintf(b, "Eq. 8 fails at this point: ⟨δ, g_k⟩ = %s ≥ 0 for timesteps %s, so the bins are (numerically) Pareto stationary.\n\n", prose.F3(d.Worst), r.binName(d.Task))
 	}
 	if fl := r.Weighting("fw" + lambdaSuffix); fl != nil {
 		kl := argMax(fl.W)
 		fmt.Fprintf(b, "With λ = %s the weights spread over %s effective bins (from %s without λ), the largest being %s on timesteps %s; %d of %d bins get more than 1%%. ",
-			f3(r.Lambda), f3(effectiveBins(fl.W)), f3(effectiveBins(fw.W)), f3(fl.W[kl]), r.binName(kl), countAbove(fl.W, 0.01), len(fl.W))
+			prose.F3(r.Lambda), prose.F3(effectiveBins(fl.W)), prose.F3(effectiveBins(fw.W)), prose.F3(fl.W[kl]), r.binName(kl), countAbove(fl.W, 0.01), len(fl.W))
 		if fl.Descent.DecreasesAll {
 			b.WriteString("Their step still lowers every bin's loss to first order (Eq. 8).\n")
 		} else {
-			fmt.Fprintf(b, "The price of spreading: their step no longer lowers every bin's loss (timesteps %s rise to first order, ⟨δ, g_k⟩ = %s).\n", r.binName(fl.Descent.Task), f3(fl.Descent.Worst))
+			fmt.Fprintf(b, "The price of spreading: their step no longer lowers every bin's loss (timesteps %s rise to first order, ⟨δ, g_k⟩ = %s).\n", r.binName(fl.Descent.Task), prose.F3(fl.Descent.Worst))
 		}
 	}
 }
@@ -301,7 +302,7 @@ func (r *DemoResult) writeComparison(b *strings.Builder) {
 		if !w.Descent.DecreasesAll {
 			yes = "no: " + r.binName(w.Descent.Task) + " rises"
 		}
-		t.Add(name, fmtWeights(w.W), f3(w.Ratio0)+"×", f3(w.RatioL)+"×", yes, f3(w.TV))
+		t.Add(name, fmtWeights(w.W), prose.F3(w.Ratio0)+"×", prose.F3(w.RatioL)+"×", yes, prose.F3(w.TV))
 	}
 	b.WriteString(t.Markdown())
 	b.WriteString("\n")
@@ -310,8 +311,8 @@ func (r *DemoResult) writeComparison(b *strings.Builder) {
 		return
 	}
 	fmt.Fprintf(b, "Min-SNR-5 puts %s on the least noisy bin and %s on the noisiest. On the regularised objective it is %s× the optimum, %s; without λ %s× the optimum, %s. ",
-		f3(m.W[0]), f3(m.W[len(m.W)-1]), f3(m.RatioL), r.rankPhrase(m.Name, func(w DemoWeighting) float64 { return w.RatioL }),
-		f3(m.Ratio0), r.rankPhrase(m.Name, func(w DemoWeighting) float64 { return w.Ratio0 }))
+		prose.F3(m.W[0]), prose.F3(m.W[len(m.W)-1]), prose.F3(m.RatioL), r.rankPhrase(m.Name, func(w DemoWeighting) float64 { return w.RatioL }),
+		prose.F3(m.Ratio0), r.rankPhrase(m.Name, func(w DemoWeighting) float64 { return w.Ratio0 }))
 	fmt.Fprintf(b, "By distance to the Pareto weights it is %s. ", r.closestPhrase(m.Name))
 	if m.Descent.DecreasesAll {
 		b.WriteString("Its step lowers every bin's loss to first order, as the Pareto step does.")
@@ -332,33 +333,22 @@ func (r *DemoResult) writeSamples(b *strings.Builder) {
 	tm, _ := meanSD(q.Trained)
 	var sets []string
 	for _, v := range q.Trained {
-		sets = append(sets, f3(v))
+		sets = append(sets, prose.F3(v))
 	}
 	fmt.Fprintf(b, "From pure noise, the %s sampler (%d steps) drew %d points from the EMA weights. Their sliced Wasserstein distance (SW₁, lower is better) to real points is %s "+
 		"(independent sample sets: %s), against %s for the untrained network and %s for a second set of real points: the floor, what a perfect model scores at this sample size. ",
-		m.Sampler, m.SamplerSteps, m.Samples, f3(tm), strings.Join(sets, ", "), f3(q.Untrained), f3(q.Floor))
+		m.Sampler, m.SamplerSteps, m.Samples, prose.F3(tm), strings.Join(sets, ", "), prose.F3(q.Untrained), prose.F3(q.Floor))
 	gap := (q.Untrained - tm) / (q.Untrained - q.Floor)
-	fmt.Fprintf(b, "Training closed %s of the gap between the untrained network and the floor", pct(gap))
+	fmt.Fprintf(b, "Training closed %s of the gap between the untrained network and the floor", prose.Pct(gap))
 	switch {
 	case tm <= 1.5*q.Floor:
-		fmt.Fprintf(b, "; at %s× the floor the samples are about as close to the data as real points are.", f3(tm/q.Floor))
+		fmt.Fprintf(b, "; at %s× the floor the samples are about as close to the data as real points are.", prose.F3(tm/q.Floor))
 	case tm <= 3*q.Floor:
-		fmt.Fprintf(b, "; at %s× the floor the samples are near the data but measurably off it.", f3(tm/q.Floor))
+		fmt.Fprintf(b, "; at %s× the floor the samples are near the data but measurably off it.", prose.F3(tm/q.Floor))
 	default:
-		fmt.Fprintf(b, "; at %s× the floor the samples are still far from the data: the model needs more training.", f3(tm/q.Floor))
+		fmt.Fprintf(b, "; at %s× the floor the samples are still far from the data: the model needs more training.", prose.F3(tm/q.Floor))
 	}
 	b.WriteString(" samples.png shows real data, the untrained network's samples and the trained model's side by side.\n")
-}
-
-// change is "fell" or "rose" (or "stayed at" when equal) from a to b.
-func change(a, b float64) string {
-	switch {
-	case b < a:
-		return "fell"
-	case b > a:
-		return "rose"
-	}
-	return "stayed"
 }
 
 // binName is "t 0–124" for bin k.
@@ -408,7 +398,7 @@ func (r *DemoResult) closedRank(key func(DemoWeighting) float64) (rank func(stri
 		return 0
 	}
 	if len(cs) > 0 {
-		best = fmt.Sprintf("%s at %s×", cs[0].Name, f3(key(cs[0])))
+		best = fmt.Sprintf("%s at %s×", cs[0].Name, prose.F3(key(cs[0])))
 	}
 	return rank, len(cs), best
 }
@@ -422,12 +412,12 @@ func (r *DemoResult) rankPhrase(name string, key func(DemoWeighting) float64) st
 		next := ""
 		for _, w := range r.Weightings {
 			if !w.Pareto && rank(w.Name) == 2 {
-				next = fmt.Sprintf(" (next: %s at %s×)", w.Name, f3(key(w)))
+				next = fmt.Sprintf(" (next: %s at %s×)", w.Name, prose.F3(key(w)))
 			}
 		}
 		return fmt.Sprintf("the best of the %d closed forms%s", n, next)
 	}
-	return fmt.Sprintf("%s of the %d closed forms (best: %s)", ordinal(rank(name)), n, best)
+	return fmt.Sprintf("%s of the %d closed forms (best: %s)", prose.Ordinal(rank(name)), n, best)
 }
 
 // closestPhrase says where a closed form ranks by distance to the Pareto
@@ -442,9 +432,9 @@ func (r *DemoResult) closestPhrase(name string) string {
 		}
 	}
 	if rank(name) == 1 {
-		return fmt.Sprintf("the closest of the %d closed forms (distance %s)", n, f3(w.TV))
+		return fmt.Sprintf("the closest of the %d closed forms (distance %s)", n, prose.F3(w.TV))
 	}
-	return fmt.Sprintf("the %s closest of %d (distance %s; closest: %s at %s)", ordinal(rank(name)), n, f3(w.TV), closest.Name, f3(closest.TV))
+	return fmt.Sprintf("the %s closest of %d (distance %s; closest: %s at %s)", prose.Ordinal(rank(name)), n, prose.F3(w.TV), closest.Name, prose.F3(closest.TV))
 }
 
 // mostNegative returns the bin pair of the smallest off-diagonal cosine
@@ -499,34 +489,6 @@ func argMax(v []float64) int {
 		}
 	}
 	return b
-}
-
-// pct writes a fraction as a percentage: "42%", or "0.3%" below 10%.
-func pct(v float64) string {
-	switch {
-	case math.IsNaN(v):
-		return "n/a"
-	case v == 0:
-		return "0%"
-	case math.Abs(v) < 0.1:
-		return fmt.Sprintf("%.1f%%", 100*v)
-	}
-	return fmt.Sprintf("%.0f%%", 100*v)
-}
-
-// ordinal writes 1 as "1st", 2 as "2nd" and so on.
-func ordinal(n int) string {
-	suffix := "th"
-	switch {
-	case n%100 >= 11 && n%100 <= 13:
-	case n%10 == 1:
-		suffix = "st"
-	case n%10 == 2:
-		suffix = "nd"
-	case n%10 == 3:
-		suffix = "rd"
-	}
-	return fmt.Sprintf("%d%s", n, suffix)
 }
 
 // fmtWeights writes weights with 3 decimals.

@@ -7,7 +7,7 @@
 // with them.
 //
 // Tour:
-//   - A Target (Register, Targets, Resolve) is a named reproduction:
+//   - A Target (Targets, Lookup, Resolve: one ordered list) is a named reproduction:
 //     "weights", "fig2", "fig3", "fig4", "fig5", "fig6", "table2",
 //     "conflict". RunTarget runs one with
 //     an Env (scale, backend, output folder, seed, progress log) and writes

@@ -13,10 +13,6 @@ import (
 	"gonum.org/v1/plot/vg"
 )
 
-func init() {
-	Register(Target{Name: "fig2", Title: "fine-tuning on one timestep bin: loss change at every timestep", Run: runFig2})
-}
-
 // Fig2Bins are the paper's fine-tuning bins, in thousandths of T.
 var Fig2Bins = [][2]int{{100, 200}, {200, 300}, {300, 400}}
 
@@ -228,7 +224,7 @@ func LossChangePanel(title string, changes []LossChange, lo, hi int) (*plot.Plot
 	if err != nil {
 		return nil, err
 	}
-	p.Y.Scale, p.Y.Tick.Marker = symLog{C: 1}, symLogTicks{C: 1}
+	p.Y.Scale, p.Y.Tick.Marker = plots.SymLog{C: 1}, plots.SymLogTicks{C: 1}
 	return p, nil
 }
 

@@ -19,10 +19,6 @@ import (
 	"gonum.org/v1/plot/vg"
 )
 
-func init() {
-	Register(Target{Name: "fig3", Title: "UGD weights against the number of samples per timestep bin", Run: runFig3})
-}
-
 // Fig3Sizes are the settings of fig3 beyond the model's.
 type Fig3Sizes struct {
 	// Target and Strategy name the trained model (a model of the strategy
@@ -346,7 +342,7 @@ func fig3Figure(res *Fig3Result, minSNR []float64, fs Fig3Sizes, path string) er
 		if err != nil {
 			return err
 		}
-		if err := addBand(p, centers, lo, hi, plotutil.Color(0)); err != nil {
+		if err := plots.AddBand(p, centers, lo, hi, plotutil.Color(0)); err != nil {
 			return err
 		}
 		p.Y.Min, p.Y.Max = 0, 1.05*ymax
@@ -366,7 +362,7 @@ func fig3Figure(res *Fig3Result, minSNR []float64, fs Fig3Sizes, path string) er
 	if err != nil {
 		return err
 	}
-	if err := addBand(dp, ns, dn, up, plotutil.Color(0)); err != nil {
+	if err := plots.AddBand(dp, ns, dn, up, plotutil.Color(0)); err != nil {
 		return err
 	}
 	dp.Y.Min = 0
@@ -383,7 +379,7 @@ func fig3Figure(res *Fig3Result, minSNR []float64, fs Fig3Sizes, path string) er
 	if err != nil {
 		return err
 	}
-	if err := addBand(sp, ns, lo, hi, plotutil.Color(0)); err != nil {
+	if err := plots.AddBand(sp, ns, lo, hi, plotutil.Color(0)); err != nil {
 		return err
 	}
 	setTicksX(sp, ns)

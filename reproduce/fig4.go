@@ -17,10 +17,6 @@ import (
 	"gonum.org/v1/plot/vg"
 )
 
-func init() {
-	Register(Target{Name: "fig4", Title: "Eq. 11 objective of constant, SNR, max-SNR, min-SNR and UGD weights", Run: runFig4})
-}
-
 // Fig4Sizes are fig4's settings beyond the probed run's (ProbeSizes).
 type Fig4Sizes struct {
 	// Rho sets λ = Rho × MedianDiag of a probe's Gram (the mean of the
@@ -404,7 +400,7 @@ func fig4Figure(main, zero, sweep []fig4Point, all []string, nClosed int, bins w
 		if err != nil {
 			return nil, err
 		}
-		useLogTicks125(p)
+		plots.UseLogTicks125(p)
 		return p, nil
 	}
 	a, err := over(main, fmt.Sprintf("Eq. 11 objective wᵀ(G + λI)w, λ = %g × median G_kk", fs.Rho))
@@ -429,7 +425,7 @@ func fig4Figure(main, zero, sweep []fig4Point, all []string, nClosed int, bins w
 	if err != nil {
 		return err
 	}
-	useLogTicks125(c)
+	plots.UseLogTicks125(c)
 	centers := bins.Centers()
 	last := main[len(main)-1]
 	var ws []plots.Series
@@ -455,7 +451,7 @@ func fig4Figure(main, zero, sweep []fig4Point, all []string, nClosed int, bins w
 		return err
 	}
 	d.Y.Min = fig4WeightFloor
-	useLogTicks125(d)
+	plots.UseLogTicks125(d)
 	grid.Panels = []*plot.Plot{a, b, c, d}
 	return grid.Save(path)
 }

@@ -7,15 +7,12 @@ import (
 	"strings"
 
 	"github.com/paretodiff/paretodiff/diffusion/data"
+	"github.com/paretodiff/paretodiff/internal/prose"
 	"github.com/paretodiff/paretodiff/plots"
 	"github.com/paretodiff/paretodiff/run"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 )
-
-func init() {
-	Register(Target{Name: "fig5", Title: "sample quality against training steps, 4 strategies × 3 targets", Run: runFig5})
-}
 
 // fig5Smooth is the half-width h of the moving average (2h+1 evaluations)
 // applied to quality curves before reading off when they reach a level:
@@ -115,7 +112,7 @@ func runFig5(ctx context.Context, env *Env) (*Report, error) {
 		return nil, err
 	}
 	geo := math.Exp(logSum / float64(nRatios))
-	fast.Measured = strings.Join(lines, "; ") + fmt.Sprintf(". Geometric mean of the %d speed-ups (bounds taken at their value): %s× (paper: %g×).", nRatios, f3(geo), paperSpeedUp)
+	fast.Measured = strings.Join(lines, "; ") + fmt.Sprintf(". Geometric mean of the %d speed-ups (bounds taken at their value): %s× (paper: %g×).", nRatios, prose.F3(geo), paperSpeedUp)
 	fast.Verdict = VerdictOf(fastOut...)
 
 	// Final quality: min-SNR-5 best or within noise of the best.
@@ -176,9 +173,9 @@ func runFig5(ctx context.Context, env *Env) (*Report, error) {
 					lo, hi = math.Min(lo, r), math.Max(hi, r)
 				}
 				if lo == hi {
-					rs = append(rs, fmt.Sprintf("%s× over %s", f3(lo), b))
+					rs = append(rs, fmt.Sprintf("%s× over %s", prose.F3(lo), b))
 				} else {
-					rs = append(rs, fmt.Sprintf("%s–%s× over %s", f3(lo), f3(hi), b))
+					rs = append(rs, fmt.Sprintf("%s–%s× over %s", prose.F3(lo), prose.F3(hi), b))
 				}
 			}
 			fmt.Fprintf(&noise, "- Seed spread (%d seeds), %s: per-seed speed-ups %s (bounds taken at their value).\n", len(g.Seeds), tg, strings.Join(rs, ", "))
@@ -225,7 +222,7 @@ func QualityFigure(g *ModelGrid) (plots.Grid, error) {
 		if err != nil {
 			return plots.Grid{}, err
 		}
-		useLogTicks125(p)
+		plots.UseLogTicks125(p)
 		grid.Panels = append(grid.Panels, p)
 	}
 	return grid, nil

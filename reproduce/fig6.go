@@ -11,10 +11,6 @@ import (
 	"gonum.org/v1/plot/vg"
 )
 
-func init() {
-	Register(Target{Name: "fig6", Title: "unweighted x0-MSE by timestep range over training", Run: runFig6})
-}
-
 // fig6Tail is the number of last metrics records averaged for the final
 // x0-MSE of a range (the held-out batches are fixed, so what varies between
 // records is the training noise of the weights).
@@ -186,7 +182,7 @@ func X0MSEFigure(g *ModelGrid) (plots.Grid, error) {
 			if err != nil {
 				return plots.Grid{}, err
 			}
-			useLogTicks125(p)
+			plots.UseLogTicks125(p)
 			grid.Panels = append(grid.Panels, p)
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -144,65 +143,36 @@ type Target struct {
 	Run func(ctx context.Context, env *Env) (*Report, error)
 }
 
-var (
-	registryMu sync.Mutex
-	registry   = map[string]Target{}
-)
-
-// order is the order in which All runs the targets that exist; targets not
-// listed run after them, by name.
-var order = []string{"weights", "fig2", "fig3", "fig4", "fig5", "fig6", "table2", "conflict"}
-
-// Register adds a target. Names are unique and "all" is reserved; a
-// duplicate panics (a programmer error).
-func Register(t Target) {
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	if t.Name == "" || t.Name == "all" || t.Run == nil {
-		panic(fmt.Sprintf("reproduce: invalid target %q", t.Name))
-	}
-	if _, dup := registry[t.Name]; dup {
-		panic(fmt.Sprintf("reproduce: target %q registered twice", t.Name))
-	}
-	registry[t.Name] = t
+// targets is every reproduction, in the order "all" runs them: the
+// closed forms first, then the paper's figures and table in order, then
+// the conflict study.
+var targets = []Target{
+	{Name: "weights", Title: "loss weights of the four strategies for ε, x0 and v", Run: runWeights},
+	{Name: "fig2", Title: "fine-tuning on one timestep bin: loss change at every timestep", Run: runFig2},
+	{Name: "fig3", Title: "UGD weights against the number of samples per timestep bin", Run: runFig3},
+	{Name: "fig4", Title: "Eq. 11 objective of constant, SNR, max-SNR, min-SNR and UGD weights", Run: runFig4},
+	{Name: "fig5", Title: "sample quality against training steps, 4 strategies × 3 targets", Run: runFig5},
+	{Name: "fig6", Title: "unweighted x0-MSE by timestep range over training", Run: runFig6},
+	{Name: "table2", Title: "min-SNR-γ for γ ∈ {1, 5, 10, 20}: final sample quality", Run: runTable2},
+	{Name: "conflict", Title: "gradient conflict between timestep bins over training (cosines by distance)", Run: runConflict},
 }
 
-// Targets returns every registered target in the order All runs them.
-func Targets() []Target {
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	ts := make([]Target, 0, len(registry))
-	for _, t := range registry {
-		ts = append(ts, t)
-	}
-	rank := func(name string) int {
-		if i := slices.Index(order, name); i >= 0 {
-			return i
-		}
-		return len(order)
-	}
-	sort.Slice(ts, func(i, j int) bool {
-		ri, rj := rank(ts[i].Name), rank(ts[j].Name)
-		if ri != rj {
-			return ri < rj
-		}
-		return ts[i].Name < ts[j].Name
-	})
-	return ts
-}
+// Targets returns every target in the order All runs them.
+func Targets() []Target { return slices.Clone(targets) }
 
 // Lookup returns the target of a name.
 func Lookup(name string) (Target, bool) {
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	t, ok := registry[name]
-	return t, ok
+	i := slices.IndexFunc(targets, func(t Target) bool { return t.Name == name })
+	if i < 0 {
+		return Target{}, false
+	}
+	return targets[i], true
 }
 
-// Names returns the registered names in run order.
+// Names returns the target names in run order.
 func Names() []string {
 	var ns []string
-	for _, t := range Targets() {
+	for _, t := range targets {
 		ns = append(ns, t.Name)
 	}
 	return ns

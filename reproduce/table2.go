@@ -11,10 +11,6 @@ import (
 	"gonum.org/v1/plot/vg"
 )
 
-func init() {
-	Register(Target{Name: "table2", Title: "min-SNR-γ for γ ∈ {1, 5, 10, 20}: final sample quality", Run: runTable2})
-}
-
 // Table2Gammas are the γ of the paper's Table 2.
 var Table2Gammas = []float64{1, 5, 10, 20}
 

@@ -6,14 +6,11 @@ import (
 	"math"
 
 	"github.com/paretodiff/paretodiff/diffusion"
+	"github.com/paretodiff/paretodiff/internal/prose"
 	"github.com/paretodiff/paretodiff/plots"
 	"github.com/paretodiff/paretodiff/weighting"
 	"gonum.org/v1/plot/vg"
 )
-
-func init() {
-	Register(Target{Name: "weights", Title: "loss weights of the four strategies for ε, x0 and v", Run: runWeights})
-}
 
 // WeightsFigure draws weight against timestep on a log scale, one panel per
 // target (ε, x0, v), one line per strategy: the paper's picture of the
@@ -140,25 +137,25 @@ func runWeights(ctx context.Context, env *Env) (*Report, error) {
 			{
 				Claim: fmt.Sprintf("Min-SNR-γ weights the x0 loss by min(SNR, γ): it follows SNR where SNR < γ and is capped at γ (γ = %g).", g),
 				Measured: fmt.Sprintf("largest x0 weight %s (the cap γ = %g); SNR ≥ γ for t ≤ %d, so the cap acts on timesteps 0–%d of 1000; largest relative deviation from min(SNR, γ) %s.",
-					f3(maxX0), g, capT, capT, f3(dX0)),
+					prose.F3(maxX0), g, capT, capT, prose.F3(dX0)),
 				Rule:    fmt.Sprintf("agrees if the deviation is at most %g at every t", weightsRelTol),
 				Verdict: verdict(math.Max(dX0, math.Abs(maxX0-g)/g)),
 			},
 			{
 				Claim:    "On ε-prediction the same weighting is min(SNR, γ)/SNR = min(1, γ/SNR): 1 at high noise, falling as γ/SNR at low noise.",
-				Measured: fmt.Sprintf("largest relative deviation of the ε weight from min(1, γ/SNR): %s; weight at t = 0: %s, at t = 999: %s.", f3(dEps), f3(w["eps:min-snr:5"][0]), f3(w["eps:min-snr:5"][999])),
+				Measured: fmt.Sprintf("largest relative deviation of the ε weight from min(1, γ/SNR): %s; weight at t = 0: %s, at t = 999: %s.", prose.F3(dEps), prose.F3(w["eps:min-snr:5"][0]), prose.F3(w["eps:min-snr:5"][999])),
 				Rule:     fmt.Sprintf("agrees if the deviation is at most %g", weightsRelTol),
 				Verdict:  verdict(dEps),
 			},
 			{
 				Claim:    "On v-prediction it is min(SNR, γ)/(SNR + 1) (not min(SNR, γ)/SNR, a common mistake in peer code).",
-				Measured: fmt.Sprintf("largest relative deviation of the v weight from min(SNR, γ)/(SNR + 1): %s; weight at t = 999: %s (min(SNR,γ)/SNR would give 1).", f3(dV), f3(w["v:min-snr:5"][999])),
+				Measured: fmt.Sprintf("largest relative deviation of the v weight from min(SNR, γ)/(SNR + 1): %s; weight at t = 999: %s (min(SNR,γ)/SNR would give 1).", prose.F3(dV), prose.F3(w["v:min-snr:5"][999])),
 				Rule:     fmt.Sprintf("agrees if the deviation is at most %g", weightsRelTol),
 				Verdict:  verdict(dV),
 			},
 			{
 				Claim:    "Every strategy converts between targets by the loss identities ‖ε − ε̂‖² = SNR·‖x0 − x̂0‖² and ‖v − v̂‖² = (SNR + 1)·‖x0 − x̂0‖²: the ε weight is w_x0/SNR and the v weight w_x0/(SNR + 1); so the plain ε-MSE is SNR weighting, and constant x0 weighting is 1/SNR on ε.",
-				Measured: fmt.Sprintf("largest relative deviation over the four strategies, three targets and 1000 timesteps: %s; ε weight of snr at t = 500: %s.", f3(identity), f3(w["eps:snr"][500])),
+				Measured: fmt.Sprintf("largest relative deviation over the four strategies, three targets and 1000 timesteps: %s; ε weight of snr at t = 500: %s.", prose.F3(identity), prose.F3(w["eps:snr"][500])),
 				Rule:     fmt.Sprintf("agrees if the deviation is at most %g", weightsRelTol),
 				Verdict:  verdict(identity),
 			},

@@ -1,4 +1,4 @@
-package reproduce
+package plots
 
 import (
 	"fmt"
@@ -10,15 +10,15 @@ import (
 	"gonum.org/v1/plot/plotter"
 )
 
-// logTicks125 labels a logarithmic axis at 1, 2 and 5 times the powers of
+// LogTicks125 labels a logarithmic axis at 1, 2 and 5 times the powers of
 // ten (gonum's LogTicks labels only the powers, too few on axes spanning
 // less than a decade or two) and puts unlabelled ticks at the other
 // integer multiples. On an axis spanning less than a factor of 10 it uses
 // gonum's evenly spaced ticks instead, placed on the log scale.
-type logTicks125 struct{}
+type LogTicks125 struct{}
 
 // Ticks returns the ticks of [lo, hi].
-func (logTicks125) Ticks(lo, hi float64) []plot.Tick {
+func (LogTicks125) Ticks(lo, hi float64) []plot.Tick {
 	if !(lo > 0) || !(hi > lo) {
 		return nil
 	}
@@ -43,29 +43,29 @@ func (logTicks125) Ticks(lo, hi float64) []plot.Tick {
 	return ts
 }
 
-// useLogTicks125 sets the y-axis ticks of a log-scaled panel.
-func useLogTicks125(p *plot.Plot) { p.Y.Tick.Marker = logTicks125{} }
+// UseLogTicks125 sets the y-axis ticks of a log-scaled panel.
+func UseLogTicks125(p *plot.Plot) { p.Y.Tick.Marker = LogTicks125{} }
 
-// symLog is an axis scale that is linear within ±C of zero and
+// SymLog is an axis scale that is linear within ±C of zero and
 // logarithmic beyond: f(y) = sign(y)·log(1 + |y|/C). It shows changes of a
 // few percent next to changes of several hundred.
-type symLog struct{ C float64 }
+type SymLog struct{ C float64 }
 
-func (s symLog) f(y float64) float64 {
+func (s SymLog) f(y float64) float64 {
 	return math.Copysign(math.Log1p(math.Abs(y)/s.C), y)
 }
 
 // Normalize maps x in [lo, hi] to [0, 1].
-func (s symLog) Normalize(lo, hi, x float64) float64 {
+func (s SymLog) Normalize(lo, hi, x float64) float64 {
 	a, b := s.f(lo), s.f(hi)
 	return (s.f(x) - a) / (b - a)
 }
 
-// symLogTicks labels a symLog axis at 0 and ±C·{1, 2, 5, 10, 20, 50, …}.
-type symLogTicks struct{ C float64 }
+// SymLogTicks labels a SymLog axis at 0 and ±C·{1, 2, 5, 10, 20, 50, …}.
+type SymLogTicks struct{ C float64 }
 
 // Ticks returns the ticks of [lo, hi].
-func (t symLogTicks) Ticks(lo, hi float64) []plot.Tick {
+func (t SymLogTicks) Ticks(lo, hi float64) []plot.Tick {
 	var ts []plot.Tick
 	if lo <= 0 && hi >= 0 {
 		ts = append(ts, plot.Tick{Value: 0, Label: "0"})
@@ -88,10 +88,10 @@ func (t symLogTicks) Ticks(lo, hi float64) []plot.Tick {
 	return ts
 }
 
-// addBand shades the region between lo and hi over x on a panel in a
+// AddBand shades the region between lo and hi over x on a panel in a
 // translucent version of colour c (the spread of repeated draws around
 // their mean line).
-func addBand(p *plot.Plot, x, lo, hi []float64, c color.Color) error {
+func AddBand(p *plot.Plot, x, lo, hi []float64, c color.Color) error {
 	xy := make(plotter.XYs, 0, 2*len(x))
 	for i := range x {
 		xy = append(xy, plotter.XY{X: x[i], Y: lo[i]})
@@ -101,7 +101,7 @@ func addBand(p *plot.Plot, x, lo, hi []float64, c color.Color) error {
 	}
 	poly, err := plotter.NewPolygon(xy)
 	if err != nil {
-		return fmt.Errorf("reproduce: band: %w", err)
+		return fmt.Errorf("plots: band: %w", err)
 	}
 	r, g, b, _ := c.RGBA()
 	poly.Color = color.NRGBA{R: uint8(r >> 8), G: uint8(g >> 8), B: uint8(b >> 8), A: 70}
