@@ -127,7 +127,7 @@ type Result struct {
 // and the exact K×K Gram matrix G_kl = ⟨g_k, g_l⟩ of the per-bin task-loss
 // gradients g_k = ∇θ L_k, the quantity BinGradients computes with K passes.
 //
-// # The per-example identity (DESIGN.md, "ghost" norms)
+// # The per-example identity ("ghost" norms)
 //
 // For a Linear layer y = W a + b, example n contributes δ_n a_nᵀ to ∇W and
 // δ_n to ∇b, where a_n is its input row and δ_n the gradient of its loss
