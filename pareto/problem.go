@@ -89,7 +89,8 @@ type Options struct {
 	// DefaultPSDTol.
 	PSDTol float64
 	// MaxPSDCheck is the largest K for which the eigenvalue test (a
-	// Cholesky factorisation, about 0.4 s at K = 1000 on one core) runs;
+	// Cholesky factorisation, O(K³); BenchmarkNewFromGramPSDCheck times it
+	// at K = 1000, see bench/RESULTS.md) runs;
 	// 0 means DefaultMaxPSDCheck and a negative value turns it off (the 2×2
 	// minors are always checked).
 	MaxPSDCheck int

@@ -75,10 +75,13 @@ const (
 
 // DefaultGram64Cost is the default of Settings.Gram64Cost: the cost
 // of one float64 multiply-add of Backend.Gram in units of one float32
-// multiply-add of Backend.Gemm. On the CPU backend the Gram is a serial
-// float64 loop (≈1.5 G/s here) and the packed SGEMM runs ≈40 G/s on 2
-// cores; a GPU's Dgemm-based Gram is relatively cheaper, which only moves
-// small layers from one method to the other.
+// multiply-add of Backend.Gemm. On the CPU backend the Gram is one scalar
+// float64 dot product per entry, while the packed SGEMM does many float32
+// multiply-adds per instruction from cache-blocked panels, so a Gram
+// multiply-add costs an order of magnitude more; BenchmarkGramVsGemm
+// (diffusion/nn) measures the ratio (bench/RESULTS.md). A GPU's
+// Dgemm-based Gram is relatively cheaper, which only moves small layers
+// from one method to the other.
 const DefaultGram64Cost = 16
 
 // Settings configures a Pass. The zero value means: every
@@ -182,14 +185,14 @@ type Result struct {
 // a toy model). LayerNorm parameters and biases selected without their
 // weight are always materialised (they are vectors of width W).
 //
-// Measured on 2 CPU cores with BenchmarkGramVsStep*, for a width-256,
-// depth-3 ResMLP and K = 8: a probe giving the training gradient and the
-// Gram over all parameters costs 1.15–1.18× a plain training step of the
-// same batch size on MNIST at B = 128, 1.15–1.20× on toy data at B = 128
-// and 1.32–1.36× at B = 256 (the ghost products grow as B², a step as B);
-// the full square products cost 1.40–1.44× at B = 256, one GEMM per bin
-// instead of the ragged ones 1.58×, and materialising every Linear layer's
-// per-bin gradients 2.2–2.5×.
+// BenchmarkGramVsStep* measures, for a width-256, depth-3 ResMLP and K = 8
+// on toy data and MNIST, the time of a probe giving the training gradient
+// and the Gram over all parameters relative to a plain training step of
+// the same batch size, at B = 128 and 256, with the automatic choice and
+// the ragged lower block triangle, the full square products, one GEMM per
+// bin, and every Linear layer materialised; bench/RESULTS.md holds its
+// figures. The ghost products grow as B², a step as B, so the probe's
+// relative cost grows with B.
 //
 // Precision: the materialised parts are float32 per-bin gradients (like
 // BinGradients') with a float64 Gram. The ghost parts are float32 GEMMs and
