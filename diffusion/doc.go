@@ -19,8 +19,7 @@
 //   - The loss of a batch is L = Σ_b c_b·(1/D)‖target_b − pred_b‖² with
 //     c_b = w(t_b)/B and w = weighting.Weight(strategy, target, SNR(t_b)),
 //     the strategy stated on the x0 loss and converted to the target by the
-//     identities ‖ε − ε̂‖² = SNR·‖x0 − x̂0‖², ‖v − v̂‖² = (SNR + 1)·‖x0 − x̂0‖²
-//     (DESIGN.md). The unweighted x0-MSE is the same sum with
+//     loss identities below. The unweighted x0-MSE is the same sum with
 //     w = weighting.Weight(weighting.Constant{}, target, SNR).
 //   - Every random draw of a run comes from math/rand/v2 PCG generators
 //     seeded by TrainConfig.Seed (streams StreamInit, StreamTrain,
@@ -38,4 +37,20 @@
 //     per-row gains of SkipGains for its target and schedule — by the
 //     Objective in training and by NetDenoiser in sampling — so its output
 //     is the prediction of the target, like any other network's.
+//
+// The loss identities. A prediction of any target at x_t determines a
+// prediction x̂0 of x0 (ToX0) and conversely: ε̂ = (x_t − α_t x̂0)/σ_t and,
+// for the target v = α_t ε − σ_t x0, v̂ = α_t ε̂ − σ_t x̂0. Subtracting them
+// from the true ε = (x_t − α_t x0)/σ_t and v,
+//
+//	ε − ε̂ = (α_t/σ_t)·(x̂0 − x0),   v − v̂ = ((α_t² + σ_t²)/σ_t)·(x̂0 − x0) = (x̂0 − x0)/σ_t,
+//
+// so, with α_t²/σ_t² = SNR(t) and 1/σ_t² = SNR(t) + 1,
+//
+//	‖ε − ε̂‖² = SNR·‖x0 − x̂0‖²,   ‖v − v̂‖² = (SNR + 1)·‖x0 − x̂0‖²,
+//
+// and a weight w_x0 on the x0 loss is w_x0/SNR on the ε loss and
+// w_x0/(SNR + 1) on the v loss (weighting.Weight; tested in targets_test.go).
+// At SNR = 0 (a zero-terminal schedule's last step) ε-prediction is
+// ill-posed and the v identity reads ‖v − v̂‖² = ‖x0 − x̂0‖².
 package diffusion

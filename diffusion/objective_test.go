@@ -20,18 +20,6 @@ const (
 	lossRelTol = 1e-5
 )
 
-func relClose(t *testing.T, what string, want, got []float64, tol float64) {
-	t.Helper()
-	require.Len(t, got, len(want))
-	var maxAbs, maxErr float64
-	for i := range want {
-		maxAbs = math.Max(maxAbs, math.Abs(want[i]))
-		maxErr = math.Max(maxErr, math.Abs(want[i]-got[i]))
-	}
-	require.Greater(t, maxAbs, 0.0, what)
-	require.LessOrEqual(t, maxErr/maxAbs, tol, "%s: max error %g of max %g", what, maxErr, maxAbs)
-}
-
 // The Objective's losses equal the host's: x_t by diffusion.Noise, the
 // target by diffusion.TargetOf, the prediction from NetDenoiser, and the
 // x0-MSE by converting the prediction with diffusion.ToX0 — the explicit

@@ -52,9 +52,6 @@ func ParseNormalizer(s string) (Normalizer, error) {
 	return 0, fmt.Errorf("pareto: unknown normalizer %q (want none, l2, loss or loss+)", s)
 }
 
-// needsLosses reports whether the normaliser uses the per-task losses.
-func (n Normalizer) needsLosses() bool { return n == NormLoss || n == NormLossPlus }
-
 // Default validation tolerances (see Options).
 const (
 	// DefaultSymTol is the default symmetry tolerance: |G_ij − G_ji| may be at
@@ -92,7 +89,8 @@ type Options struct {
 	// DefaultPSDTol.
 	PSDTol float64
 	// MaxPSDCheck is the largest K for which the eigenvalue test (a
-	// Cholesky factorisation, about 0.4 s at K = 1000 on one core) runs;
+	// Cholesky factorisation, O(K³); BenchmarkNewFromGramPSDCheck times it
+	// at K = 1000, see bench/RESULTS.md) runs;
 	// 0 means DefaultMaxPSDCheck and a negative value turns it off (the 2×2
 	// minors are always checked).
 	MaxPSDCheck int
@@ -392,15 +390,6 @@ func (p *Problem) Normalizer() Normalizer { return p.norm }
 // HasGrads reports whether the problem keeps the gradient vectors (built by
 // NewFromGrads).
 func (p *Problem) HasGrads() bool { return p.grads != nil }
-
-// Grads returns the normalised gradients (K×P), or nil when the problem was
-// built from a Gram matrix. The matrix is shared: do not modify it.
-func (p *Problem) Grads() mat.Matrix {
-	if p.grads == nil {
-		return nil
-	}
-	return p.grads
-}
 
 // WithLambda returns the same problem with another λ ≥ 0; the Gram matrix
 // is shared, not copied.

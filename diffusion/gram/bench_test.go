@@ -18,7 +18,11 @@ import (
 // forward, backward with the training weights, K×K Gram over all
 // parameters), and reports the ratio of their times as probe/step.
 func benchGramVsStep(b *testing.B, ds diffusion.Dataset, width, depth, batch, K int, set gram.Settings) {
-	be := nn.NewCPU()
+	benchGramVsStepOn(b, nn.NewCPU(), ds, width, depth, batch, K, set)
+}
+
+// benchGramVsStepOn is benchGramVsStep on the backend be.
+func benchGramVsStepOn(b *testing.B, be nn.Backend, ds diffusion.Dataset, width, depth, batch, K int, set gram.Settings) {
 	net, err := nn.InitResMLP(be, nn.ResMLPConfig{Dim: ds.Dim(), Width: width, Depth: depth}, 1)
 	if err != nil {
 		b.Fatal(err)
@@ -108,6 +112,13 @@ func BenchmarkGramVsStepMNIST_W256_D3_B128_K8_Materialize(b *testing.B) {
 func BenchmarkGramVsStepToy_W256_D3_B256_K8_Square(b *testing.B) {
 	toy, _ := data.NewToy("8gaussians")
 	benchGramVsStep(b, toy, 256, 3, 256, 8, gram.Settings{Blocks: gram.SquareBlocks})
+}
+
+// The lower block triangle with one GEMM per bin instead of one ragged GEMM
+// (a backend without nn.RaggedGemmer).
+func BenchmarkGramVsStepToy_W256_D3_B256_K8_PerBinGEMM(b *testing.B) {
+	toy, _ := data.NewToy("8gaussians")
+	benchGramVsStepOn(b, plainBackend{nn.NewCPU()}, toy, 256, 3, 256, 8, gram.Settings{})
 }
 
 func BenchmarkGramVsStepMNIST_W256_D3_B128_K8_Square(b *testing.B) {

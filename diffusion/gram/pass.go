@@ -75,10 +75,13 @@ const (
 
 // DefaultGram64Cost is the default of Settings.Gram64Cost: the cost
 // of one float64 multiply-add of Backend.Gram in units of one float32
-// multiply-add of Backend.Gemm. On the CPU backend the Gram is a serial
-// float64 loop (≈1.5 G/s here) and the packed SGEMM runs ≈40 G/s on 2
-// cores; a GPU's Dgemm-based Gram is relatively cheaper, which only moves
-// small layers from one method to the other.
+// multiply-add of Backend.Gemm. On the CPU backend the Gram is one scalar
+// float64 dot product per entry, while the packed SGEMM does many float32
+// multiply-adds per instruction from cache-blocked panels, so a Gram
+// multiply-add costs an order of magnitude more; BenchmarkGramVsGemm
+// (diffusion/nn) measures the ratio (bench/RESULTS.md). A GPU's
+// Dgemm-based Gram is relatively cheaper, which only moves small layers
+// from one method to the other.
 const DefaultGram64Cost = 16
 
 // Settings configures a Pass. The zero value means: every
@@ -127,7 +130,7 @@ type Result struct {
 // and the exact K×K Gram matrix G_kl = ⟨g_k, g_l⟩ of the per-bin task-loss
 // gradients g_k = ∇θ L_k, the quantity BinGradients computes with K passes.
 //
-// # The per-example identity (DESIGN.md, "ghost" norms)
+// # The per-example identity ("ghost" norms)
 //
 // For a Linear layer y = W a + b, example n contributes δ_n a_nᵀ to ∇W and
 // δ_n to ∇b, where a_n is its input row and δ_n the gradient of its loss
@@ -182,14 +185,14 @@ type Result struct {
 // a toy model). LayerNorm parameters and biases selected without their
 // weight are always materialised (they are vectors of width W).
 //
-// Measured on 2 CPU cores with BenchmarkGramVsStep*, for a width-256,
-// depth-3 ResMLP and K = 8: a probe giving the training gradient and the
-// Gram over all parameters costs 1.15–1.18× a plain training step of the
-// same batch size on MNIST at B = 128, 1.15–1.20× on toy data at B = 128
-// and 1.32–1.36× at B = 256 (the ghost products grow as B², a step as B);
-// the full square products cost 1.40–1.44× at B = 256, one GEMM per bin
-// instead of the ragged ones 1.58×, and materialising every Linear layer's
-// per-bin gradients 2.2–2.5×.
+// BenchmarkGramVsStep* measures, for a width-256, depth-3 ResMLP and K = 8
+// on toy data and MNIST, the time of a probe giving the training gradient
+// and the Gram over all parameters relative to a plain training step of
+// the same batch size, at B = 128 and 256, with the automatic choice and
+// the ragged lower block triangle, the full square products, one GEMM per
+// bin, and every Linear layer materialised; bench/RESULTS.md holds its
+// figures. The ghost products grow as B², a step as B, so the probe's
+// relative cost grows with B.
 //
 // Precision: the materialised parts are float32 per-bin gradients (like
 // BinGradients') with a float64 Gram. The ghost parts are float32 GEMMs and
@@ -292,17 +295,6 @@ func (g *Pass) filled(name string, n int, v float32) nn.Tensor {
 	return t
 }
 
-// linearPlan is how one Linear layer enters the Gram.
-type linearPlan struct {
-	site           nn.LinearSite
-	in, out        int
-	w, b           bool // weight, bias selected
-	ghost          bool
-	offW, offB     int // offsets in the packed row (materialised)
-	ghostIndex     int
-	delta, scaledD nn.Tensor // δ rows (B, out) as the pass left them, and rescaled
-}
-
 // Run makes one forward and one backward pass over b, whose B rows are
 // grouped into K = len(counts) bins (bin k is the next counts[k] rows; a
 // bin may be empty), and returns the Gram matrix of the bins' task-loss
@@ -310,7 +302,89 @@ type linearPlan struct {
 // coefficients (length B, like diffusion.Objective.Loss's): the network's gradient
 // buffer is zeroed and then holds ∇θ Σ_n c_n·mse_n. With c nil the pass
 // uses τ_n = u_n/n_k, so the gradient buffer holds Σ_k ∇L_k.
+//
+// Run panics if counts is empty, has a negative count or does not add up
+// to B, or if c is neither nil nor of length B.
 func (g *Pass) Run(b diffusion.Batch, counts []int, c []float64) (Result, error) {
+	r := g.newRun(b, counts, c)
+	if err := r.coefficients(b, c); err != nil {
+		return Result{}, err
+	}
+	res := r.pass(b, c)
+	r.plan()
+	res.Ghost, res.Materialized = r.nGhost, r.nMat
+	var packed, V nn.Tensor
+	if r.pm > 0 {
+		packed = r.materialized()
+	}
+	if r.nGhost > 0 {
+		V = r.ghostSums()
+	}
+	r.assemble(&res, packed, V)
+	if err := g.be.Sync(); err != nil {
+		return Result{}, fmt.Errorf("gram: per-bin Gram: %w", err)
+	}
+	return res, nil
+}
+
+// binRows is the layout of a batch of B rows grouped into K bins: bin k is
+// rows off[k] … off[k+1] − 1 (n_k = counts[k] rows, e_k = off[k+1]).
+type binRows struct {
+	B, K   int
+	counts []int
+	off    []int // length K + 1, off[0] = 0, off[K] = B
+	binOf  []int // the bin of each row
+	maxN   int   // the largest n_k
+}
+
+// passRun is the state of one Pass.Run: the bins, the coefficients, and
+// the plan of how each layer enters the Gram.
+type passRun struct {
+	*Pass
+	binRows
+	// tau holds τ_n = u_n/n_k, the coefficients of the task losses.
+	tau []float64
+	// ratio holds r_n = τ_n/c_n with c_n as the kernels see it
+	// (float32), and ratioT and zeroT the ratios and B zeros on the
+	// backend; all nil when c is nil (the pass uses c = τ, r_n = 1).
+	ratio         []float32
+	ratioT, zeroT nn.Tensor
+
+	lin    []linearPlan
+	norms  []normPlan
+	pm     int // columns of the packed (K, pm) materialised gradients
+	nGhost int // Linear layers by ghost products
+	nMat   int // Linear layers whose weight gradient is materialised
+
+	// The ghost products' layout (ghostSums): square is the (nGhost, K, B)
+	// layout of the column sums; with a ragged GEMM, ends holds e_k for
+	// each row n ∈ k.
+	square bool
+	ragged nn.RaggedGemmer
+	ends   []int
+}
+
+// linearPlan is how one Linear layer enters the Gram.
+type linearPlan struct {
+	site       nn.LinearSite
+	in, out    int
+	w, b       bool      // weight, bias selected
+	ghost      bool      // the weight (and the bias with it) by ghost products
+	offW, offB int       // offsets in the packed row (materialised)
+	ghostIndex int       // the layer's index among the ghost layers
+	delta      nn.Tensor // δ rows (B, out) as the pass left them
+}
+
+// normPlan is how one LayerNorm enters the Gram: the offsets of its γ and
+// β in the packed row, −1 for one not selected.
+type normPlan struct {
+	site       nn.NormSite
+	offG, offB int
+}
+
+// newRun checks the bins and the coefficients' length against the batch
+// (panicking, as for a programming error) and lays out the bins' rows.
+func (g *Pass) newRun(b diffusion.Batch, counts []int, c []float64) *passRun {
 	B, K := b.Len(), len(counts)
 	if K < 1 {
 		panic("gram: Pass.Run: no bins")
@@ -325,304 +399,248 @@ func (g *Pass) Run(b diffusion.Batch, counts []int, c []float64) (Result, error)
 	if total != B || (c != nil && len(c) != B) {
 		panic(fmt.Sprintf("gram: Pass.Run: %d rows, bins of %d rows in all, %d coefficients", B, total, len(c)))
 	}
-	o, be, s := g.obj, g.be, g.obj.Schedule
-	off := make([]int, K+1) // bin k is rows off[k] … off[k+1]−1
+	rows := binRows{B: B, K: K, counts: counts, off: make([]int, K+1), binOf: make([]int, B)}
 	for k, n := range counts {
-		off[k+1] = off[k] + n
-	}
-	binOf := make([]int, B)
-	for k := 0; k < K; k++ {
-		for r := off[k]; r < off[k+1]; r++ {
-			binOf[r] = k
+		rows.off[k+1] = rows.off[k] + n
+		rows.maxN = max(rows.maxN, n)
+		for r := rows.off[k]; r < rows.off[k+1]; r++ {
+			rows.binOf[r] = k
 		}
 	}
-	// τ_n = u_n/n_k: the coefficients of the task losses.
-	tau := make([]float64, B)
-	for r, t := range b.T {
-		tau[r] = weighting.Weight(g.set.Task, o.Target, s.SNR(t)) / float64(counts[binOf[r]])
-	}
-	coef, scale := tau, false
-	var ratio []float32
-	if c != nil {
-		coef, scale = c, true
-		ratio = make([]float32, B)
-		for r := range c {
-			// The kernels see float32(c_n); divide by what they saw.
-			cn := float64(float32(c[r]))
-			switch {
-			case cn != 0:
-				ratio[r] = float32(tau[r] / cn)
-			case tau[r] != 0:
-				return Result{}, fmt.Errorf("gram: per-bin Gram: row %d has training coefficient 0 but task weight %g: its task gradient cannot be recovered from the pass", r, tau[r])
-			}
-		}
-	}
+	return &passRun{Pass: g, binRows: rows}
+}
 
-	ps := g.net.Params()
-	ps.ZeroGrad(be)
-	res := Result{K: K, MSE: make([]float64, B), BinLoss: make([]float64, K), Gram: make([]float64, K*K)}
-	res.Loss = o.Loss(b, coef, res.MSE, true)
-	for k := 0; k < K; k++ {
-		if counts[k] == 0 {
+// coefficients forms the task coefficients τ_n = u_n/n_k and, when the
+// training coefficients c are given, the ratios r_n = τ_n/c_n that turn
+// the pass's δ rows into the task losses' (they need c_n ≠ 0 wherever
+// τ_n ≠ 0). It uploads the ratios for Backend.RowAxpby.
+func (r *passRun) coefficients(b diffusion.Batch, c []float64) error {
+	o := r.obj
+	r.tau = make([]float64, r.B)
+	for n, t := range b.T {
+		r.tau[n] = weighting.Weight(r.set.Task, o.Target, o.Schedule.SNR(t)) / float64(r.counts[r.binOf[n]])
+	}
+	if c == nil {
+		return nil
+	}
+	r.ratio = make([]float32, r.B)
+	for n := range c {
+		// The kernels see float32(c_n); divide by what they saw.
+		cn := float64(float32(c[n]))
+		switch {
+		case cn != 0:
+			r.ratio[n] = float32(r.tau[n] / cn)
+		case r.tau[n] != 0:
+			return fmt.Errorf("gram: per-bin Gram: row %d has training coefficient 0 but task weight %g: its task gradient cannot be recovered from the pass", n, r.tau[n])
+		}
+	}
+	r.ratioT, r.zeroT = r.buf("ratio", r.B), r.filled("zero", r.B, 0)
+	r.be.Upload(r.ratioT, r.ratio)
+	return nil
+}
+
+// pass zeroes the gradient buffer and makes the forward and backward pass
+// of the training loss Σ_n c_n·mse_n (c = τ when c is nil) through
+// diffusion.Objective.Loss, and returns the Result with the losses filled
+// in: mse_n, the training loss and the task losses L_k = Σ_{n∈k} τ_n·mse_n
+// (NaN for an empty bin).
+func (r *passRun) pass(b diffusion.Batch, c []float64) Result {
+	coef := r.tau
+	if c != nil {
+		coef = c
+	}
+	r.net.Params().ZeroGrad(r.be)
+	res := Result{K: r.K, MSE: make([]float64, r.B), BinLoss: make([]float64, r.K), Gram: make([]float64, r.K*r.K)}
+	res.Loss = r.obj.Loss(b, coef, res.MSE, true)
+	for k, n := range r.counts {
+		if n == 0 {
 			res.BinLoss[k] = math.NaN()
 		}
 	}
-	for r := range b.T {
-		res.BinLoss[binOf[r]] += tau[r] * res.MSE[r]
+	for n := range b.T {
+		res.BinLoss[r.binOf[n]] += r.tau[n] * res.MSE[n]
 	}
+	return res
+}
 
-	var ratioT, zeroT nn.Tensor
-	if scale {
-		ratioT, zeroT = g.buf("ratio", B), g.filled("zero", B, 0)
-		be.Upload(ratioT, ratio)
+// rescaled returns the rows d (B, cols) of the pass scaled row by row by
+// r_n (Backend.RowAxpby into the named scratch tensor), the rows of the
+// task losses; d itself when there is no rescaling.
+func (r *passRun) rescaled(name string, d nn.Tensor, cols int) nn.Tensor {
+	if r.ratio == nil {
+		return d
 	}
-	rescale := func(name string, d nn.Tensor, cols int) nn.Tensor {
-		if !scale {
-			return d
-		}
-		dst := g.buf(name, B*cols)
-		be.RowAxpby(dst, ratioT, d, zeroT, d, B, cols)
-		return dst
-	}
+	dst := r.buf(name, r.B*cols)
+	r.be.RowAxpby(dst, r.ratioT, d, r.zeroT, d, r.B, cols)
+	return dst
+}
 
-	// Plan the Linear layers and lay out the packed (K, Pm) buffer of
-	// materialised per-bin gradients.
-	var sumNE float64 // Σ_k n_k·e_k
-	for k := 0; k < K; k++ {
-		sumNE += float64(counts[k]) * float64(off[k+1])
+// rowScale returns r_n as a float64 (1 without rescaling).
+func (r *passRun) rowScale(n int) float64 {
+	if r.ratio == nil {
+		return 1
 	}
-	var plans []linearPlan
-	pm, nGhost := 0, 0
-	for _, site := range g.net.LinearSites() {
+	return float64(r.ratio[n])
+}
+
+// plan decides, after the pass (whose rows the sites hold), how each
+// selected Linear layer enters the Gram (ghost products or materialised
+// per-bin gradients, by Settings.Method and the cost model) and lays out
+// the packed (K, pm) row of the materialised parts: the materialised
+// Linear weights and biases, then the selected LayerNorm γ and β.
+func (r *passRun) plan() {
+	for _, site := range r.net.LinearSites() {
 		l := site.Layer
-		p := linearPlan{site: site, in: l.In, out: l.Out, w: g.sel[l.W.Name], b: g.sel[l.B.Name]}
+		p := linearPlan{site: site, in: l.In, out: l.Out, w: r.sel[l.W.Name], b: r.sel[l.B.Name]}
 		if !p.w && !p.b {
 			continue
 		}
 		p.delta = site.OutGrad
 		if p.delta.IsZero() {
-			p.delta = o.OutputGrad().View(0, B*l.Out) // the output layer: ∂L/∂pred
+			p.delta = r.obj.OutputGrad().View(0, r.B*l.Out) // the output layer: ∂L/∂pred
 		}
-		if p.w {
-			io := float64(l.In) * float64(l.Out)
-			ghostCost := float64(l.In+l.Out) * sumNE
-			if g.set.Blocks == SquareBlocks {
-				ghostCost = float64(l.In+l.Out) * float64(B) * float64(B)
-			}
-			matCost := float64(B)*io + g.set.Gram64Cost*float64(K*(K+1)/2)*io
-			switch g.set.Method {
-			case Ghost:
-				p.ghost = true
-			case Auto:
-				p.ghost = ghostCost < matCost
-			}
-		}
-		if p.ghost {
-			p.ghostIndex = nGhost
-			nGhost++
-			res.Ghost++
-		} else {
+		p.ghost = p.w && r.useGhost(l.In, l.Out)
+		switch {
+		case p.ghost:
+			p.ghostIndex = r.nGhost
+			r.nGhost++
+		default:
 			if p.w {
-				p.offW = pm
-				pm += l.In * l.Out
-				res.Materialized++
+				p.offW, r.pm = r.pm, r.pm+l.In*l.Out
+				r.nMat++
 			}
 			if p.b {
-				p.offB = pm
-				pm += l.Out
+				p.offB, r.pm = r.pm, r.pm+l.Out
 			}
 		}
-		plans = append(plans, p)
+		r.lin = append(r.lin, p)
 	}
-	type normPlan struct {
-		site       nn.NormSite
-		offG, offB int // −1: not selected
-	}
-	var norms []normPlan
-	for _, site := range g.net.NormSites() {
+	for _, site := range r.net.NormSites() {
 		p := normPlan{site: site, offG: -1, offB: -1}
-		if g.sel[site.Layer.Gamma.Name] {
-			p.offG, pm = pm, pm+site.Layer.Dim
+		if r.sel[site.Layer.Gamma.Name] {
+			p.offG, r.pm = r.pm, r.pm+site.Layer.Dim
 		}
-		if g.sel[site.Layer.Beta.Name] {
-			p.offB, pm = pm, pm+site.Layer.Dim
+		if r.sel[site.Layer.Beta.Name] {
+			p.offB, r.pm = r.pm, r.pm+site.Layer.Dim
 		}
 		if p.offG >= 0 || p.offB >= 0 {
-			norms = append(norms, p)
+			r.norms = append(r.norms, p)
 		}
 	}
+}
 
-	// Materialised parts: row k of packed is bin k's gradient of them.
-	var packed nn.Tensor
-	if pm > 0 {
-		packed = g.filled("packed", K*pm, 0)
-		junk := g.buf("junk", 0)
-		for _, p := range norms {
-			W := p.site.Layer.Dim
-			junk = g.buf("junk", W)
-			d := rescale("dnorm", p.site.OutGrad, W)
-			for k := 0; k < K; k++ {
-				n := counts[k]
-				if n == 0 {
-					continue
-				}
-				dg, db := junk, junk
-				if p.offG >= 0 {
-					dg = packed.View(k*pm+p.offG, W)
-				}
-				if p.offB >= 0 {
-					db = packed.View(k*pm+p.offB, W)
-				}
-				be.LayerNormBackward(nn.Tensor{}, dg, db, d.Rows(off[k], off[k+1], W), p.site.X.Rows(off[k], off[k+1], W),
-					p.site.Mean.View(off[k], n), p.site.Rstd.View(off[k], n), p.site.Layer.Gamma.Value, n, W)
+// useGhost reports whether the weight of an in→out Linear layer enters by
+// ghost products: always with Ghost, never with Materialize, and with Auto
+// when they cost fewer multiply-adds, (in + out)·Σ_k n_k·e_k for the lower
+// block triangle or (in + out)·B² for the square, than the per-bin
+// gradients and their Gram, B·in·out + Gram64Cost·K(K+1)/2·in·out.
+func (r *passRun) useGhost(in, out int) bool {
+	switch r.set.Method {
+	case Ghost:
+		return true
+	case Materialize:
+		return false
+	}
+	var sumNE float64 // Σ_k n_k·e_k
+	for k := 0; k < r.K; k++ {
+		sumNE += float64(r.counts[k]) * float64(r.off[k+1])
+	}
+	io := float64(in) * float64(out)
+	ghostCost := float64(in+out) * sumNE
+	if r.set.Blocks == SquareBlocks {
+		ghostCost = float64(in+out) * float64(r.B) * float64(r.B)
+	}
+	matCost := float64(r.B)*io + r.set.Gram64Cost*float64(r.K*(r.K+1)/2)*io
+	return ghostCost < matCost
+}
+
+// materialized forms the packed (K, pm) tensor whose row k is bin k's
+// gradient of the materialised parts: the selected LayerNorm γ and β
+// (normParts) and the materialised Linear weights and biases
+// (linearParts), from the δ rows rescaled by r_n.
+func (r *passRun) materialized() nn.Tensor {
+	packed := r.filled("packed", r.K*r.pm, 0)
+	r.normParts(packed)
+	for i := range r.lin {
+		if !r.lin[i].ghost {
+			r.linearParts(&r.lin[i], packed)
+		}
+	}
+	return packed
+}
+
+// normParts accumulates into packed, for every bin, the gradients of the
+// selected LayerNorm parameters over the bin's rows, Σ_{n∈k} r_n·δ_n ⊙ x̂_n
+// for γ and Σ_{n∈k} r_n·δ_n for β (Backend.LayerNormBackward; an unselected
+// one goes to a scratch tensor).
+func (r *passRun) normParts(packed nn.Tensor) {
+	be, off := r.be, r.off
+	for _, p := range r.norms {
+		W := p.site.Layer.Dim
+		junk := r.buf("junk", W)
+		d := r.rescaled("dnorm", p.site.OutGrad, W)
+		for k, n := range r.counts {
+			if n == 0 {
+				continue
 			}
-		}
-	}
-	// Ghost parts. SquareBlocks: V is (nGhost, K, B) with
-	// V[g, k, m] = Σ_{n∈k} M_Δ[n,m]·M_A[n,m] (then G_kl sums m over bin l).
-	// TriangleBlocks: V is (nGhost, K, K, maxN) with
-	// V[g, k, l, n] = Σ_{m∈l} M_Δ[m,n]·M_A[m,n] for n ∈ bin k, l ≤ k.
-	// With a backend that forms ragged products, TriangleBlocks is one
-	// ragged GEMM per operand in the SquareBlocks layout: row n of M is
-	// formed in columns [0, e_k) for n ∈ bin k, the lower block triangle.
-	square := g.set.Blocks == SquareBlocks
-	rg, ragged := be.(nn.RaggedGemmer)
-	var ends []int
-	if !square && ragged {
-		square, ends = true, make([]int, B)
-		for r := range ends {
-			ends[r] = off[binOf[r]+1]
-		}
-	}
-	gemmNT := func(k int, x nn.Tensor, beta float32, dst nn.Tensor) { // dst = x·xᵀ + β·dst
-		if ends != nil {
-			rg.GemmRagged(false, true, B, B, k, 1, x, k, x, k, beta, dst, B, ends)
-			return
-		}
-		be.Gemm(false, true, B, B, k, 1, x, k, x, k, beta, dst, B)
-	}
-	var V nn.Tensor
-	maxN := 0
-	for _, n := range counts {
-		maxN = max(maxN, n)
-	}
-	if nGhost > 0 {
-		V = g.filled("V", nGhost*K*max(B, K*maxN), 0)
-	}
-	for i := range plans {
-		p := &plans[i]
-		I, O, A := p.in, p.out, p.site.In
-		if !p.ghost {
-			d := rescale("dlinear", p.delta, O)
-			for k := 0; k < K; k++ {
-				n := counts[k]
-				if n == 0 {
-					continue
-				}
-				dk := d.Rows(off[k], off[k+1], O)
-				if p.w {
-					be.Gemm(true, false, O, I, n, 1, dk, O, A.Rows(off[k], off[k+1], I), I, 0, packed.View(k*pm+p.offW, O*I), I)
-				}
-				if p.b {
-					be.SumRows(packed.View(k*pm+p.offB, O), dk, n, O)
-				}
+			dg, db := junk, junk
+			if p.offG >= 0 {
+				dg = packed.View(k*r.pm+p.offG, W)
 			}
+			if p.offB >= 0 {
+				db = packed.View(k*r.pm+p.offB, W)
+			}
+			be.LayerNormBackward(nn.Tensor{}, dg, db, d.Rows(off[k], off[k+1], W), p.site.X.Rows(off[k], off[k+1], W),
+				p.site.Mean.View(off[k], n), p.site.Rstd.View(off[k], n), p.site.Layer.Gamma.Value, n, W)
+		}
+	}
+}
+
+// linearParts writes into packed, for every bin k, the materialised
+// gradients of a Linear layer over the bin's rows: Δ_kᵀA_k for the weight
+// (one GEMM) and the column sums of Δ_k for the bias (Backend.SumRows),
+// with Δ_k the bin's δ rows rescaled by r_n.
+func (r *passRun) linearParts(p *linearPlan, packed nn.Tensor) {
+	I, O, A, off := p.in, p.out, p.site.In, r.off
+	d := r.rescaled("dlinear", p.delta, O)
+	for k, n := range r.counts {
+		if n == 0 {
 			continue
 		}
-		ma, md := g.buf("ma", B*B), g.buf("md", B*B)
-		zeros, ones := g.filled("zeros", B, 0), g.filled("ones", B, 1)
-		junk := g.buf("ghostjunk", B)
-		// The δ rows stay as the pass left them: the task rows are r_n·δ_n,
-		// so M_Δ of the task rows is r_n·r_m·(δ_n·δ_m). The column sums
-		// take the factor of their rows through the rstd argument
-		// (x̂ = M_A·r) and the host the other when it sums the columns.
-		d, rs := p.delta, ones
-		if scale {
-			rs = ratioT
+		dk := d.Rows(off[k], off[k+1], O)
+		if p.w {
+			r.be.Gemm(true, false, O, I, n, 1, dk, O, A.Rows(off[k], off[k+1], I), I, 0, packed.View(k*r.pm+p.offW, O*I), I)
 		}
-		var beta float32
 		if p.b {
-			beta = 1 // a_n·a_m + 1: the bias's share
-		}
-		if !square {
-			for k := 0; k < K; k++ {
-				n, e := counts[k], off[k+1]
-				if n == 0 {
-					continue
-				}
-				mak, mdk := ma.View(0, n*e), md.View(0, n*e)
-				if p.b {
-					be.Fill(mak, 1)
-				}
-				be.Gemm(false, true, e, n, I, 1, A, I, A.Rows(off[k], off[k+1], I), I, beta, mak, n)
-				be.Gemm(false, true, e, n, O, 1, d, O, d.Rows(off[k], off[k+1], O), O, 0, mdk, n)
-				for l := 0; l <= k; l++ {
-					nl := counts[l]
-					if nl == 0 {
-						continue
-					}
-					be.LayerNormBackward(nn.Tensor{}, V.View(((p.ghostIndex*K+k)*K+l)*maxN, n), junk.View(0, n),
-						mdk.Rows(off[l], off[l+1], n), mak.Rows(off[l], off[l+1], n), zeros.View(0, nl), rs.View(off[l], nl), ones.View(0, n), nl, n)
-				}
-			}
-		} else {
-			mak, mdk := ma.View(0, B*B), md.View(0, B*B)
-			if p.b {
-				be.Fill(mak, 1)
-			}
-			gemmNT(I, A, beta, mak)
-			gemmNT(O, d, 0, mdk)
-			for k := 0; k < K; k++ {
-				n := counts[k]
-				if n == 0 {
-					continue
-				}
-				be.LayerNormBackward(nn.Tensor{}, V.View((p.ghostIndex*K+k)*B, B), junk.View(0, B), mdk.Rows(off[k], off[k+1], B), mak.Rows(off[k], off[k+1], B),
-					zeros.View(0, n), rs.View(off[k], n), ones, n, B)
-			}
+			r.be.SumRows(packed.View(k*r.pm+p.offB, O), dk, n, O)
 		}
 	}
+}
 
-	if pm > 0 {
-		gm := make([]float64, K*K)
-		be.Gram(gm, packed, K, pm)
+// assemble adds into res.Gram the float64 Gram of the packed materialised
+// gradients (Backend.Gram) and the ghost layers' share, which it forms on
+// the host from the column sums V (ghostGram), G_kl and G_lk alike.
+func (r *passRun) assemble(res *Result, packed, V nn.Tensor) {
+	if r.pm > 0 {
+		gm := make([]float64, r.K*r.K)
+		r.be.Gram(gm, packed, r.K, r.pm)
 		for i, v := range gm {
 			res.Gram[i] += v
 		}
 	}
-	if nGhost > 0 {
-		host := make([]float32, nGhost*K*max(B, K*maxN))
-		rowScale := func(r int) float64 { // r_n, the other factor of M_Δ
-			if scale {
-				return float64(ratio[r])
-			}
-			return 1
-		}
-		be.Download(host, V)
-		for k := 0; k < K; k++ {
-			for l := 0; l <= k; l++ {
-				var sum float64
-				for gi := 0; gi < nGhost; gi++ {
-					if !square {
-						for i, v := range host[((gi*K+k)*K+l)*maxN:][:counts[k]] {
-							sum += float64(v) * rowScale(off[k]+i)
-						}
-						continue
-					}
-					row := host[(gi*K+k)*B:]
-					for m := off[l]; m < off[l+1]; m++ {
-						sum += float64(row[m]) * rowScale(m)
-					}
-				}
-				res.Gram[k*K+l] += sum
-				if l != k {
-					res.Gram[l*K+k] += sum
-				}
+	if r.nGhost == 0 {
+		return
+	}
+	host := make([]float32, V.Len())
+	r.be.Download(host, V)
+	K := r.K
+	for k := 0; k < K; k++ {
+		for l := 0; l <= k; l++ {
+			sum := r.ghostGram(host, k, l)
+			res.Gram[k*K+l] += sum
+			if l != k {
+				res.Gram[l*K+k] += sum
 			}
 		}
 	}
-	if err := be.Sync(); err != nil {
-		return Result{}, fmt.Errorf("gram: per-bin Gram: %w", err)
-	}
-	return res, nil
 }

@@ -279,17 +279,16 @@ type ResMLP struct {
 	arena   Tensor // every activation buffer, carved into the views below
 	rows    int    // rows of the last Forward
 
-	x, t                    Tensor   // the last Forward's inputs (caller's)
-	c, g                    Tensor   // its per-row skip gains (caller's; absent without)
-	ones, zeros             Tensor   // (capRows) constants for RowAxpby
-	skipOut, dskip          Tensor   // skip(x) and g ⊙ dout, (rows, D); Skip only
-	dout                    Tensor   // the last Backward's output gradient (caller's)
-	emb, t1, ta, temb       Tensor   // time path
-	h                       []Tensor // Depth+1 trunk states
-	hf, meanF, rstdF, af    Tensor   // head
-	dh                      []Tensor // Depth+1 trunk gradients
-	daf, dta                Tensor   // head and time-path gradients
-	dtimeIn, dhiddenScratch Tensor
+	x, t                 Tensor   // the last Forward's inputs (caller's)
+	c, g                 Tensor   // its per-row skip gains (caller's; absent without)
+	ones, zeros          Tensor   // (capRows) constants for RowAxpby
+	skipOut, dskip       Tensor   // skip(x) and g ⊙ dout, (rows, D); Skip only
+	dout                 Tensor   // the last Backward's output gradient (caller's)
+	emb, t1, ta, temb    Tensor   // time path
+	h                    []Tensor // Depth+1 trunk states
+	hf, meanF, rstdF, af Tensor   // head
+	dh                   []Tensor // Depth+1 trunk gradients
+	daf, dta             Tensor   // head and time-path gradients
 }
 
 type resBlock struct {
