@@ -34,7 +34,7 @@ func runCLI(t *testing.T, args ...string) (string, string, int) {
 	return out.String(), errb.String(), code
 }
 
-// refAlphaBar recomputes ᾱ_t from DESIGN.md's formulas without package diffusion.
+// refAlphaBar recomputes ᾱ_t from the schedules' formulas (package diffusion's doc), without package diffusion.
 func refAlphaBar(name string, T int, zeroTerminal bool) []float64 {
 	betas := make([]float64, T)
 	for t := range betas {
