@@ -138,23 +138,50 @@ type Target struct {
 	Name string
 	// Title says what it reproduces, in a few words.
 	Title string
-	// Run computes the figure, writing its files into env.Dir(Name), and
-	// returns its report (which RunTarget writes as report.md).
-	Run func(ctx context.Context, env *Env) (*Report, error)
+	// Compute measures what the target needs (training or reusing the
+	// models it needs in the model cache) and returns it as a typed Result;
+	// it writes nothing into the target's folder.
+	Compute func(ctx context.Context, env *Env) (Result, error)
+}
+
+// Result is what a target measured. Render draws it: it writes the
+// target's CSVs and figures into dir (the target's folder, which exists)
+// and returns the report that compares the numbers with the paper's claim,
+// computed from them alone.
+type Result interface {
+	Render(dir string) (*Report, error)
+}
+
+// prerendered adapts a target whose files are written while it computes:
+// its Render returns the report it made. (Targets are moving to a
+// Compute/Render split; none should need this when they have.)
+type prerendered struct{ r *Report }
+
+func (p prerendered) Render(string) (*Report, error) { return p.r, nil }
+
+// computed adapts an old-style run function to Compute.
+func computed(run func(ctx context.Context, env *Env) (*Report, error)) func(ctx context.Context, env *Env) (Result, error) {
+	return func(ctx context.Context, env *Env) (Result, error) {
+		r, err := run(ctx, env)
+		if err != nil {
+			return nil, err
+		}
+		return prerendered{r}, nil
+	}
 }
 
 // targets is every reproduction, in the order "all" runs them: the
 // closed forms first, then the paper's figures and table in order, then
 // the conflict study.
 var targets = []Target{
-	{Name: "weights", Title: "loss weights of the four strategies for ε, x0 and v", Run: runWeights},
-	{Name: "fig2", Title: "fine-tuning on one timestep bin: loss change at every timestep", Run: runFig2},
-	{Name: "fig3", Title: "UGD weights against the number of samples per timestep bin", Run: runFig3},
-	{Name: "fig4", Title: "Eq. 11 objective of constant, SNR, max-SNR, min-SNR and UGD weights", Run: runFig4},
-	{Name: "fig5", Title: "sample quality against training steps, 4 strategies × 3 targets", Run: runFig5},
-	{Name: "fig6", Title: "unweighted x0-MSE by timestep range over training", Run: runFig6},
-	{Name: "table2", Title: "min-SNR-γ for γ ∈ {1, 5, 10, 20}: final sample quality", Run: runTable2},
-	{Name: "conflict", Title: "gradient conflict between timestep bins over training (cosines by distance)", Run: runConflict},
+	{Name: "weights", Title: "loss weights of the four strategies for ε, x0 and v", Compute: computed(runWeights)},
+	{Name: "fig2", Title: "fine-tuning on one timestep bin: loss change at every timestep", Compute: computed(runFig2)},
+	{Name: "fig3", Title: "UGD weights against the number of samples per timestep bin", Compute: computed(runFig3)},
+	{Name: "fig4", Title: "Eq. 11 objective of constant, SNR, max-SNR, min-SNR and UGD weights", Compute: computed(runFig4)},
+	{Name: "fig5", Title: "sample quality against training steps, 4 strategies × 3 targets", Compute: computed(runFig5)},
+	{Name: "fig6", Title: "unweighted x0-MSE by timestep range over training", Compute: computed(runFig6)},
+	{Name: "table2", Title: "min-SNR-γ for γ ∈ {1, 5, 10, 20}: final sample quality", Compute: computed(runTable2)},
+	{Name: "conflict", Title: "gradient conflict between timestep bins over training (cosines by distance)", Compute: computed(runConflict)},
 }
 
 // Targets returns every target in the order All runs them.
@@ -209,7 +236,8 @@ func Resolve(names []string) ([]Target, error) {
 	return ts, nil
 }
 
-// RunTarget runs one target: it creates Out/NAME, runs the target, stamps
+// RunTarget runs one target: it creates Out/NAME, computes the target's
+// result and renders it there, stamps
 // the report with the scale, seed, device and wall time, and writes
 // Out/NAME/report.md. On error (including a cancelled context) no report
 // is written; files already written stay complete (every file is written
@@ -222,7 +250,11 @@ func RunTarget(ctx context.Context, env *Env, t Target) (*Report, error) {
 	env.Logf("%s: start (%s scale, device %s, seed %d)", t.Name, env.Scale, env.Backend.Name(), env.Seed)
 	start := time.Now()
 	trained, reused := env.counts()
-	r, err := t.Run(ctx, env)
+	res, err := t.Compute(ctx, env)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t.Name, err)
+	}
+	r, err := res.Render(filepath.Join(env.Out, t.Name))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Name, err)
 	}
