@@ -6,13 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 
 	"github.com/paretodiff/paretodiff/diffusion/gram"
 	"github.com/paretodiff/paretodiff/internal/atomicfile"
+	"github.com/paretodiff/paretodiff/internal/jsonnum"
 	"github.com/paretodiff/paretodiff/matio"
 	"github.com/paretodiff/paretodiff/weighting"
 	"gonum.org/v1/gonum/mat"
@@ -166,83 +165,35 @@ func (l *Log) Append(r Record) error {
 	return nil
 }
 
-// jf is a float64 that JSON holds as a number when finite and as "NaN",
-// "+Inf" or "-Inf" otherwise.
-type jf float64
-
-// MarshalJSON writes a number, or a quoted "NaN", "+Inf" or "-Inf".
-func (f jf) MarshalJSON() ([]byte, error) {
-	v := float64(f)
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return []byte(strconv.Quote(strconv.FormatFloat(v, 'g', -1, 64))), nil
-	}
-	return strconv.AppendFloat(nil, v, 'g', -1, 64), nil
-}
-
-// UnmarshalJSON reads what MarshalJSON writes.
-func (f *jf) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
-		s, err := strconv.Unquote(string(b))
-		if err != nil {
-			return err
-		}
-		v, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return err
-		}
-		*f = jf(v)
-		return nil
-	}
-	v, err := strconv.ParseFloat(string(b), 64)
-	*f = jf(v)
-	return err
-}
-
-func jfs(v []float64) []jf {
-	out := make([]jf, len(v))
-	for i, x := range v {
-		out[i] = jf(x)
-	}
-	return out
-}
-
-func floatsOf(v []jf) []float64 {
-	out := make([]float64, len(v))
-	for i, x := range v {
-		out[i] = float64(x)
-	}
-	return out
-}
-
 type jsonSolution struct {
-	Method     string `json:"method"`
-	W          []jf   `json:"w"`
-	F          jf     `json:"f"`
-	Gap        jf     `json:"gap"`
-	NormSq     jf     `json:"norm_sq"`
-	Iterations int    `json:"iterations"`
-	Status     string `json:"status"`
+	Method     string          `json:"method"`
+	W          []jsonnum.Float `json:"w"`
+	F          jsonnum.Float   `json:"f"`
+	Gap        jsonnum.Float   `json:"gap"`
+	NormSq     jsonnum.Float   `json:"norm_sq"`
+	Iterations int             `json:"iterations"`
+	Status     string          `json:"status"`
 }
 
 type jsonRecord struct {
-	Step             int            `json:"step"`
-	Losses           []jf           `json:"losses"`
-	Norms            []jf           `json:"norms"`
-	NegativeFraction jf             `json:"negative_fraction"`
-	MeanCosine       jf             `json:"mean_cosine"`
-	MinCosine        jf             `json:"min_cosine"`
-	CosineByDistance []jf           `json:"cosine_by_distance"`
-	Solutions        []jsonSolution `json:"solutions,omitempty"`
-	Seconds          jf             `json:"seconds"`
-	Gram             string         `json:"gram,omitempty"`
-	Cosine           string         `json:"cosine,omitempty"`
+	Step             int             `json:"step"`
+	Losses           []jsonnum.Float `json:"losses"`
+	Norms            []jsonnum.Float `json:"norms"`
+	NegativeFraction jsonnum.Float   `json:"negative_fraction"`
+	MeanCosine       jsonnum.Float   `json:"mean_cosine"`
+	MinCosine        jsonnum.Float   `json:"min_cosine"`
+	CosineByDistance []jsonnum.Float `json:"cosine_by_distance"`
+	Solutions        []jsonSolution  `json:"solutions,omitempty"`
+	Seconds          jsonnum.Float   `json:"seconds"`
+	Gram             string          `json:"gram,omitempty"`
+	Cosine           string          `json:"cosine,omitempty"`
 }
 
 func (r Record) marshal(gramPath, cosinePath string) ([]byte, error) {
 	j := jsonRecord{
-		Step: r.Step, Losses: jfs(r.Losses), Norms: jfs(r.Stats.Norms), NegativeFraction: jf(r.Stats.NegativeFraction),
-		MeanCosine: jf(r.Stats.MeanCosine), MinCosine: jf(r.Stats.MinCosine), CosineByDistance: jfs(r.Stats.CosineByDistance),
-		Seconds: jf(r.Seconds),
+		Step: r.Step, Losses: jsonnum.Floats(r.Losses), Norms: jsonnum.Floats(r.Stats.Norms), NegativeFraction: jsonnum.Float(r.Stats.NegativeFraction),
+		MeanCosine: jsonnum.Float(r.Stats.MeanCosine), MinCosine: jsonnum.Float(r.Stats.MinCosine), CosineByDistance: jsonnum.Floats(r.Stats.CosineByDistance),
+		Seconds: jsonnum.Float(r.Seconds),
 	}
 	if r.Gram != nil {
 		j.Gram = filepath.ToSlash(gramPath)
@@ -251,7 +202,7 @@ func (r Record) marshal(gramPath, cosinePath string) ([]byte, error) {
 		j.Cosine = filepath.ToSlash(cosinePath)
 	}
 	for _, s := range r.Solutions {
-		j.Solutions = append(j.Solutions, jsonSolution{Method: s.Method, W: jfs(s.W), F: jf(s.F), Gap: jf(s.Gap), NormSq: jf(s.NormSq), Iterations: s.Iterations, Status: s.Status})
+		j.Solutions = append(j.Solutions, jsonSolution{Method: s.Method, W: jsonnum.Floats(s.W), F: jsonnum.Float(s.F), Gap: jsonnum.Float(s.Gap), NormSq: jsonnum.Float(s.NormSq), Iterations: s.Iterations, Status: s.Status})
 	}
 	b, err := json.Marshal(j)
 	if err != nil {
@@ -345,15 +296,15 @@ func readRecord(dir string, line []byte, K int) (Record, error) {
 		}
 	}
 	r := Record{
-		Step: j.Step, Losses: floatsOf(j.Losses), Seconds: float64(j.Seconds),
-		Stats: Stats{Norms: floatsOf(j.Norms), NegativeFraction: float64(j.NegativeFraction), MeanCosine: float64(j.MeanCosine),
-			MinCosine: float64(j.MinCosine), CosineByDistance: floatsOf(j.CosineByDistance)},
+		Step: j.Step, Losses: jsonnum.Values(j.Losses), Seconds: float64(j.Seconds),
+		Stats: Stats{Norms: jsonnum.Values(j.Norms), NegativeFraction: float64(j.NegativeFraction), MeanCosine: float64(j.MeanCosine),
+			MinCosine: float64(j.MinCosine), CosineByDistance: jsonnum.Values(j.CosineByDistance)},
 	}
 	for _, s := range j.Solutions {
 		if len(s.W) != K {
 			return Record{}, fmt.Errorf("solution %q has %d weights for %d bins", s.Method, len(s.W), K)
 		}
-		r.Solutions = append(r.Solutions, Solution{Method: s.Method, W: floatsOf(s.W), F: float64(s.F), Gap: float64(s.Gap), NormSq: float64(s.NormSq), Iterations: s.Iterations, Status: s.Status})
+		r.Solutions = append(r.Solutions, Solution{Method: s.Method, W: jsonnum.Values(s.W), F: float64(s.F), Gap: float64(s.Gap), NormSq: float64(s.NormSq), Iterations: s.Iterations, Status: s.Status})
 	}
 	if j.Gram != "" {
 		rel := filepath.FromSlash(j.Gram)

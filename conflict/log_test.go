@@ -74,7 +74,7 @@ func TestReadLogRejectsDamagedLogs(t *testing.T) {
 		}, conflict.RecordsFile + " line 1", "step -10 is negative"},
 		{"number as text", func(t *testing.T, dir string, lines []string) {
 			writeRecords(t, dir, strings.Replace(lines[0], `"seconds":0.01`, `"seconds":"fast"`, 1))
-		}, conflict.RecordsFile + " line 1", `invalid syntax`},
+		}, conflict.RecordsFile + " line 1", `"fast" is not a number`},
 		{"gram outside the folder", func(t *testing.T, dir string, lines []string) {
 			writeRecords(t, dir, strings.Replace(lines[0], `"gram":"gram/`, `"gram":"../gram/`, 1))
 		}, conflict.RecordsFile + " line 1", `gram "../gram/step-00000010.npy" is not a file inside the log's folder`},
