@@ -80,13 +80,37 @@ const (
 // run are equal and hash alike. An error is a *FieldError (wrapping
 // ErrInput) naming the field.
 func (s Spec) Normalize() (Spec, error) {
-	bad := func(field string, err error) (Spec, error) {
-		return Spec{}, &FieldError{Field: field, Err: err}
+	sched, dim, err := normalizeTrain(&s.Train)
+	if err != nil {
+		return Spec{}, err
 	}
-	tr := &s.Train
+	if err := s.normalizeNet(dim); err != nil {
+		return Spec{}, &FieldError{Field: "net", Err: err}
+	}
+	if s.Steps < 1 {
+		return Spec{}, &FieldError{Field: "steps", Err: fmt.Errorf("need ≥ 1, got %d", s.Steps)}
+	}
+	if err := s.Eval.normalize(); err != nil {
+		return Spec{}, err
+	}
+	if s.Probes, err = normalizeProbes(s.Probes, sched); err != nil {
+		return Spec{}, err
+	}
+	if s.Init != nil && s.Init.From == "" {
+		return Spec{}, &FieldError{Field: "init.from", Err: errors.New("name the run to start from")}
+	}
+	return s, nil
+}
+
+// normalizeTrain fills in the trajectory's defaults and canonical names in
+// place and returns its schedule and the data's example length.
+func normalizeTrain(tr *diffusion.RunConfig) (*diffusion.Schedule, int, error) {
+	bad := func(field string, err error) (*diffusion.Schedule, int, error) {
+		return nil, 0, &FieldError{Field: "train." + field, Err: err}
+	}
 	dim, err := data.DimOf(tr.Data)
 	if err != nil {
-		return bad("train.data", err)
+		return bad("data", err)
 	}
 	if tr.Schedule == "" {
 		tr.Schedule = DefaultSchedule
@@ -96,32 +120,24 @@ func (s Spec) Normalize() (Spec, error) {
 	}
 	sched, err := diffusion.NewSchedule(tr.Schedule, tr.T, tr.ZeroTerminal)
 	if err != nil {
-		return bad("train.schedule", err)
+		return bad("schedule", err)
 	}
 	if tr.Target == "" {
 		tr.Target = weighting.Eps.String()
 	}
 	target, err := weighting.ParseTarget(tr.Target)
 	if err != nil {
-		return bad("train.target", err)
+		return bad("target", err)
 	}
 	tr.Target = target.String()
 	w, err := weighting.Parse(tr.Weighting)
 	if err != nil {
-		return bad("train.weighting", err)
+		return bad("weighting", err)
 	}
 	tr.Weighting = w.String()
-	if tr.Density == "" || tr.Density == "auto" {
-		tr.Density = "uniform"
-		if p, ok := w.(interface{ DefaultDensity() string }); ok && p.DefaultDensity() != "" {
-			tr.Density = p.DefaultDensity()
-		}
+	if tr.Density, err = normalizeDensity(tr.Density, w, sched); err != nil {
+		return bad("density", err)
 	}
-	d, err := weighting.ParseDensity(tr.Density, tr.T, sched.LogSNRs())
-	if err != nil {
-		return bad("train.density", err)
-	}
-	tr.Density = d.String()
 	if tr.Batch == 0 {
 		tr.Batch = 128
 	}
@@ -129,54 +145,74 @@ func (s Spec) Normalize() (Spec, error) {
 		tr.EvalSize = 256
 	}
 	if tr.Batch < 1 || tr.EvalSize < 1 {
-		return bad("train.batch", fmt.Errorf("batch and eval size must be ≥ 1, got %d and %d", tr.Batch, tr.EvalSize))
+		return bad("batch", fmt.Errorf("batch and eval size must be ≥ 1, got %d and %d", tr.Batch, tr.EvalSize))
 	}
 	tr.Optim = tr.Optim.WithDefaults()
 	if err := tr.Optim.Validate(); err != nil {
-		return bad("train.optim", err)
+		return bad("optim", err)
 	}
-	if err := s.normalizeNet(dim); err != nil {
-		return bad("net", err)
-	}
-	if s.Steps < 1 {
-		return bad("steps", fmt.Errorf("need ≥ 1, got %d", s.Steps))
-	}
-	if s.Eval.Every == 0 {
-		s.Eval.Every = DefaultEvalEvery
-	}
-	if s.Eval.Every < 1 {
-		return bad("eval.every", fmt.Errorf("need ≥ 1, got %d", s.Eval.Every))
-	}
-	if q := s.Eval.Quality; q != nil {
-		nq, err := q.normalize()
-		if err != nil {
-			return bad("eval.quality", err)
+	return sched, dim, nil
+}
+
+// normalizeDensity is the canonical density spec: "" and "auto" are the
+// weighting's preferred density (an online weighting's bins, stratified)
+// or uniform.
+func normalizeDensity(spec string, w weighting.Weighting, sched *diffusion.Schedule) (string, error) {
+	if spec == "" || spec == "auto" {
+		spec = "uniform"
+		if p, ok := w.(interface{ DefaultDensity() string }); ok && p.DefaultDensity() != "" {
+			spec = p.DefaultDensity()
 		}
-		s.Eval.Quality = &nq
 	}
-	if s.Init != nil && s.Init.From == "" {
-		return bad("init.from", errors.New("name the run to start from"))
+	d, err := weighting.ParseDensity(spec, sched.T(), sched.LogSNRs())
+	if err != nil {
+		return "", err
+	}
+	return d.String(), nil
+}
+
+// normalize fills in the metrics interval and the quality's defaults.
+func (e *EvalSpec) normalize() error {
+	if e.Every == 0 {
+		e.Every = DefaultEvalEvery
+	}
+	if e.Every < 1 {
+		return &FieldError{Field: "eval.every", Err: fmt.Errorf("need ≥ 1, got %d", e.Every)}
+	}
+	if e.Quality != nil {
+		q, err := e.Quality.normalize()
+		if err != nil {
+			return &FieldError{Field: "eval.quality", Err: err}
+		}
+		e.Quality = &q
+	}
+	return nil
+}
+
+// normalizeProbes fills in every probe's defaults and checks it on the
+// schedule: names unique (each is a folder), intervals ≥ 1.
+func normalizeProbes(probes []conflict.ProbeSpec, sched *diffusion.Schedule) ([]conflict.ProbeSpec, error) {
+	if len(probes) == 0 {
+		return nil, nil
 	}
 	names := map[string]bool{}
-	probes := make([]conflict.ProbeSpec, len(s.Probes))
-	for i, p := range s.Probes {
+	out := make([]conflict.ProbeSpec, len(probes))
+	for i, p := range probes {
+		field := func(f string) string { return fmt.Sprintf("probes.%d%s", i, f) }
 		p = p.WithDefaults()
 		if p.Name == "" || strings.ContainsAny(p.Name, `/\`) || p.Name == "." || p.Name == ".." || names[p.Name] {
-			return bad(fmt.Sprintf("probes.%d.name", i), fmt.Errorf("%q: want a unique folder name", p.Name))
+			return nil, &FieldError{Field: field(".name"), Err: fmt.Errorf("%q: want a unique folder name", p.Name)}
 		}
 		names[p.Name] = true
 		if p.Every < 1 {
-			return bad(fmt.Sprintf("probes.%d.every", i), fmt.Errorf("need ≥ 1, got %d", p.Every))
+			return nil, &FieldError{Field: field(".every"), Err: fmt.Errorf("need ≥ 1, got %d", p.Every)}
 		}
 		if _, err := p.Config(sched); err != nil {
-			return bad(fmt.Sprintf("probes.%d", i), err)
+			return nil, &FieldError{Field: field(""), Err: err}
 		}
-		probes[i] = p
+		out[i] = p
 	}
-	if len(probes) > 0 {
-		s.Probes = probes
-	}
-	return s, nil
+	return out, nil
 }
 
 // Schedule builds the run's noise schedule.
