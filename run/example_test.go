@@ -19,10 +19,10 @@ func ExampleTrain() {
 	dir, _ := os.MkdirTemp("", "run-example")
 	defer os.RemoveAll(dir)
 	spec := run.Spec{
-		Net:   nn.Spec{Kind: "resmlp", ResMLP: &nn.ResMLPConfig{Width: 16, Depth: 1}},
-		Train: diffusion.RunConfig{Data: "toy:8gaussians", Target: "v", Weighting: "min-snr:5", Batch: 32, Seed: 1},
-		Steps: 40,
-		Eval:  run.EvalSpec{Every: 20},
+		Net:    nn.Spec{Kind: "resmlp", ResMLP: &nn.ResMLPConfig{Width: 16, Depth: 1}},
+		Train:  diffusion.RunConfig{Data: "toy:8gaussians", Target: "v", Weighting: "min-snr:5", Batch: 32, Seed: 1},
+		Steps:  40,
+		Eval:   run.EvalSpec{Every: 20},
 		Probes: []conflict.ProbeSpec{{Name: "bins", Every: 20, Bins: "t:4", PerBin: 8, Methods: []string{"fw"}}},
 	}
 	r, err := run.Train(context.Background(), filepath.Join(dir, "toy"), spec, run.Options{

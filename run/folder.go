@@ -215,15 +215,7 @@ func (r *Run) Denoiser(be nn.Backend, ema bool) (*diffusion.NetDenoiser, error) 
 // step (later ones, from a session killed before its next checkpoint, are
 // not part of the run).
 func (r *Run) Records() ([]Record, error) {
-	path := filepath.Join(r.Dir, MetricsFile)
-	raw, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, badInputf("run: %v", err)
-	}
-	recs, err := parseRecords(path, raw)
+	recs, err := r.recordsUnfiltered()
 	if err != nil {
 		return nil, err
 	}
@@ -237,6 +229,19 @@ func (r *Run) Records() ([]Record, error) {
 		}
 	}
 	return out, nil
+}
+
+// recordsUnfiltered reads MetricsFile whole (none if it does not exist).
+func (r *Run) recordsUnfiltered() ([]Record, error) {
+	path := filepath.Join(r.Dir, MetricsFile)
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, badInputf("run: %v", err)
+	}
+	return parseRecords(path, raw)
 }
 
 // ProbeNames returns the names of the run's probes, sorted.

@@ -136,18 +136,6 @@ func exists(path string) bool {
 	return err == nil
 }
 
-func (r *Run) recordsUnfiltered() ([]Record, error) {
-	path := filepath.Join(r.Dir, MetricsFile)
-	raw, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, badInputf("run: %v", err)
-	}
-	return parseRecords(path, raw)
-}
-
 // readLegacyModel reads model.json of a cached model of the reproductions.
 func (r *Run) readLegacyModel() error {
 	path := filepath.Join(r.Dir, legacyModelFile)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -195,97 +196,66 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// A real kill: a separate process trains with a checkpoint every step and
-// is killed with SIGKILL mid-run; --resume then finishes the run, which
-// ends bit for bit where an uninterrupted run ends, with the same metrics.
-func TestTrainKillAndResume(t *testing.T) {
-	const steps = "200"
-	straight := t.TempDir()
-	_, stderr, code := runCLI(t, trainArgs(straight, "--steps", steps)...)
-	require.Equal(t, 0, code, stderr)
-
-	dir := t.TempDir()
-	exe, err := os.Executable()
-	require.NoError(t, err)
-	child := exec.Command(exe, trainArgs(dir, "--steps", "100000", "--checkpoint-every", "1")...)
-	child.Env = append(os.Environ(), childEnv+"=1")
-	require.NoError(t, child.Start())
-	ckPath := filepath.Join(dir, "checkpoint.bin")
-	deadline := time.Now().Add(60 * time.Second)
-	killedAt := 0
-	for time.Now().Before(deadline) {
-		if ck, err := diffusion.LoadCheckpoint(ckPath); err == nil && ck.Step >= 7 {
-			killedAt = ck.Step
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	require.NoError(t, child.Process.Signal(syscall.SIGKILL))
-	child.Wait()
-	require.NotZero(t, killedAt, "the child never wrote a checkpoint")
-	ck, err := diffusion.LoadCheckpoint(ckPath)
-	require.NoError(t, err, "the checkpoint survives the kill")
-	require.Less(t, ck.Step, 200, "killed before the comparison point")
-	t.Logf("killed at step %d or later; checkpoint at step %d", killedAt, ck.Step)
-
-	_, stderr, code = runCLI(t, trainArgs(dir, "--steps", steps, "--resume")...)
-	require.Equal(t, 0, code, stderr)
-	a, err := diffusion.LoadCheckpoint(filepath.Join(straight, "checkpoint.bin"))
-	require.NoError(t, err)
-	b, err := diffusion.LoadCheckpoint(ckPath)
-	require.NoError(t, err)
-	require.Equal(t, a.Params, b.Params, "parameters")
-	require.Equal(t, a.M, b.M)
-	require.Equal(t, a.V, b.V)
-	require.Equal(t, a.EMA, b.EMA)
-	require.Equal(t, metricLines(t, filepath.Join(straight, "metrics.jsonl")), metricLines(t, filepath.Join(dir, "metrics.jsonl")))
-	stale, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*"))
-	require.Empty(t, stale, "temporary files of the killed write are cleaned up")
-}
-
-// SIGTERM, what a preempted Slurm or Kubernetes job gets, stops a run as
-// Ctrl-C does: it writes the checkpoint of the last step and exits 143 (the
-// shell's 128 + 15); --resume then finishes the run bit for bit.
-func TestTrainSIGTERMCheckpointsAndResumes(t *testing.T) {
+// A real stop of a separate process training the run, then --resume: the
+// run ends bit for bit where an uninterrupted run ends, with the same
+// metrics, and no temporary file of the stopped process is left.
+//   - SIGKILL (no chance to react), with a checkpoint every step: the
+//     checkpoint on disk survives;
+//   - SIGTERM (what a preempted Slurm or Kubernetes job gets), as Ctrl-C:
+//     the run writes the checkpoint of its last step and exits 143, the
+//     shell's 128 + 15, with progress.json saying "interrupted".
+func TestTrainStopAndResume(t *testing.T) {
 	const steps = "300"
 	straight := t.TempDir()
 	_, stderr, code := runCLI(t, trainArgs(straight, "--steps", steps)...)
 	require.Equal(t, 0, code, stderr)
-
-	dir := t.TempDir()
 	exe, err := os.Executable()
 	require.NoError(t, err)
-	child := exec.Command(exe, trainArgs(dir, "--steps", "1000000", "--checkpoint-every", "50")...)
-	child.Env = append(os.Environ(), childEnv+"=1")
-	var childErr strings.Builder
-	child.Stderr = &childErr
-	require.NoError(t, child.Start())
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if ck, err := diffusion.LoadCheckpoint(filepath.Join(dir, "checkpoint.bin")); err == nil && ck.Step >= 50 {
-			break
+	for _, c := range []struct {
+		sig                      syscall.Signal
+		checkpointEvery, atLeast int
+		exit                     int // -1: killed by the signal
+	}{{syscall.SIGKILL, 1, 7, -1}, {syscall.SIGTERM, 50, 50, 143}} {
+		dir := t.TempDir()
+		child := exec.Command(exe, trainArgs(dir, "--steps", "1000000", "--checkpoint-every", strconv.Itoa(c.checkpointEvery))...)
+		child.Env = append(os.Environ(), childEnv+"=1")
+		var childErr strings.Builder
+		child.Stderr = &childErr
+		require.NoError(t, child.Start())
+		ckPath := filepath.Join(dir, "checkpoint.bin")
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if ck, err := diffusion.LoadCheckpoint(ckPath); err == nil && ck.Step >= c.atLeast {
+				break
+			}
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	require.NoError(t, child.Process.Signal(syscall.SIGTERM))
-	err = child.Wait()
-	var exit *exec.ExitError
-	require.ErrorAs(t, err, &exit, childErr.String())
-	require.Equal(t, 143, exit.ExitCode(), childErr.String())
-	require.Contains(t, childErr.String(), "interrupted (received terminated) with the checkpoint of step")
-	ck, err := diffusion.LoadCheckpoint(filepath.Join(dir, "checkpoint.bin"))
-	require.NoError(t, err)
-	require.Less(t, ck.Step, 300)
-	raw, err := os.ReadFile(filepath.Join(dir, "progress.json"))
-	require.NoError(t, err)
-	require.Contains(t, string(raw), `"state": "interrupted"`)
+		require.NoError(t, child.Process.Signal(c.sig))
+		err = child.Wait()
+		var exit *exec.ExitError
+		require.ErrorAs(t, err, &exit, "%v: %s", c.sig, childErr.String())
+		require.Equal(t, c.exit, exit.ExitCode(), "%v: %s", c.sig, childErr.String())
+		ck, err := diffusion.LoadCheckpoint(ckPath)
+		require.NoError(t, err, "%v: the checkpoint survives", c.sig)
+		require.GreaterOrEqual(t, ck.Step, c.atLeast, c.sig)
+		require.Less(t, ck.Step, 300, "%v: stopped before the comparison point", c.sig)
+		if c.sig == syscall.SIGTERM {
+			require.Contains(t, childErr.String(), "interrupted (received terminated) with the checkpoint of step")
+			raw, err := os.ReadFile(filepath.Join(dir, "progress.json"))
+			require.NoError(t, err)
+			require.Contains(t, string(raw), `"state": "interrupted"`)
+		}
 
-	_, stderr, code = runCLI(t, trainArgs(dir, "--steps", steps, "--resume")...)
-	require.Equal(t, 0, code, stderr)
-	a, err := diffusion.LoadCheckpoint(filepath.Join(straight, "checkpoint.bin"))
-	require.NoError(t, err)
-	b, err := diffusion.LoadCheckpoint(filepath.Join(dir, "checkpoint.bin"))
-	require.NoError(t, err)
-	require.Equal(t, a.Params, b.Params)
-	require.Equal(t, metricLines(t, filepath.Join(straight, "metrics.jsonl")), metricLines(t, filepath.Join(dir, "metrics.jsonl")))
+		_, stderr, code = runCLI(t, trainArgs(dir, "--steps", steps, "--resume")...)
+		require.Equal(t, 0, code, stderr)
+		a, err := diffusion.LoadCheckpoint(filepath.Join(straight, "checkpoint.bin"))
+		require.NoError(t, err)
+		b, err := diffusion.LoadCheckpoint(ckPath)
+		require.NoError(t, err)
+		require.Equal(t, a.Params, b.Params, "%v: parameters", c.sig)
+		require.Equal(t, a.M, b.M)
+		require.Equal(t, a.V, b.V)
+		require.Equal(t, a.EMA, b.EMA)
+		require.Equal(t, metricLines(t, filepath.Join(straight, "metrics.jsonl")), metricLines(t, filepath.Join(dir, "metrics.jsonl")), c.sig)
+		stale, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*"))
+		require.Empty(t, stale, "%v: temporary files of the stopped write are cleaned up", c.sig)
+	}
 }
