@@ -192,7 +192,7 @@ var targets = []Target{
 	{Name: "fig4", Title: "Eq. 11 objective of constant, SNR, max-SNR, min-SNR and UGD weights", Compute: computed(runFig4)},
 	{Name: "fig5", Title: "sample quality against training steps, 4 strategies × 3 targets", Compute: resultOf(Fig5)},
 	{Name: "fig6", Title: "unweighted x0-MSE by timestep range over training", Compute: resultOf(Fig6)},
-	{Name: "table2", Title: "min-SNR-γ for γ ∈ {1, 5, 10, 20}: final sample quality", Compute: computed(runTable2)},
+	{Name: "table2", Title: "min-SNR-γ for γ ∈ {1, 5, 10, 20}: final sample quality", Compute: resultOf(Table2)},
 	{Name: "conflict", Title: "gradient conflict between timestep bins over training (cosines by distance)", Compute: computed(runConflict)},
 }
 
