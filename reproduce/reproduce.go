@@ -193,7 +193,7 @@ var targets = []Target{
 	{Name: "fig5", Title: "sample quality against training steps, 4 strategies × 3 targets", Compute: resultOf(Fig5)},
 	{Name: "fig6", Title: "unweighted x0-MSE by timestep range over training", Compute: resultOf(Fig6)},
 	{Name: "table2", Title: "min-SNR-γ for γ ∈ {1, 5, 10, 20}: final sample quality", Compute: resultOf(Table2)},
-	{Name: "conflict", Title: "gradient conflict between timestep bins over training (cosines by distance)", Compute: computed(runConflict)},
+	{Name: "conflict", Title: "gradient conflict between timestep bins over training (cosines by distance)", Compute: resultOf(Conflict)},
 }
 
 // Targets returns every target in the order All runs them.
