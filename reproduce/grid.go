@@ -100,6 +100,20 @@ func (g *ModelGrid) FinalQuality(target, strategy string) (mean, sd, sampling fl
 	return mean, sd, sampling
 }
 
+// FinalStats are the final quality of one configuration of a grid
+// (ModelGrid.FinalQuality): the mean and standard deviation over all
+// seeds and sample sets, and the standard deviation of the sampling noise
+// alone.
+type FinalStats struct {
+	Mean, SD, Sampling float64
+}
+
+// finalStats returns ModelGrid.FinalQuality of a target and strategy.
+func finalStats(g *ModelGrid, target, strategy string) FinalStats {
+	m, sd, samp := g.FinalQuality(target, strategy)
+	return FinalStats{Mean: m, SD: sd, Sampling: samp}
+}
+
 // Floor returns the quality measure's noise floor (the same for every
 // model of the grid) and its name.
 func (g *ModelGrid) Floor() (float64, string) {

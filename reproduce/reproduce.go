@@ -170,6 +170,18 @@ func computed(run func(ctx context.Context, env *Env) (*Report, error)) func(ctx
 	}
 }
 
+// resultOf adapts a split target's compute function, which returns its
+// own result type, to Compute (nil on error, not a typed nil).
+func resultOf[R Result](compute func(ctx context.Context, env *Env) (R, error)) func(ctx context.Context, env *Env) (Result, error) {
+	return func(ctx context.Context, env *Env) (Result, error) {
+		r, err := compute(ctx, env)
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
+}
+
 // targets is every reproduction, in the order "all" runs them: the
 // closed forms first, then the paper's figures and table in order, then
 // the conflict study.
@@ -178,10 +190,10 @@ var targets = []Target{
 	{Name: "fig2", Title: "fine-tuning on one timestep bin: loss change at every timestep", Compute: computed(runFig2)},
 	{Name: "fig3", Title: "UGD weights against the number of samples per timestep bin", Compute: computed(runFig3)},
 	{Name: "fig4", Title: "Eq. 11 objective of constant, SNR, max-SNR, min-SNR and UGD weights", Compute: computed(runFig4)},
-	{Name: "fig5", Title: "sample quality against training steps, 4 strategies × 3 targets", Compute: computed(runFig5)},
-	{Name: "fig6", Title: "unweighted x0-MSE by timestep range over training", Compute: computed(runFig6)},
-	{Name: "table2", Title: "min-SNR-γ for γ ∈ {1, 5, 10, 20}: final sample quality", Compute: computed(runTable2)},
-	{Name: "conflict", Title: "gradient conflict between timestep bins over training (cosines by distance)", Compute: computed(runConflict)},
+	{Name: "fig5", Title: "sample quality against training steps, 4 strategies × 3 targets", Compute: resultOf(Fig5)},
+	{Name: "fig6", Title: "unweighted x0-MSE by timestep range over training", Compute: resultOf(Fig6)},
+	{Name: "table2", Title: "min-SNR-γ for γ ∈ {1, 5, 10, 20}: final sample quality", Compute: resultOf(Table2)},
+	{Name: "conflict", Title: "gradient conflict between timestep bins over training (cosines by distance)", Compute: resultOf(Conflict)},
 }
 
 // Targets returns every target in the order All runs them.
