@@ -232,7 +232,7 @@ func Demo(ctx context.Context, env *Env, sizes DemoSizes) (*DemoResult, error) {
 		return nil, fmt.Errorf("reproduce: %w", err)
 	}
 	out := &output{dir: env.Out}
-	be := env.backend()
+	be := env.BackendOrCPU()
 	spec, err := sizes.spec(env.Seed).Normalize()
 	if err != nil {
 		return nil, err
@@ -331,7 +331,7 @@ func Demo(ctx context.Context, env *Env, sizes DemoSizes) (*DemoResult, error) {
 	// 5. Samples.
 	q := sizes.quality(env.Seed)
 	env.Logf("demo: [4/5] sampling %d points (%s, %d steps) from the trained and the untrained network", q.Samples, q.Sampler, q.SamplerSteps)
-	mq, err := env.qualityOf(ctx, q, spec.Train.Data)
+	mq, err := env.QualityOf(ctx, q, spec.Train.Data)
 	if err != nil {
 		return nil, err
 	}

@@ -280,7 +280,7 @@ func SamplesFigure(ctx context.Context, env *Env, g *ModelGrid, path string) err
 			if err != nil {
 				return err
 			}
-			den, err := ck.Denoiser(env.backend(), true)
+			den, err := ck.Denoiser(env.BackendOrCPU(), true)
 			if err != nil {
 				return err
 			}
