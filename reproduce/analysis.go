@@ -56,7 +56,7 @@ func FineTune(ctx context.Context, env *Env, base *TrainedModel, cfg FineTuneCon
 	if err != nil {
 		return nil, err
 	}
-	return ck.Network(env.backend(), false)
+	return ck.Network(env.BackendOrCPU(), false)
 }
 
 // GridTimesteps returns n timesteps spread evenly over 0..T−1: the middle

@@ -87,7 +87,7 @@ func runFig2(ctx context.Context, env *Env) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	be := env.backend()
+	be := env.BackendOrCPU()
 	T := ms.T
 	ts := GridTimesteps(T, fs.Grid)
 	probe := NewLossProbe(train, ts, fs.PerT, env.Seed+fig2ProbeSeed)

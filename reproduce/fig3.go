@@ -185,7 +185,7 @@ func runFig3(ctx context.Context, env *Env) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	net, err := ck.Network(env.backend(), false)
+	net, err := ck.Network(env.BackendOrCPU(), false)
 	if err != nil {
 		return nil, err
 	}

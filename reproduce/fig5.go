@@ -420,7 +420,7 @@ func finalSample(ctx context.Context, env *Env, m *TrainedModel, q run.QualityMe
 	if err != nil {
 		return nil, err
 	}
-	den, err := ck.Denoiser(env.backend(), true)
+	den, err := ck.Denoiser(env.BackendOrCPU(), true)
 	if err != nil {
 		return nil, err
 	}

@@ -214,7 +214,7 @@ func modelOf(r *run.Run) (*TrainedModel, error) {
 // backend, data and classifier folders, a checkpoint every checkpointEvery
 // steps, and the run layer's notes in the log.
 func (e *Env) runOptions(checkpointEvery int) run.Options {
-	return run.Options{Backend: e.backend(), Existing: run.Reuse, CheckpointEvery: checkpointEvery,
+	return run.Options{Backend: e.BackendOrCPU(), Existing: run.Reuse, CheckpointEvery: checkpointEvery,
 		MNISTDir: e.MNISTDir, ClassifierDir: e.ClassifierDir, Log: logWriter{e}}
 }
 
@@ -231,11 +231,13 @@ func (e *Env) quality(ctx context.Context, s run.Spec) (run.QualityMeasure, erro
 	if s.Eval.Quality == nil {
 		return nil, fmt.Errorf("reproduce: model %s measures no sample quality", ModelLabel(s))
 	}
-	return e.qualityOf(ctx, *s.Eval.Quality, s.Train.Data)
+	return e.QualityOf(ctx, *s.Eval.Quality, s.Train.Data)
 }
 
-// qualityOf returns the (memoised) quality measure of a spec on data.
-func (e *Env) qualityOf(ctx context.Context, qs run.QualitySpec, data string) (run.QualityMeasure, error) {
+// QualityOf returns the quality measure of a spec on data (memoised: a
+// second call with the same spec and data returns the same measure, with
+// the same reference data).
+func (e *Env) QualityOf(ctx context.Context, qs run.QualitySpec, data string) (run.QualityMeasure, error) {
 	b, _ := json.Marshal(struct {
 		Q    run.QualitySpec
 		Data string
@@ -245,7 +247,7 @@ func (e *Env) qualityOf(ctx context.Context, qs run.QualitySpec, data string) (r
 	if q, ok := e.qualities[string(b)]; ok {
 		return q, nil
 	}
-	q, err := run.NewQualityMeasure(ctx, qs, data, e.backend(), e.MNISTDir, e.ClassifierDir, logWriter{e})
+	q, err := run.NewQualityMeasure(ctx, qs, data, e.BackendOrCPU(), e.MNISTDir, e.ClassifierDir, logWriter{e})
 	if err != nil {
 		return nil, err
 	}

@@ -78,8 +78,9 @@ type Env struct {
 	qualities       map[string]run.QualityMeasure // by spec, see quality
 }
 
-// backend returns the backend, the CPU one when none is set.
-func (e *Env) backend() nn.Backend {
+// BackendOrCPU returns the backend every network runs on: Backend, or,
+// when none is set, the CPU one (which it then stores in Backend).
+func (e *Env) BackendOrCPU() nn.Backend {
 	if e.Backend == nil {
 		e.Backend = nn.NewCPU()
 	}
@@ -258,7 +259,7 @@ func RunTarget(ctx context.Context, env *Env, t Target) (*Report, error) {
 	if _, err := env.Dir(t.Name); err != nil {
 		return nil, err
 	}
-	env.backend()
+	env.BackendOrCPU()
 	env.Logf("%s: start (%s scale, device %s, seed %d)", t.Name, env.Scale, env.Backend.Name(), env.Seed)
 	start := time.Now()
 	trained, reused := env.counts()

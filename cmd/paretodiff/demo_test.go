@@ -20,6 +20,7 @@ func TestDemoSmoke(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stderr, "demo: [1/5]")
 	require.Contains(t, stderr, "demo: step 60/60")
+	require.Contains(t, stderr, "demo: [5/5] writing "+filepath.Join(dir, "report.md"))
 	require.Contains(t, stdout, "report: "+filepath.Join(dir, "report.md"))
 	require.Contains(t, stdout, "min-snr:5: Eq. 11 objective")
 	rep, err := os.ReadFile(filepath.Join(dir, "report.md"))

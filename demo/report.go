@@ -1,4 +1,4 @@
-package reproduce
+package demo
 
 import (
 	"fmt"
@@ -7,39 +7,21 @@ import (
 	"strings"
 	"time"
 
-	"github.com/paretodiff/paretodiff/conflict"
-	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/internal/prose"
+	"github.com/paretodiff/paretodiff/reproduce"
+	"github.com/paretodiff/paretodiff/run"
 	"github.com/paretodiff/paretodiff/weighting"
+	"gonum.org/v1/gonum/floats"
+	"gonum.org/v1/gonum/stat"
 )
 
 // Markdown writes the demo's report: every section explains one result in
 // plain words with the numbers of this run; every comparison in it
 // ("grows", "closest", "lowers every bin") is decided from the numbers.
-func (r *DemoResult) Markdown() string {
+// Its list of files is Files (set by Render).
+func (r *Result) Markdown() string {
 	var b strings.Builder
-	sz := r.Sizes
-	fmt.Fprintf(&b, "# paretodiff demo: from a training run to Pareto weights\n\n")
-	fmt.Fprintf(&b, "Written by `paretodiff demo` from its own measurements: seed %d, device %s, wall time %s. "+
-		"It trains a small diffusion model, measures how the gradients of its timesteps conflict, solves the "+
-		"Pareto-optimal weighting of the timesteps (Hang et al., ICCV 2023, §3.3) and compares it with Min-SNR-5 and the "+
-		"other classical weightings. The same seed gives the same numbers (wall times aside).\n\n",
-		r.Seed, r.Device, r.Elapsed.Round(time.Second))
-
-	b.WriteString("## In short\n\n")
-	for _, l := range r.summary() {
-		fmt.Fprintf(&b, "- %s\n", l)
-	}
-	b.WriteString("\n## Settings\n\n")
-	b.WriteString(SizesTable(sz.Model))
-	b.WriteString("\n")
-	b.WriteString(SizesTable(struct {
-		Target, Strategy          string
-		Bins, PerBin, ProbeEvery  int
-		RelativeLambda, AbsLambda float64
-	}{sz.Target, sz.Strategy, sz.Bins, sz.PerBin, sz.ProbeEvery, sz.Lambda, r.Lambda}))
-	b.WriteString("\n")
-
+	r.writeHead(&b)
 	sections := []struct {
 		heading string
 		body    func(*strings.Builder)
@@ -56,34 +38,68 @@ func (r *DemoResult) Markdown() string {
 		s.body(&b)
 		b.WriteString("\n")
 	}
+	r.writeLimits(&b)
+	r.writeFiles(&b)
+	return b.String()
+}
 
+// writeHead writes the title, what the demo is, the summary and the
+// settings.
+func (r *Result) writeHead(b *strings.Builder) {
+	sz := r.Sizes
+	fmt.Fprintf(b, "# paretodiff demo: from a training run to Pareto weights\n\n")
+	fmt.Fprintf(b, "Written by `paretodiff demo` from its own measurements: seed %d, device %s, wall time %s. "+
+		"It trains a small diffusion model, measures how the gradients of its timesteps conflict, solves the "+
+		"Pareto-optimal weighting of the timesteps (Hang et al., ICCV 2023, §3.3) and compares it with Min-SNR-5 and the "+
+		"other classical weightings. The same seed gives the same numbers (wall times aside).\n\n",
+		r.Seed, r.Device, r.Elapsed.Round(time.Second))
+
+	b.WriteString("## In short\n\n")
+	for _, l := range r.summary() {
+		fmt.Fprintf(b, "- %s\n", l)
+	}
+	b.WriteString("\n## Settings\n\n")
+	b.WriteString(reproduce.SizesTable(sz.Model))
+	b.WriteString("\n")
+	b.WriteString(reproduce.SizesTable(struct {
+		Target, Strategy          string
+		Bins, PerBin, ProbeEvery  int
+		RelativeLambda, AbsLambda float64
+	}{sz.Target, sz.Strategy, sz.Bins, sz.PerBin, sz.ProbeEvery, sz.Lambda, r.Lambda}))
+	b.WriteString("\n")
+}
+
+// writeLimits says what one small run cannot show and where to go on.
+func (r *Result) writeLimits(b *strings.Builder) {
 	b.WriteString("## What this demo does not show\n\n")
-	fmt.Fprintf(&b, "It is one small model, one seed and a 2-D toy distribution: it shows the toolkit's analyses end to end and what "+
+	fmt.Fprintf(b, "It is one small model, one seed and a 2-D toy distribution: it shows the toolkit's analyses end to end and what "+
 		"they say about this model, not the size of any effect on images. The Gram matrix comes from a fixed batch of %d "+
 		"examples per bin, so gradient noise adds to its diagonal, and a probe measures first-order effects at one point of "+
 		"training. The paper's claims, each with a verdict computed from the numbers, are the targets of `paretodiff reproduce`; "+
 		"`paretodiff conflict --checkpoint DIR/%s` and `paretodiff eval --checkpoint DIR/%s` probe and evaluate the trained model further.\n\n",
-		sz.PerBin, DemoModelDir, DemoModelDir)
+		r.Sizes.PerBin, ModelDir, ModelDir)
+}
 
+// writeFiles links every file but the report, figures with their image.
+func (r *Result) writeFiles(b *strings.Builder) {
 	b.WriteString("## Files\n\n")
 	for _, f := range r.Files {
-		if f == DemoReport {
+		if f == ReportFile {
 			continue
 		}
 		if strings.HasSuffix(f, ".png") {
-			fmt.Fprintf(&b, "- [%s](%s)\n\n  ![%s](%s)\n", f, f, f, f)
+			fmt.Fprintf(b, "- [%s](%s)\n\n  ![%s](%s)\n", f, f, f, f)
 		} else {
-			fmt.Fprintf(&b, "- [%s](%s)\n", f, f)
+			fmt.Fprintf(b, "- [%s](%s)\n", f, f)
 		}
 	}
-	return b.String()
 }
 
 // summary is the "In short" list.
-func (r *DemoResult) summary() []string {
+func (r *Result) summary() []string {
 	var out []string
 	q := r.Quality
-	tm, _ := meanSD(q.Trained)
+	tm := stat.Mean(q.Trained, nil)
 	out = append(out, fmt.Sprintf("Training %d steps took %s; the samples' %s to real data %s from %s (untrained) to %s (real data against real data: %s).",
 		r.Sizes.Model.Steps, r.TrainTime.Round(time.Second), q.Metric, prose.Change(q.Untrained, tm), prose.F3(q.Untrained), prose.F3(tm), prose.F3(q.Floor)))
 	f := r.Final()
@@ -91,23 +107,21 @@ func (r *DemoResult) summary() []string {
 	out = append(out, fmt.Sprintf("After training, %s of the %d pairs of timestep bins have conflicting gradients (negative cosine); the most negative cosine is %s.",
 		prose.Pct(f.Stats.NegativeFraction), pairs, prose.F3(f.Stats.MinCosine)))
 	if fw := r.Weighting("fw"); fw != nil {
-		k := argMax(fw.W)
+		k := floats.MaxIdx(fw.W)
 		out = append(out, fmt.Sprintf("The Pareto weights without λ put %s of the weight on timesteps %s; with λ they spread over %s effective bins.",
 			prose.Pct(fw.W[k]), r.binName(k), prose.F3(effectiveBins(r.Weighting("fw"+lambdaSuffix).W))))
 	}
 	if m := r.Weighting("min-snr:5"); m != nil {
 		out = append(out, fmt.Sprintf("Min-SNR-5's Eq. 11 objective (with λ) is %s× the optimum, %s; by distance to the Pareto weights it is %s.",
-			prose.F3(m.RatioL), r.rankPhrase(m.Name, func(w DemoWeighting) float64 { return w.RatioL }), r.closestPhrase(m.Name)))
+			prose.F3(m.RatioL), r.rankPhrase(m.Name, func(w Weighting) float64 { return w.RatioL }), r.closestPhrase(m.Name)))
 	}
 	return out
 }
 
-func (r *DemoResult) writeWeights(b *strings.Builder) {
-	sched, err := diffusion.NewSchedule(r.Sizes.Model.Schedule, r.Sizes.Model.T, false)
-	if err != nil {
-		fmt.Fprintf(b, "(schedule: %v)\n", err)
-		return
-	}
+// writeWeights is section 1: what a weighting is and how the four closed
+// forms differ on this schedule.
+func (r *Result) writeWeights(b *strings.Builder) {
+	sched := r.Schedule
 	T := sched.T()
 	capT := -1
 	for t := 0; t < T; t++ {
@@ -126,7 +140,9 @@ func (r *DemoResult) writeWeights(b *strings.Builder) {
 		target, conv, sched.Name(), prose.F3(sched.SNR(0)), prose.F3(sched.SNR(T-1)), T-1, prose.F3(sched.SNR(0)/sched.SNR(mid)), mid, capT, capT+1)
 }
 
-func (r *DemoResult) writeTraining(b *strings.Builder) {
+// writeTraining is section 2: the run and its losses, then Fig. 6's
+// x0-MSE by timestep range.
+func (r *Result) writeTraining(b *strings.Builder) {
 	m := r.Sizes.Model
 	first, last := r.Records[0], r.Records[len(r.Records)-1]
 	var firstLoss float64
@@ -143,10 +159,16 @@ func (r *DemoResult) writeTraining(b *strings.Builder) {
 		r.TrainTime.Round(time.Second), prose.F3(float64(m.Steps)/r.TrainTime.Seconds()),
 		prose.Change(firstLoss, last.Loss), prose.F3(firstLoss), m.EvalEvery, prose.F3(last.Loss), m.EvalEvery,
 		prose.Change(first.EvalLoss, last.EvalLoss), prose.F3(first.EvalLoss), prose.F3(last.EvalLoss))
+	r.writeX0MSE(b, first, last)
+}
 
+// writeX0MSE is the Fig. 6 part of the training section: the x0-MSE by
+// timestep range before and after training, and what it says.
+func (r *Result) writeX0MSE(b *strings.Builder, first, last run.Record) {
+	m := r.Sizes.Model
 	fmt.Fprintf(b, "The paper's Fig. 6 follows the unweighted x0-MSE (1/D)‖x0 − x̂0‖² in four timestep ranges; here it is measured on %d fixed held-out examples per range. "+
 		"For reference, always predicting the data mean scores the data variance, %s.\n\n", m.EvalSize, prose.F3(r.DataVar))
-	t := Table{Header: []string{"timesteps", "untrained", "trained", "trained / data variance", "change"}}
+	t := reproduce.Table{Header: []string{"timesteps", "untrained", "trained", "trained / data variance", "change"}}
 	fin := make([]float64, len(r.RangeLabels))
 	drop := make([]float64, len(r.RangeLabels))
 	for i := range r.RangeLabels {
@@ -172,7 +194,7 @@ func (r *DemoResult) writeTraining(b *strings.Builder) {
 	} else {
 		fmt.Fprintf(b, "Even at %s it is only %s of the data variance: the model still recovers much of x0 from x_t there. ", r.RangeLabels[n-1], prose.Pct(ratio))
 	}
-	hi, lo := argMax(drop), argMin(drop)
+	hi, lo := floats.MaxIdx(drop), floats.MinIdx(drop)
 	switch {
 	case drop[lo] >= 0:
 		fmt.Fprintf(b, "Training lowered the x0-MSE most at %s (by %s) and least at %s (by %s).\n", r.RangeLabels[hi], prose.Pct(drop[hi]), r.RangeLabels[lo], prose.Pct(drop[lo]))
@@ -183,7 +205,9 @@ func (r *DemoResult) writeTraining(b *strings.Builder) {
 	}
 }
 
-func (r *DemoResult) writeConflict(b *strings.Builder) {
+// writeConflict is section 3: what a probe measures and how the bins'
+// gradients conflict after training, then over training.
+func (r *Result) writeConflict(b *strings.Builder) {
 	K := r.Bins.K()
 	f := r.Final()
 	fmt.Fprintf(b, "Each timestep is a task. The demo splits the %d timesteps into %d bins of equal width (%s) and, before training and every %d steps, "+
@@ -214,8 +238,13 @@ func (r *DemoResult) writeConflict(b *strings.Builder) {
 		}
 	}
 	b.WriteString("\n\n")
+	r.writeConflictOverTraining(b)
+}
 
-	f0 := r.Probes[0]
+// writeConflictOverTraining follows the conflict from the first probe to
+// the last and compares the bins' gradient norms.
+func (r *Result) writeConflictOverTraining(b *strings.Builder) {
+	f, f0 := r.Final(), r.Probes[0]
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, p := range r.Probes {
 		lo, hi = math.Min(lo, p.Stats.NegativeFraction), math.Max(hi, p.Stats.NegativeFraction)
@@ -231,7 +260,7 @@ func (r *DemoResult) writeConflict(b *strings.Builder) {
 		b.WriteString(": the mean agreement between bins changed little during training. ")
 	}
 	norms := f.Stats.Norms
-	kmax, kmin := argMax(norms), argMin(norms)
+	kmax, kmin := floats.MaxIdx(norms), floats.MinIdx(norms)
 	fmt.Fprintf(b, "The bins' gradient norms √G_kk differ by a factor of %s, from %s for timesteps %s to %s for %s",
 		prose.F3(norms[kmax]/norms[kmin]), prose.F3(norms[kmax]), r.binName(kmax), prose.F3(norms[kmin]), r.binName(kmin))
 	if norms[kmax] > 3*norms[kmin] {
@@ -242,7 +271,9 @@ func (r *DemoResult) writeConflict(b *strings.Builder) {
 	b.WriteString(" conflict/cosine.png shows the cosine matrices of the first, middle and last probes.\n")
 }
 
-func (r *DemoResult) writePareto(b *strings.Builder) {
+// writePareto is section 4: the Pareto weights without and with λ and
+// their Eq. 8 check.
+func (r *Result) writePareto(b *strings.Builder) {
 	fmt.Fprintf(b, "Theorem 1 of the paper (after MGDA): the weights w on the simplex that minimise ‖Σ_k w_k g_k‖² = wᵀGw (Eq. 10) give a step "+
 		"δ = −Σ_k w_k g_k that lowers every bin's loss at once (Eq. 8), unless the bins are Pareto stationary. Eq. 11 adds λ‖w‖², "+
 		"which keeps the weights from collapsing onto a few bins. The demo solves both on the last probe's Gram matrix with Frank-Wolfe (fw, as MGDA) "+
@@ -252,10 +283,10 @@ func (r *DemoResult) writePareto(b *strings.Builder) {
 		return
 	}
 	norms := r.Final().Stats.Norms
-	k := argMax(fw.W)
+	k := floats.MaxIdx(fw.W)
 	fmt.Fprintf(b, "Without λ, fw reaches the objective %s", prose.F3(fw.F0))
 	if ugd != nil {
-		fmt.Fprintf(b, " and ugd %s; their weights differ by at most %s", prose.F3(ugd.F0), prose.F3(maxAbsDiff(fw.W, ugd.W)))
+		fmt.Fprintf(b, " and ugd %s; their weights differ by at most %s", prose.F3(ugd.F0), prose.F3(floats.Distance(fw.W, ugd.W, math.Inf(1))))
 	}
 	fmt.Fprintf(b, ". The weights put %s on timesteps %s and give %d of the %d bins more than 1%% (effective number of bins 1/Σw² = %s). ",
 		prose.Pct(fw.W[k]), r.binName(k), countAbove(fw.W, 0.01), len(fw.W), prose.F3(effectiveBins(fw.W)))
@@ -277,7 +308,7 @@ func (r *DemoResult) writePareto(b *strings.Builder) {
 		fmt.Fprintf(b, "Eq. 8 fails at this point: ⟨δ, g_k⟩ = %s ≥ 0 for timesteps %s, so the bins are (numerically) Pareto stationary.\n\n", prose.F3(d.Worst), r.binName(d.Task))
 	}
 	if fl := r.Weighting("fw" + lambdaSuffix); fl != nil {
-		kl := argMax(fl.W)
+		kl := floats.MaxIdx(fl.W)
 		fmt.Fprintf(b, "With λ = %s the weights spread over %s effective bins (from %s without λ), the largest being %s on timesteps %s; %d of %d bins get more than 1%%. ",
 			prose.F3(r.Lambda), prose.F3(effectiveBins(fl.W)), prose.F3(effectiveBins(fw.W)), prose.F3(fl.W[kl]), r.binName(kl), countAbove(fl.W, 0.01), len(fl.W))
 		if fl.Descent.DecreasesAll {
@@ -288,11 +319,13 @@ func (r *DemoResult) writePareto(b *strings.Builder) {
 	}
 }
 
-func (r *DemoResult) writeComparison(b *strings.Builder) {
+// writeComparison is section 5: every weighting on the same problem, and
+// where Min-SNR-5 ranks.
+func (r *Result) writeComparison(b *strings.Builder) {
 	fmt.Fprintf(b, "A closed-form strategy weights bin k's mean x0 loss by W_k ∝ Σ_{t∈k} w_x0(SNR(t)) (conflict.BinWeights, normalised to sum to 1 as the Pareto weights are), "+
 		"so every weighting below is a point of the same problem. Objectives are divided by the best Pareto solve of the same λ (1 = optimal); "+
 		"the distance is the total variation ½Σ|W_k − R_k| to the Pareto weights with λ (fw), 0 for the same weights and 1 for disjoint ones.\n\n")
-	t := Table{Header: []string{"weighting", "weights on " + strings.Join(r.binStarts(), ", "), "Eq. 11, λ = 0", "Eq. 11, with λ", "lowers every bin (Eq. 8)", "distance to Pareto"}}
+	t := reproduce.Table{Header: []string{"weighting", "weights on " + strings.Join(r.binStarts(), ", "), "Eq. 11, λ = 0", "Eq. 11, with λ", "lowers every bin (Eq. 8)", "distance to Pareto"}}
 	for _, w := range r.Weightings {
 		name := w.Name
 		if w.Pareto {
@@ -311,8 +344,8 @@ func (r *DemoResult) writeComparison(b *strings.Builder) {
 		return
 	}
 	fmt.Fprintf(b, "Min-SNR-5 puts %s on the least noisy bin and %s on the noisiest. On the regularised objective it is %s× the optimum, %s; without λ %s× the optimum, %s. ",
-		prose.F3(m.W[0]), prose.F3(m.W[len(m.W)-1]), prose.F3(m.RatioL), r.rankPhrase(m.Name, func(w DemoWeighting) float64 { return w.RatioL }),
-		prose.F3(m.Ratio0), r.rankPhrase(m.Name, func(w DemoWeighting) float64 { return w.Ratio0 }))
+		prose.F3(m.W[0]), prose.F3(m.W[len(m.W)-1]), prose.F3(m.RatioL), r.rankPhrase(m.Name, func(w Weighting) float64 { return w.RatioL }),
+		prose.F3(m.Ratio0), r.rankPhrase(m.Name, func(w Weighting) float64 { return w.Ratio0 }))
 	fmt.Fprintf(b, "By distance to the Pareto weights it is %s. ", r.closestPhrase(m.Name))
 	if m.Descent.DecreasesAll {
 		b.WriteString("Its step lowers every bin's loss to first order, as the Pareto step does.")
@@ -327,10 +360,12 @@ func (r *DemoResult) writeComparison(b *strings.Builder) {
 	fmt.Fprintf(b, " The paper's argument (§3.3–3.4) is that Min-SNR-γ approximates the Pareto weighting without solving anything during training; on this model the numbers above say how close it comes.\n")
 }
 
-func (r *DemoResult) writeSamples(b *strings.Builder) {
+// writeSamples is section 6: the sample quality against the untrained
+// network and the floor.
+func (r *Result) writeSamples(b *strings.Builder) {
 	q := r.Quality
 	m := r.Sizes.Model
-	tm, _ := meanSD(q.Trained)
+	tm := stat.Mean(q.Trained, nil)
 	var sets []string
 	for _, v := range q.Trained {
 		sets = append(sets, prose.F3(v))
@@ -349,153 +384,4 @@ func (r *DemoResult) writeSamples(b *strings.Builder) {
 		fmt.Fprintf(b, "; at %s× the floor the samples are still far from the data: the model needs more training.", prose.F3(tm/q.Floor))
 	}
 	b.WriteString(" samples.png shows real data, the untrained network's samples and the trained model's side by side.\n")
-}
-
-// binName is "t 0–124" for bin k.
-func (r *DemoResult) binName(k int) string {
-	if k < 0 || k >= r.Bins.K() {
-		return "(none)"
-	}
-	lo, hi := r.Bins.Range(k)
-	return fmt.Sprintf("%d–%d", lo, hi-1)
-}
-
-func (r *DemoResult) binNames() []string {
-	out := make([]string, r.Bins.K())
-	for k := range out {
-		out[k] = r.binName(k)
-	}
-	return out
-}
-
-// binStarts are the bins' first timesteps, "t ≥ lo", for column headers.
-func (r *DemoResult) binStarts() []string {
-	out := make([]string, r.Bins.K())
-	for k := range out {
-		lo, _ := r.Bins.Range(k)
-		out[k] = fmt.Sprint(lo)
-	}
-	return out
-}
-
-// closedRank ranks the closed forms by a key (lower is better): it returns
-// the 1-based rank of a name, how many closed forms there are, and the
-// best one's name with its value.
-func (r *DemoResult) closedRank(key func(DemoWeighting) float64) (rank func(string) int, n int, best string) {
-	var cs []DemoWeighting
-	for _, w := range r.Weightings {
-		if !w.Pareto {
-			cs = append(cs, w)
-		}
-	}
-	sort.SliceStable(cs, func(i, j int) bool { return key(cs[i]) < key(cs[j]) })
-	rank = func(name string) int {
-		for i, w := range cs {
-			if w.Name == name {
-				return i + 1
-			}
-		}
-		return 0
-	}
-	if len(cs) > 0 {
-		best = fmt.Sprintf("%s at %s×", cs[0].Name, prose.F3(key(cs[0])))
-	}
-	return rank, len(cs), best
-}
-
-// rankPhrase says where a closed form ranks among the closed forms by a
-// key (lower is better): "the best of the 4 closed forms (next: snr at
-// 1.2×)" or "3rd of the 4 closed forms (best: snr at 1.2×)".
-func (r *DemoResult) rankPhrase(name string, key func(DemoWeighting) float64) string {
-	rank, n, best := r.closedRank(key)
-	if rank(name) == 1 {
-		next := ""
-		for _, w := range r.Weightings {
-			if !w.Pareto && rank(w.Name) == 2 {
-				next = fmt.Sprintf(" (next: %s at %s×)", w.Name, prose.F3(key(w)))
-			}
-		}
-		return fmt.Sprintf("the best of the %d closed forms%s", n, next)
-	}
-	return fmt.Sprintf("%s of the %d closed forms (best: %s)", prose.Ordinal(rank(name)), n, best)
-}
-
-// closestPhrase says where a closed form ranks by distance to the Pareto
-// weights with λ.
-func (r *DemoResult) closestPhrase(name string) string {
-	rank, n, _ := r.closedRank(func(w DemoWeighting) float64 { return w.TV })
-	w := r.Weighting(name)
-	var closest DemoWeighting
-	for _, c := range r.Weightings {
-		if !c.Pareto && rank(c.Name) == 1 {
-			closest = c
-		}
-	}
-	if rank(name) == 1 {
-		return fmt.Sprintf("the closest of the %d closed forms (distance %s)", n, prose.F3(w.TV))
-	}
-	return fmt.Sprintf("the %s closest of %d (distance %s; closest: %s at %s)", prose.Ordinal(rank(name)), n, prose.F3(w.TV), closest.Name, prose.F3(closest.TV))
-}
-
-// mostNegative returns the bin pair of the smallest off-diagonal cosine
-// (−1, −1 if none is defined).
-func mostNegative(rec conflict.Record) (int, int) {
-	bi, bj, best := -1, -1, math.Inf(1)
-	if rec.Cosine == nil {
-		return bi, bj
-	}
-	K := rec.Cosine.SymmetricDim()
-	for i := 0; i < K; i++ {
-		for j := i + 1; j < K; j++ {
-			if v := rec.Cosine.At(i, j); v < best {
-				bi, bj, best = i, j, v
-			}
-		}
-	}
-	return bi, bj
-}
-
-func effectiveBins(w []float64) float64 {
-	s := 0.0
-	for _, v := range w {
-		s += v * v
-	}
-	return 1 / s
-}
-
-func countAbove(w []float64, thr float64) int {
-	n := 0
-	for _, v := range w {
-		if v > thr {
-			n++
-		}
-	}
-	return n
-}
-
-func maxAbsDiff(a, b []float64) float64 {
-	m := 0.0
-	for k := range a {
-		m = math.Max(m, math.Abs(a[k]-b[k]))
-	}
-	return m
-}
-
-func argMax(v []float64) int {
-	b := 0
-	for i, x := range v {
-		if x > v[b] {
-			b = i
-		}
-	}
-	return b
-}
-
-// fmtWeights writes weights with 3 decimals.
-func fmtWeights(w []float64) string {
-	parts := make([]string, len(w))
-	for i, v := range w {
-		parts[i] = fmt.Sprintf("%.3f", v)
-	}
-	return strings.Join(parts, ", ")
 }

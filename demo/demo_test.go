@@ -1,8 +1,10 @@
-package reproduce
+package demo
 
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/paretodiff/paretodiff/conflict"
+	"github.com/paretodiff/paretodiff/reproduce"
 	"github.com/paretodiff/paretodiff/run"
 	"github.com/stretchr/testify/require"
 )
@@ -22,21 +25,37 @@ const demoSimplexTol = 1e-12
 // (solvers' default), so no weighting may beat them by more than that.
 const demoOptTol = 1e-9
 
-// runSmokeDemo runs the demo at smoke size into a fresh folder.
-func runSmokeDemo(t *testing.T, seed uint64) (*DemoResult, string) {
+// runSmokeDemo runs the demo at smoke size into a fresh folder and renders
+// it there.
+func runSmokeDemo(t *testing.T, seed uint64) (*Result, string) {
 	t.Helper()
 	dir := t.TempDir()
-	sz, err := DemoSizesFor(Smoke)
+	sz, err := SizesFor(reproduce.Smoke)
 	require.NoError(t, err)
 	var log bytes.Buffer
-	res, err := Demo(context.Background(), &Env{Scale: Smoke, Out: dir, Seed: seed, Log: &log}, sz)
+	res, err := Run(context.Background(), &reproduce.Env{Scale: reproduce.Smoke, Out: dir, Seed: seed, Log: &log}, sz)
 	require.NoError(t, err)
-	require.Contains(t, log.String(), "demo: [5/5]")
+	require.Contains(t, log.String(), "demo: [4/5]")
 	require.Contains(t, log.String(), "demo: probe at step 0:")
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "Run writes the run folder only")
+	require.Equal(t, ModelDir, entries[0].Name())
+	require.NoError(t, res.Render(dir))
 	return res, dir
 }
 
-func TestDemoWritesEveryFile(t *testing.T) {
+func readCSV(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	require.NoError(t, err, path)
+	return rows
+}
+
+func TestRenderWritesEveryFile(t *testing.T) {
 	res, dir := runSmokeDemo(t, 1)
 	for _, f := range []string{"report.md", "weights.png", "training.png", "pareto.png", "pareto.csv", "samples.png", "quality.csv",
 		"model/spec.json", "model/checkpoint.bin", "model/metrics.jsonl", "model/done.json", "model/probes/conflict/probe.json",
@@ -49,20 +68,33 @@ func TestDemoWritesEveryFile(t *testing.T) {
 		_, err := os.Stat(filepath.Join(dir, f))
 		require.NoError(t, err, "listed file %s", f)
 	}
+	// Files lists everything Render wrote.
+	require.NoError(t, filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		rel, _ := filepath.Rel(dir, path)
+		switch {
+		case err != nil:
+			return err
+		case d.IsDir() && rel == ModelDir:
+			return filepath.SkipDir
+		case !d.IsDir():
+			require.Contains(t, res.Files, filepath.ToSlash(rel))
+		}
+		return nil
+	}))
 	rows := readCSV(t, filepath.Join(dir, "pareto.csv"))
 	require.Equal(t, []string{"weighting", "pareto", "lambda", "w_0-249", "w_250-499", "w_500-749", "w_750-999",
 		"objective_lambda0", "objective_lambda", "ratio_lambda0", "ratio_lambda", "decreases_all", "worst_inner", "tv_to_fw_lambda"}, rows[0])
-	require.Len(t, rows, 1+2+2+len(PaperStrategies))
+	require.Len(t, rows, 1+2+2+len(reproduce.PaperStrategies))
 
 	// The probe log reads back with one record per probe: step 0 and every
 	// ProbeEvery steps.
-	_, recs, err := conflict.ReadLog(filepath.Join(dir, DemoModelDir, run.ProbesDir, DemoProbe))
+	_, recs, err := conflict.ReadLog(filepath.Join(dir, ModelDir, run.ProbesDir, ProbeName))
 	require.NoError(t, err)
 	sz := res.Sizes
 	require.Len(t, recs, 1+sz.Model.Steps/sz.ProbeEvery)
 	require.Equal(t, sz.Model.Steps, recs[len(recs)-1].Step)
 
-	rep, err := os.ReadFile(filepath.Join(dir, DemoReport))
+	rep, err := os.ReadFile(filepath.Join(dir, ReportFile))
 	require.NoError(t, err)
 	for _, h := range []string{"## In short", "## 1. The weightings", "## 2. Training", "## 3. Gradient conflict", "## 4. Pareto weights",
 		"## 5. Pareto weights against Min-SNR-5", "## 6. Samples", "## What this demo does not show", "](samples.png)"} {
@@ -70,11 +102,11 @@ func TestDemoWritesEveryFile(t *testing.T) {
 	}
 }
 
-// TestDemoNumbers checks the comparison against independent references:
+// TestNumbers checks the comparison against independent references:
 // λ from the last probe's Gram, the optimum against a brute-force search
 // of the simplex, the weightings on the simplex, the objectives recomputed
 // from G.
-func TestDemoNumbers(t *testing.T) {
+func TestNumbers(t *testing.T) {
 	res, _ := runSmokeDemo(t, 3)
 	g := res.Final().Gram
 	K := g.SymmetricDim()
@@ -110,7 +142,7 @@ func TestDemoNumbers(t *testing.T) {
 	}
 	walk(make([]float64, K), 0, n)
 
-	require.Len(t, res.Weightings, 2+2+len(PaperStrategies))
+	require.Len(t, res.Weightings, 2+2+len(reproduce.PaperStrategies))
 	for _, w := range res.Weightings {
 		sum := 0.0
 		for _, v := range w.W {
@@ -140,9 +172,9 @@ func TestDemoNumbers(t *testing.T) {
 	require.Positive(t, res.Quality.Floor)
 }
 
-// TestDemoIsDeterministic: the same seed gives the same numbers (the
+// TestIsDeterministic: the same seed gives the same numbers (the
 // files without wall times).
-func TestDemoIsDeterministic(t *testing.T) {
+func TestIsDeterministic(t *testing.T) {
 	_, a := runSmokeDemo(t, 2)
 	_, b := runSmokeDemo(t, 2)
 	for _, f := range []string{"pareto.csv", "quality.csv", "model/probes/conflict/gram/" + conflict.MatrixName(60)} {
@@ -154,10 +186,10 @@ func TestDemoIsDeterministic(t *testing.T) {
 	}
 }
 
-// TestDemoReportFollowsTheNumbers changes measured numbers and checks
+// TestReportFollowsTheNumbers changes measured numbers and checks
 // that the report's words change with them: nothing in it is written
 // before the measurement.
-func TestDemoReportFollowsTheNumbers(t *testing.T) {
+func TestReportFollowsTheNumbers(t *testing.T) {
 	res, _ := runSmokeDemo(t, 1)
 	f := &res.Probes[len(res.Probes)-1]
 	K := res.Bins.K()
@@ -202,26 +234,41 @@ func TestDemoReportFollowsTheNumbers(t *testing.T) {
 	require.False(t, strings.Contains(res.Markdown(), "NaN"), "no undefined number in the report")
 }
 
-func TestDemoSizes(t *testing.T) {
-	for _, s := range []Scale{Smoke, Quick} {
-		sz, err := DemoSizesFor(s)
+func TestSizes(t *testing.T) {
+	for _, s := range []reproduce.Scale{reproduce.Smoke, reproduce.Quick} {
+		sz, err := SizesFor(s)
 		require.NoError(t, err)
 		require.NoError(t, sz.validate())
 		require.Zero(t, sz.Model.Steps%sz.Model.EvalEvery)
 	}
-	_, err := DemoSizesFor(Paper)
+	_, err := SizesFor(reproduce.Paper)
 	require.Error(t, err)
-	sz, _ := DemoSizesFor(Smoke)
-	bad := []func(*DemoSizes){
-		func(d *DemoSizes) { d.Model.Data = "mnist" },
-		func(d *DemoSizes) { d.Bins = 1 },
-		func(d *DemoSizes) { d.ProbeEvery = 7 },
-		func(d *DemoSizes) { d.Lambda = 0 },
+	sz, _ := SizesFor(reproduce.Smoke)
+	bad := []func(*Sizes){
+		func(d *Sizes) { d.Model.Data = "mnist" },
+		func(d *Sizes) { d.Bins = 1 },
+		func(d *Sizes) { d.ProbeEvery = 7 },
+		func(d *Sizes) { d.Lambda = 0 },
 	}
 	for i, f := range bad {
 		d := sz
 		f(&d)
-		_, err := Demo(context.Background(), &Env{Scale: Smoke, Out: t.TempDir(), Seed: 1}, d)
+		_, err := Run(context.Background(), &reproduce.Env{Scale: reproduce.Smoke, Out: t.TempDir(), Seed: 1}, d)
 		require.Error(t, err, "case %d", i)
+	}
+}
+
+// TestRenderReadsOnlyTheResult renders one result into a second, empty
+// folder: the same CSVs and the same report.
+func TestRenderReadsOnlyTheResult(t *testing.T) {
+	res, a := runSmokeDemo(t, 4)
+	b := t.TempDir()
+	require.NoError(t, res.Render(b))
+	for _, f := range []string{"pareto.csv", "quality.csv", ReportFile} {
+		x, err := os.ReadFile(filepath.Join(a, f))
+		require.NoError(t, err)
+		y, err := os.ReadFile(filepath.Join(b, f))
+		require.NoError(t, err)
+		require.Equal(t, string(x), string(y), f)
 	}
 }
