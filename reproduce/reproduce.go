@@ -174,7 +174,13 @@ func computed(run func(ctx context.Context, env *Env) (*Report, error)) func(ctx
 // closed forms first, then the paper's figures and table in order, then
 // the conflict study.
 var targets = []Target{
-	{Name: "weights", Title: "loss weights of the four strategies for ε, x0 and v", Compute: computed(runWeights)},
+	{Name: "weights", Title: "loss weights of the four strategies for ε, x0 and v", Compute: func(ctx context.Context, env *Env) (Result, error) {
+		r, err := Weights(ctx, env)
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
+	}},
 	{Name: "fig2", Title: "fine-tuning on one timestep bin: loss change at every timestep", Compute: computed(runFig2)},
 	{Name: "fig3", Title: "UGD weights against the number of samples per timestep bin", Compute: computed(runFig3)},
 	{Name: "fig4", Title: "Eq. 11 objective of constant, SNR, max-SNR, min-SNR and UGD weights", Compute: computed(runFig4)},
