@@ -181,7 +181,13 @@ var targets = []Target{
 		}
 		return r, nil
 	}},
-	{Name: "fig2", Title: "fine-tuning on one timestep bin: loss change at every timestep", Compute: computed(runFig2)},
+	{Name: "fig2", Title: "fine-tuning on one timestep bin: loss change at every timestep", Compute: func(ctx context.Context, env *Env) (Result, error) {
+		r, err := Fig2(ctx, env)
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
+	}},
 	{Name: "fig3", Title: "UGD weights against the number of samples per timestep bin", Compute: computed(runFig3)},
 	{Name: "fig4", Title: "Eq. 11 objective of constant, SNR, max-SNR, min-SNR and UGD weights", Compute: computed(runFig4)},
 	{Name: "fig5", Title: "sample quality against training steps, 4 strategies × 3 targets", Compute: computed(runFig5)},
