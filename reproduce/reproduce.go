@@ -195,7 +195,13 @@ var targets = []Target{
 		}
 		return r, nil
 	}},
-	{Name: "fig4", Title: "Eq. 11 objective of constant, SNR, max-SNR, min-SNR and UGD weights", Compute: computed(runFig4)},
+	{Name: "fig4", Title: "Eq. 11 objective of constant, SNR, max-SNR, min-SNR and UGD weights", Compute: func(ctx context.Context, env *Env) (Result, error) {
+		r, err := Fig4(ctx, env)
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
+	}},
 	{Name: "fig5", Title: "sample quality against training steps, 4 strategies × 3 targets", Compute: computed(runFig5)},
 	{Name: "fig6", Title: "unweighted x0-MSE by timestep range over training", Compute: computed(runFig6)},
 	{Name: "table2", Title: "min-SNR-γ for γ ∈ {1, 5, 10, 20}: final sample quality", Compute: computed(runTable2)},
