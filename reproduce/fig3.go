@@ -381,82 +381,109 @@ func (r *Fig3Result) report(files []string) *Report {
 // over the draws, the reference batch's weights and Min-SNR-5's), the
 // dispersion against n and the signal fractions against n.
 func fig3Figure(res *SampleSizeResult, minSNR []float64, fs Fig3Sizes, path string) error {
-	centers := res.Bins.Centers()
 	idx := spreadIndices(len(res.PerBin), 6)
-	ymax := 0.0
+	ymax := math.Max(maxOf(res.Reference), maxOf(minSNR))
 	for _, i := range idx {
 		for _, w := range res.Weights[i] {
 			ymax = math.Max(ymax, maxOf(w))
 		}
 	}
-	ymax = math.Max(ymax, math.Max(maxOf(res.Reference), maxOf(minSNR)))
 	grid := plots.Grid{Rows: 2, Cols: 4, Width: 20 * vg.Inch, Height: 9 * vg.Inch}
 	for _, i := range idx {
-		K := len(centers)
-		mean, lo, hi := make([]float64, K), make([]float64, K), make([]float64, K)
-		for k := range mean {
-			lo[k], hi[k] = math.Inf(1), math.Inf(-1)
-			for _, w := range res.Weights[i] {
-				mean[k] += w[k] / float64(len(res.Weights[i]))
-				lo[k], hi[k] = math.Min(lo[k], w[k]), math.Max(hi[k], w[k])
-			}
-		}
-		panel := plots.Lines{
-			Title:  fmt.Sprintf("n = %d per bin: %s weights of %d draws (L1 spread %.2f)", res.PerBin[i], fs.Method, len(res.Weights[i]), res.Dispersion[i]),
-			XLabel: "timestep t (bin centre)", YLabel: "weight on the bin's x0 loss (sum 1)",
-			Series: []plots.Series{
-				{Name: "mean over draws (band: min–max)", X: centers, Y: mean},
-				{Name: fmt.Sprintf("reference batch (n = %d)", fs.Reference), X: centers, Y: res.Reference},
-				{Name: "min-SNR-5", X: centers, Y: minSNR},
-			},
-		}
-		p, err := panel.Plot()
+		p, err := fig3WeightsPanel(res, i, minSNR, fs, ymax)
 		if err != nil {
 			return err
 		}
-		if err := plots.AddBand(p, centers, lo, hi, plotutil.Color(0)); err != nil {
-			return err
-		}
-		p.Y.Min, p.Y.Max = 0, 1.05*ymax
 		grid.Panels = append(grid.Panels, p)
 	}
 	ns := make([]float64, len(res.PerBin))
-	up, dn := make([]float64, len(ns)), make([]float64, len(ns))
 	for i, n := range res.PerBin {
 		ns[i] = float64(n)
+	}
+	for _, panel := range []func(*SampleSizeResult, []float64) (*plot.Plot, error){fig3DispersionPanel, fig3SignalPanel} {
+		p, err := panel(res, ns)
+		if err != nil {
+			return err
+		}
+		setTicksX(p, ns)
+		grid.Panels = append(grid.Panels, p)
+	}
+	return grid.Save(path)
+}
+
+// fig3WeightsPanel draws the draws' weights at the i-th n: their mean and
+// (band) range in every bin, next to the reference batch's weights and
+// Min-SNR-5's, on a y axis up to 1.05 ymax.
+func fig3WeightsPanel(res *SampleSizeResult, i int, minSNR []float64, fs Fig3Sizes, ymax float64) (*plot.Plot, error) {
+	centers := res.Bins.Centers()
+	K := len(centers)
+	mean, lo, hi := make([]float64, K), make([]float64, K), make([]float64, K)
+	for k := range mean {
+		lo[k], hi[k] = math.Inf(1), math.Inf(-1)
+		for _, w := range res.Weights[i] {
+			mean[k] += w[k] / float64(len(res.Weights[i]))
+			lo[k], hi[k] = math.Min(lo[k], w[k]), math.Max(hi[k], w[k])
+		}
+	}
+	p, err := plots.Lines{
+		Title:  fmt.Sprintf("n = %d per bin: %s weights of %d draws (L1 spread %.2f)", res.PerBin[i], fs.Method, len(res.Weights[i]), res.Dispersion[i]),
+		XLabel: "timestep t (bin centre)", YLabel: "weight on the bin's x0 loss (sum 1)",
+		Series: []plots.Series{
+			{Name: "mean over draws (band: min–max)", X: centers, Y: mean},
+			{Name: fmt.Sprintf("reference batch (n = %d)", fs.Reference), X: centers, Y: res.Reference},
+			{Name: "min-SNR-5", X: centers, Y: minSNR},
+		},
+	}.Plot()
+	if err != nil {
+		return nil, err
+	}
+	if err := plots.AddBand(p, centers, lo, hi, plotutil.Color(0)); err != nil {
+		return nil, err
+	}
+	p.Y.Min, p.Y.Max = 0, 1.05*ymax
+	return p, nil
+}
+
+// fig3DispersionPanel draws the dispersion (band: ± 2 SE) and the mean
+// distance to the reference weights against n (ns).
+func fig3DispersionPanel(res *SampleSizeResult, ns []float64) (*plot.Plot, error) {
+	up, dn := make([]float64, len(ns)), make([]float64, len(ns))
+	for i := range ns {
 		up[i] = res.Dispersion[i] + 2*res.DispersionSE[i]
 		dn[i] = math.Max(0, res.Dispersion[i]-2*res.DispersionSE[i])
 	}
-	dp, err := plots.Lines{
+	p, err := plots.Lines{
 		Title: "stability: spread of the weights between draws", XLabel: "examples per bin n (log scale)", YLabel: "mean L1 distance between weights (0–2)", LogX: true,
 		Series: []plots.Series{{Name: "between draws (band: ± 2 SE)", X: ns, Y: res.Dispersion}, {Name: "to the reference batch's weights", X: ns, Y: res.RefDistance}},
 	}.Plot()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := plots.AddBand(dp, ns, dn, up, plotutil.Color(0)); err != nil {
-		return err
+	if err := plots.AddBand(p, ns, dn, up, plotutil.Color(0)); err != nil {
+		return nil, err
 	}
-	dp.Y.Min = 0
-	setTicksX(dp, ns)
-	grid.Panels = append(grid.Panels, dp)
+	p.Y.Min = 0
+	return p, nil
+}
+
+// fig3SignalPanel draws the bins' signal fractions against n (ns): the
+// median over the bins, the band from the lowest to the highest.
+func fig3SignalPanel(res *SampleSizeResult, ns []float64) (*plot.Plot, error) {
 	med, lo, hi := make([]float64, len(ns)), make([]float64, len(ns)), make([]float64, len(ns))
 	for i, s := range res.Signal {
 		med[i], lo[i], hi[i] = median(s), minOf(s), maxOf(s)
 	}
-	sp, err := plots.Lines{
+	p, err := plots.Lines{
 		Title: "signal fraction of the bins' gradients", XLabel: "examples per bin n (log scale)", YLabel: "signal share of the bins' squared gradient norms", LogX: true, Legend: "top-left",
 		Series: []plots.Series{{Name: "median over bins (band: lowest–highest bin)", X: ns, Y: med}, {Name: "1 (all signal)", X: []float64{ns[0], ns[len(ns)-1]}, Y: []float64{1, 1}}},
 	}.Plot()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := plots.AddBand(sp, ns, lo, hi, plotutil.Color(0)); err != nil {
-		return err
+	if err := plots.AddBand(p, ns, lo, hi, plotutil.Color(0)); err != nil {
+		return nil, err
 	}
-	setTicksX(sp, ns)
-	grid.Panels = append(grid.Panels, sp)
-	return grid.Save(path)
+	return p, nil
 }
 
 // spreadIndices returns up to m indices of 0..n−1 spread evenly, first and
