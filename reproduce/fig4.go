@@ -14,6 +14,7 @@ import (
 	"github.com/paretodiff/paretodiff/solvers"
 	"github.com/paretodiff/paretodiff/weighting"
 	"gonum.org/v1/gonum/mat"
+	"gonum.org/v1/gonum/stat"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 )
@@ -107,11 +108,11 @@ func (p Fig4Point) logRatio(j int) []float64 {
 
 // meanF is the mean objective of weighting j over the draws.
 func (p Fig4Point) meanF(j int) float64 {
-	s := 0.0
+	f := make([]float64, len(p.F))
 	for d := range p.F {
-		s += p.F[d][j] / float64(len(p.F))
+		f[d] = p.F[d][j]
 	}
-	return s
+	return stat.Mean(f, nil)
 }
 
 // meanWeights is the mean over the draws of weighting j's weight on every
