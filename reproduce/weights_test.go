@@ -47,3 +47,32 @@ func verdicts(r *Report) []Verdict {
 	}
 	return vs
 }
+
+// The compute functions of weights, fig2, fig3 and fig4 write nothing into
+// their target's folder (only the model cache); Render writes there.
+func TestComputeWritesNoTargetFiles(t *testing.T) {
+	env := &Env{Scale: Smoke, Out: t.TempDir(), Seed: 1}
+	computes := map[string]func(context.Context, *Env) (Result, error){
+		"weights": func(ctx context.Context, env *Env) (Result, error) { return Weights(ctx, env) },
+		"fig2":    func(ctx context.Context, env *Env) (Result, error) { return Fig2(ctx, env) },
+		"fig3":    func(ctx context.Context, env *Env) (Result, error) { return Fig3(ctx, env) },
+		"fig4":    func(ctx context.Context, env *Env) (Result, error) { return Fig4(ctx, env) },
+	}
+	for name, compute := range computes {
+		res, err := compute(context.Background(), env)
+		require.NoError(t, err, name)
+		entries, err := os.ReadDir(env.Out)
+		require.NoError(t, err)
+		for _, e := range entries {
+			require.Equal(t, "models", e.Name(), "%s wrote only into the model cache", name)
+		}
+		dir := filepath.Join(t.TempDir(), name)
+		require.NoError(t, os.Mkdir(dir, 0o755))
+		r, err := res.Render(dir)
+		require.NoError(t, err, name)
+		for _, f := range r.Files {
+			_, err := os.Stat(filepath.Join(dir, f))
+			require.NoError(t, err, "%s: %s", name, f)
+		}
+	}
+}
