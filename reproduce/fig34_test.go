@@ -70,7 +70,7 @@ func TestFallsAndFig3Verdict(t *testing.T) {
 			o, r := Falls(c.v, c.se)
 			require.Equal(t, c.overall, o)
 			require.Equal(t, c.rises, r)
-			v, _ := (&Fig3Result{Dispersion: c.v, DispersionSE: c.se}).Verdict()
+			v, _ := (&SampleSizeResult{Dispersion: c.v, DispersionSE: c.se}).Verdict()
 			require.Equal(t, c.verdict, v)
 		})
 	}

@@ -153,24 +153,6 @@ type Result interface {
 	Render(dir string) (*Report, error)
 }
 
-// prerendered adapts a target whose files are written while it computes:
-// its Render returns the report it made. (Targets are moving to a
-// Compute/Render split; none should need this when they have.)
-type prerendered struct{ r *Report }
-
-func (p prerendered) Render(string) (*Report, error) { return p.r, nil }
-
-// computed adapts an old-style run function to Compute.
-func computed(run func(ctx context.Context, env *Env) (*Report, error)) func(ctx context.Context, env *Env) (Result, error) {
-	return func(ctx context.Context, env *Env) (Result, error) {
-		r, err := run(ctx, env)
-		if err != nil {
-			return nil, err
-		}
-		return prerendered{r}, nil
-	}
-}
-
 // resultOf adapts a split target's compute function, which returns its
 // own result type, to Compute (nil on error, not a typed nil).
 func resultOf[R Result](compute func(ctx context.Context, env *Env) (R, error)) func(ctx context.Context, env *Env) (Result, error) {
@@ -187,10 +169,10 @@ func resultOf[R Result](compute func(ctx context.Context, env *Env) (R, error)) 
 // closed forms first, then the paper's figures and table in order, then
 // the conflict study.
 var targets = []Target{
-	{Name: "weights", Title: "loss weights of the four strategies for ε, x0 and v", Compute: computed(runWeights)},
-	{Name: "fig2", Title: "fine-tuning on one timestep bin: loss change at every timestep", Compute: computed(runFig2)},
-	{Name: "fig3", Title: "UGD weights against the number of samples per timestep bin", Compute: computed(runFig3)},
-	{Name: "fig4", Title: "Eq. 11 objective of constant, SNR, max-SNR, min-SNR and UGD weights", Compute: computed(runFig4)},
+	{Name: "weights", Title: "loss weights of the four strategies for ε, x0 and v", Compute: resultOf(Weights)},
+	{Name: "fig2", Title: "fine-tuning on one timestep bin: loss change at every timestep", Compute: resultOf(Fig2)},
+	{Name: "fig3", Title: "UGD weights against the number of samples per timestep bin", Compute: resultOf(Fig3)},
+	{Name: "fig4", Title: "Eq. 11 objective of constant, SNR, max-SNR, min-SNR and UGD weights", Compute: resultOf(Fig4)},
 	{Name: "fig5", Title: "sample quality against training steps, 4 strategies × 3 targets", Compute: resultOf(Fig5)},
 	{Name: "fig6", Title: "unweighted x0-MSE by timestep range over training", Compute: resultOf(Fig6)},
 	{Name: "table2", Title: "min-SNR-γ for γ ∈ {1, 5, 10, 20}: final sample quality", Compute: resultOf(Table2)},
