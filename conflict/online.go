@@ -267,7 +267,7 @@ func (o *Online) bind(tr *diffusion.Trainer) error {
 	if err != nil {
 		return err
 	}
-	bg, err := gram.NewPass(obj, gram.Settings{Params: sel})
+	bg, err := gram.NewPass(obj, gram.Config{Params: sel})
 	if err != nil {
 		return fmt.Errorf("conflict: %w", err)
 	}

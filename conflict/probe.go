@@ -40,7 +40,7 @@ type ProbeConfig struct {
 	// Seed seeds the probe batches (see StreamProbe).
 	Seed uint64
 	// Task weighs each example in its bin's task loss (nil: the unweighted
-	// x0-MSE, the paper's per-task loss); see gram.Settings.
+	// x0-MSE, the paper's per-task loss); see gram.Config.
 	Task weighting.Strategy
 	// Method is how the Gram's Linear-layer part is formed (default
 	// gram.Auto).
@@ -135,7 +135,7 @@ func NewProbe(obj *diffusion.Objective, data diffusion.Dataset, cfg ProbeConfig)
 		p.counts[k] = cfg.PerBin
 	}
 	if !cfg.Reference {
-		if p.bg, err = gram.NewPass(obj, gram.Settings{Params: sel, Task: cfg.Task, Method: cfg.Method}); err != nil {
+		if p.bg, err = gram.NewPass(obj, gram.Config{Params: sel, Task: cfg.Task, Method: cfg.Method}); err != nil {
 			return nil, fmt.Errorf("conflict: %w", err)
 		}
 	}

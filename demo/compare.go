@@ -48,7 +48,7 @@ func (r *Result) compare(closed []Weighting) error {
 // λ = 0 and at r.Lambda, their ratios to the best Pareto solve, and its
 // Eq. 8 check; W becomes the evaluated (normalised) weights.
 func (r *Result) evaluate(g mat.Symmetric) error {
-	p0, err := pareto.NewFromGram(g, pareto.Options{})
+	p0, err := pareto.NewFromGram(g, pareto.Config{})
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}

@@ -17,10 +17,10 @@ import (
 	"github.com/paretodiff/paretodiff/weighting"
 )
 
-// RunConfig is the serialisable form of a TrainConfig: everything that
+// TrainSpec is the serialisable form of a TrainConfig: everything that
 // determines the training trajectory but the network and the step count, as
 // files hold it. A resumed run must have the same.
-type RunConfig struct {
+type TrainSpec struct {
 	Data         string         `json:"data"`          // data.Open spec of the training data
 	Schedule     string         `json:"schedule"`      // schedule name (NewSchedule)
 	T            int            `json:"T"`             // number of timesteps
@@ -34,11 +34,11 @@ type RunConfig struct {
 	Optim        nn.OptimConfig `json:"optim"`         // with defaults filled in
 }
 
-// RunConfigOf returns the serialisable form of a configuration (defaults
+// TrainSpecOf returns the serialisable form of a configuration (defaults
 // filled in).
-func RunConfigOf(c TrainConfig) RunConfig {
+func TrainSpecOf(c TrainConfig) TrainSpec {
 	c = c.withDefaults()
-	return RunConfig{
+	return TrainSpec{
 		Data: c.Data, Schedule: c.Schedule.Name(), T: c.Schedule.T(), ZeroTerminal: c.Schedule.IsZeroTerminal(),
 		Target: c.Target.String(), Weighting: c.Weighting.String(), Density: c.Density.String(),
 		Batch: c.Batch, Seed: c.Seed, EvalSize: c.EvalSize, Optim: c.Optim,
@@ -47,7 +47,7 @@ func RunConfigOf(c TrainConfig) RunConfig {
 
 // ScheduleAndTarget parses the schedule and the target alone: all that a
 // reader of a trained model needs (no weighting registry).
-func (r RunConfig) ScheduleAndTarget() (*Schedule, weighting.Target, error) {
+func (r TrainSpec) ScheduleAndTarget() (*Schedule, weighting.Target, error) {
 	s, err := NewSchedule(r.Schedule, r.T, r.ZeroTerminal)
 	if err != nil {
 		return nil, 0, err
@@ -62,7 +62,7 @@ func (r RunConfig) ScheduleAndTarget() (*Schedule, weighting.Target, error) {
 // TrainConfig parses the names back into a TrainConfig (with Steps zero).
 // An online weighting's spec parses only where the package that registers
 // its family is linked in (package conflict for "pareto:…").
-func (r RunConfig) TrainConfig() (TrainConfig, error) {
+func (r TrainSpec) TrainConfig() (TrainConfig, error) {
 	s, target, err := r.ScheduleAndTarget()
 	if err != nil {
 		return TrainConfig{}, err
@@ -83,7 +83,7 @@ func (r RunConfig) TrainConfig() (TrainConfig, error) {
 
 // Diff names the fields in which two run configurations differ, with both
 // values ("weighting: "min-snr:5" vs "snr"").
-func (r RunConfig) Diff(o RunConfig) []string {
+func (r TrainSpec) Diff(o TrainSpec) []string {
 	var out []string
 	for _, d := range jsondiff.Fields(r, o) {
 		out = append(out, d.String())
@@ -107,7 +107,7 @@ type Checkpoint struct {
 	// Config is the run configuration a resume must match: data,
 	// schedule, target, weighting (an online weighting's own spec, such as
 	// "pareto:fw,…"), density, batch, seed, held-out size, optimiser.
-	Config RunConfig `json:"config"`
+	Config TrainSpec `json:"config"`
 	// RNG is the training generator's rand.PCG state (MarshalBinary).
 	RNG []byte `json:"rng"`
 	// LossSum and LossN are the metrics window since the last record.
@@ -160,7 +160,7 @@ func (t *Trainer) Checkpoint() *Checkpoint {
 		panic(err) // PCG marshalling cannot fail
 	}
 	return &Checkpoint{
-		Step: t.step, Steps: t.cfg.Steps, Spec: t.net.Spec(), Layout: ps.Layout(), Config: RunConfigOf(t.cfg),
+		Step: t.step, Steps: t.cfg.Steps, Spec: t.net.Spec(), Layout: ps.Layout(), Config: TrainSpecOf(t.cfg),
 		RNG: rng, LossSum: t.lossSum, LossN: t.lossN, GradNorm: t.norm, LR: t.lr,
 		Params: get(ps.Flat), M: get(t.opt.M), V: get(t.opt.V), EMA: get(t.opt.EMA),
 	}
@@ -181,9 +181,9 @@ func (t *Trainer) Restore(c *Checkpoint) error {
 	}
 	stored := c.Config
 	if tc, err := c.Config.TrainConfig(); err == nil {
-		stored = RunConfigOf(tc) // canonical specs: "pareto:fw,bins=4" as it reads back
+		stored = TrainSpecOf(tc) // canonical specs: "pareto:fw,bins=4" as it reads back
 	}
-	if d := stored.Diff(RunConfigOf(t.cfg)); len(d) > 0 {
+	if d := stored.Diff(TrainSpecOf(t.cfg)); len(d) > 0 {
 		return fmt.Errorf("diffusion: the checkpoint's run configuration differs from this run's in %s", strings.Join(d, "; "))
 	}
 	if err := t.pcg.UnmarshalBinary(c.RNG); err != nil {

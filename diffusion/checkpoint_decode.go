@@ -157,7 +157,7 @@ func decodeCheckpoint(raw []byte) (*Checkpoint, error) {
 // target and the density, and the weighting where its family is linked in
 // (an online family, such as package conflict's "pareto:…", may not be in
 // a program that only samples the model).
-func (r RunConfig) check() error {
+func (r TrainSpec) check() error {
 	s, _, err := r.ScheduleAndTarget()
 	if err != nil {
 		return err

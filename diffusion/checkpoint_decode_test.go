@@ -43,7 +43,7 @@ func smallCheckpoint(t testing.TB, precond bool, seed uint64) *Checkpoint {
 	}
 	return &Checkpoint{
 		Step: 7, Steps: 10, Spec: net.Spec(), Layout: net.Params().Layout(),
-		Config: RunConfig{Schedule: "cosine", T: 100, Data: "toy:8gaussians", Target: "eps", Weighting: "min-snr:5", Density: "uniform",
+		Config: TrainSpec{Schedule: "cosine", T: 100, Data: "toy:8gaussians", Target: "eps", Weighting: "min-snr:5", Density: "uniform",
 			Batch: 8, Seed: seed, EvalSize: 4, Optim: nn.OptimConfig{LR: 1e-3}.WithDefaults()},
 		RNG: rng, LossSum: 1.5, LossN: 3, GradNorm: 0.25, LR: 1e-3,
 		Params: arr(), M: arr(), V: arr(), EMA: arr(),

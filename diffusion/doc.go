@@ -17,7 +17,7 @@
 //   - a zero-terminal schedule has ᾱ_{T−1} = 0 exactly (SNR 0, log-SNR −∞)
 //     and the same ᾱ_0 as the schedule it rescales.
 //
-// Training (Objective, Trainer; RunConfig is a TrainConfig as files hold
+// Training (Objective, Trainer; TrainSpec is a TrainConfig as files hold
 // it):
 //   - The loss of a batch is L = Σ_b c_b·(1/D)‖target_b − pred_b‖² with
 //     c_b = w(t_b)/B and w = weighting.Weight(strategy, target, SNR(t_b)),

@@ -29,7 +29,7 @@ var Fig6Ranges = [][2]int{{0, 100}, {200, 300}, {600, 700}, {800, 900}}
 
 // TrainConfig configures NewTrainer. Zero fields take the documented
 // defaults; Schedule, Weighting and Steps are required. It holds live
-// values (a schedule, a parsed weighting and density); RunConfig is its
+// values (a schedule, a parsed weighting and density); TrainSpec is its
 // serialisable form, which checkpoints hold.
 type TrainConfig struct {
 	// Data names the training data (a data.Open spec such as

@@ -22,7 +22,7 @@ func BenchmarkNewFromGramPSDCheck(b *testing.B) {
 	}{{"check", 0}, {"nocheck", -1}} {
 		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
-				if _, err := NewFromGram(&g, Options{Normalizer: NormL2, MaxPSDCheck: c.max}); err != nil {
+				if _, err := NewFromGram(&g, Config{Normalizer: NormL2, MaxPSDCheck: c.max}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -97,7 +97,7 @@ func SampleSizeStudy(obj *diffusion.Objective, data diffusion.Dataset, sizes Fig
 	if sizes.Draws < 3 {
 		return nil, fmt.Errorf("reproduce: fig3 needs ≥ 3 draws for a standard error, got %d", sizes.Draws)
 	}
-	bg, err := gram.NewPass(obj, gram.Settings{})
+	bg, err := gram.NewPass(obj, gram.Config{})
 	if err != nil {
 		return nil, fmt.Errorf("reproduce: %w", err)
 	}

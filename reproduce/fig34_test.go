@@ -114,7 +114,7 @@ func TestDrawGramAndSignalFractionsMatchBruteForce(t *testing.T) {
 	obj, toy := smallObjective(t)
 	bins, err := weighting.EqualT(1000, 3)
 	require.NoError(t, err)
-	bg, err := gram.NewPass(obj, gram.Settings{})
+	bg, err := gram.NewPass(obj, gram.Config{})
 	require.NoError(t, err)
 	const n = 4
 

@@ -53,7 +53,7 @@ var Fig4Solvers = []string{"ugd", "fw", "exact"}
 // returns the objectives and weights in that order, and f*, the objective of
 // the exact solver (the floor every weighting is at or above).
 func WeightingObjectives(g mat.Symmetric, lambda float64, closed [][]float64, methods []string) (f []float64, w [][]float64, fstar float64, err error) {
-	p, err := pareto.NewFromGram(g, pareto.Options{Lambda: lambda})
+	p, err := pareto.NewFromGram(g, pareto.Config{Lambda: lambda})
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("reproduce: %w", err)
 	}

@@ -100,7 +100,7 @@ func MeanGram(gs []*mat.SymDense) *mat.SymDense {
 // returns its result (W on the simplex, F the objective, Gap the
 // certificate F − f* ≤ Gap).
 func ParetoWeights(g mat.Symmetric, lambda float64, method solvers.Method) (solvers.Result, error) {
-	p, err := pareto.NewFromGram(g, pareto.Options{Lambda: lambda})
+	p, err := pareto.NewFromGram(g, pareto.Config{Lambda: lambda})
 	if err != nil {
 		return solvers.Result{}, fmt.Errorf("reproduce: %w", err)
 	}

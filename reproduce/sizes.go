@@ -86,7 +86,7 @@ func (s ModelSizes) Model(target, strategy string, seed, evalSeed uint64) run.Sp
 	}
 	return run.Spec{
 		Net: nn.Spec{Kind: "resmlp", ResMLP: &net},
-		Train: diffusion.RunConfig{
+		Train: diffusion.TrainSpec{
 			Data: s.Data, Schedule: s.Schedule, T: s.T, Target: target, Weighting: strategy,
 			Batch: s.Batch, Seed: seed, EvalSize: s.EvalSize,
 			Optim: nn.OptimConfig{LR: s.LR, Warmup: s.Warmup, ClipNorm: s.ClipNorm, EMADecay: s.EMA}.WithDefaults(),

@@ -4,7 +4,7 @@
 //
 // Tour:
 //   - Spec fully describes a run: the network (nn.Spec), the trajectory
-//     (diffusion.RunConfig: data, schedule, target, weighting — closed
+//     (diffusion.TrainSpec: data, schedule, target, weighting — closed
 //     forms and online "pareto:…" alike, through weighting.Parse —
 //     density, batch, seed, optimiser), the steps, what is recorded
 //     (EvalSpec: metrics every N steps, sample quality) and the

@@ -20,7 +20,7 @@ func ExampleTrain() {
 	defer os.RemoveAll(dir)
 	spec := run.Spec{
 		Net:    nn.Spec{Kind: "resmlp", ResMLP: &nn.ResMLPConfig{Width: 16, Depth: 1}},
-		Train:  diffusion.RunConfig{Data: "toy:8gaussians", Target: "v", Weighting: "min-snr:5", Batch: 32, Seed: 1},
+		Train:  diffusion.TrainSpec{Data: "toy:8gaussians", Target: "v", Weighting: "min-snr:5", Batch: 32, Seed: 1},
 		Steps:  40,
 		Eval:   run.EvalSpec{Every: 20},
 		Probes: []conflict.ProbeSpec{{Name: "bins", Every: 20, Bins: "t:4", PerBin: 8, Methods: []string{"fw"}}},

@@ -29,7 +29,7 @@ type Spec struct {
 	// Train is the training trajectory: the data spec, schedule, target,
 	// weighting (a closed form or an online "pareto:…" spec), density,
 	// batch, seed, held-out size and optimiser — what checkpoints hold.
-	Train diffusion.RunConfig `json:"train"`
+	Train diffusion.TrainSpec `json:"train"`
 	// Steps is the step the run trains up to; a resumed run may raise it.
 	Steps int `json:"steps"`
 	// Eval says what is recorded along the way.
@@ -104,7 +104,7 @@ func (s Spec) Normalize() (Spec, error) {
 
 // normalizeTrain fills in the trajectory's defaults and canonical names in
 // place and returns its schedule and the data's example length.
-func normalizeTrain(tr *diffusion.RunConfig) (*diffusion.Schedule, int, error) {
+func normalizeTrain(tr *diffusion.TrainSpec) (*diffusion.Schedule, int, error) {
 	bad := func(field string, err error) (*diffusion.Schedule, int, error) {
 		return nil, 0, &FieldError{Field: "train." + field, Err: err}
 	}

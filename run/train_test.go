@@ -24,7 +24,7 @@ import (
 func toySpec(steps int) run.Spec {
 	return run.Spec{
 		Net:   nn.Spec{Kind: "resmlp", ResMLP: &nn.ResMLPConfig{Width: 16, Depth: 2}},
-		Train: diffusion.RunConfig{Data: "toy:8gaussians", Target: "v", Weighting: "min-snr:5", Batch: 32, EvalSize: 16, Seed: 3, Optim: nn.OptimConfig{LR: 2e-3, Warmup: 5}},
+		Train: diffusion.TrainSpec{Data: "toy:8gaussians", Target: "v", Weighting: "min-snr:5", Batch: 32, EvalSize: 16, Seed: 3, Optim: nn.OptimConfig{LR: 2e-3, Warmup: 5}},
 		Steps: steps,
 		Eval:  run.EvalSpec{Every: 10},
 		Probes: []conflict.ProbeSpec{

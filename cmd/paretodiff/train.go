@@ -298,7 +298,7 @@ func (o *trainOptions) specFromFlags() (run.Spec, error) {
 	}
 	spec := run.Spec{
 		Net: nn.Spec{Kind: "resmlp", ResMLP: &rc},
-		Train: diffusion.RunConfig{
+		Train: diffusion.TrainSpec{
 			Data: o.data, Schedule: o.schedule, T: o.T, ZeroTerminal: o.zeroTerminal, Target: o.target,
 			Weighting: o.weighting, Density: o.density, Batch: o.batch, Seed: o.seed, EvalSize: o.evalSize,
 			Optim: nn.OptimConfig{LR: o.lr, Warmup: o.warmup, WeightDecay: o.weightDecay, ClipNorm: o.clip, EMADecay: o.ema},

@@ -17,12 +17,12 @@ import (
 // Gram probe of the same batch size (draw a batch stratified into K bins,
 // forward, backward with the training weights, K×K Gram over all
 // parameters), and reports the ratio of their times as probe/step.
-func benchGramVsStep(b *testing.B, ds diffusion.Dataset, width, depth, batch, K int, set gram.Settings) {
+func benchGramVsStep(b *testing.B, ds diffusion.Dataset, width, depth, batch, K int, set gram.Config) {
 	benchGramVsStepOn(b, nn.NewCPU(), ds, width, depth, batch, K, set)
 }
 
 // benchGramVsStepOn is benchGramVsStep on the backend be.
-func benchGramVsStepOn(b *testing.B, be nn.Backend, ds diffusion.Dataset, width, depth, batch, K int, set gram.Settings) {
+func benchGramVsStepOn(b *testing.B, be nn.Backend, ds diffusion.Dataset, width, depth, batch, K int, set gram.Config) {
 	net, err := nn.InitResMLP(be, nn.ResMLPConfig{Dim: ds.Dim(), Width: width, Depth: depth}, 1)
 	if err != nil {
 		b.Fatal(err)
@@ -79,17 +79,17 @@ func benchGramVsStepOn(b *testing.B, be nn.Backend, ds diffusion.Dataset, width,
 
 func BenchmarkGramVsStepToy_W256_D3_B128_K8(b *testing.B) {
 	toy, _ := data.NewToy("8gaussians")
-	benchGramVsStep(b, toy, 256, 3, 128, 8, gram.Settings{})
+	benchGramVsStep(b, toy, 256, 3, 128, 8, gram.Config{})
 }
 
 func BenchmarkGramVsStepToy_W256_D3_B256_K8(b *testing.B) {
 	toy, _ := data.NewToy("8gaussians")
-	benchGramVsStep(b, toy, 256, 3, 256, 8, gram.Settings{})
+	benchGramVsStep(b, toy, 256, 3, 256, 8, gram.Config{})
 }
 
 func BenchmarkGramVsStepToy_W256_D3_B256_K8_Materialize(b *testing.B) {
 	toy, _ := data.NewToy("8gaussians")
-	benchGramVsStep(b, toy, 256, 3, 256, 8, gram.Settings{Method: gram.Materialize})
+	benchGramVsStep(b, toy, 256, 3, 256, 8, gram.Config{Method: gram.Materialize})
 }
 
 func BenchmarkGramVsStepMNIST_W256_D3_B128_K8(b *testing.B) {
@@ -97,7 +97,7 @@ func BenchmarkGramVsStepMNIST_W256_D3_B128_K8(b *testing.B) {
 	if err != nil {
 		b.Skip(err)
 	}
-	benchGramVsStep(b, train, 256, 3, 128, 8, gram.Settings{})
+	benchGramVsStep(b, train, 256, 3, 128, 8, gram.Config{})
 }
 
 func BenchmarkGramVsStepMNIST_W256_D3_B128_K8_Materialize(b *testing.B) {
@@ -105,20 +105,20 @@ func BenchmarkGramVsStepMNIST_W256_D3_B128_K8_Materialize(b *testing.B) {
 	if err != nil {
 		b.Skip(err)
 	}
-	benchGramVsStep(b, train, 256, 3, 128, 8, gram.Settings{Method: gram.Materialize})
+	benchGramVsStep(b, train, 256, 3, 128, 8, gram.Config{Method: gram.Materialize})
 }
 
 // The full B×B products instead of the lower block triangle (what GPUs run).
 func BenchmarkGramVsStepToy_W256_D3_B256_K8_Square(b *testing.B) {
 	toy, _ := data.NewToy("8gaussians")
-	benchGramVsStep(b, toy, 256, 3, 256, 8, gram.Settings{Blocks: gram.SquareBlocks})
+	benchGramVsStep(b, toy, 256, 3, 256, 8, gram.Config{Blocks: gram.SquareBlocks})
 }
 
 // The lower block triangle with one GEMM per bin instead of one ragged GEMM
 // (a backend without nn.RaggedGemmer).
 func BenchmarkGramVsStepToy_W256_D3_B256_K8_PerBinGEMM(b *testing.B) {
 	toy, _ := data.NewToy("8gaussians")
-	benchGramVsStepOn(b, plainBackend{nn.NewCPU()}, toy, 256, 3, 256, 8, gram.Settings{})
+	benchGramVsStepOn(b, plainBackend{nn.NewCPU()}, toy, 256, 3, 256, 8, gram.Config{})
 }
 
 func BenchmarkGramVsStepMNIST_W256_D3_B128_K8_Square(b *testing.B) {
@@ -126,5 +126,5 @@ func BenchmarkGramVsStepMNIST_W256_D3_B128_K8_Square(b *testing.B) {
 	if err != nil {
 		b.Skip(err)
 	}
-	benchGramVsStep(b, train, 256, 3, 128, 8, gram.Settings{Blocks: gram.SquareBlocks})
+	benchGramVsStep(b, train, 256, 3, 128, 8, gram.Config{Blocks: gram.SquareBlocks})
 }

@@ -25,7 +25,7 @@ func ExamplePass() {
 	for i, t := range b.T {
 		c[i] = weighting.Weight(weighting.MinSNR{Gamma: 5}, weighting.Eps, sched.SNR(t)) / float64(b.Len())
 	}
-	g, err := gram.NewPass(obj, gram.Settings{})
+	g, err := gram.NewPass(obj, gram.Config{})
 	if err != nil {
 		panic(err)
 	}

@@ -98,23 +98,23 @@ func goldenCases(t *testing.T, be nn.Backend) map[string]gram.Result {
 		ds     diffusion.Dataset
 		target weighting.Target
 		counts []int
-		set    gram.Settings
+		set    gram.Config
 		task   string
 		train  string // "" for c = nil
 		plain  bool   // hide nn.RaggedGemmer
 	}{
-		{"ghost-triangle-ragged", small, toy, weighting.Eps, []int{3, 0, 4, 2}, gram.Settings{Method: gram.Ghost, Blocks: gram.TriangleBlocks}, "", "min-snr:5", false},
-		{"ghost-triangle-plain", small, toy, weighting.V, []int{3, 0, 4, 2}, gram.Settings{Method: gram.Ghost, Blocks: gram.TriangleBlocks}, "", "min-snr:5", true},
-		{"ghost-square", small, toy, weighting.X0, []int{3, 0, 4, 2}, gram.Settings{Method: gram.Ghost, Blocks: gram.SquareBlocks}, "", "snr", false},
-		{"ghost-nil-c", small, toy, weighting.Eps, []int{2, 5, 1, 3}, gram.Settings{Method: gram.Ghost}, "", "", false},
-		{"materialize", small, toy, weighting.Eps, []int{3, 0, 4, 2}, gram.Settings{Method: gram.Materialize}, "", "min-snr:5", false},
-		{"materialize-nil-c", small, toy, weighting.V, []int{2, 5, 1, 3}, gram.Settings{Method: gram.Materialize}, "", "", false},
-		{"subset-ghost", small, toy, weighting.Eps, []int{3, 4, 2}, gram.Settings{Method: gram.Ghost}, "min-snr:5", "constant", false},
-		{"subset-materialize", small, toy, weighting.X0, []int{3, 4, 2}, gram.Settings{Method: gram.Materialize}, "", "max-snr:1", true},
-		{"skip-auto", skip, gauss3{}, weighting.V, []int{3, 3, 3}, gram.Settings{}, "", "min-snr:5", false},
-		{"wide-auto", wide, toy, weighting.Eps, []int{8, 8, 8, 8}, gram.Settings{}, "", "min-snr:5", false},
-		{"wide-auto-square", wide, toy, weighting.Eps, []int{8, 8, 0, 8, 8}, gram.Settings{Blocks: gram.SquareBlocks}, "snr", "", false},
-		{"wide-auto-plain", wide, toy, weighting.X0, []int{8, 8, 8, 8}, gram.Settings{}, "", "min-snr:5", true},
+		{"ghost-triangle-ragged", small, toy, weighting.Eps, []int{3, 0, 4, 2}, gram.Config{Method: gram.Ghost, Blocks: gram.TriangleBlocks}, "", "min-snr:5", false},
+		{"ghost-triangle-plain", small, toy, weighting.V, []int{3, 0, 4, 2}, gram.Config{Method: gram.Ghost, Blocks: gram.TriangleBlocks}, "", "min-snr:5", true},
+		{"ghost-square", small, toy, weighting.X0, []int{3, 0, 4, 2}, gram.Config{Method: gram.Ghost, Blocks: gram.SquareBlocks}, "", "snr", false},
+		{"ghost-nil-c", small, toy, weighting.Eps, []int{2, 5, 1, 3}, gram.Config{Method: gram.Ghost}, "", "", false},
+		{"materialize", small, toy, weighting.Eps, []int{3, 0, 4, 2}, gram.Config{Method: gram.Materialize}, "", "min-snr:5", false},
+		{"materialize-nil-c", small, toy, weighting.V, []int{2, 5, 1, 3}, gram.Config{Method: gram.Materialize}, "", "", false},
+		{"subset-ghost", small, toy, weighting.Eps, []int{3, 4, 2}, gram.Config{Method: gram.Ghost}, "min-snr:5", "constant", false},
+		{"subset-materialize", small, toy, weighting.X0, []int{3, 4, 2}, gram.Config{Method: gram.Materialize}, "", "max-snr:1", true},
+		{"skip-auto", skip, gauss3{}, weighting.V, []int{3, 3, 3}, gram.Config{}, "", "min-snr:5", false},
+		{"wide-auto", wide, toy, weighting.Eps, []int{8, 8, 8, 8}, gram.Config{}, "", "min-snr:5", false},
+		{"wide-auto-square", wide, toy, weighting.Eps, []int{8, 8, 0, 8, 8}, gram.Config{Blocks: gram.SquareBlocks}, "snr", "", false},
+		{"wide-auto-plain", wide, toy, weighting.X0, []int{8, 8, 8, 8}, gram.Config{}, "", "min-snr:5", true},
 	}
 	out := map[string]gram.Result{}
 	for i, tc := range cases {

@@ -84,10 +84,10 @@ const (
 // from one method to the other.
 const DefaultGram64Cost = 16
 
-// Settings configures a Pass. The zero value means: every
+// Config configures a Pass. The zero value means: every
 // parameter, the unweighted x0-MSE as each bin's task loss, the method
 // chosen per layer by cost.
-type Settings struct {
+type Config struct {
 	// Params selects the parameters, by name ("block2.fc1.weight"), whose
 	// gradients enter the Gram; nil selects all.
 	Params func(name string) bool
@@ -206,7 +206,7 @@ type Result struct {
 type Pass struct {
 	obj  *diffusion.Objective
 	net  SiteNetwork
-	set  Settings
+	set  Config
 	sel  map[string]bool // selected parameter names
 	be   nn.Backend
 	bufs map[string]nn.Tensor
@@ -214,7 +214,7 @@ type Pass struct {
 
 // NewPass prepares per-bin Gram passes of the objective's network,
 // which must be a SiteNetwork whose layers hold every selected parameter.
-func NewPass(o *diffusion.Objective, s Settings) (*Pass, error) {
+func NewPass(o *diffusion.Objective, s Config) (*Pass, error) {
 	net, ok := o.Net.(SiteNetwork)
 	if !ok {
 		return nil, fmt.Errorf("gram: per-bin Gram: a %T does not expose its layers' rows (LinearSites, NormSites)", o.Net)

@@ -201,7 +201,7 @@ func TestBinGramMatchesBruteForce(t *testing.T) {
 					sel := selector(tc.params)
 					want, wantLoss := bruteGram(t, obj, b, tc.counts, task, sel)
 
-					g, err := gram.NewPass(obj, gram.Settings{Params: sel, Task: task, Method: tc.method, Blocks: variant.blocks})
+					g, err := gram.NewPass(obj, gram.Config{Params: sel, Task: task, Method: tc.method, Blocks: variant.blocks})
 					require.NoError(t, err)
 					var c []float64
 					if tc.train != "" {
@@ -236,7 +236,7 @@ func TestBinGramAutoChoice(t *testing.T) {
 	net, err := nn.InitResMLP(nn.NewCPU(), nn.ResMLPConfig{Dim: 2, Width: 64, Depth: 2}, 1)
 	require.NoError(t, err)
 	obj := diffusion.NewObjective(net, diffusion.Cosine(1000), weighting.Eps)
-	g, err := gram.NewPass(obj, gram.Settings{})
+	g, err := gram.NewPass(obj, gram.Config{})
 	require.NoError(t, err)
 	toy, _ := data.NewToy("moons")
 	counts := []int{8, 8, 8, 8}
@@ -316,7 +316,7 @@ func TestBinGramTrainingGradient(t *testing.T) {
 	want := obj.Loss(b, c, make([]float64, b.Len()), true)
 	wantGrad := append([]float32(nil), be.Data(net.Params().Grad)...)
 
-	g, err := gram.NewPass(obj, gram.Settings{})
+	g, err := gram.NewPass(obj, gram.Config{})
 	require.NoError(t, err)
 	res, err := g.Run(b, counts, c)
 	require.NoError(t, err)
@@ -331,14 +331,14 @@ func TestBinGramErrors(t *testing.T) {
 	net, err := nn.InitResMLP(nn.NewCPU(), nn.ResMLPConfig{Dim: 2, Width: 8, Depth: 1}, 1)
 	require.NoError(t, err)
 	obj := diffusion.NewObjective(net, diffusion.Cosine(1000), weighting.X0)
-	_, err = gram.NewPass(obj, gram.Settings{Params: func(string) bool { return false }})
+	_, err = gram.NewPass(obj, gram.Config{Params: func(string) bool { return false }})
 	require.ErrorContains(t, err, "matches no parameter")
-	_, err = gram.NewPass(obj, gram.Settings{Method: 7})
+	_, err = gram.NewPass(obj, gram.Config{Method: 7})
 	require.ErrorContains(t, err, "invalid method")
-	_, err = gram.NewPass(diffusion.NewObjective(opaqueNet{net}, diffusion.Cosine(1000), weighting.X0), gram.Settings{})
+	_, err = gram.NewPass(diffusion.NewObjective(opaqueNet{net}, diffusion.Cosine(1000), weighting.X0), gram.Config{})
 	require.ErrorContains(t, err, "does not expose")
 
-	g, err := gram.NewPass(obj, gram.Settings{})
+	g, err := gram.NewPass(obj, gram.Config{})
 	require.NoError(t, err)
 	toy, _ := data.NewToy("moons")
 	b := gramBatch(toy, []int{2, 2}, 1)
@@ -393,7 +393,7 @@ func TestBinGramTrainedModel(t *testing.T) {
 		obj := diffusion.NewObjective(net, cfg.Schedule, target)
 		want, _ := bruteGram(t, obj, b, counts, nil, nil)
 		for _, blocks := range []gram.Blocks{gram.TriangleBlocks, gram.SquareBlocks} {
-			g, err := gram.NewPass(obj, gram.Settings{Method: gram.Ghost, Blocks: blocks})
+			g, err := gram.NewPass(obj, gram.Config{Method: gram.Ghost, Blocks: blocks})
 			require.NoError(t, err)
 			res, err := g.Run(b, counts, nil)
 			require.NoError(t, err)
@@ -412,7 +412,7 @@ func TestBinGramEmptyBin(t *testing.T) {
 	b := gramBatch(toy, []int{3, 4}, 2)
 	want, wantLoss := bruteGram(t, obj, b, []int{3, 4}, nil, nil)
 	for _, blocks := range []gram.Blocks{gram.TriangleBlocks, gram.SquareBlocks} {
-		g, err := gram.NewPass(obj, gram.Settings{Method: gram.Ghost, Blocks: blocks})
+		g, err := gram.NewPass(obj, gram.Config{Method: gram.Ghost, Blocks: blocks})
 		require.NoError(t, err)
 		res, err := g.Run(b, []int{3, 0, 4}, nil)
 		require.NoError(t, err)

@@ -6,7 +6,7 @@ import (
 )
 
 // BenchmarkGramVsGemm measures the two operations the cost model of
-// gram.Settings.Gram64Cost compares on the float32 CPU backend: Backend.Gram
+// gram.Config.Gram64Cost compares on the float32 CPU backend: Backend.Gram
 // (float64 dot products of K = 8 rows of P = 256·256 elements, K(K+1)/2·P
 // multiply-adds) and Backend.Gemm (a 256×256×256 float32 product), each
 // reported in multiply-adds per second (Gmadd/s); gram.DefaultGram64Cost is

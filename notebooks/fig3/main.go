@@ -86,7 +86,7 @@ func run(ctx context.Context, o nb.Options) error {
 	if err != nil {
 		return err
 	}
-	bg, err := gram.NewPass(obj, gram.Settings{})
+	bg, err := gram.NewPass(obj, gram.Config{})
 	if err != nil {
 		return err
 	}
