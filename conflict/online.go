@@ -183,7 +183,7 @@ func (c OnlineConfig) Start(tr *diffusion.Trainer) (diffusion.StepPass, error) {
 // baseline (§3.3), as a training weighting. Every Every steps, on the
 // step's own batch, it groups the examples by bin, computes the exact K×K
 // Gram of the bins' task-loss gradients g_k = ∇L_k with one forward and
-// backward pass (diffusion.BinGram; L_k the bin's mean unweighted x0-MSE)
+// backward pass (gram.Pass; L_k the bin's mean unweighted x0-MSE)
 // and solves w = argmin_{w∈Δ} wᵀ(G + λI)w (after the chosen
 // normalisation, converted back to the original losses). The step then
 // minimises
@@ -291,7 +291,7 @@ func (o *Online) String() string { return o.cfg.String() }
 
 // Pass is the trainer's StepPass (diffusion.StepPass). On a step that solves, one forward pass
 // over the batch grouped by bin serves twice: its backward pass with the
-// task coefficients gives the Gram (diffusion.BinGram), and after the solve
+// task coefficients gives the Gram (gram.Pass), and after the solve
 // a second backward pass with the solved weights (Objective.Rebackward)
 // gives the training gradient. Other steps are plain passes with the last
 // weights.

@@ -24,7 +24,7 @@ import (
 
 // Tolerances of the fig3/fig4/conflict helpers.
 const (
-	// onePassTol: BinGram matches the brute-force per-bin Gram within 1e-5
+	// onePassTol: gram.Pass matches the brute-force per-bin Gram within 1e-5
 	// of √(G_kk G_ll) (diffusion's tests), so ratios of its entries agree
 	// with the brute force's to about that; 1e-4 leaves room.
 	onePassTol = 1e-4

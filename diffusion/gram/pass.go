@@ -157,7 +157,7 @@ type Result struct {
 // products their factor r_n·r_m in the column sums (below) without
 // copying any rows. This needs c_n ≠ 0 wherever
 // τ_n ≠ 0; with c nil the pass uses c = τ and no rescaling.
-// TestBinGramLinearity checks this reasoning on the float64 backend.
+// TestPassLinearity checks this reasoning on the float64 backend.
 //
 // # Cost and method
 //

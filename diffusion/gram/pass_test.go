@@ -126,14 +126,14 @@ func gramBatch(ds diffusion.Dataset, counts []int, seed uint64) diffusion.Batch 
 }
 
 // plainBackend is a backend without the optional nn.RaggedGemmer, the way
-// a backend that has only the Backend operations reaches BinGram.
+// a backend that has only the Backend operations reaches the Pass.
 type plainBackend struct{ nn.Backend }
 
 // The one-pass Gram equals the brute-force K-pass Gram for every target,
 // several K (equal and unequal bins), both methods and the automatic
 // choice, subsets of parameters, a weighted task loss, and with the
 // training coefficients of another weighting (so the δ rows are rescaled).
-func TestBinGramMatchesBruteForce(t *testing.T) {
+func TestPassMatchesBruteForce(t *testing.T) {
 	sched := diffusion.Cosine(1000)
 	toy, _ := data.NewToy("swissroll")
 	type model struct {
@@ -232,7 +232,7 @@ func TestBinGramMatchesBruteForce(t *testing.T) {
 
 // The automatic choice materialises the thin layers of a toy model (2-D
 // input and output) and uses the ghost products for the wide ones.
-func TestBinGramAutoChoice(t *testing.T) {
+func TestPassAutoChoice(t *testing.T) {
 	net, err := nn.InitResMLP(nn.NewCPU(), nn.ResMLPConfig{Dim: 2, Width: 64, Depth: 2}, 1)
 	require.NoError(t, err)
 	obj := diffusion.NewObjective(net, diffusion.Cosine(1000), weighting.Eps)
@@ -252,7 +252,7 @@ func TestBinGramAutoChoice(t *testing.T) {
 // example's output gradient and examples do not interact, so the δ rows
 // of every layer for coefficients c, scaled row by row by τ_n/c_n, are the
 // δ rows for coefficients τ.
-func TestBinGramLinearity(t *testing.T) {
+func TestPassLinearity(t *testing.T) {
 	be := nn.NewCPU64()
 	net, err := nn.InitResMLP(be, nn.ResMLPConfig{Dim: 2, Width: 8, Depth: 2, Hidden: 12, TimeDim: 6}, 2)
 	require.NoError(t, err)
@@ -299,7 +299,7 @@ func TestBinGramLinearity(t *testing.T) {
 
 // The pass leaves the training gradient of the coefficients c, bit for bit
 // the gradient of a plain Objective.Loss pass, and runs deterministically.
-func TestBinGramTrainingGradient(t *testing.T) {
+func TestPassTrainingGradient(t *testing.T) {
 	be := nn.NewCPU()
 	net, err := nn.InitResMLP(be, nn.ResMLPConfig{Dim: 2, Width: 16, Depth: 2}, 7)
 	require.NoError(t, err)
@@ -327,7 +327,7 @@ func TestBinGramTrainingGradient(t *testing.T) {
 	require.Equal(t, res.Gram, again.Gram)
 }
 
-func TestBinGramErrors(t *testing.T) {
+func TestPassErrors(t *testing.T) {
 	net, err := nn.InitResMLP(nn.NewCPU(), nn.ResMLPConfig{Dim: 2, Width: 8, Depth: 1}, 1)
 	require.NoError(t, err)
 	obj := diffusion.NewObjective(net, diffusion.Cosine(1000), weighting.X0)
@@ -374,7 +374,7 @@ func TestGroupByBin(t *testing.T) {
 // shorter than the per-example ones), which is where float32 ghost products
 // lose most: the Gram still meets the bar at a realistic bin size (K = 8,
 // 32 examples per bin) for every target.
-func TestBinGramTrainedModel(t *testing.T) {
+func TestPassTrainedModel(t *testing.T) {
 	net, err := nn.InitResMLP(nn.NewCPU(), nn.ResMLPConfig{Dim: 2, Width: 64, Depth: 2}, 3)
 	require.NoError(t, err)
 	cfg := diffusion.TrainConfig{
@@ -404,7 +404,7 @@ func TestBinGramTrainedModel(t *testing.T) {
 
 // An empty bin has a zero row and column and a NaN loss; the other entries
 // are those of the non-empty bins alone.
-func TestBinGramEmptyBin(t *testing.T) {
+func TestPassEmptyBin(t *testing.T) {
 	net, err := nn.InitResMLP(nn.NewCPU64(), nn.ResMLPConfig{Dim: 2, Width: 8, Depth: 1}, 3)
 	require.NoError(t, err)
 	obj := diffusion.NewObjective(net, diffusion.Cosine(1000), weighting.Eps)

@@ -79,7 +79,7 @@ func run(ctx context.Context, o nb.Options) error {
 	}
 
 	// Step 3: the tasks. K equal-width timestep bins; each bin's task loss
-	// is its mean unweighted x0-MSE. BinGram forms the exact K×K Gram
+	// is its mean unweighted x0-MSE. gram.Pass forms the exact K×K Gram
 	// matrix G_kl = ⟨∇L_k, ∇L_l⟩ from ONE forward and backward pass over a
 	// batch stratified into the bins.
 	bins, err := weighting.EqualT(tc.Schedule.T(), study.Bins)
