@@ -126,22 +126,32 @@ func MustParse(spec string) Strategy {
 	return s
 }
 
+// helpColumn is the widest usage that help puts on one line with its text;
+// a longer one gets its text on the lines below, indented.
+const helpColumn = 20
+
 // Help lists the registered specs, one family per entry ("usage  help"),
 // for command help; with closedOnly, only the closed forms.
 func Help(closedOnly bool) string {
 	fs := Families()
 	width := 0
 	for _, f := range fs {
-		width = max(width, len([]rune(f.Usage)))
+		if n := len([]rune(f.Usage)); n <= helpColumn {
+			width = max(width, n)
+		}
 	}
+	indent := strings.Repeat(" ", width+2)
 	var lines []string
 	for _, f := range fs {
 		if closedOnly && f.Online {
 			continue
 		}
-		pad := strings.Repeat(" ", width+2-len([]rune(f.Usage)))
-		help := strings.ReplaceAll(f.Help, "\n", "\n"+strings.Repeat(" ", width+2))
-		lines = append(lines, f.Usage+pad+help)
+		help := strings.ReplaceAll(f.Help, "\n", "\n"+indent)
+		if n := len([]rune(f.Usage)); n <= width {
+			lines = append(lines, f.Usage+strings.Repeat(" ", width+2-n)+help)
+		} else {
+			lines = append(lines, f.Usage+"\n"+indent+help)
+		}
 	}
 	return strings.Join(lines, "\n")
 }
