@@ -95,13 +95,16 @@ func Train(ctx context.Context, dir string, spec Spec, opt Options) (*Run, error
 	}
 	removeStale(dir)
 	prev, ck, err := reconcile(dir, spec, opt)
-	if err != nil || (prev != nil && prev.Cached) {
-		return prev, err
+	if err == nil && prev != nil && prev.Cached {
+		return prev, nil
 	}
-	if opt.Backend == nil {
-		opt.Backend = nn.NewCPU()
+	var s *session
+	if err == nil {
+		if opt.Backend == nil {
+			opt.Backend = nn.NewCPU()
+		}
+		s, err = newSession(ctx, dir, spec, opt, prev, ck)
 	}
-	s, err := newSession(ctx, dir, spec, opt, prev, ck)
 	if err != nil {
 		if created {
 			os.RemoveAll(dir) // nothing of a run that could not start

@@ -209,6 +209,10 @@ func TestExistingRuns(t *testing.T) {
 	_, err := run.Train(bg, dir, toySpec(10), run.Options{Existing: run.Resume})
 	require.ErrorIs(t, err, run.ErrNoRun)
 	require.ErrorIs(t, err, run.ErrInput)
+	missing := filepath.Join(dir, "missing")
+	_, err = run.Train(bg, missing, toySpec(10), run.Options{Existing: run.Resume})
+	require.ErrorIs(t, err, run.ErrNoRun)
+	require.NoDirExists(t, missing, "a run that cannot start leaves no folder it made")
 
 	first, err := run.Train(bg, dir, toySpec(10), run.Options{})
 	require.NoError(t, err)
