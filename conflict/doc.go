@@ -4,28 +4,28 @@
 // online training weighting.
 //
 // Tour:
-//   - Bins (EqualT, EqualLogSNR, FromEdges, ParseBins) are the tasks.
+//   - The tasks are timestep bins (weighting.Bins).
 //   - Probe measures a model: a batch stratified into the bins, one forward
-//     and backward pass (diffusion.BinGram, the per-example "ghost"
-//     identity), the K×K Gram of the bins' task-loss gradients over all
-//     parameters or a subset (ParseParams), its cosine matrix (Cosine),
-//     Stats (Summarize) and the Pareto weights of every probe
-//     (SolveConfig, package solvers). Probe.Callback runs it every N steps
-//     of diffusion.Train.
+//     and backward pass (gram.Pass, the per-example "ghost" identity), the
+//     K×K Gram of the bins' task-loss gradients over all parameters or a
+//     subset (ParseParams), its cosine matrix (gram.Cosine), Stats
+//     (Summarize) and the Pareto weights of every probe (SolveConfig,
+//     package solvers). ProbeSpec is a probe as a file holds it; package
+//     run takes one every N steps while a model trains.
 //   - Log writes the time series crash-safely (JSONL + NPY matrices);
 //     ReadLog reads it back; WriteFigures draws cosine heat maps,
 //     statistics over training and the Pareto weights next to closed forms
 //     normalised by BinWeights.
 //   - Online is the paper's optimisation-based baseline as a training
-//     weighting (paretodiff train --weighting pareto:fw).
+//     weighting: the "pareto" family of the weighting registry
+//     (weighting.Parse("pareto:fw") gives an OnlineConfig, which the
+//     trainer starts; paretodiff train --weighting pareto:fw).
 //
 // The per-bin task loss is, by default, the paper's: the bin's mean
 // unweighted x0-MSE ‖x0 − x̂0‖²/D of the model's x0 prediction, whatever
 // the model's target (ProbeConfig.Task changes it).
 //
 // Invariants:
-//   - Bins partition the timesteps 0..T−1 into K contiguous, non-empty,
-//     increasing ranges [Edges[k], Edges[k+1]).
 //   - Gram matrices are float64 and symmetric; the cosine matrix is
 //     C_ij = G_ij/√(G_ii G_jj), with C_ii = 1, and a bin whose gradient is
 //     zero has NaN cosines off the diagonal (it neither agrees nor conflicts).

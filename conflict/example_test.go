@@ -17,7 +17,7 @@ func ExampleProbe() {
 	sched := diffusion.Cosine(1000)
 	obj := diffusion.NewObjective(net, sched, weighting.V)
 	toy, _ := data.NewToy("8gaussians")
-	bins, _ := conflict.EqualT(1000, 4)
+	bins := weighting.MustEqualT(1000, 4)
 	p, err := conflict.NewProbe(obj, toy, conflict.ProbeConfig{
 		Bins: bins, PerBin: 16, Params: "last-block",
 		Solve: conflict.SolveConfig{Methods: []string{"fw", "ugd"}, Lambda: 1e-3},
@@ -48,22 +48,25 @@ func ExampleProbe() {
 // Min-SNR-5 as weights on four equal timestep bins' x0 losses, normalised
 // to sum to 1 as the Pareto weights are.
 func ExampleBinWeights() {
-	bins, _ := conflict.EqualT(1000, 4)
+	bins := weighting.MustEqualT(1000, 4)
 	w := conflict.BinWeights(weighting.MinSNR{Gamma: 5}, nil, diffusion.Cosine(1000), bins)
 	fmt.Printf("%.3f\n", w)
 	// Output:
 	// [0.624 0.310 0.060 0.007]
 }
 
-// The online Pareto weighting spec of paretodiff train --weighting.
+// The online Pareto weighting spec of paretodiff train --weighting: a
+// family of the weighting registry, so weighting.Parse reads it wherever
+// this package is linked in.
 func ExampleParseOnline() {
-	c, err := conflict.ParseOnline("pareto:ugd,lambda=0.1,every=4", diffusion.Cosine(1000))
+	w, err := weighting.Parse("pareto:ugd,lambda=0.1,every=4")
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(c.Bins.K(), c.Method, c.Lambda, c.Every)
+	c := w.(conflict.OnlineConfig)
+	fmt.Println(c.Bins.K, c.Method, c.Lambda, c.Every, c.DefaultDensity())
 	fmt.Println(c)
 	// Output:
-	// 8 ugd 0.1 4
-	// pareto:ugd,lambda=0.1,bins=8,every=4,norm=none,tol=0.0001
+	// 8 ugd 0.1 4 stratified:8
+	// pareto:ugd,lambda=0.1,bins=t:8,every=4,norm=none,tol=0.0001
 }

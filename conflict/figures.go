@@ -3,6 +3,7 @@ package conflict
 import (
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 
 	"github.com/paretodiff/paretodiff/diffusion"
@@ -25,7 +26,7 @@ import (
 // strategy's x0 weight over the bin: for Min-SNR-γ, Σ_{t∈k} min(SNR(t), γ).
 // Constant gives each bin its share of the timesteps. task nil means
 // weighting.Constant{}.
-func BinWeights(s weighting.Strategy, task weighting.Strategy, sched *diffusion.Schedule, bins Bins) []float64 {
+func BinWeights(s weighting.Strategy, task weighting.Strategy, sched *diffusion.Schedule, bins weighting.Bins) []float64 {
 	if task == nil {
 		task = weighting.Constant{}
 	}
@@ -90,6 +91,9 @@ func WriteFigures(dir string, info Info, sched *diffusion.Schedule, recs []Recor
 	bins := info.Bins()
 	if sched.T() != bins.T() {
 		return nil, fmt.Errorf("conflict: the schedule has T=%d but the probes' bins cover %d", sched.T(), bins.T())
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("conflict: %w", err)
 	}
 	var written []string
 	save := func(name string, save func(string) error) error {
@@ -250,7 +254,7 @@ func weightPanels(recs []Record, info Info, sched *diffusion.Schedule, compare [
 	}
 	var task weighting.Strategy = weighting.Constant{}
 	if info.Task != "" {
-		t, err := weighting.Parse(info.Task)
+		t, err := weighting.ParseStrategy(info.Task)
 		if err != nil {
 			return nil, fmt.Errorf("conflict: task loss %q: %w", info.Task, err)
 		}

@@ -6,13 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 
+	"github.com/paretodiff/paretodiff/diffusion/gram"
 	"github.com/paretodiff/paretodiff/internal/atomicfile"
+	"github.com/paretodiff/paretodiff/internal/jsonnum"
 	"github.com/paretodiff/paretodiff/matio"
+	"github.com/paretodiff/paretodiff/weighting"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -62,7 +63,7 @@ type Info struct {
 }
 
 // Bins returns the info's bins.
-func (i Info) Bins() Bins { return Bins{Edges: append([]int(nil), i.Edges...)} }
+func (i Info) Bins() weighting.Bins { return weighting.Bins{Edges: append([]int(nil), i.Edges...)} }
 
 // Info describes the probe for a log.
 func (p *Probe) Info() Info {
@@ -164,83 +165,35 @@ func (l *Log) Append(r Record) error {
 	return nil
 }
 
-// jf is a float64 that JSON holds as a number when finite and as "NaN",
-// "+Inf" or "-Inf" otherwise.
-type jf float64
-
-// MarshalJSON writes a number, or a quoted "NaN", "+Inf" or "-Inf".
-func (f jf) MarshalJSON() ([]byte, error) {
-	v := float64(f)
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return []byte(strconv.Quote(strconv.FormatFloat(v, 'g', -1, 64))), nil
-	}
-	return strconv.AppendFloat(nil, v, 'g', -1, 64), nil
-}
-
-// UnmarshalJSON reads what MarshalJSON writes.
-func (f *jf) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
-		s, err := strconv.Unquote(string(b))
-		if err != nil {
-			return err
-		}
-		v, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return err
-		}
-		*f = jf(v)
-		return nil
-	}
-	v, err := strconv.ParseFloat(string(b), 64)
-	*f = jf(v)
-	return err
-}
-
-func jfs(v []float64) []jf {
-	out := make([]jf, len(v))
-	for i, x := range v {
-		out[i] = jf(x)
-	}
-	return out
-}
-
-func floatsOf(v []jf) []float64 {
-	out := make([]float64, len(v))
-	for i, x := range v {
-		out[i] = float64(x)
-	}
-	return out
-}
-
 type jsonSolution struct {
-	Method     string `json:"method"`
-	W          []jf   `json:"w"`
-	F          jf     `json:"f"`
-	Gap        jf     `json:"gap"`
-	NormSq     jf     `json:"norm_sq"`
-	Iterations int    `json:"iterations"`
-	Status     string `json:"status"`
+	Method     string          `json:"method"`
+	W          []jsonnum.Float `json:"w"`
+	F          jsonnum.Float   `json:"f"`
+	Gap        jsonnum.Float   `json:"gap"`
+	NormSq     jsonnum.Float   `json:"norm_sq"`
+	Iterations int             `json:"iterations"`
+	Status     string          `json:"status"`
 }
 
 type jsonRecord struct {
-	Step             int            `json:"step"`
-	Losses           []jf           `json:"losses"`
-	Norms            []jf           `json:"norms"`
-	NegativeFraction jf             `json:"negative_fraction"`
-	MeanCosine       jf             `json:"mean_cosine"`
-	MinCosine        jf             `json:"min_cosine"`
-	CosineByDistance []jf           `json:"cosine_by_distance"`
-	Solutions        []jsonSolution `json:"solutions,omitempty"`
-	Seconds          jf             `json:"seconds"`
-	Gram             string         `json:"gram,omitempty"`
-	Cosine           string         `json:"cosine,omitempty"`
+	Step             int             `json:"step"`
+	Losses           []jsonnum.Float `json:"losses"`
+	Norms            []jsonnum.Float `json:"norms"`
+	NegativeFraction jsonnum.Float   `json:"negative_fraction"`
+	MeanCosine       jsonnum.Float   `json:"mean_cosine"`
+	MinCosine        jsonnum.Float   `json:"min_cosine"`
+	CosineByDistance []jsonnum.Float `json:"cosine_by_distance"`
+	Solutions        []jsonSolution  `json:"solutions,omitempty"`
+	Seconds          jsonnum.Float   `json:"seconds"`
+	Gram             string          `json:"gram,omitempty"`
+	Cosine           string          `json:"cosine,omitempty"`
 }
 
 func (r Record) marshal(gramPath, cosinePath string) ([]byte, error) {
 	j := jsonRecord{
-		Step: r.Step, Losses: jfs(r.Losses), Norms: jfs(r.Stats.Norms), NegativeFraction: jf(r.Stats.NegativeFraction),
-		MeanCosine: jf(r.Stats.MeanCosine), MinCosine: jf(r.Stats.MinCosine), CosineByDistance: jfs(r.Stats.CosineByDistance),
-		Seconds: jf(r.Seconds),
+		Step: r.Step, Losses: jsonnum.Floats(r.Losses), Norms: jsonnum.Floats(r.Stats.Norms), NegativeFraction: jsonnum.Float(r.Stats.NegativeFraction),
+		MeanCosine: jsonnum.Float(r.Stats.MeanCosine), MinCosine: jsonnum.Float(r.Stats.MinCosine), CosineByDistance: jsonnum.Floats(r.Stats.CosineByDistance),
+		Seconds: jsonnum.Float(r.Seconds),
 	}
 	if r.Gram != nil {
 		j.Gram = filepath.ToSlash(gramPath)
@@ -249,7 +202,7 @@ func (r Record) marshal(gramPath, cosinePath string) ([]byte, error) {
 		j.Cosine = filepath.ToSlash(cosinePath)
 	}
 	for _, s := range r.Solutions {
-		j.Solutions = append(j.Solutions, jsonSolution{Method: s.Method, W: jfs(s.W), F: jf(s.F), Gap: jf(s.Gap), NormSq: jf(s.NormSq), Iterations: s.Iterations, Status: s.Status})
+		j.Solutions = append(j.Solutions, jsonSolution{Method: s.Method, W: jsonnum.Floats(s.W), F: jsonnum.Float(s.F), Gap: jsonnum.Float(s.Gap), NormSq: jsonnum.Float(s.NormSq), Iterations: s.Iterations, Status: s.Status})
 	}
 	b, err := json.Marshal(j)
 	if err != nil {
@@ -260,61 +213,118 @@ func (r Record) marshal(gramPath, cosinePath string) ([]byte, error) {
 
 // ReadLog reads a folder written by Log: its Info and every record, with
 // its Gram matrix read back from the NPY file and the cosine matrix
-// recomputed from it.
+// recomputed from it. A log that is truncated, corrupted or not one is an
+// error naming the file (and the line of RecordsFile), never a panic; what
+// it returns is consistent: the Info's bins are valid (FromEdges) with a
+// label each, and every record has a loss, a norm, a cosine-by-distance
+// entry and a solution weight per bin, and a K×K Gram matrix read from a
+// file inside dir.
 func ReadLog(dir string) (Info, []Record, error) {
-	var info Info
-	raw, err := os.ReadFile(filepath.Join(dir, InfoFile))
+	info, err := readInfo(filepath.Join(dir, InfoFile))
 	if err != nil {
-		return info, nil, fmt.Errorf("conflict: %w", err)
+		return Info{}, nil, err
 	}
-	if err := json.Unmarshal(raw, &info); err != nil {
-		return info, nil, fmt.Errorf("conflict: %s: %w", filepath.Join(dir, InfoFile), err)
-	}
-	f, err := os.Open(filepath.Join(dir, RecordsFile))
+	path := filepath.Join(dir, RecordsFile)
+	f, err := os.Open(path)
 	if err != nil {
-		return info, nil, fmt.Errorf("conflict: %w", err)
+		return Info{}, nil, fmt.Errorf("conflict: %w", err)
 	}
 	defer f.Close()
 	var recs []Record
 	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<16), 1<<26)
-	for line := 1; sc.Scan(); line++ {
-		var j jsonRecord
-		if err := json.Unmarshal(sc.Bytes(), &j); err != nil {
-			return info, nil, fmt.Errorf("conflict: %s line %d: %w", RecordsFile, line, err)
-		}
-		r := Record{
-			Step: j.Step, Losses: floatsOf(j.Losses), Seconds: float64(j.Seconds),
-			Stats: Stats{Norms: floatsOf(j.Norms), NegativeFraction: float64(j.NegativeFraction), MeanCosine: float64(j.MeanCosine),
-				MinCosine: float64(j.MinCosine), CosineByDistance: floatsOf(j.CosineByDistance)},
-		}
-		for _, s := range j.Solutions {
-			r.Solutions = append(r.Solutions, Solution{Method: s.Method, W: floatsOf(s.W), F: float64(s.F), Gap: float64(s.Gap), NormSq: float64(s.NormSq), Iterations: s.Iterations, Status: s.Status})
-		}
-		if j.Gram != "" {
-			g, err := matio.ReadNPY(filepath.Join(dir, filepath.FromSlash(j.Gram)))
-			if err != nil {
-				return info, nil, fmt.Errorf("conflict: %w", err)
-			}
-			K, c := g.Dims()
-			if K != c {
-				return info, nil, fmt.Errorf("conflict: %s is %d×%d, not square", j.Gram, K, c)
-			}
-			sym := mat.NewSymDense(K, nil)
-			for a := 0; a < K; a++ {
-				for b := a; b < K; b++ {
-					sym.SetSym(a, b, g.At(a, b))
-				}
-			}
-			r.Gram, r.Cosine = sym, Cosine(sym)
+	sc.Buffer(make([]byte, 1<<16), maxRecordLine)
+	line := 0
+	for sc.Scan() {
+		line++
+		r, err := readRecord(dir, sc.Bytes(), len(info.Edges)-1)
+		if err != nil {
+			return Info{}, nil, fmt.Errorf("conflict: %s line %d: %w", path, line, err)
 		}
 		recs = append(recs, r)
 	}
 	if err := sc.Err(); err != nil {
-		return info, nil, fmt.Errorf("conflict: %w", err)
+		if errors.Is(err, bufio.ErrTooLong) {
+			err = fmt.Errorf("longer than %d bytes", maxRecordLine)
+		}
+		return Info{}, nil, fmt.Errorf("conflict: %s line %d: %w", path, line+1, err)
 	}
 	if len(recs) == 0 {
-		return info, nil, errors.New("conflict: " + filepath.Join(dir, RecordsFile) + " holds no probe")
+		return Info{}, nil, errors.New("conflict: " + path + " holds no probe")
 	}
 	return info, recs, nil
+}
+
+// maxRecordLine bounds a line of RecordsFile (a record of K bins holds
+// O(K) numbers; 64 MiB is far above any K a Gram matrix allows).
+const maxRecordLine = 1 << 26
+
+// readInfo reads and checks InfoFile.
+func readInfo(path string) (Info, error) {
+	var info Info
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return info, fmt.Errorf("conflict: %w", err)
+	}
+	if err := json.Unmarshal(raw, &info); err != nil {
+		return info, fmt.Errorf("conflict: %s: %w", path, err)
+	}
+	if _, err := weighting.FromEdges(info.T, info.Edges); err != nil {
+		return info, fmt.Errorf("conflict: %s: %w", path, err)
+	}
+	if K := len(info.Edges) - 1; len(info.Labels) != K {
+		return info, fmt.Errorf("conflict: %s: %d bin labels for %d bins", path, len(info.Labels), K)
+	}
+	return info, nil
+}
+
+// readRecord decodes one line of RecordsFile for K bins, reading its Gram
+// matrix from dir.
+func readRecord(dir string, line []byte, K int) (Record, error) {
+	var j jsonRecord
+	if err := json.Unmarshal(line, &j); err != nil {
+		return Record{}, err
+	}
+	if j.Step < 0 {
+		return Record{}, fmt.Errorf("step %d is negative", j.Step)
+	}
+	for _, v := range []struct {
+		name string
+		n    int
+	}{{"losses", len(j.Losses)}, {"norms", len(j.Norms)}, {"cosine_by_distance", len(j.CosineByDistance)}} {
+		if v.n != K {
+			return Record{}, fmt.Errorf("%s has %d values for %d bins", v.name, v.n, K)
+		}
+	}
+	r := Record{
+		Step: j.Step, Losses: jsonnum.Values(j.Losses), Seconds: float64(j.Seconds),
+		Stats: Stats{Norms: jsonnum.Values(j.Norms), NegativeFraction: float64(j.NegativeFraction), MeanCosine: float64(j.MeanCosine),
+			MinCosine: float64(j.MinCosine), CosineByDistance: jsonnum.Values(j.CosineByDistance)},
+	}
+	for _, s := range j.Solutions {
+		if len(s.W) != K {
+			return Record{}, fmt.Errorf("solution %q has %d weights for %d bins", s.Method, len(s.W), K)
+		}
+		r.Solutions = append(r.Solutions, Solution{Method: s.Method, W: jsonnum.Values(s.W), F: float64(s.F), Gap: float64(s.Gap), NormSq: float64(s.NormSq), Iterations: s.Iterations, Status: s.Status})
+	}
+	if j.Gram != "" {
+		rel := filepath.FromSlash(j.Gram)
+		if !filepath.IsLocal(rel) {
+			return Record{}, fmt.Errorf("gram %q is not a file inside the log's folder", j.Gram)
+		}
+		g, err := matio.ReadNPY(filepath.Join(dir, rel))
+		if err != nil {
+			return Record{}, err
+		}
+		if rows, cols := g.Dims(); rows != K || cols != K {
+			return Record{}, fmt.Errorf("gram %s is %d×%d; want %d×%d for %d bins", j.Gram, rows, cols, K, K, K)
+		}
+		sym := mat.NewSymDense(K, nil)
+		for a := 0; a < K; a++ {
+			for b := a; b < K; b++ {
+				sym.SetSym(a, b, g.At(a, b))
+			}
+		}
+		r.Gram, r.Cosine = sym, gram.Cosine(sym)
+	}
+	return r, nil
 }

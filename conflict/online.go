@@ -8,20 +8,33 @@ import (
 	"strings"
 
 	"github.com/paretodiff/paretodiff/diffusion"
+	"github.com/paretodiff/paretodiff/diffusion/gram"
 	"github.com/paretodiff/paretodiff/pareto"
 	"github.com/paretodiff/paretodiff/solvers"
 	"github.com/paretodiff/paretodiff/weighting"
 	"gonum.org/v1/gonum/mat"
 )
 
-// OnlineHelp describes the spec ParseOnline reads, for command help.
-const OnlineHelp = `pareto:METHOD[,lambda=λ][,bins=K|logsnr:K][,every=N][,norm=none|l2|loss|loss+][,tol=ε][,params=SUBSET]
-                    the paper's optimisation-based baseline: every N steps (default 1)
-                    solve the Pareto weights of K timestep bins (default 8, equal
-                    width in t) on the step's own batch with METHOD (fw or ugd, or
-                    afw, pfw, pgd, exact), λ of Eq. 11 (default 0) and relative
-                    duality-gap tolerance ε (default 1e-4), and weight each bin's
-                    x0-MSE by them; e.g. pareto:ugd,lambda=0.1,bins=8`
+// onlineUsage and onlineHelp describe the spec ParseOnline reads; the
+// weighting registry lists them in every command's help.
+const (
+	onlineUsage = "pareto:METHOD[,lambda=λ][,bins=K|t:K|logsnr:K|edges:…][,every=N][,norm=none|l2|loss|loss+][,tol=ε][,params=SUBSET]"
+	onlineHelp  = `the paper's optimisation-based baseline: every N steps (default 1)
+solve the Pareto weights of K timestep bins (default 8, equal
+width in t) on the step's own batch with METHOD (fw or ugd, or
+afw, pfw, pgd, exact), λ of Eq. 11 (default 0) and relative
+duality-gap tolerance ε (default 1e-4), and weight each bin's
+x0-MSE by them; e.g. pareto:ugd,lambda=0.1,bins=8`
+)
+
+// The online Pareto weighting is a family of the weighting registry, so
+// weighting.Parse reads "pareto:…" wherever this package is linked in.
+func init() {
+	weighting.Register(weighting.Family{
+		Name: "pareto", Usage: onlineUsage, Help: onlineHelp, Online: true,
+		Parse: func(spec, _ string, _ bool) (weighting.Weighting, error) { return ParseOnline(spec) },
+	})
+}
 
 // DefaultOnlineTol is the default relative duality-gap tolerance of an
 // online solve (solvers.Settings.Tol): f(w) − f* ≤ 1e-4·f(w) is far below
@@ -34,10 +47,13 @@ const DefaultOnlineTol = 1e-4
 // weighting when the spec names none.
 const DefaultOnlineBins = 8
 
-// OnlineConfig configures an Online weighting.
+// OnlineConfig is an online Pareto weighting as a spec says it: a
+// weighting.Weighting that the trainer starts (diffusion.OnlineWeighting),
+// which then solves and applies the weights (Online). Its bins are a spec,
+// applied to the schedule of the run it starts on.
 type OnlineConfig struct {
-	// Bins are the tasks (required).
-	Bins Bins
+	// Bins are the tasks, as a spec (default t:8).
+	Bins weighting.BinsSpec
 	// Method is the solver (as solvers.ParseMethod reads it); Lambda and
 	// Normalizer are as in SolveConfig.
 	Method     string
@@ -52,14 +68,12 @@ type OnlineConfig struct {
 	// Params is the parameter subset of the Gram (see ParamsHelp; default
 	// all).
 	Params string
-	// binsSpec is the spec the bins came from, for String.
-	binsSpec string
 }
 
-// ParseOnline reads an online Pareto weighting spec (OnlineHelp) for a
-// schedule. Options not given take their defaults: 8 bins of equal width
-// in t, λ = 0, every step, no normalisation, all parameters.
-func ParseOnline(spec string, sched *diffusion.Schedule) (OnlineConfig, error) {
+// ParseOnline reads an online Pareto weighting spec (see the "pareto"
+// family's help). Options not given take their defaults: 8 bins of equal
+// width in t, λ = 0, every step, no normalisation, all parameters.
+func ParseOnline(spec string) (OnlineConfig, error) {
 	bad := func(format string, a ...any) (OnlineConfig, error) {
 		return OnlineConfig{}, fmt.Errorf("conflict: weighting %q: "+format, append([]any{spec}, a...)...)
 	}
@@ -68,7 +82,8 @@ func ParseOnline(spec string, sched *diffusion.Schedule) (OnlineConfig, error) {
 		return bad("not a pareto:METHOD spec")
 	}
 	fields := strings.Split(rest, ",")
-	c := OnlineConfig{Method: strings.TrimSpace(fields[0]), Every: 1, Tol: DefaultOnlineTol, Params: "all", binsSpec: strconv.Itoa(DefaultOnlineBins)}
+	c := OnlineConfig{Method: strings.TrimSpace(fields[0]), Every: 1, Tol: DefaultOnlineTol, Params: "all",
+		Bins: weighting.BinsSpec{Kind: "t", K: DefaultOnlineBins}}
 	if c.Method == "" {
 		return bad("name a solver, as in pareto:fw or pareto:ugd")
 	}
@@ -88,7 +103,14 @@ func ParseOnline(spec string, sched *diffusion.Schedule) (OnlineConfig, error) {
 			}
 			c.Lambda = v
 		case "bins":
-			c.binsSpec = val
+			if _, err := strconv.Atoi(val); err == nil {
+				val = "t:" + val // bins=K: equal width in t
+			}
+			b, err := weighting.ParseBinsSpec(val)
+			if err != nil {
+				return bad("%v", err)
+			}
+			c.Bins = b
 		case "every":
 			n, err := strconv.Atoi(val)
 			if err != nil || n < 1 {
@@ -113,52 +135,55 @@ func ParseOnline(spec string, sched *diffusion.Schedule) (OnlineConfig, error) {
 			return bad("unknown option %q (want lambda, bins, every, norm, tol or params)", key)
 		}
 	}
-	bspec := c.binsSpec
-	if _, err := strconv.Atoi(bspec); err == nil {
-		bspec = "t:" + bspec
+	if c.Bins.K < 2 {
+		return bad("bins=%s: the Pareto weighting needs at least 2 bins", c.Bins)
 	}
-	b, err := ParseBins(bspec, sched)
-	if err != nil {
-		return bad("%v", err)
-	}
-	c.Bins = b
 	return c, nil
 }
 
 // String returns the canonical spec, which ParseOnline reads back.
 func (c OnlineConfig) String() string {
-	bins := c.binsSpec
-	if bins == "" {
-		bins = "edges:" + strings.Trim(strings.ReplaceAll(fmt.Sprint(c.Bins.Edges), " ", ","), "[]")
-	}
 	tol := c.Tol
 	if tol == 0 {
 		tol = DefaultOnlineTol
 	}
-	s := fmt.Sprintf("pareto:%s,lambda=%s,bins=%s,every=%d,norm=%s,tol=%s", c.Method, strconv.FormatFloat(c.Lambda, 'g', -1, 64), bins, c.Every, c.Normalizer, strconv.FormatFloat(tol, 'g', -1, 64))
+	s := fmt.Sprintf("pareto:%s,lambda=%s,bins=%s,every=%d,norm=%s,tol=%s", c.Method, strconv.FormatFloat(c.Lambda, 'g', -1, 64), c.Bins, c.Every, c.Normalizer, strconv.FormatFloat(tol, 'g', -1, 64))
 	if c.Params != "" && c.Params != "all" {
 		s += ",params=" + c.Params
 	}
 	return s
 }
 
-// EqualTBins reports whether the bins are K equal-width bins in t
-// (weighting.BinEdges), the bins weighting.Stratified{K} samples evenly.
-func (c OnlineConfig) EqualTBins() bool {
-	e := weighting.BinEdges(c.Bins.T(), c.Bins.K())
-	for i, v := range e {
-		if c.Bins.Edges[i] != v {
-			return false
-		}
+// DefaultDensity is the timestep density a run with this weighting draws
+// when none is asked for: for K bins of equal width in t,
+// "stratified:K" (weighting.Stratified{T, K} gives every bin the same
+// number of examples per batch); otherwise "" (no preference: uniform).
+func (c OnlineConfig) DefaultDensity() string {
+	if c.Bins.Kind == "t" {
+		return weighting.Stratified{K: c.Bins.K}.String()
 	}
-	return true
+	return ""
+}
+
+// Start binds a new Online weighting of this configuration to the trainer
+// (diffusion.OnlineWeighting): it resolves the bins on the trainer's
+// schedule and prepares the Gram pass over the selected parameters.
+func (c OnlineConfig) Start(tr *diffusion.Trainer) (diffusion.StepPass, error) {
+	o, err := NewOnline(c)
+	if err != nil {
+		return nil, err
+	}
+	if err := o.bind(tr); err != nil {
+		return nil, err
+	}
+	return o, nil
 }
 
 // Online is online Pareto weighting, the paper's optimisation-based
 // baseline (§3.3), as a training weighting. Every Every steps, on the
 // step's own batch, it groups the examples by bin, computes the exact K×K
 // Gram of the bins' task-loss gradients g_k = ∇L_k with one forward and
-// backward pass (diffusion.BinGram; L_k the bin's mean unweighted x0-MSE)
+// backward pass (gram.Pass; L_k the bin's mean unweighted x0-MSE)
 // and solves w = argmin_{w∈Δ} wᵀ(G + λI)w (after the chosen
 // normalisation, converted back to the original losses). The step then
 // minimises
@@ -177,29 +202,33 @@ func (c OnlineConfig) EqualTBins() bool {
 // Cost: a step that solves makes one forward pass and two backward passes
 // (one for the Gram, one with the solved weights for the training
 // gradient; backpropagation is linear in the output gradient, so the
-// forward pass serves both) plus the Gram's row products: 1.82× a plain
-// step at the train command's defaults (BenchmarkOnlineStepVsPlain);
-// every=N amortises it. Empty bins get no weight. A run resumed from a checkpoint
+// forward pass serves both) plus the Gram's row products
+// (BenchmarkOnlineStepVsPlain measures it against a plain step); every=N
+// amortises it. Empty bins get no weight. A run resumed from a checkpoint
 // solves at its first step, so it matches the uninterrupted run exactly
 // when Every is 1.
 //
-// Use: build it, Attach it to the TrainConfig, create the Trainer, Bind
-// it. Online is not safe for concurrent use.
+// Use: put the OnlineConfig (weighting.Parse("pareto:…")) in the
+// TrainConfig's Weighting; the trainer starts it (OnlineConfig.Start) and
+// makes every step's pass with it (Trainer.StepPass returns it). Online is
+// not safe for concurrent use.
 type Online struct {
 	cfg    OnlineConfig
+	bins   weighting.Bins // cfg.Bins on the trainer's schedule
 	solve  SolveConfig
 	tr     *diffusion.Trainer
-	bg     *diffusion.BinGram
+	bg     *gram.Pass
 	w      []float64 // (K) weights on the bins' task losses, nil before the first solve
 	last   Solution
 	solves int
 	err    error
 }
 
-// NewOnline checks the configuration and returns the weighting.
+// NewOnline checks the configuration and returns the weighting, not yet
+// bound to a trainer (OnlineConfig.Start binds one).
 func NewOnline(cfg OnlineConfig) (*Online, error) {
-	if cfg.Bins.K() < 1 {
-		return nil, errors.New("conflict: online Pareto weighting needs bins")
+	if cfg.Bins.K < 2 {
+		return nil, errors.New("conflict: online Pareto weighting needs at least 2 bins")
 	}
 	if cfg.Every == 0 {
 		cfg.Every = 1
@@ -223,21 +252,11 @@ func NewOnline(cfg OnlineConfig) (*Online, error) {
 // Config returns the configuration.
 func (o *Online) Config() OnlineConfig { return o.cfg }
 
-// Attach sets the training configuration up for the weighting: Strategy
-// becomes weighting.Constant{} (the held-out "weighted" loss is then the
-// unweighted x0-MSE) and StepPass the online step. Density is left as it
-// is: weighting.Stratified{K} with equal-width bins gives every bin the
-// same number of examples per batch.
-func (o *Online) Attach(cfg *diffusion.TrainConfig) {
-	cfg.Strategy = weighting.Constant{}
-	cfg.StepPass = o.pass
-}
-
-// Bind connects the weighting to the trainer built from the attached
-// configuration; training fails at its first step without it.
-func (o *Online) Bind(tr *diffusion.Trainer) error {
-	if tr.Config().Schedule.T() != o.cfg.Bins.T() {
-		return fmt.Errorf("conflict: online Pareto bins cover T=%d, the schedule has T=%d", o.cfg.Bins.T(), tr.Config().Schedule.T())
+// bind connects the weighting to the trainer whose config holds it.
+func (o *Online) bind(tr *diffusion.Trainer) error {
+	bins, err := o.cfg.Bins.Bins(tr.Config().Schedule.LogSNRs())
+	if err != nil {
+		return fmt.Errorf("conflict: online Pareto weighting: %w", err)
 	}
 	obj := tr.Objective()
 	var names []string
@@ -248,11 +267,11 @@ func (o *Online) Bind(tr *diffusion.Trainer) error {
 	if err != nil {
 		return err
 	}
-	bg, err := diffusion.NewBinGram(obj, diffusion.BinGramSettings{Params: sel})
+	bg, err := gram.NewPass(obj, gram.Config{Params: sel})
 	if err != nil {
 		return fmt.Errorf("conflict: %w", err)
 	}
-	o.tr, o.bg = tr, bg
+	o.tr, o.bg, o.bins = tr, bg, bins
 	return nil
 }
 
@@ -267,15 +286,18 @@ func (o *Online) Last() (Solution, int) { return o.last, o.solves }
 // with it, wrapped by the trainer's step; Err has it alone).
 func (o *Online) Err() error { return o.err }
 
-// pass is the trainer's StepPass. On a step that solves, one forward pass
+// String returns the configuration's spec.
+func (o *Online) String() string { return o.cfg.String() }
+
+// Pass is the trainer's StepPass (diffusion.StepPass). On a step that solves, one forward pass
 // over the batch grouped by bin serves twice: its backward pass with the
-// task coefficients gives the Gram (diffusion.BinGram), and after the solve
+// task coefficients gives the Gram (gram.Pass), and after the solve
 // a second backward pass with the solved weights (Objective.Rebackward)
 // gives the training gradient. Other steps are plain passes with the last
 // weights.
-func (o *Online) pass(step int, b diffusion.Batch, c, mse []float64) (float64, error) {
+func (o *Online) Pass(step int, b diffusion.Batch, c, mse []float64) (float64, error) {
 	if o.tr == nil {
-		return 0, o.fail(step, errors.New("not bound to a trainer (call Bind)"))
+		return 0, o.fail(step, errors.New("not bound to a trainer (start it with OnlineConfig.Start)"))
 	}
 	if o.err != nil {
 		return 0, o.err
@@ -287,7 +309,7 @@ func (o *Online) pass(step int, b diffusion.Batch, c, mse []float64) (float64, e
 		}
 		return obj.Loss(b, c, mse, true), nil
 	}
-	grouped, counts, order := diffusion.GroupByBin(b, o.cfg.Bins.Edges)
+	grouped, counts, order := gram.GroupByBin(b, o.bins)
 	res, err := o.bg.Run(grouped, counts, nil)
 	if err != nil {
 		return 0, o.fail(step, err)
@@ -324,9 +346,9 @@ func (o *Online) fail(step int, err error) error {
 // bin k, where u_b converts the model's target loss to the x0 loss and
 // mass = Σ w_k over the bins present.
 func (o *Online) coefficients(t []int, c []float64) error {
-	counts := make([]int, o.cfg.Bins.K())
+	counts := make([]int, o.bins.K())
 	for _, tt := range t {
-		counts[o.cfg.Bins.Of(tt)]++
+		counts[o.bins.Of(tt)]++
 	}
 	var mass float64
 	for k, n := range counts {
@@ -339,7 +361,7 @@ func (o *Online) coefficients(t []int, c []float64) error {
 	}
 	cfg := o.tr.Config()
 	for i, tt := range t {
-		k := o.cfg.Bins.Of(tt)
+		k := o.bins.Of(tt)
 		u := weighting.Weight(weighting.Constant{}, cfg.Target, cfg.Schedule.SNR(tt))
 		c[i] = u * (o.w[k] / mass) / float64(counts[k])
 	}
@@ -348,7 +370,7 @@ func (o *Online) coefficients(t []int, c []float64) error {
 
 // solveFrom solves the weights from a Gram pass over bins with the given
 // numbers of examples.
-func (o *Online) solveFrom(res diffusion.BinGramResult, counts []int) error {
+func (o *Online) solveFrom(res gram.Result, counts []int) error {
 	// Solve over the bins present in the batch.
 	var idx []int
 	for k, n := range counts {

@@ -19,36 +19,24 @@ import (
 func BenchmarkOnlineStepVsPlain(b *testing.B) {
 	sched := diffusion.Cosine(1000)
 	toy, _ := data.NewToy("8gaussians")
-	trainer := func(strategy weighting.Strategy, o *conflict.Online) *diffusion.Trainer {
+	trainer := func(w weighting.Weighting) *diffusion.Trainer {
 		net, err := nn.InitResMLP(nn.NewCPU(), nn.ResMLPConfig{Dim: 2, Width: 256, Depth: 3}, 1)
 		if err != nil {
 			b.Fatal(err)
 		}
-		cfg := diffusion.TrainConfig{Schedule: sched, Target: weighting.Eps, Strategy: strategy,
+		cfg := diffusion.TrainConfig{Schedule: sched, Target: weighting.Eps, Weighting: w,
 			Density: weighting.Stratified{Steps: 1000, K: 8}, Steps: 1 << 30, Batch: 128, Seed: 1, EvalSize: 1}
-		if o != nil {
-			o.Attach(&cfg)
-		}
 		tr, err := diffusion.NewTrainer(net, toy, toy, cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if o != nil {
-			if err := o.Bind(tr); err != nil {
-				b.Fatal(err)
-			}
-		}
 		return tr
 	}
-	oc, err := conflict.ParseOnline("pareto:fw,bins=8", sched)
+	oc, err := conflict.ParseOnline("pareto:fw,bins=8")
 	if err != nil {
 		b.Fatal(err)
 	}
-	o, err := conflict.NewOnline(oc)
-	if err != nil {
-		b.Fatal(err)
-	}
-	online, plain := trainer(nil, o), trainer(weighting.MinSNR{Gamma: 5}, nil)
+	online, plain := trainer(oc), trainer(weighting.MinSNR{Gamma: 5})
 	step := func(tr *diffusion.Trainer) time.Duration {
 		t0 := time.Now()
 		if err := tr.StepOnce(); err != nil {

@@ -1,8 +1,8 @@
 package conflict_test
 
 import (
-	"context"
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/paretodiff/paretodiff/conflict"
@@ -41,25 +41,34 @@ const (
 )
 
 func TestParseOnline(t *testing.T) {
-	sched := diffusion.Cosine(1000)
-	c, err := conflict.ParseOnline("pareto:fw", sched)
+	c, err := conflict.ParseOnline("pareto:fw")
 	require.NoError(t, err)
 	require.Equal(t, "fw", c.Method)
 	require.Equal(t, 1, c.Every)
-	require.Equal(t, weighting.BinEdges(1000, 8), c.Bins.Edges)
-	require.True(t, c.EqualTBins())
-	require.Equal(t, "pareto:fw,lambda=0,bins=8,every=1,norm=none,tol=0.0001", c.String())
+	require.Equal(t, weighting.BinsSpec{Kind: "t", K: 8}, c.Bins)
+	require.Equal(t, "stratified:8", c.DefaultDensity())
+	require.Equal(t, "pareto:fw,lambda=0,bins=t:8,every=1,norm=none,tol=0.0001", c.String())
+	// The registry dispatches the family to ParseOnline.
+	w, err := weighting.Parse("pareto:fw")
+	require.NoError(t, err)
+	require.Equal(t, c, w)
+	_, err = weighting.ParseStrategy("pareto:fw")
+	require.ErrorIs(t, err, weighting.ErrNotClosedForm)
+	// bins=K is t:K, as earlier releases wrote it.
+	old, err := conflict.ParseOnline("pareto:fw,lambda=0,bins=8,every=1,norm=none,tol=0.0001")
+	require.NoError(t, err)
+	require.Equal(t, c, old)
 
-	c, err = conflict.ParseOnline("pareto:ugd,lambda=0.1,bins=logsnr:4,every=5,norm=l2,tol=1e-6,params=last-block", sched)
+	c, err = conflict.ParseOnline("pareto:ugd,lambda=0.1,bins=logsnr:4,every=5,norm=l2,tol=1e-6,params=last-block")
 	require.NoError(t, err)
 	require.Equal(t, 0.1, c.Lambda)
-	require.Equal(t, 4, c.Bins.K())
-	require.False(t, c.EqualTBins())
+	require.Equal(t, 4, c.Bins.K)
+	require.Equal(t, "", c.DefaultDensity())
 	require.Equal(t, 5, c.Every)
 	require.Equal(t, pareto.NormL2, c.Normalizer)
 	require.Equal(t, "last-block", c.Params)
 	require.Equal(t, 1e-6, c.Tol)
-	back, err := conflict.ParseOnline(c.String(), sched)
+	back, err := conflict.ParseOnline(c.String())
 	require.NoError(t, err)
 	require.Equal(t, c, back)
 
@@ -69,7 +78,8 @@ func TestParseOnline(t *testing.T) {
 		"pareto:newton":          "unknown method",
 		"pareto:fw,lambda=-1":    "lambda=-1",
 		"pareto:fw,every=0":      "every=0",
-		"pareto:fw,bins=0":       "1 ≤ K ≤ T",
+		"pareto:fw,bins=0":       "not a bin count",
+		"pareto:fw,bins=1":       "at least 2 bins",
 		"pareto:fw,norm=l3":      "unknown normalizer",
 		"pareto:fw,gamma=5":      "unknown option",
 		"pareto:fw,lambda":       "not key=value",
@@ -77,8 +87,25 @@ func TestParseOnline(t *testing.T) {
 		"pareto:fw,lambda=1e999": "lambda=1e999",
 		"pareto:fw,tol=0":        "tol=0",
 	} {
-		_, err := conflict.ParseOnline(spec, sched)
+		_, err := conflict.ParseOnline(spec)
 		require.ErrorContains(t, err, msg, spec)
+	}
+}
+
+// online returns the Online weighting a trainer started.
+func online(t *testing.T, tr *diffusion.Trainer) *conflict.Online {
+	o, ok := tr.StepPass().(*conflict.Online)
+	require.True(t, ok, "the trainer runs %T", tr.StepPass())
+	return o
+}
+
+// stepTo takes steps up to n, calling each after every step.
+func stepTo(t *testing.T, tr *diffusion.Trainer, n int, each func()) {
+	for tr.Step() < n {
+		require.NoError(t, tr.StepOnce())
+		if each != nil {
+			each()
+		}
 	}
 }
 
@@ -88,37 +115,31 @@ func TestParseOnline(t *testing.T) {
 func onlineRun(t *testing.T, spec string, steps int) (before, after float64, o *conflict.Online, losses []float64) {
 	t.Helper()
 	sched := diffusion.Cosine(1000)
-	oc, err := conflict.ParseOnline(spec, sched)
-	require.NoError(t, err)
-	o, err = conflict.NewOnline(oc)
+	oc, err := conflict.ParseOnline(spec)
 	require.NoError(t, err)
 	toy, err := data.NewToy("8gaussians")
 	require.NoError(t, err)
 	net, err := nn.InitResMLP(nn.NewCPU(), nn.ResMLPConfig{Dim: 2, Width: 32, Depth: 2}, 4)
 	require.NoError(t, err)
 	cfg := diffusion.TrainConfig{
-		Schedule: sched, Target: weighting.V, Strategy: weighting.MustParse("min-snr:5"),
-		Density: weighting.Stratified{Steps: 1000, K: oc.Bins.K()}, Steps: steps, Batch: 64, Seed: 5, EvalSize: 256, LogEvery: steps,
-		Optim:         nn.OptimConfig{LR: 3e-3, Warmup: 10, EMADecay: 0.99},
-		CallbackEvery: 1, Callback: func(*diffusion.Trainer) error {
-			w := o.Weights()
-			sum := 0.0
-			for _, v := range w {
-				require.GreaterOrEqual(t, v, 0.0)
-				sum += v
-			}
-			require.InDelta(t, 1, sum, simplexTol)
-			return nil
-		},
-		Progress: func(p diffusion.Progress) { losses = append(losses, p.Loss) },
+		Schedule: sched, Target: weighting.V, Weighting: oc,
+		Density: weighting.Stratified{Steps: 1000, K: oc.Bins.K}, Steps: steps, Batch: 64, Seed: 5, EvalSize: 256,
+		Optim: nn.OptimConfig{LR: 3e-3, Warmup: 10, EMADecay: 0.99},
 	}
-	o.Attach(&cfg)
-	require.Equal(t, weighting.Constant{}, cfg.Strategy)
 	tr, err := diffusion.NewTrainer(net, toy, toy, cfg)
 	require.NoError(t, err)
-	require.NoError(t, o.Bind(tr))
+	o = online(t, tr)
 	before = tr.Evaluate().EvalLoss
-	require.NoError(t, tr.Run(context.Background()))
+	stepTo(t, tr, steps, func() {
+		losses = append(losses, tr.LastLoss())
+		w := o.Weights()
+		sum := 0.0
+		for _, v := range w {
+			require.GreaterOrEqual(t, v, 0.0)
+			sum += v
+		}
+		require.InDelta(t, 1, sum, simplexTol)
+	})
 	require.NoError(t, o.Err())
 	return before, tr.Evaluate().EvalLoss, o, losses
 }
@@ -148,14 +169,14 @@ func TestOnlineWeightingLargeLambdaIsUniform(t *testing.T) {
 	toy, _ := data.NewToy("8gaussians")
 	net, err := nn.InitResMLP(nn.NewCPU(), nn.ResMLPConfig{Dim: 2, Width: 32, Depth: 2}, 4)
 	require.NoError(t, err)
-	var plain []float64
-	_, err = diffusion.Train(context.Background(), net, toy, toy, diffusion.TrainConfig{
-		Schedule: diffusion.Cosine(1000), Target: weighting.V, Strategy: weighting.Constant{},
-		Density: weighting.Stratified{Steps: 1000, K: 4}, Steps: 3, Batch: 64, Seed: 5, EvalSize: 256, LogEvery: 3,
-		Optim:    nn.OptimConfig{LR: 3e-3, Warmup: 10, EMADecay: 0.99},
-		Progress: func(p diffusion.Progress) { plain = append(plain, p.Loss) },
+	tr, err := diffusion.NewTrainer(net, toy, toy, diffusion.TrainConfig{
+		Schedule: diffusion.Cosine(1000), Target: weighting.V, Weighting: weighting.Constant{},
+		Density: weighting.Stratified{Steps: 1000, K: 4}, Steps: 3, Batch: 64, Seed: 5, EvalSize: 256,
+		Optim: nn.OptimConfig{LR: 3e-3, Warmup: 10, EMADecay: 0.99},
 	})
 	require.NoError(t, err)
+	var plain []float64
+	stepTo(t, tr, 3, func() { plain = append(plain, tr.LastLoss()) })
 	require.Len(t, losses, 3)
 	for i := range plain {
 		require.InDelta(t, plain[i], losses[i], plainLossTol*plain[i], "step %d", i+1)
@@ -163,38 +184,51 @@ func TestOnlineWeightingLargeLambdaIsUniform(t *testing.T) {
 }
 
 func TestOnlineUnbound(t *testing.T) {
-	oc, err := conflict.ParseOnline("pareto:fw", diffusion.Cosine(1000))
+	oc, err := conflict.ParseOnline("pareto:fw")
 	require.NoError(t, err)
 	o, err := conflict.NewOnline(oc)
 	require.NoError(t, err)
+	_, err = o.Pass(1, diffusion.NewBatch(4, 2), make([]float64, 4), make([]float64, 4))
+	require.EqualError(t, err, "conflict: online Pareto weighting at step 1: not bound to a trainer (start it with OnlineConfig.Start)")
+	require.Equal(t, err, o.Err())
+
+	// Bins the schedule cannot hold stop the trainer before it starts.
 	toy, _ := data.NewToy("moons")
 	net, err := nn.InitResMLP(nn.NewCPU(), nn.ResMLPConfig{Dim: 2, Width: 8, Depth: 1}, 1)
 	require.NoError(t, err)
-	cfg := diffusion.TrainConfig{Schedule: diffusion.Cosine(1000), Steps: 1, Batch: 16, EvalSize: 8}
-	o.Attach(&cfg)
-	_, err = diffusion.Train(context.Background(), net, toy, toy, cfg)
-	require.ErrorContains(t, err, "step 1: conflict: online Pareto weighting at step 1: not bound to a trainer (call Bind)")
-	require.EqualError(t, o.Err(), "conflict: online Pareto weighting at step 1: not bound to a trainer (call Bind)")
+	oc, err = conflict.ParseOnline("pareto:fw,bins=logsnr:900")
+	require.NoError(t, err)
+	_, err = diffusion.NewTrainer(net, toy, toy, diffusion.TrainConfig{Schedule: diffusion.Cosine(1000), Weighting: oc, Steps: 1, Batch: 16, EvalSize: 8})
+	require.ErrorContains(t, err, "online Pareto weighting: weighting: 900 equal log-SNR bins leave bin")
+	oc, err = conflict.ParseOnline("pareto:fw,params=nothing*")
+	require.NoError(t, err)
+	_, err = diffusion.NewTrainer(net, toy, toy, diffusion.TrainConfig{Schedule: diffusion.Cosine(1000), Weighting: oc, Steps: 1, Batch: 16, EvalSize: 8})
+	require.Error(t, err)
 }
 
 // With more bins than a uniform batch fills, the empty bins get no weight
 // and training goes on.
 func TestOnlineWeightingEmptyBins(t *testing.T) {
 	sched := diffusion.Cosine(1000)
-	oc, err := conflict.ParseOnline("pareto:ugd,bins=16,lambda=1e-3", sched)
+	oc, err := conflict.ParseOnline("pareto:ugd,bins=16,lambda=1e-3")
 	require.NoError(t, err)
-	o, err := conflict.NewOnline(oc)
-	require.NoError(t, err)
+	bins := weighting.MustEqualT(1000, 16)
 	toy, _ := data.NewToy("moons")
 	net, err := nn.InitResMLP(nn.NewCPU(), nn.ResMLPConfig{Dim: 2, Width: 16, Depth: 1}, 1)
 	require.NoError(t, err)
 	var empty int
-	cfg := diffusion.TrainConfig{Schedule: sched, Target: weighting.X0, Steps: 5, Batch: 12, EvalSize: 8, Seed: 2}
-	o.Attach(&cfg)
-	cfg.Callback, cfg.CallbackEvery = func(tr *diffusion.Trainer) error {
+	cfg := diffusion.TrainConfig{Schedule: sched, Target: weighting.X0, Weighting: oc, Steps: 5, Batch: 12, EvalSize: 8, Seed: 2}
+	// A copy of the trainer's batch stream shows which bins each step saw.
+	rng := rand.New(rand.NewPCG(cfg.Seed, diffusion.StreamTrain))
+	b := diffusion.NewBatch(cfg.Batch, 2)
+	tr, err := diffusion.NewTrainer(net, toy, toy, cfg)
+	require.NoError(t, err)
+	o := online(t, tr)
+	stepTo(t, tr, 5, func() {
+		b.Draw(rng, toy, weighting.Uniform{Steps: 1000})
 		present := map[int]bool{}
-		for _, tt := range tr.Batch().T {
-			present[oc.Bins.Of(tt)] = true
+		for _, tt := range b.T {
+			present[bins.Of(tt)] = true
 		}
 		sum := 0.0
 		for k, w := range o.Weights() {
@@ -205,13 +239,53 @@ func TestOnlineWeightingEmptyBins(t *testing.T) {
 			sum += w
 		}
 		require.InDelta(t, 1, sum, simplexTol)
-		return nil
-	}, 1
-	tr, err := diffusion.NewTrainer(net, toy, toy, cfg)
-	require.NoError(t, err)
-	require.NoError(t, o.Bind(tr))
-	require.NoError(t, tr.Run(context.Background()))
+	})
 	require.Positive(t, empty)
+}
+
+// checked wraps an online weighting so that every step's pass is compared
+// with a fresh pass with the coefficients it chose.
+type checked struct {
+	conflict.OnlineConfig
+	t     *testing.T
+	steps int
+}
+
+func (c *checked) Start(tr *diffusion.Trainer) (diffusion.StepPass, error) {
+	p, err := c.OnlineConfig.Start(tr)
+	return checkedPass{c, p, tr}, err
+}
+
+type checkedPass struct {
+	c    *checked
+	pass diffusion.StepPass
+	tr   *diffusion.Trainer
+}
+
+func (p checkedPass) Pass(step int, b diffusion.Batch, c, mse []float64) (float64, error) {
+	t := p.c.t
+	L, err := p.pass.Pass(step, b, c, mse)
+	require.NoError(t, err)
+	net := p.tr.Net()
+	ps, be := net.Params(), net.Backend()
+	got := make([]float32, ps.Len())
+	be.Download(got, ps.Grad)
+	ps.ZeroGrad(be)
+	mse2 := make([]float64, len(mse))
+	L2 := p.tr.Objective().Loss(b, c, mse2, true)
+	want := make([]float32, ps.Len())
+	be.Download(want, ps.Grad)
+	var maxAbs, maxErr float64
+	for i := range want {
+		maxAbs = max(maxAbs, math.Abs(float64(want[i])))
+		maxErr = max(maxErr, math.Abs(float64(want[i]-got[i])))
+	}
+	require.Greater(t, maxAbs, 0.0)
+	require.LessOrEqual(t, maxErr/maxAbs, onePassGradTol, "step %d", step)
+	require.Equal(t, mse2, mse, "step %d", step)
+	require.InDelta(t, L2, L, onePassGradTol*L2, "step %d", step)
+	p.c.steps++
+	return L2, nil
 }
 
 // The online step trains on the gradient of Σ_b c_b·mse_b for the
@@ -219,46 +293,17 @@ func TestOnlineWeightingEmptyBins(t *testing.T) {
 // values: at every step (solving or not) its gradient, losses and total
 // equal those of a fresh forward and backward pass with its coefficients.
 func TestOnlineStepIsTheWeightedGradient(t *testing.T) {
-	sched := diffusion.Cosine(1000)
-	oc, err := conflict.ParseOnline("pareto:fw,bins=4,every=2", sched)
-	require.NoError(t, err)
-	o, err := conflict.NewOnline(oc)
+	oc, err := conflict.ParseOnline("pareto:fw,bins=4,every=2")
 	require.NoError(t, err)
 	toy, _ := data.NewToy("checkerboard")
 	net, err := nn.InitResMLP(nn.NewCPU(), nn.ResMLPConfig{Dim: 2, Width: 32, Depth: 2}, 6)
 	require.NoError(t, err)
-	cfg := diffusion.TrainConfig{Schedule: sched, Target: weighting.Eps, Steps: 4, Batch: 48, Seed: 3, EvalSize: 16, LogEvery: 4}
-	o.Attach(&cfg)
-	var tr *diffusion.Trainer
-	online, checked := cfg.StepPass, 0
-	cfg.StepPass = func(step int, b diffusion.Batch, c, mse []float64) (float64, error) {
-		L, err := online(step, b, c, mse)
-		require.NoError(t, err)
-		ps, be := net.Params(), net.Backend()
-		got := make([]float32, ps.Len())
-		be.Download(got, ps.Grad)
-		ps.ZeroGrad(be)
-		mse2 := make([]float64, len(mse))
-		L2 := tr.Objective().Loss(b, c, mse2, true)
-		want := make([]float32, ps.Len())
-		be.Download(want, ps.Grad)
-		var maxAbs, maxErr float64
-		for i := range want {
-			maxAbs = max(maxAbs, math.Abs(float64(want[i])))
-			maxErr = max(maxErr, math.Abs(float64(want[i]-got[i])))
-		}
-		require.Greater(t, maxAbs, 0.0)
-		require.LessOrEqual(t, maxErr/maxAbs, onePassGradTol, "step %d", step)
-		require.Equal(t, mse2, mse, "step %d", step)
-		require.InDelta(t, L2, L, onePassGradTol*L2, "step %d", step)
-		checked++
-		return L2, nil
-	}
-	tr, err = diffusion.NewTrainer(net, toy, toy, cfg)
+	w := &checked{OnlineConfig: oc, t: t}
+	tr, err := diffusion.NewTrainer(net, toy, toy, diffusion.TrainConfig{Schedule: diffusion.Cosine(1000), Target: weighting.Eps, Weighting: w, Steps: 4, Batch: 48, Seed: 3, EvalSize: 16})
 	require.NoError(t, err)
-	require.NoError(t, o.Bind(tr))
-	require.NoError(t, tr.Run(context.Background()))
+	stepTo(t, tr, 4, nil)
+	o := tr.StepPass().(checkedPass).pass.(*conflict.Online)
 	_, solves := o.Last()
-	require.Equal(t, 4, checked)
+	require.Equal(t, 4, w.steps)
 	require.Equal(t, 2, solves)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/paretodiff/paretodiff/diffusion"
+	"github.com/paretodiff/paretodiff/diffusion/gram"
 	"github.com/paretodiff/paretodiff/weighting"
 	"gonum.org/v1/gonum/mat"
 )
@@ -25,7 +26,7 @@ const DefaultPerBin = 32
 // documented defaults.
 type ProbeConfig struct {
 	// Bins are the K timestep bins (the tasks).
-	Bins Bins
+	Bins weighting.Bins
 	// PerBin is the number of examples drawn in each bin (default
 	// DefaultPerBin); a probe batch has K·PerBin rows.
 	PerBin int
@@ -39,13 +40,13 @@ type ProbeConfig struct {
 	// Seed seeds the probe batches (see StreamProbe).
 	Seed uint64
 	// Task weighs each example in its bin's task loss (nil: the unweighted
-	// x0-MSE, the paper's per-task loss); see diffusion.BinGramSettings.
+	// x0-MSE, the paper's per-task loss); see gram.Config.
 	Task weighting.Strategy
 	// Method is how the Gram's Linear-layer part is formed (default
-	// diffusion.GramAuto).
-	Method diffusion.GramMethod
+	// gram.Auto).
+	Method gram.Method
 	// Reference computes the Gram the slow way instead, one backward pass
-	// per bin (diffusion.Objective.BinGradients), for checks.
+	// per bin (gram.BinGradients), for checks.
 	Reference bool
 	// Solve says which Pareto weightings are solved at every probe; set
 	// NoSolve to skip them.
@@ -83,16 +84,17 @@ func (r *Record) Solution(method string) *Solution {
 
 // Probe measures the per-bin gradients of a network being trained: each
 // Measure draws (or reuses) a batch stratified into K bins, PerBin examples
-// each, runs one forward and backward pass (diffusion.BinGram), and returns
-// the K×K Gram matrix of the bins' task-loss gradients over the selected
+// each, runs one forward and backward pass (gram.Pass), and returns the
+// K×K Gram matrix of the bins' task-loss gradients over the selected
 // parameters, its cosine matrix, Stats and the Pareto weights. It
-// overwrites the network's gradients and activations (as a
-// diffusion.TrainConfig.Callback may), never its parameters.
+// overwrites the network's gradients and activations (which the next
+// training step recomputes), never its parameters or any random stream of
+// the training run.
 type Probe struct {
 	cfg    ProbeConfig
 	obj    *diffusion.Objective
 	data   diffusion.Dataset
-	bg     *diffusion.BinGram
+	bg     *gram.Pass
 	sel    func(string) bool
 	fixed  diffusion.Batch
 	counts []int
@@ -100,8 +102,8 @@ type Probe struct {
 
 // NewProbe prepares probes of obj's network on examples from data.
 func NewProbe(obj *diffusion.Objective, data diffusion.Dataset, cfg ProbeConfig) (*Probe, error) {
-	if len(cfg.Bins.Edges) < 2 {
-		return nil, errors.New("conflict: a probe needs bins")
+	if len(cfg.Bins.Edges) < 3 {
+		return nil, errors.New("conflict: a probe needs at least 2 bins")
 	}
 	if cfg.Bins.T() != obj.Schedule.T() {
 		return nil, fmt.Errorf("conflict: bins cover T=%d timesteps but the schedule has T=%d", cfg.Bins.T(), obj.Schedule.T())
@@ -133,12 +135,12 @@ func NewProbe(obj *diffusion.Objective, data diffusion.Dataset, cfg ProbeConfig)
 		p.counts[k] = cfg.PerBin
 	}
 	if !cfg.Reference {
-		if p.bg, err = diffusion.NewBinGram(obj, diffusion.BinGramSettings{Params: sel, Task: cfg.Task, Method: cfg.Method}); err != nil {
+		if p.bg, err = gram.NewPass(obj, gram.Config{Params: sel, Task: cfg.Task, Method: cfg.Method}); err != nil {
 			return nil, fmt.Errorf("conflict: %w", err)
 		}
 	}
 	if !cfg.Fresh {
-		p.fixed = diffusion.DrawBins(rand.New(rand.NewPCG(cfg.Seed, StreamProbe)), data, cfg.Bins.Edges, cfg.PerBin)
+		p.fixed = diffusion.DrawBins(rand.New(rand.NewPCG(cfg.Seed, StreamProbe)), data, cfg.Bins, cfg.PerBin)
 	}
 	return p, nil
 }
@@ -153,7 +155,7 @@ func (p *Probe) Batch(step int) diffusion.Batch {
 		return p.fixed
 	}
 	rng := rand.New(rand.NewPCG(p.cfg.Seed, StreamProbe+1+uint64(step)))
-	return diffusion.DrawBins(rng, p.data, p.cfg.Bins.Edges, p.cfg.PerBin)
+	return diffusion.DrawBins(rng, p.data, p.cfg.Bins, p.cfg.PerBin)
 }
 
 // Measure runs one probe of the network as it is now and labels it with
@@ -165,7 +167,7 @@ func (p *Probe) Measure(step int) (Record, error) {
 	var g *mat.SymDense
 	var losses []float64
 	if p.cfg.Reference {
-		grads, l := p.obj.BinGradientRows(b, K, p.cfg.Task)
+		grads, l := gram.BinGradientRows(p.obj, b, K, p.cfg.Task)
 		rows := make([][]float64, K)
 		for k := range rows {
 			for _, prm := range p.obj.Net.Params().Params() {
@@ -174,7 +176,7 @@ func (p *Probe) Measure(step int) (Record, error) {
 				}
 			}
 		}
-		g, losses = GramOf(rows), l
+		g, losses = gram.FromRows(rows), l
 	} else {
 		res, err := p.bg.Run(b, p.counts, nil)
 		if err != nil {
@@ -182,7 +184,7 @@ func (p *Probe) Measure(step int) (Record, error) {
 		}
 		g, losses = mat.NewSymDense(K, res.Gram), res.BinLoss
 	}
-	rec := Record{Step: step, Losses: losses, Gram: g, Cosine: Cosine(g), Stats: Summarize(g)}
+	rec := Record{Step: step, Losses: losses, Gram: g, Cosine: gram.Cosine(g), Stats: Summarize(g)}
 	if !p.cfg.NoSolve {
 		sols, err := p.cfg.Solve.Solve(g, losses)
 		if err != nil {
@@ -192,17 +194,4 @@ func (p *Probe) Measure(step int) (Record, error) {
 	}
 	rec.Seconds = time.Since(start).Seconds()
 	return rec, nil
-}
-
-// Callback returns a diffusion.TrainConfig.Callback that probes after the
-// trainer's step and hands each record to sink (which may write it, see
-// Log.Append). Set CallbackEvery to the probing interval.
-func (p *Probe) Callback(sink func(Record) error) func(*diffusion.Trainer) error {
-	return func(tr *diffusion.Trainer) error {
-		rec, err := p.Measure(tr.Step())
-		if err != nil {
-			return err
-		}
-		return sink(rec)
-	}
 }

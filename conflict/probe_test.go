@@ -12,7 +12,9 @@ import (
 	"github.com/paretodiff/paretodiff/conflict"
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/diffusion/data"
+	"github.com/paretodiff/paretodiff/diffusion/gram"
 	"github.com/paretodiff/paretodiff/diffusion/nn"
+	"github.com/paretodiff/paretodiff/pareto"
 	"github.com/paretodiff/paretodiff/weighting"
 	"github.com/stretchr/testify/require"
 	"gonum.org/v1/gonum/mat"
@@ -72,7 +74,7 @@ func TestParseParams(t *testing.T) {
 // deterministic for a fixed batch; fresh batches depend on the step only.
 func TestProbeMatchesReference(t *testing.T) {
 	obj, toy := toyProbeNet(t, 32, 2)
-	bins, err := conflict.EqualLogSNR(obj.Schedule, 4)
+	bins, err := weighting.EqualLogSNR(obj.Schedule.LogSNRs(), 4)
 	require.NoError(t, err)
 	for _, params := range []string{"all", "last-block"} {
 		cfg := conflict.ProbeConfig{Bins: bins, PerBin: 6, Params: params, Seed: 3, Solve: conflict.SolveConfig{Lambda: 0.01}}
@@ -125,8 +127,10 @@ func TestProbeMatchesReference(t *testing.T) {
 		require.True(t, tt >= lo && tt < hi)
 	}
 
-	_, err = conflict.NewProbe(obj, toy, conflict.ProbeConfig{Bins: conflict.Bins{Edges: []int{0, 10}}})
+	_, err = conflict.NewProbe(obj, toy, conflict.ProbeConfig{Bins: weighting.MustEqualT(10, 2)})
 	require.ErrorContains(t, err, "T=10")
+	_, err = conflict.NewProbe(obj, toy, conflict.ProbeConfig{Bins: weighting.MustEqualT(1000, 1)})
+	require.ErrorContains(t, err, "at least 2 bins")
 	_, err = conflict.NewProbe(obj, toy, conflict.ProbeConfig{Bins: bins, Solve: conflict.SolveConfig{Methods: []string{"newton"}}})
 	require.ErrorContains(t, err, "unknown method")
 	_, err = conflict.NewProbe(obj, toy, conflict.ProbeConfig{Bins: bins, Params: "block9.*"})
@@ -136,7 +140,7 @@ func TestProbeMatchesReference(t *testing.T) {
 func sampleRecord(step int) conflict.Record {
 	g := mat.NewSymDense(3, []float64{4, -1, 0, -1, 1, 0, 0, 0, 0}) // bin 2 has a zero gradient
 	return conflict.Record{
-		Step: step, Losses: []float64{0.5, 0.25, 0.125}, Gram: g, Cosine: conflict.Cosine(g), Stats: conflict.Summarize(g),
+		Step: step, Losses: []float64{0.5, 0.25, 0.125}, Gram: g, Cosine: gram.Cosine(g), Stats: conflict.Summarize(g),
 		Solutions: []conflict.Solution{{Method: "fw", W: []float64{0.2, 0.8, 0}, F: 0.4, Gap: 1e-12, NormSq: 0.4, Iterations: 3, Status: "converged"}},
 		Seconds:   0.01,
 	}
@@ -185,7 +189,7 @@ func TestLogRoundTrip(t *testing.T) {
 
 func TestBinWeights(t *testing.T) {
 	sched := diffusion.Cosine(1000)
-	bins, err := conflict.FromEdges(1000, []int{0, 100, 400, 1000})
+	bins, err := weighting.FromEdges(1000, []int{0, 100, 400, 1000})
 	require.NoError(t, err)
 	// Constant: each bin's share of the timesteps.
 	require.InDeltaSlice(t, []float64{0.1, 0.3, 0.6}, conflict.BinWeights(weighting.Constant{}, nil, sched, bins), 1e-15)
@@ -221,4 +225,46 @@ func TestWriteFigures(t *testing.T) {
 	}
 	_, err = conflict.WriteFigures(dir, info, diffusion.Cosine(500), recs, conflict.FigureOptions{})
 	require.ErrorContains(t, err, "T=500")
+}
+
+// A ProbeSpec is the probe configuration of its fields, defaults filled in;
+// a bad field is an error naming it.
+func TestProbeSpec(t *testing.T) {
+	sched := diffusion.Cosine(1000)
+	cfg, err := conflict.ProbeSpec{}.Config(sched)
+	require.NoError(t, err)
+	require.Equal(t, weighting.MustEqualT(1000, 8), cfg.Bins)
+	require.Equal(t, conflict.DefaultPerBin, cfg.PerBin)
+	require.True(t, cfg.NoSolve, "no methods: no solves")
+	require.Nil(t, cfg.Task)
+	require.Equal(t, conflict.ProbeSpec{Bins: "t:8", PerBin: conflict.DefaultPerBin, Params: "all", Task: "constant", Gram: "auto", Normalizer: "none"},
+		conflict.ProbeSpec{}.WithDefaults())
+
+	cfg, err = conflict.ProbeSpec{Bins: "logsnr:4", PerBin: 3, Params: "head", Task: "min-snr:5", Gram: "reference",
+		Methods: []string{"fw", "exact"}, Lambda: 0.5, Normalizer: "l2", Fresh: true, Seed: 9}.Config(sched)
+	require.NoError(t, err)
+	require.Equal(t, 4, cfg.Bins.K())
+	require.Equal(t, weighting.MinSNR{Gamma: 5}, cfg.Task)
+	require.True(t, cfg.Reference && cfg.Fresh && !cfg.NoSolve)
+	require.Equal(t, conflict.SolveConfig{Methods: []string{"fw", "exact"}, Lambda: 0.5, Normalizer: pareto.NormL2}, cfg.Solve)
+	require.Equal(t, uint64(9), cfg.Seed)
+	cfg, err = conflict.ProbeSpec{Gram: "ghost"}.Config(sched)
+	require.NoError(t, err)
+	require.Equal(t, gram.Ghost, cfg.Method)
+
+	for msg, s := range map[string]conflict.ProbeSpec{
+		"probe bins":       {Bins: "t:1"},
+		"probe per_bin":    {PerBin: -1},
+		"probe normalizer": {Normalizer: "l3"},
+		"probe lambda":     {Lambda: -1},
+		"probe methods":    {Methods: []string{"newton"}},
+		"probe task":       {Task: "pareto:fw"},
+		"probe gram":       {Gram: "fast"},
+		"probe every":      {Every: -2},
+	} {
+		_, err := s.Config(sched)
+		require.ErrorContains(t, err, "conflict: "+msg, msg)
+		var se *conflict.SpecError
+		require.ErrorAs(t, err, &se)
+	}
 }

@@ -77,7 +77,7 @@ type Solution struct {
 // matrix g (after normalisation), with losses the per-bin task losses (the
 // loss and loss+ normalisers need them).
 func (c SolveConfig) Solve(g mat.Symmetric, losses []float64) ([]Solution, error) {
-	prob, err := pareto.NewFromGram(g, pareto.Options{Lambda: c.Lambda, Normalizer: c.Normalizer, Losses: losses})
+	prob, err := pareto.NewFromGram(g, pareto.Config{Lambda: c.Lambda, Normalizer: c.Normalizer, Losses: losses})
 	if err != nil {
 		return nil, fmt.Errorf("conflict: %w", err)
 	}

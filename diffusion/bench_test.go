@@ -21,7 +21,7 @@ func benchTrainStepConfig(b *testing.B, ds diffusion.Dataset, cfg nn.ResMLPConfi
 		b.Fatal(err)
 	}
 	tr, err := diffusion.NewTrainer(net, ds, ds, diffusion.TrainConfig{
-		Schedule: diffusion.Cosine(1000), Target: weighting.Eps, Strategy: weighting.MustParse("min-snr:5"),
+		Schedule: diffusion.Cosine(1000), Target: weighting.Eps, Weighting: weighting.MustParse("min-snr:5"),
 		Steps: 1 << 30, Batch: batch, Seed: 1, EvalSize: 1,
 	})
 	if err != nil {

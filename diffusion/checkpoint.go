@@ -1,7 +1,6 @@
 package diffusion
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -9,22 +8,25 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
-	"os"
 	"reflect"
+	"strings"
 
 	"github.com/paretodiff/paretodiff/diffusion/nn"
 	"github.com/paretodiff/paretodiff/internal/atomicfile"
+	"github.com/paretodiff/paretodiff/internal/jsondiff"
 	"github.com/paretodiff/paretodiff/weighting"
 )
 
-// RunConfig is the part of a TrainConfig that determines the training
-// trajectory, in a form that files hold. A resumed run must have the same.
-type RunConfig struct {
+// TrainSpec is the serialisable form of a TrainConfig: everything that
+// determines the training trajectory but the network and the step count, as
+// files hold it. A resumed run must have the same.
+type TrainSpec struct {
+	Data         string         `json:"data"`          // data.Open spec of the training data
 	Schedule     string         `json:"schedule"`      // schedule name (NewSchedule)
 	T            int            `json:"T"`             // number of timesteps
 	ZeroTerminal bool           `json:"zero_terminal"` // rescaled to zero terminal SNR
 	Target       string         `json:"target"`        // "eps", "x0" or "v"
-	Strategy     string         `json:"strategy"`      // weighting.Parse spec
+	Weighting    string         `json:"weighting"`     // weighting.Parse spec: a closed form or an online weighting
 	Density      string         `json:"density"`       // weighting.ParseDensity spec
 	Batch        int            `json:"batch"`         // examples per step
 	Seed         uint64         `json:"seed"`          // seed of every random stream
@@ -32,26 +34,40 @@ type RunConfig struct {
 	Optim        nn.OptimConfig `json:"optim"`         // with defaults filled in
 }
 
-func runConfigOf(c TrainConfig) RunConfig {
-	return RunConfig{
-		Schedule: c.Schedule.Name(), T: c.Schedule.T(), ZeroTerminal: c.Schedule.IsZeroTerminal(),
-		Target: c.Target.String(), Strategy: c.Strategy.String(), Density: c.Density.String(),
+// TrainSpecOf returns the serialisable form of a configuration (defaults
+// filled in).
+func TrainSpecOf(c TrainConfig) TrainSpec {
+	c = c.withDefaults()
+	return TrainSpec{
+		Data: c.Data, Schedule: c.Schedule.Name(), T: c.Schedule.T(), ZeroTerminal: c.Schedule.IsZeroTerminal(),
+		Target: c.Target.String(), Weighting: c.Weighting.String(), Density: c.Density.String(),
 		Batch: c.Batch, Seed: c.Seed, EvalSize: c.EvalSize, Optim: c.Optim,
 	}
 }
 
-// TrainConfig parses the names back into a TrainConfig (with Steps and the
-// logging, checkpoint and callback fields zero).
-func (r RunConfig) TrainConfig() (TrainConfig, error) {
+// ScheduleAndTarget parses the schedule and the target alone: all that a
+// reader of a trained model needs (no weighting registry).
+func (r TrainSpec) ScheduleAndTarget() (*Schedule, weighting.Target, error) {
 	s, err := NewSchedule(r.Schedule, r.T, r.ZeroTerminal)
 	if err != nil {
-		return TrainConfig{}, err
+		return nil, 0, err
 	}
 	target, err := weighting.ParseTarget(r.Target)
 	if err != nil {
+		return nil, 0, err
+	}
+	return s, target, nil
+}
+
+// TrainConfig parses the names back into a TrainConfig (with Steps zero).
+// An online weighting's spec parses only where the package that registers
+// its family is linked in (package conflict for "pareto:…").
+func (r TrainSpec) TrainConfig() (TrainConfig, error) {
+	s, target, err := r.ScheduleAndTarget()
+	if err != nil {
 		return TrainConfig{}, err
 	}
-	strategy, err := weighting.Parse(r.Strategy)
+	w, err := weighting.Parse(r.Weighting)
 	if err != nil {
 		return TrainConfig{}, err
 	}
@@ -60,9 +76,19 @@ func (r RunConfig) TrainConfig() (TrainConfig, error) {
 		return TrainConfig{}, err
 	}
 	return TrainConfig{
-		Schedule: s, Target: target, Strategy: strategy, Density: density,
+		Data: r.Data, Schedule: s, Target: target, Weighting: w, Density: density,
 		Batch: r.Batch, Seed: r.Seed, EvalSize: r.EvalSize, Optim: r.Optim,
 	}, nil
+}
+
+// Diff names the fields in which two run configurations differ, with both
+// values ("weighting: "min-snr:5" vs "snr"").
+func (r TrainSpec) Diff(o TrainSpec) []string {
+	var out []string
+	for _, d := range jsondiff.Fields(r, o) {
+		out = append(out, d.String())
+	}
+	return out
 }
 
 // Checkpoint is the complete state of a training run after Step steps:
@@ -78,8 +104,10 @@ type Checkpoint struct {
 	// Spec is the network's architecture and Layout its parameters' layout.
 	Spec   nn.Spec     `json:"spec"`
 	Layout []nn.Layout `json:"layout"`
-	// Config is the run configuration a resume must match.
-	Config RunConfig `json:"config"`
+	// Config is the run configuration a resume must match: data,
+	// schedule, target, weighting (an online weighting's own spec, such as
+	// "pareto:fw,…"), density, batch, seed, held-out size, optimiser.
+	Config TrainSpec `json:"config"`
 	// RNG is the training generator's rand.PCG state (MarshalBinary).
 	RNG []byte `json:"rng"`
 	// LossSum and LossN are the metrics window since the last record.
@@ -88,29 +116,34 @@ type Checkpoint struct {
 	// GradNorm and LR are the last step's.
 	GradNorm float64 `json:"grad_norm"`
 	LR       float64 `json:"lr"`
-	// Meta is TrainConfig.Meta (the CLI's data spec and model name).
-	Meta map[string]string `json:"meta,omitempty"`
 	// Params, M, V and EMA are (P) each, in Layout's order.
 	Params, M, V, EMA []float32 `json:"-"`
 }
 
 // checkpointMagic starts every checkpoint file; its last byte is the format
-// version: '1', or '2' for a network with input skips (nn.ResMLPConfig's
-// SigmaData or Skip). The layout is the same; the version only makes
-// readers that predate the skips refuse such a file (they would otherwise
-// drop the skip fields of its header and sample a different function).
-// LoadCheckpoint reads both.
+// version. The binary layout of every version is the same; the version
+// makes readers that predate a header change refuse the file:
+//   - '1': the first release;
+//   - '2': a network with input skips (nn.ResMLPConfig's SigmaData or
+//     Skip), which version-1 readers would drop, sampling another function;
+//   - '3': the data spec and the trained weighting in the run
+//     configuration (version 1 and 2 files kept them in a "meta" map and
+//     stored an online weighting as "constant"), written for every network.
+//
+// LoadCheckpoint reads all three and migrates the older headers.
 const (
-	checkpointMagic   = "PDIFFCK1"
+	checkpointMagic   = "PDIFFCK3"
+	checkpointMagicV1 = "PDIFFCK1"
 	checkpointMagicV2 = "PDIFFCK2"
 )
 
-// magic returns the format version the checkpoint needs.
-func (c *Checkpoint) magic() string {
+// legacyMagic returns the version-1 or -2 magic a network needed before
+// version 3.
+func (c *Checkpoint) legacyMagic() string {
 	if c.Spec.ResMLP != nil && c.Spec.ResMLP.Preconditioned() {
 		return checkpointMagicV2
 	}
-	return checkpointMagic
+	return checkpointMagicV1
 }
 
 // Checkpoint captures the trainer's state (downloading it from the backend).
@@ -127,8 +160,8 @@ func (t *Trainer) Checkpoint() *Checkpoint {
 		panic(err) // PCG marshalling cannot fail
 	}
 	return &Checkpoint{
-		Step: t.step, Steps: t.cfg.Steps, Spec: t.net.Spec(), Layout: ps.Layout(), Config: runConfigOf(t.cfg),
-		RNG: rng, LossSum: t.lossSum, LossN: t.lossN, GradNorm: t.norm, LR: t.lr, Meta: t.cfg.Meta,
+		Step: t.step, Steps: t.cfg.Steps, Spec: t.net.Spec(), Layout: ps.Layout(), Config: TrainSpecOf(t.cfg),
+		RNG: rng, LossSum: t.lossSum, LossN: t.lossN, GradNorm: t.norm, LR: t.lr,
 		Params: get(ps.Flat), M: get(t.opt.M), V: get(t.opt.V), EMA: get(t.opt.EMA),
 	}
 }
@@ -143,8 +176,15 @@ func (t *Trainer) Restore(c *Checkpoint) error {
 	if !reflect.DeepEqual(c.Layout, t.net.Params().Layout()) {
 		return errors.New("diffusion: checkpoint parameter layout differs from the network's")
 	}
-	if rc := runConfigOf(t.cfg); rc != c.Config {
-		return fmt.Errorf("diffusion: checkpoint run configuration %s differs from this run's %s", jsonString(c.Config), jsonString(rc))
+	if err := c.checkArrays(t.net.Params().Len()); err != nil {
+		return fmt.Errorf("diffusion: checkpoint: %w", err)
+	}
+	stored := c.Config
+	if tc, err := c.Config.TrainConfig(); err == nil {
+		stored = TrainSpecOf(tc) // canonical specs: "pareto:fw,bins=4" as it reads back
+	}
+	if d := stored.Diff(TrainSpecOf(t.cfg)); len(d) > 0 {
+		return fmt.Errorf("diffusion: the checkpoint's run configuration differs from this run's in %s", strings.Join(d, "; "))
 	}
 	if err := t.pcg.UnmarshalBinary(c.RNG); err != nil {
 		return fmt.Errorf("diffusion: checkpoint random state: %w", err)
@@ -169,12 +209,18 @@ func jsonString(v any) string {
 // Network builds the checkpoint's network on be holding its parameters, or
 // its EMA weights if ema is set.
 func (c *Checkpoint) Network(be nn.Backend, ema bool) (nn.Network, error) {
+	if err := c.checkNetwork(); err != nil {
+		return nil, fmt.Errorf("diffusion: checkpoint: %w", err)
+	}
 	net, err := nn.Build(be, c.Spec)
 	if err != nil {
 		return nil, fmt.Errorf("diffusion: checkpoint: %w", err)
 	}
 	if !reflect.DeepEqual(c.Layout, net.Params().Layout()) {
 		return nil, errors.New("diffusion: checkpoint parameter layout differs from its network's")
+	}
+	if err := c.checkArrays(net.Params().Len()); err != nil {
+		return nil, fmt.Errorf("diffusion: checkpoint: %w", err)
 	}
 	if ema {
 		be.Upload(net.Params().Flat, c.EMA)
@@ -187,7 +233,7 @@ func (c *Checkpoint) Network(be nn.Backend, ema bool) (nn.Network, error) {
 // Denoiser is Network wrapped as a Denoiser predicting the run's target
 // under the run's schedule.
 func (c *Checkpoint) Denoiser(be nn.Backend, ema bool) (*NetDenoiser, error) {
-	rc, err := c.Config.TrainConfig()
+	sched, target, err := c.Config.ScheduleAndTarget()
 	if err != nil {
 		return nil, fmt.Errorf("diffusion: checkpoint: %w", err)
 	}
@@ -195,12 +241,12 @@ func (c *Checkpoint) Denoiser(be nn.Backend, ema bool) (*NetDenoiser, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewNetDenoiser(net, rc.Target, rc.Schedule), nil
+	return NewNetDenoiser(net, target, sched), nil
 }
 
 // Save writes the checkpoint to path atomically (a temporary file in the
 // same directory, synced, then renamed), so an interrupted write leaves the
-// previous file intact. The format: the 8 bytes "PDIFFCK1", a little-endian
+// previous file intact. The format: the 8 bytes "PDIFFCK3", a little-endian
 // uint32 header length, the JSON header, the four (P) float32 arrays
 // Params, M, V, EMA little-endian, and a little-endian CRC-32 (IEEE) of
 // everything before it.
@@ -227,7 +273,7 @@ func (c *Checkpoint) Save(path string) error {
 		mw := io.MultiWriter(w, h)
 		var n [4]byte
 		binary.LittleEndian.PutUint32(n[:], uint32(len(header)))
-		buf := append(append([]byte(c.magic()), n[:]...), header...)
+		buf := append(append([]byte(checkpointMagic), n[:]...), header...)
 		if _, err := mw.Write(buf); err != nil {
 			return err
 		}
@@ -247,81 +293,60 @@ func (c *Checkpoint) Save(path string) error {
 }
 
 // LoadCheckpoint reads a checkpoint written by Save, checking its magic,
-// its CRC and that its arrays match its layout.
+// its CRC, that its arrays match its layout, that the layout is its
+// network's, that nn.Build makes that network and that its run
+// configuration parses. A file that fails a check is a *CheckpointError
+// naming it; no file makes it panic.
 func LoadCheckpoint(path string) (*Checkpoint, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := readCheckpointFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("diffusion: %w", err)
+		return nil, err
 	}
-	bad := func(format string, a ...any) error {
-		return fmt.Errorf("diffusion: checkpoint %s: "+format, append([]any{path}, a...)...)
+	c, err := decodeCheckpoint(raw)
+	if err != nil {
+		return nil, &CheckpointError{Path: path, Err: err}
 	}
-	if len(raw) < len(checkpointMagic)+8 || !bytes.Equal(raw[:len(checkpointMagic)-1], []byte(checkpointMagic[:len(checkpointMagic)-1])) {
-		return nil, bad("not a paretodiff checkpoint (bad magic)")
-	}
-	magic := string(raw[:len(checkpointMagic)])
-	if magic != checkpointMagic && magic != checkpointMagicV2 {
-		return nil, bad("format version %q is newer than this program reads (update paretodiff)", magic[len(magic)-1:])
-	}
-	body, sum := raw[:len(raw)-4], binary.LittleEndian.Uint32(raw[len(raw)-4:])
-	if crc32.ChecksumIEEE(body) != sum {
-		return nil, bad("checksum mismatch (the file is damaged or truncated)")
-	}
-	rest := body[len(checkpointMagic):]
-	hl := int(binary.LittleEndian.Uint32(rest))
-	rest = rest[4:]
-	if hl > len(rest) {
-		return nil, bad("header of %d bytes in a file of %d", hl, len(raw))
-	}
-	c := &Checkpoint{}
-	if err := json.Unmarshal(rest[:hl], c); err != nil {
-		return nil, bad("header: %v", err)
-	}
-	if c.magic() != magic {
-		return nil, bad("format version %s does not match its network (input skips need version 2)", magic[len(magic)-1:])
-	}
-	rest = rest[hl:]
-	P := 0
-	for _, l := range c.Layout {
-		n := 1
-		for _, d := range l.Shape {
-			n *= d
-		}
-		P += n
-	}
-	if len(rest) != 4*4*P {
-		return nil, bad("%d bytes of arrays for %d parameters", len(rest), P)
-	}
-	arrays := make([][]float32, 4)
-	for a := range arrays {
-		arrays[a] = make([]float32, P)
-		for i := range arrays[a] {
-			arrays[a][i] = math.Float32frombits(binary.LittleEndian.Uint32(rest[4*(a*P+i):]))
-		}
-	}
-	c.Params, c.M, c.V, c.EMA = arrays[0], arrays[1], arrays[2], arrays[3]
 	return c, nil
+}
+
+// migrateLegacyHeader fills the version-3 fields from a version-1 or -2
+// header: the data spec and the model name were in "meta", the weighting
+// in config.strategy, and an online weighting was stored as "constant"
+// with its spec in meta.weighting.
+func (c *Checkpoint) migrateLegacyHeader(header []byte) error {
+	var old struct {
+		Config struct {
+			Strategy string `json:"strategy"`
+		} `json:"config"`
+		Meta map[string]string `json:"meta"`
+	}
+	if err := json.Unmarshal(header, &old); err != nil {
+		return err
+	}
+	if d := old.Meta["data"]; d != "" {
+		c.Config.Data = d
+	}
+	if old.Config.Strategy != "" {
+		c.Config.Weighting = old.Config.Strategy
+	}
+	if w := old.Meta["weighting"]; w != "" {
+		c.Config.Weighting = w
+	}
+	return nil
 }
 
 // ResumeTrainer restores a trainer from the checkpoint: it builds the
 // checkpoint's network on be and a Trainer with the checkpoint's run
-// configuration, taking Steps (0: the checkpoint's) and the logging,
-// checkpoint, callback, WeightFunc, StepPass and progress settings from
-// cfg (whose other fields are ignored), and sets its state to the
-// checkpoint's.
-func ResumeTrainer(c *Checkpoint, be nn.Backend, train, heldOut Dataset, cfg TrainConfig) (*Trainer, error) {
+// configuration, training up to steps (0: the checkpoint's Steps), and sets
+// its state to the checkpoint's.
+func ResumeTrainer(c *Checkpoint, be nn.Backend, train, heldOut Dataset, steps int) (*Trainer, error) {
 	rc, err := c.Config.TrainConfig()
 	if err != nil {
 		return nil, fmt.Errorf("diffusion: checkpoint configuration: %w", err)
 	}
-	rc.Steps, rc.LogEvery, rc.Metrics = cfg.Steps, cfg.LogEvery, cfg.Metrics
+	rc.Steps = steps
 	if rc.Steps == 0 {
 		rc.Steps = c.Steps
-	}
-	rc.CheckpointDir, rc.CheckpointEvery = cfg.CheckpointDir, cfg.CheckpointEvery
-	rc.Callback, rc.CallbackEvery, rc.WeightFunc, rc.StepPass, rc.Progress, rc.Meta = cfg.Callback, cfg.CallbackEvery, cfg.WeightFunc, cfg.StepPass, cfg.Progress, cfg.Meta
-	if rc.Meta == nil {
-		rc.Meta = c.Meta
 	}
 	net, err := c.Network(be, false)
 	if err != nil {

@@ -1,8 +1,10 @@
 // Package diffusion holds the variance-preserving diffusion process: noise
 // schedules, forward noising, prediction targets and their conversions, the
-// training loss for any weighting, the training loop, per-timestep-bin
-// gradients and checkpoints. The explicit-layer networks it trains live in
-// diffusion/nn, the training data in diffusion/data.
+// training loss for any weighting, the training step and checkpoints. The
+// explicit-layer networks it trains live in diffusion/nn, the training data
+// in diffusion/data, the per-timestep-bin Gram in diffusion/gram; the loop
+// that drives a Trainer (records, probes, checkpoints, resume) is package
+// run.
 //
 // The process is x_t = α_t x0 + σ_t ε with α_t² = ᾱ_t, σ_t² = 1 − ᾱ_t and
 // SNR(t) = ᾱ_t/(1 − ᾱ_t), on discrete timesteps t = 0..T−1.
@@ -15,27 +17,49 @@
 //   - a zero-terminal schedule has ᾱ_{T−1} = 0 exactly (SNR 0, log-SNR −∞)
 //     and the same ᾱ_0 as the schedule it rescales.
 //
-// Training (Objective, Trainer, Train):
+// Training (Objective, Trainer; TrainSpec is a TrainConfig as files hold
+// it):
 //   - The loss of a batch is L = Σ_b c_b·(1/D)‖target_b − pred_b‖² with
 //     c_b = w(t_b)/B and w = weighting.Weight(strategy, target, SNR(t_b)),
 //     the strategy stated on the x0 loss and converted to the target by the
-//     identities ‖ε − ε̂‖² = SNR·‖x0 − x̂0‖², ‖v − v̂‖² = (SNR + 1)·‖x0 − x̂0‖²
-//     (DESIGN.md). The unweighted x0-MSE is the same sum with
-//     w = weighting.Weight(weighting.Constant{}, target, SNR).
+//     loss identities below. The unweighted x0-MSE is the same sum with
+//     w = weighting.Weight(weighting.Constant{}, target, SNR). An
+//     OnlineWeighting (a weighting computed from each step's own batch)
+//     makes the step's pass itself and leaves the gradient of its own
+//     coefficients.
 //   - Every random draw of a run comes from math/rand/v2 PCG generators
 //     seeded by TrainConfig.Seed (streams StreamInit, StreamTrain,
 //     StreamEval), on the host, in a fixed order (Batch.Draw), so CPU and
 //     GPU runs see the same batches.
 //   - A checkpoint holds everything a run depends on (parameters, AdamW
-//     moments, EMA, generator state, step, configuration, metrics window)
-//     and is written atomically; on the CPU backend a run resumed from it
-//     ends bit-identical to an uninterrupted run.
-//   - A non-finite loss or gradient stops training with an error naming the
-//     step, before any update; the last checkpoint on disk is left as it was.
+//     moments, EMA, generator state, step, the run configuration with its
+//     data spec and the weighting trained, metrics window) and is written
+//     atomically; on the CPU backend a trainer resumed from it
+//     (ResumeTrainer) ends bit-identical to an uninterrupted one. Files of
+//     every earlier format load (LoadCheckpoint migrates their headers),
+//     and no file makes LoadCheckpoint panic.
+//   - A non-finite loss or gradient is an error of StepOnce naming the
+//     step, before any update.
 //   - Host-to-backend coefficients (α_t, σ_t, loss weights, skip gains) are
 //     rounded to float32 once, as the kernels use them.
 //   - A network with input skips (nn.PrecondNetwork) is always run with the
 //     per-row gains of SkipGains for its target and schedule — by the
 //     Objective in training and by NetDenoiser in sampling — so its output
 //     is the prediction of the target, like any other network's.
+//
+// The loss identities. A prediction of any target at x_t determines a
+// prediction x̂0 of x0 (ToX0) and conversely: ε̂ = (x_t − α_t x̂0)/σ_t and,
+// for the target v = α_t ε − σ_t x0, v̂ = α_t ε̂ − σ_t x̂0. Subtracting them
+// from the true ε = (x_t − α_t x0)/σ_t and v,
+//
+//	ε − ε̂ = (α_t/σ_t)·(x̂0 − x0),   v − v̂ = ((α_t² + σ_t²)/σ_t)·(x̂0 − x0) = (x̂0 − x0)/σ_t,
+//
+// so, with α_t²/σ_t² = SNR(t) and 1/σ_t² = SNR(t) + 1,
+//
+//	‖ε − ε̂‖² = SNR·‖x0 − x̂0‖²,   ‖v − v̂‖² = (SNR + 1)·‖x0 − x̂0‖²,
+//
+// and a weight w_x0 on the x0 loss is w_x0/SNR on the ε loss and
+// w_x0/(SNR + 1) on the v loss (weighting.Weight; tested in targets_test.go).
+// At SNR = 0 (a zero-terminal schedule's last step) ε-prediction is
+// ill-posed and the v identity reads ‖v − v̂‖² = ‖x0 − x̂0‖².
 package diffusion

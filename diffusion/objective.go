@@ -218,6 +218,13 @@ func (o *Objective) Rebackward(c, mse []float64) float64 {
 	return o.collect(c, mse)
 }
 
+// OutputGrad returns the (B, D) gradient of the last Loss pass's loss with
+// respect to the network's prediction, ∂L/∂pred (B the rows of that pass),
+// as the pass left it on the backend: the δ rows of the network's output
+// layer, which a per-example Gram pass (package gram) needs. It is valid
+// until the next pass.
+func (o *Objective) OutputGrad() nn.Tensor { return o.dpred.View(0, o.lastRows*o.Net.Dim()) }
+
 // X0Scale returns u with ‖x0 − x̂0‖² = u·‖target − pred‖² at timestep t:
 // weighting.Weight(weighting.Constant{}, target, SNR(t)).
 func (o *Objective) X0Scale(t int) float64 {

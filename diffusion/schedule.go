@@ -16,11 +16,20 @@ type Schedule struct {
 // ScheduleNames lists the schedule names NewSchedule accepts.
 var ScheduleNames = []string{"cosine", "linear", "scaled-linear"}
 
+// MaxT is the largest number of timesteps NewSchedule accepts (2²⁰; DDPM
+// uses 1000), so that a T read from a file or a flag cannot ask for an
+// absurd allocation.
+const MaxT = 1 << 20
+
 // NewSchedule builds the named schedule ("cosine", "linear" or
-// "scaled-linear") with T steps, rescaled to zero terminal SNR if asked.
+// "scaled-linear") with 2 ≤ T ≤ MaxT steps, rescaled to zero terminal SNR
+// if asked.
 func NewSchedule(name string, T int, zeroTerminal bool) (*Schedule, error) {
 	if T < 2 {
 		return nil, fmt.Errorf("diffusion: schedule needs T ≥ 2 steps, got %d", T)
+	}
+	if T > MaxT {
+		return nil, fmt.Errorf("diffusion: schedule of %d steps is too long (at most %d)", T, MaxT)
 	}
 	var betas []float64
 	switch name {

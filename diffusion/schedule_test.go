@@ -111,6 +111,13 @@ func TestScheduleErrors(t *testing.T) {
 	require.ErrorContains(t, err, `unknown schedule "quadratic"`)
 	_, err = NewSchedule("cosine", 1, false)
 	require.ErrorContains(t, err, "T ≥ 2")
+	for _, T := range []int{MaxT + 1, math.MaxInt} { // a T from a file cannot ask for an absurd allocation
+		_, err = NewSchedule("cosine", T, false)
+		require.ErrorContains(t, err, "too long (at most 1048576)")
+	}
+	s, err := NewSchedule("cosine", MaxT, false)
+	require.NoError(t, err)
+	require.Equal(t, MaxT, s.T())
 	_, err = NewSchedule("linear", 20, false)
 	require.ErrorContains(t, err, "linear schedule with T=20")
 	_, err = FromBetas("x", []float64{0.1, 1.5})

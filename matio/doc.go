@@ -7,7 +7,9 @@
 // or float64 ('<f8', '>f8') arrays, C or Fortran order, format versions 1
 // and 2. The header is parsed and checked here before npyio decodes the
 // data, so a malformed file is an error, never a panic or a huge
-// allocation. .csv: one matrix row per line, numbers separated by commas
+// allocation: a shape may have at most 64 dimensions and its non-zero
+// dimensions a product of at most 2⁴⁰ (every size is computed with checked
+// multiplications), and the data must be exactly as long as the shape says. .csv: one matrix row per line, numbers separated by commas
 // (spaces around them allowed), every line with the same number of fields,
 // no header; blank lines are skipped.
 //

@@ -20,9 +20,13 @@ import (
 // format 1.0 allows 65535).
 const maxHeaderLen = 1 << 20
 
-// maxElems bounds the element count of an array we accept (2⁴⁰), so that
-// sizes never overflow.
+// maxElems bounds the element count of an array we accept (2⁴⁰), and the
+// product of its non-zero dimensions, so that no size computed from a
+// header overflows (2⁴⁰ float64 values are 2⁴³ bytes).
 const maxElems = 1 << 40
+
+// maxDims bounds the number of dimensions (numpy allows 64).
+const maxDims = 64
 
 // npyHeader is the parsed dictionary of a .npy header.
 type npyHeader struct {
@@ -30,22 +34,61 @@ type npyHeader struct {
 	fortran bool
 	shape   []int
 	esize   int   // bytes per element
-	nbytes  int64 // bytes of data
+	n       int   // number of elements, the product of shape
+	nbytes  int64 // bytes of data, n·esize
 	hdrSize int64 // bytes before the data
 }
 
 // elems returns the number of elements.
-func (h *npyHeader) elems() int {
-	n := 1
-	for _, d := range h.shape {
-		n *= d
+func (h *npyHeader) elems() int { return h.n }
+
+// shapeElems returns the number of elements of an array of the given
+// shape. Every dimension must be in [0, maxElems], there may be at most
+// maxDims of them, and the product of the non-zero ones (whatever their
+// order) must not exceed maxElems; each multiplication is checked before it
+// is made, so the count never overflows.
+func shapeElems(shape []int) (int, error) {
+	if len(shape) > maxDims {
+		return 0, fmt.Errorf("shape has %d dimensions (at most %d)", len(shape), maxDims)
 	}
-	return n
+	n, zero := int64(1), false
+	for _, d := range shape {
+		switch {
+		case d < 0:
+			return 0, fmt.Errorf("dimension %d is negative", d)
+		case d == 0:
+			zero = true
+			continue
+		case int64(d) > maxElems:
+			return 0, fmt.Errorf("dimension %d is too large (at most %d)", d, int64(maxElems))
+		}
+		if n > maxElems/int64(d) {
+			return 0, fmt.Errorf("shape %s has too many elements (at most %d)", shapeString(shape), int64(maxElems))
+		}
+		n *= int64(d)
+	}
+	if zero {
+		return 0, nil
+	}
+	if n > int64(math.MaxInt) {
+		return 0, fmt.Errorf("shape %s has more elements than this platform can index", shapeString(shape))
+	}
+	return int(n), nil
 }
 
-func (h *npyHeader) shapeString() string {
-	parts := make([]string, len(h.shape))
-	for i, d := range h.shape {
+// mulBytes returns n·esize, or an error if it overflows int64.
+func mulBytes(n, esize int) (int64, error) {
+	if n < 0 || esize <= 0 || int64(n) > math.MaxInt64/int64(esize) {
+		return 0, fmt.Errorf("%d elements of %d bytes overflow the data size", n, esize)
+	}
+	return int64(n) * int64(esize), nil
+}
+
+func (h *npyHeader) shapeString() string { return shapeString(h.shape) }
+
+func shapeString(shape []int) string {
+	parts := make([]string, len(shape))
+	for i, d := range shape {
 		parts[i] = strconv.Itoa(d)
 	}
 	if len(parts) == 1 {
@@ -182,17 +225,13 @@ func parseHeaderDict(s string) (*npyHeader, error) {
 	default:
 		return nil, fmt.Errorf("dtype %q is not supported (want float32 or float64)", h.descr)
 	}
-	n := int64(1)
-	for _, d := range h.shape {
-		if d > maxElems {
-			return nil, fmt.Errorf("dimension %d is too large", d)
-		}
-		n *= int64(d)
-		if n > maxElems {
-			return nil, fmt.Errorf("shape %s has too many elements", h.shapeString())
-		}
+	var err error
+	if h.n, err = shapeElems(h.shape); err != nil {
+		return nil, err
 	}
-	h.nbytes = n * int64(h.esize)
+	if h.nbytes, err = mulBytes(h.n, h.esize); err != nil {
+		return nil, err
+	}
 	return h, nil
 }
 
@@ -375,6 +414,10 @@ func (a *npyArray) matrix() (*mat.Dense, error) {
 	r, c := a.h.shape[0], a.h.shape[1]
 	if r == 0 || c == 0 {
 		return nil, fmt.Errorf("matrix has shape %s; it is empty", a.h.shapeString())
+	}
+	if len(a.flat)%r != 0 || len(a.flat)/r != c {
+		// readNPY decodes exactly the header's count; this is a guard.
+		return nil, fmt.Errorf("%d values decoded for shape %s", len(a.flat), a.h.shapeString())
 	}
 	m := mat.NewDense(r, c, nil)
 	for i := range r {

@@ -17,7 +17,7 @@ func ExampleProblem_Evaluate() {
 		-1, 2,
 		0, 1,
 	})
-	p, err := pareto.NewFromGrads(grads, pareto.Options{Lambda: 0.1})
+	p, err := pareto.NewFromGrads(grads, pareto.Config{Lambda: 0.1})
 	if err != nil {
 		panic(err)
 	}

@@ -46,24 +46,24 @@ func TestValidationErrors(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		g    mat.Matrix
-		opts Options
+		opts Config
 		msg  string
 	}{
-		{"not square", mat.NewDense(2, 3, nil), Options{}, "Gram matrix is 2×3, not square"},
-		{"nan", mat.NewDense(2, 2, []float64{1, 0, math.NaN(), 1}), Options{}, "Gram entry [1,0] is NaN"},
-		{"inf", mat.NewDense(1, 1, []float64{math.Inf(1)}), Options{}, "Gram entry [0,0] is +Inf"},
-		{"asymmetric", mat.NewDense(2, 2, []float64{1, 0.5, 0.4, 1}), Options{}, "not symmetric: [0,1] = 0.5 but [1,0] = 0.4"},
-		{"negative diagonal", mat.NewDense(2, 2, []float64{1, 0, 0, -1e-3}), Options{}, "Gram diagonal [1,1] = -0.001 is negative"},
-		{"cauchy-schwarz", mat.NewDense(2, 2, []float64{1, 2, 2, 1}), Options{}, "|G[0,1]| = 2 exceeds √(G[0,0]·G[1,1]) = 1"},
+		{"not square", mat.NewDense(2, 3, nil), Config{}, "Gram matrix is 2×3, not square"},
+		{"nan", mat.NewDense(2, 2, []float64{1, 0, math.NaN(), 1}), Config{}, "Gram entry [1,0] is NaN"},
+		{"inf", mat.NewDense(1, 1, []float64{math.Inf(1)}), Config{}, "Gram entry [0,0] is +Inf"},
+		{"asymmetric", mat.NewDense(2, 2, []float64{1, 0.5, 0.4, 1}), Config{}, "not symmetric: [0,1] = 0.5 but [1,0] = 0.4"},
+		{"negative diagonal", mat.NewDense(2, 2, []float64{1, 0, 0, -1e-3}), Config{}, "Gram diagonal [1,1] = -0.001 is negative"},
+		{"cauchy-schwarz", mat.NewDense(2, 2, []float64{1, 2, 2, 1}), Config{}, "|G[0,1]| = 2 exceeds √(G[0,0]·G[1,1]) = 1"},
 		// Every 2×2 minor is fine, but the eigenvalues are 1+2·(−0.6) < 0.
-		{"indefinite", mat.NewDense(3, 3, []float64{1, -0.6, -0.6, -0.6, 1, -0.6, -0.6, -0.6, 1}), Options{}, "smallest eigenvalue -0.2"},
-		{"negative lambda", mat.NewDense(1, 1, []float64{1}), Options{Lambda: -1}, "λ = -1 must be finite and ≥ 0"},
-		{"nan lambda", mat.NewDense(1, 1, []float64{1}), Options{Lambda: math.NaN()}, "λ = NaN"},
-		{"losses missing", mat.NewDense(1, 1, []float64{1}), Options{Normalizer: NormLoss}, "normalizer loss needs the per-task losses"},
-		{"losses length", mat.NewDense(1, 1, []float64{1}), Options{Normalizer: NormLossPlus, Losses: []float64{1, 2}}, "got 2 losses for 1 tasks"},
-		{"loss zero", mat.NewDense(2, 2, []float64{1, 0, 0, 1}), Options{Normalizer: NormLoss, Losses: []float64{1, 0}}, "loss of task 1 is 0"},
-		{"bad normalizer", mat.NewDense(1, 1, []float64{1}), Options{Normalizer: 9}, "unknown normalizer 9"},
-		{"nil", nil, Options{}, "Gram matrix is nil"},
+		{"indefinite", mat.NewDense(3, 3, []float64{1, -0.6, -0.6, -0.6, 1, -0.6, -0.6, -0.6, 1}), Config{}, "smallest eigenvalue -0.2"},
+		{"negative lambda", mat.NewDense(1, 1, []float64{1}), Config{Lambda: -1}, "λ = -1 must be finite and ≥ 0"},
+		{"nan lambda", mat.NewDense(1, 1, []float64{1}), Config{Lambda: math.NaN()}, "λ = NaN"},
+		{"losses missing", mat.NewDense(1, 1, []float64{1}), Config{Normalizer: NormLoss}, "normalizer loss needs the per-task losses"},
+		{"losses length", mat.NewDense(1, 1, []float64{1}), Config{Normalizer: NormLossPlus, Losses: []float64{1, 2}}, "got 2 losses for 1 tasks"},
+		{"loss zero", mat.NewDense(2, 2, []float64{1, 0, 0, 1}), Config{Normalizer: NormLoss, Losses: []float64{1, 0}}, "loss of task 1 is 0"},
+		{"bad normalizer", mat.NewDense(1, 1, []float64{1}), Config{Normalizer: 9}, "unknown normalizer 9"},
+		{"nil", nil, Config{}, "Gram matrix is nil"},
 	} {
 		var err error
 		if c.g == nil {
@@ -75,14 +75,14 @@ func TestValidationErrors(t *testing.T) {
 		require.True(t, strings.HasPrefix(err.Error(), "pareto: "), err.Error())
 		require.Contains(t, err.Error(), c.msg, c.name)
 	}
-	_, err := NewFromGrads(mat.NewDense(2, 2, []float64{1, 2, 3, math.NaN()}), Options{})
+	_, err := NewFromGrads(mat.NewDense(2, 2, []float64{1, 2, 3, math.NaN()}), Config{})
 	require.ErrorContains(t, err, "gradient entry [1,1] (task 1, parameter 1) is NaN")
-	_, err = NewFromGrads(mat.NewDense(1, 1, []float64{1e200}), Options{})
+	_, err = NewFromGrads(mat.NewDense(1, 1, []float64{1e200}), Config{})
 	require.ErrorContains(t, err, "overflows")
 
 	// Within tolerance: a float32-like asymmetry and a tiny negative
 	// eigenvalue are accepted, and the triangles are averaged.
-	p, err := NewFromGram(mat.NewDense(2, 2, []float64{1, 1 + 1e-8, 1, 1}), Options{})
+	p, err := NewFromGram(mat.NewDense(2, 2, []float64{1, 1 + 1e-8, 1, 1}), Config{})
 	require.NoError(t, err)
 	require.Equal(t, p.At(0, 1), p.At(1, 0))
 	require.InDelta(t, 1+0.5e-8, p.At(0, 1), 1e-16)
@@ -101,7 +101,7 @@ func TestParseNormalizer(t *testing.T) {
 func TestGramFromGradsAndObjective(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	a := randGrads(rng, 5, 7)
-	p, err := NewFromGrads(a, Options{Lambda: 0.3})
+	p, err := NewFromGrads(a, Config{Lambda: 0.3})
 	require.NoError(t, err)
 	require.True(t, p.HasGrads())
 	for i := range 5 {
@@ -143,7 +143,7 @@ func TestGramFromGradsAndObjective(t *testing.T) {
 // bounds f(w) − f*; it vanishes at the minimiser.
 func TestGapIsAnUpperBound(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	p, err := NewFromGrads(ConflictingGrads(6, 4, 7), Options{Lambda: 0.01})
+	p, err := NewFromGrads(ConflictingGrads(6, 4, 7), Config{Lambda: 0.01})
 	require.NoError(t, err)
 	for range 50 {
 		w := randSimplex(rng, 6)
@@ -166,7 +166,7 @@ func TestGapIsAnUpperBound(t *testing.T) {
 	// Two tasks g1 = (1, 0), g2 = (−1, 2): min over γ of ‖γg1 + (1−γ)g2‖² is at
 	// γ = (G22 − G12)/(G11 + G22 − 2G12) = 6/8, where the gap and the KKT
 	// residuals are 0.
-	two, err := NewFromGrads(mat.NewDense(2, 2, []float64{1, 0, -1, 2}), Options{})
+	two, err := NewFromGrads(mat.NewDense(2, 2, []float64{1, 0, -1, 2}), Config{})
 	require.NoError(t, err)
 	w := []float64{0.75, 0.25}
 	gap, _ := two.Gap(w)
@@ -199,7 +199,7 @@ func TestNormalizers(t *testing.T) {
 				scales[t] = 1
 			}
 		}
-		opts := Options{Normalizer: n, Losses: losses}
+		opts := Config{Normalizer: n, Losses: losses}
 		fromGrads, err := NewFromGrads(a, opts)
 		require.NoError(t, err, n)
 		var gram mat.Dense
@@ -232,11 +232,11 @@ func TestNormalizers(t *testing.T) {
 
 func TestDescentEq8(t *testing.T) {
 	a := ConflictingGrads(5, 3, 11)
-	pg, err := NewFromGrads(a, Options{})
+	pg, err := NewFromGrads(a, Config{})
 	require.NoError(t, err)
 	var gram mat.Dense
 	gram.Mul(a, a.T())
-	pG, err := NewFromGram(&gram, Options{})
+	pG, err := NewFromGram(&gram, Config{})
 	require.NoError(t, err)
 	rng := rand.New(rand.NewPCG(7, 8))
 	w := randSimplex(rng, 5)
@@ -256,7 +256,7 @@ func TestDescentEq8(t *testing.T) {
 
 	// Two tasks with an obtuse angle: at the min-norm point δ helps both
 	// equally, ⟨δ, g_t⟩ = −‖δ‖² (Theorem 1).
-	two, err := NewFromGrads(mat.NewDense(2, 2, []float64{1, 0, -1, 2}), Options{})
+	two, err := NewFromGrads(mat.NewDense(2, 2, []float64{1, 0, -1, 2}), Config{})
 	require.NoError(t, err)
 	d := two.Descent([]float64{0.75, 0.25})
 	require.True(t, d.DecreasesAll)
@@ -269,7 +269,7 @@ func TestDescentEq8(t *testing.T) {
 }
 
 func TestEvaluateAndStationarity(t *testing.T) {
-	p, err := NewFromGrads(mat.NewDense(3, 2, []float64{1, 0, -1, 0, 0, 1}), Options{Lambda: 0.5})
+	p, err := NewFromGrads(mat.NewDense(3, 2, []float64{1, 0, -1, 0, 0, 1}), Config{Lambda: 0.5})
 	require.NoError(t, err)
 	ev, err := p.Evaluate([]float64{2, 2, 0})
 	require.NoError(t, err)
@@ -299,7 +299,7 @@ func TestConflictingGrads(t *testing.T) {
 	b := ConflictingGrads(40, 10, 3)
 	require.True(t, mat.Equal(a, b), "a seed fixes the matrix")
 	require.False(t, mat.Equal(a, ConflictingGrads(40, 10, 4)))
-	p, err := NewFromGrads(a, Options{})
+	p, err := NewFromGrads(a, Config{})
 	require.NoError(t, err)
 	neg := 0
 	for i := range 40 {

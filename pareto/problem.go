@@ -52,9 +52,6 @@ func ParseNormalizer(s string) (Normalizer, error) {
 	return 0, fmt.Errorf("pareto: unknown normalizer %q (want none, l2, loss or loss+)", s)
 }
 
-// needsLosses reports whether the normaliser uses the per-task losses.
-func (n Normalizer) needsLosses() bool { return n == NormLoss || n == NormLossPlus }
-
 // Default validation tolerances (see Options).
 const (
 	// DefaultSymTol is the default symmetry tolerance: |G_ij − G_ji| may be at
@@ -71,9 +68,9 @@ const (
 	DefaultMaxPSDCheck = 1024
 )
 
-// Options configures a Problem. The zero value means λ = 0, no
+// Config configures a Problem. The zero value means λ = 0, no
 // normalisation and the default validation tolerances.
-type Options struct {
+type Config struct {
 	// Lambda is the regularisation λ ≥ 0 of Eq. 11: f(w) = wᵀ(G + λI)w.
 	// It applies to the normalised Gram.
 	Lambda float64
@@ -92,7 +89,8 @@ type Options struct {
 	// DefaultPSDTol.
 	PSDTol float64
 	// MaxPSDCheck is the largest K for which the eigenvalue test (a
-	// Cholesky factorisation, about 0.4 s at K = 1000 on one core) runs;
+	// Cholesky factorisation, O(K³); BenchmarkNewFromGramPSDCheck times it
+	// at K = 1000, see bench/RESULTS.md) runs;
 	// 0 means DefaultMaxPSDCheck and a negative value turns it off (the 2×2
 	// minors are always checked).
 	MaxPSDCheck int
@@ -117,7 +115,7 @@ type Problem struct {
 // are averaged. The normaliser's gradient norms are ‖g_t‖ = √G_tt. The
 // normalised matrix — the one the problem holds — must be positive
 // semidefinite within Options.PSDTol.
-func NewFromGram(G mat.Matrix, opts Options) (*Problem, error) {
+func NewFromGram(G mat.Matrix, opts Config) (*Problem, error) {
 	if G == nil {
 		return nil, fmt.Errorf("pareto: Gram matrix is nil")
 	}
@@ -181,7 +179,7 @@ func NewFromGram(G mat.Matrix, opts Options) (*Problem, error) {
 }
 
 // checkPSD rejects a Gram matrix that is clearly not positive semidefinite.
-func checkPSD(k int, g []float64, opts Options) error {
+func checkPSD(k int, g []float64, opts Config) error {
 	what := "Gram matrix"
 	if opts.Normalizer != NormNone {
 		what = "normalised Gram matrix (" + opts.Normalizer.String() + ")"
@@ -258,7 +256,7 @@ func minEigen(sym *mat.SymDense, tau float64) (ev float64) {
 // normaliser's scale first, and G = grads·gradsᵀ is then formed in float64,
 // so the Gram matrix is semidefinite up to rounding. The normalised
 // gradients are kept, so Direction and Descent use the vectors themselves.
-func NewFromGrads(grads mat.Matrix, opts Options) (*Problem, error) {
+func NewFromGrads(grads mat.Matrix, opts Config) (*Problem, error) {
 	if grads == nil {
 		return nil, fmt.Errorf("pareto: gradient matrix is nil")
 	}
@@ -306,7 +304,7 @@ func NewFromGrads(grads mat.Matrix, opts Options) (*Problem, error) {
 }
 
 // checkCommon validates what both constructors share.
-func checkCommon(k int, opts Options) error {
+func checkCommon(k int, opts Config) error {
 	if k < 1 {
 		return fmt.Errorf("pareto: need at least one task, got K = %d", k)
 	}
@@ -337,7 +335,7 @@ func checkCommon(k int, opts Options) error {
 }
 
 // taskScales returns the normaliser's divisors s_t from the gradient norms.
-func taskScales(norms []float64, opts Options) ([]float64, error) {
+func taskScales(norms []float64, opts Config) ([]float64, error) {
 	scales := make([]float64, len(norms))
 	for t, norm := range norms {
 		s := 1.0
@@ -362,7 +360,7 @@ func taskScales(norms []float64, opts Options) ([]float64, error) {
 }
 
 // newProblem checks the normalised Gram g for overflow and wraps it.
-func newProblem(k int, g []float64, grads *mat.Dense, scales []float64, opts Options) (*Problem, error) {
+func newProblem(k int, g []float64, grads *mat.Dense, scales []float64, opts Config) (*Problem, error) {
 	maxDg := 0.0
 	for i, v := range g {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -392,15 +390,6 @@ func (p *Problem) Normalizer() Normalizer { return p.norm }
 // HasGrads reports whether the problem keeps the gradient vectors (built by
 // NewFromGrads).
 func (p *Problem) HasGrads() bool { return p.grads != nil }
-
-// Grads returns the normalised gradients (K×P), or nil when the problem was
-// built from a Gram matrix. The matrix is shared: do not modify it.
-func (p *Problem) Grads() mat.Matrix {
-	if p.grads == nil {
-		return nil
-	}
-	return p.grads
-}
 
 // WithLambda returns the same problem with another λ ≥ 0; the Gram matrix
 // is shared, not copied.

@@ -5,45 +5,14 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"strconv"
 
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/diffusion/nn"
+	"github.com/paretodiff/paretodiff/run"
 	"github.com/paretodiff/paretodiff/weighting"
 )
-
-// RangeDensity draws timesteps uniformly from [Lo, Hi) out of 0..T−1: the
-// density of a fine-tuning run on one timestep bin (Fig. 2).
-type RangeDensity struct {
-	Steps, Lo, Hi int
-}
-
-var _ weighting.Density = RangeDensity{}
-
-// T returns the number of timesteps.
-func (r RangeDensity) T() int { return r.Steps }
-
-// PMF returns 1/(Hi−Lo) on [Lo, Hi) and 0 elsewhere.
-func (r RangeDensity) PMF() []float64 {
-	p := make([]float64, r.Steps)
-	for t := r.Lo; t < r.Hi; t++ {
-		p[t] = 1 / float64(r.Hi-r.Lo)
-	}
-	return p
-}
-
-// Sample fills dst with uniform draws from [Lo, Hi).
-func (r RangeDensity) Sample(rng *rand.Rand, dst []int) {
-	for i := range dst {
-		dst[i] = r.Lo + rng.IntN(r.Hi-r.Lo)
-	}
-}
-
-// String returns "range:LO,HI" (not a weighting.ParseDensity spec: runs
-// with it are not checkpointed).
-func (r RangeDensity) String() string {
-	return "range:" + strconv.Itoa(r.Lo) + "," + strconv.Itoa(r.Hi)
-}
 
 // FineTuneConfig configures FineTune.
 type FineTuneConfig struct {
@@ -57,32 +26,37 @@ type FineTuneConfig struct {
 	Seed uint64
 }
 
-// FineTune continues training a copy of a checkpoint's EMA weights on
-// timesteps drawn uniformly from [Lo, Hi) only, with the checkpoint's
-// target, weighting and clipping and a fresh AdamW, and returns the
-// fine-tuned network (its raw weights) on be. It is the intervention of the
-// paper's Fig. 2.
-func FineTune(ctx context.Context, be nn.Backend, ck *diffusion.Checkpoint, train diffusion.Dataset, cfg FineTuneConfig) (nn.Network, error) {
-	tc, err := ck.Config.TrainConfig()
-	if err != nil {
-		return nil, err
-	}
-	T := tc.Schedule.T()
+// FineTune continues training a copy of a model's EMA weights on
+// timesteps drawn uniformly from [Lo, Hi) only (density range:Lo,Hi), with
+// the model's target, weighting and clipping and a fresh AdamW, and
+// returns the fine-tuned network (its raw weights) on env's backend. It is
+// the intervention of the paper's Fig. 2. The fine-tune is a run (package
+// run, Spec.Init) cached beside the model, so that a second call trains
+// nothing.
+func FineTune(ctx context.Context, env *Env, base *TrainedModel, cfg FineTuneConfig) (nn.Network, error) {
+	T := base.Spec.Train.T
 	if cfg.Lo < 0 || cfg.Hi > T || cfg.Lo >= cfg.Hi || cfg.Steps < 1 || cfg.Batch < 1 || !(cfg.LR > 0) {
 		return nil, fmt.Errorf("reproduce: fine-tuning on [%d, %d) of T=%d for %d steps of %d at lr %g", cfg.Lo, cfg.Hi, T, cfg.Steps, cfg.Batch, cfg.LR)
 	}
-	net, err := ck.Network(be, true)
+	s := base.Spec
+	s.Train.Density = weighting.Range{Steps: T, Lo: cfg.Lo, Hi: cfg.Hi}.String()
+	s.Train.Batch, s.Train.Seed, s.Train.EvalSize = cfg.Batch, cfg.Seed, 1
+	s.Train.Optim.LR, s.Train.Optim.Warmup = cfg.LR, 0
+	s.Steps, s.Eval, s.Probes = cfg.Steps, run.EvalSpec{Every: cfg.Steps}, nil
+	s.Init = &run.InitSpec{From: filepath.Join("..", filepath.Base(base.Dir)), EMA: true}
+	dir, err := modelDir(env, fmt.Sprintf("%s_ft%d-%d", base.Label(), cfg.Lo, cfg.Hi), s)
 	if err != nil {
 		return nil, err
 	}
-	tc.Density = RangeDensity{Steps: T, Lo: cfg.Lo, Hi: cfg.Hi}
-	tc.Steps, tc.Batch, tc.Seed = cfg.Steps, cfg.Batch, cfg.Seed
-	tc.Optim.LR, tc.Optim.Warmup = cfg.LR, 0
-	tc.EvalSize, tc.LogEvery = 1, cfg.Steps
-	if _, err := diffusion.Train(ctx, net, train, train, tc); err != nil {
+	r, err := run.Train(ctx, dir, s, env.runOptions(0))
+	if err != nil {
 		return nil, err
 	}
-	return net, nil
+	ck, err := r.Checkpoint()
+	if err != nil {
+		return nil, err
+	}
+	return ck.Network(env.BackendOrCPU(), false)
 }
 
 // GridTimesteps returns n timesteps spread evenly over 0..T−1: the middle
@@ -114,7 +88,7 @@ func NewLossProbe(data diffusion.Dataset, timesteps []int, perT int, seed uint64
 	rng := rand.New(rand.NewPCG(seed, 0))
 	p := &LossProbe{Timesteps: append([]int(nil), timesteps...), PerT: perT}
 	for _, t := range timesteps {
-		b := diffusion.DrawBins(rng, data, []int{t, t + 1}, perT)
+		b := diffusion.DrawRange(rng, data, t, t+1, perT)
 		p.batches = append(p.batches, b)
 	}
 	return p

@@ -11,14 +11,12 @@ import (
 	"github.com/paretodiff/paretodiff/conflict"
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/plots"
+	"gonum.org/v1/gonum/floats"
+	"gonum.org/v1/gonum/mat"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 )
-
-func init() {
-	Register(Target{Name: "conflict", Title: "gradient conflict between timestep bins over training (cosines by distance)", Run: runConflict})
-}
 
 // ConflictStats summarises the cosine matrices of one probe over its draws
 // (independent probe batches): the noise of every statistic is its spread
@@ -56,25 +54,9 @@ func SummarizeConflict(recs []conflict.Record) ConflictStats {
 	var neg, slope, nearFar, near, far []float64
 	byD := make([][]float64, K)
 	for _, r := range recs {
-		c := r.Cosine
 		neg = append(neg, r.Stats.NegativeFraction)
-		slope = append(slope, CosineDistanceSlope(c))
-		var n, f []float64
-		for i := 0; i < K; i++ {
-			for j := i + 1; j < K; j++ {
-				v := c.At(i, j)
-				if math.IsNaN(v) {
-					continue
-				}
-				switch d := j - i; {
-				case 4*d <= K:
-					n = append(n, v)
-				case 2*d >= K:
-					f = append(f, v)
-				}
-			}
-		}
-		mn, mf := meanOf(n), meanOf(f)
+		slope = append(slope, CosineDistanceSlope(r.Cosine))
+		mn, mf := nearFarCosines(r.Cosine)
 		near, far, nearFar = append(near, mn), append(far, mf), append(nearFar, mn-mf)
 		for d := 1; d < K; d++ {
 			byD[d] = append(byD[d], r.Stats.CosineByDistance[d])
@@ -88,6 +70,38 @@ func SummarizeConflict(recs []conflict.Record) ConflictStats {
 	for d := 1; d < K; d++ {
 		st.ByDistance[d], st.ByDistanceSE[d] = meanSE(byD[d])
 	}
+	st.SigNegative, st.SigPositive = significantPairs(recs)
+	return st
+}
+
+// nearFarCosines are the mean cosines of one draw's bin pairs at most a
+// quarter of the bins apart and at least half of them apart (NaN cosines
+// left out; NaN when there is no such pair).
+func nearFarCosines(c *mat.SymDense) (near, far float64) {
+	K := c.SymmetricDim()
+	var n, f []float64
+	for i := 0; i < K; i++ {
+		for j := i + 1; j < K; j++ {
+			v := c.At(i, j)
+			if math.IsNaN(v) {
+				continue
+			}
+			switch d := j - i; {
+			case 4*d <= K:
+				n = append(n, v)
+			case 2*d >= K:
+				f = append(f, v)
+			}
+		}
+	}
+	return meanOf(n), meanOf(f)
+}
+
+// significantPairs are the fractions of bin pairs whose cosine, averaged
+// over the draws, is below −2 (above +2) standard errors of that mean;
+// pairs with fewer than 2 draws of a cosine are left out.
+func significantPairs(recs []conflict.Record) (negative, positive float64) {
+	K := recs[0].Cosine.SymmetricDim()
 	pairs, sn, sp := 0, 0, 0
 	for i := 0; i < K; i++ {
 		for j := i + 1; j < K; j++ {
@@ -110,8 +124,7 @@ func SummarizeConflict(recs []conflict.Record) ConflictStats {
 			}
 		}
 	}
-	st.SigNegative, st.SigPositive = ratio(sn, pairs), ratio(sp, pairs)
-	return st
+	return ratio(sn, pairs), ratio(sp, pairs)
 }
 
 func ratio(a, b int) float64 {
@@ -135,15 +148,31 @@ func heatmapSteps(steps []int) []int {
 	return out
 }
 
-func runConflict(ctx context.Context, env *Env) (*Report, error) {
-	dir, err := env.Dir("conflict")
-	if err != nil {
-		return nil, err
-	}
-	out := &output{dir: dir}
+// ConflictResult is what conflict measured: the probed training run (fig4
+// shares it) and its cosine statistics at every probe.
+type ConflictResult struct {
+	// Scale, Sizes and Probes are the run's.
+	Scale  Scale
+	Sizes  ModelSizes
+	Probes ProbeSizes
+	// Run is the probed run: every draw's Gram and cosine matrices.
+	Run *ProbeRun
+	// Schedule is the run's noise schedule (for the conflict package's
+	// figures).
+	Schedule *diffusion.Schedule
+	// HeatmapSteps are the probes whose cosine matrices are drawn.
+	HeatmapSteps []int
+	// Stats[i] summarises the draws of probe i (Run.Steps()[i]).
+	Stats []ConflictStats
+}
+
+// Conflict trains (or takes from the cache) the probed training run and
+// summarises every probe over its draws (SummarizeConflict). It writes
+// nothing into the target's folder (Render does).
+func Conflict(ctx context.Context, env *Env) (*ConflictResult, error) {
 	ms, ps := ModelSizesFor(env.Scale), probeSizes[env.Scale]
 	env.Logf("conflict: probed training run")
-	run, err := TrainProbed(ctx, env, ps.Config(ms, env.Seed))
+	run, err := TrainProbed(ctx, env, ps.Spec(ms, env.Seed))
 	if err != nil {
 		return nil, err
 	}
@@ -151,126 +180,172 @@ func runConflict(ctx context.Context, env *Env) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	bins := run.Bins()
-	K := bins.K()
 	steps := run.Steps()
+	r := &ConflictResult{Scale: env.Scale, Sizes: ms, Probes: ps, Run: run, Schedule: sched, HeatmapSteps: heatmapSteps(steps)}
+	for i := range steps {
+		var recs []conflict.Record
+		for _, draw := range run.Draws {
+			recs = append(recs, draw[i])
+		}
+		r.Stats = append(r.Stats, SummarizeConflict(recs))
+	}
+	return r, nil
+}
 
-	// The conflict package's own figures of draw 0.
-	hs := heatmapSteps(steps)
-	files, err := conflict.WriteFigures(dir, run.Info, sched, run.Draws[0], conflict.FigureOptions{HeatmapSteps: hs})
+// Render writes conflict's files into dir (the conflict package's figures
+// of draw 0, pairs.csv, summary.csv, by_distance.csv, distance.png) and
+// returns its report.
+func (r *ConflictResult) Render(dir string) (*Report, error) {
+	out := &output{dir: dir}
+	files, err := conflict.WriteFigures(dir, r.Run.Info, r.Schedule, r.Run.Draws[0], conflict.FigureOptions{HeatmapSteps: r.HeatmapSteps})
 	if err != nil {
 		return nil, err
 	}
 	for _, f := range files {
 		out.files = append(out.files, filepath.Base(f))
 	}
-
-	var sts []ConflictStats
-	pt := Table{Header: []string{"step", "draw", "bin_i", "bin_j", "distance", "cosine"}}
-	for i, s := range steps {
-		var recs []conflict.Record
-		for r, draw := range run.Draws {
-			rec := draw[i]
-			recs = append(recs, rec)
-			for a := 0; a < K; a++ {
-				for b := a + 1; b < K; b++ {
-					pt.Add(s, r, a, b, b-a, rec.Cosine.At(a, b))
-				}
-			}
-		}
-		sts = append(sts, SummarizeConflict(recs))
-	}
+	pt := r.pairsTable()
 	if err := pt.WriteCSV(out.path("pairs.csv")); err != nil {
 		return nil, err
 	}
-	sumT := Table{Header: []string{"step", "negative_fraction", "negative_fraction_se", "significantly_negative", "significantly_positive", "slope", "slope_se", "near_cosine", "far_cosine", "near_minus_far_se"}}
-	dt := Table{Header: []string{"step", "distance", "mean_cosine", "se"}}
-	for _, st := range sts {
-		sumT.Add(st.Step, st.Negative, st.NegativeSE, st.SigNegative, st.SigPositive, st.Slope, st.SlopeSE, st.Near, st.Far, st.NearFarSE)
-		for d := 1; d < K; d++ {
-			dt.Add(st.Step, d, st.ByDistance[d], st.ByDistanceSE[d])
-		}
-	}
+	sumT, dt := r.statsTables()
 	if err := sumT.WriteCSV(out.path("summary.csv")); err != nil {
 		return nil, err
 	}
 	if err := dt.WriteCSV(out.path("by_distance.csv")); err != nil {
 		return nil, err
 	}
-	if err := conflictFigure(sts, hs, out.path("distance.png")); err != nil {
+	if err := conflictFigure(r.Stats, r.HeatmapSteps, out.path("distance.png")); err != nil {
 		return nil, err
 	}
+	return &Report{
+		Title:    "gradient conflict between timestep bins over training (cosines by distance)",
+		Paper:    "§3.3 of Hang et al. (ICCV 2023): the gradients of different timesteps conflict, more so the further apart they are (the multi-task view behind Min-SNR-γ)",
+		Sizes:    []any{r.Sizes, r.Probes},
+		Findings: []Finding{r.distanceFinding()},
+		Sections: r.sections(),
+		Limits:   analysisLimits(r.Scale) + " The bins' gradients are those of the model's raw weights on the probe batches; near the end of training each bin's mean gradient is small next to its per-example spread, so the cosines there are dominated by sampling noise unless the batches are large.",
+		Files:    out.files,
+	}, nil
+}
 
-	// The verdict: the slope at every probe after step 0.
+// pairsTable is the cosine of every bin pair at every probe in every draw
+// (pairs.csv).
+func (r *ConflictResult) pairsTable() Table {
+	K := r.Run.Bins().K()
+	t := Table{Header: []string{"step", "draw", "bin_i", "bin_j", "distance", "cosine"}}
+	for i, s := range r.Run.Steps() {
+		for d, draw := range r.Run.Draws {
+			for a := 0; a < K; a++ {
+				for b := a + 1; b < K; b++ {
+					t.Add(s, d, a, b, b-a, draw[i].Cosine.At(a, b))
+				}
+			}
+		}
+	}
+	return t
+}
+
+// statsTables are the statistics of every probe (summary.csv) and the
+// mean cosine by bin distance (by_distance.csv).
+func (r *ConflictResult) statsTables() (summary, byDistance Table) {
+	summary = Table{Header: []string{"step", "negative_fraction", "negative_fraction_se", "significantly_negative", "significantly_positive", "slope", "slope_se", "near_cosine", "far_cosine", "near_minus_far_se"}}
+	byDistance = Table{Header: []string{"step", "distance", "mean_cosine", "se"}}
+	for _, st := range r.Stats {
+		summary.Add(st.Step, st.Negative, st.NegativeSE, st.SigNegative, st.SigPositive, st.Slope, st.SlopeSE, st.Near, st.Far, st.NearFarSE)
+		for d := 1; d < len(st.ByDistance); d++ {
+			byDistance.Add(st.Step, d, st.ByDistance[d], st.ByDistanceSE[d])
+		}
+	}
+	return summary, byDistance
+}
+
+// distanceFinding compares the slopes of the cosine against bin distance
+// with the claim that distant timesteps conflict more: every probe after
+// step 0 is a case.
+func (r *ConflictResult) distanceFinding() Finding {
+	K := r.Run.Bins().K()
 	var outs []Outcome
 	var lines []string
-	md := Table{Header: []string{"step", "pairs with cosine < 0", "conflicting beyond noise", "agreeing beyond noise", "slope per bin of distance", "near pairs", "far pairs"}}
-	for _, st := range sts {
-		md.Add(st.Step, fmt.Sprintf("%.0f%% ± %.0f", 100*st.Negative, 100*st.NegativeSE), fmt.Sprintf("%.0f%%", 100*st.SigNegative), fmt.Sprintf("%.0f%%", 100*st.SigPositive),
-			fmt.Sprintf("%+.4f ± %.4f", st.Slope, st.SlopeSE), fmt.Sprintf("%+.2f", st.Near), fmt.Sprintf("%+.2f", st.Far))
+	n := map[Outcome]int{}
+	for _, st := range r.Stats {
 		if st.Step == 0 {
 			continue
 		}
 		o := outcomeOf(st.Slope, st.SlopeSE, true)
 		outs = append(outs, o)
+		n[o]++
 		lines = append(lines, fmt.Sprintf("step %d: %+.4f ± %.4f (%s)", st.Step, st.Slope, st.SlopeSE,
 			map[Outcome]string{Supports: "falls", Contradicts: "rises", WithinNoise: "within noise"}[o]))
 	}
-	n := map[Outcome]int{}
-	for _, o := range outs {
-		n[o]++
-	}
-	last := sts[len(sts)-1]
-	var shapes []string
-	for _, st := range sts {
-		if st.Step == 0 || !slices.Contains(hs, st.Step) {
-			continue
-		}
-		d := 1 + argMin(st.ByDistance[1:])
-		shapes = append(shapes, fmt.Sprintf("at step %d the mean cosine is %+.2f one bin apart, lowest %d bins apart (%+.2f) and %+.2f at the largest distance, %d bins", st.Step, st.ByDistance[1], d, st.ByDistance[d], st.ByDistance[K-1], K-1))
-	}
-	f := Finding{
+	last := r.Stats[len(r.Stats)-1]
+	return Finding{
 		Claim: "Distant timesteps conflict more than nearby ones: the agreement (cosine) between two timesteps' gradients falls as they lie further apart (the paper's motivation for treating timesteps as conflicting tasks, and what its Fig. 2 shows by fine-tuning).",
 		Measured: fmt.Sprintf("the cosine falls with bin distance beyond noise at %d of %d probes, rises beyond noise at %d, within noise at %d. Slope per bin of distance (mean ± SE over %d draws): %s. At the last probe, pairs at most %d bins apart have a mean cosine of %+.2f, pairs at least %d apart %+.2f.",
-			n[Supports], len(outs), n[Contradicts], n[WithinNoise], ps.Draws, strings.Join(thin(lines, 7), "; "), K/4, last.Near, (K+1)/2, last.Far) +
-			" The fall need not be monotone: " + strings.Join(shapes, "; ") + ".",
-		Rule:    fmt.Sprintf("at every probe after step 0, fit a line through the cosines of all %d bin pairs against their distance in bins, in each of the %d draws; the probe supports the claim if the mean slope is below −2 standard errors (over the draws), contradicts it if above +2, and is within noise otherwise; %s", K*(K-1)/2, ps.Draws, verdictRule),
+			n[Supports], len(outs), n[Contradicts], n[WithinNoise], r.Probes.Draws, strings.Join(thin(lines, 7), "; "), K/4, last.Near, (K+1)/2, last.Far) +
+			" The fall need not be monotone: " + strings.Join(r.shapes(), "; ") + ".",
+		Rule:    fmt.Sprintf("at every probe after step 0, fit a line through the cosines of all %d bin pairs against their distance in bins, in each of the %d draws; the probe supports the claim if the mean slope is below −2 standard errors (over the draws), contradicts it if above +2, and is within noise otherwise; %s", K*(K-1)/2, r.Probes.Draws, verdictRule),
 		Verdict: VerdictOf(outs...),
 	}
+}
+
+// shapes describe the mean cosine by distance at the heat maps' steps
+// after step 0: one bin apart, at its lowest and at the largest distance.
+func (r *ConflictResult) shapes() []string {
+	var out []string
+	for _, st := range r.Stats {
+		if st.Step == 0 || !slices.Contains(r.HeatmapSteps, st.Step) {
+			continue
+		}
+		K := len(st.ByDistance)
+		d := 1 + floats.MinIdx(st.ByDistance[1:])
+		out = append(out, fmt.Sprintf("at step %d the mean cosine is %+.2f one bin apart, lowest %d bins apart (%+.2f) and %+.2f at the largest distance, %d bins", st.Step, st.ByDistance[1], d, st.ByDistance[d], st.ByDistance[K-1], K-1))
+	}
+	return out
+}
+
+// sections are the report's setting, table of conflicting pairs and
+// figures.
+func (r *ConflictResult) sections() []Section {
+	K, ps := r.Run.Bins().K(), r.Probes
+	md := Table{Header: []string{"step", "pairs with cosine < 0", "conflicting beyond noise", "agreeing beyond noise", "slope per bin of distance", "near pairs", "far pairs"}}
 	var negs []string
-	for _, st := range sts {
+	for _, st := range r.Stats {
+		md.Add(st.Step, fmt.Sprintf("%.0f%% ± %.0f", 100*st.Negative, 100*st.NegativeSE), fmt.Sprintf("%.0f%%", 100*st.SigNegative), fmt.Sprintf("%.0f%%", 100*st.SigPositive),
+			fmt.Sprintf("%+.4f ± %.4f", st.Slope, st.SlopeSE), fmt.Sprintf("%+.2f", st.Near), fmt.Sprintf("%+.2f", st.Far))
 		negs = append(negs, fmt.Sprintf("%.0f%%", 100*st.Negative))
 	}
-	r := &Report{
-		Title:    "gradient conflict between timestep bins over training (cosines by distance)",
-		Paper:    "§3.3 of Hang et al. (ICCV 2023): the gradients of different timesteps conflict, more so the further apart they are (the multi-task view behind Min-SNR-γ)",
-		Sizes:    []any{ms, ps},
-		Findings: []Finding{f},
-		Sections: []Section{
-			{Heading: "Setting", Body: fmt.Sprintf("The probed training run of fig4 (shared through the cache): the %s-prediction, %s-weighted model, probed at step 0 and every %d steps by conflict.Probe as a training callback, on %d independent batches (draws) fixed over training, each with %d examples in each of %d equal-width timestep bins. A probe gives the exact K×K Gram matrix of the bins' task-loss gradients (the bin's mean unweighted x0-MSE, over all parameters, at the raw weights) and its cosine matrix C_ij = G_ij/√(G_ii G_jj). The statistics below are averaged over the draws, and their standard errors come from the draws' spread; a pair conflicts beyond noise when its cosine, averaged over the draws, is below −2 standard errors. At the raw weights the bins' gradients share a common component that changes from step to step (the direction the last updates overshot, which every bin's loss would undo), so the overall level of the cosines fluctuates between probes; the trend with distance is steadier.", ps.Target, ps.Strategy, ps.Every, ps.Draws, ps.PerBin, K)},
-			{Heading: "How many bin pairs conflict", Body: fmt.Sprintf("Fraction of the %d bin pairs with a negative cosine (mean ± SE over draws), the fractions whose cosine is negative or positive beyond noise, the slope of the cosine per bin of distance, and the mean cosine of near pairs (at most %d bins apart) and far pairs (at least %d apart). Over training the fraction with a negative cosine goes %s. Gradients estimated from a finite batch carry sampling noise, which pulls every cosine toward 0 and makes about half the signs random where the true gradients are small (see fig3's signal fractions): only the columns \"beyond noise\" count conflicts the draws agree on.\n\n%s", K*(K-1)/2, K/4, (K+1)/2, strings.Join(thin(negs, 8), " → "), md.Markdown())},
-			{Heading: "Figures", Body: fmt.Sprintf("cosine.png and stats.png are the conflict package's figures (conflict.WriteFigures) of the first draw: cosine heat maps at steps %v (blue −1, white 0, red +1; bins labelled by their first timestep) and, over training, the fraction of negative pairs, the mean and minimum cosine, the mean cosine by bin distance and the per-bin gradient norms. distance.png draws the statistics over all draws with ± 2 SE bands: the mean cosine against bin distance at the same steps, the slope over training, and the fractions of pairs that conflict.", hs)},
-		},
-		Limits: analysisLimits(env.Scale) + " The bins' gradients are those of the model's raw weights on the probe batches; near the end of training each bin's mean gradient is small next to its per-example spread, so the cosines there are dominated by sampling noise unless the batches are large.",
-		Files:  out.files,
+	return []Section{
+		{Heading: "Setting", Body: fmt.Sprintf("The probed training run of fig4 (shared through the cache): the %s-prediction, %s-weighted model, probed at step 0 and every %d steps by conflict.Probe as a training callback, on %d independent batches (draws) fixed over training, each with %d examples in each of %d equal-width timestep bins. A probe gives the exact K×K Gram matrix of the bins' task-loss gradients (the bin's mean unweighted x0-MSE, over all parameters, at the raw weights) and its cosine matrix C_ij = G_ij/√(G_ii G_jj). The statistics below are averaged over the draws, and their standard errors come from the draws' spread; a pair conflicts beyond noise when its cosine, averaged over the draws, is below −2 standard errors. At the raw weights the bins' gradients share a common component that changes from step to step (the direction the last updates overshot, which every bin's loss would undo), so the overall level of the cosines fluctuates between probes; the trend with distance is steadier.", ps.Target, ps.Strategy, ps.Every, ps.Draws, ps.PerBin, K)},
+		{Heading: "How many bin pairs conflict", Body: fmt.Sprintf("Fraction of the %d bin pairs with a negative cosine (mean ± SE over draws), the fractions whose cosine is negative or positive beyond noise, the slope of the cosine per bin of distance, and the mean cosine of near pairs (at most %d bins apart) and far pairs (at least %d apart). Over training the fraction with a negative cosine goes %s. Gradients estimated from a finite batch carry sampling noise, which pulls every cosine toward 0 and makes about half the signs random where the true gradients are small (see fig3's signal fractions): only the columns \"beyond noise\" count conflicts the draws agree on.\n\n%s", K*(K-1)/2, K/4, (K+1)/2, strings.Join(thin(negs, 8), " → "), md.Markdown())},
+		{Heading: "Figures", Body: fmt.Sprintf("cosine.png and stats.png are the conflict package's figures (conflict.WriteFigures) of the first draw: cosine heat maps at steps %v (blue −1, white 0, red +1; bins labelled by their first timestep) and, over training, the fraction of negative pairs, the mean and minimum cosine, the mean cosine by bin distance and the per-bin gradient norms. distance.png draws the statistics over all draws with ± 2 SE bands: the mean cosine against bin distance at the same steps, the slope over training, and the fractions of pairs that conflict.", r.HeatmapSteps)},
 	}
-	return r, nil
 }
 
 // conflictFigure draws the mean cosine by bin distance at the heat maps'
 // steps, the slope over training and the fractions of conflicting pairs,
 // each with ± 2 SE bands over the draws.
 func conflictFigure(sts []ConflictStats, show []int, path string) error {
-	grid := plots.Grid{Rows: 1, Cols: 3, Width: 18 * vg.Inch, Height: 5 * vg.Inch}
+	a, err := distancePanel(sts, show)
+	if err != nil {
+		return err
+	}
+	b, c, err := trainingPanels(sts)
+	if err != nil {
+		return err
+	}
+	grid := plots.Grid{Rows: 1, Cols: 3, Width: 18 * vg.Inch, Height: 5 * vg.Inch, Panels: []*plot.Plot{a, b, c}}
+	return grid.Save(path)
+}
+
+// distancePanel draws the mean cosine against bin distance at the steps
+// shown, with ± 2 SE bands.
+func distancePanel(sts []ConflictStats, show []int) (*plot.Plot, error) {
 	var series []plots.Series
 	type band struct{ x, lo, hi []float64 }
 	var bands []band
 	for _, st := range sts {
-		shown := false
-		for _, s := range show {
-			shown = shown || s == st.Step
-		}
-		if !shown {
+		if !slices.Contains(show, st.Step) {
 			continue
 		}
 		var x, y, lo, hi []float64
@@ -283,21 +358,27 @@ func conflictFigure(sts []ConflictStats, show []int, path string) error {
 	}
 	k := len(sts[0].ByDistance)
 	series = append(series, plots.Series{Name: "0", X: []float64{1, float64(k - 1)}, Y: []float64{0, 0}})
-	a, err := plots.Lines{Title: "mean cosine by bin distance (bands: ± 2 SE over draws)", XLabel: "bins apart", YLabel: "cosine", Series: series}.Plot()
+	p, err := plots.Lines{Title: "mean cosine by bin distance (bands: ± 2 SE over draws)", XLabel: "bins apart", YLabel: "cosine", Series: series}.Plot()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for i, b := range bands {
-		if err := addBand(a, b.x, b.lo, b.hi, plotutil.Color(i)); err != nil {
-			return err
+		if err := plots.AddBand(p, b.x, b.lo, b.hi, plotutil.Color(i)); err != nil {
+			return nil, err
 		}
 	}
 	var ds []float64
 	for d := 1; d < k; d++ {
 		ds = append(ds, float64(d))
 	}
-	setTicksX(a, ds) // integer ticks; the axis itself is linear
-	a.Y.Max = 1.3    // room for the legend above the curves
+	setTicksX(p, ds) // integer ticks; the axis itself is linear
+	p.Y.Max = 1.3    // room for the legend above the curves
+	return p, nil
+}
+
+// trainingPanels draw, over training, the slope of the cosine against
+// distance and the fractions of conflicting pairs, with ± 2 SE bands.
+func trainingPanels(sts []ConflictStats) (slope, pairs *plot.Plot, err error) {
 	var x, sl, slo, shi, neg, nlo, nhi, sn, sp []float64
 	for _, st := range sts {
 		x = append(x, float64(st.Step))
@@ -305,23 +386,22 @@ func conflictFigure(sts []ConflictStats, show []int, path string) error {
 		neg, nlo, nhi = append(neg, st.Negative), append(nlo, st.Negative-2*st.NegativeSE), append(nhi, st.Negative+2*st.NegativeSE)
 		sn, sp = append(sn, st.SigNegative), append(sp, st.SigPositive)
 	}
-	b, err := plots.Lines{Title: "cosine slope per bin of distance (band: ± 2 SE)", XLabel: "training step", YLabel: "slope", Legend: "bottom-left",
+	slope, err = plots.Lines{Title: "cosine slope per bin of distance (band: ± 2 SE)", XLabel: "training step", YLabel: "slope", Legend: "bottom-left",
 		Series: []plots.Series{{Name: "slope (< 0: distant bins agree less)", X: x, Y: sl}, {Name: "0", X: []float64{x[0], x[len(x)-1]}, Y: []float64{0, 0}}}}.Plot()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	if err := addBand(b, x, slo, shi, plotutil.Color(0)); err != nil {
-		return err
+	if err := plots.AddBand(slope, x, slo, shi, plotutil.Color(0)); err != nil {
+		return nil, nil, err
 	}
-	c, err := plots.Lines{Title: "conflicting bin pairs", XLabel: "training step", YLabel: "fraction of pairs",
+	pairs, err = plots.Lines{Title: "conflicting bin pairs", XLabel: "training step", YLabel: "fraction of pairs",
 		Series: []plots.Series{{Name: "cosine < 0 (band: ± 2 SE)", X: x, Y: neg}, {Name: "conflicting beyond noise", X: x, Y: sn}, {Name: "agreeing beyond noise", X: x, Y: sp}}}.Plot()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	if err := addBand(c, x, nlo, nhi, plotutil.Color(0)); err != nil {
-		return err
+	if err := plots.AddBand(pairs, x, nlo, nhi, plotutil.Color(0)); err != nil {
+		return nil, nil, err
 	}
-	c.Y.Min, c.Y.Max = 0, 1
-	grid.Panels = []*plot.Plot{a, b, c}
-	return grid.Save(path)
+	pairs.Y.Min, pairs.Y.Max = 0, 1
+	return slope, pairs, nil
 }

@@ -7,7 +7,7 @@
 // with them.
 //
 // Tour:
-//   - A Target (Register, Targets, Resolve) is a named reproduction:
+//   - A Target (Targets, Lookup, Resolve: one ordered list) is a named reproduction:
 //     "weights", "fig2", "fig3", "fig4", "fig5", "fig6", "table2",
 //     "conflict". RunTarget runs one with
 //     an Env (scale, backend, output folder, seed, progress log) and writes
@@ -38,10 +38,10 @@
 //     WeightingObjectives (fig4: Eq. 11 of closed forms and solvers) and
 //     SummarizeConflict, CosineDistanceSlope (conflict). The notebooks
 //     (notebooks/) tell each target's story with them.
-//   - Demo is `paretodiff demo`, the end-to-end tour: train a model while
-//     probing gradient conflicts, solve the Pareto weights, compare them
-//     with the closed forms, sample, and write a report generated from
-//     the measurements (DemoResult.Markdown).
+//   - `paretodiff demo`, the end-to-end tour, is package demo: it runs in
+//     an Env and uses ModelSizes, PaperStrategies, WeightsFigure,
+//     Fig6Labels, SizesTable and Table from here (this package does not
+//     import it).
 //
 // Invariants:
 //   - Everything a target computes follows from Env.Seed: model seeds are

@@ -8,14 +8,11 @@ import (
 	"strings"
 
 	"github.com/paretodiff/paretodiff/diffusion/data"
+	"github.com/paretodiff/paretodiff/diffusion/nn"
 	"github.com/paretodiff/paretodiff/plots"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 )
-
-func init() {
-	Register(Target{Name: "fig2", Title: "fine-tuning on one timestep bin: loss change at every timestep", Run: runFig2})
-}
 
 // Fig2Bins are the paper's fine-tuning bins, in thousandths of T.
 var Fig2Bins = [][2]int{{100, 200}, {200, 300}, {300, 400}}
@@ -59,76 +56,110 @@ const (
 	fig2FineTuneSeed = 2000
 )
 
-// fig2Run is one fine-tuning run: its bin (or all timesteps) and the loss
-// change it caused.
-type fig2Run struct {
-	name    string
-	lo, hi  int
-	changes []LossChange
+// Fig2Run is one fine-tuning run of fig2: the timesteps [Lo, Hi) it
+// trained on (all of them for the control run) and the loss change it
+// caused at every probed timestep.
+type Fig2Run struct {
+	Name    string
+	Lo, Hi  int
+	Changes []LossChange
 }
 
-func runFig2(ctx context.Context, env *Env) (*Report, error) {
-	dir, err := env.Dir("fig2")
-	if err != nil {
-		return nil, err
-	}
-	out := &output{dir: dir}
+// Fig2Result is what fig2 measures: the loss change at every probed
+// timestep after fine-tuning the base model on each bin of Fig2Bins, and
+// after the control run on all timesteps.
+type Fig2Result struct {
+	// Scale is the scale it ran at, Model and Sizes its sizes.
+	Scale Scale
+	Model ModelSizes
+	Sizes Fig2Sizes
+	// Runs are one run per bin of Fig2Bins, in order, then the control.
+	Runs []Fig2Run
+}
+
+// Fig2 computes fig2: it trains (or reuses) the base model, measures its
+// loss with a LossProbe on GridTimesteps, fine-tunes a copy on each bin of
+// Fig2Bins and on all timesteps (FineTune) and measures the loss change of
+// each (LossChanges) on the same examples.
+func Fig2(ctx context.Context, env *Env) (*Fig2Result, error) {
 	ms, fs := ModelSizesFor(env.Scale), Fig2SizesFor(env.Scale)
 	env.Logf("fig2: base model")
 	base, err := TrainModel(ctx, env, ms.Model(fs.Target, fs.Strategy, env.Seed, env.Seed))
 	if err != nil {
 		return nil, err
 	}
-	ck, err := base.Checkpoint()
+	ts := GridTimesteps(ms.T, fs.Grid)
+	losses, before, err := fig2Probe(env, base, ms.Data, ts, fs.PerT)
 	if err != nil {
 		return nil, err
 	}
-	tc, err := ck.Config.TrainConfig()
-	if err != nil {
-		return nil, err
-	}
-	train, _, err := data.Open(ms.Data, env.MNISTDir)
-	if err != nil {
-		return nil, err
-	}
-	be := env.backend()
-	T := ms.T
-	ts := GridTimesteps(T, fs.Grid)
-	probe := NewLossProbe(train, ts, fs.PerT, env.Seed+fig2ProbeSeed)
-	baseNet, err := ck.Network(be, true)
-	if err != nil {
-		return nil, err
-	}
-	before := probe.Losses(baseNet, tc.Schedule, tc.Target)
-
-	runs := []*fig2Run{}
-	for _, b := range Fig2Bins {
-		lo, hi := b[0]*T/1000, b[1]*T/1000
-		runs = append(runs, &fig2Run{name: fmt.Sprintf("[%d,%d)", lo, hi), lo: lo, hi: hi})
-	}
-	runs = append(runs, &fig2Run{name: "all timesteps (control)", lo: 0, hi: T})
-	for i, r := range runs {
-		env.Logf("fig2: [%d/%d] fine-tuning on %s for %d steps", i+1, len(runs), r.name, fs.FineTuneSteps)
-		net, err := FineTune(ctx, be, ck, train, FineTuneConfig{Lo: r.lo, Hi: r.hi, Steps: fs.FineTuneSteps, Batch: fs.FineTuneBatch, LR: fs.FineTuneLR, Seed: env.Seed + fig2FineTuneSeed + uint64(i)})
+	res := &Fig2Result{Scale: env.Scale, Model: ms, Sizes: fs, Runs: fig2Runs(ms.T)}
+	for i := range res.Runs {
+		r := &res.Runs[i]
+		env.Logf("fig2: [%d/%d] fine-tuning on %s for %d steps", i+1, len(res.Runs), r.Name, fs.FineTuneSteps)
+		net, err := FineTune(ctx, env, base, FineTuneConfig{Lo: r.Lo, Hi: r.Hi, Steps: fs.FineTuneSteps, Batch: fs.FineTuneBatch, LR: fs.FineTuneLR, Seed: env.Seed + fig2FineTuneSeed + uint64(i)})
 		if err != nil {
 			return nil, err
 		}
-		r.changes = LossChanges(ts, before, probe.Losses(net, tc.Schedule, tc.Target))
+		r.Changes = LossChanges(ts, before, losses(net))
 	}
+	return res, nil
+}
 
+// fig2Runs are the fine-tuning runs of T timesteps: one per bin of
+// Fig2Bins, then the control on all timesteps.
+func fig2Runs(T int) []Fig2Run {
+	var runs []Fig2Run
+	for _, b := range Fig2Bins {
+		lo, hi := b[0]*T/1000, b[1]*T/1000
+		runs = append(runs, Fig2Run{Name: fmt.Sprintf("[%d,%d)", lo, hi), Lo: lo, Hi: hi})
+	}
+	return append(runs, Fig2Run{Name: "all timesteps (control)", Lo: 0, Hi: T})
+}
+
+// fig2Probe draws perT examples of the training data at each of ts (from
+// the seed's probe stream, the same for every network) and returns the
+// per-example losses of a network on them, with the base model's schedule
+// and target, and those of the base model's EMA network.
+func fig2Probe(env *Env, base *TrainedModel, dataSpec string, ts []int, perT int) (losses func(nn.Network) [][]float64, before [][]float64, err error) {
+	ck, err := base.Checkpoint()
+	if err != nil {
+		return nil, nil, err
+	}
+	tc, err := ck.Config.TrainConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	train, _, err := data.Open(dataSpec, env.MNISTDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	probe := NewLossProbe(train, ts, perT, env.Seed+fig2ProbeSeed)
+	losses = func(net nn.Network) [][]float64 { return probe.Losses(net, tc.Schedule, tc.Target) }
+	baseNet, err := ck.Network(env.BackendOrCPU(), true)
+	if err != nil {
+		return nil, nil, err
+	}
+	return losses, losses(baseNet), nil
+}
+
+// Render writes loss_change.csv (every run's change at every probed
+// timestep) and loss_change.png (LossChangePanel of each run) into dir and
+// returns the report.
+func (r *Fig2Result) Render(dir string) (*Report, error) {
+	out := &output{dir: dir}
 	ct := Table{Header: []string{"finetune", "lo", "hi", "t", "loss_before", "loss_after", "rel_change", "se"}}
-	for _, r := range runs {
-		for _, c := range r.changes {
-			ct.Add(r.name, r.lo, r.hi, c.T, c.Before, c.After, c.Rel, c.SE)
+	for _, run := range r.Runs {
+		for _, c := range run.Changes {
+			ct.Add(run.Name, run.Lo, run.Hi, c.T, c.Before, c.After, c.Rel, c.SE)
 		}
 	}
 	if err := ct.WriteCSV(out.path("loss_change.csv")); err != nil {
 		return nil, err
 	}
-
 	grid := plots.Grid{Rows: 2, Cols: 2, Width: 13 * vg.Inch, Height: 9 * vg.Inch}
-	for _, r := range runs {
-		p, err := LossChangePanel("fine-tuned on "+r.name, r.changes, r.lo, r.hi)
+	for _, run := range r.Runs {
+		p, err := LossChangePanel("fine-tuned on "+run.Name, run.Changes, run.Lo, run.Hi)
 		if err != nil {
 			return nil, err
 		}
@@ -137,72 +168,94 @@ func runFig2(ctx context.Context, env *Env) (*Report, error) {
 	if err := grid.Save(out.path("loss_change.png")); err != nil {
 		return nil, err
 	}
+	return r.report(out.files), nil
+}
 
-	// Verdicts: per bin, better inside, worse far away.
-	far := fs.Far * T / 1000
-	var outcomes []Outcome
-	var lines []string
-	st := Table{Header: []string{"fine-tuned on", "mean change inside the bin", "median change far from it", "far timesteps significantly worse", "significantly better"}}
-	for i, r := range runs {
-		e := EffectOf(r.changes, r.lo, r.hi, far)
-		in, inSE, med, nFar, worse, better := e.Inside, e.InsideSE, e.FarMedian, e.NFar, e.Worse, e.Better
-		farCell, worseCell, betterCell := "—", "—", "—"
-		if nFar > 0 {
-			farCell = fmt.Sprintf("%+.2f%%", 100*med)
-			worseCell = fmt.Sprintf("%d of %d", worse, nFar)
-			betterCell = fmt.Sprintf("%d of %d", better, nFar)
-		}
-		st.Add(r.name, fmt.Sprintf("%+.2f%% ± %.2f", 100*in, 100*inSE), farCell, worseCell, betterCell)
-		if i == len(runs)-1 {
-			lines = append(lines, fmt.Sprintf("control (all timesteps): %+.2f%% on average over all timesteps", 100*in))
-			continue
-		}
-		helps := WithinNoise
-		switch {
-		case in < -2*inSE:
-			helps = Supports
-		case in > 2*inSE:
-			helps = Contradicts
-		}
-		hurts := WithinNoise
-		switch {
-		case nFar > 0 && 2*worse >= nFar:
-			hurts = Supports
-		case nFar > 0 && 2*better >= nFar:
-			hurts = Contradicts
-		}
-		o := WithinNoise
-		switch {
-		case helps == Supports && hurts == Supports:
-			o = Supports
-		case helps == Contradicts || hurts == Contradicts:
-			o = Contradicts
-		}
-		outcomes = append(outcomes, o)
-		lines = append(lines, fmt.Sprintf("%s: %+.2f%% ± %.2f inside (%s); at timesteps ≥ %d away the median change is %+.2f%% and %d of %d are significantly worse, %d better (%s)",
-			r.name, 100*in, 100*inSE, map[Outcome]string{Supports: "helps", Contradicts: "hurts there", WithinNoise: "no significant change"}[helps], far, 100*med, worse, nFar, better,
-			map[Outcome]string{Supports: "hurts", Contradicts: "helps there", WithinNoise: "no clear change"}[hurts]))
-	}
-	f := Finding{
-		Claim:    "Fine-tuning on one timestep bin lowers the loss at and near that bin but raises it at distant timesteps: the timesteps' tasks conflict (the paper's motivation for the multi-task view).",
-		Measured: strings.Join(lines, "; ") + ".",
-		Rule:     fmt.Sprintf("a bin supports the claim if the mean relative change inside it is below −2 standard errors (helps) and at least half of the timesteps %d or more away from it are significantly worse, i.e. changed by more than +2 standard errors (hurts); it contradicts the claim if the change inside is above +2 standard errors or at least half of the distant timesteps are significantly better; otherwise it is within noise; %s", far, verdictRule),
-		Verdict:  VerdictOf(outcomes...),
-	}
-	r := &Report{
+// far is the distance in timesteps beyond which a timestep counts as
+// distant from a bin.
+func (r *Fig2Result) far() int { return r.Sizes.Far * r.Model.T / 1000 }
+
+// report builds fig2's report: per bin, better inside, worse far away.
+func (r *Fig2Result) report(files []string) *Report {
+	ms, fs := r.Model, r.Sizes
+	f, st := r.finding()
+	return &Report{
 		Title:    "fine-tuning on one timestep bin: loss change at every timestep",
 		Paper:    "Fig. 2 of Hang et al. (ICCV 2023): a trained model fine-tuned only on timesteps [100,200), [200,300) or [300,400), and the change of its loss at every timestep",
 		Sizes:    []any{ms, fs},
 		Findings: []Finding{f},
 		Sections: []Section{
 			{Heading: "Setting", Body: fmt.Sprintf("The base model is the %s-prediction, %s-weighted model of the strategy grid (the plain ε-MSE of DDPM), trained %d steps; its EMA weights are copied and fine-tuned for %d steps (batch %d, AdamW at a constant %g, fresh moments) on timesteps drawn uniformly from one bin; a control run fine-tunes the same way on all timesteps. The loss is the unweighted x0-MSE (1/D)‖x0 − x̂0‖² measured before and after on the same %d examples (data and noise) at each of %d timesteps spread over [0, %d), so the change at each timestep is a paired difference; relative changes are the same for the ε-, x0- and v-loss, which differ at a fixed t by a constant factor.",
-				fs.Target, fs.Strategy, ms.Steps, fs.FineTuneSteps, fs.FineTuneBatch, fs.FineTuneLR, fs.PerT, fs.Grid, T)},
+				fs.Target, fs.Strategy, ms.Steps, fs.FineTuneSteps, fs.FineTuneBatch, fs.FineTuneLR, fs.PerT, fs.Grid, ms.T)},
 			{Heading: "Loss change by region (mean relative change ± standard error)", Body: st.Markdown()},
 		},
-		Limits: limitsText(env.Scale, "x0-MSE") + " A low-dimensional model has fewer shared features between timesteps than an image model, so conflicts may be weaker or differently placed; the control run shows what fine-tuning for the same number of steps does without restricting the timesteps.",
-		Files:  out.files,
+		Limits: limitsText(r.Scale, "x0-MSE") + " A low-dimensional model has fewer shared features between timesteps than an image model, so conflicts may be weaker or differently placed; the control run shows what fine-tuning for the same number of steps does without restricting the timesteps.",
+		Files:  files,
 	}
-	return r, nil
+}
+
+// finding is fig2's claim with the verdict of every bin's run, and the
+// table of the loss change by region of every run.
+func (r *Fig2Result) finding() (Finding, Table) {
+	far := r.far()
+	var outcomes []Outcome
+	var lines []string
+	st := Table{Header: []string{"fine-tuned on", "mean change inside the bin", "median change far from it", "far timesteps significantly worse", "significantly better"}}
+	for i, run := range r.Runs {
+		e := EffectOf(run.Changes, run.Lo, run.Hi, far)
+		farCell, worseCell, betterCell := "—", "—", "—"
+		if e.NFar > 0 {
+			farCell = fmt.Sprintf("%+.2f%%", 100*e.FarMedian)
+			worseCell = fmt.Sprintf("%d of %d", e.Worse, e.NFar)
+			betterCell = fmt.Sprintf("%d of %d", e.Better, e.NFar)
+		}
+		st.Add(run.Name, fmt.Sprintf("%+.2f%% ± %.2f", 100*e.Inside, 100*e.InsideSE), farCell, worseCell, betterCell)
+		if i == len(r.Runs)-1 {
+			lines = append(lines, fmt.Sprintf("control (all timesteps): %+.2f%% on average over all timesteps", 100*e.Inside))
+			continue
+		}
+		helps, hurts, o := fig2Outcomes(e)
+		outcomes = append(outcomes, o)
+		lines = append(lines, fmt.Sprintf("%s: %+.2f%% ± %.2f inside (%s); at timesteps ≥ %d away the median change is %+.2f%% and %d of %d are significantly worse, %d better (%s)",
+			run.Name, 100*e.Inside, 100*e.InsideSE, map[Outcome]string{Supports: "helps", Contradicts: "hurts there", WithinNoise: "no significant change"}[helps], far, 100*e.FarMedian, e.Worse, e.NFar, e.Better,
+			map[Outcome]string{Supports: "hurts", Contradicts: "helps there", WithinNoise: "no clear change"}[hurts]))
+	}
+	return Finding{
+		Claim:    "Fine-tuning on one timestep bin lowers the loss at and near that bin but raises it at distant timesteps: the timesteps' tasks conflict (the paper's motivation for the multi-task view).",
+		Measured: strings.Join(lines, "; ") + ".",
+		Rule:     fmt.Sprintf("a bin supports the claim if the mean relative change inside it is below −2 standard errors (helps) and at least half of the timesteps %d or more away from it are significantly worse, i.e. changed by more than +2 standard errors (hurts); it contradicts the claim if the change inside is above +2 standard errors or at least half of the distant timesteps are significantly better; otherwise it is within noise; %s", far, verdictRule),
+		Verdict:  VerdictOf(outcomes...),
+	}, st
+}
+
+// fig2Outcomes reads one bin's FineTuneEffect: whether fine-tuning helps
+// inside the bin (the mean change beyond 2 standard errors), whether it
+// hurts far from it (at least half of the distant timesteps significantly
+// worse, or better for the contrary), and the bin's outcome: Supports if
+// both support the claim, Contradicts if either contradicts it.
+func fig2Outcomes(e FineTuneEffect) (helps, hurts, o Outcome) {
+	helps = WithinNoise
+	switch {
+	case e.Inside < -2*e.InsideSE:
+		helps = Supports
+	case e.Inside > 2*e.InsideSE:
+		helps = Contradicts
+	}
+	hurts = WithinNoise
+	switch {
+	case e.NFar > 0 && 2*e.Worse >= e.NFar:
+		hurts = Supports
+	case e.NFar > 0 && 2*e.Better >= e.NFar:
+		hurts = Contradicts
+	}
+	o = WithinNoise
+	switch {
+	case helps == Supports && hurts == Supports:
+		o = Supports
+	case helps == Contradicts || hurts == Contradicts:
+		o = Contradicts
+	}
+	return helps, hurts, o
 }
 
 // LossChangePanel draws the relative loss change at every probed timestep
@@ -228,7 +281,7 @@ func LossChangePanel(title string, changes []LossChange, lo, hi int) (*plot.Plot
 	if err != nil {
 		return nil, err
 	}
-	p.Y.Scale, p.Y.Tick.Marker = symLog{C: 1}, symLogTicks{C: 1}
+	p.Y.Scale, p.Y.Tick.Marker = plots.SymLog{C: 1}, plots.SymLogTicks{C: 1}
 	return p, nil
 }
 

@@ -14,7 +14,9 @@ import (
 	"github.com/paretodiff/paretodiff/conflict"
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/diffusion/data"
+	"github.com/paretodiff/paretodiff/diffusion/gram"
 	"github.com/paretodiff/paretodiff/diffusion/nn"
+	"github.com/paretodiff/paretodiff/run"
 	"github.com/paretodiff/paretodiff/weighting"
 	"github.com/stretchr/testify/require"
 	"gonum.org/v1/gonum/mat"
@@ -22,7 +24,7 @@ import (
 
 // Tolerances of the fig3/fig4/conflict helpers.
 const (
-	// onePassTol: BinGram matches the brute-force per-bin Gram within 1e-5
+	// onePassTol: gram.Pass matches the brute-force per-bin Gram within 1e-5
 	// of √(G_kk G_ll) (diffusion's tests), so ratios of its entries agree
 	// with the brute force's to about that; 1e-4 leaves room.
 	onePassTol = 1e-4
@@ -68,7 +70,7 @@ func TestFallsAndFig3Verdict(t *testing.T) {
 			o, r := Falls(c.v, c.se)
 			require.Equal(t, c.overall, o)
 			require.Equal(t, c.rises, r)
-			v, _ := (&Fig3Result{Dispersion: c.v, DispersionSE: c.se}).Verdict()
+			v, _ := (&SampleSizeResult{Dispersion: c.v, DispersionSE: c.se}).Verdict()
 			require.Equal(t, c.verdict, v)
 		})
 	}
@@ -110,17 +112,17 @@ func smallObjective(t *testing.T) (*diffusion.Objective, diffusion.Dataset) {
 // gradients (one backward pass per group) on the same batch.
 func TestDrawGramAndSignalFractionsMatchBruteForce(t *testing.T) {
 	obj, toy := smallObjective(t)
-	bins, err := conflict.EqualT(1000, 3)
+	bins, err := weighting.EqualT(1000, 3)
 	require.NoError(t, err)
-	bg, err := diffusion.NewBinGram(obj, diffusion.BinGramSettings{})
+	bg, err := gram.NewPass(obj, gram.Config{})
 	require.NoError(t, err)
 	const n = 4
 
 	g, losses, err := DrawGram(bg, toy, bins, n, rand.New(rand.NewPCG(7, 1)))
 	require.NoError(t, err)
-	b := diffusion.DrawBins(rand.New(rand.NewPCG(7, 1)), toy, bins.Edges, n)
-	rows, bl := obj.BinGradientRows(b, bins.K(), nil)
-	ref := conflict.GramOf(rows)
+	b := diffusion.DrawBins(rand.New(rand.NewPCG(7, 1)), toy, bins, n)
+	rows, bl := gram.BinGradientRows(obj, b, bins.K(), nil)
+	ref := gram.FromRows(rows)
 	for k := 0; k < bins.K(); k++ {
 		require.InDelta(t, bl[k], losses[k], 1e-6*bl[k])
 		for l := 0; l < bins.K(); l++ {
@@ -130,9 +132,9 @@ func TestDrawGramAndSignalFractionsMatchBruteForce(t *testing.T) {
 
 	s, err := SignalFractions(bg, toy, bins, n, rand.New(rand.NewPCG(7, 2)))
 	require.NoError(t, err)
-	b2 := diffusion.DrawBins(rand.New(rand.NewPCG(7, 2)), toy, bins.Edges, 2*n)
-	halves, _ := obj.BinGradientRows(b2, 2*bins.K(), nil) // group 2k: bin k's first n rows
-	h := conflict.GramOf(halves)
+	b2 := diffusion.DrawBins(rand.New(rand.NewPCG(7, 2)), toy, bins, 2*n)
+	halves, _ := gram.BinGradientRows(obj, b2, 2*bins.K(), nil) // group 2k: bin k's first n rows
+	h := gram.FromRows(halves)
 	for k := range s {
 		a, c := 2*k, 2*k+1
 		want := h.At(a, c) / ((h.At(a, a) + h.At(c, c)) / 2)
@@ -170,8 +172,8 @@ func TestSummarizeConflict(t *testing.T) {
 	var recs []conflict.Record
 	var slopes []float64
 	for _, gs := range grads {
-		g := conflict.GramOf(gs)
-		c := conflict.Cosine(g)
+		g := gram.FromRows(gs)
+		c := gram.Cosine(g)
 		recs = append(recs, conflict.Record{Step: 7, Gram: g, Cosine: c, Stats: conflict.Summarize(g)})
 		slopes = append(slopes, CosineDistanceSlope(c))
 	}
@@ -194,9 +196,9 @@ func TestSummarizeConflict(t *testing.T) {
 	require.Equal(t, []int{0, 10}, heatmapSteps([]int{0, 10}))
 }
 
-// smokeProbeConfig is the smoke scale's probed run.
-func smokeProbeConfig(seed uint64) ProbeRunConfig {
-	return ProbeSizesFor(Smoke).Config(ModelSizesFor(Smoke), seed)
+// smokeProbeSpec is the smoke scale's probed run.
+func smokeProbeSpec(seed uint64) run.Spec {
+	return ProbeSizesFor(Smoke).Spec(ModelSizesFor(Smoke), seed)
 }
 
 // A probed run trains exactly the model TrainModel trains (the probes
@@ -204,13 +206,14 @@ func smokeProbeConfig(seed uint64) ProbeRunConfig {
 // cache the second time with the same matrices.
 func TestProbedRunTrainsTheCachedModel(t *testing.T) {
 	env := &Env{Scale: Smoke, Out: t.TempDir(), Seed: 2}
-	cfg := smokeProbeConfig(2)
+	cfg := smokeProbeSpec(2)
 	p, err := TrainProbed(context.Background(), env, cfg)
 	require.NoError(t, err)
 	require.False(t, p.Cached)
-	m, err := TrainModel(context.Background(), env, cfg.Model)
+	ps := ProbeSizesFor(Smoke)
+	m, err := TrainModel(context.Background(), env, ModelSizesFor(Smoke).Model(ps.Target, ps.Strategy, 2, 2))
 	require.NoError(t, err)
-	a, err := diffusion.LoadCheckpoint(p.CheckpointPath())
+	a, err := diffusion.LoadCheckpoint(filepath.Join(p.Dir, run.CheckpointFile))
 	require.NoError(t, err)
 	b, err := m.Checkpoint()
 	require.NoError(t, err)
@@ -219,8 +222,8 @@ func TestProbedRunTrainsTheCachedModel(t *testing.T) {
 	require.True(t, slices.Equal(a.EMA, b.EMA), "the same EMA")
 
 	require.Equal(t, []int{0, 20, 40}, p.Steps())
-	require.Len(t, p.Draws, cfg.Draws)
-	K := cfg.Bins
+	require.Len(t, p.Draws, ps.Draws)
+	K := ps.Bins
 	for _, recs := range p.Draws {
 		require.Len(t, recs, 3)
 		for _, r := range recs {
@@ -242,19 +245,23 @@ func TestProbedRunTrainsTheCachedModel(t *testing.T) {
 			require.True(t, mat.Equal(p.Draws[r][i].Gram, again.Draws[r][i].Gram), "draw %d probe %d", r, i)
 		}
 	}
-	other := cfg
+	other := ps
 	other.PerBin++
-	require.NotEqual(t, cfg.Key(), other.Key())
-	bad := cfg
+	h1, err := cfg.Hash()
+	require.NoError(t, err)
+	h2, err := other.Spec(ModelSizesFor(Smoke), 2).Hash()
+	require.NoError(t, err)
+	require.NotEqual(t, h1, h2)
+	bad := ps
 	bad.Every = 15
-	_, err = TrainProbed(context.Background(), env, bad)
+	_, err = TrainProbed(context.Background(), env, bad.Spec(ModelSizesFor(Smoke), 2))
 	require.ErrorContains(t, err, "must divide")
 }
 
 // A probed run interrupted after a probe resumes from its checkpoint and
 // ends with the same records and weights as an uninterrupted one.
 func TestProbedRunResumes(t *testing.T) {
-	cfg := smokeProbeConfig(3)
+	cfg := smokeProbeSpec(3)
 	whole, err := TrainProbed(context.Background(), &Env{Scale: Smoke, Out: t.TempDir(), Seed: 3}, cfg)
 	require.NoError(t, err)
 
@@ -263,7 +270,9 @@ func TestProbedRunResumes(t *testing.T) {
 	defer cancel()
 	_, err = TrainProbed(ctx, &Env{Scale: Smoke, Out: dir, Seed: 3, Log: &cancelWriter{marker: "step 20/40 probed", cancel: cancel}}, cfg)
 	require.True(t, errors.Is(err, context.Canceled), "%v", err)
-	_, err = os.Stat(filepath.Join(dir, "models", cfg.Key(), "run.json"))
+	h, err := cfg.Hash()
+	require.NoError(t, err)
+	_, err = os.Stat(filepath.Join(dir, "models", ModelLabel(cfg)+"_probe_"+h, run.DoneFile))
 	require.True(t, errors.Is(err, os.ErrNotExist), "no completion marker after an interrupt")
 
 	var log bytes.Buffer
@@ -277,11 +286,11 @@ func TestProbedRunResumes(t *testing.T) {
 			require.True(t, mat.Equal(whole.Draws[r][i].Gram, resumed.Draws[r][i].Gram), "draw %d probe %d", r, i)
 		}
 	}
-	a, _ := os.ReadFile(whole.CheckpointPath())
-	b, _ := os.ReadFile(resumed.CheckpointPath())
+	a, _ := os.ReadFile(filepath.Join(whole.Dir, run.CheckpointFile))
+	b, _ := os.ReadFile(filepath.Join(resumed.Dir, run.CheckpointFile))
 	require.Equal(t, a, b, "the resumed run ends bit-identical")
 	// The log on disk holds every probe once.
-	_, recs, err := conflict.ReadLog(DrawDir(resumed.Dir, 0))
+	_, recs, err := conflict.ReadLog(filepath.Join(resumed.Dir, run.ProbesDir, DrawName(0)))
 	require.NoError(t, err)
 	require.Len(t, recs, 3)
 }
@@ -323,9 +332,11 @@ func TestSampleSizeStudy(t *testing.T) {
 func TestGradientTargetSizesAreValid(t *testing.T) {
 	for _, s := range Scales {
 		ms := ModelSizesFor(s)
-		cfg := ProbeSizesFor(s).Config(ms, 1)
-		require.NoError(t, cfg.validate(), s)
-		require.NoError(t, cfg.Model.validate(), s)
+		cfg := ProbeSizesFor(s).Spec(ms, 1)
+		require.NoError(t, validateProbed(cfg), s)
+		_, err := cfg.Normalize()
+		require.NoError(t, err, s)
+		require.NoError(t, validateModel(ms.Model("v", "min-snr:5", 1, 1)), s)
 		f3 := Fig3SizesFor(s)
 		require.GreaterOrEqual(t, f3.Draws, 3, s)
 		require.True(t, slices.IsSorted(f3.PerBin) && f3.PerBin[0] >= 1, s)
@@ -335,6 +346,6 @@ func TestGradientTargetSizesAreValid(t *testing.T) {
 		require.Positive(t, f4.Rho, s)
 		require.Greater(t, f4.Close, 1.0, s)
 		require.True(t, slices.IsSorted(f4.RhoGrid) && f4.RhoGrid[0] > 0, s)
-		require.GreaterOrEqual(t, cfg.Draws, 2, "%s: standard errors need draws", s)
+		require.GreaterOrEqual(t, ProbeSizesFor(s).Draws, 2, "%s: standard errors need draws", s)
 	}
 }

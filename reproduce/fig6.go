@@ -11,181 +11,244 @@ import (
 	"gonum.org/v1/plot/vg"
 )
 
-func init() {
-	Register(Target{Name: "fig6", Title: "unweighted x0-MSE by timestep range over training", Run: runFig6})
-}
-
 // fig6Tail is the number of last metrics records averaged for the final
 // x0-MSE of a range (the held-out batches are fixed, so what varies between
 // records is the training noise of the weights).
 const fig6Tail = 3
 
-// Fig6Keys returns the metrics keys of the paper's Fig. 6 ranges for T
-// timesteps ("x0_mse_0_100", …) and their labels ("[0,100)", …).
-func Fig6Keys(T int) (keys, labels []string) {
+// Fig6Labels returns the labels ("[0,100)", …) of the paper's Fig. 6
+// ranges for T timesteps, in the order of a record's X0MSE (X0MSE(k)
+// selects range k).
+func Fig6Labels(T int) []string {
+	var labels []string
 	for _, r := range diffusion.Fig6Ranges {
 		lo, hi := r[0]*T/1000, r[1]*T/1000
 		if hi <= lo {
 			continue
 		}
-		keys = append(keys, fmt.Sprintf("x0_mse_%d_%d", lo, hi))
 		labels = append(labels, fmt.Sprintf("[%d,%d)", lo, hi))
 	}
-	return keys, labels
+	return labels
 }
 
-func runFig6(ctx context.Context, env *Env) (*Report, error) {
-	dir, err := env.Dir("fig6")
-	if err != nil {
-		return nil, err
-	}
-	out := &output{dir: dir}
+// Fig6Result is what fig6 measured: the grid of models and, per target,
+// strategy and Fig. 6 range, the final x0-MSE.
+type Fig6Result struct {
+	// Scale and Sizes are the run's.
+	Scale Scale
+	Sizes ModelSizes
+	// Grid holds the models (PaperTargets × PaperStrategies × seeds) with
+	// their x0-MSE by range over training.
+	Grid *ModelGrid
+	// Labels name the ranges (Fig6Labels of Sizes.T).
+	Labels []string
+	// Final[i][s][k] is the final x0-MSE of Grid.Targets[i],
+	// Grid.Strategies[s] in range Labels[k]: the mean of the last Fig6Tail
+	// records of the seed-mean curve (TailMeanSE); FinalRSE[i][s][k] is the
+	// relative standard error of that mean (its SE over the mean).
+	Final, FinalRSE [][][]float64
+}
+
+// Fig6 trains (or takes from the cache) the grid of the paper's Fig. 6 and
+// measures the final x0-MSE of every target, strategy and range. It writes
+// nothing into the target's folder (Render does).
+func Fig6(ctx context.Context, env *Env) (*Fig6Result, error) {
 	sizes := ModelSizesFor(env.Scale)
 	g, err := TrainGrid(ctx, env, "fig6", sizes, PaperTargets, PaperStrategies)
 	if err != nil {
 		return nil, err
 	}
-	keys, labels := Fig6Keys(sizes.T)
-
-	ct := Table{Header: []string{"target", "strategy", "seed", "step", "range", "x0_mse"}}
+	r := &Fig6Result{Scale: env.Scale, Sizes: sizes, Grid: g, Labels: Fig6Labels(sizes.T)}
 	for _, tg := range g.Targets {
-		for _, st := range g.Strategies {
-			for _, sd := range g.Seeds {
-				m := g.Model(tg, st, sd)
-				for ki, k := range keys {
-					steps, vals := m.Series(k)
-					for i := range steps {
-						ct.Add(tg, st, sd, int(steps[i]), labels[ki], vals[i])
-					}
-				}
+		vals := make([][]float64, len(g.Strategies))
+		rse := make([][]float64, len(g.Strategies))
+		for si, st := range g.Strategies {
+			for ki := range r.Labels {
+				_, v := g.MeanSeries(tg, st, X0MSE(ki))
+				m, se := tailMeanSE(v, fig6Tail)
+				vals[si] = append(vals[si], m)
+				rse[si] = append(rse[si], se/m)
 			}
 		}
+		r.Final, r.FinalRSE = append(r.Final, vals), append(r.FinalRSE, rse)
 	}
+	return r, nil
+}
+
+// Render writes fig6's files into dir (x0mse.csv, x0mse.png,
+// final_x0mse.csv) and returns its report.
+func (r *Fig6Result) Render(dir string) (*Report, error) {
+	out := &output{dir: dir}
+	ct := fig6CurveTable(r.Grid, r.Labels)
 	if err := ct.WriteCSV(out.path("x0mse.csv")); err != nil {
 		return nil, err
 	}
-	grid, err := X0MSEFigure(g)
+	grid, err := X0MSEFigure(r.Grid)
 	if err != nil {
 		return nil, err
 	}
 	if err := grid.Save(out.path("x0mse.png")); err != nil {
 		return nil, err
 	}
-
-	// Final x0-MSE per range (mean of the last records, over seeds), and
-	// how far each strategy is from the best in its worst range.
-	ft := Table{Header: append([]string{"target", "strategy"}, append(append([]string(nil), labels...), "worst_regret")...)}
-	md := Table{Header: append([]string{"target", "strategy"}, append(append([]string(nil), labels...), "worst range vs best")...)}
-	var outcomes []Outcome
-	var lines []string
-	for _, tg := range g.Targets {
-		vals := make([][]float64, len(g.Strategies))
-		rse := make([][]float64, len(g.Strategies)) // relative standard errors of the tail means
-		for si, st := range g.Strategies {
-			for _, k := range keys {
-				_, v := g.MeanSeries(tg, st, k)
-				m, se := tailMeanSE(v, fig6Tail)
-				vals[si] = append(vals[si], m)
-				rse[si] = append(rse[si], se/m)
-			}
-		}
-		reg := Regrets(vals)
-		best := make([]int, len(keys))
-		for ri := range keys {
-			for si := range g.Strategies {
-				if reg[si][ri] == 0 {
-					best[ri] = si
-				}
-			}
-		}
-		worst := make([]float64, len(g.Strategies))
-		worstNoise := make([]float64, len(g.Strategies)) // standard error of worst
-		mi, oi, bestOther, bestName := -1, -1, math.Inf(1), ""
-		for si, st := range g.Strategies {
-			worst[si] = -1
-			for ri, x := range reg[si] {
-				if x > worst[si] {
-					worst[si] = x
-					worstNoise[si] = (1 + x) * math.Hypot(rse[si][ri], rse[best[ri]][ri])
-				}
-			}
-			row, mrow := []any{tg, st}, []any{tg, st}
-			for ri := range keys {
-				row = append(row, vals[si][ri])
-				c := fmt.Sprintf("%.4g", vals[si][ri])
-				if reg[si][ri] == 0 {
-					c = "**" + c + "**"
-				}
-				mrow = append(mrow, c)
-			}
-			ft.Add(append(row, worst[si])...)
-			md.Add(append(mrow, fmt.Sprintf("+%.0f%%", 100*worst[si]))...)
-			if st == fig5MinSNR {
-				mi = si
-			} else if worst[si] < bestOther {
-				oi, bestOther, bestName = si, worst[si], st
-			}
-		}
-		// The excesses are ratios of tail means; the margin is twice the
-		// standard error of their difference.
-		margin := 2 * math.Hypot(worstNoise[mi], worstNoise[oi])
-		o := Supports
-		switch {
-		case math.Abs(worst[mi]-bestOther) <= margin:
-			o = WithinNoise
-		case worst[mi] > bestOther:
-			o = Contradicts
-		}
-		outcomes = append(outcomes, o)
-		lines = append(lines, fmt.Sprintf("%s: min-SNR-5 is at most %.1f%% above the best strategy in every range, the most balanced other strategy (%s) %.1f%% (%s; noise margin %.1f%%)",
-			tg, 100*worst[mi], bestName, 100*bestOther, map[Outcome]string{Supports: "min-SNR-5 is the most balanced", Contradicts: "min-SNR-5 is not the most balanced", WithinNoise: "within noise"}[o], 100*margin))
-	}
+	f, ft, md := r.balanceFinding()
 	if err := ft.WriteCSV(out.path("final_x0mse.csv")); err != nil {
 		return nil, err
 	}
-	f := Finding{
-		Claim:    "Min-SNR-γ balances the timesteps: it does well in every timestep range at once, whereas each classical weighting favours some ranges (SNR weighting the low-noise ones, constant x0 weighting the high-noise ones) at the cost of others. (Our reading of the paper's Fig. 6, which plots these four ranges over training.)",
-		Measured: strings.Join(lines, "; ") + ".",
-		Rule:     fmt.Sprintf("per target, take each strategy's final x0-MSE in each range (mean of the last %d records), its excess over the best strategy in that range, and its worst excess over the ranges; min-SNR-5 balances if its worst excess is the smallest of the four; a difference within twice its standard error (from the record-to-record spread of the tail means) is within noise; %s", fig6Tail, verdictRule),
-		Verdict:  VerdictOf(outcomes...),
-	}
-	r := &Report{
+	return &Report{
 		Title:    "unweighted x0-MSE by timestep range over training",
 		Paper:    "Fig. 6 of Hang et al. (ICCV 2023): the unweighted x0 loss ‖x0 − x̂0‖² in timestep ranges [0,100), [200,300), [600,700), [800,900) over training, for the four strategies",
-		Sizes:    sizes,
+		Sizes:    r.Sizes,
 		Findings: []Finding{f},
 		Sections: []Section{{
 			Heading: "Final x0-MSE by range",
-			Body:    fmt.Sprintf("Mean of the last %d records (every %d steps) on fixed held-out batches of %d examples per range; **bold** is the best strategy in the range; the last column is the strategy's largest excess over the best.\n\n", fig6Tail, sizes.EvalEvery, sizes.EvalSize) + md.Markdown(),
+			Body:    fmt.Sprintf("Mean of the last %d records (every %d steps) on fixed held-out batches of %d examples per range; **bold** is the best strategy in the range; the last column is the strategy's largest excess over the best.\n\n", fig6Tail, r.Sizes.EvalEvery, r.Sizes.EvalSize) + md.Markdown(),
 		}},
-		Limits: limitsText(env.Scale, "x0-MSE") + " The x0-MSE of a range is measured on the same held-out examples for every model, so differences between strategies are not differences of data.",
+		Limits: limitsText(r.Scale, "x0-MSE") + " The x0-MSE of a range is measured on the same held-out examples for every model, so differences between strategies are not differences of data.",
 		Files:  out.files,
+	}, nil
+}
+
+// fig6CurveTable is the x0-MSE of every model of a grid in every range
+// over training (x0mse.csv).
+func fig6CurveTable(g *ModelGrid, labels []string) Table {
+	t := Table{Header: []string{"target", "strategy", "seed", "step", "range", "x0_mse"}}
+	for _, tg := range g.Targets {
+		for _, st := range g.Strategies {
+			for _, sd := range g.Seeds {
+				m := g.Model(tg, st, sd)
+				for ki := range labels {
+					steps, vals := m.Series(X0MSE(ki))
+					for i := range steps {
+						t.Add(tg, st, sd, int(steps[i]), labels[ki], vals[i])
+					}
+				}
+			}
+		}
 	}
-	return r, nil
+	return t
+}
+
+// balance is how evenly each strategy of one target does over the ranges.
+type balance struct {
+	// regret[s][k] is strategy s's excess over the best strategy in range
+	// k (Regrets), best[k] the best strategy there.
+	regret [][]float64
+	best   []int
+	// worst[s] is strategy s's largest excess over the ranges and
+	// worstSE[s] its standard error.
+	worst, worstSE []float64
+}
+
+// balanceOf measures the balance of final x0-MSEs vals[s][k] with relative
+// standard errors rse[s][k].
+func balanceOf(vals, rse [][]float64) balance {
+	b := balance{regret: Regrets(vals), best: make([]int, len(vals[0]))}
+	for k := range b.best {
+		for s := range vals {
+			if b.regret[s][k] == 0 {
+				b.best[k] = s
+			}
+		}
+	}
+	for s := range vals {
+		w, se := -1.0, 0.0
+		for k, x := range b.regret[s] {
+			if x > w {
+				w, se = x, (1+x)*math.Hypot(rse[s][k], rse[b.best[k]][k])
+			}
+		}
+		b.worst, b.worstSE = append(b.worst, w), append(b.worstSE, se)
+	}
+	return b
+}
+
+// balanceOutcome is what a target's balance says about "min-SNR-5
+// balances the ranges": min-SNR-5 (strategy mi) against the most balanced
+// other strategy (oi). The excesses are ratios of tail means; the margin is
+// twice the standard error of their difference.
+func balanceOutcome(b balance, mi, oi int) (o Outcome, margin float64) {
+	margin = 2 * math.Hypot(b.worstSE[mi], b.worstSE[oi])
+	switch {
+	case math.Abs(b.worst[mi]-b.worst[oi]) <= margin:
+		return WithinNoise, margin
+	case b.worst[mi] > b.worst[oi]:
+		return Contradicts, margin
+	}
+	return Supports, margin
+}
+
+// balanceFinding compares the final x0-MSEs with the claim that
+// min-SNR-γ balances the timesteps, and tabulates them as CSV
+// (final_x0mse.csv) and for the report.
+func (r *Fig6Result) balanceFinding() (f Finding, csv, md Table) {
+	g := r.Grid
+	csv = Table{Header: append([]string{"target", "strategy"}, append(append([]string(nil), r.Labels...), "worst_regret")...)}
+	md = Table{Header: append([]string{"target", "strategy"}, append(append([]string(nil), r.Labels...), "worst range vs best")...)}
+	var outs []Outcome
+	var lines []string
+	for i, tg := range g.Targets {
+		b := balanceOf(r.Final[i], r.FinalRSE[i])
+		mi, oi := -1, -1
+		for si, st := range g.Strategies {
+			fig6Rows(&csv, &md, tg, st, r.Final[i][si], b.regret[si], b.worst[si])
+			if st == fig5MinSNR {
+				mi = si
+			} else if oi < 0 || b.worst[si] < b.worst[oi] {
+				oi = si
+			}
+		}
+		o, margin := balanceOutcome(b, mi, oi)
+		outs = append(outs, o)
+		lines = append(lines, fmt.Sprintf("%s: min-SNR-5 is at most %.1f%% above the best strategy in every range, the most balanced other strategy (%s) %.1f%% (%s; noise margin %.1f%%)",
+			tg, 100*b.worst[mi], g.Strategies[oi], 100*b.worst[oi], map[Outcome]string{Supports: "min-SNR-5 is the most balanced", Contradicts: "min-SNR-5 is not the most balanced", WithinNoise: "within noise"}[o], 100*margin))
+	}
+	f = Finding{
+		Claim:    "Min-SNR-γ balances the timesteps: it does well in every timestep range at once, whereas each classical weighting favours some ranges (SNR weighting the low-noise ones, constant x0 weighting the high-noise ones) at the cost of others. (Our reading of the paper's Fig. 6, which plots these four ranges over training.)",
+		Measured: strings.Join(lines, "; ") + ".",
+		Rule:     fmt.Sprintf("per target, take each strategy's final x0-MSE in each range (mean of the last %d records), its excess over the best strategy in that range, and its worst excess over the ranges; min-SNR-5 balances if its worst excess is the smallest of the four; a difference within twice its standard error (from the record-to-record spread of the tail means) is within noise; %s", fig6Tail, verdictRule),
+		Verdict:  VerdictOf(outs...),
+	}
+	return f, csv, md
+}
+
+// fig6Rows adds one strategy's final x0-MSEs to the CSV and markdown
+// tables: the markdown marks the best strategy of each range in bold.
+func fig6Rows(csv, md *Table, target, strategy string, vals, regret []float64, worst float64) {
+	row, mrow := []any{target, strategy}, []any{target, strategy}
+	for k, v := range vals {
+		row = append(row, v)
+		c := fmt.Sprintf("%.4g", v)
+		if regret[k] == 0 {
+			c = "**" + c + "**"
+		}
+		mrow = append(mrow, c)
+	}
+	csv.Add(append(row, worst)...)
+	md.Add(append(mrow, fmt.Sprintf("+%.0f%%", 100*worst))...)
 }
 
 // X0MSEFigure draws the paper's Fig. 6 for a grid: the unweighted x0-MSE
-// of each Fig. 6 timestep range (Fig6Keys) against training step, seed
+// of each Fig. 6 timestep range (Fig6Labels) against training step, seed
 // means on a log scale, one row of panels per target, one line per
 // strategy.
 func X0MSEFigure(g *ModelGrid) (plots.Grid, error) {
-	keys, labels := Fig6Keys(g.Sizes.T)
-	grid := plots.Grid{Rows: len(g.Targets), Cols: len(keys), Width: 18 * vg.Inch, Height: 11 * vg.Inch}
+	labels := Fig6Labels(g.Sizes.T)
+	grid := plots.Grid{Rows: len(g.Targets), Cols: len(labels), Width: 18 * vg.Inch, Height: 11 * vg.Inch}
 	for _, tg := range g.Targets {
-		for ki, k := range keys {
+		for ki := range labels {
 			panel := plots.Lines{Title: fmt.Sprintf("%s-prediction, t in %s", tg, labels[ki]), XLabel: "training step", YLabel: "x0-MSE (log scale)", LogY: true}
 			if ki > 0 {
 				panel.Legend = "none"
 			}
 			for _, st := range g.Strategies {
-				s, v := g.MeanSeries(tg, st, k)
+				s, v := g.MeanSeries(tg, st, X0MSE(ki))
 				panel.Series = append(panel.Series, plots.Series{Name: st, X: s, Y: v})
 			}
 			p, err := panel.Plot()
 			if err != nil {
 				return plots.Grid{}, err
 			}
-			useLogTicks125(p)
+			plots.UseLogTicks125(p)
 			grid.Panels = append(grid.Panels, p)
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+
+	"github.com/paretodiff/paretodiff/run"
 )
 
 // Targets and strategies of the paper's Fig. 5 and Fig. 6 (Table 2 varies
@@ -31,21 +33,22 @@ type ModelGrid struct {
 // them) and quality measured with env.Seed.
 func TrainGrid(ctx context.Context, env *Env, prefix string, sizes ModelSizes, targets, strategies []string) (*ModelGrid, error) {
 	g := &ModelGrid{Sizes: sizes, Targets: targets, Strategies: strategies, Seeds: sizes.seeds(env.Seed), models: map[[3]string]*TrainedModel{}}
-	var cfgs []ModelConfig
+	var specs []run.Spec
+	var keys [][3]string
 	for _, tg := range targets {
 		for _, st := range strategies {
 			for _, sd := range g.Seeds {
-				cfgs = append(cfgs, sizes.Model(tg, st, sd, env.Seed))
+				specs = append(specs, sizes.Model(tg, st, sd, env.Seed))
+				keys = append(keys, [3]string{tg, st, fmt.Sprint(sd)})
 			}
 		}
 	}
-	ms, err := TrainModels(ctx, env, prefix, cfgs)
+	ms, err := TrainModels(ctx, env, prefix, specs)
 	if err != nil {
 		return nil, err
 	}
 	for i, m := range ms {
-		c := cfgs[i]
-		g.models[[3]string{c.Target, c.Strategy, fmt.Sprint(c.Seed)}] = m
+		g.models[keys[i]] = m
 	}
 	return g, nil
 }
@@ -62,10 +65,10 @@ func (g *ModelGrid) MeanQuality(target, strategy string) (steps, values []float6
 	return g.mean(target, strategy, func(m *TrainedModel) ([]float64, []float64) { return m.QualitySeries() })
 }
 
-// MeanSeries returns a metrics field (TrainedModel.Series) averaged over
-// the seeds.
-func (g *ModelGrid) MeanSeries(target, strategy, key string) (steps, values []float64) {
-	return g.mean(target, strategy, func(m *TrainedModel) ([]float64, []float64) { return m.Series(key) })
+// MeanSeries returns a metric (TrainedModel.Series) averaged over the
+// seeds.
+func (g *ModelGrid) MeanSeries(target, strategy string, value func(run.Record) float64) (steps, values []float64) {
+	return g.mean(target, strategy, func(m *TrainedModel) ([]float64, []float64) { return m.Series(value) })
 }
 
 func (g *ModelGrid) mean(target, strategy string, f func(*TrainedModel) ([]float64, []float64)) (steps, values []float64) {
@@ -95,6 +98,20 @@ func (g *ModelGrid) FinalQuality(target, strategy string) (mean, sd, sampling fl
 	}
 	mean, sd = meanSD(all)
 	return mean, sd, sampling
+}
+
+// FinalStats are the final quality of one configuration of a grid
+// (ModelGrid.FinalQuality): the mean and standard deviation over all
+// seeds and sample sets, and the standard deviation of the sampling noise
+// alone.
+type FinalStats struct {
+	Mean, SD, Sampling float64
+}
+
+// finalStats returns ModelGrid.FinalQuality of a target and strategy.
+func finalStats(g *ModelGrid, target, strategy string) FinalStats {
+	m, sd, samp := g.FinalQuality(target, strategy)
+	return FinalStats{Mean: m, SD: sd, Sampling: samp}
 }
 
 // Floor returns the quality measure's noise floor (the same for every

@@ -7,20 +7,21 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/paretodiff/paretodiff/conflict"
 	"github.com/paretodiff/paretodiff/diffusion"
+	"github.com/paretodiff/paretodiff/diffusion/gram"
 	"github.com/paretodiff/paretodiff/pareto"
 	"github.com/paretodiff/paretodiff/solvers"
+	"github.com/paretodiff/paretodiff/weighting"
 	"gonum.org/v1/gonum/mat"
 )
 
 // DrawGram draws a batch stratified into the bins, perBin examples each,
 // with rng (diffusion.DrawBins) and returns the K×K Gram matrix of the
-// bins' task-loss gradients from one pass of bg (diffusion.BinGram, exact)
+// bins' task-loss gradients from one pass of bg (gram.Pass, exact)
 // and the bins' task losses. It overwrites the network's gradients.
-func DrawGram(bg *diffusion.BinGram, data diffusion.Dataset, bins conflict.Bins, perBin int, rng *rand.Rand) (*mat.SymDense, []float64, error) {
+func DrawGram(bg *gram.Pass, data diffusion.Dataset, bins weighting.Bins, perBin int, rng *rand.Rand) (*mat.SymDense, []float64, error) {
 	K := bins.K()
-	b := diffusion.DrawBins(rng, data, bins.Edges, perBin)
+	b := diffusion.DrawBins(rng, data, bins, perBin)
 	counts := make([]int, K)
 	for k := range counts {
 		counts[k] = perBin
@@ -44,9 +45,9 @@ func DrawGram(bg *diffusion.BinGram, data diffusion.Dataset, bins conflict.Bins,
 // s_k near 1 means the Gram entries of that bin are signal; near 0 (or
 // negative, by chance) that they are mostly noise. One pass of bg over 2K
 // groups.
-func SignalFractions(bg *diffusion.BinGram, data diffusion.Dataset, bins conflict.Bins, perBin int, rng *rand.Rand) ([]float64, error) {
+func SignalFractions(bg *gram.Pass, data diffusion.Dataset, bins weighting.Bins, perBin int, rng *rand.Rand) ([]float64, error) {
 	K := bins.K()
-	b := diffusion.DrawBins(rng, data, bins.Edges, 2*perBin) // bin k is rows 2k·n … 2(k+1)·n − 1
+	b := diffusion.DrawBins(rng, data, bins, 2*perBin) // bin k is rows 2k·n … 2(k+1)·n − 1
 	counts := make([]int, 2*K)
 	for i := range counts {
 		counts[i] = perBin
@@ -99,7 +100,7 @@ func MeanGram(gs []*mat.SymDense) *mat.SymDense {
 // returns its result (W on the simplex, F the objective, Gap the
 // certificate F − f* ≤ Gap).
 func ParetoWeights(g mat.Symmetric, lambda float64, method solvers.Method) (solvers.Result, error) {
-	p, err := pareto.NewFromGram(g, pareto.Options{Lambda: lambda})
+	p, err := pareto.NewFromGram(g, pareto.Config{Lambda: lambda})
 	if err != nil {
 		return solvers.Result{}, fmt.Errorf("reproduce: %w", err)
 	}

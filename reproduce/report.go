@@ -4,7 +4,6 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
-	"math"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -358,12 +357,4 @@ type output struct {
 func (o *output) path(name string) string {
 	o.files = append(o.files, name)
 	return filepath.Join(o.dir, name)
-}
-
-// f3 formats a number for prose with 3 significant digits.
-func f3(v float64) string {
-	if math.IsNaN(v) {
-		return "n/a"
-	}
-	return strconv.FormatFloat(v, 'g', 3, 64)
 }

@@ -8,12 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/paretodiff/paretodiff/diffusion/nn"
+	"github.com/paretodiff/paretodiff/run"
 )
 
 // Scale chooses the size of every reproduction: how much data, how large a
@@ -75,11 +75,12 @@ type Env struct {
 	trained, reused int // models TrainModel trained and took from the cache
 	logMu           sync.Mutex
 	qmu             sync.Mutex
-	qualities       map[string]Quality // by configuration, see quality
+	qualities       map[string]run.QualityMeasure // by spec, see quality
 }
 
-// backend returns the backend, the CPU one when none is set.
-func (e *Env) backend() nn.Backend {
+// BackendOrCPU returns the backend every network runs on: Backend, or,
+// when none is set, the CPU one (which it then stores in Backend).
+func (e *Env) BackendOrCPU() nn.Backend {
 	if e.Backend == nil {
 		e.Backend = nn.NewCPU()
 	}
@@ -138,70 +139,62 @@ type Target struct {
 	Name string
 	// Title says what it reproduces, in a few words.
 	Title string
-	// Run computes the figure, writing its files into env.Dir(Name), and
-	// returns its report (which RunTarget writes as report.md).
-	Run func(ctx context.Context, env *Env) (*Report, error)
+	// Compute measures what the target needs (training or reusing the
+	// models it needs in the model cache) and returns it as a typed Result;
+	// it writes nothing into the target's folder.
+	Compute func(ctx context.Context, env *Env) (Result, error)
 }
 
-var (
-	registryMu sync.Mutex
-	registry   = map[string]Target{}
-)
-
-// order is the order in which All runs the targets that exist; targets not
-// listed run after them, by name.
-var order = []string{"weights", "fig2", "fig3", "fig4", "fig5", "fig6", "table2", "conflict"}
-
-// Register adds a target. Names are unique and "all" is reserved; a
-// duplicate panics (a programmer error).
-func Register(t Target) {
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	if t.Name == "" || t.Name == "all" || t.Run == nil {
-		panic(fmt.Sprintf("reproduce: invalid target %q", t.Name))
-	}
-	if _, dup := registry[t.Name]; dup {
-		panic(fmt.Sprintf("reproduce: target %q registered twice", t.Name))
-	}
-	registry[t.Name] = t
+// Result is what a target measured. Render draws it: it writes the
+// target's CSVs and figures into dir (the target's folder, which exists)
+// and returns the report that compares the numbers with the paper's claim,
+// computed from them alone.
+type Result interface {
+	Render(dir string) (*Report, error)
 }
 
-// Targets returns every registered target in the order All runs them.
-func Targets() []Target {
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	ts := make([]Target, 0, len(registry))
-	for _, t := range registry {
-		ts = append(ts, t)
-	}
-	rank := func(name string) int {
-		if i := slices.Index(order, name); i >= 0 {
-			return i
+// resultOf adapts a split target's compute function, which returns its
+// own result type, to Compute (nil on error, not a typed nil).
+func resultOf[R Result](compute func(ctx context.Context, env *Env) (R, error)) func(ctx context.Context, env *Env) (Result, error) {
+	return func(ctx context.Context, env *Env) (Result, error) {
+		r, err := compute(ctx, env)
+		if err != nil {
+			return nil, err
 		}
-		return len(order)
+		return r, nil
 	}
-	sort.Slice(ts, func(i, j int) bool {
-		ri, rj := rank(ts[i].Name), rank(ts[j].Name)
-		if ri != rj {
-			return ri < rj
-		}
-		return ts[i].Name < ts[j].Name
-	})
-	return ts
 }
+
+// targets is every reproduction, in the order "all" runs them: the
+// closed forms first, then the paper's figures and table in order, then
+// the conflict study.
+var targets = []Target{
+	{Name: "weights", Title: "loss weights of the four strategies for ε, x0 and v", Compute: resultOf(Weights)},
+	{Name: "fig2", Title: "fine-tuning on one timestep bin: loss change at every timestep", Compute: resultOf(Fig2)},
+	{Name: "fig3", Title: "UGD weights against the number of samples per timestep bin", Compute: resultOf(Fig3)},
+	{Name: "fig4", Title: "Eq. 11 objective of constant, SNR, max-SNR, min-SNR and UGD weights", Compute: resultOf(Fig4)},
+	{Name: "fig5", Title: "sample quality against training steps, 4 strategies × 3 targets", Compute: resultOf(Fig5)},
+	{Name: "fig6", Title: "unweighted x0-MSE by timestep range over training", Compute: resultOf(Fig6)},
+	{Name: "table2", Title: "min-SNR-γ for γ ∈ {1, 5, 10, 20}: final sample quality", Compute: resultOf(Table2)},
+	{Name: "conflict", Title: "gradient conflict between timestep bins over training (cosines by distance)", Compute: resultOf(Conflict)},
+}
+
+// Targets returns every target in the order All runs them.
+func Targets() []Target { return slices.Clone(targets) }
 
 // Lookup returns the target of a name.
 func Lookup(name string) (Target, bool) {
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	t, ok := registry[name]
-	return t, ok
+	i := slices.IndexFunc(targets, func(t Target) bool { return t.Name == name })
+	if i < 0 {
+		return Target{}, false
+	}
+	return targets[i], true
 }
 
-// Names returns the registered names in run order.
+// Names returns the target names in run order.
 func Names() []string {
 	var ns []string
-	for _, t := range Targets() {
+	for _, t := range targets {
 		ns = append(ns, t.Name)
 	}
 	return ns
@@ -238,7 +231,8 @@ func Resolve(names []string) ([]Target, error) {
 	return ts, nil
 }
 
-// RunTarget runs one target: it creates Out/NAME, runs the target, stamps
+// RunTarget runs one target: it creates Out/NAME, computes the target's
+// result and renders it there, stamps
 // the report with the scale, seed, device and wall time, and writes
 // Out/NAME/report.md. On error (including a cancelled context) no report
 // is written; files already written stay complete (every file is written
@@ -247,11 +241,15 @@ func RunTarget(ctx context.Context, env *Env, t Target) (*Report, error) {
 	if _, err := env.Dir(t.Name); err != nil {
 		return nil, err
 	}
-	env.backend()
+	env.BackendOrCPU()
 	env.Logf("%s: start (%s scale, device %s, seed %d)", t.Name, env.Scale, env.Backend.Name(), env.Seed)
 	start := time.Now()
 	trained, reused := env.counts()
-	r, err := t.Run(ctx, env)
+	res, err := t.Compute(ctx, env)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t.Name, err)
+	}
+	r, err := res.Render(filepath.Join(env.Out, t.Name))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Name, err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/paretodiff/paretodiff/diffusion/classifier"
 	"github.com/paretodiff/paretodiff/diffusion/data"
+	"github.com/paretodiff/paretodiff/run"
 	"github.com/stretchr/testify/require"
 )
 
@@ -252,8 +253,10 @@ func TestInterruptedModelResumes(t *testing.T) {
 	env := &Env{Scale: Smoke, Out: dir, Seed: 3, Log: &cancelWriter{marker: "step 20/40", cancel: cancel}}
 	_, err = TrainModel(ctx, env, cfg)
 	require.True(t, errors.Is(err, context.Canceled), "%v", err)
-	mdir := filepath.Join(env.ModelsDir(), cfg.Key())
-	_, err = os.Stat(filepath.Join(mdir, "model.json"))
+	h, err := cfg.Hash()
+	require.NoError(t, err)
+	mdir := filepath.Join(env.ModelsDir(), ModelLabel(cfg)+"_"+h)
+	_, err = os.Stat(filepath.Join(mdir, run.DoneFile))
 	require.True(t, errors.Is(err, os.ErrNotExist), "no completion marker after an interrupt")
 	temps, _ := filepath.Glob(filepath.Join(mdir, ".*.tmp-*"))
 	require.Empty(t, temps)
@@ -271,7 +274,8 @@ func TestInterruptedModelResumes(t *testing.T) {
 	require.Equal(t, len(whole.Records), len(resumed.Records))
 	for i := range whole.Records {
 		require.Equal(t, whole.Records[i].Step, resumed.Records[i].Step)
-		require.Equal(t, whole.Records[i].Values["x0_mse_0_100"], resumed.Records[i].Values["x0_mse_0_100"])
+		require.Equal(t, whole.Records[i].X0MSE, resumed.Records[i].X0MSE)
+		require.Equal(t, whole.Records[i].Quality, resumed.Records[i].Quality)
 	}
 }
 
@@ -306,7 +310,7 @@ func TestMNISTModelQualityIsFD(t *testing.T) {
 	sizes := ModelSizes{Data: "mnist", Width: 16, Depth: 1, Schedule: "cosine", T: 1000, Steps: 4, Batch: 16, LR: 1e-3,
 		ClipNorm: 1, EMA: 0.9, EvalEvery: 2, EvalSize: 8, Samples: 64, Sampler: "heun", SamplerSteps: 3, Repeats: 2, Seeds: 1}
 	cfg := sizes.Model("v", "min-snr:5", 1, 1)
-	cfg.Quality.Classifier = classifier.Config{Arch: classifier.Arch{Hidden: []int{32, 16}}, Epochs: 1, TrainSize: 2000}
+	cfg.Eval.Quality.Classifier = classifier.Config{Arch: classifier.Arch{Hidden: []int{32, 16}}, Epochs: 1, TrainSize: 2000}
 	m, err := TrainModel(context.Background(), env, cfg)
 	require.NoError(t, err)
 	require.Equal(t, "FD", m.Metric)
@@ -316,5 +320,5 @@ func TestMNISTModelQualityIsFD(t *testing.T) {
 		require.False(t, math.IsNaN(v) || math.IsInf(v, 0) || v < 0, "%v", v)
 	}
 	require.Greater(t, m.Final[0], m.Floor, "four steps of training are far from real digits")
-	require.Equal(t, 784, m.Config.Net.Dim)
+	require.Equal(t, 784, m.Spec.Net.ResMLP.Dim)
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/diffusion/nn"
+	"github.com/paretodiff/paretodiff/run"
 	"github.com/paretodiff/paretodiff/weighting"
 )
 
@@ -72,28 +73,28 @@ func ModelSizesFor(s Scale) ModelSizes {
 	return m
 }
 
-// Model returns the configuration of one model of these sizes: target
-// ("eps", "x0", "v"), strategy (a weighting.Parse spec), the training seed
-// and the seed of the quality evaluation (shared by every model of a run so
-// that all are measured on the same noise).
-func (s ModelSizes) Model(target, strategy string, seed, evalSeed uint64) ModelConfig {
-	net := nn.ResMLPConfig{Dim: dataDim(s.Data), Width: s.Width, Depth: s.Depth}
+// Model returns the run of one model of these sizes: target ("eps", "x0",
+// "v"), weighting (a weighting.Parse spec), the training seed and the seed
+// of the quality evaluation (shared by every model of a run so that all
+// are measured on the same noise).
+func (s ModelSizes) Model(target, strategy string, seed, evalSeed uint64) run.Spec {
+	net := nn.ResMLPConfig{Width: s.Width, Depth: s.Depth}
 	if tg, err := weighting.ParseTarget(target); err == nil {
 		// The same input skips as `paretodiff train --skip auto` (on for MNIST
 		// with ε or v; the toy scales are unaffected).
 		net.SigmaData, net.Skip = diffusion.AutoPrecond(s.Data, tg)
 	}
-	return ModelConfig{
-		Data:     s.Data,
-		Net:      net,
-		Schedule: s.Schedule, T: s.T, Target: target, Strategy: strategy,
-		Steps: s.Steps, Batch: s.Batch,
-		Optim:     nn.OptimConfig{LR: s.LR, Warmup: s.Warmup, ClipNorm: s.ClipNorm, EMADecay: s.EMA}.WithDefaults(),
-		Seed:      seed,
-		EvalEvery: s.EvalEvery, EvalSize: s.EvalSize,
-		Quality: QualityConfig{
-			Samples: s.Samples, Sampler: s.Sampler, SamplerSteps: s.SamplerSteps, Repeats: s.Repeats, Seed: evalSeed,
+	return run.Spec{
+		Net: nn.Spec{Kind: "resmlp", ResMLP: &net},
+		Train: diffusion.TrainSpec{
+			Data: s.Data, Schedule: s.Schedule, T: s.T, Target: target, Weighting: strategy,
+			Batch: s.Batch, Seed: seed, EvalSize: s.EvalSize,
+			Optim: nn.OptimConfig{LR: s.LR, Warmup: s.Warmup, ClipNorm: s.ClipNorm, EMADecay: s.EMA}.WithDefaults(),
 		},
+		Steps: s.Steps,
+		Eval: run.EvalSpec{Every: s.EvalEvery, Quality: &run.QualitySpec{
+			Samples: s.Samples, Sampler: s.Sampler, SamplerSteps: s.SamplerSteps, Repeats: s.Repeats, Seed: evalSeed,
+		}},
 	}
 }
 

@@ -48,5 +48,5 @@ func TestEnvModelsSharesTheCache(t *testing.T) {
 	require.True(t, m2.Cached)
 	require.Equal(t, m1.Final, m2.Final)
 	require.Equal(t, models, b.ModelsDir())
-	require.Equal(t, "min-snr:5", cfg.Strategy)
+	require.Equal(t, "min-snr:5", cfg.Train.Weighting)
 }

@@ -4,26 +4,38 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/paretodiff/paretodiff/plots"
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 )
 
-func init() {
-	Register(Target{Name: "table2", Title: "min-SNR-γ for γ ∈ {1, 5, 10, 20}: final sample quality", Run: runTable2})
-}
-
 // Table2Gammas are the γ of the paper's Table 2.
 var Table2Gammas = []float64{1, 5, 10, 20}
 
-func runTable2(ctx context.Context, env *Env) (*Report, error) {
-	dir, err := env.Dir("table2")
-	if err != nil {
-		return nil, err
-	}
-	out := &output{dir: dir}
+// Table2Result is what table2 measured: the grid of min-SNR-γ models and
+// the final quality of each target and γ.
+type Table2Result struct {
+	// Scale and Sizes are the run's.
+	Scale Scale
+	Sizes ModelSizes
+	// Grid holds the models (PaperTargets × GammaSpec of each of Gammas ×
+	// seeds).
+	Grid *ModelGrid
+	// Gammas are the γ compared (Table2Gammas).
+	Gammas []float64
+	// Final[i][j] is the final quality of Grid.Targets[i] with min-SNR-γ
+	// for γ = Gammas[j], over seeds and sample sets.
+	Final [][]FinalStats
+}
+
+// Table2 trains (or takes from the cache) the min-SNR-γ models of the
+// paper's Table 2 and measures their final quality. It writes nothing
+// into the target's folder (Render does).
+func Table2(ctx context.Context, env *Env) (*Table2Result, error) {
 	sizes := ModelSizesFor(env.Scale)
 	var specs []string
 	for _, g := range Table2Gammas {
@@ -33,87 +45,119 @@ func runTable2(ctx context.Context, env *Env) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, metric := g.Floor()
-
-	ct := Table{Header: []string{"target", "gamma", "mean", "sd", "n"}}
-	md := Table{Header: append([]string{"γ"}, g.Targets...)}
-	means := map[string][]float64{}
-	sds := map[string][]float64{}
+	r := &Table2Result{Scale: env.Scale, Sizes: sizes, Grid: g, Gammas: Table2Gammas}
 	for _, tg := range g.Targets {
-		for gi, s := range specs {
-			m, sd, _ := g.FinalQuality(tg, s)
-			means[tg] = append(means[tg], m)
-			sds[tg] = append(sds[tg], sd)
-			ct.Add(tg, Table2Gammas[gi], m, sd, len(g.Seeds)*sizes.Repeats)
+		var row []FinalStats
+		for _, s := range specs {
+			row = append(row, finalStats(g, tg, s))
 		}
+		r.Final = append(r.Final, row)
 	}
+	return r, nil
+}
+
+// means returns the final mean qualities of target i, by γ.
+func (r *Table2Result) means(i int) []float64 {
+	var m []float64
+	for _, q := range r.Final[i] {
+		m = append(m, q.Mean)
+	}
+	return m
+}
+
+// Render writes table2's files into dir (table2.csv, table2.png) and
+// returns its report.
+func (r *Table2Result) Render(dir string) (*Report, error) {
+	out := &output{dir: dir}
+	_, metric := r.Grid.Floor()
+	ct, md := r.tables()
 	if err := ct.WriteCSV(out.path("table2.csv")); err != nil {
 		return nil, err
 	}
-	for gi, gm := range Table2Gammas {
-		row := []any{fmt.Sprintf("%g", gm)}
-		for _, tg := range g.Targets {
-			c := fmt.Sprintf("%.4f ± %.4f", means[tg][gi], sds[tg][gi])
-			if means[tg][gi] == minOf(means[tg]) {
-				c = "**" + c + "**"
-			}
-			row = append(row, c)
-		}
-		md.Add(row...)
-	}
-
-	fig, err := GammaFigure(g, Table2Gammas)
+	fig, err := GammaFigure(r.Grid, r.Gammas)
 	if err != nil {
 		return nil, err
 	}
 	if err := fig.Save(out.path("table2.png")); err != nil {
 		return nil, err
 	}
+	return &Report{
+		Title:    "min-SNR-γ for γ ∈ {1, 5, 10, 20}: final sample quality",
+		Paper:    "Table 2 of Hang et al. (ICCV 2023): the ablation of γ in min-SNR-γ",
+		Sizes:    r.Sizes,
+		Findings: []Finding{r.gammaFinding(metric)},
+		Sections: []Section{{Heading: fmt.Sprintf("Final %s (mean ± sd over seeds and sample sets; bold: best per target)", metric), Body: md.Markdown()}},
+		Limits:   limitsText(r.Scale, metric) + " Min-SNR-5 is the model fig5 trains; a run of both shares it.",
+		Files:    out.files,
+	}, nil
+}
 
-	// γ = 5 best, or within noise of the best.
-	i5 := 1
-	var outcomes []Outcome
+// tables are the final qualities as CSV (table2.csv: one row per target
+// and γ) and as the report's table (one row per γ, the best per target in
+// bold).
+func (r *Table2Result) tables() (csv, md Table) {
+	g := r.Grid
+	csv = Table{Header: []string{"target", "gamma", "mean", "sd", "n"}}
+	for i, tg := range g.Targets {
+		for j, q := range r.Final[i] {
+			csv.Add(tg, r.Gammas[j], q.Mean, q.SD, len(g.Seeds)*r.Sizes.Repeats)
+		}
+	}
+	md = Table{Header: append([]string{"γ"}, g.Targets...)}
+	for j, gm := range r.Gammas {
+		row := []any{fmt.Sprintf("%g", gm)}
+		for i := range g.Targets {
+			q := r.Final[i][j]
+			c := fmt.Sprintf("%.4f ± %.4f", q.Mean, q.SD)
+			if q.Mean == floats.Min(r.means(i)) {
+				c = "**" + c + "**"
+			}
+			row = append(row, c)
+		}
+		md.Add(row...)
+	}
+	return csv, md
+}
+
+// gammaOutcome is what one target's final qualities say about "γ = 5 is
+// best": γ = 5's (q5) against the best γ's (best; is5 when that is γ = 5).
+func gammaOutcome(q5, best FinalStats, is5 bool) Outcome {
+	switch {
+	case q5.Mean > best.Mean+2*math.Hypot(q5.SD, best.SD):
+		return Contradicts
+	case !is5:
+		return WithinNoise
+	}
+	return Supports
+}
+
+// gammaFinding compares the final qualities with the paper's choice of
+// γ = 5.
+func (r *Table2Result) gammaFinding(metric string) Finding {
+	i5 := slices.Index(r.Gammas, 5)
+	var outs []Outcome
 	var lines []string
-	for _, tg := range g.Targets {
-		bi := argMin(means[tg])
-		o := Supports
-		switch {
-		case means[tg][i5] > means[tg][bi]+2*math.Hypot(sds[tg][i5], sds[tg][bi]):
-			o = Contradicts
-		case bi != i5:
-			o = WithinNoise
-		}
-		outcomes = append(outcomes, o)
-		spread := (maxOf(means[tg]) - minOf(means[tg])) / minOf(means[tg])
+	var bests []int // the best γ's index of each target
+	for i, tg := range r.Grid.Targets {
+		m := r.means(i)
+		bi := floats.MinIdx(m)
+		o := gammaOutcome(r.Final[i][i5], r.Final[i][bi], bi == i5)
+		outs = append(outs, o)
+		spread := (floats.Max(m) - floats.Min(m)) / floats.Min(m)
 		lines = append(lines, fmt.Sprintf("%s: best γ = %g (%.4f), γ = 5 %.4f ± %.4f%s; worst γ is %.0f%% above the best",
-			tg, Table2Gammas[bi], means[tg][bi], means[tg][i5], sds[tg][i5],
+			tg, r.Gammas[bi], m[bi], m[i5], r.Final[i][i5].SD,
 			map[Outcome]string{Supports: " (best)", WithinNoise: " (worse, within noise)", Contradicts: " (worse beyond noise)"}[o], 100*spread))
+		bests = append(bests, bi)
 	}
-	bestAll := argMin(means[g.Targets[0]])
-	for _, tg := range g.Targets {
-		if argMin(means[tg]) != bestAll {
-			bestAll = -1
-		}
+	if len(bests) > 1 && !slices.ContainsFunc(bests, func(b int) bool { return b != bests[0] }) {
+		lines = append(lines, fmt.Sprintf("γ = %g is best for every target", r.Gammas[bests[0]]))
 	}
-	if bestAll >= 0 && len(g.Targets) > 1 {
-		lines = append(lines, fmt.Sprintf("γ = %g is best for every target", Table2Gammas[bestAll]))
-	}
-	f := Finding{
+	return Finding{
 		Claim:    "The paper's ablation over γ ∈ {1, 5, 10, 20} picks γ = 5, the value it uses everywhere else: γ = 5 gives the best final quality of the four.",
 		Measured: strings.Join(lines, "; ") + ".",
 		Rule:     fmt.Sprintf("a target supports the claim if γ = 5 has the lowest final %s; it is within noise if γ = 5's is higher than the best γ's by at most twice their combined standard deviation (over seeds and sample sets), and contradicts the claim if by more; %s", metric, verdictRule),
-		Verdict:  VerdictOf(outcomes...),
+		Verdict:  VerdictOf(outs...),
 	}
-	r := &Report{
-		Title:    "min-SNR-γ for γ ∈ {1, 5, 10, 20}: final sample quality",
-		Paper:    "Table 2 of Hang et al. (ICCV 2023): the ablation of γ in min-SNR-γ",
-		Sizes:    sizes,
-		Findings: []Finding{f},
-		Sections: []Section{{Heading: fmt.Sprintf("Final %s (mean ± sd over seeds and sample sets; bold: best per target)", metric), Body: md.Markdown()}},
-		Limits:   limitsText(env.Scale, metric) + " Min-SNR-5 is the model fig5 trains; a run of both shares it.",
-		Files:    out.files,
-	}
-	return r, nil
 }
 
 // GammaSpec is the weighting spec of min-SNR-γ: "min-snr:5".
@@ -145,22 +189,10 @@ func GammaFigure(g *ModelGrid, gammas []float64) (plots.Grid, error) {
 	return plots.Grid{Rows: 1, Cols: 1, Width: 6 * vg.Inch, Height: 4.5 * vg.Inch, Panels: []*plot.Plot{p}}, nil
 }
 
-func minOf(v []float64) float64 { return v[argMin(v)] }
+// minOf, maxOf and argMin are floats.Min, floats.Max and floats.MinIdx
+// (NaN values are skipped), for fig3 and the demo's report.
+func minOf(v []float64) float64 { return floats.Min(v) }
 
-func maxOf(v []float64) float64 {
-	m := math.Inf(-1)
-	for _, x := range v {
-		m = math.Max(m, x)
-	}
-	return m
-}
+func maxOf(v []float64) float64 { return floats.Max(v) }
 
-func argMin(v []float64) int {
-	b := 0
-	for i, x := range v {
-		if x < v[b] {
-			b = i
-		}
-	}
-	return b
-}
+func argMin(v []float64) int { return floats.MinIdx(v) }

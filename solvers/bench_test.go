@@ -21,7 +21,7 @@ func benchProblem(b *testing.B, k int) *pareto.Problem {
 	if p, ok := benchCache.Load(k); ok {
 		return p.(*pareto.Problem)
 	}
-	p, err := pareto.NewFromGrads(pareto.ConflictingGrads(k, benchP, 1), pareto.Options{Normalizer: pareto.NormL2})
+	p, err := pareto.NewFromGrads(pareto.ConflictingGrads(k, benchP, 1), pareto.Config{Normalizer: pareto.NormL2})
 	if err != nil {
 		b.Fatal(err)
 	}

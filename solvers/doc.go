@@ -43,7 +43,8 @@
 // The Frank-Wolfe variants keep v = Hw up to date with one or two columns of
 // H per iteration, recomputing it from w every max(K, 32) iterations and
 // before they claim convergence. fw's best-pair start costs O(K²) once; afw
-// and pfw start at the best vertex, O(K), which measured faster overall.
+// and pfw start at the best vertex, O(K), which is faster overall in
+// BenchmarkSolve (bench/RESULTS.md).
 //
 // Stopping rule, shared by every method: the Frank-Wolfe duality gap
 //
@@ -65,25 +66,19 @@
 //   - Solve returns an error only for invalid settings or an unknown method;
 //     a nil problem is a programmer error (panic).
 //
-// Convergence, measured (see the tests, BenchmarkSolve and `paretodiff
-// compare-solvers`): fw, afw, pfw, pgd, ugd and exact reach the optimum to
-// rounding. On the K ≤ 12 test problems (random, regularised,
-// rank-deficient, duplicated, scaled by 1e±8, tasks spread over 1e±8) the
-// worst relative error is 1e-13 for fw and 6e-12 for ugd (spread family),
-// against 1.1e-3 for fw-plain (within its 2C_f/(t + 2) guarantee) and
-// 2.1e-5 for ugd-plain at their caps. On K = 1000 l2-normalised random
-// gradients in ℝ²⁰⁰ (one core, shared machine, best of 3, relative gap
-// 1e-10), at λ = 0 / 0.1 / 1: pfw 4 / 2.7 / 2.5 ms, afw 7.6 / 4.5 / 4.6 ms,
-// fw 9.9 / 6.8 / 9.5 ms (241 / 187 / 478 iterations), exact 7.9 / 7.1 / 52
-// ms, pgd 19 / 14 / 9 ms, ugd 122 / 54 / 105 ms (1008 / 421 / 652
-// iterations), supports 68 / 76 / 152 tasks; in the same runs fw-plain
-// stopped at its 10⁵-iteration cap 7e-5 / 7e-5 / 1.5e-6 above the optimum
-// after 0.39 / 0.26 / 0.25 s, and ugd-plain (one run each) at its 2·10⁴
-// cap 8e-4 / 4e-4 / 1e-5 above after 14–16 s. In BenchmarkSolve at K = 10⁴ (absolute gap
-// 1e-9) fw takes 0.9 s, dominated by MGDA's O(K²) best-pair start, against
-// 58 ms for pfw, 29 ms for exact and about 5 s for ugd and pgd. pgd and
-// ugd are not affine invariant, so tasks whose squared norms differ by
-// many orders of magnitude slow them (ugd still meets 1e-8 on the spread
-// family within 7000 iterations; pgd stops at its cap up to 2e-4 above);
-// use afw, pfw or exact there, or normalise the gradients.
+// Convergence (the tests, BenchmarkSolve and `paretodiff compare-solvers`;
+// bench/RESULTS.md holds measured errors, times, iterations and supports):
+// fw, afw, pfw, pgd, ugd and exact reach the optimum to rounding, within
+// |f − f*| ≤ 1e-8·f* (1e-13·Scale() where f* ≈ 0), on the K ≤ 12 test
+// problems (random, regularised, rank-deficient, duplicated, scaled by
+// 1e±8, tasks spread over 1e±8; TestEveryMethodAgreesWithExact) and on
+// K = 1000 l2-normalised random gradients in ℝ²⁰⁰ (TestLargeKMethodsAgree).
+// fw-plain and ugd-plain, the literal algorithms, converge sublinearly and
+// stop at their iteration caps above the optimum (fw-plain within its
+// 2C_f/(t + 2) guarantee). At large K, fw's time is dominated by MGDA's
+// O(K²) best-pair start. pgd and ugd are not affine invariant, so tasks
+// whose squared norms differ by many orders of magnitude slow them: on the
+// spread family ugd still meets the 1e-8 bar within its cap, pgd may stop
+// at its cap above it (the tests leave pgd out there); use afw, pfw or
+// exact there, or normalise the gradients.
 package solvers

@@ -17,7 +17,7 @@ func ExampleSolve() {
 		0, 1,
 	})
 	for _, lambda := range []float64{0, 1} {
-		p, err := pareto.NewFromGrads(grads, pareto.Options{Lambda: lambda})
+		p, err := pareto.NewFromGrads(grads, pareto.Config{Lambda: lambda})
 		if err != nil {
 			panic(err)
 		}

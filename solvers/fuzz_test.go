@@ -67,7 +67,7 @@ func FuzzSolve(f *testing.F) {
 		for i := range losses {
 			losses[i] = 0.1 + rng.Float64()
 		}
-		opts := pareto.Options{Lambda: lambda, Normalizer: norm, Losses: losses}
+		opts := pareto.Config{Lambda: lambda, Normalizer: norm, Losses: losses}
 		var prob *pareto.Problem
 		var err error
 		if asGram {

@@ -18,7 +18,7 @@ type testFamily struct {
 	spread bool
 }
 
-func mustGrads(a *mat.Dense, opts pareto.Options) *pareto.Problem {
+func mustGrads(a *mat.Dense, opts pareto.Config) *pareto.Problem {
 	p, err := pareto.NewFromGrads(a, opts)
 	if err != nil {
 		panic(err)
@@ -26,7 +26,7 @@ func mustGrads(a *mat.Dense, opts pareto.Options) *pareto.Problem {
 	return p
 }
 
-func mustGram(g mat.Matrix, opts pareto.Options) *pareto.Problem {
+func mustGram(g mat.Matrix, opts pareto.Config) *pareto.Problem {
 	p, err := pareto.NewFromGram(g, opts)
 	if err != nil {
 		panic(err)
@@ -60,27 +60,27 @@ func meanDiag(a *mat.Dense) float64 {
 // ×1e-8) and badly scaled task by task (squared norms over 1e±8).
 var testFamilies = []testFamily{
 	{name: "random", make: func(seed uint64, k int) *pareto.Problem {
-		return mustGrads(pareto.ConflictingGrads(k, k+3, seed), pareto.Options{})
+		return mustGrads(pareto.ConflictingGrads(k, k+3, seed), pareto.Config{})
 	}},
 	{name: "random-lambda", make: func(seed uint64, k int) *pareto.Problem {
 		a := pareto.ConflictingGrads(k, k+3, seed)
-		return mustGrads(a, pareto.Options{Lambda: 0.05 * meanDiag(a)})
+		return mustGrads(a, pareto.Config{Lambda: 0.05 * meanDiag(a)})
 	}},
 	{name: "rank-deficient", make: func(seed uint64, k int) *pareto.Problem {
-		return mustGrads(pareto.ConflictingGrads(k, 3, seed), pareto.Options{}) // rank ≤ 3
+		return mustGrads(pareto.ConflictingGrads(k, 3, seed), pareto.Config{}) // rank ≤ 3
 	}},
 	{name: "duplicated", make: func(seed uint64, k int) *pareto.Problem {
 		a := pareto.ConflictingGrads(k, k+3, seed)
 		for i := 1; i < k; i += 3 {
 			a.SetRow(i, a.RawRowView(i-1))
 		}
-		return mustGrads(a, pareto.Options{})
+		return mustGrads(a, pareto.Config{})
 	}},
 	{name: "scaled-1e8", make: func(seed uint64, k int) *pareto.Problem {
-		return mustGram(scaledGram(pareto.ConflictingGrads(k, k+3, seed), 1e8), pareto.Options{})
+		return mustGram(scaledGram(pareto.ConflictingGrads(k, k+3, seed), 1e8), pareto.Config{})
 	}},
 	{name: "scaled-1e-8", make: func(seed uint64, k int) *pareto.Problem {
-		return mustGram(scaledGram(pareto.ConflictingGrads(k, k+3, seed), 1e-8), pareto.Options{})
+		return mustGram(scaledGram(pareto.ConflictingGrads(k, k+3, seed), 1e-8), pareto.Config{})
 	}},
 	{name: "spread-1e±8", spread: true, make: func(seed uint64, k int) *pareto.Problem {
 		a := pareto.ConflictingGrads(k, k+3, seed)
@@ -92,7 +92,7 @@ var testFamilies = []testFamily{
 				r[j] *= s
 			}
 		}
-		return mustGrads(a, pareto.Options{})
+		return mustGrads(a, pareto.Config{})
 	}},
 }
 

@@ -144,7 +144,7 @@ func TestExactAgainstNumpyReference(t *testing.T) {
 			x, _ := strconv.ParseFloat(s, 64)
 			wstar = append(wstar, x)
 		}
-		p, err := pareto.NewFromGram(g, pareto.Options{Lambda: lambda})
+		p, err := pareto.NewFromGram(g, pareto.Config{Lambda: lambda})
 		require.NoError(t, err)
 		for _, m := range []Method{Exact, AFW, PFW, PGD} {
 			res, err := Solve(p, m, tight)
@@ -217,7 +217,7 @@ func TestEveryMethodAgreesWithExact(t *testing.T) {
 func TestLargeKMethodsAgree(t *testing.T) {
 	g := pareto.ConflictingGrads(1000, 200, 1)
 	for _, lambda := range []float64{0, 0.1} {
-		p := mustGrads(g, pareto.Options{Normalizer: pareto.NormL2, Lambda: lambda})
+		p := mustGrads(g, pareto.Config{Normalizer: pareto.NormL2, Lambda: lambda})
 		star := oracle(t, p)
 		var results []Result
 		for _, m := range []Method{FW, AFW, PFW, PGD, UGD} {
@@ -251,7 +251,7 @@ func TestFullSupportAllMethodsConverge(t *testing.T) {
 	for seed := range uint64(6) {
 		k := 3 + int(seed)
 		a := pareto.ConflictingGrads(k, k+3, seed)
-		p := mustGrads(a, pareto.Options{Lambda: 2 * meanDiag(a)})
+		p := mustGrads(a, pareto.Config{Lambda: 2 * meanDiag(a)})
 		star := oracle(t, p)
 		require.Equal(t, k, star.Support(0), "full support")
 		for _, m := range append(append([]Method(nil), Methods...), PlainMethods...) {
@@ -301,7 +301,7 @@ func TestPermutationEquivariance(t *testing.T) {
 					pg.SetSym(i, j, g.At(perm[i], perm[j]))
 				}
 			}
-			q := mustGram(pg, pareto.Options{Lambda: p.Lambda()})
+			q := mustGram(pg, pareto.Config{Lambda: p.Lambda()})
 			for _, m := range []Method{AFW, PFW, PGD, Exact} {
 				a, err := Solve(p, m, tight)
 				require.NoError(t, err)
@@ -320,9 +320,9 @@ func TestPermutationEquivariance(t *testing.T) {
 // path up to rounding.
 func TestScaleInvariance(t *testing.T) {
 	a := pareto.ConflictingGrads(8, 11, 42)
-	base := mustGram(scaledGram(a, 1), pareto.Options{})
+	base := mustGram(scaledGram(a, 1), pareto.Config{})
 	for _, c := range []float64{1e-8, 3, 1e8} {
-		scaled := mustGram(scaledGram(a, c), pareto.Options{})
+		scaled := mustGram(scaledGram(a, c), pareto.Config{})
 		for _, m := range append(append([]Method(nil), Methods...), PlainMethods...) {
 			x, err := Solve(base, m, nil)
 			require.NoError(t, err)
@@ -345,16 +345,16 @@ func TestTwoTaskClosedForm(t *testing.T) {
 		{[]float64{1, 1, 1, 1}, []float64{0.5, 0.5}}, // identical tasks
 		{[]float64{1, 0, -1, 0}, []float64{0.5, 0.5}},
 	} {
-		p := mustGrads(mat.NewDense(2, 2, c.grads), pareto.Options{})
+		p := mustGrads(mat.NewDense(2, 2, c.grads), pareto.Config{})
 		res, err := Solve(p, TwoTask, nil)
 		require.NoError(t, err)
 		require.InDeltaSlice(t, c.want, res.W, 1e-15, "%v", c.grads)
 		star := oracle(t, p)
 		require.InDelta(t, star.F, res.F, 1e-15)
 	}
-	_, err := Solve(mustGram(mat.NewDense(3, 3, []float64{1, 0, 0, 0, 1, 0, 0, 0, 1}), pareto.Options{}), TwoTask, nil)
+	_, err := Solve(mustGram(mat.NewDense(3, 3, []float64{1, 0, 0, 0, 1, 0, 0, 0, 1}), pareto.Config{}), TwoTask, nil)
 	require.ErrorContains(t, err, "two-task closed form needs K = 2, got K = 3")
-	one := mustGram(mat.NewDense(1, 1, []float64{4}), pareto.Options{})
+	one := mustGram(mat.NewDense(1, 1, []float64{4}), pareto.Config{})
 	for _, m := range Methods {
 		res, err := Solve(one, m, nil)
 		require.NoError(t, err)
@@ -365,7 +365,7 @@ func TestTwoTaskClosedForm(t *testing.T) {
 }
 
 func TestIterationAndTimeLimits(t *testing.T) {
-	p := mustGrads(pareto.ConflictingGrads(60, 20, 9), pareto.Options{Normalizer: pareto.NormL2})
+	p := mustGrads(pareto.ConflictingGrads(60, 20, 9), pareto.Config{Normalizer: pareto.NormL2})
 	for _, m := range append(append([]Method(nil), Methods...), PlainMethods...) {
 		res, err := Solve(p, m, &Settings{MaxIter: 3, Tol: 1e-15, AbsTol: 1e-18})
 		require.NoError(t, err)
@@ -396,7 +396,7 @@ func TestIterationAndTimeLimits(t *testing.T) {
 }
 
 func TestTraceAndResult(t *testing.T) {
-	p := mustGrads(pareto.ConflictingGrads(30, 10, 4), pareto.Options{Normalizer: pareto.NormL2, Lambda: 0.01})
+	p := mustGrads(pareto.ConflictingGrads(30, 10, 4), pareto.Config{Normalizer: pareto.NormL2, Lambda: 0.01})
 	for _, m := range append(append([]Method(nil), Methods...), PlainMethods...) {
 		res, err := Solve(p, m, &Settings{Trace: true})
 		require.NoError(t, err)
@@ -451,7 +451,7 @@ func TestUGDStepAndStoppingRule(t *testing.T) {
 		{UGDPlain, 0, 1e-3}, // O(1/t): a loose tolerance is met
 		{UGDPlain, 1, 1e-5},
 	} {
-		p := mustGrads(a, pareto.Options{Normalizer: pareto.NormL2, Lambda: c.lambda})
+		p := mustGrads(a, pareto.Config{Normalizer: pareto.NormL2, Lambda: c.lambda})
 		res, err := Solve(p, c.m, &Settings{Trace: true, Tol: c.tol})
 		require.NoError(t, err)
 		star := oracle(t, p)
@@ -476,7 +476,7 @@ func TestUGDStepAndStoppingRule(t *testing.T) {
 		}
 	}
 	// From W0: β = ln W0.
-	p := mustGrads(a, pareto.Options{Normalizer: pareto.NormL2, Lambda: 5})
+	p := mustGrads(a, pareto.Config{Normalizer: pareto.NormL2, Lambda: 5})
 	w0 := make([]float64, 12)
 	for i := range w0 {
 		w0[i] = float64(1 + i%3)
@@ -499,7 +499,7 @@ func TestUGDStepAndStoppingRule(t *testing.T) {
 // bad ((Hw)_3 > f) until task 2 has climbed back, is pushed to the floor
 // (w_3 = 0 exactly) on the way, and must then return.
 func TestUGDSupportChangesDuringRun(t *testing.T) {
-	p := mustGrads(mat.NewDense(3, 3, []float64{1, 0, .3, -1, .2, .3, 2, -1, .3}), pareto.Options{})
+	p := mustGrads(mat.NewDense(3, 3, []float64{1, 0, .3, -1, .2, .3, 2, -1, .3}), pareto.Config{})
 	star := oracle(t, p)
 	require.InDeltaSlice(t, []float64{3.0 / 9, 5.0 / 9, 1.0 / 9}, star.W, 1e-15)
 	require.InDelta(t, 0.09, star.F, 1e-16)
@@ -539,7 +539,7 @@ func TestUGDSupportChangesDuringRun(t *testing.T) {
 // fw's ordinary iterations are MGDA's: until its first corrective step
 // (after at least 8 ordinary iterations) it follows fw-plain exactly.
 func TestFWIsMGDAUntilCorrected(t *testing.T) {
-	p := mustGrads(pareto.ConflictingGrads(40, 12, 6), pareto.Options{Normalizer: pareto.NormL2})
+	p := mustGrads(pareto.ConflictingGrads(40, 12, 6), pareto.Config{Normalizer: pareto.NormL2})
 	a, err := Solve(p, FW, &Settings{Trace: true})
 	require.NoError(t, err)
 	b, err := Solve(p, FWPlain, &Settings{Trace: true})
@@ -552,7 +552,7 @@ func TestFWIsMGDAUntilCorrected(t *testing.T) {
 }
 
 func TestSettingsErrors(t *testing.T) {
-	p := mustGrads(pareto.ConflictingGrads(3, 3, 1), pareto.Options{})
+	p := mustGrads(pareto.ConflictingGrads(3, 3, 1), pareto.Config{})
 	for _, c := range []struct {
 		s   Settings
 		msg string
@@ -580,7 +580,7 @@ func TestSettingsErrors(t *testing.T) {
 }
 
 func TestDeterministic(t *testing.T) {
-	p := mustGrads(pareto.ConflictingGrads(25, 12, 3), pareto.Options{Lambda: 0.02})
+	p := mustGrads(pareto.ConflictingGrads(25, 12, 3), pareto.Config{Lambda: 0.02})
 	for _, m := range append(append([]Method(nil), Methods...), PlainMethods...) {
 		a, _ := Solve(p, m, nil)
 		b, _ := Solve(p, m, nil)

@@ -28,7 +28,7 @@ const (
 
 // softmaxCut is ugd-plain's logit gap below which a softmax weight is set
 // to 0: e^−600 ≈ 1e-261 is negligible, and weights left at e^−700 would
-// make products with G subnormal, which is two orders of magnitude slower.
+// make products with G subnormal, which most CPUs compute far more slowly.
 const softmaxCut = -600
 
 // softmax sets w = softmax(β) (shifted by max β, so no overflow), with

@@ -48,7 +48,7 @@ func (u Uniform) Sample(rng *rand.Rand, dst []int) {
 // String returns "uniform".
 func (u Uniform) String() string { return "uniform" }
 
-// Stratified splits 0..T−1 into K equal-width bins (edges BinEdges(T, K)) and
+// Stratified splits 0..T−1 into the K equal-width bins of EqualT(T, K) and
 // draws element i of a batch uniformly from bin (o + i) mod K, with the offset
 // o drawn once per call. Every bin is then hit ⌊B/K⌋ or ⌈B/K⌉ times per batch
 // of B, and each draw's marginal gives every bin mass 1/K.
@@ -59,7 +59,7 @@ func (s Stratified) T() int { return s.Steps }
 
 // PMF returns the marginal of one draw: 1/K per bin, uniform within a bin.
 func (s Stratified) PMF() []float64 {
-	edges := BinEdges(s.Steps, s.K)
+	edges := equalEdges(s.Steps, s.K)
 	p := make([]float64, s.Steps)
 	for b := 0; b < s.K; b++ {
 		w := edges[b+1] - edges[b]
@@ -72,7 +72,7 @@ func (s Stratified) PMF() []float64 {
 
 // Sample fills dst with stratified draws.
 func (s Stratified) Sample(rng *rand.Rand, dst []int) {
-	edges := BinEdges(s.Steps, s.K)
+	edges := equalEdges(s.Steps, s.K)
 	o := rng.IntN(s.K)
 	for i := range dst {
 		b := (o + i) % s.K
@@ -83,18 +83,31 @@ func (s Stratified) Sample(rng *rand.Rand, dst []int) {
 // String returns "stratified:K".
 func (s Stratified) String() string { return "stratified:" + strconv.Itoa(s.K) }
 
-// BinEdges returns the K+1 edges ⌊b·T/K⌋, b = 0..K, of K near-equal-width
-// timestep bins [edges[b], edges[b+1]). It panics unless 1 ≤ K ≤ T.
-func BinEdges(T, K int) []int {
-	if K < 1 || K > T {
-		panic(fmt.Sprintf("weighting: BinEdges: need 1 ≤ K ≤ T, got K=%d T=%d", K, T))
+// Range draws timesteps uniformly from [Lo, Hi) out of 0..T−1: training on
+// one timestep bin only (the fine-tuning of the paper's Fig. 2).
+type Range struct{ Steps, Lo, Hi int }
+
+// T returns the number of timesteps.
+func (r Range) T() int { return r.Steps }
+
+// PMF returns 1/(Hi−Lo) on [Lo, Hi) and 0 elsewhere.
+func (r Range) PMF() []float64 {
+	p := make([]float64, r.Steps)
+	for t := r.Lo; t < r.Hi; t++ {
+		p[t] = 1 / float64(r.Hi-r.Lo)
 	}
-	e := make([]int, K+1)
-	for b := range e {
-		e[b] = b * T / K
-	}
-	return e
+	return p
 }
+
+// Sample fills dst with uniform draws from [Lo, Hi).
+func (r Range) Sample(rng *rand.Rand, dst []int) {
+	for i := range dst {
+		dst[i] = r.Lo + rng.IntN(r.Hi-r.Lo)
+	}
+}
+
+// String returns "range:LO,HI".
+func (r Range) String() string { return "range:" + strconv.Itoa(r.Lo) + "," + strconv.Itoa(r.Hi) }
 
 // LogitNormal draws u = sigmoid(M + S·z), z ~ N(0,1), and t = ⌊u·T⌋ (Esser et
 // al. 2024, "SD3"), concentrating on middle timesteps for M = 0.
@@ -186,6 +199,7 @@ func normCDF(x float64) float64 { return 0.5 * math.Erfc(-x/math.Sqrt2) }
 // DensityHelp lists the specs ParseDensity accepts.
 const DensityHelp = `uniform                      every t equally likely
 stratified:K                 K equal-width bins, one draw per bin in turn
+range:LO,HI                  uniform on [LO, HI) only (fine-tuning on one bin)
 logit-normal[:m,s]           t = ⌊T·sigmoid(m + s·z)⌋, default m=0, s=1
 edm-lognormal[:Pmean,Pstd]   ln σ ~ N(Pmean, Pstd²), nearest t; default −1.2, 1.2`
 
@@ -230,6 +244,11 @@ func ParseDensity(spec string, T int, logSNR []float64) (Density, error) {
 			return nil, fmt.Errorf("weighting: density %q wants stratified:K with an integer 1 ≤ K ≤ T=%d", spec, T)
 		}
 		return Stratified{Steps: T, K: int(params[0])}, nil
+	case "range":
+		if len(params) != 2 || params[0] != math.Trunc(params[0]) || params[1] != math.Trunc(params[1]) || params[0] < 0 || params[1] <= params[0] || params[1] > float64(T) {
+			return nil, fmt.Errorf("weighting: density %q wants range:LO,HI with integers 0 ≤ LO < HI ≤ T=%d", spec, T)
+		}
+		return Range{Steps: T, Lo: int(params[0]), Hi: int(params[1])}, nil
 	case "logit-normal":
 		m, s, err := pair(0, 1)
 		if err != nil {
@@ -251,5 +270,5 @@ func ParseDensity(spec string, T int, logSNR []float64) (Density, error) {
 		}
 		return EDMLogNormal{PMean: m, PStd: s, LogSNR: logSNR}, nil
 	}
-	return nil, fmt.Errorf("weighting: unknown density %q (want uniform, stratified:K, logit-normal:m,s or edm-lognormal:Pmean,Pstd)", name)
+	return nil, fmt.Errorf("weighting: unknown density %q (want uniform, stratified:K, range:LO,HI, logit-normal:m,s or edm-lognormal:Pmean,Pstd)", name)
 }

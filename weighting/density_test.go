@@ -71,6 +71,7 @@ func TestDensitiesMatchPMF(t *testing.T) {
 	for i, d := range []Density{
 		Uniform{Steps: T},
 		Stratified{Steps: T, K: 7},
+		Range{Steps: T, Lo: 100, Hi: 350},
 		LogitNormal{Steps: T, M: 0, S: 1},
 		LogitNormal{Steps: T, M: 0.5, S: 0.6},
 		EDMLogNormal{PMean: -1.2, PStd: 1.2, LogSNR: testLogSNR(T)},
@@ -112,7 +113,7 @@ func TestStratifiedHitsEveryBinEqually(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	batch := make([]int, 64)
 	d.Sample(rng, batch)
-	edges := BinEdges(1000, 8)
+	edges := MustEqualT(1000, 8).Edges
 	per := make([]int, 8)
 	for _, x := range batch {
 		per[sort.SearchInts(edges, x+1)-1]++
@@ -130,11 +131,13 @@ func TestDensityDeterministic(t *testing.T) {
 	require.Equal(t, a, b)
 }
 
-func TestBinEdges(t *testing.T) {
-	require.Equal(t, []int{0, 333, 666, 1000}, BinEdges(1000, 3))
-	require.Equal(t, []int{0, 1, 2}, BinEdges(2, 2))
-	require.Panics(t, func() { BinEdges(10, 0) })
-	require.Panics(t, func() { BinEdges(10, 11) })
+func TestEqualT(t *testing.T) {
+	require.Equal(t, []int{0, 333, 666, 1000}, MustEqualT(1000, 3).Edges)
+	require.Equal(t, []int{0, 1, 2}, MustEqualT(2, 2).Edges)
+	_, err := EqualT(10, 0)
+	require.Error(t, err)
+	_, err = EqualT(10, 11)
+	require.Error(t, err)
 }
 
 func TestParseDensity(t *testing.T) {
@@ -142,6 +145,7 @@ func TestParseDensity(t *testing.T) {
 	for spec, want := range map[string]string{
 		"uniform":              "uniform",
 		"stratified:4":         "stratified:4",
+		"range:10,20":          "range:10,20",
 		"logit-normal":         "logit-normal:0,1",
 		"logit-normal:0.5,2":   "logit-normal:0.5,2",
 		"edm-lognormal":        "edm-lognormal:-1.2,1.2",
@@ -162,6 +166,10 @@ func TestParseDensity(t *testing.T) {
 		"logit-normal:0,-1":  "scale must be positive",
 		"logit-normal:nan,1": "not a finite number",
 		"uniform:3":          "no parameters",
+		"range:5":            "range:LO,HI",
+		"range:20,10":        "range:LO,HI",
+		"range:0,101":        "range:LO,HI",
+		"range:0.5,10":       "range:LO,HI",
 	} {
 		_, err := ParseDensity(spec, 100, ls)
 		require.ErrorContains(t, err, msg, spec)

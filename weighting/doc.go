@@ -1,5 +1,20 @@
-// Package weighting holds closed-form loss weights of diffusion timesteps and
-// timestep-sampling densities.
+// Package weighting holds closed-form loss weights of diffusion timesteps,
+// timestep-sampling densities, timestep bins and the registry of weighting
+// specs.
+//
+// Tour:
+//   - Strategy is a closed form stated on the x0 loss (Constant, SNR,
+//     MaxSNR, MinSNR, SoftMinSNR, InvSNR, P2, Debiased, EDM); Weight
+//     converts it to the loss of any Target.
+//   - Parse reads every weighting spec "name[:args]" through one registry
+//     of Families: this package registers the closed forms, and other
+//     packages register families computed during training (package
+//     conflict: "pareto:…"); ParseStrategy accepts closed forms only. No
+//     caller dispatches on a spec's prefix.
+//   - Density draws training timesteps (Uniform, Stratified, LogitNormal,
+//     EDMLogNormal; ParseDensity).
+//   - Bins partitions the timesteps into contiguous bins (EqualT,
+//     EqualLogSNR, FromEdges, ParseBins): the tasks of the Pareto view.
 //
 // Every Strategy is stated on the x0 loss ‖x0 − x̂0‖², as in the Min-SNR-γ
 // paper (Hang et al., ICCV 2023, §3.4 and §4.2). Weight converts it to the loss
@@ -15,8 +30,10 @@
 //     weight of every strategy and target is 1, as in the official Min-SNR
 //     code, because the conversion would divide by zero.
 //   - Weights of the built-in strategies are finite and ≥ 0 for finite SNR ≥ 0.
-//   - Strategy.String() is the canonical spec and Parse(s.String()) gives an
-//     equal strategy.
+//   - Every Weighting's String() is its canonical spec and Parse(w.String())
+//     gives an equal weighting.
+//   - Bins always satisfy 0 = Edges[0] < … < Edges[K] = T; EqualT(T, K)
+//     are the strata of Stratified{T, K}.
 //   - Timestep densities draw only from the *rand.Rand they are given, so a
 //     seed fixes every draw.
 //

@@ -8,7 +8,7 @@ import (
 
 // Min-SNR-5 on a v-prediction model: min(SNR, 5)/(SNR + 1).
 func ExampleWeight() {
-	s, err := weighting.Parse("min-snr:5")
+	s, err := weighting.ParseStrategy("min-snr:5")
 	if err != nil {
 		panic(err)
 	}
@@ -45,6 +45,14 @@ func ExampleParseDensity() {
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(d, weighting.BinEdges(1000, 4))
+	fmt.Println(d, weighting.MustEqualT(1000, 4).Edges)
 	// Output: stratified:4 [0 250 500 750 1000]
+}
+
+// Bins of equal width in t, and their labels.
+func ExampleEqualT() {
+	b := weighting.MustEqualT(1000, 4)
+	fmt.Println(b.K(), b.Edges, b.Labels(), b.Of(499), b)
+	// Output:
+	// 4 [0 250 500 750 1000] [0-249 250-499 500-749 750-999] 1 edges:0,250,500,750,1000
 }

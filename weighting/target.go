@@ -44,7 +44,7 @@ func ParseTarget(s string) (Target, error) {
 }
 
 // LossScale returns c with ‖target − target̂‖² = c·‖x0 − x̂0‖²: SNR for ε,
-// 1 for x0 and SNR+1 for v (DESIGN.md, loss identities).
+// 1 for x0 and SNR+1 for v (the loss identities of the package doc).
 func (t Target) LossScale(snr float64) float64 {
 	switch t {
 	case Eps:

@@ -14,7 +14,7 @@ const weightRelTol = 1e-14
 // snrPoints covers very low, crossing-γ and very high SNR.
 var snrPoints = []float64{1e-9, 0.01, 0.5, 1, 4.999, 5, 5.001, 20, 1e4, 1e9}
 
-// hand gives each strategy's weight for each target as written in DESIGN.md,
+// hand gives each strategy's weight for each target as written in the package doc's formulas,
 // without going through Weight or X0Weight.
 var hand = []struct {
 	spec          string
@@ -39,7 +39,7 @@ var hand = []struct {
 
 func TestWeightsAgainstHandFormulas(t *testing.T) {
 	for _, c := range hand {
-		s, err := Parse(c.spec)
+		s, err := ParseStrategy(c.spec)
 		require.NoError(t, err, c.spec)
 		require.Equal(t, c.canonicalSpec, s.String())
 		for _, snr := range snrPoints {
@@ -94,7 +94,7 @@ func TestWeightsSlice(t *testing.T) {
 
 func TestParseErrors(t *testing.T) {
 	for spec, msg := range map[string]string{
-		"minsnr":           `unknown strategy "minsnr"`,
+		"minsnr":           `unknown weighting "minsnr"`,
 		"min-snr:-1":       "γ must be positive",
 		"min-snr:0":        "γ must be positive",
 		"min-snr:NaN":      "not finite",

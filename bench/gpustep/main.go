@@ -34,6 +34,7 @@ import (
 	"github.com/paretodiff/paretodiff/bench/internal/parity"
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/diffusion/data"
+	gramref "github.com/paretodiff/paretodiff/diffusion/gram"
 	"github.com/paretodiff/paretodiff/diffusion/nn"
 	"github.com/paretodiff/paretodiff/internal/cuda/nncuda"
 	"github.com/paretodiff/paretodiff/weighting"
@@ -145,7 +146,7 @@ func benchSize(be nn.Backend, s size, steps, warmup, bins, perBin, probes int, m
 	}
 	sched := diffusion.Cosine(1000)
 	tr, err := diffusion.NewTrainer(net, ds, ds, diffusion.TrainConfig{
-		Schedule: sched, Target: weighting.Eps, Strategy: weighting.MustParse("min-snr:5"),
+		Schedule: sched, Target: weighting.Eps, Weighting: weighting.MustParse("min-snr:5"),
 		Steps: warmup + steps, Batch: s.batch, Seed: 1, EvalSize: 1,
 		Optim: nn.OptimConfig{LR: 1e-3, ClipNorm: 1},
 	})
@@ -168,15 +169,15 @@ func benchSize(be nn.Backend, s size, steps, warmup, bins, perBin, probes int, m
 	// The Gram probe, on the trained network.
 	obj := tr.Objective()
 	P := net.Params().Len()
-	edges := weighting.BinEdges(1000, bins)
+	binsT := weighting.MustEqualT(1000, bins)
 	rng := rand.New(rand.NewPCG(1, 7))
 	rows := be.Alloc(bins * P)
 	gram := make([]float64, bins*bins)
 	best := 0.0
 	for i := range probes + 1 {
 		t0 := time.Now()
-		batch := diffusion.DrawBins(rng, ds, edges, perBin)
-		obj.BinGradients(rows, batch, bins, nil)
+		batch := diffusion.DrawBins(rng, ds, binsT, perBin)
+		gramref.BinGradients(obj, rows, batch, bins, nil)
 		be.Gram(gram, rows, bins, P)
 		d := time.Since(t0).Seconds()
 		if i > 0 && (best == 0 || d < best) {

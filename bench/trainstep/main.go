@@ -67,7 +67,7 @@ func run(dataName string, width, depth, batch, steps, warmup int, checkOut, chec
 	// The same step as torch_resmlp.py: min-SNR-5 weighted ε-MSE, AdamW
 	// lr 1e-3, clipping at 1, EMA.
 	tr, err := diffusion.NewTrainer(net, ds, ds, diffusion.TrainConfig{
-		Schedule: diffusion.Cosine(1000), Target: weighting.Eps, Strategy: weighting.MustParse("min-snr:5"),
+		Schedule: diffusion.Cosine(1000), Target: weighting.Eps, Weighting: weighting.MustParse("min-snr:5"),
 		Steps: warmup + steps, Batch: batch, Seed: 1, EvalSize: 1,
 		Optim: nn.OptimConfig{LR: 1e-3, ClipNorm: 1},
 	})

@@ -2,17 +2,20 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 
 	"github.com/paretodiff/paretodiff/conflict"
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/diffusion/data"
-	"github.com/paretodiff/paretodiff/pareto"
 	"github.com/paretodiff/paretodiff/plots"
+	"github.com/paretodiff/paretodiff/run"
 	"github.com/paretodiff/paretodiff/weighting"
 	"github.com/spf13/cobra"
 )
@@ -35,10 +38,11 @@ type conflictOptions struct {
 	probeSeed             uint64
 	gram                  string
 	heatmapSteps, figures string
-
-	recs []conflict.Record
-	log  *conflict.Log
 }
+
+// probeName is the name of the conflict command's probe in its run folder
+// (probes/conflict/).
+const probeName = "conflict"
 
 func newConflictCmd() *cobra.Command {
 	o := &conflictOptions{}
@@ -60,18 +64,19 @@ With --checkpoint DIR it probes a trained run (its live weights, or --ema-weight
 it trains as the train command does (same flags, all below) and probes at step 0 and every
 --every steps.
 
-It writes to --out: probe.json (settings and bins), probes.jsonl (one JSON object per probe:
-step, losses, norms, negative_fraction, mean_cosine, min_cosine, cosine_by_distance,
-solutions with each method's weights w on the bins' losses, seconds), gram/step-N.npy and
-cosine/step-N.npy (float64 K×K, numpy.load reads them), and the figures cosine.png (heat
-maps at --heatmap-steps), stats.png (statistics over training) and weights.png (Pareto
-weights against timestep next to min-snr:5 and constant, both normalised as weights on the
-bins' x0 losses summing to 1: w_k ∝ Σ_{t∈bin k} w_x0(SNR(t))). Training mode also writes
-train's checkpoint.bin, metrics.jsonl and config.json. Every file is replaced atomically, so
-an interrupted run leaves complete files.
+The probe log is a folder of probe.json (settings and bins), probes.jsonl (one JSON object
+per probe: step, losses, norms, negative_fraction, mean_cosine, min_cosine,
+cosine_by_distance, solutions with each method's weights w on the bins' losses, seconds),
+gram/step-N.npy and cosine/step-N.npy (float64 K×K, numpy.load reads them). With
+--checkpoint it is --out itself; in training mode --out is a run folder (as train writes
+it, resumable with --resume) and the log is --out/probes/conflict/. Either way --out gets
+the figures cosine.png (heat maps at --heatmap-steps), stats.png (statistics over
+training) and weights.png (Pareto weights against timestep next to min-snr:5 and
+constant, both normalised as weights on the bins' x0 losses summing to 1:
+w_k ∝ Σ_{t∈bin k} w_x0(SNR(t))). Every file is replaced atomically, so an interrupted run
+leaves complete files.
 
-Bins (--bins): t:K (equal width in t), logsnr:K (equal width in log-SNR) or
-edges:0,100,...,T.
+Bins (--bins): ` + weighting.BinsHelp + `.
 
 Parameters (--params):
 ` + conflict.ParamsHelp,
@@ -97,56 +102,41 @@ Parameters (--params):
 	f.StringVar(&o.task, "task", "constant", "per-bin task loss as a weighting of the x0 loss (constant: the unweighted x0-MSE)")
 	f.BoolVar(&o.fresh, "fresh", false, "draw a new probe batch at every probe (default: the same batch each time)")
 	f.Uint64Var(&o.probeSeed, "probe-seed", 0, "seed of the probe batches (default: --seed)")
-	f.StringVar(&o.gram, "gram", "auto", "how the Gram is formed: auto, ghost, materialize (one pass) or reference (one pass per bin)")
+	f.StringVar(&o.gram, "gram", "auto", "how the Gram is formed: "+conflict.GramHelp)
 	f.StringVar(&o.heatmapSteps, "heatmap-steps", "", "steps whose cosine heat maps are drawn, comma-separated (default: first, middle, last)")
 	f.StringVar(&o.figures, "figures", "png", "figure format: png, svg, pdf or none")
 	return cmd
 }
 
-// probeConfig turns the probe flags into a configuration for a schedule.
-func (o *conflictOptions) probeConfig(sched *diffusion.Schedule, seed uint64) (conflict.ProbeConfig, error) {
-	var cfg conflict.ProbeConfig
-	bins, err := conflict.ParseBins(o.bins, sched)
-	if err != nil {
-		return cfg, usagef("--bins: %v", err)
-	}
-	if o.perBin < 1 {
-		return cfg, usagef("--per-bin must be ≥ 1, got %d", o.perBin)
-	}
-	norm, err := pareto.ParseNormalizer(o.normalize)
-	if err != nil {
-		return cfg, usagef("--normalize: %v", err)
-	}
-	cfg = conflict.ProbeConfig{Bins: bins, PerBin: o.perBin, Params: o.params, Fresh: o.fresh, Seed: seed,
-		Solve: conflict.SolveConfig{Lambda: o.lambda, Normalizer: norm}}
+// probeSpec is the probe the flags describe; seed is the run's, taken when
+// --probe-seed is not given.
+func (o *conflictOptions) probeSpec(seed uint64) (conflict.ProbeSpec, error) {
+	ps := conflict.ProbeSpec{Name: probeName, Every: o.every, Bins: o.bins, PerBin: o.perBin, Params: o.params, Task: o.task,
+		Gram: o.gram, Lambda: o.lambda, Normalizer: o.normalize, Fresh: o.fresh, Seed: seed}
 	if o.probeSeed != 0 {
-		cfg.Seed = o.probeSeed
+		ps.Seed = o.probeSeed
 	}
-	if o.methods == "none" {
-		cfg.NoSolve = true
-	} else if cfg.Solve.Methods, err = conflict.ParseMethods(o.methods); err != nil {
-		return cfg, usagef("--method: %v", err)
-	}
-	if err := cfg.Solve.Validate(); err != nil {
-		return cfg, usagef("--lambda: %v", err)
-	}
-	if o.task != "constant" {
-		if cfg.Task, err = weighting.Parse(o.task); err != nil {
-			return cfg, usagef("--task: %v", err)
+	if o.methods != "none" {
+		m, err := conflict.ParseMethods(o.methods)
+		if err != nil {
+			return ps, usagef("--method: %v", err)
 		}
+		ps.Methods = m
 	}
-	switch o.gram {
-	case "auto":
-	case "ghost":
-		cfg.Method = diffusion.GramGhost
-	case "materialize":
-		cfg.Method = diffusion.GramMaterialize
-	case "reference":
-		cfg.Reference = true
-	default:
-		return cfg, usagef("--gram %q: want auto, ghost, materialize or reference", o.gram)
+	return ps, nil
+}
+
+// probeFlags maps the fields of a probe spec to their flags, for messages.
+var probeFlags = map[string]string{"bins": "--bins", "per_bin": "--per-bin", "normalizer": "--normalize", "lambda": "--lambda",
+	"methods": "--method", "task": "--task", "gram": "--gram", "every": "--every"}
+
+// probeError turns a probe spec's error into a usage error naming its flag.
+func probeError(err error) error {
+	var se *conflict.SpecError
+	if errors.As(err, &se) {
+		return usagef("%s: %v", probeFlags[se.Field], se.Err)
 	}
-	return cfg, nil
+	return specError(err)
 }
 
 func (o *conflictOptions) run(ctx context.Context, cmd *cobra.Command, stdout, stderr io.Writer) error {
@@ -172,24 +162,11 @@ func (o *conflictOptions) run(ctx context.Context, cmd *cobra.Command, stdout, s
 	if o.checkpoint != "" {
 		return o.probeCheckpoint(stdout, stderr, heat)
 	}
-	if o.train.resume {
-		return usagef("--resume: conflict starts a new run; train runs can be resumed with paretodiff train")
-	}
 	if o.ema {
 		return usagef("--ema-weights: only with --checkpoint")
 	}
-	if _, err := os.Stat(diffusion.CheckpointPath(o.train.out)); err == nil {
-		return usagef("--out %s already holds a training run; choose another folder (or probe it with --checkpoint)", o.train.out)
-	}
 	if o.every < 1 {
 		return usagef("--every must be ≥ 1, got %d", o.every)
-	}
-	// Check the probe flags before training starts (the parameter subset
-	// is checked once the network exists).
-	if sched, err := diffusion.NewSchedule(o.train.schedule, o.train.T, o.train.zeroTerminal); err == nil {
-		if _, err := o.probeConfig(sched, o.train.seed); err != nil {
-			return err
-		}
 	}
 	return o.trainAndProbe(ctx, cmd, stdout, stderr, heat)
 }
@@ -212,34 +189,20 @@ func fmtWeights(w []float64) string {
 	return "[" + strings.Join(parts, " ") + "]"
 }
 
-// sink returns the record handler: log it, keep it, print it.
-func (o *conflictOptions) sink(w io.Writer) func(conflict.Record) error {
-	return func(r conflict.Record) error {
-		if err := o.log.Append(r); err != nil {
-			return err
-		}
-		o.recs = append(o.recs, r)
-		if w != nil {
-			report(w, r)
-		}
-		return nil
-	}
-}
-
-// finish draws the figures and prints where everything is.
-func (o *conflictOptions) finish(stdout io.Writer, info conflict.Info, sched *diffusion.Schedule, heat []int) error {
-	if len(o.recs) == 0 {
-		return nil
+// finish draws the figures of a probe log into --out and prints where
+// everything is.
+func (o *conflictOptions) finish(stdout io.Writer, logDir string, info conflict.Info, recs []conflict.Record, heat []int) error {
+	sched, err := diffusion.NewSchedule(info.Schedule, info.T, info.ZeroTerminal)
+	if err != nil {
+		return failure(err)
 	}
 	var files []string
 	if o.figures != "none" {
-		var err error
-		files, err = conflict.WriteFigures(o.train.out, info, sched, o.recs, conflict.FigureOptions{HeatmapSteps: heat, Format: o.figures})
-		if err != nil {
+		if files, err = conflict.WriteFigures(o.train.out, info, sched, recs, conflict.FigureOptions{HeatmapSteps: heat, Format: o.figures}); err != nil {
 			return failure(err)
 		}
 	}
-	fmt.Fprintf(stdout, "%d probe(s) of %d bins over %d parameters; log %s/%s", len(o.recs), len(info.Edges)-1, info.Selected, o.train.out, conflict.RecordsFile)
+	fmt.Fprintf(stdout, "%d probe(s) of %d bins over %d parameters; log %s", len(recs), len(info.Edges)-1, info.Selected, filepath.Join(logDir, conflict.RecordsFile))
 	if len(files) > 0 {
 		fmt.Fprintf(stdout, "; figures %s", strings.Join(files, ", "))
 	}
@@ -247,116 +210,109 @@ func (o *conflictOptions) finish(stdout io.Writer, info conflict.Info, sched *di
 	return nil
 }
 
+// probeCheckpoint probes a trained run once, writing the log into --out.
 func (o *conflictOptions) probeCheckpoint(stdout, stderr io.Writer, heat []int) error {
-	ck, err := diffusion.LoadCheckpoint(diffusion.CheckpointPath(o.checkpoint))
+	r, err := run.Open(o.checkpoint)
 	if err != nil {
 		return usagef("--checkpoint: %v", err)
+	}
+	ck, err := r.Checkpoint()
+	if err != nil {
+		return usagef("--checkpoint: %v", err)
+	}
+	ps, err := o.probeSpec(ck.Config.Seed)
+	if err != nil {
+		return err
+	}
+	sched, target, err := ck.Config.ScheduleAndTarget()
+	if err != nil {
+		return usagef("--checkpoint: %v", err)
+	}
+	pc, err := ps.Config(sched)
+	if err != nil {
+		return probeError(err)
 	}
 	be, err := openDevice(o.train.device, stderr)
 	if err != nil {
 		return err
 	}
-	rc, err := ck.Config.TrainConfig()
-	if err != nil {
-		return failure(fmt.Errorf("--checkpoint: %w", err))
-	}
 	net, err := ck.Network(be, o.ema)
 	if err != nil {
-		return failure(err)
-	}
-	dataSpec := ck.Meta["data"]
-	if dataSpec == "" {
-		return usagef("--checkpoint: the checkpoint does not name its data")
+		return usagef("--checkpoint: %v", err)
 	}
 	// Probes use the training split: the gradients are the training
 	// objective's.
-	train, _, err := data.Open(dataSpec, o.train.mnistDir)
+	train, _, err := data.Open(r.Spec.Train.Data, o.train.mnistDir)
 	if err != nil {
-		return failure(err)
+		return usagef("--checkpoint: %v", err)
 	}
-	pc, err := o.probeConfig(rc.Schedule, ck.Config.Seed)
-	if err != nil {
-		return err
-	}
-	obj := diffusion.NewObjective(net, rc.Schedule, rc.Target)
-	p, err := conflict.NewProbe(obj, train, pc)
+	p, err := conflict.NewProbe(diffusion.NewObjective(net, sched, target), train, pc)
 	if err != nil {
 		return usagef("%v", err)
 	}
 	if err := os.MkdirAll(o.train.out, 0o755); err != nil {
 		return usagef("--out: %v", err)
 	}
-	removeStaleTemps(o.train.out)
 	info := p.Info()
-	if o.log, err = conflict.CreateLog(o.train.out, info); err != nil {
+	log, err := conflict.CreateLog(o.train.out, info)
+	if err != nil {
 		return failure(err)
 	}
 	rec, err := p.Measure(ck.Step)
 	if err != nil {
 		return failure(err)
 	}
-	if err := o.sink(stdout)(rec); err != nil {
+	if err := log.Append(rec); err != nil {
 		return failure(err)
 	}
-	return o.finish(stdout, info, rc.Schedule, heat)
+	report(stdout, rec)
+	return o.finish(stdout, o.train.out, info, []conflict.Record{rec}, heat)
 }
 
+// trainAndProbe trains as train does, with the probe in the run's spec.
 func (o *conflictOptions) trainAndProbe(ctx context.Context, cmd *cobra.Command, stdout, stderr io.Writer, heat []int) error {
-	var (
-		probe *conflict.Probe
-		info  conflict.Info
-		sched *diffusion.Schedule
-		perr  error // a bad probe setting found once the trainer exists
-	)
+	spec, err := o.train.spec(cmd)
+	if err != nil {
+		return err
+	}
+	ps, err := o.probeSpec(spec.Train.Seed)
+	if err != nil {
+		return err
+	}
+	if sched, err := diffusion.NewSchedule(spec.Train.Schedule, spec.Train.T, spec.Train.ZeroTerminal); err == nil {
+		if _, err := ps.Config(sched); err != nil {
+			return probeError(err)
+		}
+	}
+	if o.train.resume {
+		if !reflect.DeepEqual(spec.Probes, []conflict.ProbeSpec{ps.WithDefaults()}) {
+			return usagef("--resume: the probe flags differ from the run's probes %+v; a resumed run keeps its settings", spec.Probes)
+		}
+	} else {
+		spec.Probes = []conflict.ProbeSpec{ps}
+	}
 	var lines io.Writer
 	if o.train.progress == "lines" || o.train.progress == "auto" && !isTerminal(stderr) {
 		lines = stderr
 	}
-	o.train.setup = func(cfg *diffusion.TrainConfig) {
-		sched = cfg.Schedule
-		cfg.CallbackEvery = o.every
-		cfg.Callback = func(tr *diffusion.Trainer) error {
-			rec, err := probe.Measure(tr.Step())
-			if err != nil {
-				return err
-			}
-			return o.sink(lines)(rec)
+	err = o.train.train(ctx, spec, stdout, stderr, run.Options{OnProbe: func(_ string, rec conflict.Record) error {
+		if lines != nil {
+			report(lines, rec)
 		}
+		return nil
+	}})
+	if err != nil {
+		return err
 	}
-	o.train.started = func(tr *diffusion.Trainer) error {
-		cfg := tr.Config()
-		pc, err := o.probeConfig(cfg.Schedule, cfg.Seed)
-		if err != nil {
-			perr = err
-			return err
-		}
-		obj := diffusion.NewObjective(tr.Net(), cfg.Schedule, cfg.Target)
-		train, _, err := data.Open(o.train.data, o.train.mnistDir)
-		if err != nil {
-			return failure(err)
-		}
-		if probe, err = conflict.NewProbe(obj, train, pc); err != nil {
-			perr = usagef("%v", err)
-			return perr
-		}
-		info = probe.Info()
-		if o.log, err = conflict.CreateLog(o.train.out, info); err != nil {
-			return failure(err)
-		}
-		rec, err := probe.Measure(tr.Step())
-		if err != nil {
-			return failure(err)
-		}
-		return failure(o.sink(lines)(rec))
+	r, err := run.Open(o.train.out)
+	if err != nil {
+		return failure(err)
 	}
-	err := o.train.run(ctx, cmd, stdout, stderr)
-	if perr != nil {
-		return perr
+	info, recs, err := r.Probe(probeName)
+	if err != nil {
+		return failure(err)
 	}
-	if ferr := o.finish(stdout, info, sched, heat); ferr != nil && err == nil {
-		err = ferr
-	}
-	return err
+	return o.finish(stdout, r.ProbeDir(probeName), info, recs, heat)
 }
 
 // isTerminal reports whether w is a terminal (the train command's "auto"

@@ -28,7 +28,7 @@ func TestConflictTrainsAndProbes(t *testing.T) {
 	require.Contains(t, stdout, "3 probe(s) of 4 bins")
 	require.Contains(t, stderr, "probe step 10: ")
 	require.Contains(t, stderr, "fw w=[")
-	info, recs, err := conflict.ReadLog(dir)
+	info, recs, err := conflict.ReadLog(filepath.Join(dir, "probes", "conflict"))
 	require.NoError(t, err)
 	require.Equal(t, []int{0, 250, 500, 750, 1000}, info.Edges)
 	require.Equal(t, []string{"fw", "ugd"}, info.Methods)
@@ -40,10 +40,21 @@ func TestConflictTrainsAndProbes(t *testing.T) {
 	}
 	_, stderr, code = runCLI(t, args...)
 	require.Equal(t, 2, code)
-	require.Contains(t, stderr, "already holds a training run")
-	for _, f := range []string{"cosine.png", "stats.png", "weights.png", "checkpoint.bin", "metrics.jsonl", "gram/step-00000020.npy", "cosine/step-00000000.npy"} {
+	require.Contains(t, stderr, "already holds a run")
+	for _, f := range []string{"cosine.png", "stats.png", "weights.png", "spec.json", "checkpoint.bin", "metrics.jsonl", "done.json",
+		"probes/conflict/gram/step-00000020.npy", "probes/conflict/cosine/step-00000000.npy"} {
 		require.FileExists(t, filepath.Join(dir, f))
 	}
+
+	// The run resumes to more steps, with the probes of its spec, and the
+	// figures are drawn from every probe.
+	more := append(append([]string(nil), args...), "--resume", "--steps", "30")
+	stdout, stderr, code = runCLI(t, more...)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "4 probe(s) of 4 bins")
+	_, stderr, code = runCLI(t, append(more, "--steps", "40", "--bins", "t:8")...)
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "probe flags differ")
 }
 
 // Probing a checkpoint: the one-pass Gram equals the K-pass reference, and
@@ -87,7 +98,7 @@ func TestConflictErrors(t *testing.T) {
 		{[]string{"--lambda", "-1"}, "λ must be"},
 		{[]string{"--gram", "fast"}, "--gram"},
 		{[]string{"--every", "0"}, "--every"},
-		{[]string{"--resume"}, "--resume"},
+		{[]string{"--resume"}, "--resume: run:"},
 		{[]string{"--figures", "gif"}, "--figures"},
 		{[]string{"--checkpoint", filepath.Join(out, "none")}, "--checkpoint"},
 	} {
@@ -109,9 +120,8 @@ func TestTrainParetoWeighting(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	ck, err := diffusion.LoadCheckpoint(filepath.Join(whole, "checkpoint.bin"))
 	require.NoError(t, err)
-	require.Equal(t, "constant", ck.Config.Strategy)
+	require.Equal(t, "pareto:fw,lambda=0.01,bins=t:4,every=1,norm=none,tol=0.0001", ck.Config.Weighting, "the checkpoint stores the weighting trained")
 	require.Equal(t, "stratified:4", ck.Config.Density)
-	require.Equal(t, "pareto:fw,lambda=0.01,bins=4,every=1,norm=none,tol=0.0001", ck.Meta["weighting"])
 
 	_, stderr, code = runCLI(t, trainArgs(part, "--steps", "6", "--weighting", w)...)
 	require.Equal(t, 0, code, stderr)
@@ -123,7 +133,7 @@ func TestTrainParetoWeighting(t *testing.T) {
 
 	_, stderr, code = runCLI(t, "train", "--out", part, "--resume", "--steps", "14", "--weighting", "pareto:ugd,bins=4")
 	require.Equal(t, 2, code)
-	require.Contains(t, stderr, "differs from the checkpoint")
+	require.Contains(t, stderr, "--weighting pareto:ugd,bins=4 differs from the run's pareto:fw,lambda=0.01,bins=t:4,every=1,norm=none,tol=0.0001")
 
 	_, stderr, code = runCLI(t, trainArgs(filepath.Join(base, "bad"), "--steps", "2", "--weighting", "pareto:fw,every=0")...)
 	require.Equal(t, 2, code)

@@ -2,14 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
-	"strings"
 
+	"github.com/paretodiff/paretodiff/demo"
 	"github.com/paretodiff/paretodiff/reproduce"
 	"github.com/spf13/cobra"
+	"gonum.org/v1/gonum/stat"
 )
 
 func init() { register(newDemoCmd) }
@@ -22,9 +22,9 @@ type demoOptions struct {
 
 func newDemoCmd() *cobra.Command {
 	o := &demoOptions{}
-	q, err := reproduce.DemoSizesFor(reproduce.Quick)
+	q, err := demo.SizesFor(reproduce.Quick)
 	if err != nil {
-		panic(err) // the quick size is a table in reproduce
+		panic(err) // the quick size is a table in package demo
 	}
 	cmd := &cobra.Command{
 		Use:   "demo [--out DIR] [--seed S] [--device cpu|cuda|auto]",
@@ -70,9 +70,9 @@ conflict --checkpoint read.`, q.Target, q.Model.Width, q.Model.Depth, q.Strategy
 }
 
 func (o *demoOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
-	sizes, err := reproduce.DemoSizesFor(reproduce.Scale(o.size))
+	sizes, err := demo.SizesFor(reproduce.Scale(o.size))
 	if err != nil {
-		return usagef("--size: %v", strings.TrimPrefix(err.Error(), "reproduce: "))
+		return usagef("--size: %v", err)
 	}
 	env := &reproduce.Env{Scale: reproduce.Scale(o.size), Seed: o.seed}
 	ctx, stop, err := setUpEnv(ctx, env, o.out, o.device, o.quiet, stderr)
@@ -80,29 +80,23 @@ func (o *demoOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer stop()
-	res, err := reproduce.Demo(ctx, env, sizes)
-	if errors.Is(err, context.Canceled) {
-		return failure(errors.New("interrupted"))
-	}
+	res, err := demo.Run(ctx, env, sizes)
 	if err != nil {
-		return failure(err)
+		return workError(ctx, err)
+	}
+	report := filepath.Join(o.out, demo.ReportFile)
+	env.Logf("demo: [5/5] writing %s", report)
+	if err := res.Render(o.out); err != nil {
+		return workError(ctx, err)
 	}
 	f := res.Final()
 	m := res.Weighting("min-snr:5")
 	fmt.Fprintf(stdout, "demo finished in %s on %s\n", res.Elapsed.Round(1e9), res.Device)
-	fmt.Fprintf(stdout, "  samples: %s %.3f trained, %.3f untrained, %.3f floor\n", res.Quality.Metric, mean(res.Quality.Trained), res.Quality.Untrained, res.Quality.Floor)
+	fmt.Fprintf(stdout, "  samples: %s %.3f trained, %.3f untrained, %.3f floor\n", res.Quality.Metric, stat.Mean(res.Quality.Trained, nil), res.Quality.Untrained, res.Quality.Floor)
 	fmt.Fprintf(stdout, "  conflict: %.0f%% of bin pairs have a negative cosine after training (min %.3f)\n", 100*f.Stats.NegativeFraction, f.Stats.MinCosine)
 	if m != nil {
 		fmt.Fprintf(stdout, "  min-snr:5: Eq. 11 objective %.3g× the Pareto optimum (λ = %.3g), distance %.3f to the Pareto weights\n", m.RatioL, res.Lambda, m.TV)
 	}
-	fmt.Fprintf(stdout, "report: %s\n", filepath.Join(o.out, reproduce.DemoReport))
+	fmt.Fprintf(stdout, "report: %s\n", report)
 	return nil
-}
-
-func mean(v []float64) float64 {
-	s := 0.0
-	for _, x := range v {
-		s += x
-	}
-	return s / float64(len(v))
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/paretodiff/paretodiff/internal/cuda"
+	"github.com/paretodiff/paretodiff/internal/cuda/cudaemu"
 	"github.com/paretodiff/paretodiff/internal/cuda/nncuda"
 	"github.com/stretchr/testify/require"
 )
@@ -19,6 +20,7 @@ func TestDemoSmoke(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stderr, "demo: [1/5]")
 	require.Contains(t, stderr, "demo: step 60/60")
+	require.Contains(t, stderr, "demo: [5/5] writing "+filepath.Join(dir, "report.md"))
 	require.Contains(t, stdout, "report: "+filepath.Join(dir, "report.md"))
 	require.Contains(t, stdout, "min-snr:5: Eq. 11 objective")
 	rep, err := os.ReadFile(filepath.Join(dir, "report.md"))
@@ -67,7 +69,7 @@ func TestDemoBadInput(t *testing.T) {
 // TestDemoOnEmulatedGPU runs the demo with --device cuda on the emulated
 // GPU and compares its numbers with the CPU run's.
 func TestDemoOnEmulatedGPU(t *testing.T) {
-	d, err := cuda.OpenEmulator(64<<20, cuda.Options{})
+	d, err := cudaemu.Open(64<<20, cuda.Options{})
 	require.NoError(t, err)
 	old := newCUDA
 	newCUDA = func() (*nncuda.Backend, error) { return nncuda.NewOn(d), nil }

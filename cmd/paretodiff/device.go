@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/paretodiff/paretodiff/diffusion/nn"
 	"github.com/paretodiff/paretodiff/internal/cuda"
@@ -39,15 +38,14 @@ func openDevice(device string, log io.Writer) (nn.Backend, error) {
 			fmt.Fprintf(log, "device: %s\n", be)
 			return be, nil
 		}
-		msg := strings.TrimPrefix(err.Error(), "cuda: ")
 		if device == "auto" {
-			fmt.Fprintf(log, "device: cpu (no usable GPU: %s)\n", msg)
+			fmt.Fprintf(log, "device: cpu (no usable GPU: %v)\n", err)
 			return nn.NewCPU(), nil
 		}
 		if errors.Is(err, cuda.ErrNoDriver) || errors.Is(err, cuda.ErrNoNVRTC) || errors.Is(err, cuda.ErrNoCUBLAS) {
-			return nil, usagef("--device cuda: %s", msg)
+			return nil, usagef("--device cuda: %v", err)
 		}
-		return nil, failure(fmt.Errorf("--device cuda: %s", msg))
+		return nil, failure(fmt.Errorf("--device cuda: %w", err))
 	}
 	return nil, usagef("--device %q: want cpu, cuda or auto", device)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/paretodiff/paretodiff/conflict"
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/internal/cuda"
+	"github.com/paretodiff/paretodiff/internal/cuda/cudaemu"
 	"github.com/paretodiff/paretodiff/internal/cuda/cudatest"
 	"github.com/paretodiff/paretodiff/internal/cuda/nncuda"
 	"github.com/stretchr/testify/require"
@@ -34,7 +35,7 @@ func TestDeviceFlag(t *testing.T) {
 	if !gpuUsable(t) {
 		require.Equal(t, 2, code, stderr)
 		require.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
-		require.True(t, strings.HasPrefix(stderr, "paretodiff: --device cuda: no usable CUDA driver: "), stderr)
+		require.True(t, strings.HasPrefix(stderr, "paretodiff: --device cuda: cuda: no usable CUDA driver: "), stderr)
 	} else {
 		require.Equal(t, 0, code, stderr)
 		require.Contains(t, stderr, "device: cuda:0 ")
@@ -46,7 +47,7 @@ func TestDeviceFlag(t *testing.T) {
 	if gpuUsable(t) {
 		require.Contains(t, stderr, "device: cuda:0 ")
 	} else {
-		require.Contains(t, stderr, "device: cpu (no usable GPU: no usable CUDA driver: ")
+		require.Contains(t, stderr, "device: cpu (no usable GPU: cuda: no usable CUDA driver: ")
 	}
 	ck, err := diffusion.LoadCheckpoint(filepath.Join(dir, "checkpoint.bin"))
 	require.NoError(t, err)
@@ -80,10 +81,10 @@ func TestTrainOnGPUResumesOnCPU(t *testing.T) {
 }
 
 // TestTrainOnEmulatedGPU runs `train --device cuda` end to end on the
-// emulated GPU (cuda.OpenEmulator) and compares its metrics with a CPU run
+// emulated GPU (cudaemu.Open) and compares its metrics with a CPU run
 // of the same seed.
 func TestTrainOnEmulatedGPU(t *testing.T) {
-	d, err := cuda.OpenEmulator(64<<20, cuda.Options{})
+	d, err := cudaemu.Open(64<<20, cuda.Options{})
 	require.NoError(t, err)
 	defer d.Close()
 	old := newCUDA
@@ -93,7 +94,7 @@ func TestTrainOnEmulatedGPU(t *testing.T) {
 	emu := filepath.Join(t.TempDir(), "emu")
 	_, stderr, code := runCLI(t, trainArgs(emu, "--steps", "10", "--device", "cuda", "--target", "x0")...)
 	require.Equal(t, 0, code, stderr)
-	require.Contains(t, stderr, "device: cuda:0 Fake GPU")
+	require.Contains(t, stderr, "device: cuda:0 Emulated GPU")
 	cpu := filepath.Join(t.TempDir(), "cpu")
 	_, stderr, code = runCLI(t, trainArgs(cpu, "--steps", "10", "--target", "x0")...)
 	require.Equal(t, 0, code, stderr)
@@ -117,7 +118,7 @@ func conflictGrams(t *testing.T, device string) []conflict.Record {
 	if device == "cuda" {
 		require.Contains(t, stderr, "device: cuda:0 ")
 	}
-	_, recs, err := conflict.ReadLog(dir)
+	_, recs, err := conflict.ReadLog(filepath.Join(dir, "probes", "conflict"))
 	require.NoError(t, err)
 	require.Len(t, recs, 2)
 	return recs
@@ -145,7 +146,7 @@ func requireSameGrams(t *testing.T, want, got []conflict.Record) {
 // on the emulated GPU (the one-pass Gram runs on the backend) and compares
 // the Gram matrices with a CPU run of the same seed.
 func TestConflictOnEmulatedGPU(t *testing.T) {
-	d, err := cuda.OpenEmulator(64<<20, cuda.Options{})
+	d, err := cudaemu.Open(64<<20, cuda.Options{})
 	require.NoError(t, err)
 	defer d.Close()
 	old := newCUDA

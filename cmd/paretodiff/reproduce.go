@@ -2,16 +2,15 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
 	"time"
 
 	"github.com/paretodiff/paretodiff/diffusion/data"
 	"github.com/paretodiff/paretodiff/reproduce"
+	"github.com/paretodiff/paretodiff/run"
 	"github.com/spf13/cobra"
 )
 
@@ -68,8 +67,8 @@ written atomically, so none is ever half-written. The same --seed gives the same
 
 // setUpEnv completes the Env of reproduce and demo: it creates the output
 // folder out, opens the device, sends progress to stderr unless quiet, and
-// returns a context that Ctrl-C cancels (so that models keep their last
-// checkpoint) with the function that releases it.
+// returns a context that Ctrl-C and SIGTERM cancel (so that models keep
+// their last checkpoint) with the function that releases it.
 func setUpEnv(ctx context.Context, env *reproduce.Env, out, device string, quiet bool, stderr io.Writer) (context.Context, context.CancelFunc, error) {
 	if out == "" {
 		return nil, nil, usagef("--out: give an output folder")
@@ -88,18 +87,18 @@ func setUpEnv(ctx context.Context, env *reproduce.Env, out, device string, quiet
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+	ctx, stop := run.NotifyContext(ctx)
 	return ctx, stop, nil
 }
 
 func (o *reproduceOptions) run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	targets, err := reproduce.Resolve(args)
 	if err != nil {
-		return usagef("%v", strings.TrimPrefix(err.Error(), "reproduce: "))
+		return usagef("%v", err)
 	}
 	scale, err := reproduce.ParseScale(o.scale)
 	if err != nil {
-		return usagef("--scale: %v", strings.TrimPrefix(err.Error(), "reproduce: "))
+		return usagef("--scale: %v", err)
 	}
 	env := &reproduce.Env{Scale: scale, Seed: o.seed, MNISTDir: o.mnistDir}
 	ctx, stop, err := setUpEnv(ctx, env, o.out, o.device, o.quiet, stderr)
@@ -115,11 +114,11 @@ func (o *reproduceOptions) run(ctx context.Context, args []string, stdout, stder
 	for _, r := range reports {
 		fmt.Fprintf(stdout, "%-8s %-16s %6s  %s/%s/report.md\n", r.Name, r.Overall(), r.Elapsed.Round(time.Second), o.out, r.Name)
 	}
-	if errors.Is(err, context.Canceled) {
-		return failure(fmt.Errorf("interrupted; finished reports and trained models in %s are kept, and a rerun resumes", o.out))
+	if err != nil && ctx.Err() != nil {
+		return workError(ctx, fmt.Errorf("interrupted; finished reports and trained models in %s are kept, and a rerun resumes: %w", o.out, err))
 	}
 	if err != nil {
-		return failure(err)
+		return workError(ctx, err)
 	}
 	if len(reports) > 1 {
 		fmt.Fprintf(stdout, "index: %s/index.md (%s)\n", o.out, time.Since(start).Round(time.Second))

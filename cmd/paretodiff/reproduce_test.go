@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/paretodiff/paretodiff/internal/cuda"
+	"github.com/paretodiff/paretodiff/internal/cuda/cudaemu"
 	"github.com/paretodiff/paretodiff/internal/cuda/nncuda"
 	"github.com/stretchr/testify/require"
 )
@@ -76,7 +77,7 @@ func TestReproduceBadInput(t *testing.T) {
 // TestReproduceOnEmulatedGPU runs fig5 at smoke scale with --device cuda on
 // the emulated GPU and compares its numbers with the CPU run's.
 func TestReproduceOnEmulatedGPU(t *testing.T) {
-	d, err := cuda.OpenEmulator(64<<20, cuda.Options{})
+	d, err := cudaemu.Open(64<<20, cuda.Options{})
 	require.NoError(t, err)
 	old := newCUDA
 	newCUDA = func() (*nncuda.Backend, error) { return nncuda.NewOn(d), nil }
@@ -127,7 +128,7 @@ func readCSVFile(t *testing.T, path string) [][]string {
 // closed-form weightings. (Solver weights are left out: on nearly
 // degenerate Gram matrices they move more than the Grams do.)
 func TestReproduceGradientTargetsOnEmulatedGPU(t *testing.T) {
-	d, err := cuda.OpenEmulator(64<<20, cuda.Options{})
+	d, err := cudaemu.Open(64<<20, cuda.Options{})
 	require.NoError(t, err)
 	old := newCUDA
 	newCUDA = func() (*nncuda.Backend, error) { return nncuda.NewOn(d), nil }

@@ -239,8 +239,8 @@ func TestSampleAndEvalBadInput(t *testing.T) {
 		msg  string
 	}{
 		{[]string{"sample", "--out", out}, "--checkpoint: give a run folder"},
-		{[]string{"sample", "--checkpoint", filepath.Join(empty, "nope"), "--out", out}, "--checkpoint: no such file or directory"},
-		{[]string{"sample", "--checkpoint", empty, "--out", out}, "holds no checkpoint.bin"},
+		{[]string{"sample", "--checkpoint", filepath.Join(empty, "nope"), "--out", out}, "nope: no run"},
+		{[]string{"sample", "--checkpoint", empty, "--out", out}, "holds no spec.json or checkpoint.bin"},
 		{[]string{"sample", "--checkpoint", corrupt, "--out", out}, "checksum mismatch"},
 		{[]string{"sample", "--checkpoint", toy}, "--out: give a .png"},
 		{[]string{"sample", "--checkpoint", toy, "--out", "x.txt"}, "--out x.txt: want a .png, .svg, .pdf or .npy file"},

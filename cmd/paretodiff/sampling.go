@@ -1,13 +1,11 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +14,8 @@ import (
 	"github.com/paretodiff/paretodiff/diffusion/data"
 	"github.com/paretodiff/paretodiff/diffusion/nn"
 	"github.com/paretodiff/paretodiff/diffusion/sampler"
+	"github.com/paretodiff/paretodiff/run"
+	"github.com/paretodiff/paretodiff/weighting"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/pflag"
 )
@@ -43,7 +43,7 @@ type samplingOptions struct {
 }
 
 func (o *samplingOptions) addFlags(f *pflag.FlagSet, n int) {
-	f.StringVar(&o.checkpoint, "checkpoint", "", "run folder written by train, or its checkpoint.bin (required)")
+	f.StringVar(&o.checkpoint, "checkpoint", "", "run folder (written by train, conflict, demo or reproduce), or a checkpoint.bin (required)")
 	f.StringVar(&o.sampler, "sampler", "heun", "sampler (see above)")
 	f.IntVar(&o.steps, "steps", 0, fmt.Sprintf("sampler steps (0: the sampler's default: ddpm T, ddim %d, heun %d)", sampler.DefaultDDIMSteps, sampler.DefaultHeunSteps))
 	f.IntVar(&o.n, "n", n, "number of samples")
@@ -91,6 +91,43 @@ func (m *model) isMNIST() bool { return m.data == "mnist" }
 // open checks the shared flags and loads the checkpoint; every error is
 // bad input (exit 2).
 func (o *samplingOptions) open(minN int, log io.Writer) (*model, error) {
+	smp, err := o.check(minN)
+	if err != nil {
+		return nil, err
+	}
+	r, err := run.Open(o.checkpoint)
+	if err != nil {
+		return nil, usagef("--checkpoint: %v", err)
+	}
+	ck, err := r.Checkpoint()
+	if err != nil {
+		return nil, usagef("--checkpoint: %v", err)
+	}
+	m := &model{path: r.CheckpointPath(), ck: ck, data: ck.Config.Data, smp: smp}
+	if err := m.openData(); err != nil {
+		return nil, err
+	}
+	if m.set.ClipX0, err = o.clip(m); err != nil {
+		return nil, err
+	}
+	if m.sched, _, err = ck.Config.ScheduleAndTarget(); err != nil {
+		return nil, usagef("--checkpoint: %v", err)
+	}
+	m.set.Steps = o.steps
+	if m.evals, err = smp.Evaluations(m.sched, &m.set); err != nil {
+		return nil, usagef("--steps: %v", err)
+	}
+	if m.be, err = openDevice(o.device, log); err != nil {
+		return nil, err
+	}
+	if err := o.denoiser(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// check validates the flags of sampling and parses the sampler.
+func (o *samplingOptions) check(minN int) (sampler.Sampler, error) {
 	if o.checkpoint == "" {
 		return nil, usagef("--checkpoint: give a run folder written by train")
 	}
@@ -109,77 +146,67 @@ func (o *samplingOptions) open(minN int, log io.Writer) (*model, error) {
 	if err != nil {
 		return nil, usagef("--sampler: %v", err)
 	}
-	path := o.checkpoint
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, usagef("--checkpoint: %v", errors.Unwrap(err))
-	}
-	if st.IsDir() {
-		path = diffusion.CheckpointPath(path)
-		if _, err := os.Stat(path); err != nil {
-			return nil, usagef("--checkpoint: %s holds no %s (is it a run folder written by train?)", o.checkpoint, filepath.Base(path))
-		}
-	}
-	ck, err := diffusion.LoadCheckpoint(path)
-	if err != nil {
-		return nil, usagef("--checkpoint: %v", err)
-	}
-	m := &model{path: path, ck: ck, data: ck.Meta["data"], smp: smp}
+	return smp, nil
+}
+
+// openData opens the toy distribution the model was trained on (MNIST is
+// read only where it is needed).
+func (m *model) openData() error {
 	switch name, arg, _ := strings.Cut(m.data, ":"); name {
 	case "toy":
+		var err error
 		if m.toy, err = data.NewToy(arg); err != nil {
-			return nil, usagef("--checkpoint: %v", err)
+			return usagef("--checkpoint: %v", err)
 		}
 	case "mnist":
 	default:
-		return nil, usagef("--checkpoint: the checkpoint does not say which data it was trained on (data %q)", m.data)
+		return usagef("--checkpoint: the checkpoint does not say which data it was trained on (data %q)", m.data)
 	}
+	return nil
+}
+
+// clip is the bound of --clip-x0 (0: off).
+func (o *samplingOptions) clip(m *model) (float64, error) {
 	switch o.clipX0 {
 	case "auto":
-		m.set.ClipX0 = m.dataRange()
+		return m.dataRange(), nil
 	case "off", "0":
-	default:
-		c, err := strconv.ParseFloat(o.clipX0, 64)
-		if err != nil || !(c > 0) || math.IsInf(c, 0) {
-			return nil, usagef("--clip-x0 %q: want auto, off or a positive number", o.clipX0)
-		}
-		m.set.ClipX0 = c
+		return 0, nil
 	}
-	rc, err := ck.Config.TrainConfig()
-	if err != nil {
-		return nil, usagef("--checkpoint: %v", err)
+	c, err := strconv.ParseFloat(o.clipX0, 64)
+	if err != nil || !(c > 0) || math.IsInf(c, 0) {
+		return 0, usagef("--clip-x0 %q: want auto, off or a positive number", o.clipX0)
 	}
-	m.sched = rc.Schedule
-	m.set.Steps = o.steps
-	if m.evals, err = smp.Evaluations(m.sched, &m.set); err != nil {
-		return nil, usagef("--steps: %v", err)
-	}
-	be, err := openDevice(o.device, log)
-	if err != nil {
-		return nil, err
-	}
-	m.be = be
-	switch {
-	case o.untrained:
+	return c, nil
+}
+
+// denoiser builds the model's denoiser: the checkpoint's EMA or raw
+// weights, or with --untrained its network at the run's initial weights.
+func (o *samplingOptions) denoiser(m *model) error {
+	ck := m.ck
+	if o.untrained {
 		m.weights = "init"
-		if ck.Spec.ResMLP == nil {
-			return nil, usagef("--untrained: the checkpoint holds a %q network, not resmlp", ck.Spec.Kind)
-		}
-		net, err := nn.InitResMLP(be, *ck.Spec.ResMLP, ck.Config.Seed)
+		net, err := nn.BuildSeeded(m.be, ck.Spec, ck.Config.Seed)
 		if err != nil {
-			return nil, usagef("--checkpoint: %v", err)
+			return usagef("--checkpoint: %v", err)
 		}
-		m.den = diffusion.NewNetDenoiser(net, rc.Target, rc.Schedule)
-	default:
-		m.weights = "raw"
-		if o.ema {
-			m.weights = "ema"
+		target, err := weighting.ParseTarget(ck.Config.Target)
+		if err != nil {
+			return usagef("--checkpoint: %v", err)
 		}
-		if m.den, err = ck.Denoiser(be, o.ema); err != nil {
-			return nil, usagef("--checkpoint: %v", err)
-		}
+		m.den = diffusion.NewNetDenoiser(net, target, m.sched)
+		return nil
 	}
-	return m, nil
+	m.weights = "raw"
+	if o.ema {
+		m.weights = "ema"
+	}
+	den, err := ck.Denoiser(m.be, o.ema)
+	if err != nil {
+		return usagef("--checkpoint: %v", err)
+	}
+	m.den = den
+	return nil
 }
 
 // clipDraws is the number of ground-truth points whose largest |coordinate|

@@ -35,22 +35,22 @@ func (o *problemFlags) add(cmd *cobra.Command) {
 }
 
 // options validates the flags that do not depend on files.
-func (o *problemFlags) options() (pareto.Options, error) {
+func (o *problemFlags) options() (pareto.Config, error) {
 	norm, err := pareto.ParseNormalizer(o.normalize)
 	if err != nil {
-		return pareto.Options{}, usagef("--normalize %q: want none, l2, loss or loss+", o.normalize)
+		return pareto.Config{}, usagef("--normalize %q: want none, l2, loss or loss+", o.normalize)
 	}
 	if math.IsNaN(o.lambda) || math.IsInf(o.lambda, 0) || o.lambda < 0 {
-		return pareto.Options{}, usagef("--lambda %v: must be finite and ≥ 0", o.lambda)
+		return pareto.Config{}, usagef("--lambda %v: must be finite and ≥ 0", o.lambda)
 	}
 	needs := norm == pareto.NormLoss || norm == pareto.NormLossPlus
 	if needs && o.losses == "" {
-		return pareto.Options{}, usagef("--normalize %s needs --losses FILE", norm)
+		return pareto.Config{}, usagef("--normalize %s needs --losses FILE", norm)
 	}
 	if !needs && o.losses != "" {
-		return pareto.Options{}, usagef("--losses is used only with --normalize loss or loss+")
+		return pareto.Config{}, usagef("--losses is used only with --normalize loss or loss+")
 	}
-	return pareto.Options{Lambda: o.lambda, Normalizer: norm}, nil
+	return pareto.Config{Lambda: o.lambda, Normalizer: norm}, nil
 }
 
 // load reads the problem from --gram or --grads (exactly one must be set).

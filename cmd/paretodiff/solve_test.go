@@ -101,7 +101,7 @@ func TestSolveGradsCSVWithLosses(t *testing.T) {
 	require.Equal(t, "6", rows[1][1])
 	require.Equal(t, "converged", rows[1][6])
 
-	p, err := pareto.NewFromGrads(grads, pareto.Options{Normalizer: pareto.NormLossPlus, Losses: losses, Lambda: 0.01})
+	p, err := pareto.NewFromGrads(grads, pareto.Config{Normalizer: pareto.NormLossPlus, Losses: losses, Lambda: 0.01})
 	require.NoError(t, err)
 	want, err := solvers.Solve(p, solvers.Exact, nil)
 	require.NoError(t, err)

@@ -1,26 +1,21 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
-	"os/signal"
-	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/paretodiff/paretodiff/conflict"
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/diffusion/data"
 	"github.com/paretodiff/paretodiff/diffusion/nn"
-	"github.com/paretodiff/paretodiff/internal/atomicfile"
+	"github.com/paretodiff/paretodiff/run"
 	"github.com/paretodiff/paretodiff/weighting"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -28,9 +23,8 @@ import (
 
 func init() { register(newTrainCmd) }
 
-// trainOptions are the train command's flags. The ones in trajectoryFlags
-// fix the training run and are stored in the checkpoint; --resume takes
-// them from there.
+// trainOptions are the train command's flags. The flags of trajectoryFlags
+// fix the run (its run.Spec); --resume takes them from the run folder.
 type trainOptions struct {
 	data, mnistDir, model, act string
 	width, depth, hidden       int
@@ -48,22 +42,58 @@ type trainOptions struct {
 	resume                     bool
 	checkpointEvery, logEvery  int
 	progress                   string
-
-	// densitySet records that --density was given (the pareto weighting
-	// otherwise stratifies the batch over its bins).
-	densitySet bool
-	// online is the --weighting pareto:… weighting, bound to the trainer.
-	online *conflict.Online
-	// Hooks for commands built on train (conflict): setup edits the
-	// training configuration, started runs once the trainer exists (before
-	// the first step), and both may be nil.
-	setup   func(cfg *diffusion.TrainConfig)
-	started func(tr *diffusion.Trainer) error
 }
 
-// trajectoryFlags are the flags a resumed run takes from its checkpoint.
-var trajectoryFlags = []string{"data", "model", "width", "depth", "hidden", "act", "skip", "sigma-data", "target", "weighting", "density",
-	"schedule", "T", "zero-terminal", "batch", "lr", "warmup", "weight-decay", "clip", "ema", "seed", "eval-size"}
+// trajectoryFlags are the flags that set a field of the run's spec, with
+// that field; a resumed run takes every one not given from its folder.
+var trajectoryFlags = []struct {
+	name  string
+	field func(s *run.Spec) any // a pointer to the field
+}{
+	{"data", func(s *run.Spec) any { return &s.Train.Data }},
+	{"model", func(s *run.Spec) any { return &s.Net.Kind }},
+	{"width", func(s *run.Spec) any { return &s.Net.ResMLP.Width }},
+	{"depth", func(s *run.Spec) any { return &s.Net.ResMLP.Depth }},
+	{"hidden", func(s *run.Spec) any { return &s.Net.ResMLP.Hidden }},
+	{"act", func(s *run.Spec) any { return &s.Net.ResMLP.Act }},
+	{"skip", func(s *run.Spec) any { return &s.Net.ResMLP.Skip }},
+	{"sigma-data", func(s *run.Spec) any { return &s.Net.ResMLP.SigmaData }},
+	{"target", func(s *run.Spec) any { return &s.Train.Target }},
+	{"weighting", func(s *run.Spec) any { return &s.Train.Weighting }},
+	{"density", func(s *run.Spec) any { return &s.Train.Density }},
+	{"schedule", func(s *run.Spec) any { return &s.Train.Schedule }},
+	{"T", func(s *run.Spec) any { return &s.Train.T }},
+	{"zero-terminal", func(s *run.Spec) any { return &s.Train.ZeroTerminal }},
+	{"batch", func(s *run.Spec) any { return &s.Train.Batch }},
+	{"lr", func(s *run.Spec) any { return &s.Train.Optim.LR }},
+	{"warmup", func(s *run.Spec) any { return &s.Train.Optim.Warmup }},
+	{"weight-decay", func(s *run.Spec) any { return &s.Train.Optim.WeightDecay }},
+	{"clip", func(s *run.Spec) any { return &s.Train.Optim.ClipNorm }},
+	{"ema", func(s *run.Spec) any { return &s.Train.Optim.EMADecay }},
+	{"seed", func(s *run.Spec) any { return &s.Train.Seed }},
+	{"eval-size", func(s *run.Spec) any { return &s.Train.EvalSize }},
+	{"log-every", func(s *run.Spec) any { return &s.Eval.Every }},
+}
+
+// specFields maps a spec field (run.FieldError.Field) to the flags that set
+// it, for messages.
+var specFields = map[string]string{
+	"train.data": "--data", "train.schedule": "--schedule/--T", "train.target": "--target", "train.weighting": "--weighting",
+	"train.density": "--density", "train.batch": "--batch/--eval-size", "train.optim": "optimiser flags", "net": "--model/--width/--depth/--hidden",
+	"steps": "--steps", "eval.every": "--log-every",
+}
+
+// specError turns an error of run.Spec.Normalize into a usage error that
+// names the flags of the field.
+func specError(err error) error {
+	var fe *run.FieldError
+	if errors.As(err, &fe) {
+		if flag, ok := specFields[fe.Field]; ok {
+			return usagef("%s: %v", flag, fe.Err)
+		}
+	}
+	return usagef("%v", err)
+}
 
 func newTrainCmd() *cobra.Command {
 	o := &trainOptions{}
@@ -87,23 +117,27 @@ layer that starts at zero, g = b/σ_t − c (exact where the data has no varianc
 The network still predicts the target. auto: both on for MNIST with --target eps
 or v (σ_d = 0.5), off otherwise (x0 has no noise part; toy data is 2-D).
 
-It writes to --out: checkpoint.bin (every --checkpoint-every steps, at the end and on
-interrupt; written atomically), metrics.jsonl (one JSON object every --log-every steps:
-step, weighted training loss, held-out weighted loss, the unweighted x0-MSE on fixed
-held-out batches in the timestep ranges [0,100), [200,300), [600,700), [800,900)
-scaled to T, gradient norm, learning rate, speed) and config.json.
+--out is a run folder (package run), the same kind that conflict, demo and the
+reproductions write and that sample, eval and conflict --checkpoint read:
+spec.json (every setting of the run, written once), checkpoint.bin (every
+--checkpoint-every steps, at the end and on interrupt), metrics.jsonl (one JSON object
+every --log-every steps: step, weighted training loss, held-out weighted loss, the
+unweighted x0-MSE on fixed held-out batches in the timestep ranges [0,100), [200,300),
+[600,700), [800,900) scaled to T, gradient norm, learning rate, speed), progress.json
+and, once the run reaches --steps, done.json. Every file is replaced atomically.
 
---resume continues the run in --out from its checkpoint up to --steps; the run's
-settings come from the checkpoint, and on the same device the result is bit-identical
-to an uninterrupted run (a run may continue on another device; its numbers then differ
-by float32 rounding). A non-finite loss stops training with an error naming the step;
-the last good checkpoint stays.
+Ctrl-C or SIGTERM (a preempted Slurm or Kubernetes job) writes the checkpoint and exits
+with status 130 or 143. --resume continues the run in --out from its checkpoint up to
+--steps; its settings come from spec.json (a flag given with another value is an
+error), and on the same device the result is bit-identical to an uninterrupted run (a
+run may continue on another device; its numbers then differ by float32 rounding). A
+non-finite loss stops training with an error naming the step; the last good checkpoint
+stays.
 
 Data: ` + strings.ReplaceAll(data.SpecHelp, "\n", "\n      ") + `
 
-Weighting strategies:
-` + weighting.StrategyHelp + `
-` + conflict.OnlineHelp,
+Weightings (--weighting):
+` + weighting.Help(false),
 		Example: `  paretodiff train --data toy:8gaussians --steps 8000 --width 128 --out runs/toy
   paretodiff train --data mnist --target v --weighting min-snr:5 --steps 10000 --out runs/mnist
   paretodiff train --data mnist --device cuda --steps 20000 --out runs/mnist-gpu
@@ -131,8 +165,8 @@ func (o *trainOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.skip, "skip", "auto", "learned input skip (a D×D Linear with gain b/σ − c; see above): on, off or auto (on for MNIST with --target eps or v)")
 	f.StringVar(&o.sigmaData, "sigma-data", "auto", "σ_d of the fixed input skip c·x_t (0: none; see above), or auto (0.5 for MNIST with --target eps or v, else 0)")
 	f.StringVar(&o.target, "target", "eps", "prediction target: eps, x0 or v")
-	f.StringVar(&o.weighting, "weighting", "min-snr:5", "loss weighting strategy, or pareto:METHOD,... (see above)")
-	f.StringVar(&o.density, "density", "uniform", "timestep density: uniform, stratified:K, logit-normal:m,s, edm-lognormal:Pmean,Pstd")
+	f.StringVar(&o.weighting, "weighting", "min-snr:5", "loss weighting: a closed form or pareto:METHOD,... (see above)")
+	f.StringVar(&o.density, "density", "auto", "timestep density: uniform, stratified:K, logit-normal:m,s, edm-lognormal:Pmean,Pstd, or auto (uniform; stratified over a pareto weighting's equal bins)")
 	f.StringVar(&o.schedule, "schedule", "cosine", "noise schedule: cosine, linear or scaled-linear")
 	f.IntVar(&o.T, "T", 1000, "number of diffusion timesteps")
 	f.BoolVar(&o.zeroTerminal, "zero-terminal", false, "rescale the schedule to zero terminal SNR")
@@ -145,7 +179,7 @@ func (o *trainOptions) addFlags(cmd *cobra.Command) {
 	f.Float64Var(&o.ema, "ema", 0.9999, "EMA decay of the weights (with warm-up min(decay, (1+s)/(10+s)))")
 	f.Uint64Var(&o.seed, "seed", 1, "random seed of weights, batches and held-out data")
 	f.IntVar(&o.evalSize, "eval-size", 256, "held-out examples per timestep range in the metrics")
-	f.StringVar(&o.out, "out", "", "run folder for checkpoint.bin, metrics.jsonl and config.json (required)")
+	f.StringVar(&o.out, "out", "", "run folder (spec.json, checkpoint.bin, metrics.jsonl, ...; required)")
 	addDeviceFlag(cmd, &o.device)
 	f.BoolVar(&o.resume, "resume", false, "continue the run in --out from its checkpoint")
 	f.IntVar(&o.checkpointEvery, "checkpoint-every", 1000, "write a checkpoint every N steps (0: only at the end)")
@@ -154,6 +188,15 @@ func (o *trainOptions) addFlags(cmd *cobra.Command) {
 }
 
 func (o *trainOptions) run(ctx context.Context, cmd *cobra.Command, stdout, stderr io.Writer) error {
+	spec, err := o.spec(cmd)
+	if err != nil {
+		return err
+	}
+	return o.train(ctx, spec, stdout, stderr, run.Options{})
+}
+
+// check validates the flags that are not part of the spec.
+func (o *trainOptions) check() error {
 	if o.out == "" {
 		return usagef("--out: give a run folder")
 	}
@@ -168,181 +211,142 @@ func (o *trainOptions) run(ctx context.Context, cmd *cobra.Command, stdout, stde
 	default:
 		return usagef("--progress %q: want auto, bar, lines or none", o.progress)
 	}
-	o.densitySet = cmd.Flags().Changed("density")
-	ckPath := diffusion.CheckpointPath(o.out)
-	var ck *diffusion.Checkpoint
+	return nil
+}
+
+// spec turns the flags into the run's spec: a new run's from the flags, or
+// with --resume the stored run's, every flag given explicitly checked
+// against it.
+func (o *trainOptions) spec(cmd *cobra.Command) (run.Spec, error) {
+	if err := o.check(); err != nil {
+		return run.Spec{}, err
+	}
+	var prev *run.Run
 	if o.resume {
 		var err error
-		if ck, err = diffusion.LoadCheckpoint(ckPath); err != nil {
-			return usagef("--resume: %v", err)
+		if prev, err = run.Open(o.out); err != nil {
+			return run.Spec{}, usagef("--resume: %v", err)
 		}
-		if err := o.fromCheckpoint(ck, cmd); err != nil {
-			return err
+		// auto input skips follow the run's data and target.
+		if !cmd.Flags().Changed("data") {
+			o.data = prev.Spec.Train.Data
 		}
-		if ck.Step >= o.steps {
-			return usagef("--resume: the run in %s is already at step %d; give --steps above it", o.out, ck.Step)
+		if !cmd.Flags().Changed("target") {
+			o.target = prev.Spec.Train.Target
 		}
-	} else if _, err := os.Stat(ckPath); err == nil {
-		return usagef("--out %s already holds a checkpoint: add --resume to continue it or choose another folder", o.out)
 	}
+	fromFlags, err := o.specFromFlags()
+	if err != nil || prev == nil {
+		return fromFlags, err
+	}
+	// The stored spec with the flags given applied, normalised, must be
+	// the stored spec.
+	merged := prev.Spec
+	net := *prev.Spec.Net.ResMLP
+	merged.Net.ResMLP = &net
+	for _, tf := range trajectoryFlags {
+		if cmd.Flags().Changed(tf.name) {
+			reflect.ValueOf(tf.field(&merged)).Elem().Set(reflect.ValueOf(tf.field(&fromFlags)).Elem())
+		}
+	}
+	if merged, err = merged.Normalize(); err != nil {
+		return run.Spec{}, specError(err)
+	}
+	for _, tf := range trajectoryFlags {
+		got, asked := reflect.ValueOf(tf.field(&prev.Spec)).Elem().Interface(), reflect.ValueOf(tf.field(&merged)).Elem().Interface()
+		if cmd.Flags().Changed(tf.name) && !reflect.DeepEqual(got, asked) {
+			return run.Spec{}, usagef("--%s %s differs from the run's %s; a resumed run keeps its settings", tf.name, cmd.Flags().Lookup(tf.name).Value, flagValue(got))
+		}
+	}
+	if prev.Step >= o.steps {
+		return run.Spec{}, usagef("--resume: the run in %s is already at step %d; give --steps above it", o.out, prev.Step)
+	}
+	merged.Steps = o.steps
+	return merged, nil
+}
 
+// flagValue writes a spec value as its flag takes it.
+func flagValue(v any) string {
+	switch x := v.(type) {
+	case bool:
+		return onOff(x)
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	}
+	return fmt.Sprint(v)
+}
+
+// specFromFlags is the spec the flags describe (not yet normalised).
+func (o *trainOptions) specFromFlags() (run.Spec, error) {
+	if o.model != "resmlp" {
+		return run.Spec{}, usagef("--model %q: want resmlp", o.model)
+	}
+	act, err := nn.ParseActivation(o.act)
+	if err != nil {
+		return run.Spec{}, usagef("--act: %v", err)
+	}
+	if o.width < 1 || o.depth < 1 || o.hidden < 0 {
+		return run.Spec{}, usagef("--width and --depth must be ≥ 1 and --hidden ≥ 0")
+	}
+	target, err := weighting.ParseTarget(o.target)
+	if err != nil {
+		return run.Spec{}, usagef("--target: %v", err)
+	}
+	rc := nn.ResMLPConfig{Width: o.width, Depth: o.depth, Hidden: o.hidden, Act: act}
+	if rc.SigmaData, rc.Skip, err = resolvePrecond(o.skip, o.sigmaData, o.data, target); err != nil {
+		return run.Spec{}, err
+	}
+	spec := run.Spec{
+		Net: nn.Spec{Kind: "resmlp", ResMLP: &rc},
+		Train: diffusion.TrainSpec{
+			Data: o.data, Schedule: o.schedule, T: o.T, ZeroTerminal: o.zeroTerminal, Target: o.target,
+			Weighting: o.weighting, Density: o.density, Batch: o.batch, Seed: o.seed, EvalSize: o.evalSize,
+			Optim: nn.OptimConfig{LR: o.lr, Warmup: o.warmup, WeightDecay: o.weightDecay, ClipNorm: o.clip, EMADecay: o.ema},
+		},
+		Steps: o.steps,
+		Eval:  run.EvalSpec{Every: o.logEvery},
+	}
+	if o.batch < 1 || o.evalSize < 1 {
+		return run.Spec{}, usagef("--batch and --eval-size must be ≥ 1")
+	}
+	if _, err := spec.Normalize(); err != nil {
+		return run.Spec{}, specError(err)
+	}
+	return spec, nil
+}
+
+// train runs the spec in --out with the progress display, and reports.
+// opt's callbacks are the caller's (conflict's); train adds the rest.
+func (o *trainOptions) train(ctx context.Context, spec run.Spec, stdout, stderr io.Writer, opt run.Options) error {
 	be, err := openDevice(o.device, stderr)
 	if err != nil {
 		return err
 	}
-	train, heldOut, err := data.Open(o.data, o.mnistDir)
-	if err != nil {
-		if strings.HasPrefix(o.data, "mnist") {
-			return failure(err)
-		}
-		return usagef("--data: %v", err)
-	}
-	cfg, spec, err := o.config(train.Dim())
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(o.out, 0o755); err != nil {
-		return usagef("--out: %v", err)
-	}
-	removeStaleTemps(o.out)
-
-	// The metrics log: kept up to the checkpoint's step on resume.
-	metricsPath := filepath.Join(o.out, "metrics.jsonl")
-	if ck != nil {
-		if err := truncateMetrics(metricsPath, ck.Step); err != nil {
-			return failure(err)
-		}
-	} else if err := os.WriteFile(metricsPath, nil, 0o644); err != nil {
-		return usagef("--out: %v", err)
-	}
-	mf, err := os.OpenFile(metricsPath, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o644)
-	if err != nil {
-		return failure(err)
-	}
-	defer mf.Close()
-	cfg.Metrics = mf
-	if err := o.writeConfig(spec); err != nil {
-		return failure(err)
-	}
 	from := 0
-	if ck != nil {
-		from = ck.Step
-	}
-	prog := newTrainProgress(o.progress, stderr, from, o.steps, o.logEvery)
-	cfg.Progress = prog.update
-
-	var tr *diffusion.Trainer
-	if ck != nil {
-		tr, err = diffusion.ResumeTrainer(ck, be, train, heldOut, cfg)
-	} else {
-		var net *nn.ResMLP
-		if net, err = nn.InitResMLP(be, *spec.ResMLP, o.seed); err == nil {
-			tr, err = diffusion.NewTrainer(net, train, heldOut, cfg)
+	opt.Existing = run.Refuse
+	if o.resume {
+		opt.Existing = run.Resume
+		if prev, err := run.Open(o.out); err == nil {
+			from = prev.Step
 		}
 	}
-	if err != nil {
-		return usagef("%v", err)
-	}
-	if o.online != nil {
-		if err := o.online.Bind(tr); err != nil {
-			return usagef("--weighting: %v", err)
-		}
-	}
-	if o.started != nil {
-		if err := o.started(tr); err != nil {
-			return err
-		}
-	}
-
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+	prog := newTrainProgress(o.progress, stderr, from, spec.Steps, o.logEvery)
+	opt.Backend, opt.MNISTDir, opt.CheckpointEvery, opt.OnProgress = be, o.mnistDir, o.checkpointEvery, prog.update
+	ctx, stop := run.NotifyContext(ctx)
 	defer stop()
 	start := time.Now()
-	err = tr.Run(ctx)
+	r, err := run.Train(ctx, o.out, spec, opt)
 	prog.finish()
-	if errors.Is(err, context.Canceled) {
-		return failure(fmt.Errorf("interrupted at step %d; the checkpoint in %s is saved, continue with --resume", tr.Step(), o.out))
-	}
-	if err != nil && o.online != nil && o.online.Err() != nil {
-		return failure(o.online.Err())
+	if errors.Is(err, run.ErrExists) {
+		return usagef("--out %s already holds a run: add --resume to continue it or choose another folder", o.out)
 	}
 	if err != nil {
-		return failure(err)
+		return workError(ctx, err)
 	}
 	el := time.Since(start)
-	fmt.Fprintf(stdout, "trained steps %d–%d in %s (%.1f steps/s); checkpoint %s, metrics %s\n",
-		from+1, tr.Step(), el.Round(time.Millisecond), float64(tr.Step()-from)/el.Seconds(), ckPath, metricsPath)
+	fmt.Fprintf(stdout, "trained steps %d–%d in %s (%.1f steps/s); run folder %s (checkpoint %s, metrics %s)\n",
+		from+1, r.Step, el.Round(time.Millisecond), float64(r.Step-from)/el.Seconds(), o.out, run.CheckpointFile, run.MetricsFile)
 	return nil
-}
-
-// config turns the flags into a training configuration and a network spec.
-func (o *trainOptions) config(dim int) (diffusion.TrainConfig, nn.Spec, error) {
-	var cfg diffusion.TrainConfig
-	if o.model != "resmlp" {
-		return cfg, nn.Spec{}, usagef("--model %q: want resmlp", o.model)
-	}
-	act, err := nn.ParseActivation(o.act)
-	if err != nil {
-		return cfg, nn.Spec{}, usagef("--act: %v", err)
-	}
-	rc := nn.ResMLPConfig{Dim: dim, Width: o.width, Depth: o.depth, Hidden: o.hidden, Act: act}
-	if o.width < 1 || o.depth < 1 || o.hidden < 0 {
-		return cfg, nn.Spec{}, usagef("--width and --depth must be ≥ 1 and --hidden ≥ 0")
-	}
-	sched, err := diffusion.NewSchedule(o.schedule, o.T, o.zeroTerminal)
-	if err != nil {
-		return cfg, nn.Spec{}, usagef("--schedule/--T: %v", err)
-	}
-	target, err := weighting.ParseTarget(o.target)
-	if err != nil {
-		return cfg, nn.Spec{}, usagef("--target: %v", err)
-	}
-	if rc.SigmaData, rc.Skip, err = resolvePrecond(o.skip, o.sigmaData, o.data, target); err != nil {
-		return cfg, nn.Spec{}, err
-	}
-	rc = rc.WithDefaults()
-	var strategy weighting.Strategy
-	o.online = nil
-	if strings.HasPrefix(strings.TrimSpace(o.weighting), "pareto") {
-		oc, err := conflict.ParseOnline(o.weighting, sched)
-		if err != nil {
-			return cfg, nn.Spec{}, usagef("--weighting: %v", err)
-		}
-		if o.online, err = conflict.NewOnline(oc); err != nil {
-			return cfg, nn.Spec{}, usagef("--weighting: %v", err)
-		}
-		if !o.densitySet && oc.EqualTBins() {
-			// Stratify the batch over the weighting's bins.
-			o.density = weighting.Stratified{Steps: o.T, K: oc.Bins.K()}.String()
-		}
-	} else if strategy, err = weighting.Parse(o.weighting); err != nil {
-		return cfg, nn.Spec{}, usagef("--weighting: %v", err)
-	}
-	density, err := weighting.ParseDensity(o.density, o.T, sched.LogSNRs())
-	if err != nil {
-		return cfg, nn.Spec{}, usagef("--density: %v", err)
-	}
-	if o.batch < 1 || o.evalSize < 1 {
-		return cfg, nn.Spec{}, usagef("--batch and --eval-size must be ≥ 1")
-	}
-	optim := nn.OptimConfig{LR: o.lr, Warmup: o.warmup, WeightDecay: o.weightDecay, ClipNorm: o.clip, EMADecay: o.ema}
-	if err := optim.WithDefaults().Validate(); err != nil {
-		return cfg, nn.Spec{}, usagef("optimiser flags: %v", err)
-	}
-	cfg = diffusion.TrainConfig{
-		Schedule: sched, Target: target, Strategy: strategy, Density: density,
-		Steps: o.steps, Batch: o.batch, Optim: optim, Seed: o.seed, EvalSize: o.evalSize,
-		LogEvery: o.logEvery, CheckpointDir: o.out, CheckpointEvery: o.checkpointEvery,
-		Meta: map[string]string{"data": o.data, "model": o.model},
-	}
-	if o.online != nil {
-		// The checkpoint's strategy is "constant"; the spec lives in Meta.
-		o.online.Attach(&cfg)
-		cfg.Meta["weighting"] = o.online.Config().String()
-	}
-	if o.setup != nil {
-		o.setup(&cfg)
-	}
-	return cfg, nn.Spec{Kind: "resmlp", ResMLP: &rc}, nil
 }
 
 // resolvePrecond turns --skip and --sigma-data into the network's input
@@ -381,123 +385,6 @@ func onOff(b bool) string {
 	return "off"
 }
 
-// fromCheckpoint sets the trajectory flags from a checkpoint; a flag given
-// explicitly with another value is an error.
-func (o *trainOptions) fromCheckpoint(ck *diffusion.Checkpoint, cmd *cobra.Command) error {
-	c := ck.Config
-	if ck.Spec.ResMLP == nil {
-		return usagef("--resume: the checkpoint holds a %q network, not resmlp", ck.Spec.Kind)
-	}
-	m := ck.Spec.ResMLP
-	want := map[string]string{
-		"data": ck.Meta["data"], "model": ck.Spec.Kind, "width": strconv.Itoa(m.Width), "depth": strconv.Itoa(m.Depth),
-		"hidden": strconv.Itoa(m.Hidden), "act": m.Act.String(), "skip": onOff(m.Skip), "sigma-data": fmtFlagFloat(m.SigmaData),
-		"target": c.Target, "weighting": c.Strategy,
-		"density": c.Density, "schedule": c.Schedule, "T": strconv.Itoa(c.T), "zero-terminal": strconv.FormatBool(c.ZeroTerminal),
-		"batch": strconv.Itoa(c.Batch), "lr": fmtFlagFloat(c.Optim.LR), "warmup": strconv.Itoa(c.Optim.Warmup),
-		"weight-decay": fmtFlagFloat(c.Optim.WeightDecay), "clip": fmtFlagFloat(c.Optim.ClipNorm), "ema": fmtFlagFloat(c.Optim.EMADecay),
-		"seed": strconv.FormatUint(c.Seed, 10), "eval-size": strconv.Itoa(c.EvalSize),
-	}
-	if w := ck.Meta["weighting"]; w != "" {
-		want["weighting"] = w // an online (pareto) weighting
-	}
-	for _, name := range trajectoryFlags {
-		fl := cmd.Flags().Lookup(name)
-		if fl.Changed && !sameFlagValue(fl.Value.String(), want[name]) && !(name == "weighting" && sameOnline(fl.Value.String(), want[name], c)) &&
-			!(name == "skip" && sameFlagValue(normOnOff(fl.Value.String()), want[name])) {
-			return usagef("--%s %s differs from the checkpoint's %s; a resumed run keeps its settings", name, fl.Value.String(), want[name])
-		}
-		if name == "hidden" && want[name] == strconv.Itoa(2*m.Width) {
-			continue // the default, 0, means the same
-		}
-		if err := fl.Value.Set(want[name]); err != nil {
-			return usagef("--resume: checkpoint value %q of --%s: %v", want[name], name, err)
-		}
-	}
-	return nil
-}
-
-// sameOnline reports whether two pareto weighting specs mean the same
-// (their canonical forms agree under the run's schedule).
-func sameOnline(a, b string, c diffusion.RunConfig) bool {
-	sched, err := diffusion.NewSchedule(c.Schedule, c.T, c.ZeroTerminal)
-	if err != nil {
-		return false
-	}
-	x, errA := conflict.ParseOnline(a, sched)
-	y, errB := conflict.ParseOnline(b, sched)
-	return errA == nil && errB == nil && x.String() == y.String()
-}
-
-// normOnOff maps true/false to on/off.
-func normOnOff(s string) string {
-	switch s {
-	case "true":
-		return "on"
-	case "false":
-		return "off"
-	}
-	return s
-}
-
-func fmtFlagFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
-
-func sameFlagValue(a, b string) bool {
-	if a == b {
-		return true
-	}
-	x, errA := strconv.ParseFloat(a, 64)
-	y, errB := strconv.ParseFloat(b, 64)
-	return errA == nil && errB == nil && x == y
-}
-
-// writeConfig writes config.json: the flags of the run, for people.
-func (o *trainOptions) writeConfig(spec nn.Spec) error {
-	doc := map[string]any{
-		"data": o.data, "model": spec, "skip": onOff(spec.ResMLP.Skip), "sigma_data": spec.ResMLP.SigmaData, "target": o.target, "weighting": o.weighting, "density": o.density,
-		"schedule": o.schedule, "T": o.T, "zero_terminal": o.zeroTerminal, "steps": o.steps, "batch": o.batch,
-		"lr": o.lr, "warmup": o.warmup, "weight_decay": o.weightDecay, "clip": o.clip, "ema": o.ema,
-		"seed": o.seed, "eval_size": o.evalSize, "device": o.device,
-	}
-	return atomicfile.WriteJSON(filepath.Join(o.out, "config.json"), doc)
-}
-
-// truncateMetrics keeps the records up to step (those a killed run wrote
-// after its last checkpoint are recomputed by the resumed run).
-func truncateMetrics(path string, step int) error {
-	raw, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	var kept bytes.Buffer
-	sc := bufio.NewScanner(bytes.NewReader(raw))
-	sc.Buffer(make([]byte, 1<<16), 1<<24)
-	for sc.Scan() {
-		var rec struct {
-			Step *int `json:"step"`
-		}
-		if json.Unmarshal(sc.Bytes(), &rec) != nil || rec.Step == nil {
-			continue // a line cut short by the kill
-		}
-		if *rec.Step <= step {
-			kept.Write(sc.Bytes())
-			kept.WriteByte('\n')
-		}
-	}
-	return atomicfile.WriteBytes(path, kept.Bytes())
-}
-
-// removeStaleTemps deletes temporary files an interrupted atomic write left.
-func removeStaleTemps(dir string) {
-	stale, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*"))
-	for _, p := range stale {
-		os.Remove(p)
-	}
-}
-
 // trainProgress shows progress as a bar on a terminal, or as a plain line
 // every logEvery steps otherwise.
 type trainProgress struct {
@@ -528,7 +415,7 @@ func newTrainProgress(mode string, w io.Writer, from, steps, logEvery int) *trai
 	return p
 }
 
-func (p *trainProgress) update(pr diffusion.Progress) {
+func (p *trainProgress) update(pr run.Progress) {
 	switch {
 	case p.bar != nil:
 		p.bar.Describe(fmt.Sprintf("loss %.4g", pr.Loss))

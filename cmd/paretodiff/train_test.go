@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -46,6 +47,9 @@ func TestTrainToyWritesRunFolder(t *testing.T) {
 	stdout, stderr, code := runCLI(t, trainArgs(dir, "--steps", "20", "--progress", "lines", "--target", "v")...)
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stdout, "trained steps 1–20")
+	for _, f := range []string{"spec.json", "checkpoint.bin", "metrics.jsonl", "progress.json", "done.json"} {
+		require.FileExists(t, filepath.Join(dir, f))
+	}
 	require.Contains(t, stderr, "step 20/20  loss ")
 	recs := metricLines(t, filepath.Join(dir, "metrics.jsonl"))
 	require.Len(t, recs, 4)
@@ -57,13 +61,21 @@ func TestTrainToyWritesRunFolder(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 20, ck.Step)
 	require.Equal(t, "v", ck.Config.Target)
-	require.Equal(t, "toy:moons", ck.Meta["data"])
+	require.Equal(t, "toy:moons", ck.Config.Data)
 	require.False(t, ck.Spec.ResMLP.Preconditioned(), "auto: no input skips for toy data")
-	var cfg map[string]any
-	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	var spec struct {
+		Spec struct {
+			Train struct {
+				Weighting string `json:"weighting"`
+			} `json:"train"`
+			Steps int `json:"steps"`
+		} `json:"spec"`
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "spec.json"))
 	require.NoError(t, err)
-	require.NoError(t, json.Unmarshal(raw, &cfg))
-	require.Equal(t, "min-snr:5", cfg["weighting"])
+	require.NoError(t, json.Unmarshal(raw, &spec))
+	require.Equal(t, "min-snr:5", spec.Spec.Train.Weighting)
+	require.Equal(t, 20, spec.Spec.Steps)
 }
 
 func TestTrainMNISTSmall(t *testing.T) {
@@ -89,7 +101,7 @@ func TestTrainMNISTSmall(t *testing.T) {
 	require.Equal(t, 0.5, ck.Spec.ResMLP.SigmaData)
 	_, stderr, code = runCLI(t, mnist(dir, "--steps", "4", "--resume", "--skip", "off")...)
 	require.Equal(t, 2, code)
-	require.Contains(t, stderr, "--skip off differs from the checkpoint's on")
+	require.Contains(t, stderr, "--skip off differs from the run's on")
 	_, stderr, code = runCLI(t, mnist(dir, "--steps", "4", "--resume", "--skip", "true")...)
 	require.Equal(t, 0, code, stderr)
 	// x0 has no noise part: no skips; explicit values override auto.
@@ -111,9 +123,12 @@ func TestTrainMNISTSmall(t *testing.T) {
 		require.Equal(t, c.sigma, ck.Spec.ResMLP.SigmaData, "%v", c.args)
 	}
 
-	_, stderr, code = runCLI(t, "train", "--data", "mnist", "--mnist-dir", t.TempDir(), "--steps", "3", "--out", t.TempDir())
-	require.Equal(t, 1, code)
+	// Missing MNIST files are bad input, and nothing is left behind.
+	out := filepath.Join(t.TempDir(), "run")
+	_, stderr, code = runCLI(t, "train", "--data", "mnist", "--mnist-dir", t.TempDir(), "--steps", "3", "--out", out)
+	require.Equal(t, 2, code)
 	require.Contains(t, stderr, "cannot open MNIST file")
+	require.NoDirExists(t, out)
 }
 
 func TestTrainBadInput(t *testing.T) {
@@ -138,7 +153,9 @@ func TestTrainBadInput(t *testing.T) {
 		{trainArgs(dir, "--ema", "1"), "EMA decay"},
 		{trainArgs(dir, "--width", "0"), "--width and --depth"},
 		{trainArgs(dir, "--progress", "fancy"), `--progress "fancy"`},
-		{trainArgs(dir, "--resume"), "--resume: diffusion:"},
+		{trainArgs(dir, "--resume"), "--resume: run:"},
+		{trainArgs(dir, "--weighting", "pareto:fw,bins=1"), "--weighting: conflict:"},
+		{trainArgs(dir, "--density", "range:5,3"), "--density: weighting:"},
 	} {
 		stdout, stderr, code := runCLI(t, c.args...)
 		require.Equal(t, 2, code, "%v: %s", c.args, stderr)
@@ -154,8 +171,8 @@ func TestTrainBadInput(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{trainArgs(dir, "--steps", "10"), "already holds a checkpoint"},
-		{trainArgs(dir, "--steps", "10", "--resume", "--width", "32"), "--width 32 differs from the checkpoint's 24"},
+		{trainArgs(dir, "--steps", "10"), "already holds a run: add --resume"},
+		{trainArgs(dir, "--steps", "10", "--resume", "--width", "32"), "--width 32 differs from the run's 24"},
 		{trainArgs(dir, "--steps", "10", "--resume", "--weighting", "snr"), "--weighting snr differs"},
 		{trainArgs(dir, "--steps", "5", "--resume"), "already at step 5"},
 	} {
@@ -174,55 +191,71 @@ const childEnv = "PARETODIFF_TEST_AS_CLI"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) == "1" {
-		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+		os.Exit(execute(os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
 }
 
-// A real kill: a separate process trains with a checkpoint every step and
-// is killed with SIGKILL mid-run; --resume then finishes the run, which
-// ends bit for bit where an uninterrupted run ends, with the same metrics.
-func TestTrainKillAndResume(t *testing.T) {
-	const steps = "200"
+// A real stop of a separate process training the run, then --resume: the
+// run ends bit for bit where an uninterrupted run ends, with the same
+// metrics, and no temporary file of the stopped process is left.
+//   - SIGKILL (no chance to react), with a checkpoint every step: the
+//     checkpoint on disk survives;
+//   - SIGTERM (what a preempted Slurm or Kubernetes job gets), as Ctrl-C:
+//     the run writes the checkpoint of its last step and exits 143, the
+//     shell's 128 + 15, with progress.json saying "interrupted".
+func TestTrainStopAndResume(t *testing.T) {
+	const steps = "300"
 	straight := t.TempDir()
 	_, stderr, code := runCLI(t, trainArgs(straight, "--steps", steps)...)
 	require.Equal(t, 0, code, stderr)
-
-	dir := t.TempDir()
 	exe, err := os.Executable()
 	require.NoError(t, err)
-	child := exec.Command(exe, trainArgs(dir, "--steps", "100000", "--checkpoint-every", "1")...)
-	child.Env = append(os.Environ(), childEnv+"=1")
-	require.NoError(t, child.Start())
-	ckPath := filepath.Join(dir, "checkpoint.bin")
-	deadline := time.Now().Add(60 * time.Second)
-	killedAt := 0
-	for time.Now().Before(deadline) {
-		if ck, err := diffusion.LoadCheckpoint(ckPath); err == nil && ck.Step >= 7 {
-			killedAt = ck.Step
-			break
+	for _, c := range []struct {
+		sig                      syscall.Signal
+		checkpointEvery, atLeast int
+		exit                     int // -1: killed by the signal
+	}{{syscall.SIGKILL, 1, 7, -1}, {syscall.SIGTERM, 50, 50, 143}} {
+		dir := t.TempDir()
+		child := exec.Command(exe, trainArgs(dir, "--steps", "1000000", "--checkpoint-every", strconv.Itoa(c.checkpointEvery))...)
+		child.Env = append(os.Environ(), childEnv+"=1")
+		var childErr strings.Builder
+		child.Stderr = &childErr
+		require.NoError(t, child.Start())
+		ckPath := filepath.Join(dir, "checkpoint.bin")
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if ck, err := diffusion.LoadCheckpoint(ckPath); err == nil && ck.Step >= c.atLeast {
+				break
+			}
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	require.NoError(t, child.Process.Signal(syscall.SIGKILL))
-	child.Wait()
-	require.NotZero(t, killedAt, "the child never wrote a checkpoint")
-	ck, err := diffusion.LoadCheckpoint(ckPath)
-	require.NoError(t, err, "the checkpoint survives the kill")
-	require.Less(t, ck.Step, 200, "killed before the comparison point")
-	t.Logf("killed at step %d or later; checkpoint at step %d", killedAt, ck.Step)
+		require.NoError(t, child.Process.Signal(c.sig))
+		err = child.Wait()
+		var exit *exec.ExitError
+		require.ErrorAs(t, err, &exit, "%v: %s", c.sig, childErr.String())
+		require.Equal(t, c.exit, exit.ExitCode(), "%v: %s", c.sig, childErr.String())
+		ck, err := diffusion.LoadCheckpoint(ckPath)
+		require.NoError(t, err, "%v: the checkpoint survives", c.sig)
+		require.GreaterOrEqual(t, ck.Step, c.atLeast, c.sig)
+		require.Less(t, ck.Step, 300, "%v: stopped before the comparison point", c.sig)
+		if c.sig == syscall.SIGTERM {
+			require.Contains(t, childErr.String(), "interrupted (received terminated) with the checkpoint of step")
+			raw, err := os.ReadFile(filepath.Join(dir, "progress.json"))
+			require.NoError(t, err)
+			require.Contains(t, string(raw), `"state": "interrupted"`)
+		}
 
-	_, stderr, code = runCLI(t, trainArgs(dir, "--steps", steps, "--resume")...)
-	require.Equal(t, 0, code, stderr)
-	a, err := diffusion.LoadCheckpoint(filepath.Join(straight, "checkpoint.bin"))
-	require.NoError(t, err)
-	b, err := diffusion.LoadCheckpoint(ckPath)
-	require.NoError(t, err)
-	require.Equal(t, a.Params, b.Params, "parameters")
-	require.Equal(t, a.M, b.M)
-	require.Equal(t, a.V, b.V)
-	require.Equal(t, a.EMA, b.EMA)
-	require.Equal(t, metricLines(t, filepath.Join(straight, "metrics.jsonl")), metricLines(t, filepath.Join(dir, "metrics.jsonl")))
-	stale, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*"))
-	require.Empty(t, stale, "temporary files of the killed write are cleaned up")
+		_, stderr, code = runCLI(t, trainArgs(dir, "--steps", steps, "--resume")...)
+		require.Equal(t, 0, code, stderr)
+		a, err := diffusion.LoadCheckpoint(filepath.Join(straight, "checkpoint.bin"))
+		require.NoError(t, err)
+		b, err := diffusion.LoadCheckpoint(ckPath)
+		require.NoError(t, err)
+		require.Equal(t, a.Params, b.Params, "%v: parameters", c.sig)
+		require.Equal(t, a.M, b.M)
+		require.Equal(t, a.V, b.V)
+		require.Equal(t, a.EMA, b.EMA)
+		require.Equal(t, metricLines(t, filepath.Join(straight, "metrics.jsonl")), metricLines(t, filepath.Join(dir, "metrics.jsonl")), c.sig)
+		stale, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*"))
+		require.Empty(t, stale, "%v: temporary files of the stopped write are cleaned up", c.sig)
+	}
 }

@@ -39,7 +39,7 @@ or JSON, and can plot all strategies for all three targets.
 Strategies are stated on the x0 loss and converted with ‖ε−ε̂‖² = SNR·‖x0−x̂0‖²
 and ‖v−v̂‖² = (SNR+1)·‖x0−x̂0‖²; where SNR = 0 the weight is 1.
 
-` + weighting.StrategyHelp,
+` + weighting.StrategyHelp(),
 		Example: `  paretodiff weights --target v --strategy min-snr:5
   paretodiff weights --schedule linear --zero-terminal --format json --out w.json
   paretodiff weights --plot weights.png`,
@@ -89,7 +89,7 @@ func (o *weightsOptions) run(stdout io.Writer) error {
 			return usagef("--strategy %q is given twice", spec)
 		}
 		seen[spec] = true
-		if strategies[i], err = weighting.Parse(spec); err != nil {
+		if strategies[i], err = weighting.ParseStrategy(spec); err != nil {
 			return usagef("--strategy: %v", err)
 		}
 	}

@@ -30,11 +30,11 @@ const cliRelTol = 1e-11
 func runCLI(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := run(args, &out, &errb)
+	code := execute(args, &out, &errb)
 	return out.String(), errb.String(), code
 }
 
-// refAlphaBar recomputes ᾱ_t from DESIGN.md's formulas without package diffusion.
+// refAlphaBar recomputes ᾱ_t from the schedules' formulas (package diffusion's doc), without package diffusion.
 func refAlphaBar(name string, T int, zeroTerminal bool) []float64 {
 	betas := make([]float64, T)
 	for t := range betas {
@@ -192,7 +192,8 @@ func TestWeightsBadInput(t *testing.T) {
 		msg  string
 	}{
 		{[]string{"--strategy", "min-snr:-1"}, "γ must be positive"},
-		{[]string{"--strategy", "wat"}, `unknown strategy "wat"`},
+		{[]string{"--strategy", "wat"}, `unknown weighting "wat"`},
+		{[]string{"--strategy", "pareto:fw"}, `"pareto:fw" is computed during training`},
 		{[]string{"--strategy", "snr", "--strategy", "snr"}, "given twice"},
 		{[]string{"--target", "score"}, `unknown target "score"`},
 		{[]string{"--schedule", "sigmoid"}, `unknown schedule "sigmoid"`},

@@ -9,6 +9,27 @@ import (
 const SpecHelp = `toy:8gaussians | toy:swissroll | toy:checkerboard | toy:moons   seeded 2-D distributions
 mnist                                                            MNIST digits, 784 values in [−1, 1]`
 
+// DimOf returns the example length of a data spec (2 for toy data, 784
+// for MNIST) without loading any data; an unknown spec is an error, as for
+// Open.
+func DimOf(spec string) (int, error) {
+	name, arg, _ := strings.Cut(spec, ":")
+	switch name {
+	case "toy":
+		t, err := NewToy(arg)
+		if err != nil {
+			return 0, err
+		}
+		return t.Dim(), nil
+	case "mnist":
+		if arg != "" {
+			return 0, fmt.Errorf("data: %q: mnist takes no argument", spec)
+		}
+		return MNISTDim, nil
+	}
+	return 0, fmt.Errorf("data: unknown data %q (want toy:8gaussians, toy:swissroll, toy:checkerboard, toy:moons or mnist)", spec)
+}
+
 // Open reads a data spec ("toy:NAME" or "mnist", see SpecHelp) and returns
 // the training set and a held-out set: for toy data the same distribution
 // (the caller draws held-out examples with a seed of their own), for MNIST

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 	"gonum.org/v1/gonum/stat"
 )
@@ -430,4 +431,39 @@ func TestLabelEntropyErrors(t *testing.T) {
 	s, err := LabelEntropy([]float64{0.5, 0.5004}, 2) // float32 softmax rounding is tolerated
 	require.NoError(t, err)
 	require.InDelta(t, math.Log(2), s.MeanEntropy, 1e-6)
+}
+
+// DefaultP's reason: between two finite samples of the same two-mode
+// mixture (modes at (±2, 0), 4 apart, standard deviation 0.25, N = 2000
+// each) SW_2 stays well above 0 while SW_1 does not, because a share Δ of
+// mass in the wrong mode costs Δ·r in W_1 but √Δ·r in W_2. SW_1 ≤ SW_2
+// always (Jensen); over 6 seeds the mean SW_2 is more than twice the mean
+// SW_1. The ranges are logged (bench/RESULTS.md records them).
+func TestSWDOrderOneLessNoisyOnModes(t *testing.T) {
+	const N, seeds = 2000, 6
+	draw := func(rng *rand.Rand) []float64 {
+		x := make([]float64, 2*N)
+		for i := range N {
+			c := 2.0
+			if rng.IntN(2) == 0 {
+				c = -2
+			}
+			x[2*i], x[2*i+1] = c+0.25*rng.NormFloat64(), 0.25*rng.NormFloat64()
+		}
+		return x
+	}
+	w1, w2 := make([]float64, seeds), make([]float64, seeds)
+	for s := range w1 {
+		rng := newRNG(100 + uint64(s))
+		x, y := draw(rng), draw(rng)
+		var err error
+		w1[s], err = SlicedWasserstein(x, y, 2, newRNG(uint64(s)), &SWDSettings{P: 1})
+		require.NoError(t, err)
+		w2[s], err = SlicedWasserstein(x, y, 2, newRNG(uint64(s)), &SWDSettings{P: 2})
+		require.NoError(t, err)
+		require.LessOrEqual(t, w1[s], w2[s]*(1+1e-12), "seed %d", s)
+	}
+	t.Logf("two modes 4 apart, N = %d, %d seeds: SW_1 %.3f to %.3f (mean %.3f), SW_2 %.3f to %.3f (mean %.3f)",
+		N, seeds, floats.Min(w1), floats.Max(w1), stat.Mean(w1, nil), floats.Min(w2), floats.Max(w2), stat.Mean(w2, nil))
+	require.Greater(t, stat.Mean(w2, nil), 2*stat.Mean(w1, nil))
 }

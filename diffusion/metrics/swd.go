@@ -26,8 +26,8 @@ const (
 	// sampling noise is lower than p = 2's on multi-modal data: a share Δ of
 	// mass sitting in the wrong one of two modes at distance r costs Δ·r in
 	// W_1 but √Δ·r in W_2, so W_2 between two finite samples of the same
-	// mixture stays large (measured on two modes 4 apart, N = 2000: 0.16 to
-	// 0.31 for p = 2, 0.02 to 0.06 for p = 1).
+	// mixture stays large (TestSWDOrderOneLessNoisyOnModes checks it on two
+	// modes 4 apart; bench/RESULTS.md records the values).
 	DefaultP = 1
 )
 

@@ -374,7 +374,7 @@ func (c *CPU[T]) LayerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma T
 	dgs := c.d("LayerNormBackward", "dgamma", dgamma, cols)
 	dbs := c.d("LayerNormBackward", "dbeta", dbeta, cols)
 	if dx.IsZero() {
-		// Parameter gradients only (also the per-bin sums of BinGram): the
+		// Parameter gradients only (also the per-bin sums of gram.Pass): the
 		// row sums that dx needs are skipped, and the columns, each summed
 		// over the rows in order as below, are split among goroutines.
 		parFor(cols, parGrain/max(rows, 1)+1, func(lo, hi int) {

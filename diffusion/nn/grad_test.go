@@ -164,11 +164,10 @@ var (
 
 // modelCase is a model with inputs and an objective on its output.
 type modelCase struct {
-	rows       int
-	x, t       []float32
-	c, g       []float32 // skip gains (rows), for a preconditioned model
-	obj        objective
-	configSeed uint64
+	rows int
+	x, t []float32
+	c, g []float32 // skip gains (rows), for a preconditioned model
+	obj  objective
 }
 
 func newModelCase(rng *rand.Rand, cfg ResMLPConfig, rows int) modelCase {

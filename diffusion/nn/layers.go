@@ -8,8 +8,10 @@ package nn
 // ∂L_n/∂b = δ_n. Backward therefore needs nothing but the rows it is given,
 // and a caller that keeps x and dy (see ResMLP.LinearSites) can form
 // per-example or per-group gradient products afterwards without another
-// backward pass, e.g. ⟨g_k, g_l⟩ = Σ_{n∈k, m∈l} (δ_n·δ_m)(a_n·a_m)
-// (DESIGN.md, the ghost identity).
+// backward pass, e.g. the "ghost" identity for the weight gradients
+// g_k = Σ_{n∈k} δ_nᵀ a_n of two groups of rows,
+// ⟨g_k, g_l⟩ = Σ_{n∈k, m∈l} (δ_n·δ_m)(a_n·a_m), which package
+// diffusion/gram uses to form per-bin Gram matrices.
 type Linear struct {
 	Name    string // parameter-name prefix, such as "block0.fc1"
 	In, Out int    // input and output widths

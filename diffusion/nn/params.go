@@ -92,6 +92,15 @@ func (s *ParamSet) Build(be Backend) {
 		panic("nn: ParamSet.Build called twice")
 	}
 	s.built = true
+	s.layOut()
+	s.Flat, s.Grad = be.Alloc(s.total), be.Alloc(s.total)
+	for _, p := range s.params {
+		p.Value, p.Grad = s.View(s.Flat, p), s.View(s.Grad, p)
+	}
+}
+
+// layOut sets every parameter's offset, the decay length and the total.
+func (s *ParamSet) layOut() {
 	off := 0
 	for _, decay := range []bool{true, false} {
 		for _, p := range s.params {
@@ -105,10 +114,6 @@ func (s *ParamSet) Build(be Backend) {
 		}
 	}
 	s.total = off
-	s.Flat, s.Grad = be.Alloc(off), be.Alloc(off)
-	for _, p := range s.params {
-		p.Value, p.Grad = s.View(s.Flat, p), s.View(s.Grad, p)
-	}
 }
 
 // Len returns P, the total number of parameters.

@@ -4,7 +4,7 @@ import "fmt"
 
 // RaggedGemmer is implemented by backends that can form a matrix product on
 // a ragged lower part of C only, the shape of a block lower triangle: the
-// per-bin Gram of diffusion.BinGram needs the row products a_n·a_m only for
+// per-bin Gram of gram.Pass (package diffusion/gram) needs the row products a_n·a_m only for
 // pairs whose bins satisfy bin(m) ≤ bin(n), about half of them, and one
 // ragged call does that work at the speed of one large GEMM where a GEMM
 // per bin would repack its operands K times. Backends without it get the

@@ -56,17 +56,62 @@ type Spec struct {
 }
 
 // Build makes an untrained network of the given spec on be (parameters
-// zero; call Params().Init or load values).
+// zero; call Params().Init or load values). Any spec is either built or an
+// error (an unknown kind, a missing or invalid configuration, more than
+// MaxParams parameters); it never panics.
 func Build(be Backend, s Spec) (Network, error) {
+	c, err := s.resMLP()
+	if err != nil {
+		return nil, err
+	}
+	return NewResMLP(be, c)
+}
+
+// Layout returns the parameter layout of the network Build makes of s,
+// without allocating it, or Build's error.
+func (s Spec) Layout() ([]Layout, error) {
+	c, err := s.resMLP()
+	if err != nil {
+		return nil, err
+	}
+	m, err := newResMLP(nil, c)
+	if err != nil {
+		return nil, err
+	}
+	m.ps.layOut()
+	return m.ps.Layout(), nil
+}
+
+// resMLP returns the configuration of a "resmlp" spec.
+func (s Spec) resMLP() (ResMLPConfig, error) {
 	switch s.Kind {
 	case "resmlp":
 		if s.ResMLP == nil {
-			return nil, fmt.Errorf("nn: resmlp spec without a configuration")
+			return ResMLPConfig{}, fmt.Errorf("nn: resmlp spec without a configuration")
 		}
-		return NewResMLP(be, *s.ResMLP)
+		return *s.ResMLP, nil
 	}
-	return nil, fmt.Errorf("nn: unknown network kind %q (want resmlp)", s.Kind)
+	return ResMLPConfig{}, fmt.Errorf("nn: unknown network kind %q (want resmlp)", s.Kind)
 }
+
+// BuildSeeded builds a network of the given spec on be and draws its initial
+// parameters from rand.NewPCG(seed, 0), as InitResMLP does for a ResMLP:
+// every kind of network is started by one call, so a new backbone only
+// adds a case to Build.
+func BuildSeeded(be Backend, s Spec, seed uint64) (Network, error) {
+	net, err := Build(be, s)
+	if err != nil {
+		return nil, err
+	}
+	net.Params().Init(be, rand.New(rand.NewPCG(seed, 0)))
+	return net, nil
+}
+
+// MaxParams is the largest number of parameters a network may have,
+// 2³¹−1: every size and offset, and every layer width, then fits the int32
+// indices of GPU kernels, and a spec read from a file cannot ask for an
+// absurd allocation.
+const MaxParams = 1<<31 - 1
 
 // ResMLPConfig configures a ResMLP. Zero fields take the documented defaults
 // (WithDefaults).
@@ -132,12 +177,67 @@ func (c ResMLPConfig) validate() error {
 		return fmt.Errorf("nn: resmlp needs an even time_dim ≥ 2, got %d", c.TimeDim)
 	case c.Act != SiLU && c.Act != GELU:
 		return fmt.Errorf("nn: resmlp: invalid activation %d", int(c.Act))
-	case !(c.MaxPeriod > 1):
-		return fmt.Errorf("nn: resmlp needs max_period > 1, got %g", c.MaxPeriod)
+	case !(c.MaxPeriod > 1) || math.IsInf(c.MaxPeriod, 0):
+		return fmt.Errorf("nn: resmlp needs a finite max_period > 1, got %g", c.MaxPeriod)
 	case !(c.SigmaData >= 0) || math.IsInf(c.SigmaData, 0):
 		return fmt.Errorf("nn: resmlp needs a finite sigma_data ≥ 0, got %g", c.SigmaData)
 	}
+	if _, ok := c.paramCount(); !ok {
+		return fmt.Errorf("nn: resmlp with dim %d, width %d, depth %d, hidden %d, time_dim %d has more than %d parameters",
+			c.Dim, c.Width, c.Depth, c.Hidden, c.TimeDim, MaxParams)
+	}
 	return nil
+}
+
+// paramCount returns the number of parameters of a ResMLP with c (whose
+// sizes are ≥ 1), or false if it exceeds MaxParams. Every sum and product is
+// checked before it is made, so it cannot overflow.
+func (c ResMLPConfig) paramCount() (int, bool) {
+	var n paramCounter
+	W, H, D, E := c.Width, c.Hidden, c.Dim, c.TimeDim
+	linear := func(n *paramCounter, in, out int) { n.add(n.mul(out, in)); n.add(out) }
+	linear(&n, E, W) // time1
+	linear(&n, W, W) // time2
+	linear(&n, D, W) // in
+	var block paramCounter
+	block.add(block.mul(2, W)) // norm
+	linear(&block, W, H)
+	linear(&block, H, W)
+	n.add(n.mul(c.Depth, block.n))
+	n.add(n.mul(2, W)) // norm_out
+	linear(&n, W, D)
+	if c.Skip {
+		linear(&n, D, D)
+	}
+	if block.over || n.over {
+		return 0, false
+	}
+	return n.n, true
+}
+
+// paramCounter sums sizes up to MaxParams; over records an excess, after
+// which the sum is meaningless.
+type paramCounter struct {
+	n    int
+	over bool
+}
+
+// add adds v ≥ 0 (an argument above MaxParams is an excess).
+func (p *paramCounter) add(v int) {
+	if v < 0 || v > MaxParams-p.n {
+		p.over = true
+		return
+	}
+	p.n += v
+}
+
+// mul returns a·b for a, b ≥ 1, or MaxParams+1 when it exceeds MaxParams.
+func (p *paramCounter) mul(a, b int) int {
+	if a < 1 || b < 1 || a > MaxParams/b {
+		p.over = true
+		return MaxParams + 1
+	}
+	return a * b
 }
 
 // ResMLP is a residual MLP denoiser for flattened data x_t (rows, D) and
@@ -179,17 +279,16 @@ type ResMLP struct {
 	arena   Tensor // every activation buffer, carved into the views below
 	rows    int    // rows of the last Forward
 
-	x, t                    Tensor   // the last Forward's inputs (caller's)
-	c, g                    Tensor   // its per-row skip gains (caller's; absent without)
-	ones, zeros             Tensor   // (capRows) constants for RowAxpby
-	skipOut, dskip          Tensor   // skip(x) and g ⊙ dout, (rows, D); Skip only
-	dout                    Tensor   // the last Backward's output gradient (caller's)
-	emb, t1, ta, temb       Tensor   // time path
-	h                       []Tensor // Depth+1 trunk states
-	hf, meanF, rstdF, af    Tensor   // head
-	dh                      []Tensor // Depth+1 trunk gradients
-	daf, dta                Tensor   // head and time-path gradients
-	dtimeIn, dhiddenScratch Tensor
+	x, t                 Tensor   // the last Forward's inputs (caller's)
+	c, g                 Tensor   // its per-row skip gains (caller's; absent without)
+	ones, zeros          Tensor   // (capRows) constants for RowAxpby
+	skipOut, dskip       Tensor   // skip(x) and g ⊙ dout, (rows, D); Skip only
+	dout                 Tensor   // the last Backward's output gradient (caller's)
+	emb, t1, ta, temb    Tensor   // time path
+	h                    []Tensor // Depth+1 trunk states
+	hf, meanF, rstdF, af Tensor   // head
+	dh                   []Tensor // Depth+1 trunk gradients
+	daf, dta             Tensor   // head and time-path gradients
 }
 
 type resBlock struct {
@@ -203,6 +302,19 @@ type resBlock struct {
 // NewResMLP builds a ResMLP on be with zeroed parameters; call
 // Params().Init(be, rng) (or InitResMLP) to draw initial values.
 func NewResMLP(be Backend, cfg ResMLPConfig) (*ResMLP, error) {
+	m, err := newResMLP(be, cfg)
+	if err != nil {
+		return nil, err
+	}
+	m.ps.Build(be)
+	m.h = make([]Tensor, m.cfg.Depth+1)
+	m.dh = make([]Tensor, m.cfg.Depth+1)
+	return m, nil
+}
+
+// newResMLP fills in cfg's defaults, checks it and registers the network's
+// parameters, allocating nothing (be is only kept).
+func newResMLP(be Backend, cfg ResMLPConfig) (*ResMLP, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -226,9 +338,6 @@ func NewResMLP(be Backend, cfg ResMLPConfig) (*ResMLP, error) {
 	if cfg.Skip {
 		m.skip = newLinear(be, m.ps, "skip", D, D, Const(0))
 	}
-	m.ps.Build(be)
-	m.h = make([]Tensor, cfg.Depth+1)
-	m.dh = make([]Tensor, cfg.Depth+1)
 	return m, nil
 }
 

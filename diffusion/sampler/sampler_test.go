@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"gonum.org/v1/gonum/stat"
 
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/weighting"
@@ -28,16 +29,11 @@ func newRNG(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0x5eed))
 
 // sampleStats returns the mean and the unbiased variance of column d of x (N, D).
 func sampleStats(x []float32, D, d int) (mean, variance float64) {
-	N := len(x) / D
-	for i := range N {
-		mean += float64(x[i*D+d])
+	col := make([]float64, len(x)/D)
+	for i := range col {
+		col[i] = float64(x[i*D+d])
 	}
-	mean /= float64(N)
-	for i := range N {
-		r := float64(x[i*D+d]) - mean
-		variance += r * r
-	}
-	return mean, variance / float64(N-1)
+	return stat.MeanVariance(col, nil)
 }
 
 // refFor returns the exact output moments of sampler smp for dimension d of

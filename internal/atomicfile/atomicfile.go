@@ -70,3 +70,13 @@ func WriteJSON(path string, v any) error {
 	}
 	return WriteBytes(path, append(b, '\n'))
 }
+
+// RemoveStale deletes the temporary files that writes interrupted by a
+// crash or a kill left in dir (".NAME.tmp-*"; a finished or failed Write
+// removes its own). Call it only when no other process writes into dir.
+func RemoveStale(dir string) {
+	stale, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*"))
+	for _, p := range stale {
+		os.Remove(p)
+	}
+}

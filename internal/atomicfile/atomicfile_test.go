@@ -48,3 +48,14 @@ func TestWriteJSON(t *testing.T) {
 	b, _ = os.ReadFile(path)
 	require.Contains(t, string(b), "\"k\": 3", "a failed write leaves the last good file")
 }
+
+func TestRemoveStale(t *testing.T) {
+	dir := t.TempDir()
+	keep := filepath.Join(dir, "a.json")
+	require.NoError(t, WriteBytes(keep, []byte("{}")))
+	stale := filepath.Join(dir, ".a.json.tmp-123")
+	require.NoError(t, os.WriteFile(stale, []byte("half"), 0o644))
+	RemoveStale(dir)
+	require.NoFileExists(t, stale)
+	require.FileExists(t, keep)
+}

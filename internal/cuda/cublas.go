@@ -51,8 +51,12 @@ func loadCUBLAS(env searchEnv, open dlopenFunc) (*cublasAPI, error) {
 	if err != nil {
 		return nil, &loadError{ErrNoCUBLAS, fmt.Sprintf("%s: %s; install the CUDA toolkit or set CUDA_HOME", cublasLib, searchedWhere)}
 	}
-	c := &cublasAPI{path: path}
-	s := &symbols{lib: h, name: path}
+	return bindCUBLAS(&symbols{name: path, lookup: dlsymBinder(h)})
+}
+
+// bindCUBLAS binds cuBLAS's functions from s.
+func bindCUBLAS(s *symbols) (*cublasAPI, error) {
+	c := &cublasAPI{path: s.name}
 	s.bind(&c.cublasCreate, true, "cublasCreate_v2")
 	s.bind(&c.cublasDestroy, true, "cublasDestroy_v2")
 	s.bind(&c.cublasSetStream, true, "cublasSetStream_v2")

@@ -89,7 +89,8 @@ func Open(ordinal int, opts Options) (*Device, error) {
 }
 
 // libraries are the loaded driver and the loaders of NVRTC and cuBLAS a
-// Device uses; tests substitute fakes.
+// Device uses: the system's (Open) or bound from Library values
+// (OpenLibraries).
 type libraries struct {
 	drv    *driverAPI
 	nvrtc  func() (*nvrtcAPI, error)

@@ -65,6 +65,16 @@
 // beta) are always added into. Each kernel's parameter list is declared in
 // kernelSpecs and checked at every launch.
 //
+// # Diffusion
+//
+// The kernels of kernels/diffusion.cu serve a variance-preserving
+// diffusion process: an example x0 is noised to x_t = α_t·x0 + σ_t·ε, ε a
+// standard normal draw, with α_t² = ᾱ_t and σ_t² = 1 − ᾱ_t for the noise
+// schedule's cumulative product ᾱ_t at timestep t (package diffusion), and
+// the v target is v = α_t·ε − σ_t·x0. The kernels take α_t, σ_t and the
+// per-example loss weights as per-row float32 arrays computed on the host,
+// and need nothing else of the schedule.
+//
 // # cuBLAS
 //
 // Sgemm, SgemmStridedBatched and Dgemm take row-major matrices (see
@@ -77,13 +87,16 @@
 // Tests that need a GPU skip when no driver loads, unless the environment
 // variable named by RequireEnv is 1, when they fail instead (scripts/gpu-check.sh
 // sets it on the GPU machine, so that a broken driver cannot pass as a skip).
-// OpenEmulator gives a Device on a Go emulation of the driver, NVRTC and
-// cuBLAS over host memory that runs every kernel through a Go transcription
-// of its CUDA C (emulator_kernels.go): without a GPU, the kernel tests run
-// on it against their float64 references, and the nn backend (package
-// nncuda) runs on it end to end against the CPU backend. It checks launch
-// arguments, shapes, strides, the thread rule and the transcribed
-// arithmetic, not the CUDA C itself.
+// Without a GPU, the tests run on the emulator of package cudaemu, which
+// only tests import: the driver, NVRTC and cuBLAS emulated in Go over host
+// memory, every kernel run through a Go transcription of its CUDA C. The
+// kernel tests run on it against their float64 references, and the nn
+// backend (package nncuda) runs on it end to end against the CPU backend.
+// It checks launch arguments, shapes, strides, the thread rule and the
+// transcribed arithmetic, not the CUDA C itself. It reaches a Device
+// through OpenLibraries, which opens one on Library values (Go functions
+// by C symbol) in place of the system's shared libraries: the only seam
+// this package offers a test double, and it holds no emulation itself.
 //
 // The kernels of kernels/training.cu and the wrappers in nnops.go
 // (GemmStrided, Dot, Gram, TimeEmbedding, WeightedMSE, LayerNormParamGrad,

@@ -69,8 +69,14 @@ func loadDriver(open dlopenFunc) (*driverAPI, error) {
 	if err != nil {
 		return nil, noDriverError(err)
 	}
+	return bindDriver(&symbols{name: path, lookup: dlsymBinder(h)})
+}
+
+// bindDriver binds the driver's functions from s and calls cuInit(0).
+// Every failure wraps ErrNoDriver and is one line.
+func bindDriver(s *symbols) (*driverAPI, error) {
+	path := s.name
 	d := &driverAPI{path: path}
-	s := &symbols{lib: h, name: path}
 	s.bind(&d.cuInit, true, "cuInit")
 	s.bind(&d.cuDriverGetVersion, true, "cuDriverGetVersion")
 	s.bind(&d.cuDeviceGetCount, true, "cuDeviceGetCount")
@@ -172,8 +178,8 @@ func DeviceCount() (int, error) {
 func Available() error {
 	n, err := DeviceCount()
 	if err != nil {
-		if _, ok := err.(*Error); ok {
-			return &loadError{ErrNoDriver, strings.TrimPrefix(err.Error(), "cuda: ")}
+		if ce, ok := err.(*Error); ok {
+			return &loadError{ErrNoDriver, ce.message()}
 		}
 		return err
 	}

@@ -47,9 +47,12 @@ type Error struct {
 const maxLogChars = 2000
 
 // Error implements error: "cuda: CALL: NAME (DESC)", on one line.
-func (e *Error) Error() string {
+func (e *Error) Error() string { return "cuda: " + e.message() }
+
+// message is Error without the package prefix, for errors that wrap it in
+// a sentence of their own.
+func (e *Error) message() string {
 	var b strings.Builder
-	b.WriteString("cuda: ")
 	b.WriteString(e.Call)
 	b.WriteString(": ")
 	if e.Name != "" {

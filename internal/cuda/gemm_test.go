@@ -30,6 +30,37 @@ func naiveGemm(s GemmShape, alpha float64, a, b []float64, beta float64, c []flo
 	}
 }
 
+// colMajorGemm is the reference BLAS GEMM on column-major storage, as
+// cuBLAS defines it: C = alpha·op(A)·op(B) + beta·C with C (m, n), element
+// (i, j) of X at X[i + j·ldx]; C is not read when beta = 0.
+func colMajorGemm(transA, transB int32, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+	at := func(i, l int) float64 { // op(A)[i, l]
+		if transA == cublasOpT {
+			return a[l+i*lda]
+		}
+		return a[i+l*lda]
+	}
+	bt := func(l, j int) float64 { // op(B)[l, j]
+		if transB == cublasOpT {
+			return b[j+l*ldb]
+		}
+		return b[l+j*ldb]
+	}
+	for j := 0; j < n; j++ {
+		for i := 0; i < m; i++ {
+			s := 0.0
+			for l := 0; l < k; l++ {
+				s += at(i, l) * bt(l, j)
+			}
+			if beta == 0 {
+				c[i+j*ldc] = alpha * s
+			} else {
+				c[i+j*ldc] = alpha*s + beta*c[i+j*ldc]
+			}
+		}
+	}
+}
+
 func randFloats(r *rand.Rand, n int) []float64 {
 	x := make([]float64, n)
 	for i := range x {

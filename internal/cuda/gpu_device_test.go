@@ -1,4 +1,4 @@
-package cuda
+package cuda_test
 
 import (
 	"errors"
@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	. "github.com/paretodiff/paretodiff/internal/cuda"
 	"github.com/stretchr/testify/require"
 )
 
@@ -39,9 +40,9 @@ func TestGPUDeviceInfo(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, cached, "the shared device does not use the disk cache")
 	require.LessOrEqual(t, arch, info.Arch())
-	lib, err := nvrtc()
+	driverPath, nvrtcPath, err := d.LibraryPaths()
 	require.NoError(t, err)
-	t.Logf("kernels: compute_%d by NVRTC %s (%s); driver %s", arch, version, lib.path, d.drv.path)
+	t.Logf("kernels: compute_%d by NVRTC %s (%s); driver %s", arch, version, nvrtcPath, driverPath)
 	n, err := DeviceCount()
 	require.NoError(t, err)
 	require.Positive(t, n)
@@ -53,7 +54,7 @@ func TestGPUMemoryRoundTrip(t *testing.T) {
 	r := rand.New(rand.NewPCG(6, 20))
 	for _, n := range []int{1, 63, 4097, 1 << 20} {
 		f32 := randF32(r, n, 1)
-		f64 := randFloats(r, n)
+		f64 := RandFloats(r, n)
 		i32 := make([]int32, n)
 		for i := range i32 {
 			i32[i] = r.Int32() - math.MaxInt32/2
@@ -170,11 +171,11 @@ func TestGPUThreadRule(t *testing.T) {
 	// Do inside Do runs inline (no deadlock), on the worker's thread.
 	var outer, inner int
 	require.NoError(t, d.Do(func() error {
-		outer = gettid()
-		return d.Do(func() error { inner = gettid(); return nil })
+		outer = Gettid()
+		return d.Do(func() error { inner = Gettid(); return nil })
 	}))
 	require.Equal(t, outer, inner)
-	require.Equal(t, int64(outer), d.tid.Load())
+	require.Equal(t, int64(outer), d.WorkerThread())
 
 	// A panic in a job comes back to the caller; the worker survives.
 	require.Panics(t, func() { _ = d.Do(func() error { panic("boom") }) })
@@ -182,18 +183,16 @@ func TestGPUThreadRule(t *testing.T) {
 
 	// The rule is real: on another OS thread, where no context is current,
 	// the same driver call fails (CUDA_ERROR_INVALID_CONTEXT = 201).
-	done := make(chan int32)
+	var code int32
+	done := make(chan error)
 	go func() {
 		runtime.LockOSThread() // a thread of its own; it ends with this goroutine
-		var p uint64
-		code := d.drv.cuMemAlloc(&p, 256)
-		if code == 0 {
-			d.drv.cuMemFree(p)
-		}
-		done <- code
+		var err error
+		code, err = d.MemAllocHere(256)
+		done <- err
 	}()
-	code := <-done
-	t.Logf("cuMemAlloc off the worker thread: %v", d.drv.error("cuMemAlloc_v2", code))
+	err := <-done
+	t.Logf("cuMemAlloc off the worker thread: %v", err)
 	require.Equal(t, int32(201), code)
 }
 
@@ -276,19 +275,19 @@ func TestGPUSgemm(t *testing.T) {
 					a, b, c0 := randF32(r, s.M*s.K, 1), randF32(r, s.K*s.N, 1), randF32(r, s.M*s.N, 1)
 					da, db := upload(t, d, a), upload(t, d, b)
 					absProd := make([]float64, s.M*s.N)
-					naiveGemm(s, 1, abs64(f64s(a)), abs64(f64s(b)), 0, absProd)
+					NaiveGemm(s, 1, abs64(f64s(a)), abs64(f64s(b)), 0, absProd)
 
 					// beta = 0: C is not read, NaN poison does not propagate.
 					c := poisoned[float32](t, d, s.M*s.N)
 					require.NoError(t, d.Sgemm(c, s, 1.5, da, db, 0))
 					want := make([]float64, s.M*s.N)
-					naiveGemm(s, 1.5, f64s(a), f64s(b), 0, want)
+					NaiveGemm(s, 1.5, f64s(a), f64s(b), 0, want)
 					requireNear(t, "C", want, download(t, c), func(i int) float64 { return tolSgemm*1.5*absProd[i] + 1e-30 })
 
 					cc := upload(t, d, c0)
 					require.NoError(t, d.Sgemm(cc, s, -1, da, db, 0.5))
 					want = f64s(c0)
-					naiveGemm(s, -1, f64s(a), f64s(b), 0.5, want)
+					NaiveGemm(s, -1, f64s(a), f64s(b), 0.5, want)
 					requireNear(t, "C with beta", want, download(t, cc), func(i int) float64 {
 						return tolSgemm*(absProd[i]+0.5*math.Abs(float64(c0[i]))) + 1e-30
 					})
@@ -310,8 +309,8 @@ func TestGPUSgemmStridedBatched(t *testing.T) {
 		for i := range batch {
 			ai, bi := a[i*s.M*s.K:(i+1)*s.M*s.K], b[i*s.K*s.N:(i+1)*s.K*s.N]
 			want, absProd := make([]float64, s.M*s.N), make([]float64, s.M*s.N)
-			naiveGemm(s, 2, f64s(ai), f64s(bi), 0, want)
-			naiveGemm(s, 2, abs64(f64s(ai)), abs64(f64s(bi)), 0, absProd)
+			NaiveGemm(s, 2, f64s(ai), f64s(bi), 0, want)
+			NaiveGemm(s, 2, abs64(f64s(ai)), abs64(f64s(bi)), 0, absProd)
 			requireNear(t, fmt.Sprintf("%+v batch %d", s, i), want, got[i*s.M*s.N:(i+1)*s.M*s.N], scaled(absProd, tolSgemm))
 		}
 	}
@@ -331,12 +330,12 @@ func TestGPUGram(t *testing.T) {
 	s := GemmShape{M: k, N: k, K: p, TransB: true}
 	require.NoError(t, d.Dgemm(g, s, 1, a64, a64, 0))
 	want, absProd := make([]float64, k*k), make([]float64, k*k)
-	naiveGemm(s, 1, f64s(a), f64s(a), 0, want)
-	naiveGemm(s, 1, abs64(f64s(a)), abs64(f64s(a)), 0, absProd)
+	NaiveGemm(s, 1, f64s(a), f64s(a), 0, want)
+	NaiveGemm(s, 1, abs64(f64s(a)), abs64(f64s(a)), 0, absProd)
 	requireNear(t, "G", want, download(t, g), scaled(absProd, tolDgemm))
 
 	// Dgemm with beta reads C.
-	c0 := randFloats(r, k*k)
+	c0 := RandFloats(r, k*k)
 	cc := upload(t, d, c0)
 	require.NoError(t, d.Dgemm(cc, s, 0.5, a64, a64, -2))
 	for i := range want {

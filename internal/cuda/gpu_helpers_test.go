@@ -1,4 +1,4 @@
-package cuda
+package cuda_test
 
 import (
 	"errors"
@@ -7,8 +7,15 @@ import (
 	"sync"
 	"testing"
 
+	. "github.com/paretodiff/paretodiff/internal/cuda"
+	"github.com/paretodiff/paretodiff/internal/cuda/cudaemu"
 	"github.com/stretchr/testify/require"
 )
+
+// The tests that run on a Device are in package cuda_test, so that they can
+// use the emulator (package cudaemu imports this package); they dot-import
+// package cuda, as such tests may, and reach its internals through
+// export_test.go.
 
 // The GPU tests share one Device (the kernels compile once per process);
 // TestMain closes it. Without a driver they skip, unless RequireEnv is 1.
@@ -52,7 +59,7 @@ func requireGPU(t testing.TB) *Device {
 }
 
 // kernelDevice returns the shared GPU, or without a driver (unless
-// RequireEnv is 1) the shared emulator (OpenEmulator), so that the kernel
+// RequireEnv is 1) the shared emulator (cudaemu.Open), so that the kernel
 // tests also check the emulator's Go transcriptions of the kernels against
 // the same references on machines without a GPU.
 func kernelDevice(t testing.TB) *Device {
@@ -64,7 +71,7 @@ func kernelDevice(t testing.TB) *Device {
 	if !errors.Is(shared.err, ErrNoDriver) || os.Getenv(RequireEnv) == "1" {
 		skipOrFail(t, shared.err)
 	}
-	emulated.once.Do(func() { emulated.dev, emulated.err = OpenEmulator(512<<20, Options{}) })
+	emulated.once.Do(func() { emulated.dev, emulated.err = cudaemu.Open(512<<20, Options{}) })
 	require.NoError(t, emulated.err)
 	t.Logf("no GPU (%v): on the emulator", shared.err)
 	return emulated.dev

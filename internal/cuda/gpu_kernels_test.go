@@ -1,4 +1,4 @@
-package cuda
+package cuda_test
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	. "github.com/paretodiff/paretodiff/internal/cuda"
 	"github.com/stretchr/testify/require"
 )
 
@@ -37,7 +38,7 @@ const (
 )
 
 // elemSizes cover one element, a partial block, and more elements than one
-// grid-stride pass of the capped grid (blocksPerSM·SMs·256 ≤ 1M on GPUs
+// grid-stride pass of the capped grid (BlocksPerSM·SMs·256 ≤ 1M on GPUs
 // up to 256 SMs).
 var elemSizes = []int{1, 1000, 1<<20 + 3}
 
@@ -119,7 +120,7 @@ func TestGPUGridStride(t *testing.T) {
 	r := rand.New(rand.NewPCG(6, 11))
 	dy := randF32(r, rows*cols, 1)
 	db := upload(t, d, make([]float32, cols))
-	require.NoError(t, d.Launch("bias_grad_f32", Dim3{1, 1, 1}, blockCols, 0,
+	require.NoError(t, d.Launch("bias_grad_f32", Dim3{1, 1, 1}, BlockCols, 0,
 		NewKernelArgs(4).F32Ptr(db).F32Ptr(upload(t, d, dy)).Int(rows).Int(cols)))
 	want, sc := colSums(dy, rows, cols)
 	requireNear(t, "bias_grad one block", want, download(t, db), scaled(sc, tolSum))
@@ -487,7 +488,7 @@ func TestGPUSumSquares(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, got, again, "deterministic")
 	}
-	empty, err := d.SumSquares(&F32{dev: d})
+	empty, err := d.SumSquares(upload(t, d, []float32{}))
 	require.NoError(t, err)
 	require.Zero(t, empty)
 }

@@ -1,4 +1,4 @@
-package cuda
+package cuda_test
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	. "github.com/paretodiff/paretodiff/internal/cuda"
 	"github.com/stretchr/testify/require"
 )
 
@@ -143,8 +144,8 @@ func TestGPUDot(t *testing.T) {
 func TestGPUGramBlocks(t *testing.T) {
 	d := kernelDevice(t)
 	r := rand.New(rand.NewPCG(6, 42))
-	old := gramBlockElems
-	defer func() { gramBlockElems = old }()
+	old := *GramBlockElems
+	defer func() { *GramBlockElems = old }()
 	const k, p = 5, 1001
 	g := randF32(r, k*p+3, 1)
 	want, sc := make([]float64, k*k), make([]float64, k*k)
@@ -159,7 +160,7 @@ func TestGPUGramBlocks(t *testing.T) {
 	}
 	dg := upload(t, d, g)
 	for _, blk := range []int{k * 64, k * p, 1 << 22} {
-		gramBlockElems = blk
+		*GramBlockElems = blk
 		got := make([]float64, k*k+1)
 		got[k*k] = 42
 		require.NoError(t, d.Gram(got, dg, k, p))

@@ -308,9 +308,9 @@ func (d *Device) RowCombine(out, x, y, a, b *F32, rows, cols int) error {
 		NewKernelArgs(7).F32Ptr(out).F32Ptr(x).F32Ptr(y).F32Ptr(a).F32Ptr(b).Int(rows).Int(cols))
 }
 
-// Noise is the forward process x_t = α_t·x0 + σ_t·ε (DESIGN.md) for a batch
-// x0, eps (rows, cols) with per-row α_t, σ_t (rows): RowCombine(xt, x0, eps,
-// alpha, sigma).
+// Noise is the forward process x_t = α_t·x0 + σ_t·ε (see "Diffusion" in
+// the package documentation) for a batch x0, eps (rows, cols) with per-row
+// α_t, σ_t (rows): RowCombine(xt, x0, eps, alpha, sigma).
 func (d *Device) Noise(xt, x0, eps, alpha, sigma *F32, rows, cols int) error {
 	return d.RowCombine(xt, x0, eps, alpha, sigma, rows, cols)
 }

@@ -226,9 +226,26 @@ func openFirst(candidates []string, open dlopenFunc) (handle uintptr, path strin
 
 // symbols binds C functions of one library to Go function variables.
 type symbols struct {
-	lib     uintptr
-	name    string   // the library, for messages
+	name    string // the library, for messages
+	lookup  binder
 	missing []string // required symbols not found
+}
+
+// A binder points fptr (a pointer to a Go func variable) at the library's
+// function symbol and reports whether the library has it.
+type binder func(fptr any, symbol string) bool
+
+// dlsymBinder binds the symbols of a shared library opened with dlopen,
+// through purego.
+func dlsymBinder(lib uintptr) binder {
+	return func(fptr any, symbol string) bool {
+		sym, err := dlsym(lib, symbol)
+		if err != nil || sym == 0 {
+			return false
+		}
+		purego.RegisterFunc(fptr, sym)
+		return true
+	}
 }
 
 // bind points fptr (a pointer to a Go func variable) at the first of names
@@ -236,8 +253,7 @@ type symbols struct {
 // missing, an optional one leaves *fptr nil. It reports whether one was bound.
 func (s *symbols) bind(fptr any, required bool, names ...string) bool {
 	for _, n := range names {
-		if sym, err := dlsym(s.lib, n); err == nil && sym != 0 {
-			purego.RegisterFunc(fptr, sym)
+		if s.lookup(fptr, n) {
 			return true
 		}
 	}

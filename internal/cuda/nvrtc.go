@@ -39,8 +39,12 @@ func loadNVRTC(env searchEnv, open dlopenFunc) (*nvrtcAPI, error) {
 	if err != nil {
 		return nil, &loadError{ErrNoNVRTC, fmt.Sprintf("%s: %s; install the CUDA toolkit or set CUDA_HOME", nvrtcLib, searchedWhere)}
 	}
-	n := &nvrtcAPI{path: path}
-	s := &symbols{lib: h, name: path}
+	return bindNVRTC(&symbols{name: path, lookup: dlsymBinder(h)})
+}
+
+// bindNVRTC binds NVRTC's functions from s.
+func bindNVRTC(s *symbols) (*nvrtcAPI, error) {
+	n := &nvrtcAPI{path: s.name}
 	s.bind(&n.nvrtcVersion, true, "nvrtcVersion")
 	s.bind(&n.nvrtcGetErrorString, true, "nvrtcGetErrorString")
 	s.bind(&n.nvrtcCreateProgram, true, "nvrtcCreateProgram")

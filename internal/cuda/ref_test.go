@@ -1,10 +1,11 @@
-package cuda
+package cuda_test
 
 import (
 	"math"
 	"math/rand/v2"
 	"testing"
 
+	. "github.com/paretodiff/paretodiff/internal/cuda"
 	"github.com/stretchr/testify/require"
 )
 

@@ -38,6 +38,9 @@ func boolInt(b bool) int {
 	return 0
 }
 
+// kernelDecl matches a kernel's C declaration in the sources.
+var kernelDecl = regexp.MustCompile(`extern "C" __global__ void (\w+)\(([^)]*)\)`)
+
 // parseKernels returns every kernel's parameter kinds, by name.
 func parseKernels(t *testing.T, src string) map[string][]ArgKind {
 	t.Helper()

@@ -42,7 +42,7 @@ func run(ctx context.Context, o nb.Options) error {
 	// matrix C_ij = G_ij/√(G_ii G_jj).
 	env := o.Env()
 	ms := reproduce.ModelSizesFor(scale)
-	probed, err := reproduce.TrainProbed(ctx, env, reproduce.ProbeSizesFor(scale).Config(ms, o.Seed))
+	probed, err := reproduce.TrainProbed(ctx, env, reproduce.ProbeSizesFor(scale).Spec(ms, o.Seed))
 	if err != nil {
 		return err
 	}
@@ -91,7 +91,7 @@ func run(ctx context.Context, o nb.Options) error {
 	// Step 5: the report.
 	K := probed.Bins().K()
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Notebook conflict: gradient cosines between %d timestep bins over training\n\nScale `%s`, seed %d; %d probes of %d draws of %d examples per bin.\n\n", K, scale, o.Seed, len(steps), len(probed.Draws), probed.Config.PerBin)
+	fmt.Fprintf(&b, "# Notebook conflict: gradient cosines between %d timestep bins over training\n\nScale `%s`, seed %d; %d probes of %d draws of %d examples per bin.\n\n", K, scale, o.Seed, len(steps), len(probed.Draws), probed.PerBin())
 	fmt.Fprintf(&b, "| step | pairs with cosine < 0 | conflicting beyond noise | slope per bin of distance | near pairs (≤ %d apart) | far pairs (≥ %d apart) |\n|---|---|---|---|---|---|\n%s\n\n", K/4, (K+1)/2, strings.Join(rows, "\n"))
 	b.WriteString("![cosine](cosine.png)\n\n![stats](stats.png)\n\n![slope](slope.png)\n")
 	return o.WriteReport(b.String())

@@ -105,7 +105,7 @@ func run(ctx context.Context, o nb.Options) error {
 	far := fs.Far * T / 1000
 	for i, r := range runs {
 		env.Logf("fig2: fine-tuning on %s for %d steps", r.name, fs.FineTuneSteps)
-		net, err := reproduce.FineTune(ctx, be, ck, train, reproduce.FineTuneConfig{
+		net, err := reproduce.FineTune(ctx, env, base, reproduce.FineTuneConfig{
 			Lo: r.lo, Hi: r.hi, Steps: fs.FineTuneSteps, Batch: fs.FineTuneBatch, LR: fs.FineTuneLR, Seed: o.Seed + fineTuneSeed + uint64(i),
 		})
 		if err != nil {

@@ -31,6 +31,7 @@ import (
 	"github.com/paretodiff/paretodiff/conflict"
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/diffusion/data"
+	"github.com/paretodiff/paretodiff/diffusion/gram"
 	"github.com/paretodiff/paretodiff/notebooks/internal/nb"
 	"github.com/paretodiff/paretodiff/plots"
 	"github.com/paretodiff/paretodiff/reproduce"
@@ -78,14 +79,14 @@ func run(ctx context.Context, o nb.Options) error {
 	}
 
 	// Step 3: the tasks. K equal-width timestep bins; each bin's task loss
-	// is its mean unweighted x0-MSE. BinGram forms the exact K×K Gram
+	// is its mean unweighted x0-MSE. gram.Pass forms the exact K×K Gram
 	// matrix G_kl = ⟨∇L_k, ∇L_l⟩ from ONE forward and backward pass over a
 	// batch stratified into the bins.
-	bins, err := conflict.EqualT(tc.Schedule.T(), study.Bins)
+	bins, err := weighting.EqualT(tc.Schedule.T(), study.Bins)
 	if err != nil {
 		return err
 	}
-	bg, err := diffusion.NewBinGram(obj, diffusion.BinGramSettings{})
+	bg, err := gram.NewPass(obj, gram.Config{})
 	if err != nil {
 		return err
 	}
@@ -186,7 +187,7 @@ func run(ctx context.Context, o nb.Options) error {
 	// steps up in n raise it beyond noise.
 	overall, rises := reproduce.Falls(spread, spreadSE)
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Notebook fig3: UGD weights against samples per bin\n\nScale `%s`, seed %d; model %s; %d bins; λ = %g × median G_kk = %.4g.\n\n", scale, o.Seed, model.Config.Label(), bins.K(), study.Rho, lambda)
+	fmt.Fprintf(&b, "# Notebook fig3: UGD weights against samples per bin\n\nScale `%s`, seed %d; model %s; %d bins; λ = %g × median G_kk = %.4g.\n\n", scale, o.Seed, model.Label(), bins.K(), study.Rho, lambda)
 	b.WriteString("| n per bin | spread of the weights (± SE) | median signal fraction |\n|---|---|---|\n")
 	for i, n := range study.PerBin {
 		fmt.Fprintf(&b, "| %d | %.3f ± %.3f | %.2f |\n", n, spread[i], spreadSE[i], signal[i])

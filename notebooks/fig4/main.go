@@ -57,7 +57,7 @@ func run(ctx context.Context, o nb.Options) error {
 	// bins' task-loss gradients (task loss: the bin's mean x0-MSE).
 	env := o.Env()
 	ms := reproduce.ModelSizesFor(scale)
-	probed, err := reproduce.TrainProbed(ctx, env, reproduce.ProbeSizesFor(scale).Config(ms, o.Seed))
+	probed, err := reproduce.TrainProbed(ctx, env, reproduce.ProbeSizesFor(scale).Spec(ms, o.Seed))
 	if err != nil {
 		return err
 	}
@@ -121,13 +121,7 @@ func run(ctx context.Context, o nb.Options) error {
 		return err
 	}
 	// Label the log axis at 1, 2 and 5 times the powers of ten.
-	var ticks plot.ConstantTicks
-	for e := 1.0; e <= 1e6; e *= 10 {
-		for _, m := range []float64{1, 2, 5} {
-			ticks = append(ticks, plot.Tick{Value: m * e, Label: fmt.Sprint(m * e)})
-		}
-	}
-	p.Y.Tick.Marker = ticks
+	plots.UseLogTicks125(p)
 	if err := (plots.Grid{Rows: 1, Cols: 1, Width: 8 * vg.Inch, Height: 5 * vg.Inch, Panels: []*plot.Plot{p}}).Save(o.Path("fig4.png")); err != nil {
 		return err
 	}

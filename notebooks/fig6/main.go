@@ -57,7 +57,7 @@ func run(ctx context.Context, o nb.Options) error {
 	// of the last Fig6Tail records of the seed-averaged curve (the
 	// held-out batches are fixed, so what varies between records is the
 	// weights' training noise).
-	keys, labels := reproduce.Fig6Keys(sizes.T)
+	labels := reproduce.Fig6Labels(sizes.T)
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Notebook fig6: unweighted x0-MSE by timestep range\n\n")
 	fmt.Fprintf(&b, "Scale `%s`, seed %d: %s, %d steps, %d seed(s); x0-MSE on %d fixed held-out examples per range, final value = mean of the last %d records (every %d steps).\n\n",
@@ -66,8 +66,8 @@ func run(ctx context.Context, o nb.Options) error {
 	for _, tg := range g.Targets {
 		vals := make([][]float64, len(g.Strategies)) // vals[strategy][range]
 		for si, st := range g.Strategies {
-			for _, k := range keys {
-				_, series := g.MeanSeries(tg, st, k)
+			for k := range labels {
+				_, series := g.MeanSeries(tg, st, reproduce.X0MSE(k))
 				m, _ := reproduce.TailMeanSE(series, reproduce.Fig6Tail)
 				vals[si] = append(vals[si], m)
 			}
@@ -81,7 +81,7 @@ func run(ctx context.Context, o nb.Options) error {
 		for si, st := range g.Strategies {
 			fmt.Fprintf(&b, "| %s |", st)
 			worst, wr := 0.0, 0
-			for ri := range keys {
+			for ri := range labels {
 				cell := fmt.Sprintf("%.4g", vals[si][ri])
 				if reg[si][ri] == 0 {
 					cell = "**" + cell + "**"

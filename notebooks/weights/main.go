@@ -47,7 +47,7 @@ func run(ctx context.Context, o nb.Options) error {
 	specs := weighting.PaperStrategies
 	strategies := make([]weighting.Strategy, len(specs))
 	for i, s := range specs {
-		st, err := weighting.Parse(s)
+		st, err := weighting.ParseStrategy(s)
 		if err != nil {
 			return err
 		}

@@ -78,7 +78,7 @@ func New() (*Backend, error) {
 
 // NewOn returns a backend on d, which stays the caller's to close after
 // the backend's last use (for example a cuda.Open with other Options, or
-// cuda.OpenEmulator in tests).
+// cudaemu.Open in tests).
 func NewOn(d *cuda.Device) *Backend { return &Backend{dev: d} }
 
 // Name returns "cuda".

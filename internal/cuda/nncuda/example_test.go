@@ -5,6 +5,7 @@ import (
 
 	"github.com/paretodiff/paretodiff/diffusion/nn"
 	"github.com/paretodiff/paretodiff/internal/cuda"
+	"github.com/paretodiff/paretodiff/internal/cuda/cudaemu"
 	"github.com/paretodiff/paretodiff/internal/cuda/nncuda"
 )
 
@@ -13,7 +14,7 @@ import (
 // CPU. This example runs on the emulated device, so that it runs anywhere;
 // nncuda.New() opens the real GPU.
 func ExampleNewOn() {
-	dev, err := cuda.OpenEmulator(1<<20, cuda.Options{})
+	dev, err := cudaemu.Open(1<<20, cuda.Options{})
 	if err != nil {
 		panic(err)
 	}

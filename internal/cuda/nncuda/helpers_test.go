@@ -10,12 +10,13 @@ import (
 
 	"github.com/paretodiff/paretodiff/diffusion/nn"
 	"github.com/paretodiff/paretodiff/internal/cuda"
+	"github.com/paretodiff/paretodiff/internal/cuda/cudaemu"
 	"github.com/paretodiff/paretodiff/internal/cuda/cudatest"
 	"github.com/stretchr/testify/require"
 )
 
 // Every test of the backend runs on two devices: "emulator", the Go
-// emulation of the driver, NVRTC and cuBLAS (cuda.OpenEmulator), which runs
+// emulation of the driver, NVRTC and cuBLAS (cudaemu.Open), which runs
 // everywhere and checks the backend's launches, shapes, strides, queue and
 // thread handling against the CPU backend; and "gpu", device 0, which
 // checks the CUDA C and cuBLAS themselves and skips without a driver
@@ -45,7 +46,7 @@ func TestMain(m *testing.M) {
 
 func openDevices() {
 	devices.once.Do(func() {
-		devices.emu, devices.emuErr = cuda.OpenEmulator(256<<20, cuda.Options{})
+		devices.emu, devices.emuErr = cudaemu.Open(256<<20, cuda.Options{})
 		d, err := cuda.Open(0, cuda.Options{})
 		if err == nil {
 			if err = d.Warm(); err != nil {

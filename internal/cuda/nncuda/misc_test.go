@@ -8,6 +8,7 @@ import (
 
 	"github.com/paretodiff/paretodiff/diffusion/nn"
 	"github.com/paretodiff/paretodiff/internal/cuda"
+	"github.com/paretodiff/paretodiff/internal/cuda/cudaemu"
 	"github.com/paretodiff/paretodiff/weighting"
 	"github.com/stretchr/testify/require"
 )
@@ -78,7 +79,7 @@ func TestProgrammerErrorsPanic(t *testing.T) {
 // kept, later work is skipped, host results are NaN, and Sync reports it,
 // every time.
 func TestFailureIsSticky(t *testing.T) {
-	d, err := cuda.OpenEmulator(1<<20, cuda.Options{})
+	d, err := cudaemu.Open(1<<20, cuda.Options{})
 	require.NoError(t, err)
 	defer d.Close()
 	be := NewOn(d)
@@ -106,11 +107,11 @@ func TestFailureIsSticky(t *testing.T) {
 // TestTrainerReportsDeviceError: a training step on a failed backend
 // returns the device's error, not just "loss is NaN".
 func TestTrainerReportsDeviceError(t *testing.T) {
-	d, err := cuda.OpenEmulator(16<<20, cuda.Options{})
+	d, err := cudaemu.Open(16<<20, cuda.Options{})
 	require.NoError(t, err)
 	defer d.Close()
 	be := NewOn(d)
-	tr := toyTrainer(t, be, weighting.Eps, nil)
+	tr := toyTrainer(t, be, weighting.Eps)
 	require.NoError(t, tr.StepOnce())
 	be.Alloc(1 << 24) // 64 MiB on a 16 MiB device
 	err = tr.StepOnce()
@@ -122,7 +123,7 @@ func TestTrainerReportsDeviceError(t *testing.T) {
 // norm, Sync after AdamW and the EMA), whatever the network's depth.
 func TestStepHandovers(t *testing.T) {
 	forDevices(t, func(t *testing.T, be *Backend) {
-		tr := toyTrainer(t, be, weighting.Eps, nil)
+		tr := toyTrainer(t, be, weighting.Eps)
 		require.NoError(t, tr.StepOnce()) // the first step allocates its buffers
 		n := be.handovers
 		require.NoError(t, tr.StepOnce())
