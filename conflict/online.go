@@ -22,7 +22,8 @@ const (
 	onlineHelp  = `the paper's optimisation-based baseline: every N steps (default 1)
 solve the Pareto weights of K timestep bins (default 8, equal
 width in t) on the step's own batch with METHOD (fw or ugd, or
-afw, pfw, pgd, exact), λ of Eq. 11 (default 0) and relative
+afw, pfw, pgd, exact, fw-plain, ugd-plain, two-task), λ of Eq. 11
+(default 0) and relative
 duality-gap tolerance ε (default 1e-4), and weight each bin's
 x0-MSE by them; e.g. pareto:ugd,lambda=0.1,bins=8`
 )
@@ -137,6 +138,9 @@ func ParseOnline(spec string) (OnlineConfig, error) {
 	}
 	if c.Bins.K < 2 {
 		return bad("bins=%s: the Pareto weighting needs at least 2 bins", c.Bins)
+	}
+	if err := checkMethodsFor([]string{c.Method}, c.Bins.K); err != nil {
+		return bad("%v", err)
 	}
 	return c, nil
 }

@@ -86,6 +86,7 @@ func TestParseOnline(t *testing.T) {
 		"pareto:fw,bins=sqrt:4":  "unknown bins",
 		"pareto:fw,lambda=1e999": "lambda=1e999",
 		"pareto:fw,tol=0":        "tol=0",
+		"pareto:two-task":        "two-task is the closed form for 2 bins, not 8",
 	} {
 		_, err := conflict.ParseOnline(spec)
 		require.ErrorContains(t, err, msg, spec)

@@ -258,9 +258,10 @@ func TestProbeSpec(t *testing.T) {
 		"probe normalizer": {Normalizer: "l3"},
 		"probe lambda":     {Lambda: -1},
 		"probe methods":    {Methods: []string{"newton"}},
-		"probe task":       {Task: "pareto:fw"},
-		"probe gram":       {Gram: "fast"},
-		"probe every":      {Every: -2},
+		"probe methods: conflict: two-task is the closed form for 2 bins, not 8": {Methods: []string{"two-task"}},
+		"probe task":  {Task: "pareto:fw"},
+		"probe gram":  {Gram: "fast"},
+		"probe every": {Every: -2},
 	} {
 		_, err := s.Config(sched)
 		require.ErrorContains(t, err, "conflict: "+msg, msg)

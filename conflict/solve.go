@@ -104,6 +104,20 @@ func (c SolveConfig) Solve(g mat.Symmetric, losses []float64) ([]Solution, error
 	return out, nil
 }
 
+// MethodsHelp lists the solver names ParseMethods accepts, for help texts.
+const MethodsHelp = "fw, ugd, afw, pfw, pgd, exact; fw-plain and ugd-plain (MGDA's and the paper's literal steps); two-task (the closed form, 2 bins only)"
+
+// checkMethodsFor checks that every method can solve a problem of K bins
+// (two-task is the closed form for K = 2 alone).
+func checkMethodsFor(methods []string, K int) error {
+	for _, m := range methods {
+		if m == "two-task" && K != 2 {
+			return fmt.Errorf("conflict: two-task is the closed form for 2 bins, not %d", K)
+		}
+	}
+	return nil
+}
+
 // ParseMethods splits a comma-separated list of solver names and checks
 // each.
 func ParseMethods(list string) ([]string, error) {

@@ -120,6 +120,9 @@ func (s ProbeSpec) Config(sched *diffusion.Schedule) (ProbeConfig, error) {
 		if err := cfg.Solve.Validate(); err != nil {
 			return bad("methods", err)
 		}
+		if err := checkMethodsFor(s.Methods, bins.K()); err != nil {
+			return bad("methods", err)
+		}
 	}
 	if s.Task != "constant" {
 		if cfg.Task, err = weighting.ParseStrategy(s.Task); err != nil {

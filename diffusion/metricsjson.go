@@ -3,6 +3,7 @@ package diffusion
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -73,7 +74,7 @@ func (m *Metrics) UnmarshalJSON(b []byte) error {
 			return err
 		}
 	}
-	m.Elapsed = time.Duration(elapsed * float64(time.Second))
+	m.Elapsed = time.Duration(math.Round(elapsed * float64(time.Second))) // exact for what MarshalJSON wrote
 	for key := range raw {
 		rest, ok := strings.CutPrefix(key, "x0_mse_")
 		if !ok {

@@ -248,6 +248,16 @@ func (t *Trainer) Step() int { return t.step }
 // (nil for a closed form), through which callers reach its state.
 func (t *Trainer) StepPass() StepPass { return t.pass }
 
+// WindowLoss returns the mean weighted training loss of the steps since
+// the last Record (NaN if none was taken since): the Loss the next record
+// will have.
+func (t *Trainer) WindowLoss() float64 {
+	if t.lossN == 0 {
+		return math.NaN()
+	}
+	return t.lossSum / float64(t.lossN)
+}
+
 // LastLoss returns the weighted training loss of the last step taken.
 func (t *Trainer) LastLoss() float64 { return t.last }
 
@@ -323,10 +333,7 @@ func (t *Trainer) Evaluate() Metrics {
 // new loss window.
 func (t *Trainer) Record() Metrics {
 	m := t.Evaluate()
-	m.Loss = math.NaN()
-	if t.lossN > 0 {
-		m.Loss = t.lossSum / float64(t.lossN)
-	}
+	m.Loss = t.WindowLoss()
 	t.lossSum, t.lossN = 0, 0
 	m.GradNorm, m.LR = t.norm, t.lr
 	return m

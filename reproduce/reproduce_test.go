@@ -24,7 +24,7 @@ import (
 var wantFiles = map[string]map[string][]string{
 	"weights": {
 		"weights.png": nil,
-		"weights.csv": {"t", "alpha_bar", "snr", "eps:constant", "eps:snr", "eps:max-snr:1", "eps:min-snr:5", "x0:constant", "x0:snr", "x0:max-snr:1", "x0:min-snr:5", "v:constant", "v:snr", "v:max-snr:1", "v:min-snr:5"},
+		"weights.csv": {"t", "alpha_bar", "snr_t", "eps:constant", "eps:snr", "eps:max-snr:1", "eps:min-snr:5", "x0:constant", "x0:snr", "x0:max-snr:1", "x0:min-snr:5", "v:constant", "v:snr", "v:max-snr:1", "v:min-snr:5"},
 	},
 	"fig2": {
 		"loss_change.png": nil,

@@ -142,7 +142,7 @@ func (r *WeightsResult) Render(dir string) (*Report, error) {
 		return nil, err
 	}
 	snr := r.Schedule.SNRs()
-	tab := Table{Header: append([]string{"t", "alpha_bar", "snr"}, r.Columns...)}
+	tab := Table{Header: append([]string{"t", "alpha_bar", "snr_t"}, r.Columns...)}
 	for t := range snr {
 		row := []any{t, r.Schedule.AlphaBar(t), snr[t]}
 		for _, col := range r.Columns {

@@ -58,7 +58,9 @@ type Progress struct {
 	Steps int `json:"steps"`
 	// State is "running", "interrupted", "failed" or "complete".
 	State string `json:"state"`
-	// Loss is the last step's weighted training loss.
+	// Loss is the mean weighted training loss of the steps since the last
+	// metrics record: at a record's step, that record's loss (one loss
+	// number for progress lines and the metrics log).
 	Loss float64 `json:"-"`
 	// StepsPerSec is the speed since the run (or its resume) started and
 	// Elapsed the wall time since then.
@@ -160,7 +162,7 @@ func Open(dir string) (*Run, error) {
 			return nil, badInputf("run: %s: %v", filepath.Join(dir, DoneFile), err)
 		}
 		r.Complete = d.Step == spec.Steps
-		r.Step, r.TrainTime = d.Step, time.Duration(d.TrainTimeS*float64(time.Second))
+		r.Step, r.TrainTime = d.Step, secondsDuration(d.TrainTimeS)
 	}
 	return r, nil
 }
@@ -175,7 +177,7 @@ func readProgress(dir string) (Progress, error) {
 	if err := json.Unmarshal(raw, &p); err != nil {
 		return Progress{}, badInputf("run: %s: %v", filepath.Join(dir, ProgressFile), err)
 	}
-	p.Progress.TrainTime = time.Duration(p.TrainTimeS * float64(time.Second))
+	p.Progress.TrainTime = secondsDuration(p.TrainTimeS)
 	return p.Progress, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -431,7 +432,7 @@ func (s *session) step(ctx context.Context) error {
 	st := s.tr.Step()
 	if f := s.opt.OnProgress; f != nil {
 		el := time.Since(s.start)
-		f(Progress{Step: st, Steps: s.spec.Steps, State: "running", Loss: s.tr.LastLoss(), Elapsed: el, StepsPerSec: float64(st-s.from) / el.Seconds()})
+		f(Progress{Step: st, Steps: s.spec.Steps, State: "running", Loss: s.tr.WindowLoss(), Elapsed: el, StepsPerSec: float64(st-s.from) / el.Seconds()})
 	}
 	if st%s.spec.Eval.Every == 0 || st == s.spec.Steps {
 		if err := s.record(ctx); err != nil {
@@ -583,4 +584,6 @@ func (s *session) finish() (*Run, error) {
 }
 
 // secondsDuration converts seconds to a Duration.
-func secondsDuration(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+func secondsDuration(s float64) time.Duration {
+	return time.Duration(math.Round(s * float64(time.Second)))
+}

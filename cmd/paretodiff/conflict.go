@@ -60,14 +60,16 @@ bin pairs with negative cosine (conflicting), the mean cosine by bin distance, t
 gradient norms √G_kk, and the Pareto weights w = argmin over the simplex of wᵀ(G + λI)w
 (Eq. 10–11) from each --method.
 
-With --checkpoint DIR it probes a trained run (its live weights, or --ema-weights) once. Otherwise
-it trains as the train command does (same flags, all below) and probes at step 0 and every
---every steps.
+With --checkpoint DIR it probes a trained run (its live weights, or --ema-weights) once, at the
+step of its checkpoint, on the run's own data, schedule and target: the training flags
+(--data, --width, --target, --steps, …) are not used then. Otherwise it trains as the train
+command does (same flags, all below) and probes at step 0 and every --every steps.
 
 The probe log is a folder of probe.json (settings and bins), probes.jsonl (one JSON object
 per probe: step, losses, norms, negative_fraction, mean_cosine, min_cosine,
 cosine_by_distance, solutions with each method's weights w on the bins' losses, seconds),
-gram/step-N.npy and cosine/step-N.npy (float64 K×K, numpy.load reads them). With
+gram/step-00001000.npy and cosine/step-00001000.npy for step 1000 (float64 K×K, numpy.load
+reads them). With
 --checkpoint it is --out itself; in training mode --out is a run folder (as train writes
 it, resumable with --resume) and the log is --out/probes/conflict/. Either way --out gets
 the figures cosine.png (heat maps at --heatmap-steps), stats.png (statistics over
@@ -90,14 +92,15 @@ Parameters (--params):
 	}
 	f := cmd.Flags()
 	o.train.addFlags(cmd)
-	f.StringVar(&o.checkpoint, "checkpoint", "", "probe the trained run in this folder (its checkpoint.bin) instead of training")
+	f.Lookup("out").Usage = "output folder (required): with --checkpoint the probe log and figures; while training a run folder (spec.json, checkpoint.bin, metrics.jsonl, probes/conflict/, ...) and the figures"
+	f.StringVar(&o.checkpoint, "checkpoint", "", "probe the trained run in this folder (or this checkpoint.bin) once instead of training")
 	f.BoolVar(&o.ema, "ema-weights", false, "with --checkpoint: probe the EMA weights instead of the live ones")
 	f.StringVar(&o.bins, "bins", "t:8", "timestep bins: t:K, logsnr:K or edges:0,...,T")
 	f.IntVar(&o.perBin, "per-bin", conflict.DefaultPerBin, "examples drawn per bin in each probe")
 	f.IntVar(&o.every, "every", 100, "probe every N training steps")
 	f.StringVar(&o.params, "params", "all", "parameters whose gradients are compared: all, last-block, head or globs")
 	f.Float64Var(&o.lambda, "lambda", 0, "λ ≥ 0 of Eq. 11 for the Pareto weights (absolute; with --normalize l2 the G_kk are 1)")
-	f.StringVar(&o.methods, "method", "fw,ugd", "Pareto solvers, comma-separated: fw, ugd, afw, pfw, pgd, exact (none: skip)")
+	f.StringVar(&o.methods, "method", "fw,ugd", "Pareto solvers, comma-separated: "+conflict.MethodsHelp+"; none: skip")
 	f.StringVar(&o.normalize, "normalize", "none", "gradient normaliser before solving: none, l2, loss or loss+")
 	f.StringVar(&o.task, "task", "constant", "per-bin task loss as a weighting of the x0 loss (constant: the unweighted x0-MSE)")
 	f.BoolVar(&o.fresh, "fresh", false, "draw a new probe batch at every probe (default: the same batch each time)")

@@ -37,8 +37,8 @@ takes one to three minutes on two CPU cores:
      %[6]d steps, with the paper's Fig. 6 x0-MSE by timestep range (training.png, model/);
   3. before training and every %[7]d steps, probes the gradients of %[8]d equal-width timestep
      bins: the exact %[8]d×%[8]d Gram matrix from one forward/backward pass over %[9]d examples
-     per bin, cosines, conflict statistics (conflict/: probes.jsonl, Gram and cosine .npy
-     files, cosine.png, stats.png, weights.png);
+     per bin, cosines, conflict statistics (the log in model/probes/conflict/: probes.jsonl,
+     Gram and cosine .npy files; the figures in conflict/: cosine.png, stats.png, weights.png);
   4. solves the Pareto weights of the last probe (Frank-Wolfe and UGD, with λ = 0 and with
      λ = %[10]g·tr(G)/K in Eq. 11) and compares them with the four closed forms normalised
      the same way, on the Eq. 11 objective and the Eq. 8 check (pareto.png, pareto.csv);
@@ -46,8 +46,8 @@ takes one to three minutes on two CPU cores:
      measures their sliced Wasserstein distance to real data (samples.png, quality.csv);
   6. writes report.md, which explains each result in plain words with this run's numbers.
 
-The same --seed gives the same numbers. model/ is a training run that sample, eval and
-conflict --checkpoint read.`, q.Target, q.Model.Width, q.Model.Depth, q.Strategy, q.Model.Data, q.Model.Steps,
+The same --seed gives the same numbers. model/ is a run folder (as train writes it) that
+sample, eval and conflict --checkpoint read; each demo replaces it.`, q.Target, q.Model.Width, q.Model.Depth, q.Strategy, q.Model.Data, q.Model.Steps,
 			q.ProbeEvery, q.Bins, q.PerBin, q.Lambda, q.Model.Sampler, q.Model.SamplerSteps, q.Model.Samples),
 		Example: `  paretodiff demo
   paretodiff demo --out runs/demo --seed 2

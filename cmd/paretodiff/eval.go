@@ -81,7 +81,7 @@ type evalResult struct {
 	Weights     string  `json:"weights"`
 	Sampler     string  `json:"sampler"`
 	Steps       int     `json:"steps"`
-	Evaluations int     `json:"evaluations"`
+	Evaluations int     `json:"evaluations"` // denoiser calls per sample
 	N           int     `json:"n"`
 	Seed        uint64  `json:"seed"`
 	Seconds     float64 `json:"seconds"`
@@ -160,10 +160,10 @@ func (o *evalOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 		// Load (or train) the classifier before sampling, so that bad
 		// MNIST files fail fast.
 		if train, err = data.LoadMNIST(o.mnistDir, "train"); err != nil {
-			return failure(err)
+			return usagef("--mnist-dir: %v", err)
 		}
 		if test, err = data.LoadMNIST(o.mnistDir, "test"); err != nil {
-			return failure(err)
+			return usagef("--mnist-dir: %v", err)
 		}
 		if cls, err = classifier.MNIST(ctx, m.be, train, test, &classifier.Options{CacheDir: o.cache, Config: evalClassifier, Log: stderr}); err != nil {
 			return failure(err)

@@ -80,7 +80,8 @@ func TestEvalMNIST(t *testing.T) {
 	require.Contains(t, stderr, "not using the cached classifier")
 	require.Contains(t, stderr, "SHA-256 mismatch")
 
-	// MNIST files that cannot be read are a failure, not bad input.
+	// An empty or wrong --mnist-dir is bad input, as everywhere.
 	_, stderr, code = runCLI(t, append(args, "--mnist-dir", t.TempDir())...)
-	require.Equal(t, 1, code, stderr)
+	require.Equal(t, 2, code, stderr)
+	require.True(t, strings.HasPrefix(stderr, "paretodiff: --mnist-dir: data: cannot open MNIST file"), stderr)
 }

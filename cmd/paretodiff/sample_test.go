@@ -158,6 +158,21 @@ func TestSampleAndEvalToyModelFindsAllModes(t *testing.T) {
 	require.Equal(t, "ema", res["weights"])
 }
 
+// The progress line and eval's JSON count denoiser calls the same way: the
+// JSON's evaluations are per sample, the progress counts them over the
+// batches the sampler makes (512 rows each), and says so.
+func TestDenoiserCallCountsAgree(t *testing.T) {
+	run := tinyModel(t, "toy:moons")
+	stdout, stderr, code := runCLI(t, "eval", "--checkpoint", run, "--n", "1100", "--sampler", "ddim", "--steps", "10", "--progress", "lines")
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stderr, "sample: 30/30 denoiser calls (10 per sample × 3 batches)")
+	var res struct {
+		Evaluations int `json:"evaluations"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &res))
+	require.Equal(t, 10, res.Evaluations)
+}
+
 func TestSampleOutputs(t *testing.T) {
 	run := tinyModel(t, "toy:moons")
 	dir := t.TempDir()
@@ -166,7 +181,7 @@ func TestSampleOutputs(t *testing.T) {
 		_, stderr, code := runCLI(t, "sample", "--checkpoint", run, "--n", "50", "--sampler", "ddim:0.5", "--steps", "10",
 			"--progress", "lines", "--out", out)
 		require.Equal(t, 0, code, stderr)
-		require.Contains(t, stderr, "sample: 10/10 denoiser calls")
+		require.Contains(t, stderr, "sample: 10/10 denoiser calls (10 per sample × 1 batches)")
 		st, err := os.Stat(out)
 		require.NoError(t, err)
 		require.Positive(t, st.Size())
@@ -257,6 +272,7 @@ func TestSampleAndEvalBadInput(t *testing.T) {
 		{[]string{"eval", "--checkpoint", toy, "--metric", "swd,kid"}, `--metric "kid": want swd, mmd or fd`},
 		{[]string{"eval", "--checkpoint", mnist, "--metric", "swd"}, "--metric swd is for 2-D toy data; this checkpoint generates MNIST"},
 		{[]string{"eval", "--checkpoint", filepath.Join(empty, "nope")}, "--checkpoint:"},
+		{[]string{"eval", "--checkpoint", mnist, "--mnist-dir", empty}, "--mnist-dir: "},
 		{[]string{"eval", "--checkpoint", toy, "extra"}, "unknown command"},
 	}
 	for _, c := range cases {

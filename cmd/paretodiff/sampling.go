@@ -244,6 +244,7 @@ func (m *model) draw(n int, seed uint64, progress string, w io.Writer) ([]float3
 	x := make([]float32, n*m.den.Dim())
 	set := m.set
 	p := newCountProgress(progress, w, "sample")
+	p.perSample = m.evals
 	set.Progress = p.update
 	err := m.smp.Sample(x, m.den, m.sched, rand.New(rand.NewPCG(seed, streamSamples)), &set)
 	p.finish()
@@ -266,10 +267,14 @@ func (m *model) truth(n int, seed, stream uint64) []float32 {
 type countProgress struct {
 	mode  string
 	label string
-	w     io.Writer
-	bar   *progressbar.ProgressBar
-	next  int
-	start time.Time
+	// perSample is the number of denoiser calls per sample (what eval's
+	// JSON calls evaluations); the sampler calls the denoiser on batches of
+	// rows, so a run of N samples makes perSample × ⌈N/batch⌉ calls.
+	perSample int
+	w         io.Writer
+	bar       *progressbar.ProgressBar
+	next      int
+	start     time.Time
 }
 
 func newCountProgress(mode string, w io.Writer, label string) *countProgress {
@@ -289,7 +294,7 @@ func (p *countProgress) update(done, total int) {
 	case "bar":
 		if p.bar == nil {
 			p.bar = progressbar.NewOptions(total,
-				progressbar.OptionSetWriter(p.w), progressbar.OptionSetDescription(p.label),
+				progressbar.OptionSetWriter(p.w), progressbar.OptionSetDescription(p.label+" ("+p.calls(total)+")"),
 				progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("calls"),
 				progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(200*time.Millisecond),
 				progressbar.OptionSetWidth(30))
@@ -299,10 +304,19 @@ func (p *countProgress) update(done, total int) {
 		if done*10 >= p.next*total {
 			el := time.Since(p.start)
 			eta := time.Duration(float64(el) * float64(total-done) / float64(max(done, 1)))
-			fmt.Fprintf(p.w, "%s: %d/%d denoiser calls  %s elapsed  ETA %s\n", p.label, done, total, el.Round(time.Second), eta.Round(time.Second))
+			fmt.Fprintf(p.w, "%s: %d/%d denoiser calls (%s)  %s elapsed  ETA %s\n", p.label, done, total, p.calls(total), el.Round(time.Second), eta.Round(time.Second))
 			p.next = done*10/total + 1
 		}
 	}
+}
+
+// calls says how the total count of calls is made: "34 per sample × 4
+// batches".
+func (p *countProgress) calls(total int) string {
+	if p.perSample <= 0 {
+		return "in all"
+	}
+	return fmt.Sprintf("%d per sample × %d batches", p.perSample, total/p.perSample)
 }
 
 func (p *countProgress) finish() {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -257,5 +258,20 @@ func TestTrainStopAndResume(t *testing.T) {
 		require.Equal(t, metricLines(t, filepath.Join(straight, "metrics.jsonl")), metricLines(t, filepath.Join(dir, "metrics.jsonl")), c.sig)
 		stale, _ := filepath.Glob(filepath.Join(dir, ".*.tmp-*"))
 		require.Empty(t, stale, "%v: temporary files of the stopped write are cleaned up", c.sig)
+	}
+}
+
+// One loss number: the progress line of a record's step prints that
+// record's loss (the mean weighted training loss since the previous
+// record), as metrics.jsonl holds it.
+func TestProgressLossIsTheRecordsLoss(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	_, stderr, code := runCLI(t, trainArgs(dir, "--steps", "15", "--progress", "lines")...)
+	require.Equal(t, 0, code, stderr)
+	recs := metricLines(t, filepath.Join(dir, "metrics.jsonl"))
+	require.Len(t, recs, 3)
+	for _, r := range recs {
+		line := fmt.Sprintf("step %d/15  loss %.4g  ", int(r["step"].(float64)), r["loss"].(float64))
+		require.Contains(t, stderr, line)
 	}
 }

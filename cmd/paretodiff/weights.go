@@ -33,7 +33,7 @@ func newWeightsCmd() *cobra.Command {
 		Use:   "weights",
 		Short: "Print and plot closed-form loss weights per timestep for eps, x0 or v prediction",
 		Long: `weights prints, for every timestep t, ᾱ_t, SNR(t) and the loss weight of each
---strategy for the chosen --target, as CSV (header t,alpha_bar,snr,<strategy>...)
+--strategy for the chosen --target, as CSV (header t,alpha_bar,snr_t,<strategy>...: snr_t is SNR(t), a column per strategy named as given)
 or JSON, and can plot all strategies for all three targets.
 
 Strategies are stated on the x0 loss and converted with ‖ε−ε̂‖² = SNR·‖x0−x̂0‖²
@@ -133,7 +133,7 @@ func (o *weightsOptions) run(stdout io.Writer) error {
 
 func (w *weightTable) writeCSV(out io.Writer) error {
 	cw := csv.NewWriter(out)
-	header := append([]string{"t", "alpha_bar", "snr"}, w.Strategies...)
+	header := append([]string{"t", "alpha_bar", "snr_t"}, w.Strategies...)
 	if err := cw.Write(header); err != nil {
 		return err
 	}

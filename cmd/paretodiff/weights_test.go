@@ -118,7 +118,7 @@ func TestWeightsEveryCombinationAgainstReference(t *testing.T) {
 				require.Equal(t, 0, code, stderr)
 				rows, err := csv.NewReader(strings.NewReader(stdout)).ReadAll()
 				require.NoError(t, err)
-				require.Equal(t, append([]string{"t", "alpha_bar", "snr"}, specs...), rows[0])
+				require.Equal(t, append([]string{"t", "alpha_bar", "snr_t"}, specs...), rows[0])
 				require.Len(t, rows, 1001)
 				ab := refAlphaBar(schedule, 1000, zt)
 				for i, row := range rows[1:] {
@@ -144,7 +144,7 @@ func TestWeightsVMinSNR(t *testing.T) {
 	require.Equal(t, 0, code)
 	rows, err := csv.NewReader(strings.NewReader(stdout)).ReadAll()
 	require.NoError(t, err)
-	require.Equal(t, []string{"t", "alpha_bar", "snr", "min-snr:5"}, rows[0])
+	require.Equal(t, []string{"t", "alpha_bar", "snr_t", "min-snr:5"}, rows[0])
 	for _, row := range rows[1:] {
 		snr, _ := strconv.ParseFloat(row[2], 64)
 		w, _ := strconv.ParseFloat(row[3], 64)
