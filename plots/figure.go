@@ -189,42 +189,7 @@ func (g Grid) draw(dc draw.Canvas) {
 
 	texts, restore := detach(g.Panels)
 	defer restore()
-	boxes := make([]legendBox, len(g.Panels))
-	outside := make([]bool, len(g.Panels))
-	for i, p := range g.Panels {
-		if p != nil && p.hasLegend() && !g.SharedLegend {
-			boxes[i] = legendBox{entries: p.entries, cols: 1, framed: true}
-			outside[i] = p.legend == LegendOutside
-		}
-	}
-	reserve := make([]vg.Length, len(g.Panels))
-	var slots []slot
-	for pass := 0; pass < 4; pass++ {
-		slots = g.layout(dc, area, texts, reserve)
-		changed := false
-		for i, p := range g.Panels {
-			if len(boxes[i].entries) == 0 {
-				continue
-			}
-			if !outside[i] {
-				if _, ok := placeInside(boxes[i], p, p.DataCanvas(slots[i].canvas)); !ok {
-					outside[i], changed = true, true
-				}
-			}
-			if outside[i] {
-				b := boxes[i]
-				b.framed = false
-				boxes[i] = b.fitHeight(slots[i].data.Max.Y - slots[i].data.Min.Y)
-				if r := boxes[i].size().X + legendMargin; r != reserve[i] {
-					reserve[i], changed = r, true
-				}
-			}
-		}
-		if !changed {
-			break
-		}
-	}
-
+	slots, legends := g.arrange(dc, area, texts)
 	for i, p := range g.Panels {
 		if p == nil {
 			continue
@@ -233,19 +198,72 @@ func (g Grid) draw(dc draw.Canvas) {
 		p.Draw(s.canvas)
 		drawTitle(dc, p.Title.TextStyle, texts[i].title, (s.data.Min.X+s.data.Max.X)/2, s.titleTop, s.tile.Min.X, s.tile.Max.X)
 		drawAxisLabels(dc, p, texts[i], s)
-		if len(boxes[i].entries) == 0 {
+		legends[i].box.draw(dc, legends[i].at)
+	}
+}
+
+// placedLegend is a panel's legend and the top-left corner it goes at.
+type placedLegend struct {
+	box     legendBox // no entries: no legend
+	at      vg.Point
+	outside bool // right of the plot area
+}
+
+// arrange lays the panels out in area and places their legends: inside
+// where they hide no data, else outside, with room kept for them (which
+// narrows the plot area and so may push another panel's legend out too;
+// the loop settles in a few passes).
+func (g Grid) arrange(dc draw.Canvas, area vg.Rectangle, texts []labels) ([]slot, []placedLegend) {
+	legends := make([]placedLegend, len(g.Panels))
+	for i, p := range g.Panels {
+		if p != nil && p.hasLegend() && !g.SharedLegend {
+			legends[i] = placedLegend{box: legendBox{entries: p.entries, cols: 1, framed: true}, outside: p.legend == LegendOutside}
+		}
+	}
+	reserve := make([]vg.Length, len(g.Panels))
+	var slots []slot
+	for pass := 0; pass < 4; pass++ {
+		slots = g.layout(dc, area, texts, reserve)
+		changed := false
+		for i, p := range g.Panels {
+			l := &legends[i]
+			if len(l.box.entries) == 0 {
+				continue
+			}
+			if !l.outside {
+				if _, ok := placeInside(l.box, p, p.DataCanvas(slots[i].canvas)); !ok {
+					l.outside, changed = true, true
+				}
+			}
+			if l.outside {
+				l.box.framed = false
+				l.box = l.box.fitHeight(slots[i].data.Max.Y - slots[i].data.Min.Y)
+				if r := l.box.size().X + legendMargin; r != reserve[i] {
+					reserve[i], changed = r, true
+				}
+			}
+		}
+		if !changed {
+			break
+		}
+	}
+	for i, p := range g.Panels {
+		l := &legends[i]
+		if len(l.box.entries) == 0 {
 			continue
 		}
-		data := p.DataCanvas(s.canvas)
-		tl, ok := vg.Point{X: data.Max.X + s.right + legendMargin, Y: data.Max.Y}, outside[i]
-		if !ok {
-			tl, ok = placeInside(boxes[i], p, data)
+		data := p.DataCanvas(slots[i].canvas)
+		if l.outside {
+			l.at = vg.Point{X: data.Max.X + slots[i].right + legendMargin, Y: data.Max.Y}
+			continue
 		}
+		at, ok := placeInside(l.box, p, data)
 		if !ok { // no place is free even after the layout settled: the top right
-			tl = vg.Point{X: data.Max.X - legendMargin - boxes[i].size().X, Y: data.Max.Y - legendMargin}
+			at = vg.Point{X: data.Max.X - legendMargin - l.box.size().X, Y: data.Max.Y - legendMargin}
 		}
-		boxes[i].draw(dc, tl)
+		l.at = at
 	}
+	return slots, legends
 }
 
 // layout places the panels in area: reserve[i] is room kept right of
