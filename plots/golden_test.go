@@ -154,3 +154,18 @@ func TestGoldenTiles(t *testing.T) {
 	tl := Tiles{Images: imgs, Width: 8, Height: 8, Cols: 3, Pad: 2, Scale: 2}
 	golden.PNG(t, filepath.Join("testdata", "tiles.png"), render(t, func(b *bytes.Buffer) error { return tl.WriteTo(b, "png") }), *update)
 }
+
+// TestGridRendersAgain: a grid renders to the same bytes twice (Grid puts
+// back the texts it takes out of the panels) and to SVG and PDF too.
+func TestGridRendersAgain(t *testing.T) {
+	p, err := trainingCurves().Plot()
+	require.NoError(t, err)
+	g := Grid{Rows: 1, Cols: 2, Width: 8 * vg.Inch, Height: 3 * vg.Inch, Panels: []*Panel{p, nil}, Title: "a figure"}
+	first := render(t, func(b *bytes.Buffer) error { return g.WriteTo(b, "png") })
+	require.Equal(t, "weighted loss", p.Title.Text)
+	require.Equal(t, "training step", p.X.Label.Text)
+	require.Equal(t, first, render(t, func(b *bytes.Buffer) error { return g.WriteTo(b, "png") }))
+	for _, f := range []string{"svg", "pdf"} {
+		require.NotEmpty(t, render(t, func(b *bytes.Buffer) error { return g.WriteTo(b, f) }))
+	}
+}

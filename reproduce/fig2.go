@@ -258,9 +258,10 @@ func fig2Outcomes(e FineTuneEffect) (helps, hurts, o Outcome) {
 }
 
 // LossChangePanel draws the relative loss change at every probed timestep
-// after fine-tuning on [lo, hi) (the paper's Fig. 2), with ±2 standard
-// errors and the fine-tuned range marked at 0, on a symmetric log scale
-// (linear within ±1%, logarithmic beyond).
+// after fine-tuning on [lo, hi) (the paper's Fig. 2), with a band of ±2
+// standard errors and the fine-tuned range marked at 0, on a symmetric log
+// scale (linear within ±1%, logarithmic beyond). Its series are the same
+// in every panel, for Grid.SharedLegend.
 func LossChangePanel(title string, changes []LossChange, lo, hi int) (*plots.Panel, error) {
 	panel := plots.Lines{Title: title + " (y: symmetric log scale)", XLabel: "timestep t", YLabel: "loss change at t (%)"}
 	var x, y, up, dn []float64
