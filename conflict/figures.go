@@ -9,7 +9,6 @@ import (
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/plots"
 	"github.com/paretodiff/paretodiff/weighting"
-	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 )
 
@@ -73,11 +72,14 @@ const (
 //   - stats.EXT: over training, the fraction of conflicting (negative
 //     cosine) bin pairs, the mean and minimum off-diagonal cosine, the mean
 //     cosine by bin distance for the chosen probes, and each bin's gradient
-//     norm (log scale);
+//     norm (log scale); of a single probe, which has no course over
+//     training, the mean cosine by bin distance and the gradient norm of
+//     every bin, with its other statistics in the figure's title;
 //   - weights.EXT (when the records hold Pareto weights): each solver's
 //     weights against the bins' centre timesteps at the last probe and
-//     averaged over all probes, next to the closed forms normalised as
-//     BinWeights says (weights on the bins' task losses summing to 1).
+//     (of two probes or more) averaged over all probes, next to the closed
+//     forms normalised as BinWeights says (weights on the bins' task
+//     losses summing to 1).
 //
 // sched must be the run's schedule (it gives the closed forms' weights).
 func WriteFigures(dir string, info Info, sched *diffusion.Schedule, recs []Record, opt FigureOptions) ([]string, error) {
@@ -129,11 +131,11 @@ func WriteFigures(dir string, info Info, sched *diffusion.Schedule, recs []Recor
 		}
 	}
 
-	panels, err := statsPanels(recs, chosen, info)
+	stats, err := statsFigure(recs, chosen, info)
 	if err != nil {
 		return written, err
 	}
-	if err := save(StatsFigure, plots.Grid{Rows: 2, Cols: 2, Width: 10 * vg.Inch, Height: 7 * vg.Inch, Panels: panels}.Save); err != nil {
+	if err := save(StatsFigure, stats.Save); err != nil {
 		return written, err
 	}
 
@@ -142,7 +144,8 @@ func WriteFigures(dir string, info Info, sched *diffusion.Schedule, recs []Recor
 		if err != nil {
 			return written, err
 		}
-		if err := save(WeightsFigure, plots.Grid{Rows: 1, Cols: 2, Width: 10 * vg.Inch, Height: 4 * vg.Inch, Panels: panels}.Save); err != nil {
+		g := plots.Grid{Rows: 1, Cols: len(panels), Width: vg.Length(len(panels)) * 5 * vg.Inch, Height: 4.3 * vg.Inch, Panels: panels, SharedLegend: len(panels) > 1}
+		if err := save(WeightsFigure, g.Save); err != nil {
 			return written, err
 		}
 	}
@@ -192,19 +195,10 @@ func rowsOf(m interface {
 	return z
 }
 
-func statsPanels(recs, chosen []Record, info Info) ([]*plot.Plot, error) {
-	steps := make([]float64, len(recs))
-	neg, mean, minc := make([]float64, len(recs)), make([]float64, len(recs)), make([]float64, len(recs))
-	K := len(info.Edges) - 1
-	norms := make([][]float64, K)
-	for i, r := range recs {
-		steps[i] = float64(r.Step)
-		neg[i], mean[i], minc[i] = r.Stats.NegativeFraction, r.Stats.MeanCosine, r.Stats.MinCosine
-		for k := range norms {
-			norms[k] = append(norms[k], r.Stats.Norms[k])
-		}
-	}
-	var out []*plot.Plot
+// statsFigure draws stats.EXT: four panels over training, or two of a
+// single probe.
+func statsFigure(recs, chosen []Record, info Info) (plots.Grid, error) {
+	var out []*plots.Panel
 	add := func(l plots.Lines) error {
 		p, err := l.Plot()
 		if err != nil {
@@ -213,14 +207,7 @@ func statsPanels(recs, chosen []Record, info Info) ([]*plot.Plot, error) {
 		out = append(out, p)
 		return nil
 	}
-	if err := add(plots.Lines{Title: "conflicting bin pairs", XLabel: "training step", YLabel: "fraction with cosine < 0",
-		Series: []plots.Series{{Name: "negative fraction", X: steps, Y: neg}}, Legend: "none"}); err != nil {
-		return nil, err
-	}
-	if err := add(plots.Lines{Title: "off-diagonal cosine", XLabel: "training step", YLabel: "cosine",
-		Series: []plots.Series{{Name: "mean", X: steps, Y: mean}, {Name: "min", X: steps, Y: minc}}}); err != nil {
-		return nil, err
-	}
+	K := len(info.Edges) - 1
 	var byDist []plots.Series
 	for _, r := range chosen {
 		var x, y []float64
@@ -229,24 +216,58 @@ func statsPanels(recs, chosen []Record, info Info) ([]*plot.Plot, error) {
 		}
 		byDist = append(byDist, plots.Series{Name: fmt.Sprintf("step %d", r.Step), X: x, Y: y})
 	}
-	if err := add(plots.Lines{Title: "mean cosine by bin distance", XLabel: "bins apart", YLabel: "cosine", Series: byDist}); err != nil {
-		return nil, err
+	if K > 1 {
+		byDist = append(byDist, plots.Series{Name: "0", X: []float64{1, float64(K - 1)}, Y: []float64{0, 0}, Reference: true})
+	}
+	distance := plots.Lines{Title: "mean cosine by bin distance", XLabel: "bins apart", YLabel: "cosine", Series: byDist, Ordered: true}
+
+	if len(recs) == 1 {
+		r := recs[0]
+		centres := info.Bins().Centers()
+		if err := add(distance); err != nil {
+			return plots.Grid{}, err
+		}
+		if err := add(plots.Lines{Title: "per-bin gradient norm", XLabel: "timestep t (bin centre)", YLabel: "‖grad L_k‖ = √G_kk (log scale)", LogY: true, Legend: plots.LegendNone,
+			Series: []plots.Series{{Name: fmt.Sprintf("step %d", r.Step), X: centres, Y: r.Stats.Norms}}}); err != nil {
+			return plots.Grid{}, err
+		}
+		return plots.Grid{Rows: 1, Cols: 2, Width: 10 * vg.Inch, Height: 4.3 * vg.Inch, Panels: out,
+			Title: fmt.Sprintf("one probe, step %d: %.0f%% of bin pairs conflict (cosine < 0); off-diagonal cosine mean %.3f, min %.3f (the course over training needs two probes)",
+				r.Step, 100*r.Stats.NegativeFraction, r.Stats.MeanCosine, r.Stats.MinCosine)}, nil
+	}
+
+	steps := make([]float64, len(recs))
+	neg, mean, minc := make([]float64, len(recs)), make([]float64, len(recs)), make([]float64, len(recs))
+	norms := make([][]float64, K)
+	for i, r := range recs {
+		steps[i] = float64(r.Step)
+		neg[i], mean[i], minc[i] = r.Stats.NegativeFraction, r.Stats.MeanCosine, r.Stats.MinCosine
+		for k := range norms {
+			norms[k] = append(norms[k], r.Stats.Norms[k])
+		}
+	}
+	if err := add(plots.Lines{Title: "conflicting bin pairs", XLabel: "training step", YLabel: "fraction with cosine < 0",
+		Series: []plots.Series{{Name: "negative fraction", X: steps, Y: neg}}, Legend: plots.LegendNone}); err != nil {
+		return plots.Grid{}, err
+	}
+	if err := add(plots.Lines{Title: "off-diagonal cosine", XLabel: "training step", YLabel: "cosine",
+		Series: []plots.Series{{Name: "mean", X: steps, Y: mean}, {Name: "min", X: steps, Y: minc}}}); err != nil {
+		return plots.Grid{}, err
+	}
+	if err := add(distance); err != nil {
+		return plots.Grid{}, err
 	}
 	var ns []plots.Series
 	for k := range norms {
 		ns = append(ns, plots.Series{Name: "t " + info.Labels[k], X: steps, Y: norms[k]})
 	}
-	legend := ""
-	if K > 8 {
-		legend = "none"
+	if err := add(plots.Lines{Title: "per-bin gradient norm", XLabel: "training step", YLabel: "‖grad L_k‖ = √G_kk (log scale)", LogY: true, Series: ns, Ordered: true}); err != nil {
+		return plots.Grid{}, err
 	}
-	if err := add(plots.Lines{Title: "per-bin gradient norm", XLabel: "training step", YLabel: "‖∇L_k‖", LogY: true, Series: ns, Legend: legend}); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return plots.Grid{Rows: 2, Cols: 2, Width: 10 * vg.Inch, Height: 7 * vg.Inch, Panels: out}, nil
 }
 
-func weightPanels(recs []Record, info Info, sched *diffusion.Schedule, compare []weighting.Strategy) ([]*plot.Plot, error) {
+func weightPanels(recs []Record, info Info, sched *diffusion.Schedule, compare []weighting.Strategy) ([]*plots.Panel, error) {
 	bins := info.Bins()
 	centers := bins.Centers()
 	if len(compare) == 0 {
@@ -290,14 +311,19 @@ func weightPanels(recs []Record, info Info, sched *diffusion.Schedule, compare [
 		}
 		meanS = append(meanS, plots.Series{Name: name, X: centers, Y: avg})
 	}
-	var out []*plot.Plot
-	for _, panel := range []struct {
+	panels := []struct {
 		title  string
 		series []plots.Series
 	}{
 		{fmt.Sprintf("Pareto weights, step %d", last.Step), append(lastS, closed...)},
 		{fmt.Sprintf("Pareto weights, mean of %d probes", len(recs)), append(meanS, closed...)},
-	} {
+	}
+	if len(recs) == 1 {
+		panels = panels[:1]
+		panels[0].title = fmt.Sprintf("Pareto weights of the one probe, step %d", last.Step)
+	}
+	var out []*plots.Panel
+	for _, panel := range panels {
 		p, err := plots.Lines{Title: panel.title, XLabel: "timestep t (bin centre)", YLabel: "weight on the bin's loss (sum 1)", Series: panel.series}.Plot()
 		if err != nil {
 			return nil, fmt.Errorf("conflict: %w", err)

@@ -165,7 +165,6 @@ func (r *Result) trainingFigure(path string) error {
 		if err != nil {
 			return err
 		}
-		plots.UseLogTicks125(p)
 		grid.Panels = append(grid.Panels, p)
 	}
 	return grid.Save(path)
@@ -174,7 +173,7 @@ func (r *Result) trainingFigure(path string) error {
 // x0MSEPanel is the Fig. 6 panel of training.png: the x0-MSE of every
 // timestep range and the data variance.
 func (r *Result) x0MSEPanel() plots.Lines {
-	l := plots.Lines{Title: "unweighted x0-MSE by timestep range (Fig. 6)", XLabel: "training step", YLabel: "x0-MSE (log scale)", LogY: true, Legend: "bottom-left"}
+	l := plots.Lines{Title: "unweighted x0-MSE by timestep range (Fig. 6)", XLabel: "training step", YLabel: "x0-MSE (log scale)", LogY: true, Ordered: true}
 	for i := range r.RangeLabels {
 		var x, y []float64
 		for _, rec := range r.Records {
@@ -185,7 +184,7 @@ func (r *Result) x0MSEPanel() plots.Lines {
 		l.Series = append(l.Series, plots.Series{Name: "t in " + r.RangeLabels[i], X: x, Y: y})
 	}
 	last := float64(r.Records[len(r.Records)-1].Step)
-	l.Series = append(l.Series, plots.Series{Name: "data variance (predicting the mean)", X: []float64{0, last}, Y: []float64{r.DataVar, r.DataVar}})
+	l.Series = append(l.Series, plots.Series{Name: "data variance (predicting the mean)", X: []float64{0, last}, Y: []float64{r.DataVar, r.DataVar}, Reference: true})
 	return l
 }
 
@@ -205,21 +204,18 @@ func (r *Result) paretoFigure(path string) error {
 		series = append(series, plots.Series{Name: name, X: centres, Y: w.W})
 	}
 	step := r.Final().Step
-	grid := plots.Grid{Rows: 1, Cols: 2, Width: 12 * vg.Inch, Height: 4.5 * vg.Inch}
+	grid := plots.Grid{Rows: 1, Cols: 2, Width: 12 * vg.Inch, Height: 4.5 * vg.Inch, SharedLegend: true}
 	for _, log := range []bool{false, true} {
 		l := plots.Lines{
 			Title:  fmt.Sprintf("weights on the %d bins' x0 losses (sum 1), step %d", r.Bins.K(), step),
 			XLabel: "timestep t (bin centre)", YLabel: "weight", Series: series, LogY: log,
 		}
 		if log {
-			l.Title, l.YLabel, l.Legend = "the same on a log scale (zero weights left out)", "weight (log scale)", "none"
+			l.Title, l.YLabel = "the same on a log scale (zero weights left out)", "weight (log scale)"
 		}
 		p, err := l.Plot()
 		if err != nil {
 			return err
-		}
-		if log {
-			plots.UseLogTicks125(p)
 		}
 		grid.Panels = append(grid.Panels, p)
 	}

@@ -2,6 +2,7 @@ package plots
 
 import (
 	"fmt"
+	"image/color"
 	"io"
 	"math"
 
@@ -98,7 +99,7 @@ func (h Heatmap) Plots() (heat, bar *plot.Plot) {
 	bar = plot.New()
 	bar.HideX()
 	bar.Y.Padding = 0
-	bar.Title.Text = " "
+	bar.Y.Tick.Marker = Ticks{}
 	bar.Add(&plotter.ColorBar{ColorMap: cm, Vertical: true, Colors: colours})
 	return heat, bar
 }
@@ -127,28 +128,58 @@ type HeatmapGrid struct {
 
 // WriteTo renders the grid in format ("png", "svg" or "pdf") to w.
 func (g HeatmapGrid) WriteTo(w io.Writer, format string) error {
-	cols := max(1, g.Cols)
-	rows := (len(g.Maps) + cols - 1) / cols
 	c, err := draw.NewFormattedCanvas(g.Width, g.Height, format)
 	if err != nil {
 		return fmt.Errorf("plots: %w", err)
 	}
-	dc := draw.New(c)
-	tiles := draw.Tiles{Rows: max(1, rows), Cols: cols, PadTop: vg.Points(4), PadBottom: vg.Points(4),
-		PadLeft: vg.Points(4), PadRight: vg.Points(4), PadX: vg.Points(16), PadY: vg.Points(16)}
-	for i, m := range g.Maps {
-		tile := tiles.At(dc, i%cols, i/cols)
-		heat, bar := m.Plots()
-		barW := vg.Points(50)
-		heatC := tile
-		heatC.Max.X -= barW
-		barC := tile
-		barC.Min.X = tile.Max.X - barW + vg.Points(8)
-		heat.Draw(heatC)
-		bar.Draw(barC)
-	}
+	g.draw(draw.New(c))
 	_, err = c.WriteTo(w)
 	return err
+}
+
+// barWidth is the width of a colour bar with its labels.
+var barWidth = vg.Points(44)
+
+// draw draws the grid on dc: every map with its title centred over it, the
+// titles on one line per row, and its colour bar as high as the map.
+func (g HeatmapGrid) draw(dc draw.Canvas) {
+	dc.SetColor(color.White)
+	dc.Fill(dc.Rectangle.Path())
+	cols := max(1, g.Cols)
+	rows := max(1, (len(g.Maps)+cols-1)/cols)
+	area := vg.Rectangle{
+		Min: vg.Point{X: dc.Min.X + pagePad, Y: dc.Min.Y + pagePad},
+		Max: vg.Point{X: dc.Max.X - pagePad, Y: dc.Max.Y - pagePad},
+	}
+	tileW := (area.Max.X - area.Min.X - gapX*vg.Length(cols-1)) / vg.Length(cols)
+	tileH := (area.Max.Y - area.Min.Y - gapY*vg.Length(rows-1)) / vg.Length(rows)
+	var th vg.Length
+	for _, m := range g.Maps {
+		if m.Title != "" {
+			th = max(th, titleStyle(vg.Points(12)).Height(m.Title)+titleGap)
+		}
+	}
+	for i, m := range g.Maps {
+		heat, bar := m.Plots()
+		heat.Title.Text = ""
+		x0 := area.Min.X + vg.Length(i%cols)*(tileW+gapX)
+		top := area.Max.Y - vg.Length(i/cols)*(tileH+gapY)
+		tile := vg.Rectangle{Min: vg.Point{X: x0, Y: top - tileH}, Max: vg.Point{X: x0 + tileW, Y: top}}
+		heatC := draw.Canvas{Canvas: dc.Canvas, Rectangle: vg.Rectangle{Min: tile.Min, Max: vg.Point{X: tile.Max.X - barWidth, Y: top - th}}}
+		heat.Draw(heatC)
+		d := heat.DataCanvas(heatC)
+		barC := draw.Canvas{Canvas: dc.Canvas, Rectangle: vg.Rectangle{
+			Min: vg.Point{X: tile.Max.X - barWidth + vg.Points(10), Y: d.Min.Y},
+			Max: vg.Point{X: tile.Max.X, Y: d.Max.Y},
+		}}
+		for range 3 { // line the bar up with the map
+			b := bar.DataCanvas(barC)
+			barC.Min.Y += d.Min.Y - b.Min.Y
+			barC.Max.Y += d.Max.Y - b.Max.Y
+		}
+		bar.Draw(barC)
+		drawTitle(dc, titleStyle(vg.Points(12)), m.Title, (d.Min.X+d.Max.X)/2, top, tile.Min.X, tile.Max.X)
+	}
 }
 
 // Save writes the grid to path (format from the extension), atomically.

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 )
 
@@ -28,10 +27,13 @@ func TestLinesDropsUnusablePointsOnLogAxis(t *testing.T) {
 	}}
 	p, err := l.Plot()
 	require.NoError(t, err)
-	require.InDelta(t, 1, p.Y.Min, 1e-12, "0 and NaN are left out of the log axis")
-	require.InDelta(t, 10, p.Y.Max, 1e-12)
+	// 0 and NaN are left out of the log axis, which spans [1, 10] and the
+	// headroom.
+	f := math.Pow(10, headroom)
+	require.InDelta(t, 1/f, p.Y.Min, 1e-12)
+	require.InDelta(t, 10*f, p.Y.Max, 1e-12)
 	var buf bytes.Buffer
-	require.NoError(t, Grid{Rows: 1, Cols: 1, Width: 3 * vg.Inch, Height: 2 * vg.Inch, Panels: []*plot.Plot{p}}.WriteTo(&buf, "svg"))
+	require.NoError(t, Grid{Rows: 1, Cols: 1, Width: 3 * vg.Inch, Height: 2 * vg.Inch, Panels: []*Panel{p}}.WriteTo(&buf, "svg"))
 	require.Contains(t, buf.String(), "<svg")
 	require.Panics(t, func() { Lines{Series: []Series{{X: []float64{1}, Y: nil}}}.Plot() })
 }

@@ -19,12 +19,12 @@ type Scatter struct {
 	// Min and Max, when Min < Max, fix both axes to [Min, Max] (so panels
 	// side by side compare); otherwise the axes fit the points.
 	Min, Max float64
-	// Color of the dots (default: the first plotutil colour, blue-ish).
+	// Color of the dots (default: translucent blue).
 	Color color.Color
 }
 
 // Plot builds the panel. Points with a non-finite coordinate are left out.
-func (s Scatter) Plot() (*plot.Plot, error) {
+func (s Scatter) Plot() (*Panel, error) {
 	if len(s.Points)%2 != 0 {
 		panic(fmt.Sprintf("plots: Scatter of %d values, not (N, 2)", len(s.Points)))
 	}
@@ -32,6 +32,7 @@ func (s Scatter) Plot() (*plot.Plot, error) {
 	p.Title.Text = s.Title
 	p.X.Label.Text = s.XLabel
 	p.Y.Label.Text = s.YLabel
+	p.X.Tick.Marker, p.Y.Tick.Marker = Ticks{}, Ticks{}
 	p.Add(plotter.NewGrid())
 	xy := make(plotter.XYs, 0, len(s.Points)/2)
 	for i := 0; i < len(s.Points); i += 2 {
@@ -46,12 +47,16 @@ func (s Scatter) Plot() (*plot.Plot, error) {
 	}
 	c := s.Color
 	if c == nil {
-		c = color.NRGBA{R: 31, G: 119, B: 180, A: 90}
+		c = translucent(qualitative[0], 90)
 	}
-	sc.GlyphStyle = draw.GlyphStyle{Color: c, Radius: vg.Points(1), Shape: draw.CircleGlyph{}}
+	radius := vg.Points(1)
+	sc.GlyphStyle = draw.GlyphStyle{Color: c, Radius: radius, Shape: draw.CircleGlyph{}}
 	p.Add(sc)
 	if s.Min < s.Max && !math.IsInf(s.Max-s.Min, 0) {
 		p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = s.Min, s.Max, s.Min, s.Max
+	} else {
+		fitRange(&p.X, false, 0, false)
+		fitRange(&p.Y, false, 0, false)
 	}
-	return p, nil
+	return &Panel{Plot: p, marks: []coverer{points{xy: xy, radius: radius}}}, nil
 }

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 )
 
@@ -84,7 +83,7 @@ func TestScatter(t *testing.T) {
 	require.Equal(t, -5.0, p.X.Min)
 	require.Equal(t, 5.0, p.Y.Max)
 	var b bytes.Buffer
-	require.NoError(t, Grid{Rows: 1, Cols: 1, Width: 3 * vg.Inch, Height: 3 * vg.Inch, Panels: []*plot.Plot{p}}.WriteTo(&b, "svg"))
+	require.NoError(t, Grid{Rows: 1, Cols: 1, Width: 3 * vg.Inch, Height: 3 * vg.Inch, Panels: []*Panel{p}}.WriteTo(&b, "svg"))
 	require.Contains(t, b.String(), "<svg")
 	require.Panics(t, func() { Scatter{Points: []float32{1}}.Plot() })
 }

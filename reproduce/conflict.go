@@ -13,8 +13,6 @@ import (
 	"github.com/paretodiff/paretodiff/plots"
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 )
 
@@ -334,16 +332,14 @@ func conflictFigure(sts []ConflictStats, show []int, path string) error {
 	if err != nil {
 		return err
 	}
-	grid := plots.Grid{Rows: 1, Cols: 3, Width: 18 * vg.Inch, Height: 5 * vg.Inch, Panels: []*plot.Plot{a, b, c}}
+	grid := plots.Grid{Rows: 1, Cols: 3, Width: 18 * vg.Inch, Height: 5 * vg.Inch, Panels: []*plots.Panel{a, b, c}}
 	return grid.Save(path)
 }
 
 // distancePanel draws the mean cosine against bin distance at the steps
 // shown, with ± 2 SE bands.
-func distancePanel(sts []ConflictStats, show []int) (*plot.Plot, error) {
+func distancePanel(sts []ConflictStats, show []int) (*plots.Panel, error) {
 	var series []plots.Series
-	type band struct{ x, lo, hi []float64 }
-	var bands []band
 	for _, st := range sts {
 		if !slices.Contains(show, st.Step) {
 			continue
@@ -353,32 +349,16 @@ func distancePanel(sts []ConflictStats, show []int) (*plot.Plot, error) {
 			x, y = append(x, float64(d)), append(y, st.ByDistance[d])
 			lo, hi = append(lo, st.ByDistance[d]-2*st.ByDistanceSE[d]), append(hi, st.ByDistance[d]+2*st.ByDistanceSE[d])
 		}
-		series = append(series, plots.Series{Name: fmt.Sprintf("step %d", st.Step), X: x, Y: y})
-		bands = append(bands, band{x, lo, hi})
+		series = append(series, plots.Series{Name: fmt.Sprintf("step %d", st.Step), X: x, Y: y, Lo: lo, Hi: hi})
 	}
 	k := len(sts[0].ByDistance)
-	series = append(series, plots.Series{Name: "0", X: []float64{1, float64(k - 1)}, Y: []float64{0, 0}})
-	p, err := plots.Lines{Title: "mean cosine by bin distance (bands: ± 2 SE over draws)", XLabel: "bins apart", YLabel: "cosine", Series: series}.Plot()
-	if err != nil {
-		return nil, err
-	}
-	for i, b := range bands {
-		if err := plots.AddBand(p, b.x, b.lo, b.hi, plotutil.Color(i)); err != nil {
-			return nil, err
-		}
-	}
-	var ds []float64
-	for d := 1; d < k; d++ {
-		ds = append(ds, float64(d))
-	}
-	setTicksX(p, ds) // integer ticks; the axis itself is linear
-	p.Y.Max = 1.3    // room for the legend above the curves
-	return p, nil
+	series = append(series, plots.Series{Name: "0", X: []float64{1, float64(k - 1)}, Y: []float64{0, 0}, Reference: true})
+	return plots.Lines{Title: "mean cosine by bin distance (bands: ± 2 SE over draws)", XLabel: "bins apart", YLabel: "cosine", Series: series, Ordered: true}.Plot()
 }
 
 // trainingPanels draw, over training, the slope of the cosine against
 // distance and the fractions of conflicting pairs, with ± 2 SE bands.
-func trainingPanels(sts []ConflictStats) (slope, pairs *plot.Plot, err error) {
+func trainingPanels(sts []ConflictStats) (slope, pairs *plots.Panel, err error) {
 	var x, sl, slo, shi, neg, nlo, nhi, sn, sp []float64
 	for _, st := range sts {
 		x = append(x, float64(st.Step))
@@ -386,20 +366,14 @@ func trainingPanels(sts []ConflictStats) (slope, pairs *plot.Plot, err error) {
 		neg, nlo, nhi = append(neg, st.Negative), append(nlo, st.Negative-2*st.NegativeSE), append(nhi, st.Negative+2*st.NegativeSE)
 		sn, sp = append(sn, st.SigNegative), append(sp, st.SigPositive)
 	}
-	slope, err = plots.Lines{Title: "cosine slope per bin of distance (band: ± 2 SE)", XLabel: "training step", YLabel: "slope", Legend: "bottom-left",
-		Series: []plots.Series{{Name: "slope (< 0: distant bins agree less)", X: x, Y: sl}, {Name: "0", X: []float64{x[0], x[len(x)-1]}, Y: []float64{0, 0}}}}.Plot()
+	slope, err = plots.Lines{Title: "cosine slope per bin of distance (band: ± 2 SE)", XLabel: "training step", YLabel: "slope",
+		Series: []plots.Series{{Name: "slope (< 0: distant bins agree less)", X: x, Y: sl, Lo: slo, Hi: shi}, {Name: "0", X: []float64{x[0], x[len(x)-1]}, Y: []float64{0, 0}, Reference: true}}}.Plot()
 	if err != nil {
-		return nil, nil, err
-	}
-	if err := plots.AddBand(slope, x, slo, shi, plotutil.Color(0)); err != nil {
 		return nil, nil, err
 	}
 	pairs, err = plots.Lines{Title: "conflicting bin pairs", XLabel: "training step", YLabel: "fraction of pairs",
-		Series: []plots.Series{{Name: "cosine < 0 (band: ± 2 SE)", X: x, Y: neg}, {Name: "conflicting beyond noise", X: x, Y: sn}, {Name: "agreeing beyond noise", X: x, Y: sp}}}.Plot()
+		Series: []plots.Series{{Name: "cosine < 0 (band: ± 2 SE)", X: x, Y: neg, Lo: nlo, Hi: nhi}, {Name: "conflicting beyond noise", X: x, Y: sn}, {Name: "agreeing beyond noise", X: x, Y: sp}}}.Plot()
 	if err != nil {
-		return nil, nil, err
-	}
-	if err := plots.AddBand(pairs, x, nlo, nhi, plotutil.Color(0)); err != nil {
 		return nil, nil, err
 	}
 	pairs.Y.Min, pairs.Y.Max = 0, 1

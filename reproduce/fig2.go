@@ -10,7 +10,6 @@ import (
 	"github.com/paretodiff/paretodiff/diffusion/data"
 	"github.com/paretodiff/paretodiff/diffusion/nn"
 	"github.com/paretodiff/paretodiff/plots"
-	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 )
 
@@ -157,7 +156,7 @@ func (r *Fig2Result) Render(dir string) (*Report, error) {
 	if err := ct.WriteCSV(out.path("loss_change.csv")); err != nil {
 		return nil, err
 	}
-	grid := plots.Grid{Rows: 2, Cols: 2, Width: 13 * vg.Inch, Height: 9 * vg.Inch}
+	grid := plots.Grid{Rows: 2, Cols: 2, Width: 13 * vg.Inch, Height: 9 * vg.Inch, SharedLegend: true}
 	for _, run := range r.Runs {
 		p, err := LossChangePanel("fine-tuned on "+run.Name, run.Changes, run.Lo, run.Hi)
 		if err != nil {
@@ -259,11 +258,12 @@ func fig2Outcomes(e FineTuneEffect) (helps, hurts, o Outcome) {
 }
 
 // LossChangePanel draws the relative loss change at every probed timestep
-// after fine-tuning on [lo, hi) (the paper's Fig. 2), with ±2 standard
-// errors and the fine-tuned range marked at 0, on a symmetric log scale
-// (linear within ±1%, logarithmic beyond).
-func LossChangePanel(title string, changes []LossChange, lo, hi int) (*plot.Plot, error) {
-	panel := plots.Lines{Title: title + " (y: symmetric log scale)", XLabel: "timestep t", YLabel: "loss change at t (%)", Legend: "top-left"}
+// after fine-tuning on [lo, hi) (the paper's Fig. 2), with a band of ±2
+// standard errors and the fine-tuned range marked at 0, on a symmetric log
+// scale (linear within ±1%, logarithmic beyond). Its series are the same
+// in every panel, for Grid.SharedLegend.
+func LossChangePanel(title string, changes []LossChange, lo, hi int) (*plots.Panel, error) {
+	panel := plots.Lines{Title: title + " (y: symmetric log scale)", XLabel: "timestep t", YLabel: "loss change at t (%)"}
 	var x, y, up, dn []float64
 	for _, c := range changes {
 		x = append(x, float64(c.T))
@@ -272,9 +272,7 @@ func LossChangePanel(title string, changes []LossChange, lo, hi int) (*plot.Plot
 		dn = append(dn, 100*(c.Rel-2*c.SE))
 	}
 	panel.Series = []plots.Series{
-		{Name: "relative change of the x0-MSE", X: x, Y: y},
-		{Name: "+2 standard errors", X: x, Y: up},
-		{Name: "−2 standard errors", X: x, Y: dn},
+		{Name: "relative change of the x0-MSE (band: ± 2 standard errors)", X: x, Y: y, Lo: dn, Hi: up},
 		{Name: "fine-tuned timesteps", X: []float64{float64(lo), float64(hi - 1)}, Y: []float64{0, 0}},
 	}
 	p, err := panel.Plot()

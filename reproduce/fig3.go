@@ -16,7 +16,6 @@ import (
 	"github.com/paretodiff/paretodiff/solvers"
 	"github.com/paretodiff/paretodiff/weighting"
 	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 )
 
@@ -400,7 +399,7 @@ func fig3Figure(res *SampleSizeResult, minSNR []float64, fs Fig3Sizes, path stri
 	for i, n := range res.PerBin {
 		ns[i] = float64(n)
 	}
-	for _, panel := range []func(*SampleSizeResult, []float64) (*plot.Plot, error){fig3DispersionPanel, fig3SignalPanel} {
+	for _, panel := range []func(*SampleSizeResult, []float64) (*plots.Panel, error){fig3DispersionPanel, fig3SignalPanel} {
 		p, err := panel(res, ns)
 		if err != nil {
 			return err
@@ -414,7 +413,7 @@ func fig3Figure(res *SampleSizeResult, minSNR []float64, fs Fig3Sizes, path stri
 // fig3WeightsPanel draws the draws' weights at the i-th n: their mean and
 // (band) range in every bin, next to the reference batch's weights and
 // Min-SNR-5's, on a y axis up to 1.05 ymax.
-func fig3WeightsPanel(res *SampleSizeResult, i int, minSNR []float64, fs Fig3Sizes, ymax float64) (*plot.Plot, error) {
+func fig3WeightsPanel(res *SampleSizeResult, i int, minSNR []float64, fs Fig3Sizes, ymax float64) (*plots.Panel, error) {
 	centers := res.Bins.Centers()
 	K := len(centers)
 	mean, lo, hi := make([]float64, K), make([]float64, K), make([]float64, K)
@@ -429,15 +428,12 @@ func fig3WeightsPanel(res *SampleSizeResult, i int, minSNR []float64, fs Fig3Siz
 		Title:  fmt.Sprintf("n = %d per bin: %s weights of %d draws (L1 spread %.2f)", res.PerBin[i], fs.Method, len(res.Weights[i]), res.Dispersion[i]),
 		XLabel: "timestep t (bin centre)", YLabel: "weight on the bin's x0 loss (sum 1)",
 		Series: []plots.Series{
-			{Name: "mean over draws (band: min–max)", X: centers, Y: mean},
+			{Name: "mean over draws (band: min–max)", X: centers, Y: mean, Lo: lo, Hi: hi},
 			{Name: fmt.Sprintf("reference batch (n = %d)", fs.Reference), X: centers, Y: res.Reference},
 			{Name: "min-SNR-5", X: centers, Y: minSNR},
 		},
 	}.Plot()
 	if err != nil {
-		return nil, err
-	}
-	if err := plots.AddBand(p, centers, lo, hi, plotutil.Color(0)); err != nil {
 		return nil, err
 	}
 	p.Y.Min, p.Y.Max = 0, 1.05*ymax
@@ -446,7 +442,7 @@ func fig3WeightsPanel(res *SampleSizeResult, i int, minSNR []float64, fs Fig3Siz
 
 // fig3DispersionPanel draws the dispersion (band: ± 2 SE) and the mean
 // distance to the reference weights against n (ns).
-func fig3DispersionPanel(res *SampleSizeResult, ns []float64) (*plot.Plot, error) {
+func fig3DispersionPanel(res *SampleSizeResult, ns []float64) (*plots.Panel, error) {
 	up, dn := make([]float64, len(ns)), make([]float64, len(ns))
 	for i := range ns {
 		up[i] = res.Dispersion[i] + 2*res.DispersionSE[i]
@@ -454,12 +450,9 @@ func fig3DispersionPanel(res *SampleSizeResult, ns []float64) (*plot.Plot, error
 	}
 	p, err := plots.Lines{
 		Title: "stability: spread of the weights between draws", XLabel: "examples per bin n (log scale)", YLabel: "mean L1 distance between weights (0–2)", LogX: true,
-		Series: []plots.Series{{Name: "between draws (band: ± 2 SE)", X: ns, Y: res.Dispersion}, {Name: "to the reference batch's weights", X: ns, Y: res.RefDistance}},
+		Series: []plots.Series{{Name: "between draws (band: ± 2 SE)", X: ns, Y: res.Dispersion, Lo: dn, Hi: up}, {Name: "to the reference batch's weights", X: ns, Y: res.RefDistance}},
 	}.Plot()
 	if err != nil {
-		return nil, err
-	}
-	if err := plots.AddBand(p, ns, dn, up, plotutil.Color(0)); err != nil {
 		return nil, err
 	}
 	p.Y.Min = 0
@@ -468,19 +461,16 @@ func fig3DispersionPanel(res *SampleSizeResult, ns []float64) (*plot.Plot, error
 
 // fig3SignalPanel draws the bins' signal fractions against n (ns): the
 // median over the bins, the band from the lowest to the highest.
-func fig3SignalPanel(res *SampleSizeResult, ns []float64) (*plot.Plot, error) {
+func fig3SignalPanel(res *SampleSizeResult, ns []float64) (*plots.Panel, error) {
 	med, lo, hi := make([]float64, len(ns)), make([]float64, len(ns)), make([]float64, len(ns))
 	for i, s := range res.Signal {
 		med[i], lo[i], hi[i] = median(s), minOf(s), maxOf(s)
 	}
 	p, err := plots.Lines{
-		Title: "signal fraction of the bins' gradients", XLabel: "examples per bin n (log scale)", YLabel: "signal share of the bins' squared gradient norms", LogX: true, Legend: "top-left",
-		Series: []plots.Series{{Name: "median over bins (band: lowest–highest bin)", X: ns, Y: med}, {Name: "1 (all signal)", X: []float64{ns[0], ns[len(ns)-1]}, Y: []float64{1, 1}}},
+		Title: "signal fraction of the bins' gradients", XLabel: "examples per bin n (log scale)", YLabel: "signal share of the bins' squared gradient norms", LogX: true,
+		Series: []plots.Series{{Name: "median over bins (band: lowest–highest bin)", X: ns, Y: med, Lo: lo, Hi: hi}, {Name: "1 (all signal)", X: []float64{ns[0], ns[len(ns)-1]}, Y: []float64{1, 1}, Reference: true}},
 	}.Plot()
 	if err != nil {
-		return nil, err
-	}
-	if err := plots.AddBand(p, ns, lo, hi, plotutil.Color(0)); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -506,7 +496,7 @@ func spreadIndices(n, m int) []int {
 // setTicksX puts the x axis' ticks at the given values, about seven of
 // them labelled (powers of two of sample sizes on a log axis read better
 // than gonum's powers of ten; bin distances on a linear one are integers).
-func setTicksX(p *plot.Plot, xs []float64) {
+func setTicksX(p *plots.Panel, xs []float64) {
 	var ts plot.ConstantTicks
 	every := (len(xs) + 6) / 7
 	for i, x := range xs {

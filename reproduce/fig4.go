@@ -15,7 +15,6 @@ import (
 	"github.com/paretodiff/paretodiff/weighting"
 	"gonum.org/v1/gonum/mat"
 	"gonum.org/v1/gonum/stat"
-	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 )
 
@@ -490,7 +489,7 @@ func (r *Fig4Result) figure(path string) error {
 	if err != nil {
 		return err
 	}
-	grid := plots.Grid{Rows: 2, Cols: 2, Width: 14 * vg.Inch, Height: 10 * vg.Inch, Panels: []*plot.Plot{a, b, c, d}}
+	grid := plots.Grid{Rows: 2, Cols: 2, Width: 14 * vg.Inch, Height: 10 * vg.Inch, Panels: []*plots.Panel{a, b, c, d}}
 	return grid.Save(path)
 }
 
@@ -500,7 +499,7 @@ func fig4Drawn(name string) bool { return name != "fw" && name != "exact" }
 
 // objectivePanel draws every weighting's mean objective over the probes of
 // set.
-func (r *Fig4Result) objectivePanel(set []Fig4Point, title string) (*plot.Plot, error) {
+func (r *Fig4Result) objectivePanel(set []Fig4Point, title string) (*plots.Panel, error) {
 	var series []plots.Series
 	for j, n := range r.weightings() {
 		if !fig4Drawn(n) {
@@ -516,16 +515,11 @@ func (r *Fig4Result) objectivePanel(set []Fig4Point, title string) (*plot.Plot, 
 		}
 		series = append(series, plots.Series{Name: name, X: x, Y: y})
 	}
-	p, err := plots.Lines{Title: title, XLabel: "training step", YLabel: "objective (mean over draws, log scale)", LogY: true, Series: series}.Plot()
-	if err != nil {
-		return nil, err
-	}
-	plots.UseLogTicks125(p)
-	return p, nil
+	return plots.Lines{Title: title, XLabel: "training step", YLabel: "objective (mean over draws, log scale)", LogY: true, Series: series}.Plot()
 }
 
 // sweepPanel draws the closed forms' f(w)/f* at the last probe against ρ.
-func (r *Fig4Result) sweepPanel() (*plot.Plot, error) {
+func (r *Fig4Result) sweepPanel() (*plots.Panel, error) {
 	var ss []plots.Series
 	for j, n := range r.Strategies {
 		var x, y []float64
@@ -535,17 +529,12 @@ func (r *Fig4Result) sweepPanel() (*plot.Plot, error) {
 		ss = append(ss, plots.Series{Name: n, X: x, Y: y})
 	}
 	lo, hi, c := r.Sweep[0].Rho, r.Sweep[len(r.Sweep)-1].Rho, r.Sizes.Close
-	ss = append(ss, plots.Series{Name: fmt.Sprintf("factor %g (\"close\")", c), X: []float64{lo, hi}, Y: []float64{c, c}})
-	p, err := plots.Lines{Title: fmt.Sprintf("last probe (step %d): objective / optimum against λ", r.Sweep[0].Step), XLabel: "ρ = λ / median G_kk (log scale)", YLabel: "f(w) / f* (log scale)", LogX: true, LogY: true, Series: ss}.Plot()
-	if err != nil {
-		return nil, err
-	}
-	plots.UseLogTicks125(p)
-	return p, nil
+	ss = append(ss, plots.Series{Name: fmt.Sprintf("factor %g (\"close\")", c), X: []float64{lo, hi}, Y: []float64{c, c}, Reference: true})
+	return plots.Lines{Title: fmt.Sprintf("last probe (step %d): objective / optimum against λ", r.Sweep[0].Step), XLabel: "ρ = λ / median G_kk (log scale)", YLabel: "f(w) / f* (log scale)", LogX: true, LogY: true, Series: ss}.Plot()
 }
 
 // weightsPanel draws the mean weights at the last probe at the main λ.
-func (r *Fig4Result) weightsPanel() (*plot.Plot, error) {
+func (r *Fig4Result) weightsPanel() (*plots.Panel, error) {
 	last := r.Main[len(r.Main)-1]
 	var ws []plots.Series
 	for j, n := range r.weightings() {
@@ -562,12 +551,11 @@ func (r *Fig4Result) weightsPanel() (*plot.Plot, error) {
 		}
 		ws = append(ws, plots.Series{Name: name, X: r.Bins.Centers(), Y: y})
 	}
-	p, err := plots.Lines{Title: fmt.Sprintf("weights at the last probe (step %d; below %g drawn at %g)", last.Step, fig4WeightFloor, fig4WeightFloor), XLabel: "timestep t (bin centre)", YLabel: "weight on the bin's x0 loss (log scale)", LogY: true, Legend: "bottom-left", Series: ws}.Plot()
+	p, err := plots.Lines{Title: fmt.Sprintf("weights at the last probe (step %d; below %g drawn at %g)", last.Step, fig4WeightFloor, fig4WeightFloor), XLabel: "timestep t (bin centre)", YLabel: "weight on the bin's x0 loss (log scale)", LogY: true, Series: ws}.Plot()
 	if err != nil {
 		return nil, err
 	}
 	p.Y.Min = fig4WeightFloor
-	plots.UseLogTicks125(p)
 	return p, nil
 }
 

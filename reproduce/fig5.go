@@ -11,7 +11,6 @@ import (
 	"github.com/paretodiff/paretodiff/plots"
 	"github.com/paretodiff/paretodiff/run"
 	"gonum.org/v1/gonum/stat"
-	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 )
 
@@ -322,11 +321,11 @@ func ratioRange(rs []float64) string {
 // line per strategy, with the quality measure's real-data floor.
 func QualityFigure(g *ModelGrid) (plots.Grid, error) {
 	floor, metric := g.Floor()
-	grid := plots.Grid{Rows: 1, Cols: len(g.Targets), Width: 15 * vg.Inch, Height: 4.5 * vg.Inch}
+	grid := plots.Grid{Rows: 1, Cols: len(g.Targets), Width: 15 * vg.Inch, Height: 4.5 * vg.Inch, SharedLegend: true}
 	for _, tg := range g.Targets {
 		panel := plots.Lines{
 			Title:  fmt.Sprintf("%s-prediction: sample quality (%s, lower is better)", tg, metric),
-			XLabel: "training step", YLabel: metric + " (log scale)", LogY: true, Legend: "bottom-left",
+			XLabel: "training step", YLabel: metric + " (log scale)", LogY: true,
 		}
 		var steps []float64
 		for _, st := range g.Strategies {
@@ -334,12 +333,11 @@ func QualityFigure(g *ModelGrid) (plots.Grid, error) {
 			steps = s
 			panel.Series = append(panel.Series, plots.Series{Name: st, X: s, Y: v})
 		}
-		panel.Series = append(panel.Series, plots.Series{Name: "real-data floor", X: []float64{steps[0], steps[len(steps)-1]}, Y: []float64{floor, floor}})
+		panel.Series = append(panel.Series, plots.Series{Name: "real-data floor", X: []float64{steps[0], steps[len(steps)-1]}, Y: []float64{floor, floor}, Reference: true})
 		p, err := panel.Plot()
 		if err != nil {
 			return plots.Grid{}, err
 		}
-		plots.UseLogTicks125(p)
 		grid.Panels = append(grid.Panels, p)
 	}
 	return grid, nil
@@ -447,7 +445,7 @@ func (s *GridSamples) Save(path string) error {
 		}
 		grid.Panels = append(grid.Panels, p)
 		if (i+1)%len(s.Cols) == 0 {
-			var real *plot.Plot
+			var real *plots.Panel
 			if i+1 == len(s.Cols) {
 				if real, err = (plots.Scatter{Title: "real data", Points: s.Reference[:len(s.X[i])], Min: -lim, Max: lim}).Plot(); err != nil {
 					return err

@@ -233,13 +233,10 @@ func fig6Rows(csv, md *Table, target, strategy string, vals, regret []float64, w
 // strategy.
 func X0MSEFigure(g *ModelGrid) (plots.Grid, error) {
 	labels := Fig6Labels(g.Sizes.T)
-	grid := plots.Grid{Rows: len(g.Targets), Cols: len(labels), Width: 18 * vg.Inch, Height: 11 * vg.Inch}
+	grid := plots.Grid{Rows: len(g.Targets), Cols: len(labels), Width: 18 * vg.Inch, Height: 11 * vg.Inch, SharedLegend: true}
 	for _, tg := range g.Targets {
 		for ki := range labels {
 			panel := plots.Lines{Title: fmt.Sprintf("%s-prediction, t in %s", tg, labels[ki]), XLabel: "training step", YLabel: "x0-MSE (log scale)", LogY: true}
-			if ki > 0 {
-				panel.Legend = "none"
-			}
 			for _, st := range g.Strategies {
 				s, v := g.MeanSeries(tg, st, X0MSE(ki))
 				panel.Series = append(panel.Series, plots.Series{Name: st, X: s, Y: v})
@@ -248,7 +245,6 @@ func X0MSEFigure(g *ModelGrid) (plots.Grid, error) {
 			if err != nil {
 				return plots.Grid{}, err
 			}
-			plots.UseLogTicks125(p)
 			grid.Panels = append(grid.Panels, p)
 		}
 	}

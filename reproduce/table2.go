@@ -169,7 +169,7 @@ func GammaSpec(gamma float64) string { return fmt.Sprintf("min-snr:%g", gamma) }
 // GammaSpec(γ) of each gamma.
 func GammaFigure(g *ModelGrid, gammas []float64) (plots.Grid, error) {
 	_, metric := g.Floor()
-	panel := plots.Lines{Title: fmt.Sprintf("final sample quality of min-SNR-γ (%s, lower is better)", metric), XLabel: "γ (log scale)", YLabel: metric, LogX: true, Legend: "bottom-left"}
+	panel := plots.Lines{Title: fmt.Sprintf("final sample quality of min-SNR-γ (%s, lower is better)", metric), XLabel: "γ (log scale)", YLabel: metric, LogX: true}
 	for _, tg := range g.Targets {
 		means := make([]float64, len(gammas))
 		for i, gm := range gammas {
@@ -186,7 +186,7 @@ func GammaFigure(g *ModelGrid, gammas []float64) (plots.Grid, error) {
 		ticks = append(ticks, plot.Tick{Value: gm, Label: fmt.Sprintf("%g", gm)})
 	}
 	p.X.Tick.Marker = ticks
-	return plots.Grid{Rows: 1, Cols: 1, Width: 6 * vg.Inch, Height: 4.5 * vg.Inch, Panels: []*plot.Plot{p}}, nil
+	return plots.Grid{Rows: 1, Cols: 1, Width: 6 * vg.Inch, Height: 4.5 * vg.Inch, Panels: []*plots.Panel{p}}, nil
 }
 
 // minOf, maxOf and argMin are floats.Min, floats.Max and floats.MinIdx

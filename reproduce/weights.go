@@ -22,7 +22,7 @@ func WeightsFigure(sched *diffusion.Schedule, names []string, strategies []weigh
 	for t := range ts {
 		ts[t] = float64(t)
 	}
-	grid := plots.Grid{Rows: 1, Cols: len(weighting.Targets), Width: 15 * vg.Inch, Height: 4.5 * vg.Inch}
+	grid := plots.Grid{Rows: 1, Cols: len(weighting.Targets), Width: 15 * vg.Inch, Height: 4.5 * vg.Inch, SharedLegend: true}
 	for _, target := range weighting.Targets {
 		panel := plots.Lines{
 			Title:  fmt.Sprintf("%s-prediction loss weight (%s, T=%d)", target, sched, sched.T()),

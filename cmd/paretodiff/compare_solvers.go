@@ -236,7 +236,6 @@ func convergenceFigure(rows []compareRow) plots.Grid {
 	}
 	grid := plots.Grid{Rows: 1, Cols: 2, Width: 12 * vg.Inch, Height: 4.5 * vg.Inch}
 	for _, l := range []plots.Lines{byIter, byTime} {
-		l.Legend = "bottom-left"
 		p, err := l.Plot()
 		if err != nil {
 			panic(err) // series lengths are equal by construction

@@ -14,7 +14,6 @@ import (
 	"github.com/paretodiff/paretodiff/internal/atomicfile"
 	"github.com/paretodiff/paretodiff/plots"
 	"github.com/spf13/cobra"
-	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 )
 
@@ -103,7 +102,7 @@ func (o *sampleOptions) scatter(m *model, x []float32) error {
 	if err != nil {
 		return err
 	}
-	return plots.Grid{Rows: 1, Cols: 2, Width: 10 * vg.Inch, Height: 5 * vg.Inch, Panels: []*plot.Plot{a, b}}.Save(o.out)
+	return plots.Grid{Rows: 1, Cols: 2, Width: 10 * vg.Inch, Height: 5 * vg.Inch, Panels: []*plots.Panel{a, b}}.Save(o.out)
 }
 
 // quantileAbs returns the q-quantile of the finite |values| of x (0 if none).

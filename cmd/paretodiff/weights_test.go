@@ -13,10 +13,10 @@ import (
 	"testing"
 
 	"github.com/paretodiff/paretodiff/diffusion"
+	"github.com/paretodiff/paretodiff/internal/golden"
 	"github.com/paretodiff/paretodiff/reproduce"
 	"github.com/paretodiff/paretodiff/weighting"
 	"github.com/stretchr/testify/require"
-	"gonum.org/v1/plot/cmpimg"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -229,18 +229,5 @@ func TestWeightsFigureGolden(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	require.NoError(t, reproduce.WeightsFigure(sched, names, strategies).WriteTo(&buf, "png"))
-	golden := filepath.Join("testdata", "weights_golden.png")
-	if *update {
-		require.NoError(t, os.WriteFile(golden, buf.Bytes(), 0o644))
-	}
-	want, err := os.ReadFile(golden)
-	require.NoError(t, err)
-	// goldenDelta tolerates anti-aliasing differences between platforms, not a moved curve.
-	const goldenDelta = 0.02
-	ok, err := cmpimg.EqualApprox("png", buf.Bytes(), want, goldenDelta)
-	require.NoError(t, err)
-	if !ok {
-		os.WriteFile(filepath.Join(t.TempDir(), "weights_got.png"), buf.Bytes(), 0o644)
-	}
-	require.True(t, ok, "weights figure differs from %s (run go test -update after an intended change)", golden)
+	golden.PNG(t, filepath.Join("testdata", "weights_golden.png"), buf.Bytes(), *update)
 }

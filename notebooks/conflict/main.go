@@ -25,7 +25,6 @@ import (
 	"github.com/paretodiff/paretodiff/notebooks/internal/nb"
 	"github.com/paretodiff/paretodiff/plots"
 	"github.com/paretodiff/paretodiff/reproduce"
-	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 )
 
@@ -78,13 +77,13 @@ func run(ctx context.Context, o nb.Options) error {
 	}
 
 	// Step 4: the slope over training with its ± 2 SE range.
-	p, err := plots.Lines{Title: "cosine slope per bin of distance (over draws)", XLabel: "training step", YLabel: "slope", Legend: "bottom-left", Series: []plots.Series{
-		{Name: "mean slope", X: x, Y: slope}, {Name: "− 2 SE", X: x, Y: lo}, {Name: "+ 2 SE", X: x, Y: hi}, {Name: "0", X: []float64{x[0], x[len(x)-1]}, Y: []float64{0, 0}},
+	p, err := plots.Lines{Title: "cosine slope per bin of distance (over draws)", XLabel: "training step", YLabel: "slope", Series: []plots.Series{
+		{Name: "mean slope (band: ± 2 SE)", X: x, Y: slope, Lo: lo, Hi: hi}, {Name: "0", X: []float64{x[0], x[len(x)-1]}, Y: []float64{0, 0}, Reference: true},
 	}}.Plot()
 	if err != nil {
 		return err
 	}
-	if err := (plots.Grid{Rows: 1, Cols: 1, Width: 7 * vg.Inch, Height: 4.5 * vg.Inch, Panels: []*plot.Plot{p}}).Save(o.Path("slope.png")); err != nil {
+	if err := (plots.Grid{Rows: 1, Cols: 1, Width: 7 * vg.Inch, Height: 4.5 * vg.Inch, Panels: []*plots.Panel{p}}).Save(o.Path("slope.png")); err != nil {
 		return err
 	}
 

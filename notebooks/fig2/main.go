@@ -118,7 +118,7 @@ func run(ctx context.Context, o nb.Options) error {
 	}
 
 	// Step 4: the figure, one panel per run.
-	grid := plots.Grid{Rows: 2, Cols: 2, Width: 13 * vg.Inch, Height: 9 * vg.Inch}
+	grid := plots.Grid{Rows: 2, Cols: 2, Width: 13 * vg.Inch, Height: 9 * vg.Inch, SharedLegend: true}
 	for _, r := range runs {
 		p, err := reproduce.LossChangePanel("fine-tuned on "+r.name, r.changes, r.lo, r.hi)
 		if err != nil {

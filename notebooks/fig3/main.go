@@ -37,7 +37,6 @@ import (
 	"github.com/paretodiff/paretodiff/reproduce"
 	"github.com/paretodiff/paretodiff/solvers"
 	"github.com/paretodiff/paretodiff/weighting"
-	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 )
 
@@ -145,7 +144,7 @@ func run(ctx context.Context, o nb.Options) error {
 	// against n.
 	minSNR := conflict.BinWeights(weighting.MinSNR{Gamma: 5}, nil, tc.Schedule, bins)
 	centers := bins.Centers()
-	var panels []*plot.Plot
+	var panels []*plots.Panel
 	for _, n := range []int{study.PerBin[0], study.PerBin[len(study.PerBin)-1]} {
 		// The draws' mean, lowest and highest weight in each bin.
 		mean, lo, hi := make([]float64, bins.K()), make([]float64, bins.K()), make([]float64, bins.K())
@@ -157,7 +156,7 @@ func run(ctx context.Context, o nb.Options) error {
 			}
 		}
 		l := plots.Lines{Title: fmt.Sprintf("UGD weights, n = %d per bin, %d draws", n, study.Draws), XLabel: "timestep t (bin centre)", YLabel: "weight on the bin's x0 loss", Series: []plots.Series{
-			{Name: "draws: mean", X: centers, Y: mean}, {Name: "draws: lowest", X: centers, Y: lo}, {Name: "draws: highest", X: centers, Y: hi},
+			{Name: "draws: mean (band: lowest–highest)", X: centers, Y: mean, Lo: lo, Hi: hi},
 			{Name: "reference batch", X: centers, Y: refW.W}, {Name: "min-SNR-5", X: centers, Y: minSNR},
 		}}
 		p, err := l.Plot()

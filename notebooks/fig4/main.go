@@ -30,7 +30,6 @@ import (
 	"github.com/paretodiff/paretodiff/reproduce"
 	"github.com/paretodiff/paretodiff/weighting"
 	"gonum.org/v1/gonum/mat"
-	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 )
 
@@ -120,9 +119,7 @@ func run(ctx context.Context, o nb.Options) error {
 	if err != nil {
 		return err
 	}
-	// Label the log axis at 1, 2 and 5 times the powers of ten.
-	plots.UseLogTicks125(p)
-	if err := (plots.Grid{Rows: 1, Cols: 1, Width: 8 * vg.Inch, Height: 5 * vg.Inch, Panels: []*plot.Plot{p}}).Save(o.Path("fig4.png")); err != nil {
+	if err := (plots.Grid{Rows: 1, Cols: 1, Width: 8 * vg.Inch, Height: 5 * vg.Inch, Panels: []*plots.Panel{p}}).Save(o.Path("fig4.png")); err != nil {
 		return err
 	}
 
