@@ -56,8 +56,8 @@ type ProbeConfig struct {
 
 // Record is the result of one probe.
 type Record struct {
-	// Step is the training step the probe ran after (0 for a model probed
-	// on its own).
+	// Step is the training step of the model the probe ran on (for a
+	// checkpoint probed on its own, the checkpoint's step).
 	Step int
 	// Losses are the bins' task losses L_k on the probe batch.
 	Losses []float64

@@ -39,7 +39,7 @@ type Sizes struct {
 }
 
 // sizes is the table of Sizes per scale: Quick is the default of
-// `paretodiff demo` (about a minute of training on two CPU cores), Smoke
+// `paretodiff demo` (about half a minute on two CPU cores, all of it), Smoke
 // is for tests.
 var sizes = map[reproduce.Scale]Sizes{
 	reproduce.Smoke: {

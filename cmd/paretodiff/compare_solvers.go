@@ -54,7 +54,7 @@ cap or --max-time. Add fw-plain and ugd-plain to --methods to compare with
 the literal MGDA Frank-Wolfe and the paper's Eq. 13 gradient.`,
 		Example: `  paretodiff compare-solvers --k 1000 --p 200 --normalize l2 --out runs/cmp
   paretodiff compare-solvers --k 1000 --p 200 --normalize l2 --lambda 0.1 --out runs/cmp-lambda
-  paretodiff compare-solvers --gram G.npy --methods afw,pfw,exact --out runs/mine
+  paretodiff compare-solvers --gram demo-out/model/probes/conflict/gram/step-00005000.npy --methods afw,pfw,exact --out runs/mine
   paretodiff compare-solvers --k 1000 --p 200 --normalize l2 --methods fw,fw-plain,ugd,ugd-plain --out runs/plain`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd, cmd.OutOrStdout()) },

@@ -30,7 +30,7 @@ func newDemoCmd() *cobra.Command {
 		Use:   "demo [--out DIR] [--seed S] [--device cpu|cuda|auto]",
 		Short: "The quick end-to-end tour: train a small model, probe gradient conflicts, solve Pareto weights, compare with min-SNR-5",
 		Long: fmt.Sprintf(`demo runs the toolkit's analyses end to end on a built-in default that needs no flags and
-takes one to three minutes on two CPU cores:
+takes about half a minute on two CPU cores:
 
   1. the closed-form weights of constant, SNR, max-SNR-1 and min-SNR-5 (weights.png);
   2. trains a %[1]s-prediction ResMLP (width %[2]d, depth %[3]d) with %[4]s on %[5]s for

@@ -181,7 +181,7 @@ func TestSampleOutputs(t *testing.T) {
 		_, stderr, code := runCLI(t, "sample", "--checkpoint", run, "--n", "50", "--sampler", "ddim:0.5", "--steps", "10",
 			"--progress", "lines", "--out", out)
 		require.Equal(t, 0, code, stderr)
-		require.Contains(t, stderr, "sample: 10/10 denoiser calls (10 per sample × 1 batches)")
+		require.Contains(t, stderr, "sample: 10/10 denoiser calls (10 per sample × 1 batch)")
 		st, err := os.Stat(out)
 		require.NoError(t, err)
 		require.Positive(t, st.Size())

@@ -316,7 +316,11 @@ func (p *countProgress) calls(total int) string {
 	if p.perSample <= 0 {
 		return "in all"
 	}
-	return fmt.Sprintf("%d per sample × %d batches", p.perSample, total/p.perSample)
+	batches := total / p.perSample
+	if batches == 1 {
+		return fmt.Sprintf("%d per sample × 1 batch", p.perSample)
+	}
+	return fmt.Sprintf("%d per sample × %d batches", p.perSample, batches)
 }
 
 func (p *countProgress) finish() {

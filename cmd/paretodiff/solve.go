@@ -147,7 +147,7 @@ and the literal references fw-plain (MGDA's Frank-Wolfe) and ugd-plain (the
 paper's Eq. 13 gradient), which are sublinear when the optimum leaves tasks
 out. All but the plain ones reach the optimum to rounding; afw and pfw are
 the fastest.`,
-		Example: `  paretodiff solve --gram G.npy
+		Example: `  paretodiff solve --gram demo-out/model/probes/conflict/gram/step-00005000.npy   # the demo's last probe
   paretodiff solve --grads grads.npy --normalize l2 --lambda 0.1 --method pfw
   paretodiff solve --grads g.csv --losses l.csv --normalize loss+ --format csv --out w.csv`,
 		Args: cobra.NoArgs,
