@@ -57,6 +57,11 @@ var modelSizes = map[Scale]ModelSizes{
 		Steps: 2000, Batch: 256, LR: 1e-3, Warmup: 100, ClipNorm: 1, EMA: 0.999,
 		EvalEvery: 200, EvalSize: 512, Samples: 2000, Sampler: "heun", SamplerSteps: 30, Repeats: 2, Seeds: 2,
 	},
+	Medium: {
+		Data: "mnist", Width: 128, Depth: 2, Schedule: "cosine", T: 1000,
+		Steps: 6000, Batch: 64, LR: 1e-3, Warmup: 200, ClipNorm: 1, EMA: 0.999,
+		EvalEvery: 500, EvalSize: 512, Samples: 5000, Sampler: "heun", SamplerSteps: 10, Repeats: 2, Seeds: 5,
+	},
 	Paper: {
 		Data: "mnist", Width: 1024, Depth: 3, Schedule: "cosine", T: 1000,
 		Steps: 50000, Batch: 128, LR: 1e-4, Warmup: 1000, ClipNorm: 1, EMA: 0.9999,

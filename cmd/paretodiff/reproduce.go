@@ -39,8 +39,9 @@ the paper's claim, our measurement, and whether they agree, decided from the num
 Targets:
 ` + list.String() + `
 Scales (--scale): smoke (seconds; for tests, shows nothing), quick (toy 2-D data on the CPU,
-a few minutes per target on 2 cores), paper (MNIST, larger networks, more steps and seeds;
-meant for a GPU, --device cuda). The sizes of each scale are printed in every report.
+a few minutes per target on 2 cores), medium (MNIST with a small MLP on the CPU, under
+90 minutes for all on 2 cores, 5 seeds for the primary comparisons), paper (MNIST, larger
+networks, more steps; meant for a GPU, --device cuda). The sizes of each scale are printed in every report.
 
 Trained models are cached in OUT/models/ by their full configuration and reused: fig5,
 fig6 and table2 share models, fig3 analyses one of them, fig4 and conflict share one
@@ -56,7 +57,7 @@ written atomically, so none is ever half-written. The same --seed gives the same
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.scale, "scale", "quick", "size of the runs: smoke, quick or paper")
+	f.StringVar(&o.scale, "scale", "quick", "size of the runs: smoke, quick, medium or paper")
 	addDeviceFlag(cmd, &o.device)
 	f.StringVar(&o.out, "out", "reproduce-out", "output folder (one subfolder per target, models/ for the model cache)")
 	f.Uint64Var(&o.seed, "seed", 1, "random seed of every model, batch and sample")
