@@ -34,10 +34,10 @@ type Fig2Sizes struct {
 }
 
 var fig2Sizes = map[Scale]Fig2Sizes{
-	Smoke: {Target: "eps", Strategy: "snr", FineTuneSteps: 10, FineTuneBatch: 32, FineTuneLR: 1e-3, Grid: 20, PerT: 32, Far: 200},
-	Quick: {Target: "eps", Strategy: "snr", FineTuneSteps: 1000, FineTuneBatch: 256, FineTuneLR: 1e-4, Grid: 100, PerT: 2048, Far: 200},
+	Smoke:  {Target: "eps", Strategy: "snr", FineTuneSteps: 10, FineTuneBatch: 32, FineTuneLR: 1e-3, Grid: 20, PerT: 32, Far: 200},
+	Quick:  {Target: "eps", Strategy: "snr", FineTuneSteps: 1000, FineTuneBatch: 256, FineTuneLR: 1e-4, Grid: 100, PerT: 2048, Far: 200},
 	Medium: {Target: "eps", Strategy: "snr", FineTuneSteps: 1000, FineTuneBatch: 64, FineTuneLR: 1e-4, Grid: 100, PerT: 1024, Far: 200},
-	Paper: {Target: "eps", Strategy: "snr", FineTuneSteps: 5000, FineTuneBatch: 128, FineTuneLR: 1e-4, Grid: 100, PerT: 4096, Far: 200},
+	Paper:  {Target: "eps", Strategy: "snr", FineTuneSteps: 5000, FineTuneBatch: 128, FineTuneLR: 1e-4, Grid: 100, PerT: 4096, Far: 200},
 }
 
 // Fig2SizesFor returns fig2's sizes at a scale (beyond ModelSizesFor's).

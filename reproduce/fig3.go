@@ -40,10 +40,10 @@ type Fig3Sizes struct {
 }
 
 var fig3Sizes = map[Scale]Fig3Sizes{
-	Smoke: {Target: "v", Strategy: "min-snr:5", Bins: 4, PerBin: []int{1, 2, 4}, Draws: 3, Reference: 8, Rho: 1, Method: "ugd"},
-	Quick: {Target: "v", Strategy: "min-snr:5", Bins: 20, PerBin: []int{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048}, Draws: 8, Reference: 4096, Rho: 1, Method: "ugd"},
+	Smoke:  {Target: "v", Strategy: "min-snr:5", Bins: 4, PerBin: []int{1, 2, 4}, Draws: 3, Reference: 8, Rho: 1, Method: "ugd"},
+	Quick:  {Target: "v", Strategy: "min-snr:5", Bins: 20, PerBin: []int{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048}, Draws: 8, Reference: 4096, Rho: 1, Method: "ugd"},
 	Medium: {Target: "x0", Strategy: "min-snr:5", Bins: 20, PerBin: []int{1, 2, 4, 8, 16, 32, 64, 128, 256, 512}, Draws: 8, Reference: 1024, Rho: 1, Method: "ugd"},
-	Paper: {Target: "v", Strategy: "min-snr:5", Bins: 20, PerBin: []int{1, 2, 4, 8, 16, 32, 64, 128, 256, 512}, Draws: 8, Reference: 1024, Rho: 1, Method: "ugd"},
+	Paper:  {Target: "v", Strategy: "min-snr:5", Bins: 20, PerBin: []int{1, 2, 4, 8, 16, 32, 64, 128, 256, 512}, Draws: 8, Reference: 1024, Rho: 1, Method: "ugd"},
 }
 
 // Fig3SizesFor returns fig3's sizes at a scale.

@@ -32,10 +32,10 @@ type Fig4Sizes struct {
 }
 
 var fig4Sizes = map[Scale]Fig4Sizes{
-	Smoke: {Rho: 1, RhoGrid: []float64{0.1, 1, 10}, Close: 2},
-	Quick: {Rho: 1, RhoGrid: []float64{0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30, 100, 300, 1000}, Close: 2},
+	Smoke:  {Rho: 1, RhoGrid: []float64{0.1, 1, 10}, Close: 2},
+	Quick:  {Rho: 1, RhoGrid: []float64{0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30, 100, 300, 1000}, Close: 2},
 	Medium: {Rho: 1, RhoGrid: []float64{0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30, 100, 300, 1000}, Close: 2},
-	Paper: {Rho: 1, RhoGrid: []float64{0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30, 100, 300, 1000}, Close: 2},
+	Paper:  {Rho: 1, RhoGrid: []float64{0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30, 100, 300, 1000}, Close: 2},
 }
 
 // Fig4SizesFor returns fig4's sizes at a scale.

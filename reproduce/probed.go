@@ -136,10 +136,10 @@ type ProbeSizes struct {
 }
 
 var probeSizes = map[Scale]ProbeSizes{
-	Smoke: {Target: "v", Strategy: "min-snr:5", Bins: 4, PerBin: 8, Draws: 3, Every: 20},
-	Quick: {Target: "v", Strategy: "min-snr:5", Bins: 20, PerBin: 1024, Draws: 4, Every: 100},
+	Smoke:  {Target: "v", Strategy: "min-snr:5", Bins: 4, PerBin: 8, Draws: 3, Every: 20},
+	Quick:  {Target: "v", Strategy: "min-snr:5", Bins: 20, PerBin: 1024, Draws: 4, Every: 100},
 	Medium: {Target: "x0", Strategy: "min-snr:5", Bins: 20, PerBin: 256, Draws: 4, Every: 500},
-	Paper: {Target: "v", Strategy: "min-snr:5", Bins: 20, PerBin: 256, Draws: 4, Every: 2500},
+	Paper:  {Target: "v", Strategy: "min-snr:5", Bins: 20, PerBin: 256, Draws: 4, Every: 2500},
 }
 
 // ProbeSizesFor returns the probed run's sizes at a scale.
