@@ -198,13 +198,32 @@ func (s SpeedUp) String() string {
 // SpeedUpOver measures how many times faster the curve values reaches the
 // final quality of the curve base, both given at the same steps (lower is
 // better), after smoothing both over 2h+1 evaluations (Smooth): the
-// paper's "converges N× faster".
+// paper's "converges N× faster". It is SpeedUpAt at base's last step.
 func SpeedUpOver(steps, values, base []float64, h int) SpeedUp {
+	if len(steps) == 0 {
+		panic("reproduce: SpeedUpOver: empty curves")
+	}
+	return SpeedUpAt(steps, values, base, h, steps[len(steps)-1])
+}
+
+// SpeedUpAt measures how many times fewer steps the curve values needs
+// than the curve base to reach the quality base has at step at (the first
+// evaluation at or after it), both smoothed over 2h+1 evaluations: with at
+// = ¾ of training, the steps-to-a-fixed-quality speed-up of the paper's
+// Fig. 5 at a quality every strategy can reach before the end.
+func SpeedUpAt(steps, values, base []float64, h int, at float64) SpeedUp {
 	if len(steps) != len(values) || len(steps) != len(base) || len(steps) == 0 {
-		panic("reproduce: SpeedUpOver: curves of different lengths")
+		panic("reproduce: SpeedUpAt: curves of different lengths")
 	}
 	sv, sb := Smooth(values, h), Smooth(base, h)
-	thr := sb[len(sb)-1]
+	k := len(steps) - 1
+	for i, st := range steps {
+		if st >= at {
+			k = i
+			break
+		}
+	}
+	thr := sb[k]
 	bs, _ := StepsToReach(steps, sb, thr)
 	s := SpeedUp{Threshold: thr, BaseSteps: bs}
 	st, ok := StepsToReach(steps, sv, thr)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"strings"
 
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/plots"
@@ -32,7 +31,7 @@ func Fig6Labels(T int) []string {
 }
 
 // Fig6Result is what fig6 measured: the grid of models and, per target,
-// strategy and Fig. 6 range, the final x0-MSE.
+// strategy, Fig. 6 range and seed, the final x0-MSE.
 type Fig6Result struct {
 	// Scale and Sizes are the run's.
 	Scale Scale
@@ -42,37 +41,45 @@ type Fig6Result struct {
 	Grid *ModelGrid
 	// Labels name the ranges (Fig6Labels of Sizes.T).
 	Labels []string
-	// Final[i][s][k] is the final x0-MSE of Grid.Targets[i],
-	// Grid.Strategies[s] in range Labels[k]: the mean of the last Fig6Tail
-	// records of the seed-mean curve (TailMeanSE); FinalRSE[i][s][k] is the
-	// relative standard error of that mean (its SE over the mean).
-	Final, FinalRSE [][][]float64
+	// PerSeed[i][s][k][n] is the final x0-MSE of Grid.Targets[i],
+	// Grid.Strategies[s] in range Labels[k] for the n-th seed of the
+	// target: the mean of the model's last Fig6Tail records (TailMeanSE),
+	// and TailSE[i][s][k][n] the record-to-record standard error of that
+	// mean (the only noise measure with a single seed).
+	PerSeed, TailSE [][][][]float64
 }
 
 // Fig6 trains (or takes from the cache) the grid of the paper's Fig. 6 and
-// measures the final x0-MSE of every target, strategy and range. It writes
-// nothing into the target's folder (Render does).
+// measures the final x0-MSE of every target, strategy, range and seed. It
+// writes nothing into the target's folder (Render does).
 func Fig6(ctx context.Context, env *Env) (*Fig6Result, error) {
 	sizes := ModelSizesFor(env.Scale)
 	g, err := TrainGrid(ctx, env, "fig6", sizes, PaperTargets, PaperStrategies)
 	if err != nil {
 		return nil, err
 	}
-	r := &Fig6Result{Scale: env.Scale, Sizes: sizes, Grid: g, Labels: Fig6Labels(sizes.T)}
+	return fig6Of(g, env.Scale), nil
+}
+
+// fig6Of measures fig6 on a trained grid.
+func fig6Of(g *ModelGrid, scale Scale) *Fig6Result {
+	r := &Fig6Result{Scale: scale, Sizes: g.Sizes, Grid: g, Labels: Fig6Labels(g.Sizes.T)}
 	for _, tg := range g.Targets {
-		vals := make([][]float64, len(g.Strategies))
-		rse := make([][]float64, len(g.Strategies))
+		vals := make([][][]float64, len(g.Strategies))
+		ses := make([][][]float64, len(g.Strategies))
 		for si, st := range g.Strategies {
+			vals[si], ses[si] = make([][]float64, len(r.Labels)), make([][]float64, len(r.Labels))
 			for ki := range r.Labels {
-				_, v := g.MeanSeries(tg, st, X0MSE(ki))
-				m, se := tailMeanSE(v, fig6Tail)
-				vals[si] = append(vals[si], m)
-				rse[si] = append(rse[si], se/m)
+				for _, sd := range g.SeedsOf(tg) {
+					_, v := g.Model(tg, st, sd).Series(X0MSE(ki))
+					m, se := tailMeanSE(v, fig6Tail)
+					vals[si][ki], ses[si][ki] = append(vals[si][ki], m), append(ses[si][ki], se)
+				}
 			}
 		}
-		r.Final, r.FinalRSE = append(r.Final, vals), append(r.FinalRSE, rse)
+		r.PerSeed, r.TailSE = append(r.PerSeed, vals), append(r.TailSE, ses)
 	}
-	return r, nil
+	return r
 }
 
 // Render writes fig6's files into dir (x0mse.csv, x0mse.png,
@@ -90,18 +97,18 @@ func (r *Fig6Result) Render(dir string) (*Report, error) {
 	if err := grid.Save(out.path("x0mse.png")); err != nil {
 		return nil, err
 	}
-	f, ft, md := r.balanceFinding()
+	ft, md := r.finalTables()
 	if err := ft.WriteCSV(out.path("final_x0mse.csv")); err != nil {
 		return nil, err
 	}
 	return &Report{
 		Title:    "unweighted x0-MSE by timestep range over training",
-		Paper:    "Fig. 6 of Hang et al. (ICCV 2023): the unweighted x0 loss ‖x0 − x̂0‖² in timestep ranges [0,100), [200,300), [600,700), [800,900) over training, for the four strategies",
+		Paper:    "Fig. 6 of Hang et al. (ICCV 2023): the unweighted x0 loss ‖x0 − x̂0‖² in timestep ranges [0,100), [200,300), [600,700), [800,900) over training, for the four strategies, with x0-prediction",
 		Sizes:    r.Sizes,
-		Findings: []Finding{f},
+		Findings: []Finding{r.primaryFinding(), r.crossoverFinding(), r.otherTargetsFinding()},
 		Sections: []Section{{
 			Heading: "Final x0-MSE by range",
-			Body:    fmt.Sprintf("Mean of the last %d records (every %d steps) on fixed held-out batches of %d examples per range; **bold** is the best strategy in the range; the last column is the strategy's largest excess over the best.\n\n", fig6Tail, r.Sizes.EvalEvery, r.Sizes.EvalSize) + md.Markdown(),
+			Body:    fmt.Sprintf("Per seed, the mean of the model's last %d records (every %d steps) on fixed held-out batches of %d examples per range; the table shows the mean ± standard error over seeds; **bold** is the best strategy in the range.\n\n", fig6Tail, r.Sizes.EvalEvery, r.Sizes.EvalSize) + md.Markdown(),
 		}},
 		Limits: limitsText(r.Scale, "x0-MSE") + " The x0-MSE of a range is measured on the same held-out examples for every model, so differences between strategies are not differences of data.",
 		Files:  out.files,
@@ -114,7 +121,7 @@ func fig6CurveTable(g *ModelGrid, labels []string) Table {
 	t := Table{Header: []string{"target", "strategy", "seed", "step", "range", "x0_mse"}}
 	for _, tg := range g.Targets {
 		for _, st := range g.Strategies {
-			for _, sd := range g.Seeds {
+			for _, sd := range g.SeedsOf(tg) {
 				m := g.Model(tg, st, sd)
 				for ki := range labels {
 					steps, vals := m.Series(X0MSE(ki))
@@ -128,103 +135,63 @@ func fig6CurveTable(g *ModelGrid, labels []string) Table {
 	return t
 }
 
-// balance is how evenly each strategy of one target does over the ranges.
-type balance struct {
-	// regret[s][k] is strategy s's excess over the best strategy in range
-	// k (Regrets), best[k] the best strategy there.
-	regret [][]float64
-	best   []int
-	// worst[s] is strategy s's largest excess over the ranges and
-	// worstSE[s] its standard error.
-	worst, worstSE []float64
-}
-
-// balanceOf measures the balance of final x0-MSEs vals[s][k] with relative
-// standard errors rse[s][k].
-func balanceOf(vals, rse [][]float64) balance {
-	b := balance{regret: Regrets(vals), best: make([]int, len(vals[0]))}
-	for k := range b.best {
-		for s := range vals {
-			if b.regret[s][k] == 0 {
-				b.best[k] = s
+// finalTables are the final x0-MSEs as CSV (final_x0mse.csv: mean and
+// standard error over seeds per target, strategy and range) and as the
+// report's table (the best strategy of each range in bold).
+func (r *Fig6Result) finalTables() (csv, md Table) {
+	g := r.Grid
+	csv = Table{Header: []string{"target", "strategy", "range", "mean", "se", "seeds"}}
+	md = Table{Header: append([]string{"target", "strategy"}, r.Labels...)}
+	for i, tg := range g.Targets {
+		for si, st := range g.Strategies {
+			row := []any{tg, st}
+			for k, l := range r.Labels {
+				m, se := r.stat(i, si, k)
+				csv.Add(tg, st, l, m, se, len(g.SeedsOf(tg)))
+				c := fmt.Sprintf("%.4g ± %.2g", m, se)
+				if r.best(i, k, -1) == si {
+					c = "**" + c + "**"
+				}
+				row = append(row, c)
 			}
+			md.Add(row...)
 		}
 	}
-	for s := range vals {
-		w, se := -1.0, 0.0
-		for k, x := range b.regret[s] {
-			if x > w {
-				w, se = x, (1+x)*math.Hypot(rse[s][k], rse[b.best[k]][k])
-			}
+	return csv, md
+}
+
+// stat is the mean over seeds of target i, strategy s in range k, and its
+// standard error over the seeds (with one seed, the record-to-record
+// standard error of its tail mean).
+func (r *Fig6Result) stat(i, s, k int) (mean, se float64) {
+	v := r.PerSeed[i][s][k]
+	if len(v) == 1 {
+		return v[0], r.TailSE[i][s][k][0]
+	}
+	return meanSE(v)
+}
+
+// best is the strategy with the lowest mean of target i in range k,
+// leaving out strategy skip.
+func (r *Fig6Result) best(i, k, skip int) int {
+	b, bv := -1, math.Inf(1)
+	for s := range r.Grid.Strategies {
+		if m, _ := r.stat(i, s, k); s != skip && m < bv {
+			b, bv = s, m
 		}
-		b.worst, b.worstSE = append(b.worst, w), append(b.worstSE, se)
 	}
 	return b
 }
 
-// balanceOutcome is what a target's balance says about "min-SNR-5
-// balances the ranges": min-SNR-5 (strategy mi) against the most balanced
-// other strategy (oi). The excesses are ratios of tail means; the margin is
-// twice the standard error of their difference.
-func balanceOutcome(b balance, mi, oi int) (o Outcome, margin float64) {
-	margin = 2 * math.Hypot(b.worstSE[mi], b.worstSE[oi])
-	switch {
-	case math.Abs(b.worst[mi]-b.worst[oi]) <= margin:
-		return WithinNoise, margin
-	case b.worst[mi] > b.worst[oi]:
-		return Contradicts, margin
+// diff is the mean difference a − b of strategies a and b of target i in
+// range k, and its standard error: paired over seeds, or from the tail
+// standard errors with one seed.
+func (r *Fig6Result) diff(i, a, b, k int) (d, se float64) {
+	x, y := r.PerSeed[i][a][k], r.PerSeed[i][b][k]
+	if len(x) == 1 {
+		return x[0] - y[0], math.Hypot(r.TailSE[i][a][k][0], r.TailSE[i][b][k][0])
 	}
-	return Supports, margin
-}
-
-// balanceFinding compares the final x0-MSEs with the claim that
-// min-SNR-γ balances the timesteps, and tabulates them as CSV
-// (final_x0mse.csv) and for the report.
-func (r *Fig6Result) balanceFinding() (f Finding, csv, md Table) {
-	g := r.Grid
-	csv = Table{Header: append([]string{"target", "strategy"}, append(append([]string(nil), r.Labels...), "worst_regret")...)}
-	md = Table{Header: append([]string{"target", "strategy"}, append(append([]string(nil), r.Labels...), "worst range vs best")...)}
-	var outs []Outcome
-	var lines []string
-	for i, tg := range g.Targets {
-		b := balanceOf(r.Final[i], r.FinalRSE[i])
-		mi, oi := -1, -1
-		for si, st := range g.Strategies {
-			fig6Rows(&csv, &md, tg, st, r.Final[i][si], b.regret[si], b.worst[si])
-			if st == fig5MinSNR {
-				mi = si
-			} else if oi < 0 || b.worst[si] < b.worst[oi] {
-				oi = si
-			}
-		}
-		o, margin := balanceOutcome(b, mi, oi)
-		outs = append(outs, o)
-		lines = append(lines, fmt.Sprintf("%s: min-SNR-5 is at most %.1f%% above the best strategy in every range, the most balanced other strategy (%s) %.1f%% (%s; noise margin %.1f%%)",
-			tg, 100*b.worst[mi], g.Strategies[oi], 100*b.worst[oi], map[Outcome]string{Supports: "min-SNR-5 is the most balanced", Contradicts: "min-SNR-5 is not the most balanced", WithinNoise: "within noise"}[o], 100*margin))
-	}
-	f = Finding{
-		Claim:    "Min-SNR-γ balances the timesteps: it does well in every timestep range at once, whereas each classical weighting favours some ranges (SNR weighting the low-noise ones, constant x0 weighting the high-noise ones) at the cost of others. (Our reading of the paper's Fig. 6, which plots these four ranges over training.)",
-		Measured: strings.Join(lines, "; ") + ".",
-		Rule:     fmt.Sprintf("per target, take each strategy's final x0-MSE in each range (mean of the last %d records), its excess over the best strategy in that range, and its worst excess over the ranges; min-SNR-5 balances if its worst excess is the smallest of the four; a difference within twice its standard error (from the record-to-record spread of the tail means) is within noise; %s", fig6Tail, verdictRule),
-		Verdict:  VerdictOf(outs...),
-	}
-	return f, csv, md
-}
-
-// fig6Rows adds one strategy's final x0-MSEs to the CSV and markdown
-// tables: the markdown marks the best strategy of each range in bold.
-func fig6Rows(csv, md *Table, target, strategy string, vals, regret []float64, worst float64) {
-	row, mrow := []any{target, strategy}, []any{target, strategy}
-	for k, v := range vals {
-		row = append(row, v)
-		c := fmt.Sprintf("%.4g", v)
-		if regret[k] == 0 {
-			c = "**" + c + "**"
-		}
-		mrow = append(mrow, c)
-	}
-	csv.Add(append(row, worst)...)
-	md.Add(append(mrow, fmt.Sprintf("+%.0f%%", 100*worst))...)
+	return pairedSE(x, y)
 }
 
 // X0MSEFigure draws the paper's Fig. 6 for a grid: the unweighted x0-MSE

@@ -19,25 +19,26 @@ var (
 )
 
 // ModelGrid is a set of models: one per target × strategy × seed, all of
-// the same sizes and measured on the same noise.
+// the same sizes and measured on the same noise. The primary target has
+// more seeds than the others (ModelSizes.SeedsFor).
 type ModelGrid struct {
 	Sizes      ModelSizes
 	Targets    []string
 	Strategies []string
-	Seeds      []uint64
+	seeds      map[string][]uint64 // by target
 	models     map[[3]string]*TrainedModel
 }
 
 // TrainGrid trains (or loads from the cache) every model of a grid with
-// the scale's sizes: training seeds env.Seed, env.Seed+1, … (sizes.Seeds of
-// them) and quality measured with env.Seed.
+// the scale's sizes: training seeds env.Seed, env.Seed+1, …
+// (sizes.SeedsFor(target) of them) and quality measured with env.Seed.
 func TrainGrid(ctx context.Context, env *Env, prefix string, sizes ModelSizes, targets, strategies []string) (*ModelGrid, error) {
-	g := &ModelGrid{Sizes: sizes, Targets: targets, Strategies: strategies, Seeds: sizes.seeds(env.Seed), models: map[[3]string]*TrainedModel{}}
+	g := newGrid(sizes, targets, strategies, env.Seed)
 	var specs []run.Spec
 	var keys [][3]string
 	for _, tg := range targets {
 		for _, st := range strategies {
-			for _, sd := range g.Seeds {
+			for _, sd := range g.SeedsOf(tg) {
 				specs = append(specs, sizes.Model(tg, st, sd, env.Seed))
 				keys = append(keys, [3]string{tg, st, fmt.Sprint(sd)})
 			}
@@ -53,6 +54,18 @@ func TrainGrid(ctx context.Context, env *Env, prefix string, sizes ModelSizes, t
 	return g, nil
 }
 
+// newGrid is an empty grid with the seeds of each target from base.
+func newGrid(sizes ModelSizes, targets, strategies []string, base uint64) *ModelGrid {
+	g := &ModelGrid{Sizes: sizes, Targets: targets, Strategies: strategies, seeds: map[string][]uint64{}, models: map[[3]string]*TrainedModel{}}
+	for _, tg := range targets {
+		g.seeds[tg] = sizes.seeds(base, tg)
+	}
+	return g
+}
+
+// SeedsOf returns the training seeds of a target's models.
+func (g *ModelGrid) SeedsOf(target string) []uint64 { return g.seeds[target] }
+
 // Model returns the model of a target, strategy and seed (nil if the grid
 // has none).
 func (g *ModelGrid) Model(target, strategy string, seed uint64) *TrainedModel {
@@ -62,56 +75,75 @@ func (g *ModelGrid) Model(target, strategy string, seed uint64) *TrainedModel {
 // MeanQuality returns the quality curve of a target and strategy averaged
 // over the seeds.
 func (g *ModelGrid) MeanQuality(target, strategy string) (steps, values []float64) {
-	return g.mean(target, strategy, func(m *TrainedModel) ([]float64, []float64) { return m.QualitySeries() })
+	return g.MeanQualityOf(target, strategy, nil)
+}
+
+// MeanQualityOf is MeanQuality over some of the target's seeds: idx are
+// indices into SeedsOf(target), repeats allowed (a bootstrap resample);
+// nil means all of them.
+func (g *ModelGrid) MeanQualityOf(target, strategy string, idx []int) (steps, values []float64) {
+	return g.mean(target, strategy, idx, func(m *TrainedModel) ([]float64, []float64) { return m.QualitySeries() })
 }
 
 // MeanSeries returns a metric (TrainedModel.Series) averaged over the
 // seeds.
 func (g *ModelGrid) MeanSeries(target, strategy string, value func(run.Record) float64) (steps, values []float64) {
-	return g.mean(target, strategy, func(m *TrainedModel) ([]float64, []float64) { return m.Series(value) })
+	return g.mean(target, strategy, nil, func(m *TrainedModel) ([]float64, []float64) { return m.Series(value) })
 }
 
-func (g *ModelGrid) mean(target, strategy string, f func(*TrainedModel) ([]float64, []float64)) (steps, values []float64) {
-	for i, sd := range g.Seeds {
-		s, v := f(g.Model(target, strategy, sd))
-		if i == 0 {
+func (g *ModelGrid) mean(target, strategy string, idx []int, f func(*TrainedModel) ([]float64, []float64)) (steps, values []float64) {
+	seeds := g.SeedsOf(target)
+	if idx == nil {
+		idx = make([]int, len(seeds))
+		for i := range idx {
+			idx[i] = i
+		}
+	}
+	for n, i := range idx {
+		s, v := f(g.Model(target, strategy, seeds[i]))
+		if n == 0 {
 			steps, values = s, make([]float64, len(v))
 		}
 		for j := range v {
-			values[j] += v[j] / float64(len(g.Seeds))
+			values[j] += v[j] / float64(len(idx))
 		}
 	}
 	return steps, values
 }
 
-// FinalQuality returns the mean and standard deviation of the final
-// quality of a target and strategy over all seeds and sample sets, and the
-// standard deviation of the sampling noise alone (the mean over seeds of
-// the spread between sample sets of one model).
-func (g *ModelGrid) FinalQuality(target, strategy string) (mean, sd, sampling float64) {
-	var all []float64
-	for _, s := range g.Seeds {
-		m := g.Model(target, strategy, s)
-		all = append(all, m.Final...)
-		_, d := m.FinalQuality()
-		sampling += d / float64(len(g.Seeds))
+// FinalBySeed returns, for each seed of a target, the mean final quality
+// of its model over the sample sets (TrainedModel.FinalQuality).
+func (g *ModelGrid) FinalBySeed(target, strategy string) []float64 {
+	var out []float64
+	for _, s := range g.SeedsOf(target) {
+		m, _ := g.Model(target, strategy, s).FinalQuality()
+		out = append(out, m)
 	}
-	mean, sd = meanSD(all)
-	return mean, sd, sampling
+	return out
 }
 
-// FinalStats are the final quality of one configuration of a grid
-// (ModelGrid.FinalQuality): the mean and standard deviation over all
-// seeds and sample sets, and the standard deviation of the sampling noise
-// alone.
+// FinalStats are the final quality of one configuration of a grid: the
+// mean over seeds of each seed's final quality (itself the mean over its
+// sample sets), its standard error over the seeds (NaN for one seed: the
+// training noise is then not measured), the standard deviation of the
+// sampling noise alone (the mean over seeds of the spread between one
+// model's sample sets) and the number of seeds.
 type FinalStats struct {
-	Mean, SD, Sampling float64
+	Mean, SE, Sampling float64
+	Seeds              int
 }
 
-// finalStats returns ModelGrid.FinalQuality of a target and strategy.
-func finalStats(g *ModelGrid, target, strategy string) FinalStats {
-	m, sd, samp := g.FinalQuality(target, strategy)
-	return FinalStats{Mean: m, SD: sd, Sampling: samp}
+// FinalQuality returns the final quality statistics of a target and
+// strategy.
+func (g *ModelGrid) FinalQuality(target, strategy string) FinalStats {
+	per := g.FinalBySeed(target, strategy)
+	st := FinalStats{Seeds: len(per)}
+	st.Mean, st.SE = meanSE(per)
+	for _, s := range g.SeedsOf(target) {
+		_, d := g.Model(target, strategy, s).FinalQuality()
+		st.Sampling += d / float64(len(per))
+	}
+	return st
 }
 
 // Floor returns the quality measure's noise floor (the same for every

@@ -72,6 +72,11 @@ type Finding struct {
 	Rule string
 	// Verdict is the comparison.
 	Verdict Verdict
+	// Primary marks a report's one primary test: its claim and rule are
+	// fixed in the code before anything is measured (they do not depend on
+	// the numbers), and the report's overall verdict is its verdict. The
+	// other findings are secondary: reported, not tested for.
+	Primary bool
 }
 
 // Section is a free-form part of a report: a heading and markdown.
@@ -108,11 +113,15 @@ type Report struct {
 	ModelsTrained, ModelsReused int
 }
 
-// Overall summarises the findings' verdicts: the common verdict when they
-// all agree on one, otherwise Partly; "no claim" without findings.
+// Overall summarises the findings' verdicts: the primary test's verdict
+// when the report has one; otherwise the common verdict when they all
+// agree on one, else Partly; "no claim" without findings.
 func (r *Report) Overall() Verdict {
 	if len(r.Findings) == 0 {
 		return "no claim"
+	}
+	if p := r.primary(); p >= 0 {
+		return r.Findings[p].Verdict
 	}
 	v := r.Findings[0].Verdict
 	for _, f := range r.Findings[1:] {
@@ -121,6 +130,16 @@ func (r *Report) Overall() Verdict {
 		}
 	}
 	return v
+}
+
+// primary is the index of the primary finding, -1 if none.
+func (r *Report) primary() int {
+	for i, f := range r.Findings {
+		if f.Primary {
+			return i
+		}
+	}
+	return -1
 }
 
 // modelsNote says how many models the run trained and reused ("" for
@@ -145,16 +164,7 @@ func (r *Report) Markdown() string {
 		b.WriteString(SizesTable(r.Sizes))
 		b.WriteString("\n")
 	}
-	if len(r.Findings) > 0 {
-		b.WriteString("## The paper's claims and our measurements\n\n")
-		for i, f := range r.Findings {
-			fmt.Fprintf(&b, "%d. **Claim:** %s\n\n   **Measured:** %s\n\n   **Verdict: %s.**", i+1, f.Claim, indent(f.Measured), f.Verdict)
-			if f.Rule != "" {
-				fmt.Fprintf(&b, " (Rule: %s)", f.Rule)
-			}
-			b.WriteString("\n\n")
-		}
-	}
+	r.writeFindings(&b)
 	for _, s := range r.Sections {
 		fmt.Fprintf(&b, "## %s\n\n%s\n\n", s.Heading, strings.TrimSpace(s.Body))
 	}
@@ -173,6 +183,44 @@ func (r *Report) Markdown() string {
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// writeFindings writes the findings: the primary test first, under its
+// own heading with its claim and rule before the measurement, then the
+// secondary findings; without a primary test, one list of claims.
+func (r *Report) writeFindings(b *strings.Builder) {
+	if len(r.Findings) == 0 {
+		return
+	}
+	p := r.primary()
+	if p < 0 {
+		b.WriteString("## The paper's claims and our measurements\n\n")
+		for i, f := range r.Findings {
+			writeFinding(b, i+1, f)
+		}
+		return
+	}
+	f := r.Findings[p]
+	fmt.Fprintf(b, "## Primary test (declared before the numbers)\n\n**Claim:** %s\n\n**Test:** %s\n\n**Measured:** %s\n\n**Verdict: %s.**\n\n", f.Claim, f.Rule, strings.TrimSpace(f.Measured), f.Verdict)
+	if len(r.Findings) > 1 {
+		b.WriteString("## Secondary findings\n\n")
+	}
+	n := 0
+	for i, f := range r.Findings {
+		if i != p {
+			n++
+			writeFinding(b, n, f)
+		}
+	}
+}
+
+// writeFinding writes one numbered finding.
+func writeFinding(b *strings.Builder, n int, f Finding) {
+	fmt.Fprintf(b, "%d. **Claim:** %s\n\n   **Measured:** %s\n\n   **Verdict: %s.**", n, f.Claim, indent(f.Measured), f.Verdict)
+	if f.Rule != "" {
+		fmt.Fprintf(b, " (Rule: %s)", f.Rule)
+	}
+	b.WriteString("\n\n")
 }
 
 func indent(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n   ") }
@@ -198,7 +246,11 @@ func WriteIndex(path string, reports []*Report) error {
 	for _, r := range reports {
 		var vs []string
 		for _, f := range r.Findings {
-			vs = append(vs, string(f.Verdict))
+			if f.Primary {
+				vs = append([]string{"primary: " + string(f.Verdict)}, vs...)
+			} else {
+				vs = append(vs, string(f.Verdict))
+			}
 		}
 		total += r.Elapsed
 		fmt.Fprintf(&b, "| %s | %s | **%s** | %s | %s | %d / %d | [%s/report.md](%s/report.md) |\n",

@@ -40,10 +40,18 @@ type ModelSizes struct {
 	// Repeats is the number of independent sample sets drawn at the last
 	// step (the spread of the final quality from sampling alone).
 	Repeats int
-	// Seeds is the number of training seeds per configuration (the spread
-	// from initialisation and batches).
-	Seeds int
+	// Seeds is the number of training seeds per configuration of the
+	// primary target (PrimaryTarget): the independent units of the primary
+	// tests' standard errors and bootstrap intervals. OtherSeeds is the
+	// number for the other targets (0: Seeds), whose findings are
+	// secondary.
+	Seeds, OtherSeeds int
 }
+
+// PrimaryTarget is the prediction target of the primary tests of fig5,
+// fig6, table2 and online: x0, the paper's main case (its Fig. 6 and the
+// Min-SNR-γ derivation are stated on the x0 loss).
+const PrimaryTarget = "x0"
 
 // modelSizes is the table of ModelSizes per scale.
 var modelSizes = map[Scale]ModelSizes{
@@ -60,7 +68,7 @@ var modelSizes = map[Scale]ModelSizes{
 	Medium: {
 		Data: "mnist", Width: 128, Depth: 2, Schedule: "cosine", T: 1000,
 		Steps: 6000, Batch: 64, LR: 1e-3, Warmup: 200, ClipNorm: 1, EMA: 0.999,
-		EvalEvery: 500, EvalSize: 512, Samples: 5000, Sampler: "heun", SamplerSteps: 10, Repeats: 2, Seeds: 5,
+		EvalEvery: 500, EvalSize: 512, Samples: 5000, Sampler: "heun", SamplerSteps: 10, Repeats: 2, Seeds: 5, OtherSeeds: 2,
 	},
 	Paper: {
 		Data: "mnist", Width: 1024, Depth: 3, Schedule: "cosine", T: 1000,
@@ -103,10 +111,19 @@ func (s ModelSizes) Model(target, strategy string, seed, evalSeed uint64) run.Sp
 	}
 }
 
-// seeds returns the training seeds of a run: base, base+1, … (Seeds of
-// them).
-func (s ModelSizes) seeds(base uint64) []uint64 {
-	out := make([]uint64, s.Seeds)
+// SeedsFor returns the number of training seeds of a target's models:
+// Seeds for PrimaryTarget, OtherSeeds (or Seeds) for the others.
+func (s ModelSizes) SeedsFor(target string) int {
+	if target != PrimaryTarget && s.OtherSeeds > 0 {
+		return s.OtherSeeds
+	}
+	return s.Seeds
+}
+
+// seeds returns the training seeds of a target's models: base, base+1, …
+// (SeedsFor of them).
+func (s ModelSizes) seeds(base uint64, target string) []uint64 {
+	out := make([]uint64, s.SeedsFor(target))
 	for i := range out {
 		out[i] = base + uint64(i)
 	}

@@ -3,8 +3,6 @@ package reproduce
 import (
 	"context"
 	"fmt"
-	"math"
-	"slices"
 	"strings"
 
 	"github.com/paretodiff/paretodiff/plots"
@@ -16,53 +14,113 @@ import (
 // Table2Gammas are the γ of the paper's Table 2.
 var Table2Gammas = []float64{1, 5, 10, 20}
 
-// Table2Result is what table2 measured: the grid of min-SNR-γ models and
-// the final quality of each target and γ.
+// Table2Result is what table2 measured: the grid of min-SNR-γ models,
+// the final quality of each target and γ, and the spread between the
+// strategies of fig5's grid that the primary test compares the spread over
+// γ with.
 type Table2Result struct {
-	// Scale and Sizes are the run's.
+	// Scale and Sizes are the run's; Seed is the base seed (of the
+	// bootstrap draws too).
 	Scale Scale
 	Sizes ModelSizes
+	Seed  uint64
 	// Grid holds the models (PaperTargets × GammaSpec of each of Gammas ×
-	// seeds).
-	Grid *ModelGrid
+	// seeds) and Strategies fig5's grid (PaperStrategies), whose
+	// min-SNR-5 models are Grid's γ = 5 ones.
+	Grid, Strategies *ModelGrid
 	// Gammas are the γ compared (Table2Gammas).
 	Gammas []float64
 	// Final[i][j] is the final quality of Grid.Targets[i] with min-SNR-γ
-	// for γ = Gammas[j], over seeds and sample sets.
+	// for γ = Gammas[j].
 	Final [][]FinalStats
+	// Robust is the primary test's measurement on PrimaryTarget.
+	Robust Table2Robustness
+}
+
+// Table2Robustness is table2's primary measurement on one target: γ = 5
+// against the best γ (paired by seed), and the spread over γ (largest
+// minus smallest seed-mean final quality) relative to the spread between
+// fig5's four strategies, with its bootstrap interval over the seeds.
+type Table2Robustness struct {
+	Target                      string
+	VsBest                      Comparison
+	GammaSpread, StrategySpread float64
+	SpreadRatio                 Interval
+	BestGamma                   float64
 }
 
 // Table2 trains (or takes from the cache) the min-SNR-γ models of the
-// paper's Table 2 and measures their final quality. It writes nothing
-// into the target's folder (Render does).
+// paper's Table 2 and fig5's strategy grid, and measures their final
+// quality. It writes nothing into the target's folder (Render does).
 func Table2(ctx context.Context, env *Env) (*Table2Result, error) {
 	sizes := ModelSizesFor(env.Scale)
+	g, err := TrainGrid(ctx, env, "table2", sizes, PaperTargets, table2Specs())
+	if err != nil {
+		return nil, err
+	}
+	st, err := TrainGrid(ctx, env, "table2", sizes, []string{PrimaryTarget}, PaperStrategies)
+	if err != nil {
+		return nil, err
+	}
+	return table2Of(g, st, env.Scale, env.Seed), nil
+}
+
+// table2Specs are the weighting specs of Table2Gammas.
+func table2Specs() []string {
 	var specs []string
 	for _, g := range Table2Gammas {
 		specs = append(specs, GammaSpec(g))
 	}
-	g, err := TrainGrid(ctx, env, "table2", sizes, PaperTargets, specs)
-	if err != nil {
-		return nil, err
-	}
-	r := &Table2Result{Scale: env.Scale, Sizes: sizes, Grid: g, Gammas: Table2Gammas}
+	return specs
+}
+
+// table2Of measures table2 on trained grids.
+func table2Of(g, strategies *ModelGrid, scale Scale, seed uint64) *Table2Result {
+	r := &Table2Result{Scale: scale, Sizes: g.Sizes, Seed: seed, Grid: g, Strategies: strategies, Gammas: Table2Gammas}
 	for _, tg := range g.Targets {
 		var row []FinalStats
-		for _, s := range specs {
-			row = append(row, finalStats(g, tg, s))
+		for _, s := range g.Strategies {
+			row = append(row, g.FinalQuality(tg, s))
 		}
 		r.Final = append(r.Final, row)
 	}
-	return r, nil
+	r.Robust = robustnessOf(g, strategies, PrimaryTarget, seed)
+	return r
 }
 
-// means returns the final mean qualities of target i, by γ.
-func (r *Table2Result) means(i int) []float64 {
-	var m []float64
-	for _, q := range r.Final[i] {
-		m = append(m, q.Mean)
+// spreadOf is the largest minus the smallest mean over the seeds idx (nil:
+// all) of the final qualities of a grid's strategies on a target.
+func spreadOf(g *ModelGrid, target string, idx []int) float64 {
+	var means []float64
+	for _, st := range g.Strategies {
+		per := g.FinalBySeed(target, st)
+		s := 0.0
+		if idx == nil {
+			s = meanOf(per)
+		} else {
+			for _, i := range idx {
+				s += per[i] / float64(len(idx))
+			}
+		}
+		means = append(means, s)
 	}
-	return m
+	return floats.Max(means) - floats.Min(means)
+}
+
+// robustnessOf measures the primary test on a target.
+func robustnessOf(g, strategies *ModelGrid, target string, seed uint64) Table2Robustness {
+	r := Table2Robustness{Target: target, VsBest: compareFinal(g, target, GammaSpec(5))}
+	var means []float64
+	for _, s := range g.Strategies {
+		means = append(means, g.FinalQuality(target, s).Mean)
+	}
+	bi := floats.MinIdx(means)
+	r.BestGamma = Table2Gammas[bi]
+	r.GammaSpread, r.StrategySpread = spreadOf(g, target, nil), spreadOf(strategies, target, nil)
+	r.SpreadRatio = Bootstrap(len(g.SeedsOf(target)), seed, func(idx []int) float64 {
+		return spreadOf(g, target, idx) / spreadOf(strategies, target, idx)
+	})
+	return r
 }
 
 // Render writes table2's files into dir (table2.csv, table2.png) and
@@ -85,8 +143,8 @@ func (r *Table2Result) Render(dir string) (*Report, error) {
 		Title:    "min-SNR-γ for γ ∈ {1, 5, 10, 20}: final sample quality",
 		Paper:    "Table 2 of Hang et al. (ICCV 2023): the ablation of γ in min-SNR-γ",
 		Sizes:    r.Sizes,
-		Findings: []Finding{r.gammaFinding(metric)},
-		Sections: []Section{{Heading: fmt.Sprintf("Final %s (mean ± sd over seeds and sample sets; bold: best per target)", metric), Body: md.Markdown()}},
+		Findings: []Finding{r.robustFinding(metric), r.gammaFinding(metric)},
+		Sections: []Section{{Heading: fmt.Sprintf("Final %s (mean ± standard error over seeds; bold: best per target)", metric), Body: md.Markdown()}},
 		Limits:   limitsText(r.Scale, metric) + " Min-SNR-5 is the model fig5 trains; a run of both shares it.",
 		Files:    out.files,
 	}, nil
@@ -97,10 +155,10 @@ func (r *Table2Result) Render(dir string) (*Report, error) {
 // bold).
 func (r *Table2Result) tables() (csv, md Table) {
 	g := r.Grid
-	csv = Table{Header: []string{"target", "gamma", "mean", "sd", "n"}}
+	csv = Table{Header: []string{"target", "gamma", "mean", "se", "seeds"}}
 	for i, tg := range g.Targets {
 		for j, q := range r.Final[i] {
-			csv.Add(tg, r.Gammas[j], q.Mean, q.SD, len(g.Seeds)*r.Sizes.Repeats)
+			csv.Add(tg, r.Gammas[j], q.Mean, q.SE, q.Seeds)
 		}
 	}
 	md = Table{Header: append([]string{"γ"}, g.Targets...)}
@@ -108,7 +166,7 @@ func (r *Table2Result) tables() (csv, md Table) {
 		row := []any{fmt.Sprintf("%g", gm)}
 		for i := range g.Targets {
 			q := r.Final[i][j]
-			c := fmt.Sprintf("%.4f ± %.4f", q.Mean, q.SD)
+			c := fmt.Sprintf("%.4f ± %.4f", q.Mean, q.SE)
 			if q.Mean == floats.Min(r.means(i)) {
 				c = "**" + c + "**"
 			}
@@ -119,43 +177,61 @@ func (r *Table2Result) tables() (csv, md Table) {
 	return csv, md
 }
 
-// gammaOutcome is what one target's final qualities say about "γ = 5 is
-// best": γ = 5's (q5) against the best γ's (best; is5 when that is γ = 5).
-func gammaOutcome(q5, best FinalStats, is5 bool) Outcome {
-	switch {
-	case q5.Mean > best.Mean+2*math.Hypot(q5.SD, best.SD):
-		return Contradicts
-	case !is5:
-		return WithinNoise
+// means returns the final mean qualities of target i, by γ.
+func (r *Table2Result) means(i int) []float64 {
+	var m []float64
+	for _, q := range r.Final[i] {
+		m = append(m, q.Mean)
 	}
-	return Supports
+	return m
 }
 
-// gammaFinding compares the final qualities with the paper's choice of
-// γ = 5.
+// robustFinding is table2's primary test, fixed here before anything is
+// measured.
+func (r *Table2Result) robustFinding(metric string) Finding {
+	p := r.Robust
+	c := p.VsBest
+	near := c.Diff <= 0 || c.Diff <= 2*c.SE
+	small := p.SpreadRatio.Outcome(1, false)
+	var o1 Outcome = Supports
+	if !near {
+		o1 = Contradicts
+	}
+	f := Finding{
+		Primary: true,
+		Claim:   fmt.Sprintf("Min-SNR-γ is robust to γ (%s-prediction): γ = 5 is within noise of the best γ ∈ {1, 5, 10, 20}, and the final quality varies much less over γ than between the weighting strategies of Fig. 5.", p.Target),
+		Rule: fmt.Sprintf("two parts, both on %s: (a) the per-seed difference of final %s between γ = 5 and the best other γ (paired over %d seeds) is at most twice its standard error, or γ = 5 is best; (b) the spread over γ (largest minus smallest seed-mean final %s) divided by the spread between constant, SNR, max-SNR-1 and min-SNR-5, with its %g%% bootstrap interval over the seeds: supports if the interval lies below 1, contradicts if above 1, within noise otherwise. %s.",
+			p.Target, metric, len(r.Grid.SeedsOf(p.Target)), metric, 100*CILevel, strings.ToUpper(verdictRule[:1])+verdictRule[1:]),
+		Measured: fmt.Sprintf("(a) γ = 5 %.4g against the best other γ (%s) %.4g: difference %+.3g ± %.2g (%s); (b) spread over γ %.4g, between strategies %.4g: ratio %.3g, interval [%.3g, %.3g].",
+			c.Mine, c.Best, c.Them, c.Diff, c.SE, map[bool]string{true: "within noise or best", false: "worse beyond noise"}[near],
+			p.GammaSpread, p.StrategySpread, p.SpreadRatio.Value, p.SpreadRatio.Lo, p.SpreadRatio.Hi),
+	}
+	f.Verdict = VerdictOf(o1, small)
+	return f
+}
+
+// gammaFinding is the secondary finding per target: which γ is best and
+// where γ = 5 stands.
 func (r *Table2Result) gammaFinding(metric string) Finding {
-	i5 := slices.Index(r.Gammas, 5)
 	var outs []Outcome
 	var lines []string
-	var bests []int // the best γ's index of each target
 	for i, tg := range r.Grid.Targets {
 		m := r.means(i)
 		bi := floats.MinIdx(m)
-		o := gammaOutcome(r.Final[i][i5], r.Final[i][bi], bi == i5)
+		c := compareFinal(r.Grid, tg, GammaSpec(5))
+		o := outcomeOf(c.Diff, c.SE, true)
+		if c.Diff > 0 && o == Supports {
+			o = WithinNoise
+		}
 		outs = append(outs, o)
 		spread := (floats.Max(m) - floats.Min(m)) / floats.Min(m)
-		lines = append(lines, fmt.Sprintf("%s: best γ = %g (%.4f), γ = 5 %.4f ± %.4f%s; worst γ is %.0f%% above the best",
-			tg, r.Gammas[bi], m[bi], m[i5], r.Final[i][i5].SD,
-			map[Outcome]string{Supports: " (best)", WithinNoise: " (worse, within noise)", Contradicts: " (worse beyond noise)"}[o], 100*spread))
-		bests = append(bests, bi)
-	}
-	if len(bests) > 1 && !slices.ContainsFunc(bests, func(b int) bool { return b != bests[0] }) {
-		lines = append(lines, fmt.Sprintf("γ = %g is best for every target", r.Gammas[bests[0]]))
+		lines = append(lines, fmt.Sprintf("%s: best γ = %g (%.4f), γ = 5 %.4f, γ = 5 − best other %+.3g ± %.2g; worst γ is %.0f%% above the best",
+			tg, r.Gammas[bi], m[bi], c.Mine, c.Diff, c.SE, 100*spread))
 	}
 	return Finding{
-		Claim:    "The paper's ablation over γ ∈ {1, 5, 10, 20} picks γ = 5, the value it uses everywhere else: γ = 5 gives the best final quality of the four.",
+		Claim:    "Secondary: the paper picks γ = 5 from its ablation; is γ = 5 the best of the four for each prediction target?",
 		Measured: strings.Join(lines, "; ") + ".",
-		Rule:     fmt.Sprintf("a target supports the claim if γ = 5 has the lowest final %s; it is within noise if γ = 5's is higher than the best γ's by at most twice their combined standard deviation (over seeds and sample sets), and contradicts the claim if by more; %s", metric, verdictRule),
+		Rule:     fmt.Sprintf("a target supports γ = 5 if its final %s is below the best other γ's by more than twice the standard error of the paired difference, contradicts it if above by more than that, and is within noise otherwise; %s", metric, verdictRule),
 		Verdict:  VerdictOf(outs...),
 	}
 }
@@ -173,7 +249,7 @@ func GammaFigure(g *ModelGrid, gammas []float64) (plots.Grid, error) {
 	for _, tg := range g.Targets {
 		means := make([]float64, len(gammas))
 		for i, gm := range gammas {
-			means[i], _, _ = g.FinalQuality(tg, GammaSpec(gm))
+			means[i] = g.FinalQuality(tg, GammaSpec(gm)).Mean
 		}
 		panel.Series = append(panel.Series, plots.Series{Name: tg + "-prediction", X: gammas, Y: means})
 	}

@@ -76,8 +76,8 @@ func run(ctx context.Context, o nb.Options) error {
 	// there at its first evaluation, "<" one that never gets there.
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Notebook fig5: sample quality against training steps\n\n")
-	fmt.Fprintf(&b, "Scale `%s`, seed %d: %s, a %d-wide %d-block ResMLP, %d steps, %d seed(s) per configuration; %s of %d %s samples (%d steps) every %d steps; real-data floor %.4f.\n\n",
-		o.Scale, o.Seed, sizes.Data, sizes.Width, sizes.Depth, sizes.Steps, sizes.Seeds, metric, sizes.Samples, sizes.Sampler, sizes.SamplerSteps, sizes.EvalEvery, floor)
+	fmt.Fprintf(&b, "Scale `%s`, seed %d: %s, a %d-wide %d-block ResMLP, %d steps, %d seed(s) for x0 and %d for the other targets per configuration; %s of %d %s samples (%d steps) every %d steps; real-data floor %.4f.\n\n",
+		o.Scale, o.Seed, sizes.Data, sizes.Width, sizes.Depth, sizes.Steps, sizes.SeedsFor("x0"), sizes.SeedsFor("eps"), metric, sizes.Samples, sizes.Sampler, sizes.SamplerSteps, sizes.EvalEvery, floor)
 	fmt.Fprintf(&b, "## How many times sooner min-SNR-5 reaches each baseline's final %s\n\n| target | %s |\n|---|---|---|---|\n", metric, strings.Join(others(), " | "))
 	var reading []string
 	for _, tg := range g.Targets {
@@ -96,28 +96,29 @@ func run(ctx context.Context, o nb.Options) error {
 		reading = append(reading, fmt.Sprintf("With %s-prediction min-SNR-5 reaches the final quality of %d of the %d other strategies no later than they do.", tg, faster, len(others())))
 	}
 
-	// Step 4: final quality, mean ± standard deviation over seeds and the
-	// independent sample sets drawn at the last step. Differences smaller
-	// than about twice the spread are noise.
-	fmt.Fprintf(&b, "\n## Final %s (mean ± sd over seeds and sample sets; bold: best)\n\n| target | %s |\n|---|%s\n", metric, strings.Join(g.Strategies, " | "), strings.Repeat("---|", len(g.Strategies)))
+	// Step 4: final quality, mean ± standard error over seeds (each seed's
+	// value the mean over the sample sets drawn at the last step).
+	// Differences smaller than about twice the standard error are noise.
+	fmt.Fprintf(&b, "\n## Final %s (mean ± standard error over seeds; bold: best)\n\n| target | %s |\n|---|%s\n", metric, strings.Join(g.Strategies, " | "), strings.Repeat("---|", len(g.Strategies)))
 	for _, tg := range g.Targets {
 		best, bestName, bestSD := math.Inf(1), "", 0.0
 		for _, st := range g.Strategies {
-			if m, sd, _ := g.FinalQuality(tg, st); m < best {
-				best, bestName, bestSD = m, st, sd
+			if q := g.FinalQuality(tg, st); q.Mean < best {
+				best, bestName, bestSD = q.Mean, st, q.SE
 			}
 		}
 		fmt.Fprintf(&b, "| %s |", tg)
 		for _, st := range g.Strategies {
-			m, sd, _ := g.FinalQuality(tg, st)
-			cell := fmt.Sprintf("%.4f ± %.4f", m, sd)
+			q := g.FinalQuality(tg, st)
+			cell := fmt.Sprintf("%.4f ± %.4f", q.Mean, q.SE)
 			if st == bestName {
 				cell = "**" + cell + "**"
 			}
 			fmt.Fprintf(&b, " %s |", cell)
 		}
 		b.WriteString("\n")
-		mm, msd, _ := g.FinalQuality(tg, minSNR)
+		mq := g.FinalQuality(tg, minSNR)
+		mm, msd := mq.Mean, mq.SE
 		switch {
 		case bestName == minSNR:
 			reading = append(reading, fmt.Sprintf("With %s-prediction min-SNR-5 ends best (%.4f).", tg, mm))

@@ -30,8 +30,8 @@ func TestNotebook(t *testing.T) {
 	for _, tg := range reproduce.PaperTargets {
 		for _, st := range reproduce.PaperStrategies {
 			require.True(t, g.Model(tg, st, 1).Cached)
-			m, sd, _ := g.FinalQuality(tg, st)
-			require.Contains(t, string(rep), fmt.Sprintf("%.4f ± %.4f", m, sd), "%s %s", tg, st)
+			q := g.FinalQuality(tg, st)
+			require.Contains(t, string(rep), fmt.Sprintf("%.4f ± %.4f", q.Mean, q.SE), "%s %s", tg, st)
 		}
 	}
 }

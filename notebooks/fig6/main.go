@@ -60,8 +60,8 @@ func run(ctx context.Context, o nb.Options) error {
 	labels := reproduce.Fig6Labels(sizes.T)
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Notebook fig6: unweighted x0-MSE by timestep range\n\n")
-	fmt.Fprintf(&b, "Scale `%s`, seed %d: %s, %d steps, %d seed(s); x0-MSE on %d fixed held-out examples per range, final value = mean of the last %d records (every %d steps).\n\n",
-		o.Scale, o.Seed, sizes.Data, sizes.Steps, sizes.Seeds, sizes.EvalSize, reproduce.Fig6Tail, sizes.EvalEvery)
+	fmt.Fprintf(&b, "Scale `%s`, seed %d: %s, %d steps, %d seed(s) for x0 and %d for the other targets; x0-MSE on %d fixed held-out examples per range, final value = mean of the last %d records (every %d steps).\n\n",
+		o.Scale, o.Seed, sizes.Data, sizes.Steps, sizes.SeedsFor("x0"), sizes.SeedsFor("eps"), sizes.EvalSize, reproduce.Fig6Tail, sizes.EvalEvery)
 	var reading []string
 	for _, tg := range g.Targets {
 		vals := make([][]float64, len(g.Strategies)) // vals[strategy][range]

@@ -61,15 +61,15 @@ func run(ctx context.Context, o nb.Options) error {
 	// difference between two γ has to beat.
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Notebook table2: min-SNR-γ for γ ∈ {1, 5, 10, 20}\n\n")
-	fmt.Fprintf(&b, "Scale `%s`, seed %d: %s, %d steps, %d seed(s) × %d sample sets per configuration; final %s (lower is better), mean ± sd, bold: best per target.\n\n",
-		o.Scale, o.Seed, sizes.Data, sizes.Steps, sizes.Seeds, sizes.Repeats, metric)
+	fmt.Fprintf(&b, "Scale `%s`, seed %d: %s, %d steps, %d seed(s) for x0 and %d for the other targets × %d sample sets per configuration; final %s (lower is better), mean ± standard error over seeds, bold: best per target.\n\n",
+		o.Scale, o.Seed, sizes.Data, sizes.Steps, sizes.SeedsFor("x0"), sizes.SeedsFor("eps"), sizes.Repeats, metric)
 	fmt.Fprintf(&b, "| γ | %s |\n|---|%s\n", strings.Join(g.Targets, " | "), strings.Repeat("---|", len(g.Targets)))
 	mean := map[string][]float64{}
 	sd := map[string][]float64{}
 	for _, tg := range g.Targets {
 		for _, s := range specs {
-			m, d, _ := g.FinalQuality(tg, s)
-			mean[tg], sd[tg] = append(mean[tg], m), append(sd[tg], d)
+			q := g.FinalQuality(tg, s)
+			mean[tg], sd[tg] = append(mean[tg], q.Mean), append(sd[tg], q.SE)
 		}
 	}
 	best := map[string]int{}
