@@ -253,3 +253,39 @@ func TestTable2PrimaryTest(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"table2.csv", "table2.png"}, rep.Files)
 }
+
+// QualityAt interpolates between evaluations, and the online target's
+// equal-time comparison reads the online model at Steps/cost: on straight
+// curves 1 − rate·s the reference is worked out by hand.
+func TestOnlineComparisons(t *testing.T) {
+	strategies := append(slices.Clone(OnlineStrategies), onlineComparators...)
+	g := handGrid([]string{"x0"}, strategies, map[string]int{"x0": 5}, func(_, st string, n int) handModel {
+		rate := 0.006 // min-snr:5 and constant
+		if slices.Contains(OnlineStrategies, st) {
+			rate = 0.008
+		}
+		c := linear(rate, fig6Offset(0.5, slices.Index(strategies, st), n))
+		return handModel{curve: c, x0: []float64{1, 1, 1, 1}, final: []float64{c[9]}}
+	})
+	g.Sizes.Steps = 100
+	m := g.Model("x0", OnlineStrategies[0], 1)
+	const tol = 1e-12
+	require.InDelta(t, 1-0.008*55+fig6Offset(0.5, 0, 0), QualityAt(m, 55), tol)
+	require.InDelta(t, m.Quality[9].Value, QualityAt(m, 100), tol)
+	require.True(t, math.IsNaN(QualityAt(m, 5)) && math.IsNaN(QualityAt(m, 101)))
+
+	// Cost 1.6: at equal time the online model is read at step 62.5:
+	// 1 − 0.5 = 0.5 against 1 − 0.6 = 0.4 for the closed forms; at equal
+	// steps 0.2 against 0.4. The offsets average out over the five seeds.
+	r := onlineOf(g, []float64{1.6, 1.6}, Smoke)
+	require.InDelta(t, -0.2, r.EqualSteps[0][0].Diff, tol)
+	require.InDelta(t, 0.1, r.EqualTime[0][0].Diff, tol)
+	require.Equal(t, "min-snr:5", r.EqualTime[0][0].Best)
+	f := r.primaryFinding("SWD")
+	require.True(t, f.Primary)
+	require.Equal(t, Disagrees, f.Verdict, "worse at equal time: %s", f.Measured)
+	require.Equal(t, Agrees, r.comparisonsFinding("SWD", "equal steps", r.EqualSteps).Verdict)
+	rep, err := r.Render(t.TempDir())
+	require.NoError(t, err)
+	require.Equal(t, []string{"quality.csv", "equal_steps.csv", "quality.png"}, rep.Files)
+}

@@ -182,6 +182,7 @@ var targets = []Target{
 	{Name: "fig6", Title: "unweighted x0-MSE by timestep range over training", Compute: resultOf(Fig6)},
 	{Name: "table2", Title: "min-SNR-γ for γ ∈ {1, 5, 10, 20}: final sample quality", Compute: resultOf(Table2)},
 	{Name: "conflict", Title: "gradient conflict between timestep bins over training (cosines by distance)", Compute: resultOf(Conflict)},
+	{Name: "online", Title: "online Pareto weighting against min-SNR-5 and constant, at equal steps and equal time", Compute: resultOf(Online)},
 }
 
 // Targets returns every target in the order All runs them.

@@ -57,6 +57,11 @@ var wantFiles = map[string]map[string][]string{
 		"objective.csv": {"step", "rho", "lambda", "draw", "weighting", "objective", "ratio_to_optimum"},
 		"weights.csv":   {"bin", "t_lo", "t_hi", "rho", "weighting", "mean_weight"},
 	},
+	"online": {
+		"quality.png":     nil,
+		"quality.csv":     {"target", "strategy", "seed", "step", "swd"},
+		"equal_steps.csv": {"online", "comparator", "online_mean", "comparator_mean", "diff", "se", "seeds"},
+	},
 	"conflict": {
 		"cosine.png":      nil,
 		"stats.png":       nil,
@@ -73,12 +78,13 @@ var claimWords = map[string]string{
 	"fig3":     "become stable as the number of samples per timestep grows",
 	"fig4":     "lower Eq. 11 objective",
 	"conflict": "Distant timesteps conflict more",
+	"online":   "Solving the Pareto problem on every step",
 }
 
 // textColumns are CSV columns that hold names, not numbers; "NaN" is
 // allowed only in nanColumns (a curve that never reaches a level).
 var (
-	textColumns = map[string]bool{"target": true, "strategy": true, "baseline": true, "bound": true, "finetune": true, "range": true, "weighting": true, "test": true}
+	textColumns = map[string]bool{"target": true, "strategy": true, "baseline": true, "bound": true, "finetune": true, "range": true, "weighting": true, "test": true, "online": true, "comparator": true}
 	// NaN where a step is never reached, and where smoke's one seed
 	// measures no spread.
 	nanColumns = map[string]bool{"min_snr5_steps": true, "se": true}
@@ -126,7 +132,7 @@ func readCSV(t *testing.T, path string) [][]string {
 func TestEveryTargetAtSmokeScale(t *testing.T) {
 	dir, err := smokeRun()
 	require.NoError(t, err)
-	require.Equal(t, []string{"weights", "fig2", "fig3", "fig4", "fig5", "fig6", "table2", "conflict"}, Names(), "all's run order")
+	require.Equal(t, []string{"weights", "fig2", "fig3", "fig4", "fig5", "fig6", "table2", "conflict", "online"}, Names(), "all's run order")
 	for name, files := range wantFiles {
 		t.Run(name, func(t *testing.T) {
 			for file, header := range files {
@@ -183,7 +189,7 @@ func TestSameSeedSameCSVs(t *testing.T) {
 	dir, err := smokeRun()
 	require.NoError(t, err)
 	again := t.TempDir()
-	ts, err := Resolve([]string{"fig2", "fig3", "fig4", "fig5", "fig6", "table2", "conflict"})
+	ts, err := Resolve([]string{"fig2", "fig3", "fig4", "fig5", "fig6", "table2", "conflict", "online"})
 	require.NoError(t, err)
 	_, err = Run(context.Background(), &Env{Scale: Smoke, Out: again, Seed: 1}, ts)
 	require.NoError(t, err)
