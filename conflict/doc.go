@@ -12,6 +12,13 @@
 //     (Summarize) and the Pareto weights of every probe (SolveConfig,
 //     package solvers). ProbeSpec is a probe as a file holds it; package
 //     run takes one every N steps while a model trains.
+//   - The Gram of PerBin examples per bin is, by default (gram.Plain), that
+//     of the full bins, whose diagonal carries each bin's sampling noise
+//     tr Σ_k/n; ProbeConfig.Estimator gram.Split (ProbeSpec.GramEstimator
+//     "split") makes it the split-half estimate of the bins' halves
+//     (gram.Pass.RunSplit), unbiased, projected to the nearest PSD matrix,
+//     and records each bin's signal fraction and the projection's
+//     statistics (Record.Signal, Record.Projection).
 //   - Log writes the time series crash-safely (JSONL + NPY matrices);
 //     ReadLog reads it back; WriteFigures draws cosine heat maps,
 //     statistics over training and the Pareto weights next to closed forms
@@ -26,12 +33,16 @@
 // the model's target (ProbeConfig.Task changes it).
 //
 // Invariants:
-//   - Gram matrices are float64 and symmetric; the cosine matrix is
+//   - Gram matrices are float64 and symmetric (and PSD with the split
+//     estimator: the cosines, statistics and Pareto weights of a split
+//     probe are those of the projected estimate); the cosine matrix is
 //     C_ij = G_ij/√(G_ii G_jj), with C_ii = 1, and a bin whose gradient is
 //     zero has NaN cosines off the diagonal (it neither agrees nor conflicts).
 //   - Pareto weights (Solution.W, Online.Weights) are on the simplex: ≥ 0,
 //     summing to 1, one per bin, and weigh the bins' task losses.
 //   - Probe batches depend only on the seed and the step (StreamProbe).
 //   - Files are replaced atomically; a log's JSONL only ever holds complete
-//     records whose matrices exist.
+//     records whose matrices exist. A plain probe's log has the bytes it had
+//     before the estimator option (no gram_estimator, signal or projection
+//     key), and a log without them reads as plain.
 package conflict

@@ -60,6 +60,20 @@ type Info struct {
 	Seed  uint64 `json:"seed"`
 	// Gram is how the Gram was formed: "one-pass" or "reference".
 	Gram string `json:"gram"`
+	// GramEstimator is how it was estimated: "split" for the split-half
+	// estimator (ProbeConfig.Estimator); absent ("") for the plain one, as
+	// in logs written before the option.
+	GramEstimator string `json:"gram_estimator,omitempty"`
+}
+
+// Estimator returns the info's Gram estimator (gram.Plain when the log
+// names none).
+func (i Info) Estimator() (gram.Estimator, error) {
+	e, err := gram.ParseEstimator(i.GramEstimator)
+	if err != nil {
+		return e, fmt.Errorf("conflict: %w", err)
+	}
+	return e, nil
 }
 
 // Bins returns the info's bins.
@@ -76,9 +90,9 @@ func (p *Probe) Info() Info {
 	if params == "" {
 		params = "all"
 	}
-	gram := "one-pass"
+	how := "one-pass"
 	if c.Reference {
-		gram = "reference"
+		how = "reference"
 	}
 	selected := 0
 	for _, prm := range p.obj.Net.Params().Params() {
@@ -90,7 +104,10 @@ func (p *Probe) Info() Info {
 		Edges: append([]int(nil), c.Bins.Edges...), Labels: c.Bins.Labels(), PerBin: c.PerBin,
 		Params: params, Selected: selected, Task: task, Target: p.obj.Target.String(),
 		Schedule: p.obj.Schedule.Name(), T: p.obj.Schedule.T(), ZeroTerminal: p.obj.Schedule.IsZeroTerminal(),
-		Fresh: c.Fresh, Seed: c.Seed, Gram: gram,
+		Fresh: c.Fresh, Seed: c.Seed, Gram: how,
+	}
+	if c.Estimator != gram.Plain {
+		info.GramEstimator = c.Estimator.String()
 	}
 	if !c.NoSolve {
 		info.Methods, info.Lambda, info.Normalizer = c.Solve.methods(), c.Solve.Lambda, c.Solve.Normalizer.String()
@@ -108,7 +125,9 @@ func (p *Probe) Info() Info {
 // RecordsFile lines are JSON objects with the keys step, losses, norms,
 // negative_fraction, mean_cosine, min_cosine, cosine_by_distance,
 // solutions (a list of {method, w, f, gap, norm_sq, iterations, status}),
-// seconds, gram and cosine (the NPY paths, relative to the folder).
+// seconds, gram and cosine (the NPY paths, relative to the folder); with
+// the split estimator also signal (each bin's signal fraction) and
+// projection ({min_eigenvalue, clipped, shift}, gram.Projection).
 // Non-finite numbers are written as the strings "NaN", "+Inf", "-Inf", as
 // the training metrics are.
 type Log struct {
@@ -187,6 +206,14 @@ type jsonRecord struct {
 	Seconds          jsonnum.Float   `json:"seconds"`
 	Gram             string          `json:"gram,omitempty"`
 	Cosine           string          `json:"cosine,omitempty"`
+	Signal           []jsonnum.Float `json:"signal,omitempty"`
+	Projection       *jsonProjection `json:"projection,omitempty"`
+}
+
+type jsonProjection struct {
+	MinEigenvalue jsonnum.Float `json:"min_eigenvalue"`
+	Clipped       int           `json:"clipped"`
+	Shift         jsonnum.Float `json:"shift"`
 }
 
 func (r Record) marshal(gramPath, cosinePath string) ([]byte, error) {
@@ -200,6 +227,10 @@ func (r Record) marshal(gramPath, cosinePath string) ([]byte, error) {
 	}
 	if r.Cosine != nil {
 		j.Cosine = filepath.ToSlash(cosinePath)
+	}
+	j.Signal = jsonnum.Floats(r.Signal)
+	if p := r.Projection; p != nil {
+		j.Projection = &jsonProjection{MinEigenvalue: jsonnum.Float(p.MinEigenvalue), Clipped: p.Clipped, Shift: jsonnum.Float(p.Shift)}
 	}
 	for _, s := range r.Solutions {
 		j.Solutions = append(j.Solutions, jsonSolution{Method: s.Method, W: jsonnum.Floats(s.W), F: jsonnum.Float(s.F), Gap: jsonnum.Float(s.Gap), NormSq: jsonnum.Float(s.NormSq), Iterations: s.Iterations, Status: s.Status})
@@ -274,6 +305,9 @@ func readInfo(path string) (Info, error) {
 	if K := len(info.Edges) - 1; len(info.Labels) != K {
 		return info, fmt.Errorf("conflict: %s: %d bin labels for %d bins", path, len(info.Labels), K)
 	}
+	if _, err := gram.ParseEstimator(info.GramEstimator); err != nil {
+		return info, fmt.Errorf("conflict: %s: %w", path, err)
+	}
 	return info, nil
 }
 
@@ -299,6 +333,15 @@ func readRecord(dir string, line []byte, K int) (Record, error) {
 		Step: j.Step, Losses: jsonnum.Values(j.Losses), Seconds: float64(j.Seconds),
 		Stats: Stats{Norms: jsonnum.Values(j.Norms), NegativeFraction: float64(j.NegativeFraction), MeanCosine: float64(j.MeanCosine),
 			MinCosine: float64(j.MinCosine), CosineByDistance: jsonnum.Values(j.CosineByDistance)},
+	}
+	if j.Signal != nil {
+		if len(j.Signal) != K {
+			return Record{}, fmt.Errorf("signal has %d values for %d bins", len(j.Signal), K)
+		}
+		r.Signal = jsonnum.Values(j.Signal)
+	}
+	if p := j.Projection; p != nil {
+		r.Projection = &gram.Projection{MinEigenvalue: float64(p.MinEigenvalue), Clipped: p.Clipped, Shift: float64(p.Shift)}
 	}
 	for _, s := range j.Solutions {
 		if len(s.W) != K {

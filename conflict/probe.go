@@ -48,6 +48,12 @@ type ProbeConfig struct {
 	// Reference computes the Gram the slow way instead, one backward pass
 	// per bin (gram.BinGradients), for checks.
 	Reference bool
+	// Estimator is how the Gram is estimated (default gram.Plain): with
+	// gram.Split a probe forms the split-half estimate from the bins'
+	// halves (gram.Pass.RunSplit, or one backward pass per half with
+	// Reference), and its Gram, statistics and Pareto weights are those of
+	// the estimate's PSD projection. It needs PerBin ≥ 2.
+	Estimator gram.Estimator
 	// Solve says which Pareto weightings are solved at every probe; set
 	// NoSolve to skip them.
 	Solve   SolveConfig
@@ -68,8 +74,15 @@ type Record struct {
 	// Seconds is the probe's wall time (passes, Gram, solves).
 	Seconds float64
 	// Gram is the K×K Gram matrix of the per-bin gradients and Cosine its
-	// cosine matrix; logs keep them as NPY files beside the JSONL.
+	// cosine matrix; logs keep them as NPY files beside the JSONL. With the
+	// split estimator Gram is the PSD projection of the split-half estimate.
 	Gram, Cosine *mat.SymDense
+	// Signal and Projection are the split estimator's (nil with the plain
+	// one): each bin's signal fraction (gram.SplitResult.Signal, of a half
+	// bin's PerBin/2 examples) and how far the PSD projection moved the
+	// split-half estimate.
+	Signal     []float64
+	Projection *gram.Projection
 }
 
 // Solution returns the record's solution of the named method, or nil.
@@ -113,6 +126,12 @@ func NewProbe(obj *diffusion.Objective, data diffusion.Dataset, cfg ProbeConfig)
 	}
 	if cfg.PerBin < 1 {
 		return nil, fmt.Errorf("conflict: need ≥ 1 example per bin, got %d", cfg.PerBin)
+	}
+	switch {
+	case cfg.Estimator != gram.Plain && cfg.Estimator != gram.Split:
+		return nil, fmt.Errorf("conflict: unknown Gram estimator %v", cfg.Estimator)
+	case cfg.Estimator == gram.Split && cfg.PerBin < 2:
+		return nil, fmt.Errorf("conflict: the split estimator needs ≥ 2 examples per bin (one per half), got %d", cfg.PerBin)
 	}
 	if data.Dim() != obj.Net.Dim() {
 		return nil, fmt.Errorf("conflict: data of dimension %d for a network of dimension %d", data.Dim(), obj.Net.Dim())
@@ -163,30 +182,19 @@ func (p *Probe) Batch(step int) diffusion.Batch {
 func (p *Probe) Measure(step int) (Record, error) {
 	start := time.Now()
 	b := p.Batch(step)
-	K := p.cfg.Bins.K()
-	var g *mat.SymDense
-	var losses []float64
-	if p.cfg.Reference {
-		grads, l := gram.BinGradientRows(p.obj, b, K, p.cfg.Task)
-		rows := make([][]float64, K)
-		for k := range rows {
-			for _, prm := range p.obj.Net.Params().Params() {
-				if p.sel == nil || p.sel(prm.Name) {
-					rows[k] = append(rows[k], grads[k][prm.Offset:prm.Offset+prm.Size]...)
-				}
-			}
-		}
-		g, losses = gram.FromRows(rows), l
+	var rec Record
+	var err error
+	if p.cfg.Estimator == gram.Split {
+		rec, err = p.measureSplit(b)
 	} else {
-		res, err := p.bg.Run(b, p.counts, nil)
-		if err != nil {
-			return Record{}, fmt.Errorf("conflict: %w", err)
-		}
-		g, losses = mat.NewSymDense(K, res.Gram), res.BinLoss
+		rec, err = p.measurePlain(b)
 	}
-	rec := Record{Step: step, Losses: losses, Gram: g, Cosine: gram.Cosine(g), Stats: Summarize(g)}
+	if err != nil {
+		return Record{}, err
+	}
+	rec.Step, rec.Cosine, rec.Stats = step, gram.Cosine(rec.Gram), Summarize(rec.Gram)
 	if !p.cfg.NoSolve {
-		sols, err := p.cfg.Solve.Solve(g, losses)
+		sols, err := p.cfg.Solve.Solve(rec.Gram, rec.Losses)
 		if err != nil {
 			return Record{}, fmt.Errorf("conflict: probe at step %d: %w", step, err)
 		}
@@ -194,4 +202,63 @@ func (p *Probe) Measure(step int) (Record, error) {
 	}
 	rec.Seconds = time.Since(start).Seconds()
 	return rec, nil
+}
+
+// measurePlain forms the plain Gram of the full bins and their losses.
+func (p *Probe) measurePlain(b diffusion.Batch) (Record, error) {
+	K := p.cfg.Bins.K()
+	if p.cfg.Reference {
+		g, losses := p.referenceGram(b, p.counts)
+		return Record{Gram: g, Losses: losses}, nil
+	}
+	res, err := p.bg.Run(b, p.counts, nil)
+	if err != nil {
+		return Record{}, fmt.Errorf("conflict: %w", err)
+	}
+	return Record{Gram: mat.NewSymDense(K, res.Gram), Losses: res.BinLoss}, nil
+}
+
+// measureSplit forms the split-half estimate (gram.SplitFromHalves) from
+// the Gram of the bins' halves, one pass (gram.Pass.RunSplit) or one
+// backward pass per half with Reference.
+func (p *Probe) measureSplit(b diffusion.Batch) (Record, error) {
+	K := p.cfg.Bins.K()
+	var res gram.SplitResult
+	var err error
+	if p.cfg.Reference {
+		halves, herr := gram.Halves(p.counts)
+		if herr != nil {
+			return Record{}, fmt.Errorf("conflict: %w", herr)
+		}
+		h, losses := p.referenceGram(b, halves)
+		res, err = gram.SplitFromHalves(h, losses, p.counts)
+	} else {
+		res, err = p.bg.RunSplit(b, p.counts, nil)
+	}
+	if err != nil {
+		return Record{}, fmt.Errorf("conflict: %w", err)
+	}
+	proj := res.Projection
+	return Record{Gram: mat.NewSymDense(K, res.Gram), Losses: res.BinLoss, Signal: res.Signal, Projection: &proj}, nil
+}
+
+// referenceGram is the brute-force Gram of the selected parameters'
+// gradients of groups of rows (group i is the next groups[i] rows of b),
+// one backward pass per group (gram.BinGradientRows), and the groups'
+// task losses.
+func (p *Probe) referenceGram(b diffusion.Batch, groups []int) (*mat.SymDense, []float64) {
+	rows := make([][]float64, len(groups))
+	losses := make([]float64, len(groups))
+	off := 0
+	for i, n := range groups {
+		grads, l := gram.BinGradientRows(p.obj, b.Slice(off, off+n), 1, p.cfg.Task)
+		off += n
+		for _, prm := range p.obj.Net.Params().Params() {
+			if p.sel == nil || p.sel(prm.Name) {
+				rows[i] = append(rows[i], grads[0][prm.Offset:prm.Offset+prm.Size]...)
+			}
+		}
+		losses[i] = l[0]
+	}
+	return gram.FromRows(rows), losses
 }

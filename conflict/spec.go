@@ -36,6 +36,14 @@ type ProbeSpec struct {
 	// Gram is how the Gram is formed: auto, ghost, materialize (one pass)
 	// or reference (one pass per bin); default auto.
 	Gram string `json:"gram"`
+	// GramEstimator is how the Gram is estimated from the batch (ProbeSpec
+	// values: EstimatorHelp): plain (default) or split, the split-half
+	// estimator whose diagonal carries no sampling noise (gram.Split; the
+	// probe's Gram is its PSD projection; PerBin ≥ 2). Plain is kept as ""
+	// in the canonical form (WithDefaults), so that a run spec without a
+	// split probe, and its Hash, are those of a spec written before the
+	// option existed.
+	GramEstimator string `json:"gram_estimator,omitempty"`
 	// Methods are the Pareto solvers run at every probe (empty: none);
 	// Lambda and Normalizer are as in SolveConfig (default none).
 	Methods    []string `json:"methods,omitempty"`
@@ -49,6 +57,9 @@ type ProbeSpec struct {
 
 // GramHelp lists the values of ProbeSpec.Gram.
 const GramHelp = "auto, ghost, materialize (one pass) or reference (one pass per bin)"
+
+// EstimatorHelp lists the values of ProbeSpec.GramEstimator.
+const EstimatorHelp = gram.EstimatorHelp
 
 // WithDefaults fills the zero fields with their defaults, giving the
 // canonical form two equal probes share.
@@ -70,6 +81,9 @@ func (s ProbeSpec) WithDefaults() ProbeSpec {
 	}
 	if s.Normalizer == "" {
 		s.Normalizer = "none"
+	}
+	if s.GramEstimator == gram.Plain.String() {
+		s.GramEstimator = ""
 	}
 	return s
 }
@@ -140,5 +154,13 @@ func (s ProbeSpec) Config(sched *diffusion.Schedule) (ProbeConfig, error) {
 	default:
 		return bad("gram", fmt.Errorf("%q: want %s", s.Gram, GramHelp))
 	}
+	est, err := gram.ParseEstimator(s.GramEstimator)
+	if err != nil {
+		return bad("gram_estimator", fmt.Errorf("%q: want %s", s.GramEstimator, EstimatorHelp))
+	}
+	if est == gram.Split && s.PerBin < 2 {
+		return bad("per_bin", fmt.Errorf("the split estimator needs ≥ 2 examples per bin (one per half), got %d", s.PerBin))
+	}
+	cfg.Estimator = est
 	return cfg, nil
 }

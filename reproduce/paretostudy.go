@@ -43,26 +43,20 @@ func DrawGram(bg *gram.Pass, data diffusion.Dataset, bins weighting.Bins, perBin
 // whose numerator estimates ‖g_k‖² without bias (the halves' noise is
 // independent) and whose denominator estimates E‖ĝ‖² = ‖g_k‖² + tr Σ_k/n.
 // s_k near 1 means the Gram entries of that bin are signal; near 0 (or
-// negative, by chance) that they are mostly noise. One pass of bg over 2K
-// groups.
+// negative, by chance) that they are mostly noise. It draws 2·perBin
+// examples per bin and makes one pass of the split-half estimator over
+// them (gram.Pass.RunSplit; s_k is its SplitResult.Signal).
 func SignalFractions(bg *gram.Pass, data diffusion.Dataset, bins weighting.Bins, perBin int, rng *rand.Rand) ([]float64, error) {
-	K := bins.K()
 	b := diffusion.DrawBins(rng, data, bins, 2*perBin) // bin k is rows 2k·n … 2(k+1)·n − 1
-	counts := make([]int, 2*K)
-	for i := range counts {
-		counts[i] = perBin
+	counts := make([]int, bins.K())
+	for k := range counts {
+		counts[k] = 2 * perBin
 	}
-	res, err := bg.Run(b, counts, nil)
+	res, err := bg.RunSplit(b, counts, nil)
 	if err != nil {
 		return nil, fmt.Errorf("reproduce: %w", err)
 	}
-	g, K2 := res.Gram, 2*K // g is (2K, 2K): group 2k is bin k's first half, 2k+1 its second
-	out := make([]float64, K)
-	for k := range out {
-		a, c := 2*k, 2*k+1
-		out[k] = g[a*K2+c] / ((g[a*K2+a] + g[c*K2+c]) / 2)
-	}
-	return out, nil
+	return res.Signal, nil
 }
 
 // MedianDiag returns the median of a Gram matrix's diagonal: the median

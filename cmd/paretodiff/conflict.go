@@ -36,7 +36,7 @@ type conflictOptions struct {
 	task                  string
 	fresh                 bool
 	probeSeed             uint64
-	gram                  string
+	gram, gramEstimator   string
 	heatmapSteps, figures string
 }
 
@@ -60,6 +60,15 @@ bin pairs with negative cosine (conflicting), the mean cosine by bin distance, t
 gradient norms √G_kk, and the Pareto weights w = argmin over the simplex of wᵀ(G + λI)w
 (Eq. 10–11) from each --method.
 
+The Gram of n = --per-bin examples per bin estimates the true gradients' Gram, but each
+diagonal entry G_kk carries its bin's sampling noise tr Σ_k/n, an extra, bin-dependent λ in
+Eq. 11. --gram-estimator split removes it: the same one pass over each bin's two halves
+(⌊n/2⌋ and ⌈n/2⌉ examples) gives the unbiased G_kl = ½(⟨g_kA, g_lB⟩ + ⟨g_kB, g_lA⟩), which
+is projected to the nearest positive semidefinite matrix before the cosines, statistics and
+Pareto weights; each probe then also logs every bin's signal fraction
+s_k = ⟨g_kA, g_kB⟩ / ½(‖g_kA‖² + ‖g_kB‖²) (near 1: signal, near 0: noise) and how far the
+projection moved G (needs --per-bin ≥ 2).
+
 With --checkpoint DIR it probes a trained run (its live weights, or --ema-weights) once, at the
 step of its checkpoint, on the run's own data, schedule and target: the training flags
 (--data, --width, --target, --steps, …) are not used then. Otherwise it trains as the train
@@ -67,7 +76,8 @@ command does (same flags, all below) and probes at step 0 and every --every step
 
 The probe log is a folder of probe.json (settings and bins), probes.jsonl (one JSON object
 per probe: step, losses, norms, negative_fraction, mean_cosine, min_cosine,
-cosine_by_distance, solutions with each method's weights w on the bins' losses, seconds),
+cosine_by_distance, solutions with each method's weights w on the bins' losses, seconds;
+with --gram-estimator split also signal and projection),
 gram/step-00001000.npy and cosine/step-00001000.npy for step 1000 (float64 K×K, numpy.load
 reads them). With
 --checkpoint it is --out itself; in training mode --out is a run folder (as train writes
@@ -106,6 +116,7 @@ Parameters (--params):
 	f.BoolVar(&o.fresh, "fresh", false, "draw a new probe batch at every probe (default: the same batch each time)")
 	f.Uint64Var(&o.probeSeed, "probe-seed", 0, "seed of the probe batches (default: --seed)")
 	f.StringVar(&o.gram, "gram", "auto", "how the Gram is formed: "+conflict.GramHelp)
+	f.StringVar(&o.gramEstimator, "gram-estimator", "plain", "how the Gram is estimated: "+conflict.EstimatorHelp)
 	f.StringVar(&o.heatmapSteps, "heatmap-steps", "", "steps whose cosine heat maps are drawn, comma-separated (default: first, middle, last)")
 	f.StringVar(&o.figures, "figures", "png", "figure format: png, svg, pdf or none")
 	return cmd
@@ -115,7 +126,7 @@ Parameters (--params):
 // --probe-seed is not given.
 func (o *conflictOptions) probeSpec(seed uint64) (conflict.ProbeSpec, error) {
 	ps := conflict.ProbeSpec{Name: probeName, Every: o.every, Bins: o.bins, PerBin: o.perBin, Params: o.params, Task: o.task,
-		Gram: o.gram, Lambda: o.lambda, Normalizer: o.normalize, Fresh: o.fresh, Seed: seed}
+		Gram: o.gram, GramEstimator: o.gramEstimator, Lambda: o.lambda, Normalizer: o.normalize, Fresh: o.fresh, Seed: seed}
 	if o.probeSeed != 0 {
 		ps.Seed = o.probeSeed
 	}
@@ -131,7 +142,7 @@ func (o *conflictOptions) probeSpec(seed uint64) (conflict.ProbeSpec, error) {
 
 // probeFlags maps the fields of a probe spec to their flags, for messages.
 var probeFlags = map[string]string{"bins": "--bins", "per_bin": "--per-bin", "normalizer": "--normalize", "lambda": "--lambda",
-	"methods": "--method", "task": "--task", "gram": "--gram", "every": "--every"}
+	"methods": "--method", "task": "--task", "gram": "--gram", "gram_estimator": "--gram-estimator", "every": "--every"}
 
 // probeError turns a probe spec's error into a usage error naming its flag.
 func probeError(err error) error {
@@ -180,6 +191,9 @@ func report(w io.Writer, r conflict.Record) {
 		r.Step, 100*r.Stats.NegativeFraction, r.Stats.MeanCosine, r.Stats.MinCosine)
 	for _, s := range r.Solutions {
 		fmt.Fprintf(w, "; %s w=%s", s.Method, fmtWeights(s.W))
+	}
+	if r.Projection != nil {
+		fmt.Fprintf(w, "; signal s=%s, PSD projection moved G by %.1f%%", fmtWeights(r.Signal), 100*r.Projection.Shift)
 	}
 	fmt.Fprintf(w, " (%.2fs)\n", r.Seconds)
 }

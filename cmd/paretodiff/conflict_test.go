@@ -9,6 +9,7 @@ import (
 	"github.com/paretodiff/paretodiff/conflict"
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/stretchr/testify/require"
+	"gonum.org/v1/gonum/mat"
 )
 
 // cliGramTol: the one-pass Gram of the CLI against its --gram reference,
@@ -86,6 +87,46 @@ func TestConflictCheckpoint(t *testing.T) {
 	require.Less(t, head.Stats.Norms[0], fast.Stats.Norms[0])
 }
 
+// --gram-estimator split while training and on a checkpoint: the log
+// names the estimator, every record has a PSD Gram, a signal fraction per
+// bin and the projection's statistics, the progress lines print them, and
+// the run resumes with the same flag (plain is another probe).
+func TestConflictGramEstimatorSplit(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	args := append(append([]string(nil), smallConflict...), "--steps", "10", "--every", "10", "--gram-estimator", "split",
+		"--progress", "lines", "--figures", "none", "--out", dir)
+	_, stderr, code := runCLI(t, args...)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stderr, "; signal s=[")
+	info, recs, err := conflict.ReadLog(filepath.Join(dir, "probes", "conflict"))
+	require.NoError(t, err)
+	require.Equal(t, "split", info.GramEstimator)
+	require.Len(t, recs, 2)
+	for _, r := range recs {
+		require.Len(t, r.Signal, 4)
+		require.NotNil(t, r.Projection)
+		var e mat.EigenSym
+		require.True(t, e.Factorize(r.Gram, false))
+		require.GreaterOrEqual(t, e.Values(nil)[0], -1e-12*mat.Norm(r.Gram, 2), "the projected Gram is PSD")
+		for _, s := range r.Signal {
+			require.LessOrEqual(t, s, 1.0)
+		}
+	}
+	_, stderr, code = runCLI(t, append(append([]string(nil), args...), "--resume", "--steps", "20")...)
+	require.Equal(t, 0, code, stderr)
+	_, stderr, code = runCLI(t, append(append([]string(nil), args...), "--resume", "--steps", "30", "--gram-estimator", "plain")...)
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "probe flags differ")
+
+	out := t.TempDir()
+	_, stderr, code = runCLI(t, "conflict", "--checkpoint", dir, "--bins", "t:4", "--per-bin", "5", "--gram-estimator", "split", "--figures", "none", "--out", out)
+	require.Equal(t, 0, code, stderr)
+	info, recs, err = conflict.ReadLog(out)
+	require.NoError(t, err)
+	require.Equal(t, "split", info.GramEstimator)
+	require.Len(t, recs[0].Signal, 4)
+}
+
 func TestConflictErrors(t *testing.T) {
 	out := t.TempDir()
 	for _, c := range []struct {
@@ -97,6 +138,8 @@ func TestConflictErrors(t *testing.T) {
 		{[]string{"--params", "block9.*"}, "matches no parameter"},
 		{[]string{"--lambda", "-1"}, "λ must be"},
 		{[]string{"--gram", "fast"}, "--gram"},
+		{[]string{"--gram-estimator", "halves"}, "--gram-estimator"},
+		{[]string{"--gram-estimator", "split", "--per-bin", "1"}, "--per-bin: the split estimator needs ≥ 2 examples per bin"},
 		{[]string{"--every", "0"}, "--every"},
 		{[]string{"--resume"}, "--resume: run:"},
 		{[]string{"--figures", "gif"}, "--figures"},

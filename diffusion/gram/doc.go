@@ -16,6 +16,15 @@
 // per bin); FromRows and Cosine turn gradient rows into a Gram matrix and
 // a Gram matrix into cosines; GroupByBin orders a batch's rows by bin.
 //
+// The Gram of n_k examples per bin is exact for the batch but, as an
+// estimate of the true gradients' Gram, its diagonal carries each bin's
+// sampling noise, E Ĝ_kk = ‖g_k‖² + tr Σ_k/n_k (Estimator Plain).
+// Pass.RunSplit (Estimator Split) makes the same one pass over the 2K
+// halves of the bins (Halves) and forms, with SplitFromHalves, the
+// unbiased split-half estimate ½(⟨ĝ_iA, ĝ_jB⟩ + ⟨ĝ_iB, ĝ_jA⟩), its
+// nearest PSD matrix (ProjectPSD) and each bin's signal fraction, next to
+// the plain Gram of the same batch.
+//
 // Invariants:
 //   - A batch given to Pass.Run or BinGradients has its rows grouped by
 //     bin, bins in order (GroupByBin and diffusion.DrawBins make them so);
@@ -28,6 +37,12 @@
 //     pass with the same coefficients; it agrees with the brute force to
 //     float32 rounding (1e-5 of √(G_kk·G_ll) on the float32 CPU backend,
 //     1e-6 on its float64 twin, tested).
+//   - A SplitResult's Raw has expectation G (no noise term on the
+//     diagonal) when each bin's examples are independent draws; its Gram
+//     is PSD and equals Raw when Raw is PSD; its Plain is Pass.Run's Gram
+//     of the same batch to rounding, and RunSplit leaves Pass.Run's
+//     training gradient bit for bit. A non-empty bin needs ≥ 2 examples
+//     for it (halves of ⌊n/2⌋ and ⌈n/2⌉).
 //   - On the CPU backends every function is deterministic: the same inputs
 //     give the same bits, whatever the number of threads (a golden test
 //     pins Pass.Run's).
