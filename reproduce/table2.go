@@ -32,16 +32,26 @@ type Table2Result struct {
 	Final [][]FinalStats
 }
 
-// Table2 trains (or takes from the cache) the min-SNR-γ models of the
-// paper's Table 2 and measures their final quality. It writes nothing
-// into the target's folder (Render does).
-func Table2(ctx context.Context, env *Env) (*Table2Result, error) {
-	sizes := ModelSizesFor(env.Scale)
+// table2Grid is table2's grid (its plan and its Compute): the paper's
+// targets with min-SNR-γ for every γ of Table2Gammas.
+func table2Grid(s Scale) gridPlan {
 	var specs []string
 	for _, g := range Table2Gammas {
 		specs = append(specs, GammaSpec(g))
 	}
-	g, err := TrainGrid(ctx, env, "table2", sizes, PaperTargets, specs)
+	return gridPlan{Sizes: ModelSizesFor(s), Targets: PaperTargets, Strategies: specs}
+}
+
+// planTable2 is table2's runs: its grid.
+func planTable2(env *Env) ([]CacheRun, error) { return table2Grid(env.Scale).plan(env) }
+
+// Table2 trains (or takes from the cache) the min-SNR-γ models of the
+// paper's Table 2 and measures their final quality. It writes nothing
+// into the target's folder (Render does).
+func Table2(ctx context.Context, env *Env) (*Table2Result, error) {
+	grid := table2Grid(env.Scale)
+	sizes, specs := grid.Sizes, grid.Strategies
+	g, err := grid.train(ctx, env, "table2")
 	if err != nil {
 		return nil, err
 	}
