@@ -10,7 +10,6 @@ import (
 
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/diffusion/nn"
-	"github.com/paretodiff/paretodiff/run"
 	"github.com/paretodiff/paretodiff/weighting"
 )
 
@@ -34,21 +33,17 @@ type FineTuneConfig struct {
 // run, Spec.Init) cached beside the model, so that a second call trains
 // nothing.
 func FineTune(ctx context.Context, env *Env, base *TrainedModel, cfg FineTuneConfig) (nn.Network, error) {
-	T := base.Spec.Train.T
-	if cfg.Lo < 0 || cfg.Hi > T || cfg.Lo >= cfg.Hi || cfg.Steps < 1 || cfg.Batch < 1 || !(cfg.LR > 0) {
-		return nil, fmt.Errorf("reproduce: fine-tuning on [%d, %d) of T=%d for %d steps of %d at lr %g", cfg.Lo, cfg.Hi, T, cfg.Steps, cfg.Batch, cfg.LR)
-	}
-	s := base.Spec
-	s.Train.Density = weighting.Range{Steps: T, Lo: cfg.Lo, Hi: cfg.Hi}.String()
-	s.Train.Batch, s.Train.Seed, s.Train.EvalSize = cfg.Batch, cfg.Seed, 1
-	s.Train.Optim.LR, s.Train.Optim.Warmup = cfg.LR, 0
-	s.Steps, s.Eval, s.Probes = cfg.Steps, run.EvalSpec{Every: cfg.Steps}, nil
-	s.Init = &run.InitSpec{From: filepath.Join("..", filepath.Base(base.Dir)), EMA: true}
-	dir, err := modelDir(env, fmt.Sprintf("%s_ft%d-%d", base.Label(), cfg.Lo, cfg.Hi), s)
+	c, err := fineTuneRun(base.Spec, filepath.Base(base.Dir), cfg)
 	if err != nil {
 		return nil, err
 	}
-	r, err := run.Train(ctx, dir, s, env.runOptions(0))
+	return fineTuned(ctx, env, c)
+}
+
+// fineTuned trains (or finds in the cache) a fine-tune and returns its
+// network (raw weights) on env's backend.
+func fineTuned(ctx context.Context, env *Env, c CacheRun) (nn.Network, error) {
+	r, _, err := c.train(ctx, env)
 	if err != nil {
 		return nil, err
 	}

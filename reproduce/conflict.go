@@ -164,13 +164,23 @@ type ConflictResult struct {
 	Stats []ConflictStats
 }
 
+// planConflict is conflict's run: the probed run of ProbeSizes (fig4's
+// too).
+func planConflict(env *Env) ([]CacheRun, error) {
+	return []CacheRun{ProbedRun(probeSizes[env.Scale].Spec(ModelSizesFor(env.Scale), env.Seed))}, nil
+}
+
 // Conflict trains (or takes from the cache) the probed training run and
 // summarises every probe over its draws (SummarizeConflict). It writes
 // nothing into the target's folder (Render does).
 func Conflict(ctx context.Context, env *Env) (*ConflictResult, error) {
 	ms, ps := ModelSizesFor(env.Scale), probeSizes[env.Scale]
+	runs, err := planConflict(env)
+	if err != nil {
+		return nil, err
+	}
 	env.Logf("conflict: probed training run")
-	run, err := TrainProbed(ctx, env, ps.Spec(ms, env.Seed))
+	run, err := TrainProbed(ctx, env, runs[0].Spec)
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,7 @@
 //     cores, minutes) and Paper (MNIST, larger, meant for a GPU). The sizes
 //     are tables in code (ModelSizesFor, each target's own) and every report
 //     prints the ones it used.
-//   - TrainModel trains one model of a ModelConfig and records, every
+//   - TrainModel trains one model of a run.Spec and records, every
 //     EvalEvery steps, the trainer's metrics (Fig. 6's x0-MSE by timestep
 //     range) and the sample quality of the EMA weights (Quality: sliced
 //     Wasserstein distance to real data for toy data). TrainGrid trains a
@@ -38,6 +38,17 @@
 //     WeightingObjectives (fig4: Eq. 11 of closed forms and solvers) and
 //     SummarizeConflict, CosineDistanceSlope (conflict). The notebooks
 //     (notebooks/) tell each target's story with them.
+//   - The model cache and sweeps: every run a target trains is a CacheRun
+//     (ModelRun, ProbedRun, FineTuneRun: its kind, label and spec; Key is
+//     its folder). Each target declares its runs (Target.Plan) and its
+//     Compute takes its specs from there. Plan lists the runs of several
+//     targets, each once, in an order in which each can be trained
+//     (PlannedRun, the JSON lines of `paretodiff reproduce plan`;
+//     WritePlan, ReadPlannedRun, Find), and TrainPlanned trains one of
+//     them with what it needs (`reproduce train-one`), so that the runs
+//     of a scale can be trained as a sweep on many machines; the targets
+//     then find them in the cache and only analyse (Env.CachedOnly makes
+//     a missing run an error instead of training it).
 //   - `paretodiff demo`, the end-to-end tour, is package demo: it runs in
 //     an Env and uses ModelSizes, PaperStrategies, WeightsFigure,
 //     Fig6Labels, SizesTable and Table from here (this package does not
@@ -51,13 +62,23 @@
 //     The same seed, scale and backend give byte-identical CSV files
 //     (reports also hold wall times, which vary).
 //   - Models are cached in Out/models/<label>_<hash>/ (Env.Models moves
-//     the cache), the hash taken over the full ModelConfig; a cached
-//     model is used only when its
-//     model.json, written last, holds the same configuration. So fig5, fig6
-//     and table2 (and fig2's base model) share models within and across
-//     runs, and no model is trained twice for the same configuration.
-//     A probed run is cached the same way in
-//     Out/models/<label>_probe_<hash>/ (complete once run.json exists).
+//     the cache), the hash taken over the full run.Spec; a cached run is
+//     used only when it is complete (done.json, written last) and holds
+//     the same spec. So fig5, fig6 and table2 (and fig2's base model)
+//     share models within and across runs, and no model is trained twice
+//     for the same spec. A probed run is cached the same way in
+//     Out/models/<label>_probe_<hash>/, a fine-tune in
+//     Out/models/<base label>_ft<lo>-<hi>_<hash>/, starting from its base's
+//     folder, which must be complete.
+//   - Every run of the cache is trained under an exclusive lock on
+//     Out/models/<key>.lock (package internal/filelock), held from the
+//     check of the cache to the end of training: processes sharing the
+//     cache never train one folder at once; a second one waits, then finds
+//     the run complete. Lock files stay (removing one would break the
+//     exclusion).
+//   - A target's Plan covers its Compute: once the runs of its plan are
+//     trained, Compute trains nothing and uses exactly those runs
+//     (TestPlanCoversCompute checks every target).
 //   - Every file is written atomically (internal/atomicfile): a cancelled
 //     run leaves complete files or none. A model interrupted while training
 //     keeps its last checkpoint and progress.json and resumes from them;

@@ -83,8 +83,12 @@ type Fig2Result struct {
 // each (LossChanges) on the same examples.
 func Fig2(ctx context.Context, env *Env) (*Fig2Result, error) {
 	ms, fs := ModelSizesFor(env.Scale), Fig2SizesFor(env.Scale)
+	runs, err := planFig2(env)
+	if err != nil {
+		return nil, err
+	}
 	env.Logf("fig2: base model")
-	base, err := TrainModel(ctx, env, ms.Model(fs.Target, fs.Strategy, env.Seed, env.Seed))
+	base, err := TrainModel(ctx, env, runs[0].Spec)
 	if err != nil {
 		return nil, err
 	}
@@ -97,13 +101,29 @@ func Fig2(ctx context.Context, env *Env) (*Fig2Result, error) {
 	for i := range res.Runs {
 		r := &res.Runs[i]
 		env.Logf("fig2: [%d/%d] fine-tuning on %s for %d steps", i+1, len(res.Runs), r.Name, fs.FineTuneSteps)
-		net, err := FineTune(ctx, env, base, FineTuneConfig{Lo: r.Lo, Hi: r.Hi, Steps: fs.FineTuneSteps, Batch: fs.FineTuneBatch, LR: fs.FineTuneLR, Seed: env.Seed + fig2FineTuneSeed + uint64(i)})
+		net, err := fineTuned(ctx, env, runs[1+i])
 		if err != nil {
 			return nil, err
 		}
 		r.Changes = LossChanges(ts, before, losses(net))
 	}
 	return res, nil
+}
+
+// planFig2 is fig2's runs: the base model, then its fine-tune on each run
+// of fig2Runs in order (fine-tune i with seed Seed + fig2FineTuneSeed + i).
+func planFig2(env *Env) ([]CacheRun, error) {
+	ms, fs := ModelSizesFor(env.Scale), Fig2SizesFor(env.Scale)
+	base := ModelRun(ms.Model(fs.Target, fs.Strategy, env.Seed, env.Seed))
+	runs := []CacheRun{base}
+	for i, r := range fig2Runs(ms.T) {
+		ft, err := FineTuneRun(base, FineTuneConfig{Lo: r.Lo, Hi: r.Hi, Steps: fs.FineTuneSteps, Batch: fs.FineTuneBatch, LR: fs.FineTuneLR, Seed: env.Seed + fig2FineTuneSeed + uint64(i)})
+		if err != nil {
+			return nil, err
+		}
+		runs = append(runs, ft)
+	}
+	return runs, nil
 }
 
 // fig2Runs are the fine-tuning runs of T timesteps: one per bin of

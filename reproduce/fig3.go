@@ -188,8 +188,12 @@ type Fig3Result struct {
 // training data, and normalises the closed forms to the study's bins.
 func Fig3(ctx context.Context, env *Env) (*Fig3Result, error) {
 	ms, fs := ModelSizesFor(env.Scale), fig3Sizes[env.Scale]
+	runs, err := planFig3(env)
+	if err != nil {
+		return nil, err
+	}
 	env.Logf("fig3: model")
-	m, err := TrainModel(ctx, env, ms.Model(fs.Target, fs.Strategy, env.Seed, env.Seed))
+	m, err := TrainModel(ctx, env, runs[0].Spec)
 	if err != nil {
 		return nil, err
 	}
@@ -210,6 +214,12 @@ func Fig3(ctx context.Context, env *Env) (*Fig3Result, error) {
 		res.Closed = append(res.Closed, conflict.BinWeights(weighting.MustParse(spec), nil, obj.Schedule, study.Bins))
 	}
 	return res, nil
+}
+
+// planFig3 is fig3's run: the model of Fig3Sizes' Target and Strategy.
+func planFig3(env *Env) ([]CacheRun, error) {
+	ms, fs := ModelSizesFor(env.Scale), fig3Sizes[env.Scale]
+	return []CacheRun{ModelRun(ms.Model(fs.Target, fs.Strategy, env.Seed, env.Seed))}, nil
 }
 
 // fig3Objective is the model's loss on its raw weights (the ones the

@@ -174,6 +174,11 @@ type Fig4Result struct {
 	Main, Zero, Sweep []Fig4Point
 }
 
+// planFig4 is fig4's run: the probed run of ProbeSizes (conflict's too).
+func planFig4(env *Env) ([]CacheRun, error) {
+	return []CacheRun{ProbedRun(probeSizes[env.Scale].Spec(ModelSizesFor(env.Scale), env.Seed))}, nil
+}
+
 // Fig4 computes fig4: it trains (or reuses) the probed run (TrainProbed of
 // ProbeSizes), normalises the closed forms to its bins
 // (conflict.BinWeights) and evaluates them and the solvers' weights on
@@ -181,8 +186,12 @@ type Fig4Result struct {
 // λ = 0, and at the last probe for every ρ of RhoGrid.
 func Fig4(ctx context.Context, env *Env) (*Fig4Result, error) {
 	ms, ps, fs := ModelSizesFor(env.Scale), probeSizes[env.Scale], fig4Sizes[env.Scale]
+	runs, err := planFig4(env)
+	if err != nil {
+		return nil, err
+	}
 	env.Logf("fig4: probed training run")
-	probed, err := TrainProbed(ctx, env, ps.Spec(ms, env.Seed))
+	probed, err := TrainProbed(ctx, env, runs[0].Spec)
 	if err != nil {
 		return nil, err
 	}

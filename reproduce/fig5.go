@@ -78,13 +78,22 @@ type Comparison struct {
 	Diff, SE   float64
 }
 
+// fig5Grid is fig5's grid (its plan and its Compute): the paper's
+// targets and strategies.
+func fig5Grid(s Scale) gridPlan {
+	return gridPlan{Sizes: ModelSizesFor(s), Targets: PaperTargets, Strategies: PaperStrategies}
+}
+
+// planFig5 is fig5's runs: its grid.
+func planFig5(env *Env) ([]CacheRun, error) { return fig5Grid(env.Scale).plan(env) }
+
 // Fig5 trains (or takes from the cache) the grid of the paper's Fig. 5,
 // draws the final samples of its first seed and measures the primary
 // test, min-SNR-5's speed-ups and every configuration's final quality. It
 // writes nothing into the target's folder (Render does).
 func Fig5(ctx context.Context, env *Env) (*Fig5Result, error) {
-	sizes := ModelSizesFor(env.Scale)
-	g, err := TrainGrid(ctx, env, "fig5", sizes, PaperTargets, PaperStrategies)
+	grid := fig5Grid(env.Scale)
+	g, err := grid.train(ctx, env, "fig5")
 	if err != nil {
 		return nil, err
 	}

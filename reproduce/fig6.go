@@ -49,12 +49,18 @@ type Fig6Result struct {
 	PerSeed, TailSE [][][][]float64
 }
 
+// fig6Grid is fig6's grid (its plan and its Compute): fig5's.
+func fig6Grid(s Scale) gridPlan { return fig5Grid(s) }
+
+// planFig6 is fig6's runs: its grid.
+func planFig6(env *Env) ([]CacheRun, error) { return fig6Grid(env.Scale).plan(env) }
+
 // Fig6 trains (or takes from the cache) the grid of the paper's Fig. 6 and
 // measures the final x0-MSE of every target, strategy, range and seed. It
 // writes nothing into the target's folder (Render does).
 func Fig6(ctx context.Context, env *Env) (*Fig6Result, error) {
-	sizes := ModelSizesFor(env.Scale)
-	g, err := TrainGrid(ctx, env, "fig6", sizes, PaperTargets, PaperStrategies)
+	grid := fig6Grid(env.Scale)
+	g, err := grid.train(ctx, env, "fig6")
 	if err != nil {
 		return nil, err
 	}

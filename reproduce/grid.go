@@ -33,23 +33,51 @@ type ModelGrid struct {
 // the scale's sizes: training seeds env.Seed, env.Seed+1, …
 // (sizes.SeedsFor(target) of them) and quality measured with env.Seed.
 func TrainGrid(ctx context.Context, env *Env, prefix string, sizes ModelSizes, targets, strategies []string) (*ModelGrid, error) {
-	g := newGrid(sizes, targets, strategies, env.Seed)
-	var specs []run.Spec
-	var keys [][3]string
-	for _, tg := range targets {
-		for _, st := range strategies {
-			for _, sd := range g.SeedsOf(tg) {
-				specs = append(specs, sizes.Model(tg, st, sd, env.Seed))
-				keys = append(keys, [3]string{tg, st, fmt.Sprint(sd)})
+	return gridPlan{Sizes: sizes, Targets: targets, Strategies: strategies}.train(ctx, env, prefix)
+}
+
+// gridPlan is a grid as a target declares it: the sizes, targets and
+// strategies; the seeds follow from the Env's (ModelSizes.seeds, per
+// target). A grid target's plan and its Compute both take the grid from
+// one function (fig5Grid, …), so that they cannot differ.
+type gridPlan struct {
+	Sizes               ModelSizes
+	Targets, Strategies []string
+}
+
+// runs are the grid's models, target by target, strategy by strategy,
+// seed by seed (training seeds seed, seed+1, …; quality measured with
+// seed).
+func (p gridPlan) runs(seed uint64) []CacheRun {
+	var out []CacheRun
+	for _, tg := range p.Targets {
+		for _, st := range p.Strategies {
+			for _, sd := range p.Sizes.seeds(seed, tg) {
+				out = append(out, ModelRun(p.Sizes.Model(tg, st, sd, seed)))
 			}
 		}
+	}
+	return out
+}
+
+// plan is the grid's runs with env's seed, as a Target.Plan.
+func (p gridPlan) plan(env *Env) ([]CacheRun, error) { return p.runs(env.Seed), nil }
+
+// train trains (or loads) the grid's runs (TrainGrid).
+func (p gridPlan) train(ctx context.Context, env *Env, prefix string) (*ModelGrid, error) {
+	g := newGrid(p.Sizes, p.Targets, p.Strategies, env.Seed)
+	runs := p.runs(env.Seed)
+	specs := make([]run.Spec, len(runs))
+	for i, c := range runs {
+		specs[i] = c.Spec
 	}
 	ms, err := TrainModels(ctx, env, prefix, specs)
 	if err != nil {
 		return nil, err
 	}
 	for i, m := range ms {
-		g.models[keys[i]] = m
+		tr := specs[i].Train // as declared: the grid's own names
+		g.models[[3]string{tr.Target, tr.Weighting, fmt.Sprint(tr.Seed)}] = m
 	}
 	return g, nil
 }

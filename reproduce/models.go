@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -19,17 +18,6 @@ import (
 func ModelLabel(s run.Spec) string {
 	w := strings.NewReplacer(":", "-", ",", "-", "/", "-", "=", "-").Replace(s.Train.Weighting)
 	return fmt.Sprintf("%s_%s_s%d", s.Train.Target, w, s.Train.Seed)
-}
-
-// modelDir is the cache folder of a model's run: the label and the spec's
-// hash (run.Spec.Hash), so that two equal specs share a folder and any
-// change of the spec gets a new one.
-func modelDir(env *Env, label string, s run.Spec) (string, error) {
-	h, err := s.Hash()
-	if err != nil {
-		return "", fmt.Errorf("reproduce: model %s: %w", label, err)
-	}
-	return filepath.Join(env.ModelsDir(), label+"_"+h), nil
 }
 
 // QualityPoint is the sample quality measured at a training step.
@@ -143,43 +131,18 @@ func validateModel(s run.Spec) error {
 // by training it (resuming an interrupted run of it), a run (package run)
 // that records the metrics and the sample quality of the EMA weights every
 // Eval.Every steps and Repeats quality values at the last step, with a
-// checkpoint at every record.
+// checkpoint at every record. Its folder is ModelRun(spec).Key().
 func TrainModel(ctx context.Context, env *Env, spec run.Spec) (*TrainedModel, error) {
-	if err := validateModel(spec); err != nil {
-		return nil, err
-	}
-	label := ModelLabel(spec)
-	dir, err := modelDir(env, label, spec)
+	r, wall, err := ModelRun(spec).train(ctx, env)
 	if err != nil {
 		return nil, err
-	}
-	q, err := env.quality(ctx, spec)
-	if err != nil {
-		return nil, err
-	}
-	start, last := time.Now(), time.Now()
-	opt := env.runOptions(spec.Eval.Every)
-	opt.Quality = q
-	opt.OnRecord = func(r run.Record) error {
-		rate := float64(spec.Eval.Every) / time.Since(last).Seconds()
-		last = time.Now()
-		env.Logf("  model %s: step %d/%d  %s %.4g  (%.0f steps/s with evaluation)", label, r.Step, spec.Steps, r.Quality.Metric, r.Quality.Value, rate)
-		return nil
-	}
-	r, err := run.Train(ctx, dir, spec, opt)
-	if err != nil {
-		return nil, err
-	}
-	env.count(r.Cached)
-	if r.Cached {
-		env.Logf("  model %s: reusing %s", label, dir)
 	}
 	m, err := modelOf(r)
 	if err != nil {
 		return nil, err
 	}
 	if !r.Cached {
-		m.TrainTime = time.Since(start)
+		m.TrainTime = wall
 	}
 	return m, nil
 }

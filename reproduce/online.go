@@ -63,19 +63,28 @@ type OnlineResult struct {
 // with the closed forms at equal steps and at equal time. It writes
 // nothing into the target's folder (Render does).
 func Online(ctx context.Context, env *Env) (*OnlineResult, error) {
-	sizes := ModelSizesFor(env.Scale)
-	strategies := append(slices.Clone(OnlineStrategies), onlineComparators...)
-	g, err := TrainGrid(ctx, env, "online", sizes, []string{PrimaryTarget}, strategies)
+	grid := onlineGrid(env.Scale)
+	g, err := grid.train(ctx, env, "online")
 	if err != nil {
 		return nil, err
 	}
 	env.Logf("online: timing %d steps of each weighting side by side, %d rounds", onlineCostSteps[env.Scale], onlineCostRounds)
-	cost, err := onlineCost(ctx, env, sizes)
+	cost, err := onlineCost(ctx, env, grid.Sizes)
 	if err != nil {
 		return nil, err
 	}
 	return onlineOf(g, cost, env.Scale), nil
 }
+
+// onlineGrid is the online target's grid (its plan and its Compute):
+// PrimaryTarget with the online weightings and their comparators.
+func onlineGrid(s Scale) gridPlan {
+	return gridPlan{Sizes: ModelSizesFor(s), Targets: []string{PrimaryTarget}, Strategies: append(slices.Clone(OnlineStrategies), onlineComparators...)}
+}
+
+// planOnline is the online target's runs: its grid (the timed runs of the
+// cost measurement are not cached).
+func planOnline(env *Env) ([]CacheRun, error) { return onlineGrid(env.Scale).plan(env) }
 
 // onlineOf compares the online weightings on a trained grid, given their
 // measured step costs.

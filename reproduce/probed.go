@@ -69,41 +69,24 @@ func validateProbed(s run.Spec) error {
 // TrainProbed returns the probed run of a spec: from the cache in
 // env.ModelsDir() when a complete run of the same spec is there, otherwise
 // by training it (package run: the probes at step 0 and every Every
-// steps, a checkpoint at every probe, resumed if interrupted).
+// steps, a checkpoint at every probe, resumed if interrupted). Its folder
+// is ProbedRun(spec).Key().
 func TrainProbed(ctx context.Context, env *Env, spec run.Spec) (*ProbeRun, error) {
-	if err := validateProbed(spec); err != nil {
-		return nil, err
-	}
-	label := ModelLabel(spec)
-	dir, err := modelDir(env, label+"_probe", spec)
+	r, wall, err := ProbedRun(spec).train(ctx, env)
 	if err != nil {
 		return nil, err
 	}
-	every := spec.Probes[0].Every
-	opt := env.runOptions(every)
-	start, last, lastStep := time.Now(), time.Now(), 0
-	first := spec.Probes[0].Name
-	opt.OnProbe = func(name string, rec conflict.Record) error {
-		if name == first && rec.Step > 0 {
-			rate := float64(rec.Step-lastStep) / time.Since(last).Seconds()
-			env.Logf("  probed run %s: step %d/%d probed (%.0f steps/s with probes)", label, rec.Step, spec.Steps, rate)
-		}
-		if name == first {
-			last, lastStep = time.Now(), rec.Step
-		}
-		return nil
-	}
-	r, err := run.Train(ctx, dir, spec, opt)
-	if err != nil {
-		return nil, err
-	}
-	env.count(r.Cached)
-	if r.Cached {
-		env.Logf("  probed run %s: reusing %s", label, dir)
-	}
+	return probeRunOf(r, wall)
+}
+
+// probeRunOf reads a probed run from its run folder, with the wall time
+// of its training session (0 if it was cached): every probe's log, which
+// must hold a record at step 0 and at every interval.
+func probeRunOf(r *run.Run, wall time.Duration) (*ProbeRun, error) {
+	label, dir, spec := ModelLabel(r.Spec), r.Dir, r.Spec
 	p := &ProbeRun{Spec: r.Spec, Dir: r.Dir, Cached: r.Cached, TrainTime: r.TrainTime}
 	if !r.Cached {
-		p.TrainTime = time.Since(start)
+		p.TrainTime = wall
 	}
 	for i, ps := range r.Spec.Probes {
 		info, recs, err := r.Probe(ps.Name)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -77,7 +78,13 @@ type Env struct {
 	// ("": the classifier package's default, shared between runs).
 	ClassifierDir string
 
-	trained, reused int // models TrainModel trained and took from the cache
+	// CachedOnly forbids training: a run that the model cache does not
+	// hold complete is an error wrapping ErrNotCached (the analysis after
+	// a sweep of `reproduce train-one` must train nothing).
+	CachedOnly bool
+
+	trained, reused int             // runs of the cache trained and found complete
+	used            map[string]bool // their keys
 	logMu           sync.Mutex
 	qmu             sync.Mutex
 	qualities       map[string]run.QualityMeasure // by spec, see quality
@@ -109,16 +116,16 @@ func (e *Env) ModelsDir() string {
 	return filepath.Join(e.Out, "models")
 }
 
-// counts returns how many models TrainModel has trained and reused with
-// this Env.
+// counts returns how many runs of the model cache (models, probed runs,
+// fine-tunes) this Env has trained and found complete.
 func (e *Env) counts() (trained, reused int) {
 	e.logMu.Lock()
 	defer e.logMu.Unlock()
 	return e.trained, e.reused
 }
 
-// count records a model trained (or reused).
-func (e *Env) count(cached bool) {
+// count records a run of the cache trained (or found complete).
+func (e *Env) count(key string, cached bool) {
 	e.logMu.Lock()
 	defer e.logMu.Unlock()
 	if cached {
@@ -126,6 +133,18 @@ func (e *Env) count(cached bool) {
 	} else {
 		e.trained++
 	}
+	if e.used == nil {
+		e.used = map[string]bool{}
+	}
+	e.used[key] = true
+}
+
+// usedKeys returns the keys of the runs of the cache this Env has trained
+// or found complete.
+func (e *Env) usedKeys() map[string]bool {
+	e.logMu.Lock()
+	defer e.logMu.Unlock()
+	return maps.Clone(e.used)
 }
 
 // Logf writes one progress line to Log.
@@ -148,6 +167,12 @@ type Target struct {
 	// models it needs in the model cache) and returns it as a typed Result;
 	// it writes nothing into the target's folder.
 	Compute func(ctx context.Context, env *Env) (Result, error)
+	// Plan lists the runs of the model cache Compute trains or reuses, in
+	// an order in which each can be trained (a fine-tune after its base);
+	// nil for a target that trains nothing. Compute takes its specs from
+	// it, so that after the plan is trained (Plan, TrainPlanned) Compute
+	// trains nothing.
+	Plan func(env *Env) ([]CacheRun, error)
 }
 
 // Result is what a target measured. Render draws it: it writes the
@@ -175,14 +200,14 @@ func resultOf[R Result](compute func(ctx context.Context, env *Env) (R, error)) 
 // the conflict study.
 var targets = []Target{
 	{Name: "weights", Title: "loss weights of the four strategies for ε, x0 and v", Compute: resultOf(Weights)},
-	{Name: "fig2", Title: "fine-tuning on one timestep bin: loss change at every timestep", Compute: resultOf(Fig2)},
-	{Name: "fig3", Title: "UGD weights against the number of samples per timestep bin", Compute: resultOf(Fig3)},
-	{Name: "fig4", Title: "Eq. 11 objective of constant, SNR, max-SNR, min-SNR and UGD weights", Compute: resultOf(Fig4)},
-	{Name: "fig5", Title: "sample quality against training steps, 4 strategies × 3 targets", Compute: resultOf(Fig5)},
-	{Name: "fig6", Title: "unweighted x0-MSE by timestep range over training", Compute: resultOf(Fig6)},
-	{Name: "table2", Title: "min-SNR-γ for γ ∈ {1, 5, 10, 20}: final sample quality", Compute: resultOf(Table2)},
-	{Name: "conflict", Title: "gradient conflict between timestep bins over training (cosines by distance)", Compute: resultOf(Conflict)},
-	{Name: "online", Title: "online Pareto weighting against min-SNR-5 and constant, at equal steps and equal time", Compute: resultOf(Online)},
+	{Name: "fig2", Title: "fine-tuning on one timestep bin: loss change at every timestep", Compute: resultOf(Fig2), Plan: planFig2},
+	{Name: "fig3", Title: "UGD weights against the number of samples per timestep bin", Compute: resultOf(Fig3), Plan: planFig3},
+	{Name: "fig4", Title: "Eq. 11 objective of constant, SNR, max-SNR, min-SNR and UGD weights", Compute: resultOf(Fig4), Plan: planFig4},
+	{Name: "fig5", Title: "sample quality against training steps, 4 strategies × 3 targets", Compute: resultOf(Fig5), Plan: planFig5},
+	{Name: "fig6", Title: "unweighted x0-MSE by timestep range over training", Compute: resultOf(Fig6), Plan: planFig6},
+	{Name: "table2", Title: "min-SNR-γ for γ ∈ {1, 5, 10, 20}: final sample quality", Compute: resultOf(Table2), Plan: planTable2},
+	{Name: "conflict", Title: "gradient conflict between timestep bins over training (cosines by distance)", Compute: resultOf(Conflict), Plan: planConflict},
+	{Name: "online", Title: "online Pareto weighting against min-SNR-5 and constant, at equal steps and equal time", Compute: resultOf(Online), Plan: planOnline},
 }
 
 // Targets returns every target in the order All runs them.

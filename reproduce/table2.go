@@ -49,16 +49,34 @@ type Table2Robustness struct {
 	BestGamma                   float64
 }
 
+// table2Grid is table2's grid of min-SNR-γ models (its plan and its
+// Compute): the paper's targets with min-SNR-γ for every γ of
+// Table2Gammas.
+func table2Grid(s Scale) gridPlan {
+	return gridPlan{Sizes: ModelSizesFor(s), Targets: PaperTargets, Strategies: table2Specs()}
+}
+
+// table2Strategies is the grid the primary test compares the spread over
+// γ with: fig5's strategies on PrimaryTarget (the same models as fig5's).
+func table2Strategies(s Scale) gridPlan {
+	return gridPlan{Sizes: ModelSizesFor(s), Targets: []string{PrimaryTarget}, Strategies: PaperStrategies}
+}
+
+// planTable2 is table2's runs: both grids.
+func planTable2(env *Env) ([]CacheRun, error) {
+	return append(table2Grid(env.Scale).runs(env.Seed), table2Strategies(env.Scale).runs(env.Seed)...), nil
+}
+
 // Table2 trains (or takes from the cache) the min-SNR-γ models of the
-// paper's Table 2 and fig5's strategy grid, and measures their final
-// quality. It writes nothing into the target's folder (Render does).
+// paper's Table 2 and fig5's strategy grid on PrimaryTarget, and measures
+// their final quality. It writes nothing into the target's folder (Render
+// does).
 func Table2(ctx context.Context, env *Env) (*Table2Result, error) {
-	sizes := ModelSizesFor(env.Scale)
-	g, err := TrainGrid(ctx, env, "table2", sizes, PaperTargets, table2Specs())
+	g, err := table2Grid(env.Scale).train(ctx, env, "table2")
 	if err != nil {
 		return nil, err
 	}
-	st, err := TrainGrid(ctx, env, "table2", sizes, []string{PrimaryTarget}, PaperStrategies)
+	st, err := table2Strategies(env.Scale).train(ctx, env, "table2")
 	if err != nil {
 		return nil, err
 	}

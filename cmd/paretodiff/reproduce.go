@@ -17,9 +17,9 @@ import (
 func init() { register(newReproduceCmd) }
 
 type reproduceOptions struct {
-	scale, device, out, mnistDir string
-	seed                         uint64
-	quiet                        bool
+	scale, device, out, models, mnistDir string
+	seed                                 uint64
+	quiet, cachedOnly                    bool
 }
 
 func newReproduceCmd() *cobra.Command {
@@ -47,7 +47,14 @@ Trained models are cached in OUT/models/ by their full configuration and reused:
 fig6 and table2 share models, fig3 analyses one of them, fig4 and conflict share one
 probed training run, and a second run with the same settings trains nothing.
 An interrupted run (Ctrl-C) keeps its checkpoints and resumes where it stopped; files are
-written atomically, so none is ever half-written. The same --seed gives the same CSVs.`,
+written atomically, so none is ever half-written. The same --seed gives the same CSVs.
+
+On many machines (the paper scale): "reproduce plan" lists the runs the targets train,
+"reproduce train-one" trains one of them into a shared model cache (one task of a job
+array), and "reproduce NAME... --cached-only" then only analyses. Processes sharing the
+cache take turns on each run (a lock file beside its folder). The Slurm job array
+scripts/slurm/reproduce-array.sbatch and the Kubernetes Indexed Job
+deploy/k8s/reproduce-indexed-job.yaml do this.`,
 		Example: `  paretodiff reproduce weights --out repro
   paretodiff reproduce fig2 fig5 --scale quick --out repro
   paretodiff reproduce all --scale paper --device cuda --out repro-paper`,
@@ -62,7 +69,10 @@ written atomically, so none is ever half-written. The same --seed gives the same
 	f.StringVar(&o.out, "out", "reproduce-out", "output folder (one subfolder per target, models/ for the model cache)")
 	f.Uint64Var(&o.seed, "seed", 1, "random seed of every model, batch and sample")
 	f.StringVar(&o.mnistDir, "mnist-dir", "", "folder with the MNIST IDX files for --scale paper (default: the GoMNIST module in the Go module cache, or $"+data.MNISTEnv+")")
+	f.StringVar(&o.models, "models", "", "the model cache (default OUT/models), shared with train-one")
+	f.BoolVar(&o.cachedOnly, "cached-only", false, "train nothing: a run missing from the model cache is an error (the analysis after a sweep)")
 	f.BoolVar(&o.quiet, "quiet", false, "print only the summary, no progress lines")
+	cmd.AddCommand(newReproducePlanCmd(), newReproduceTrainOneCmd())
 	return cmd
 }
 
@@ -101,7 +111,7 @@ func (o *reproduceOptions) run(ctx context.Context, args []string, stdout, stder
 	if err != nil {
 		return usagef("--scale: %v", err)
 	}
-	env := &reproduce.Env{Scale: scale, Seed: o.seed, MNISTDir: o.mnistDir}
+	env := &reproduce.Env{Scale: scale, Seed: o.seed, MNISTDir: o.mnistDir, Models: o.models, CachedOnly: o.cachedOnly}
 	ctx, stop, err := setUpEnv(ctx, env, o.out, o.device, o.quiet, stderr)
 	if err != nil {
 		return err

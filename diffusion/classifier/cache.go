@@ -20,6 +20,7 @@ import (
 	"github.com/paretodiff/paretodiff/diffusion/metrics"
 	"github.com/paretodiff/paretodiff/diffusion/nn"
 	"github.com/paretodiff/paretodiff/internal/atomicfile"
+	"github.com/paretodiff/paretodiff/internal/filelock"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -97,6 +98,32 @@ type cacheHeader struct {
 	StatsN   int `json:"stats_n"`
 }
 
+// lockCache takes the lock of a cache file (path + ".lock"), so that of
+// the processes sharing a cache folder (a sweep's tasks on a shared
+// volume) one trains a missing classifier and the others wait for it and
+// load it, rather than each training its own. Where the folder cannot
+// hold a lock file (read-only, no file locks) it goes on without one: the
+// classifier is then trained as if the cache were private. Only a
+// cancelled wait is an error.
+func lockCache(ctx context.Context, dir, path string, log io.Writer) (unlock func(), err error) {
+	none := func() {}
+	if os.MkdirAll(dir, 0o755) != nil {
+		return none, nil
+	}
+	l, err := filelock.Acquire(ctx, path+".lock", func(holder string) {
+		if log != nil {
+			fmt.Fprintf(log, "classifier: another process is training it (%s holds %s.lock); waiting\n", holder, path)
+		}
+	})
+	switch {
+	case err == nil:
+		return func() { l.Release() }, nil
+	case ctx.Err() != nil:
+		return nil, err
+	}
+	return none, nil
+}
+
 // cacheKey names the cache file of a configuration and its data: the first
 // 16 hex digits of SHA-256 over the format, the configuration's JSON and
 // the two data digests.
@@ -131,6 +158,11 @@ func MNIST(ctx context.Context, be nn.Backend, train, test *data.MNIST, opts *Op
 	}
 	trainD, testD := train.Digest(), test.Digest()
 	path := filepath.Join(dir, "mnist-classifier-"+cacheKey(cfg, trainD, testD)+".bin")
+	unlock, err := lockCache(ctx, dir, path, o.Log)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	m, err := Load(path, be)
 	if err == nil {
 		if reason := m.mismatch(cfg, trainD, testD); reason != "" {

@@ -34,6 +34,10 @@
 //     check — magic, checksum, sizes, configuration, data digests, finite
 //     weights — is never used: the classifier is retrained and the file
 //     replaced atomically.
+//   - Processes sharing a cache folder take turns on a cache file (a lock
+//     file beside it, package internal/filelock): one trains a missing
+//     classifier, the others wait and load it, so that every model of a
+//     sweep is measured with the same classifier.
 //   - Eval is row-independent: features and probabilities of a row do not
 //     depend on the other rows or the batch size.
 package classifier

@@ -17,14 +17,16 @@ package readme
 //
 //   - `go run ./cmd/paretodiff` is the built paretodiff;
 //   - demo gets --size smoke (its hidden test size) and reproduce
-//     --scale smoke, in place of quick;
+//     --scale smoke, in place of quick or paper (every --scale of the line:
+//     a pipeline of reproduce plan and reproduce train-one);
 //   - train and conflict (while training) get --steps N/1000 (at least 1;
 //     5 where --steps is not given) and --every N/1000 (at least 1);
 //   - an input named as .../step-NNNNNNNN.npy is the last such file in its
 //     folder (the step numbers shrink with the sizes).
 //
 // Not run, with the reason printed: lines that need a GPU (--device cuda),
-// the network (go install), a second build of the repository (go build,
+// a cluster (sbatch, kubectl, bash scripts/slurm/...), the network (go
+// install), a second build of the repository (go build,
 // go test, scripts/gpu-check.sh and what it builds) or minutes of training
 // (go run ./notebooks/NAME: each notebook's own test runs it at smoke
 // scale; here only its folder is checked). For every command, run or not,
@@ -446,6 +448,24 @@ func setFlag(args []string, name, v string) []string {
 	return append(args, "--"+name, v)
 }
 
+// setEveryFlag sets every --name of args to v (a line may pipe one
+// command into another), appending it when absent.
+func setEveryFlag(args []string, name, v string) []string {
+	found := false
+	for i, a := range args {
+		switch {
+		case a == "--"+name && i+1 < len(args):
+			args[i+1], found = v, true
+		case strings.HasPrefix(a, "--"+name+"="):
+			args[i], found = "--"+name+"="+v, true
+		}
+	}
+	if !found {
+		args = append(args, "--"+name, v)
+	}
+	return args
+}
+
 // shrink divides a step count by 1000, keeping at least 1.
 func shrink(t *testing.T, c command, v string) string {
 	n, err := strconv.Atoi(v)
@@ -460,6 +480,8 @@ func tiny(t *testing.T, c command) (args []string, skip string) {
 		return nil, "needs a GPU"
 	}
 	switch {
+	case args[0] == "sbatch" || args[0] == "kubectl" || args[0] == "bash" && len(args) > 1 && strings.HasPrefix(args[1], "scripts/slurm/"):
+		return nil, "needs a cluster (Slurm or Kubernetes)"
 	case args[0] == "go" && len(args) > 1 && args[1] == "install":
 		return nil, "needs the network"
 	case args[0] == "go" && len(args) > 1 && (args[1] == "build" || args[1] == "test"):
@@ -478,7 +500,7 @@ func tiny(t *testing.T, c command) (args []string, skip string) {
 	case "demo":
 		args = append(args, "--size", "smoke", "--quiet")
 	case "reproduce":
-		args = setFlag(args, "scale", "smoke")
+		args = setEveryFlag(args, "scale", "smoke")
 	case "train", "conflict":
 		if _, ok := flag(args, "checkpoint"); ok {
 			break
