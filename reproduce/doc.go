@@ -9,13 +9,23 @@
 // Tour:
 //   - A Target (Targets, Lookup, Resolve: one ordered list) is a named reproduction:
 //     "weights", "fig2", "fig3", "fig4", "fig5", "fig6", "table2",
-//     "conflict". RunTarget runs one with
+//     "conflict", and "online" (beyond the paper: the Pareto weighting
+//     solved on every training step, OnlineStrategies, against min-SNR-5
+//     at equal steps and equal wall-clock time). RunTarget runs one with
 //     an Env (scale, backend, output folder, seed, progress log) and writes
 //     its Report as report.md; Run runs several and writes index.md.
 //   - Scale picks the sizes: Smoke (tests), Quick (toy 2-D data on two CPU
-//     cores, minutes) and Paper (MNIST, larger, meant for a GPU). The sizes
-//     are tables in code (ModelSizesFor, each target's own) and every report
-//     prints the ones it used.
+//     cores, minutes), Medium (MNIST on two CPU cores in under 90 minutes,
+//     5 seeds for PrimaryTarget) and Paper (MNIST, larger, meant for a
+//     GPU). The sizes are tables in code (ModelSizesFor, each target's own)
+//     and every report prints the ones it used.
+//   - Statistics: a report has one primary test (Finding.Primary), whose
+//     claim and rule are fixed in the code before anything is measured
+//     and whose verdict is the report's; the other findings are
+//     secondary. Margins are standard errors over training seeds, paired
+//     where configurations share seeds (ModelGrid.FinalBySeed, pairedSE);
+//     ratios such as speed-ups get percentile bootstrap intervals over the
+//     seeds (Bootstrap, Interval).
 //   - TrainModel trains one model of a run.Spec and records, every
 //     EvalEvery steps, the trainer's metrics (Fig. 6's x0-MSE by timestep
 //     range) and the sample quality of the EMA weights (Quality: sliced
@@ -27,8 +37,8 @@
 //     and every few steps (fig4 and conflict share one such run).
 //   - Analysis steps: FineTune (train a copy on one timestep range),
 //     LossProbe and LossChanges (paired per-timestep loss before and
-//     after), EffectOf (Fig. 2's reading of them), SpeedUpOver (steps to
-//     reach a baseline's final quality), Regrets (distance to the best
+//     after), EffectOf (Fig. 2's reading of them), SpeedUpOver and
+//     SpeedUpAt (steps to reach a baseline's quality), QualityAt, Regrets (distance to the best
 //     strategy per timestep range), TailMeanSE; figures WeightsFigure,
 //     LossChangePanel, QualityFigure, SamplesFigure, X0MSEFigure,
 //     GammaFigure. For the Pareto view: DrawGram (one batch's exact bin
