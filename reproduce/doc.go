@@ -13,18 +13,36 @@
 //     an Env (scale, backend, output folder, seed, progress log) and writes
 //     its Report as report.md; Run runs several and writes index.md.
 //   - Scale picks the sizes: Smoke (tests), Quick (toy 2-D data on two CPU
-//     cores, minutes) and Paper (MNIST, larger, meant for a GPU). The sizes
-//     are tables in code (ModelSizesFor, each target's own) and every report
+//     cores, minutes), Medium (MNIST, a small MLP, on the CPU; provisional
+//     sizes) and Paper (MNIST, larger, meant for a GPU). The sizes are
+//     tables in code (ModelSizesFor, each target's own) and every report
 //     prints the ones it used.
 //   - TrainModel trains one model of a ModelConfig and records, every
 //     EvalEvery steps, the trainer's metrics (Fig. 6's x0-MSE by timestep
 //     range) and the sample quality of the EMA weights (Quality: sliced
 //     Wasserstein distance to real data for toy data). TrainGrid trains a
 //     target × strategy × seed grid.
-//   - TrainProbed trains a model as TrainModel does (the same weights,
-//     step for step) with conflict.Probe as a training callback: exact
-//     per-bin Gram matrices of several independent probe batches at step 0
-//     and every few steps (fig4 and conflict share one such run).
+//   - Probed models: ModelSizes.Model gives the models of the scale's probe
+//     target (ProbeSizes.Target: v at smoke and quick, x0 at medium) trained
+//     with one of ProbedStrategies (the four closed forms and the online
+//     Pareto weightings, OnlineStrategies) gradient probes (run.Spec.Probes:
+//     exact per-bin Gram matrices of several fixed probe batches at step 0
+//     and every few steps, and at step 0 and the end on the sensitivity
+//     binnings). Probes change no number of the model, so fig5's models of
+//     that target are the probed runs; TrainProbedGrid trains them for a
+//     list of strategies (fig3, fig4 and conflict: ProbedStrategies; the
+//     online target: OnlineStrategies), TrainedModel.Probes and
+//     TrainProbed read the probes back (ProbeRun).
+//   - The cross-trained design of fig3, fig4 and conflict: every weighting B
+//     is evaluated on the models trained with every weighting A, and the
+//     claim that min-SNR-5 approximates the Pareto weighting is tested off
+//     the diagonal (OffDiagonal, CompareMinSNR: min-SNR-5 against the best
+//     other closed form that is not A, paired by draw and seed; UnitMean:
+//     standard errors over the seeds when there are at least 3, else over
+//     the draws). Each of the three declares one primary test in its code
+//     (Report.Primary, printed before the numbers; the finding with
+//     RolePrimary gives the overall verdict) and checks it on the other
+//     binnings (ProbeSizes.Binnings).
 //   - Analysis steps: FineTune (train a copy on one timestep range),
 //     LossProbe and LossChanges (paired per-timestep loss before and
 //     after), EffectOf (Fig. 2's reading of them), SpeedUpOver (steps to
@@ -35,8 +53,9 @@
 //     Gram), ParetoWeights (Eq. 11), MedianDiag (the scale of λ),
 //     Dispersion (spread of weights between draws), SignalFractions (how
 //     much of a bin's gradient is signal), SampleSizeStudy (fig3),
-//     WeightingObjectives (fig4: Eq. 11 of closed forms and solvers) and
-//     SummarizeConflict, CosineDistanceSlope (conflict). The notebooks
+//     WeightingObjectives (fig4: Eq. 11 of closed forms and solvers),
+//     Fig4Bands (fig4's λ bands) and SummarizeConflict, CosineDistanceSlope
+//     (conflict). The notebooks
 //     (notebooks/) tell each target's story with them.
 //   - `paretodiff demo`, the end-to-end tour, is package demo: it runs in
 //     an Env and uses ModelSizes, PaperStrategies, WeightsFigure,
@@ -54,10 +73,13 @@
 //     the cache), the hash taken over the full ModelConfig; a cached
 //     model is used only when its
 //     model.json, written last, holds the same configuration. So fig5, fig6
-//     and table2 (and fig2's base model) share models within and across
-//     runs, and no model is trained twice for the same configuration.
-//     A probed run is cached the same way in
-//     Out/models/<label>_probe_<hash>/ (complete once run.json exists).
+//     and table2 (and fig2's base model, fig3, fig4, conflict and the
+//     online target's probed models) share models within and across runs,
+//     and no model is trained twice for the same configuration.
+//   - Probes never change a model's parameters, EMA, sample quality or
+//     training random stream: a probed model is bit-identical to the same
+//     spec without probes (tested), so adding probes to the grid's models
+//     costs only the probes' time.
 //   - Every file is written atomically (internal/atomicfile): a cancelled
 //     run leaves complete files or none. A model interrupted while training
 //     keeps its last checkpoint and progress.json and resumes from them;
@@ -65,5 +87,7 @@
 //   - A verdict is computed from the measured numbers by the rule printed
 //     beside it, never written by hand; noise (sampling spread, standard
 //     errors, evaluation interval) is part of each rule, and what a scale
-//     cannot show is said in the report.
+//     cannot show is said in the report. A report that declares a primary
+//     test takes its overall verdict from that test alone; the other
+//     findings are labelled secondary.
 package reproduce

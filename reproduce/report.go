@@ -62,8 +62,24 @@ func VerdictOf(outcomes ...Outcome) Verdict {
 // verdictRule states how VerdictOf combines cases, for the reports.
 const verdictRule = "overall: agrees if every case supports the claim, does not agree if none does and some contradict it, inconclusive if all are within noise, partly agrees otherwise"
 
+// Role says what a finding counts for in its report.
+type Role string
+
+const (
+	// RolePrimary marks the finding of the one test a target declares in
+	// its code before it measures (Report.Primary): the report's overall
+	// verdict is its verdict.
+	RolePrimary Role = "primary"
+	// RoleSecondary marks a finding that reads more out of the same
+	// numbers; it does not move the overall verdict.
+	RoleSecondary Role = "secondary"
+)
+
 // Finding is one claim of the paper next to our measurement.
 type Finding struct {
+	// Role is RolePrimary for the declared test, RoleSecondary for the
+	// others ("" in reports that declare no primary test).
+	Role Role
 	// Claim is what the paper says, in our words.
 	Claim string
 	// Measured is what we measured, with the numbers.
@@ -86,6 +102,11 @@ type Report struct {
 	Name, Title string
 	// Paper names the figure or table reproduced and its setting.
 	Paper string
+	// Primary states the target's primary test as its code declares it,
+	// fixed before any number is measured (which models, which settings,
+	// which statistic, which margin); it is printed before the numbers, and
+	// the finding with RolePrimary reports its outcome.
+	Primary string
 	// Scale, Seed and Device are those of the run (set by RunTarget).
 	Scale  Scale
 	Seed   uint64
@@ -108,11 +129,17 @@ type Report struct {
 	ModelsTrained, ModelsReused int
 }
 
-// Overall summarises the findings' verdicts: the common verdict when they
-// all agree on one, otherwise Partly; "no claim" without findings.
+// Overall summarises the findings' verdicts: the primary finding's
+// verdict when there is one, else the common verdict when they all agree
+// on one, otherwise Partly; "no claim" without findings.
 func (r *Report) Overall() Verdict {
 	if len(r.Findings) == 0 {
 		return "no claim"
+	}
+	for _, f := range r.Findings {
+		if f.Role == RolePrimary {
+			return f.Verdict
+		}
 	}
 	v := r.Findings[0].Verdict
 	for _, f := range r.Findings[1:] {
@@ -139,7 +166,10 @@ func (r *Report) Markdown() string {
 	if r.Paper != "" {
 		fmt.Fprintf(&b, "Reproduces: %s\n\n", r.Paper)
 	}
-	fmt.Fprintf(&b, "Scale `%s`, seed %d, device %s, wall time %s%s. Overall: **%s**.\n\n", r.Scale, r.Seed, r.Device, r.Elapsed.Round(time.Second), r.modelsNote(), r.Overall())
+	fmt.Fprintf(&b, "Scale `%s`, seed %d, device %s, wall time %s%s. Overall: **%s**%s.\n\n", r.Scale, r.Seed, r.Device, r.Elapsed.Round(time.Second), r.modelsNote(), r.Overall(), r.overallNote())
+	if r.Primary != "" {
+		fmt.Fprintf(&b, "## Primary test (declared in the code before measuring)\n\n%s\n\n", strings.TrimSpace(r.Primary))
+	}
 	if r.Sizes != nil {
 		b.WriteString("## Sizes at this scale\n\n")
 		b.WriteString(SizesTable(r.Sizes))
@@ -148,7 +178,7 @@ func (r *Report) Markdown() string {
 	if len(r.Findings) > 0 {
 		b.WriteString("## The paper's claims and our measurements\n\n")
 		for i, f := range r.Findings {
-			fmt.Fprintf(&b, "%d. **Claim:** %s\n\n   **Measured:** %s\n\n   **Verdict: %s.**", i+1, f.Claim, indent(f.Measured), f.Verdict)
+			fmt.Fprintf(&b, "%d. %s**Claim:** %s\n\n   **Measured:** %s\n\n   **Verdict: %s.**", i+1, roleLabel(f.Role), f.Claim, indent(f.Measured), f.Verdict)
 			if f.Rule != "" {
 				fmt.Fprintf(&b, " (Rule: %s)", f.Rule)
 			}
@@ -173,6 +203,28 @@ func (r *Report) Markdown() string {
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// overallNote says where the overall verdict comes from when a primary
+// test decides it.
+func (r *Report) overallNote() string {
+	for _, f := range r.Findings {
+		if f.Role == RolePrimary {
+			return " (the primary test's)"
+		}
+	}
+	return ""
+}
+
+// roleLabel is a finding's label in the list ("" without a role).
+func roleLabel(r Role) string {
+	switch r {
+	case RolePrimary:
+		return "**Primary test.** "
+	case RoleSecondary:
+		return "*Secondary.* "
+	}
+	return ""
 }
 
 func indent(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n   ") }
