@@ -80,6 +80,9 @@ func canonicalWeighting(spec string) string {
 // probes' first, then Binnings.
 func (p ProbeSizes) AllBinnings() []string { return append([]string{p.Bins}, p.Binnings...) }
 
+// binningNote says in the reports why the log-SNR binnings are coarse.
+const binningNote = "Bins of equal width in log-SNR exist only up to K = 8 on the cosine schedule with T = 1000 (its log-SNR falls from −12.9 to −19.8 over the last timestep, which leaves finer bins empty), so no log-SNR binning here is finer than K = 8."
+
 // probeSeed offsets the probe batches from every training stream.
 const probeSeed = 4000
 
