@@ -8,9 +8,11 @@ import (
 
 	"github.com/paretodiff/paretodiff/internal/atomicfile"
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/palette"
 	"gonum.org/v1/plot/palette/moreland"
 	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 )
@@ -24,6 +26,14 @@ type Heatmap struct {
 	// Labels name the columns and rows (both, for a square matrix of bins);
 	// nil numbers them. When there are many, only some are shown.
 	Labels []string
+	// RowLabels, if set, name the rows instead (a matrix whose rows and
+	// columns are different things: models trained with weighting A
+	// against weightings B evaluated on them).
+	RowLabels []string
+	// Text, if set, is written in the cells (Text[r][c]; "" for none), in
+	// black or white, whichever reads better on the cell's colour: the
+	// numbers behind the colours, for small matrices.
+	Text [][]string
 	// Min and Max fix the colour range; if equal, the data's range is used.
 	Min, Max float64
 	// Diverging uses a blue–white–red map centred on the middle of the
@@ -89,10 +99,17 @@ func (h Heatmap) Plots() (heat, bar *plot.Plot) {
 	heat.X.Label.Text = h.XLabel
 	heat.Y.Label.Text = h.YLabel
 	heat.Add(hm)
+	if h.Text != nil {
+		heat.Add(cellTexts{text: h.Text, z: h.Z, cm: cm})
+	}
 	heat.Y.Scale = plot.InvertedScale{Normalizer: plot.LinearScale{}}
 	cols, rows := len(h.Z[0]), len(h.Z)
+	rowLabels := h.Labels
+	if h.RowLabels != nil {
+		rowLabels = h.RowLabels
+	}
 	heat.X.Tick.Marker = indexTicks(cols, h.Labels)
-	heat.Y.Tick.Marker = indexTicks(rows, h.Labels)
+	heat.Y.Tick.Marker = indexTicks(rows, rowLabels)
 	heat.X.Min, heat.X.Max = -0.5, float64(cols)-0.5
 	heat.Y.Min, heat.Y.Max = -0.5, float64(rows)-0.5
 
@@ -102,6 +119,50 @@ func (h Heatmap) Plots() (heat, bar *plot.Plot) {
 	bar.Y.Tick.Marker = Ticks{}
 	bar.Add(&plotter.ColorBar{ColorMap: cm, Vertical: true, Colors: colours})
 	return heat, bar
+}
+
+// cellTexts writes a text in every cell of a heat map, centred, in black
+// on light cells and white on dark ones.
+type cellTexts struct {
+	text [][]string
+	z    [][]float64
+	cm   palette.ColorMap
+}
+
+// Plot implements plot.Plotter.
+func (ct cellTexts) Plot(c draw.Canvas, plt *plot.Plot) {
+	trX, trY := plt.Transforms(&c)
+	sty := text.Style{Font: font.From(plot.DefaultFont, vg.Points(9)), XAlign: draw.XCenter, YAlign: draw.YCenter, Handler: plot.DefaultTextHandler}
+	for r, row := range ct.text {
+		for col, txt := range row {
+			if txt == "" || r >= len(ct.z) || col >= len(ct.z[r]) {
+				continue
+			}
+			sty.Color = color.Black
+			if v := ct.z[r][col]; !math.IsNaN(v) && luminance(ct.at(v)) < 0.45 {
+				sty.Color = color.White
+			}
+			c.FillText(sty, vg.Point{X: trX(float64(col)), Y: trY(float64(r))}, txt)
+		}
+	}
+}
+
+// at is the colour of a value, clamped to the map's range.
+func (ct cellTexts) at(v float64) color.Color {
+	v = math.Max(ct.cm.Min(), math.Min(ct.cm.Max(), v))
+	col, err := ct.cm.At(v)
+	if err != nil {
+		return color.White
+	}
+	return col
+}
+
+// luminance is a colour's relative luminance in [0, 1] (ITU-R BT.709
+// weights on the gamma-encoded channels: enough to choose black or white
+// text).
+func luminance(c color.Color) float64 {
+	r, g, b, _ := c.RGBA()
+	return (0.2126*float64(r) + 0.7152*float64(g) + 0.0722*float64(b)) / 0xffff
 }
 
 // indexTicks labels about ten evenly spaced cells of n.

@@ -18,7 +18,7 @@ import (
 var figureTypes = []string{"Lines", "Series", "Scatter", "Heatmap", "Grid"}
 
 // textFields are those fields.
-var textFields = []string{"Title", "XLabel", "YLabel", "Name", "Labels"}
+var textFields = []string{"Title", "XLabel", "YLabel", "Name", "Labels", "RowLabels"}
 
 // figureTexts returns, by position, the string constants that the Go files
 // of the module (tests, testdata and notebooks' outputs aside) put into

@@ -2,6 +2,7 @@ package plots
 
 import (
 	"bytes"
+	"image/color"
 	"math"
 	"path/filepath"
 	"testing"
@@ -56,4 +57,27 @@ func TestHeatmapGrid(t *testing.T) {
 	require.Equal(t, -0.5, heat.X.Min)
 	require.Panics(t, func() { Heatmap{Z: [][]float64{{1, 2}, {3}}}.Plots() })
 	require.Panics(t, func() { Heatmap{}.Plots() })
+}
+
+// Row labels name the rows apart from the columns, and cell texts are
+// drawn black on light cells and white on dark ones.
+func TestHeatmapRowLabelsAndTexts(t *testing.T) {
+	h := Heatmap{Z: [][]float64{{0, 1}, {1, 0}, {0.5, 0.5}}, Labels: []string{"b1", "b2"}, RowLabels: []string{"a1", "a2", "a3"},
+		Text: [][]string{{"x", "y"}, {"z", ""}, {"w", "v"}}}
+	heat, _ := h.Plots()
+	var rows, cols []string
+	for _, tk := range heat.Y.Tick.Marker.Ticks(heat.Y.Min, heat.Y.Max) {
+		rows = append(rows, tk.Label)
+	}
+	for _, tk := range heat.X.Tick.Marker.Ticks(heat.X.Min, heat.X.Max) {
+		cols = append(cols, tk.Label)
+	}
+	require.Equal(t, []string{"a1", "a2", "a3"}, rows)
+	require.Equal(t, []string{"b1", "b2"}, cols)
+	// ExtendedBlackBody runs from black (the minimum) to white (the maximum).
+	ct := cellTexts{z: h.Z, cm: h.colorMap()}
+	require.Less(t, luminance(ct.at(0)), 0.1, "the minimum is dark")
+	require.Greater(t, luminance(ct.at(1)), 0.9, "the maximum is light")
+	require.Equal(t, 1.0, luminance(color.White))
+	require.NoError(t, HeatmapGrid{Cols: 1, Width: 3 * vg.Inch, Height: 3 * vg.Inch, Maps: []Heatmap{h}}.Save(filepath.Join(t.TempDir(), "h.png")))
 }

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/paretodiff/paretodiff/conflict"
 	"github.com/paretodiff/paretodiff/internal/filelock"
 	"github.com/paretodiff/paretodiff/run"
 	"github.com/paretodiff/paretodiff/weighting"
@@ -19,11 +18,9 @@ type RunKind string
 
 const (
 	// ModelKind is a model of TrainModel: metrics and sample quality every
-	// Eval.Every steps, a checkpoint at every record.
+	// Eval.Every steps, a checkpoint at every record, and the spec's
+	// gradient probes (the probe target's models, TrainProbed).
 	ModelKind RunKind = "model"
-	// ProbedKind is a probed run of TrainProbed: gradient-conflict probes
-	// at step 0 and every few steps, a checkpoint at every probe.
-	ProbedKind RunKind = "probed"
 	// FineTuneKind is a fine-tune of FineTune: it starts from the EMA
 	// weights of its base run (CacheRun.Base), which must be complete.
 	FineTuneKind RunKind = "finetune"
@@ -46,12 +43,6 @@ type CacheRun struct {
 // ModelRun is the cache run of TrainModel(spec): label ModelLabel(spec).
 func ModelRun(spec run.Spec) CacheRun {
 	return CacheRun{Kind: ModelKind, Label: ModelLabel(spec), Spec: spec}
-}
-
-// ProbedRun is the cache run of TrainProbed(spec): label ModelLabel(spec)
-// + "_probe".
-func ProbedRun(spec run.Spec) CacheRun {
-	return CacheRun{Kind: ProbedKind, Label: ModelLabel(spec) + "_probe", Spec: spec}
 }
 
 // FineTuneRun is the cache run of FineTune of base's model with cfg.
@@ -103,8 +94,6 @@ func (c CacheRun) validate() error {
 	switch c.Kind {
 	case ModelKind:
 		return validateModel(c.Spec)
-	case ProbedKind:
-		return validateProbed(c.Spec)
 	case FineTuneKind:
 		if c.Base == "" || c.Spec.Init == nil {
 			return fmt.Errorf("reproduce: fine-tune %s names no base run", c.Label)
@@ -173,28 +162,22 @@ func (c CacheRun) train(ctx context.Context, env *Env) (*run.Run, time.Duration,
 
 // trainChecked trains the run (train) and reads it back as the targets
 // read its kind (modelOf: a record with sample quality at every
-// evaluation; probeRunOf: every probe's log complete), and reports
+// evaluation and, for a probed model, every probe's log complete), and reports
 // whether it was complete already.
 func (c CacheRun) trainChecked(ctx context.Context, env *Env) (cached bool, err error) {
-	r, wall, err := c.train(ctx, env)
+	r, _, err := c.train(ctx, env)
 	if err != nil {
 		return false, err
 	}
-	switch c.Kind {
-	case ModelKind:
+	if c.Kind == ModelKind {
 		_, err = modelOf(r)
-	case ProbedKind:
-		_, err = probeRunOf(r, wall)
 	}
 	return r.Cached, err
 }
 
 // noun names the kind in progress lines.
 func (k RunKind) noun() string {
-	switch k {
-	case ProbedKind:
-		return "probed run"
-	case FineTuneKind:
+	if k == FineTuneKind {
 		return "fine-tune"
 	}
 	return "model"
@@ -212,8 +195,7 @@ func isComplete(dir string, spec run.Spec) bool {
 }
 
 // options are the run.Options of the run's kind: env's (runOptions) with
-// a checkpoint at every record of a model and at every probe of a probed
-// run, a model's quality measure (built only when it trains: complete
+// a checkpoint at every record of a model, a model's quality measure (built only when it trains: complete
 // is set when the cache holds the run already) and the progress lines.
 func (c CacheRun) options(ctx context.Context, env *Env, complete bool) (run.Options, error) {
 	spec, label := c.Spec, c.Label
@@ -232,21 +214,6 @@ func (c CacheRun) options(ctx context.Context, env *Env, complete bool) (run.Opt
 			rate := float64(spec.Eval.Every) / time.Since(last).Seconds()
 			last = time.Now()
 			env.Logf("  model %s: step %d/%d  %s %.4g  (%.0f steps/s with evaluation)", label, r.Step, spec.Steps, r.Quality.Metric, r.Quality.Value, rate)
-			return nil
-		}
-		return opt, nil
-	case ProbedKind:
-		opt := env.runOptions(spec.Probes[0].Every)
-		last, lastStep, first := time.Now(), 0, spec.Probes[0].Name
-		opt.OnProbe = func(name string, rec conflict.Record) error {
-			if name != first {
-				return nil
-			}
-			if rec.Step > 0 {
-				rate := float64(rec.Step-lastStep) / time.Since(last).Seconds()
-				env.Logf("  probed run %s: step %d/%d probed (%.0f steps/s with probes)", label, rec.Step, spec.Steps, rate)
-			}
-			last, lastStep = time.Now(), rec.Step
 			return nil
 		}
 		return opt, nil

@@ -2,18 +2,13 @@ package reproduce
 
 import (
 	"context"
-	"fmt"
 	"math"
-	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/paretodiff/paretodiff/conflict"
 	"github.com/paretodiff/paretodiff/diffusion"
-	"github.com/paretodiff/paretodiff/plots"
-	"gonum.org/v1/gonum/floats"
+	"github.com/paretodiff/paretodiff/weighting"
 	"gonum.org/v1/gonum/mat"
-	"gonum.org/v1/plot/vg"
 )
 
 // ConflictStats summarises the cosine matrices of one probe over its draws
@@ -146,41 +141,49 @@ func heatmapSteps(steps []int) []int {
 	return out
 }
 
-// ConflictResult is what conflict measured: the probed training run (fig4
-// shares it) and its cosine statistics at every probe.
+// ConflictModel is conflict's view of one probed model.
+type ConflictModel struct {
+	// Trained is the weighting the model was trained with, Seed its
+	// training seed.
+	Trained string
+	Seed    uint64
+	// Run holds its probes: every draw's Gram and cosine matrices.
+	Run *ProbeRun
+	// Stats[i] summarises the draws of probe i (SummarizeConflict).
+	Stats []ConflictStats
+}
+
+// ConflictResult is what conflict measured: the cosine statistics of the
+// probed models (the probe target's, one per training weighting of
+// ProbedStrategies and seed, shared with fig4) at every probe.
 type ConflictResult struct {
 	// Scale, Sizes and Probes are the run's.
 	Scale  Scale
 	Sizes  ModelSizes
 	Probes ProbeSizes
-	// Run is the probed run: every draw's Gram and cosine matrices.
-	Run *ProbeRun
-	// Schedule is the run's noise schedule (for the conflict package's
+	// Trained are the training weightings and Seeds the seeds;
+	// Models[a][s] is the model of Trained[a] and Seeds[s].
+	Trained []string
+	Seeds   []uint64
+	Models  [][]ConflictModel
+	// Strategies are the closed forms whose cancellation is measured and
+	// Closed[j] their weights on the main probes' bins.
+	Strategies []string
+	Closed     [][]float64
+	// Schedule is the models' noise schedule (for the conflict package's
 	// figures).
 	Schedule *diffusion.Schedule
 	// HeatmapSteps are the probes whose cosine matrices are drawn.
 	HeatmapSteps []int
-	// Stats[i] summarises the draws of probe i (Run.Steps()[i]).
-	Stats []ConflictStats
 }
 
-// planConflict is conflict's run: the probed run of ProbeSizes (fig4's
-// too).
-func planConflict(env *Env) ([]CacheRun, error) {
-	return []CacheRun{ProbedRun(probeSizes[env.Scale].Spec(ModelSizesFor(env.Scale), env.Seed))}, nil
-}
-
-// Conflict trains (or takes from the cache) the probed training run and
-// summarises every probe over its draws (SummarizeConflict). It writes
-// nothing into the target's folder (Render does).
+// Conflict trains (or takes from the cache) the probed models
+// (TrainProbedGrid of ProbedStrategies) and summarises every probe of
+// every model over its draws (SummarizeConflict). It writes nothing into
+// the target's folder (Render does).
 func Conflict(ctx context.Context, env *Env) (*ConflictResult, error) {
-	ms, ps := ModelSizesFor(env.Scale), probeSizes[env.Scale]
-	runs, err := planConflict(env)
-	if err != nil {
-		return nil, err
-	}
-	env.Logf("conflict: probed training run")
-	run, err := TrainProbed(ctx, env, runs[0].Spec)
+	ms := ModelSizesFor(env.Scale)
+	g, err := TrainProbedGrid(ctx, env, "conflict", ProbedStrategies)
 	if err != nil {
 		return nil, err
 	}
@@ -188,204 +191,137 @@ func Conflict(ctx context.Context, env *Env) (*ConflictResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	steps := run.Steps()
-	r := &ConflictResult{Scale: env.Scale, Sizes: ms, Probes: ps, Run: run, Schedule: sched, HeatmapSteps: heatmapSteps(steps)}
-	for i := range steps {
-		var recs []conflict.Record
-		for _, draw := range run.Draws {
-			recs = append(recs, draw[i])
+	r := &ConflictResult{Scale: env.Scale, Sizes: ms, Probes: ms.Probes, Trained: slices.Clone(ProbedStrategies), Seeds: g.SeedsOf(ms.Probes.Target),
+		Strategies: slices.Clone(PaperStrategies), Schedule: sched}
+	for _, a := range r.Trained {
+		var row []ConflictModel
+		for _, sd := range r.Seeds {
+			p := g.Probed(a, sd)
+			m := ConflictModel{Trained: a, Seed: sd, Run: p}
+			for i := range p.Steps() {
+				m.Stats = append(m.Stats, SummarizeConflict(p.At(i)))
+			}
+			row = append(row, m)
 		}
-		r.Stats = append(r.Stats, SummarizeConflict(recs))
+		r.Models = append(r.Models, row)
 	}
+	first := r.Models[0][0].Run
+	r.HeatmapSteps = heatmapSteps(first.Steps())
+	r.Closed = closedWeights(r.Strategies, sched, first.Bins())
 	return r, nil
 }
 
-// Render writes conflict's files into dir (the conflict package's figures
-// of draw 0, pairs.csv, summary.csv, by_distance.csv, distance.png) and
-// returns its report.
-func (r *ConflictResult) Render(dir string) (*Report, error) {
-	out := &output{dir: dir}
-	files, err := conflict.WriteFigures(dir, r.Run.Info, r.Schedule, r.Run.Draws[0], conflict.FigureOptions{HeatmapSteps: r.HeatmapSteps})
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range files {
-		out.files = append(out.files, filepath.Base(f))
-	}
-	pt := r.pairsTable()
-	if err := pt.WriteCSV(out.path("pairs.csv")); err != nil {
-		return nil, err
-	}
-	sumT, dt := r.statsTables()
-	if err := sumT.WriteCSV(out.path("summary.csv")); err != nil {
-		return nil, err
-	}
-	if err := dt.WriteCSV(out.path("by_distance.csv")); err != nil {
-		return nil, err
-	}
-	if err := conflictFigure(r.Stats, r.HeatmapSteps, out.path("distance.png")); err != nil {
-		return nil, err
-	}
-	return &Report{
-		Title:    "gradient conflict between timestep bins over training (cosines by distance)",
-		Paper:    "§3.3 of Hang et al. (ICCV 2023): the gradients of different timesteps conflict, more so the further apart they are (the multi-task view behind Min-SNR-γ)",
-		Sizes:    []any{r.Sizes, r.Probes},
-		Findings: []Finding{r.distanceFinding()},
-		Sections: r.sections(),
-		Limits:   analysisLimits(r.Scale) + " The bins' gradients are those of the model's raw weights on the probe batches; near the end of training each bin's mean gradient is small next to its per-example spread, so the cosines there are dominated by sampling noise unless the batches are large.",
-		Files:    out.files,
-	}, nil
-}
+// shown is the model whose cosine matrices the conflict package's figures
+// draw: the first seed's min-SNR-5 model (the paper's setting).
+func (r *ConflictResult) shown() ConflictModel { return r.Models[indexOf(r.Trained, fig5MinSNR)][0] }
 
-// pairsTable is the cosine of every bin pair at every probe in every draw
-// (pairs.csv).
-func (r *ConflictResult) pairsTable() Table {
-	K := r.Run.Bins().K()
-	t := Table{Header: []string{"step", "draw", "bin_i", "bin_j", "distance", "cosine"}}
-	for i, s := range r.Run.Steps() {
-		for d, draw := range r.Run.Draws {
-			for a := 0; a < K; a++ {
-				for b := a + 1; b < K; b++ {
-					t.Add(s, d, a, b, b-a, draw[i].Cosine.At(a, b))
-				}
-			}
-		}
-	}
-	return t
-}
+// steps are the probed steps and bins the main probes' bins.
+func (r *ConflictResult) steps() []int         { return r.Models[0][0].Run.Steps() }
+func (r *ConflictResult) bins() weighting.Bins { return r.Models[0][0].Run.Bins() }
+func (r *ConflictResult) last() int            { return len(r.steps()) - 1 }
 
-// statsTables are the statistics of every probe (summary.csv) and the
-// mean cosine by bin distance (by_distance.csv).
-func (r *ConflictResult) statsTables() (summary, byDistance Table) {
-	summary = Table{Header: []string{"step", "negative_fraction", "negative_fraction_se", "significantly_negative", "significantly_positive", "slope", "slope_se", "near_cosine", "far_cosine", "near_minus_far_se"}}
-	byDistance = Table{Header: []string{"step", "distance", "mean_cosine", "se"}}
-	for _, st := range r.Stats {
-		summary.Add(st.Step, st.Negative, st.NegativeSE, st.SigNegative, st.SigPositive, st.Slope, st.SlopeSE, st.Near, st.Far, st.NearFarSE)
-		for d := 1; d < len(st.ByDistance); d++ {
-			byDistance.Add(st.Step, d, st.ByDistance[d], st.ByDistanceSE[d])
+// perDraw gathers a statistic of every draw of the models trained with
+// Trained[a] at one probe: out[s][d] = stat(record).
+func (r *ConflictResult) perDraw(a int, recs func(ConflictModel) []conflict.Record, stat func(conflict.Record) float64) [][]float64 {
+	out := make([][]float64, len(r.Models[a]))
+	for s, m := range r.Models[a] {
+		for _, rec := range recs(m) {
+			out[s] = append(out[s], stat(rec))
 		}
-	}
-	return summary, byDistance
-}
-
-// distanceFinding compares the slopes of the cosine against bin distance
-// with the claim that distant timesteps conflict more: every probe after
-// step 0 is a case.
-func (r *ConflictResult) distanceFinding() Finding {
-	K := r.Run.Bins().K()
-	var outs []Outcome
-	var lines []string
-	n := map[Outcome]int{}
-	for _, st := range r.Stats {
-		if st.Step == 0 {
-			continue
-		}
-		o := outcomeOf(st.Slope, st.SlopeSE, true)
-		outs = append(outs, o)
-		n[o]++
-		lines = append(lines, fmt.Sprintf("step %d: %+.4f ± %.4f (%s)", st.Step, st.Slope, st.SlopeSE,
-			map[Outcome]string{Supports: "falls", Contradicts: "rises", WithinNoise: "within noise"}[o]))
-	}
-	last := r.Stats[len(r.Stats)-1]
-	return Finding{
-		Claim: "Distant timesteps conflict more than nearby ones: the agreement (cosine) between two timesteps' gradients falls as they lie further apart (the paper's motivation for treating timesteps as conflicting tasks, and what its Fig. 2 shows by fine-tuning).",
-		Measured: fmt.Sprintf("the cosine falls with bin distance beyond noise at %d of %d probes, rises beyond noise at %d, within noise at %d. Slope per bin of distance (mean ± SE over %d draws): %s. At the last probe, pairs at most %d bins apart have a mean cosine of %+.2f, pairs at least %d apart %+.2f.",
-			n[Supports], len(outs), n[Contradicts], n[WithinNoise], r.Probes.Draws, strings.Join(thin(lines, 7), "; "), K/4, last.Near, (K+1)/2, last.Far) +
-			" The fall need not be monotone: " + strings.Join(r.shapes(), "; ") + ".",
-		Rule:    fmt.Sprintf("at every probe after step 0, fit a line through the cosines of all %d bin pairs against their distance in bins, in each of the %d draws; the probe supports the claim if the mean slope is below −2 standard errors (over the draws), contradicts it if above +2, and is within noise otherwise; %s", K*(K-1)/2, r.Probes.Draws, verdictRule),
-		Verdict: VerdictOf(outs...),
-	}
-}
-
-// shapes describe the mean cosine by distance at the heat maps' steps
-// after step 0: one bin apart, at its lowest and at the largest distance.
-func (r *ConflictResult) shapes() []string {
-	var out []string
-	for _, st := range r.Stats {
-		if st.Step == 0 || !slices.Contains(r.HeatmapSteps, st.Step) {
-			continue
-		}
-		K := len(st.ByDistance)
-		d := 1 + floats.MinIdx(st.ByDistance[1:])
-		out = append(out, fmt.Sprintf("at step %d the mean cosine is %+.2f one bin apart, lowest %d bins apart (%+.2f) and %+.2f at the largest distance, %d bins", st.Step, st.ByDistance[1], d, st.ByDistance[d], st.ByDistance[K-1], K-1))
 	}
 	return out
 }
 
-// sections are the report's setting, table of conflicting pairs and
-// figures.
-func (r *ConflictResult) sections() []Section {
-	K, ps := r.Run.Bins().K(), r.Probes
-	md := Table{Header: []string{"step", "pairs with cosine < 0", "conflicting beyond noise", "agreeing beyond noise", "slope per bin of distance", "near pairs", "far pairs"}}
-	var negs []string
-	for _, st := range r.Stats {
-		md.Add(st.Step, fmt.Sprintf("%.0f%% ± %.0f", 100*st.Negative, 100*st.NegativeSE), fmt.Sprintf("%.0f%%", 100*st.SigNegative), fmt.Sprintf("%.0f%%", 100*st.SigPositive),
-			fmt.Sprintf("%+.4f ± %.4f", st.Slope, st.SlopeSE), fmt.Sprintf("%+.2f", st.Near), fmt.Sprintf("%+.2f", st.Far))
-		negs = append(negs, fmt.Sprintf("%.0f%%", 100*st.Negative))
-	}
-	return []Section{
-		{Heading: "Setting", Body: fmt.Sprintf("The probed training run of fig4 (shared through the cache): the %s-prediction, %s-weighted model, probed at step 0 and every %d steps by conflict.Probe as a training callback, on %d independent batches (draws) fixed over training, each with %d examples in each of %d equal-width timestep bins. A probe gives the exact K×K Gram matrix of the bins' task-loss gradients (the bin's mean unweighted x0-MSE, over all parameters, at the raw weights) and its cosine matrix C_ij = G_ij/√(G_ii G_jj). The statistics below are averaged over the draws, and their standard errors come from the draws' spread; a pair conflicts beyond noise when its cosine, averaged over the draws, is below −2 standard errors. At the raw weights the bins' gradients share a common component that changes from step to step (the direction the last updates overshot, which every bin's loss would undo), so the overall level of the cosines fluctuates between probes; the trend with distance is steadier.", ps.Target, ps.Strategy, ps.Every, ps.Draws, ps.PerBin, K)},
-		{Heading: "How many bin pairs conflict", Body: fmt.Sprintf("Fraction of the %d bin pairs with a negative cosine (mean ± SE over draws), the fractions whose cosine is negative or positive beyond noise, the slope of the cosine per bin of distance, and the mean cosine of near pairs (at most %d bins apart) and far pairs (at least %d apart). Over training the fraction with a negative cosine goes %s. Gradients estimated from a finite batch carry sampling noise, which pulls every cosine toward 0 and makes about half the signs random where the true gradients are small (see fig3's signal fractions): only the columns \"beyond noise\" count conflicts the draws agree on.\n\n%s", K*(K-1)/2, K/4, (K+1)/2, strings.Join(thin(negs, 8), " → "), md.Markdown())},
-		{Heading: "Figures", Body: fmt.Sprintf("cosine.png and stats.png are the conflict package's figures (conflict.WriteFigures) of the first draw: cosine heat maps at steps %v (blue −1, white 0, red +1; bins labelled by their first timestep) and, over training, the fraction of negative pairs, the mean and minimum cosine, the mean cosine by bin distance and the per-bin gradient norms. distance.png draws the statistics over all draws with ± 2 SE bands: the mean cosine against bin distance at the same steps, the slope over training, and the fractions of pairs that conflict.", r.HeatmapSteps)},
-	}
+// probeAt selects the draws' records of main probe i.
+func probeAt(i int) func(ConflictModel) []conflict.Record {
+	return func(m ConflictModel) []conflict.Record { return m.Run.At(i) }
 }
 
-// conflictFigure draws the mean cosine by bin distance at the heat maps'
-// steps, the slope over training and the fractions of conflicting pairs,
-// each with ± 2 SE bands over the draws.
-func conflictFigure(sts []ConflictStats, show []int, path string) error {
-	a, err := distancePanel(sts, show)
-	if err != nil {
-		return err
+// binningAt selects the draws' last records of sensitivity binning i (−1:
+// the main probes' last).
+func (r *ConflictResult) binningAt(i int) func(ConflictModel) []conflict.Record {
+	if i < 0 {
+		return probeAt(r.last())
 	}
-	b, c, err := trainingPanels(sts)
-	if err != nil {
-		return err
-	}
-	grid := plots.Grid{Rows: 1, Cols: 3, Width: 18 * vg.Inch, Height: 5 * vg.Inch, Panels: []*plots.Panel{a, b, c}}
-	return grid.Save(path)
+	return func(m ConflictModel) []conflict.Record { return m.Run.Binnings[i].Last() }
 }
 
-// distancePanel draws the mean cosine against bin distance at the steps
-// shown, with ± 2 SE bands.
-func distancePanel(sts []ConflictStats, show []int) (*plots.Panel, error) {
-	var series []plots.Series
-	for _, st := range sts {
-		if !slices.Contains(show, st.Step) {
-			continue
+// slopeOf is a record's cosine slope against bin distance.
+func slopeOf(rec conflict.Record) float64 { return CosineDistanceSlope(rec.Cosine) }
+
+// slope is the cosine slope of the models trained with Trained[a] at the
+// records recs selects, over the units.
+func (r *ConflictResult) slope(a int, recs func(ConflictModel) []conflict.Record) Units {
+	return UnitMean(r.perDraw(a, recs, slopeOf))
+}
+
+// byDistance is the mean cosine of pairs d bins apart (d = 1..K−1; index 0
+// holds 1) of the models trained with Trained[a] at probe i, over the
+// units.
+func (r *ConflictResult) byDistance(a, i int) []Units {
+	K := r.bins().K()
+	out := []Units{{Mean: 1}}
+	for d := 1; d < K; d++ {
+		out = append(out, UnitMean(r.perDraw(a, probeAt(i), func(rec conflict.Record) float64 { return rec.Stats.CosineByDistance[d] })))
+	}
+	return out
+}
+
+// cancellation is log c_B of a draw's Gram for the weights w of a closed
+// form: c = wᵀGw / Σ_k w_k² G_kk, the squared norm of the weighted sum of
+// the bins' gradients relative to what it would be if they were
+// orthogonal (< 1: they cancel, on net; > 1: they add up).
+func cancellation(rec conflict.Record, w []float64) float64 {
+	num, den := 0.0, 0.0
+	for i := range w {
+		den += w[i] * w[i] * rec.Gram.At(i, i)
+		for j := range w {
+			num += w[i] * w[j] * rec.Gram.At(i, j)
 		}
-		var x, y, lo, hi []float64
-		for d := 1; d < len(st.ByDistance); d++ {
-			x, y = append(x, float64(d)), append(y, st.ByDistance[d])
-			lo, hi = append(lo, st.ByDistance[d]-2*st.ByDistanceSE[d]), append(hi, st.ByDistance[d]+2*st.ByDistanceSE[d])
-		}
-		series = append(series, plots.Series{Name: fmt.Sprintf("step %d", st.Step), X: x, Y: y, Lo: lo, Hi: hi})
 	}
-	k := len(sts[0].ByDistance)
-	series = append(series, plots.Series{Name: "0", X: []float64{1, float64(k - 1)}, Y: []float64{0, 0}, Reference: true})
-	return plots.Lines{Title: "mean cosine by bin distance (bands: ± 2 SE over draws)", XLabel: "bins apart", YLabel: "cosine", Series: series, Ordered: true}.Plot()
+	return math.Log(num / den)
 }
 
-// trainingPanels draw, over training, the slope of the cosine against
-// distance and the fractions of conflicting pairs, with ± 2 SE bands.
-func trainingPanels(sts []ConflictStats) (slope, pairs *plots.Panel, err error) {
-	var x, sl, slo, shi, neg, nlo, nhi, sn, sp []float64
-	for _, st := range sts {
-		x = append(x, float64(st.Step))
-		sl, slo, shi = append(sl, st.Slope), append(slo, st.Slope-2*st.SlopeSE), append(shi, st.Slope+2*st.SlopeSE)
-		neg, nlo, nhi = append(neg, st.Negative), append(nlo, st.Negative-2*st.NegativeSE), append(nhi, st.Negative+2*st.NegativeSE)
-		sn, sp = append(sn, st.SigNegative), append(sp, st.SigPositive)
+// cancellations gathers log c of every closed form on every draw of the
+// models trained with Trained[a] at probe i: out[s][d][j].
+func (r *ConflictResult) cancellations(a, i int) [][][]float64 {
+	out := make([][][]float64, len(r.Models[a]))
+	for s, m := range r.Models[a] {
+		for _, rec := range m.Run.At(i) {
+			row := make([]float64, len(r.Closed))
+			for j, w := range r.Closed {
+				row[j] = cancellation(rec, w)
+			}
+			out[s] = append(out[s], row)
+		}
 	}
-	slope, err = plots.Lines{Title: "cosine slope per bin of distance (band: ± 2 SE)", XLabel: "training step", YLabel: "slope",
-		Series: []plots.Series{{Name: "slope (< 0: distant bins agree less)", X: x, Y: sl, Lo: slo, Hi: shi}, {Name: "0", X: []float64{x[0], x[len(x)-1]}, Y: []float64{0, 0}, Reference: true}}}.Plot()
-	if err != nil {
-		return nil, nil, err
-	}
-	pairs, err = plots.Lines{Title: "conflicting bin pairs", XLabel: "training step", YLabel: "fraction of pairs",
-		Series: []plots.Series{{Name: "cosine < 0 (band: ± 2 SE)", X: x, Y: neg, Lo: nlo, Hi: nhi}, {Name: "conflicting beyond noise", X: x, Y: sn}, {Name: "agreeing beyond noise", X: x, Y: sp}}}.Plot()
-	if err != nil {
-		return nil, nil, err
-	}
-	pairs.Y.Min, pairs.Y.Max = 0, 1
-	return slope, pairs, nil
+	return out
 }
+
+// cancellationCell is the mean log c of closed form j on the models
+// trained with Trained[a] at probe i, over the units.
+func (r *ConflictResult) cancellationCell(a, j, i int) Units {
+	v := r.cancellations(a, i)
+	x := make([][]float64, len(v))
+	for s := range v {
+		for _, row := range v[s] {
+			x[s] = append(x[s], row[j])
+		}
+	}
+	return UnitMean(x)
+}
+
+// slopeCases are the cosine slopes of every training weighting at the
+// records recs selects, each a case: Supports if below −2 SE.
+func (r *ConflictResult) slopeCases(recs func(ConflictModel) []conflict.Record) ([]Outcome, []Units) {
+	var outs []Outcome
+	var us []Units
+	for a := range r.Trained {
+		u := r.slope(a, recs)
+		outs, us = append(outs, outcomeOf(u.Mean, u.SE, true)), append(us, u)
+	}
+	return outs, us
+}
+
+// fallWords say what a slope's outcome means.
+var fallWords = map[Outcome]string{Supports: "falls", Contradicts: "rises", WithinNoise: "within noise"}

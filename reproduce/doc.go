@@ -19,22 +19,40 @@
 //     5 seeds for PrimaryTarget) and Paper (MNIST, larger, meant for a
 //     GPU). The sizes are tables in code (ModelSizesFor, each target's own)
 //     and every report prints the ones it used.
-//   - Statistics: a report has one primary test (Finding.Primary), whose
-//     claim and rule are fixed in the code before anything is measured
-//     and whose verdict is the report's; the other findings are
-//     secondary. Margins are standard errors over training seeds, paired
-//     where configurations share seeds (ModelGrid.FinalBySeed, pairedSE);
-//     ratios such as speed-ups get percentile bootstrap intervals over the
-//     seeds (Bootstrap, Interval).
+//   - Statistics: a report declares one primary test in its code before
+//     anything is measured (Report.Primary, printed before the sizes and
+//     the numbers); the finding with RolePrimary reports its outcome and
+//     gives the report's verdict, the others are RoleSecondary. Margins
+//     are standard errors over training seeds, paired where configurations
+//     share seeds (ModelGrid.FinalBySeed, pairedSE); ratios such as
+//     speed-ups get percentile bootstrap intervals over the seeds
+//     (Bootstrap, Interval).
 //   - TrainModel trains one model of a run.Spec and records, every
 //     EvalEvery steps, the trainer's metrics (Fig. 6's x0-MSE by timestep
 //     range) and the sample quality of the EMA weights (Quality: sliced
 //     Wasserstein distance to real data for toy data). TrainGrid trains a
 //     target × strategy × seed grid.
-//   - TrainProbed trains a model as TrainModel does (the same weights,
-//     step for step) with conflict.Probe as a training callback: exact
-//     per-bin Gram matrices of several independent probe batches at step 0
-//     and every few steps (fig4 and conflict share one such run).
+//   - Probed models: ModelSizes.Model gives the models of the scale's probe
+//     target (ProbeSizes.Target: PrimaryTarget, x0) trained
+//     with one of ProbedStrategies (the four closed forms and the online
+//     Pareto weightings, OnlineStrategies) gradient probes (run.Spec.Probes:
+//     exact per-bin Gram matrices of several fixed probe batches at step 0
+//     and every few steps, and at step 0 and the end on the sensitivity
+//     binnings). Probes change no number of the model, so fig5's models of
+//     that target are the probed runs; TrainProbedGrid trains them for a
+//     list of strategies (fig3, fig4 and conflict: ProbedStrategies; the
+//     online target: OnlineStrategies and its comparators), TrainedModel.Probes and
+//     TrainProbed read the probes back (ProbeRun).
+//   - The cross-trained design of fig3, fig4 and conflict: every weighting B
+//     is evaluated on the models trained with every weighting A, and the
+//     claim that min-SNR-5 approximates the Pareto weighting is tested off
+//     the diagonal (OffDiagonal, CompareMinSNR: min-SNR-5 against the best
+//     other closed form that is not A, paired by draw and seed; UnitMean:
+//     standard errors over the seeds when there are at least 3, else over
+//     the draws). Each of the three declares one primary test in its code
+//     (Report.Primary, printed before the numbers; the finding with
+//     RolePrimary gives the overall verdict) and checks it on the other
+//     binnings (ProbeSizes.Binnings).
 //   - Analysis steps: FineTune (train a copy on one timestep range),
 //     LossProbe and LossChanges (paired per-timestep loss before and
 //     after), EffectOf (Fig. 2's reading of them), SpeedUpOver and
@@ -45,11 +63,12 @@
 //     Gram), ParetoWeights (Eq. 11), MedianDiag (the scale of λ),
 //     Dispersion (spread of weights between draws), SignalFractions (how
 //     much of a bin's gradient is signal), SampleSizeStudy (fig3),
-//     WeightingObjectives (fig4: Eq. 11 of closed forms and solvers) and
-//     SummarizeConflict, CosineDistanceSlope (conflict). The notebooks
+//     WeightingObjectives (fig4: Eq. 11 of closed forms and solvers),
+//     Fig4Bands (fig4's λ bands) and SummarizeConflict, CosineDistanceSlope
+//     (conflict). The notebooks
 //     (notebooks/) tell each target's story with them.
 //   - The model cache and sweeps: every run a target trains is a CacheRun
-//     (ModelRun, ProbedRun, FineTuneRun: its kind, label and spec; Key is
+//     (ModelRun, FineTuneRun: its kind, label and spec; Key is
 //     its folder). Each target declares its runs (Target.Plan) and its
 //     Compute takes its specs from there. Plan lists the runs of several
 //     targets, each once, in an order in which each can be trained
@@ -76,8 +95,9 @@
 //     used only when it is complete (done.json, written last) and holds
 //     the same spec. So fig5, fig6 and table2 (and fig2's base model)
 //     share models within and across runs, and no model is trained twice
-//     for the same spec. A probed run is cached the same way in
-//     Out/models/<label>_probe_<hash>/, a fine-tune in
+//     for the same spec; the probe target's models carry the gradient
+//     probes, so fig3, fig4, conflict and online share them too. A
+//     fine-tune is cached in
 //     Out/models/<base label>_ft<lo>-<hi>_<hash>/, starting from its base's
 //     folder, which must be complete.
 //   - Every run of the cache is trained under an exclusive lock on
@@ -89,6 +109,10 @@
 //   - A target's Plan covers its Compute: once the runs of its plan are
 //     trained, Compute trains nothing and uses exactly those runs
 //     (TestPlanCoversCompute checks every target).
+//   - Probes never change a model's parameters, EMA, sample quality or
+//     training random stream: a probed model is bit-identical to the same
+//     spec without probes (tested), so adding probes to the grid's models
+//     costs only the probes' time.
 //   - Every file is written atomically (internal/atomicfile): a cancelled
 //     run leaves complete files or none. A model interrupted while training
 //     keeps its last checkpoint and progress.json and resumes from them;
@@ -96,5 +120,7 @@
 //   - A verdict is computed from the measured numbers by the rule printed
 //     beside it, never written by hand; noise (sampling spread, standard
 //     errors, evaluation interval) is part of each rule, and what a scale
-//     cannot show is said in the report.
+//     cannot show is said in the report. A report that declares a primary
+//     test takes its overall verdict from that test alone; the other
+//     findings are labelled secondary.
 package reproduce

@@ -196,23 +196,36 @@ func TestSummarizeConflict(t *testing.T) {
 	require.Equal(t, []int{0, 10}, heatmapSteps([]int{0, 10}))
 }
 
-// smokeProbeSpec is the smoke scale's probed run.
+// smokeProbeSpec is the smoke scale's probed min-SNR-5 model: the
+// strategy grid's, with the probes ModelSizes.Model adds.
 func smokeProbeSpec(seed uint64) run.Spec {
-	return ProbeSizesFor(Smoke).Spec(ModelSizesFor(Smoke), seed)
+	ms := ModelSizesFor(Smoke)
+	return ms.Model(ms.Probes.Target, "min-snr:5", seed, seed)
 }
 
-// A probed run trains exactly the model TrainModel trains (the probes
-// change nothing), records every probe of every draw, and comes from the
-// cache the second time with the same matrices.
+// A probed model trains exactly the model an unprobed spec trains (the
+// probes change neither the parameters nor the training random stream),
+// records every probe of every draw and binning, and comes from the cache
+// the second time with the same matrices.
 func TestProbedRunTrainsTheCachedModel(t *testing.T) {
 	env := &Env{Scale: Smoke, Out: t.TempDir(), Seed: 2}
 	cfg := smokeProbeSpec(2)
+	ms := ModelSizesFor(Smoke)
+	ps := ms.Probes
+	require.Len(t, cfg.Probes, ps.Draws*(1+len(ps.Binnings)), "Model adds the probes to the probe target's models")
 	p, err := TrainProbed(context.Background(), env, cfg)
 	require.NoError(t, err)
 	require.False(t, p.Cached)
-	ps := ProbeSizesFor(Smoke)
-	m, err := TrainModel(context.Background(), env, ModelSizesFor(Smoke).Model(ps.Target, ps.Strategy, 2, 2))
+	plain := ms
+	plain.Probes = ProbeSizes{}
+	pcfg := plain.Model(ps.Target, "min-snr:5", 2, 2)
+	require.Empty(t, pcfg.Probes)
+	m, err := TrainModel(context.Background(), env, pcfg)
 	require.NoError(t, err)
+	require.Nil(t, m.Probes)
+	withProbes, err := TrainModel(context.Background(), env, cfg)
+	require.NoError(t, err)
+	require.True(t, withProbes.Cached)
 	a, err := diffusion.LoadCheckpoint(filepath.Join(p.Dir, run.CheckpointFile))
 	require.NoError(t, err)
 	b, err := m.Checkpoint()
@@ -220,10 +233,12 @@ func TestProbedRunTrainsTheCachedModel(t *testing.T) {
 	require.Equal(t, b.Step, a.Step)
 	require.True(t, slices.Equal(a.Params, b.Params), "the same weights")
 	require.True(t, slices.Equal(a.EMA, b.EMA), "the same EMA")
+	require.Equal(t, m.Quality, withProbes.Quality, "the same sample quality at every record")
+	require.Equal(t, m.Final, withProbes.Final)
 
 	require.Equal(t, []int{0, 20, 40}, p.Steps())
 	require.Len(t, p.Draws, ps.Draws)
-	K := ps.Bins
+	K := binsK(ps.Bins)
 	for _, recs := range p.Draws {
 		require.Len(t, recs, 3)
 		for _, r := range recs {
@@ -233,6 +248,18 @@ func TestProbedRunTrainsTheCachedModel(t *testing.T) {
 	}
 	require.False(t, mat.Equal(p.Draws[0][1].Gram, p.Draws[1][1].Gram), "draws are independent batches")
 	require.Equal(t, K, p.Bins().K())
+	require.Len(t, p.Binnings, len(ps.Binnings))
+	for i, bp := range p.Binnings {
+		require.Equal(t, ps.Binnings[i], bp.Spec)
+		require.Equal(t, binsK(bp.Spec), bp.Bins().K())
+		require.Equal(t, ps.BinningExamples/bp.Bins().K(), bp.Info.PerBin, "the binnings share one budget of examples")
+		require.GreaterOrEqual(t, bp.Bins().K(), 3, "a slope against distance needs two distances")
+		require.Len(t, bp.Draws, ps.Draws)
+		for _, d := range bp.Draws {
+			require.Equal(t, []int{0, 40}, []int{d[0].Step, d[1].Step}, "at step 0 and the last step")
+		}
+		require.Len(t, bp.Last(), ps.Draws)
+	}
 
 	var log bytes.Buffer
 	env2 := &Env{Scale: Smoke, Out: env.Out, Seed: 2, Log: &log}
@@ -245,20 +272,45 @@ func TestProbedRunTrainsTheCachedModel(t *testing.T) {
 			require.True(t, mat.Equal(p.Draws[r][i].Gram, again.Draws[r][i].Gram), "draw %d probe %d", r, i)
 		}
 	}
-	other := ps
-	other.PerBin++
+	other := ms
+	other.Probes.PerBin++
 	h1, err := cfg.Hash()
 	require.NoError(t, err)
-	h2, err := other.Spec(ModelSizesFor(Smoke), 2).Hash()
+	h2, err := other.Model(ps.Target, "min-snr:5", 2, 2).Hash()
 	require.NoError(t, err)
 	require.NotEqual(t, h1, h2)
-	bad := ps
-	bad.Every = 15
-	_, err = TrainProbed(context.Background(), env, bad.Spec(ModelSizesFor(Smoke), 2))
+	bad := ms
+	bad.Probes.Every = 15
+	_, err = TrainProbed(context.Background(), env, bad.Model(ps.Target, "min-snr:5", 2, 2))
 	require.ErrorContains(t, err, "must divide")
+	_, err = TrainProbed(context.Background(), env, pcfg)
+	require.ErrorContains(t, err, "no probes")
 }
 
-// A probed run interrupted after a probe resumes from its checkpoint and
+// Which models carry probes: the probe target's, trained with one of
+// ProbedStrategies (spelled any way weighting.Parse reads), no others.
+func TestProbedModels(t *testing.T) {
+	ps := ProbeSizesFor(Quick)
+	require.True(t, ps.Probed("x0", "min-snr:5"))
+	require.True(t, ps.Probed("x0", "max-snr:1"))
+	require.True(t, ps.Probed("x0", OnlineStrategies[0]))
+	require.False(t, ps.Probed("eps", "min-snr:5"), "another target")
+	require.False(t, ps.Probed("x0", "min-snr:10"), "table2's other γ")
+	require.False(t, ProbeSizes{}.Probed("v", "min-snr:5"))
+	require.Equal(t, PrimaryTarget, ProbeSizesFor(Medium).Target, "every scale probes the paper's main case")
+	require.Equal(t, "none", ProbeSizes{}.String())
+	require.Equal(t, "t10-draw-2", BinningDrawName("t:10", 2))
+	ms := ModelSizesFor(Quick)
+	names := map[string]bool{}
+	for _, p := range ms.Model("x0", "snr", 5, 1).Probes {
+		require.False(t, names[p.Name], "unique probe names")
+		names[p.Name] = true
+		require.Zero(t, ms.Steps%p.Every)
+	}
+	require.Empty(t, ms.Model("v", "snr", 5, 1).Probes)
+}
+
+// A probed model interrupted after a probe resumes from its checkpoint and
 // ends with the same records and weights as an uninterrupted one.
 func TestProbedRunResumes(t *testing.T) {
 	cfg := smokeProbeSpec(3)
@@ -268,11 +320,11 @@ func TestProbedRunResumes(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	_, err = TrainProbed(ctx, &Env{Scale: Smoke, Out: dir, Seed: 3, Log: &cancelWriter{marker: "step 20/40 probed", cancel: cancel}}, cfg)
+	_, err = TrainProbed(ctx, &Env{Scale: Smoke, Out: dir, Seed: 3, Log: &cancelWriter{marker: "step 20/40", cancel: cancel}}, cfg)
 	require.True(t, errors.Is(err, context.Canceled), "%v", err)
 	h, err := cfg.Hash()
 	require.NoError(t, err)
-	_, err = os.Stat(filepath.Join(dir, "models", ModelLabel(cfg)+"_probe_"+h, run.DoneFile))
+	_, err = os.Stat(filepath.Join(dir, "models", ModelLabel(cfg)+"_"+h, run.DoneFile))
 	require.True(t, errors.Is(err, os.ErrNotExist), "no completion marker after an interrupt")
 
 	var log bytes.Buffer
@@ -284,6 +336,11 @@ func TestProbedRunResumes(t *testing.T) {
 		for i := range whole.Draws[r] {
 			require.Equal(t, whole.Draws[r][i].Step, resumed.Draws[r][i].Step)
 			require.True(t, mat.Equal(whole.Draws[r][i].Gram, resumed.Draws[r][i].Gram), "draw %d probe %d", r, i)
+		}
+	}
+	for i := range whole.Binnings {
+		for r := range whole.Binnings[i].Draws {
+			require.True(t, mat.Equal(whole.Binnings[i].Last()[r].Gram, resumed.Binnings[i].Last()[r].Gram), "binning %d draw %d", i, r)
 		}
 	}
 	a, _ := os.ReadFile(filepath.Join(whole.Dir, run.CheckpointFile))
@@ -315,7 +372,7 @@ func TestSampleSizeStudy(t *testing.T) {
 			require.InDelta(t, 1, sum, 1e-9)
 		}
 		require.False(t, math.IsNaN(a.Dispersion[i]) || math.IsNaN(a.DispersionSE[i]) || math.IsNaN(a.RefDistance[i]))
-		require.Len(t, a.Signal[i], sizes.Bins)
+		require.Len(t, a.Signal[i], binsK(sizes.Bins))
 	}
 	b, err := SampleSizeStudy(obj, toy, sizes, 11)
 	require.NoError(t, err)
@@ -325,27 +382,46 @@ func TestSampleSizeStudy(t *testing.T) {
 	bad.Draws = 2
 	_, err = SampleSizeStudy(obj, toy, bad, 11)
 	require.ErrorContains(t, err, "≥ 3 draws")
+	// A sensitivity study: other bins, two n, no signal fractions.
+	c, err := SampleSizeStudy(obj, toy, sizes.binningSizes("logsnr:4"), 11)
+	require.NoError(t, err)
+	require.Equal(t, 4, c.Bins.K())
+	require.Equal(t, sizes.BinningPerBin, c.PerBin)
+	require.Nil(t, c.Signal[0])
+	_, err = SampleSizeStudy(obj, toy, sizes.binningSizes("logsnr:50"), 11)
+	require.ErrorContains(t, err, "empty")
 }
 
 // Every scale's sizes of the gradient targets are valid, including the
 // paper scale's, which the tests do not run.
 func TestGradientTargetSizesAreValid(t *testing.T) {
+	sched := diffusion.Cosine(1000)
 	for _, s := range Scales {
 		ms := ModelSizesFor(s)
-		cfg := ProbeSizesFor(s).Spec(ms, 1)
-		require.NoError(t, validateProbed(cfg), s)
-		_, err := cfg.Normalize()
-		require.NoError(t, err, s)
-		require.NoError(t, validateModel(ms.Model("v", "min-snr:5", 1, 1)), s)
+		ps := ms.Probes
+		for _, st := range ProbedStrategies {
+			cfg := ms.Model(ps.Target, st, 1, 1)
+			require.NotEmpty(t, cfg.Probes, "%s %s", s, st)
+			require.NoError(t, validateModel(cfg), s)
+			_, err := cfg.Normalize()
+			require.NoError(t, err, "%s %s", s, st)
+		}
+		for _, b := range ps.AllBinnings() {
+			bins, err := weighting.ParseBins(b, sched.LogSNRs())
+			require.NoError(t, err, "%s %s", s, b)
+			require.GreaterOrEqual(t, bins.K(), 3, "%s %s: a slope against distance needs two distances", s, b)
+		}
 		f3 := Fig3SizesFor(s)
 		require.GreaterOrEqual(t, f3.Draws, 3, s)
+		require.GreaterOrEqual(t, f3.BinningDraws, 3, s)
+		require.Len(t, f3.BinningPerBin, 2, s)
 		require.True(t, slices.IsSorted(f3.PerBin) && f3.PerBin[0] >= 1, s)
 		require.Positive(t, f3.Reference, s)
-		require.Zero(t, ms.T%f3.Bins, "%s: equal bins", s)
+		require.Equal(t, ps.Bins, f3.Bins, "%s: fig3 studies the probes' bins", s)
 		f4 := Fig4SizesFor(s)
 		require.Positive(t, f4.Rho, s)
 		require.Greater(t, f4.Close, 1.0, s)
 		require.True(t, slices.IsSorted(f4.RhoGrid) && f4.RhoGrid[0] > 0, s)
-		require.GreaterOrEqual(t, ProbeSizesFor(s).Draws, 2, "%s: standard errors need draws", s)
+		require.GreaterOrEqual(t, ps.Draws, 2, "%s: standard errors need draws", s)
 	}
 }

@@ -202,11 +202,13 @@ func (r *Fig5Result) Render(dir string) (*Report, error) {
 		return nil, err
 	}
 	fq := r.finalTable()
+	pf, decl := declare(r.primaryFinding(metric))
 	return &Report{
+		Primary:  decl,
 		Title:    "sample quality against training steps, 4 strategies × 3 targets",
 		Paper:    "Fig. 5 of Hang et al. (ICCV 2023): FID against training iterations for constant, SNR, max-SNR-1 (truncated SNR) and min-SNR-5 weighting, with ε, x0 and v prediction; the paper's headline 3.4× faster convergence",
 		Sizes:    r.Sizes,
-		Findings: []Finding{r.primaryFinding(metric), r.fastFinding(metric), r.finalFinding(metric)},
+		Findings: []Finding{pf, r.fastFinding(metric), r.finalFinding(metric)},
 		Sections: []Section{
 			{"Speed-ups of min-SNR-5", fmt.Sprintf("Steps each needs to reach the baseline's final quality (seed-mean curves smoothed over %d evaluations); speed-up = baseline steps / min-SNR-5 steps, with its %g%% bootstrap interval over the seeds.\n\n", 2*fig5Smooth+1, 100*CILevel) + md.Markdown()},
 			{"Final quality (" + metric + ", mean ± standard error over seeds)", fq.Markdown()},

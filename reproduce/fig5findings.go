@@ -14,8 +14,7 @@ func (r *Fig5Result) primaryFinding(metric string) Finding {
 	p := r.Primary
 	n := len(r.Grid.SeedsOf(p.Target))
 	f := Finding{
-		Primary: true,
-		Claim:   fmt.Sprintf("With %s-prediction (the paper's main case), min-SNR-5 reaches a fixed sample quality in fewer training steps than the best of the other weightings (the paper: %g× fewer steps to the same FID, ViT-B on ImageNet 256×256).", p.Target, paperSpeedUp),
+		Claim: fmt.Sprintf("With %s-prediction (the paper's main case), min-SNR-5 reaches a fixed sample quality in fewer training steps than the best of the other weightings (the paper: %g× fewer steps to the same FID, ViT-B on ImageNet 256×256).", p.Target, paperSpeedUp),
 		Rule: fmt.Sprintf("take the baseline (constant, SNR, max-SNR-1) whose seed-mean %s curve, smoothed over %d evaluations, is lowest at %g%% of training (step %g); its quality there is the threshold; speed-up = the steps that baseline needs to reach the threshold / the steps min-SNR-5 needs (a bound when min-SNR-5 never gets there); a %g%% percentile bootstrap interval over the %d training seeds (%d resamples, paired: a resample takes the same seeds of both strategies). Agrees if the whole interval lies above 1, does not agree if it lies below 1, inconclusive if it contains 1.",
 			metric, 2*fig5Smooth+1, 100*fig5At, p.At, 100*CILevel, n, BootstrapResamples),
 	}
@@ -34,7 +33,8 @@ func (r *Fig5Result) primaryFinding(metric string) Finding {
 // min-SNR-5's steps to each baseline's final quality.
 func (r *Fig5Result) fastFinding(metric string) Finding {
 	f := Finding{
-		Claim: "Secondary: min-SNR-5 reaches each other weighting's final quality sooner, for every prediction target.",
+		Role:  RoleSecondary,
+		Claim: "Min-SNR-5 reaches each other weighting's final quality sooner, for every prediction target.",
 		Rule:  fmt.Sprintf("per target and baseline, min-SNR-5's speed-up to the baseline's final %s (seed-mean curves smoothed over %d evaluations) with its %g%% bootstrap interval over the target's seeds: a pair supports the claim if the interval lies above 1, contradicts it if below 1, and is within noise otherwise; %s", metric, 2*fig5Smooth+1, 100*CILevel, verdictRule),
 	}
 	var lines []string
@@ -58,7 +58,8 @@ func (r *Fig5Result) fastFinding(metric string) Finding {
 // against the best other strategy, per target, paired by seed.
 func (r *Fig5Result) finalFinding(metric string) Finding {
 	f := Finding{
-		Claim: "Secondary: min-SNR-5 also ends with the best sample quality (the paper's curves end lowest for min-SNR-5).",
+		Role:  RoleSecondary,
+		Claim: "Min-SNR-5 also ends with the best sample quality (the paper's curves end lowest for min-SNR-5).",
 		Rule:  fmt.Sprintf("per target, the per-seed difference of final %s (each seed's mean over its sample sets) between min-SNR-5 and the other strategy with the lowest mean, and its standard error over the seeds (paired): supports if the mean difference is below −2 standard errors, contradicts if above +2, within noise otherwise (always within noise with one seed); %s", metric, verdictRule),
 	}
 	var outs []Outcome

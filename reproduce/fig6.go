@@ -107,11 +107,13 @@ func (r *Fig6Result) Render(dir string) (*Report, error) {
 	if err := ft.WriteCSV(out.path("final_x0mse.csv")); err != nil {
 		return nil, err
 	}
+	pf, decl := declare(r.primaryFinding())
 	return &Report{
+		Primary:  decl,
 		Title:    "unweighted x0-MSE by timestep range over training",
 		Paper:    "Fig. 6 of Hang et al. (ICCV 2023): the unweighted x0 loss ‖x0 − x̂0‖² in timestep ranges [0,100), [200,300), [600,700), [800,900) over training, for the four strategies, with x0-prediction",
 		Sizes:    r.Sizes,
-		Findings: []Finding{r.primaryFinding(), r.crossoverFinding(), r.otherTargetsFinding()},
+		Findings: []Finding{pf, r.crossoverFinding(), r.otherTargetsFinding()},
 		Sections: []Section{{
 			Heading: "Final x0-MSE by range",
 			Body:    fmt.Sprintf("Per seed, the mean of the model's last %d records (every %d steps) on fixed held-out batches of %d examples per range; the table shows the mean ± standard error over seeds; **bold** is the best strategy in the range.\n\n", fig6Tail, r.Sizes.EvalEvery, r.Sizes.EvalSize) + md.Markdown(),

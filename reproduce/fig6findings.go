@@ -53,8 +53,7 @@ func (r *Fig6Result) primaryFinding() Finding {
 	ok, lines := r.nearBest(i)
 	n := count(ok)
 	return Finding{
-		Primary: true,
-		Claim:   fmt.Sprintf("With %s-prediction, min-SNR-5 does well in every timestep range at once: its unweighted x0-MSE is the lowest or within noise of the lowest in the ranges of the paper's Fig. 6, where each classical weighting wins some ranges and loses others.", PrimaryTarget),
+		Claim: fmt.Sprintf("With %s-prediction, min-SNR-5 does well in every timestep range at once: its unweighted x0-MSE is the lowest or within noise of the lowest in the ranges of the paper's Fig. 6, where each classical weighting wins some ranges and loses others.", PrimaryTarget),
 		Rule: fmt.Sprintf("per range, the per-seed final x0-MSE (mean of the last %d records) of min-SNR-5 against the other strategy with the lowest mean there, paired over the %d seeds: within noise if min-SNR-5's excess is at most twice the standard error of the paired difference (with one seed: of the records' spread). Agrees if min-SNR-5 is best or within noise in at least %d of the %d ranges, does not agree otherwise.",
 			fig6Tail, len(r.Grid.SeedsOf(PrimaryTarget)), fig6NeedRanges, len(r.Labels)),
 		Measured: fmt.Sprintf("best or within noise in %d of %d ranges; excess over the best other strategy by range: %s.", n, len(r.Labels), strings.Join(lines, "; ")),
@@ -75,7 +74,8 @@ func (r *Fig6Result) crossoverFinding() Finding {
 	mLo, _ := r.stat(i, s, lo)
 	mHi, _ := r.stat(i, s, hi)
 	return Finding{
-		Claim: fmt.Sprintf("Secondary: the two classical weightings cross (%s-prediction): constant weighting of the x0 loss has the lower x0-MSE at high noise and the higher at low noise, SNR weighting the reverse.", PrimaryTarget),
+		Role:  RoleSecondary,
+		Claim: fmt.Sprintf("The two classical weightings cross (%s-prediction): constant weighting of the x0 loss has the lower x0-MSE at high noise and the higher at low noise, SNR weighting the reverse.", PrimaryTarget),
 		Rule:  fmt.Sprintf("the paired difference constant − SNR of the final x0-MSE in the highest-noise range %s and in the lowest-noise range %s; each range supports the claim if its difference has the expected sign beyond twice its standard error (negative at high noise, positive at low noise), contradicts it if the opposite sign beyond that, within noise otherwise; %s", r.Labels[hi], r.Labels[lo], verdictRule),
 		Measured: fmt.Sprintf("constant − SNR in %s: %+.1f%% ± %.1f%% of SNR's; in %s: %+.1f%% ± %.1f%%.",
 			r.Labels[hi], 100*dHi/mHi, 100*seHi/mHi, r.Labels[lo], 100*dLo/mLo, 100*seLo/mLo),
@@ -98,7 +98,8 @@ func (r *Fig6Result) otherTargetsFinding() Finding {
 		lines = append(lines, fmt.Sprintf("%s (%d seeds): %d of %d ranges (%s)", tg, len(r.Grid.SeedsOf(tg)), n, len(r.Labels), strings.Join(per, "; ")))
 	}
 	return Finding{
-		Claim:    "Secondary: the same balance with the other prediction targets.",
+		Role:     RoleSecondary,
+		Claim:    "The same balance with the other prediction targets.",
 		Rule:     fmt.Sprintf("the primary test's rule per target (best or within noise in at least %d of the %d ranges); %s", fig6NeedRanges, len(r.Labels), verdictRule),
 		Measured: strings.Join(lines, "; ") + ".",
 		Verdict:  VerdictOf(outs...),

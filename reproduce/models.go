@@ -45,6 +45,9 @@ type TrainedModel struct {
 	// best a model can reach, given the finite samples.
 	Metric string
 	Floor  float64
+	// Probes are what the model's gradient probes recorded (nil for a model
+	// without probes; see ModelSizes.Model).
+	Probes *ProbeRun
 	// Cached is set when the model came from the cache instead of training.
 	Cached bool
 	// TrainTime is the wall time of training (with evaluations).
@@ -115,7 +118,8 @@ func meanSD(x []float64) (mean, sd float64) {
 }
 
 // validateModel checks what training cannot check itself: the quality is
-// measured at every record, so the records must divide the steps.
+// measured at every record, so the records must divide the steps, and so
+// must the probes' intervals.
 func validateModel(s run.Spec) error {
 	switch q := s.Eval.Quality; {
 	case s.Steps < 1 || s.Eval.Every < 1 || s.Steps%s.Eval.Every != 0:
@@ -123,15 +127,16 @@ func validateModel(s run.Spec) error {
 	case q == nil || q.Repeats < 1 || q.Samples < 2:
 		return fmt.Errorf("reproduce: model %s: need a quality measure of ≥ 1 repeat and ≥ 2 samples", ModelLabel(s))
 	}
-	return nil
+	return validateProbes(s)
 }
 
 // TrainModel returns the model of a spec: from the cache in
 // env.ModelsDir() when a complete run of the same spec is there, otherwise
 // by training it (resuming an interrupted run of it), a run (package run)
 // that records the metrics and the sample quality of the EMA weights every
-// Eval.Every steps and Repeats quality values at the last step, with a
-// checkpoint at every record. Its folder is ModelRun(spec).Key().
+// Eval.Every steps and Repeats quality values at the last step, takes the
+// spec's probes (ProbeRun), and writes a checkpoint at every record. Its
+// folder is ModelRun(spec).Key().
 func TrainModel(ctx context.Context, env *Env, spec run.Spec) (*TrainedModel, error) {
 	r, wall, err := ModelRun(spec).train(ctx, env)
 	if err != nil {
@@ -143,6 +148,9 @@ func TrainModel(ctx context.Context, env *Env, spec run.Spec) (*TrainedModel, er
 	}
 	if !r.Cached {
 		m.TrainTime = wall
+		if m.Probes != nil {
+			m.Probes.TrainTime = wall
+		}
 	}
 	return m, nil
 }
@@ -154,6 +162,11 @@ func modelOf(r *run.Run) (*TrainedModel, error) {
 		return nil, err
 	}
 	m := &TrainedModel{Spec: r.Spec, Dir: r.Dir, Records: recs, Cached: r.Cached, TrainTime: r.TrainTime}
+	if len(r.Spec.Probes) > 0 {
+		if m.Probes, err = probeRunOf(r); err != nil {
+			return nil, err
+		}
+	}
 	for _, rec := range recs {
 		if rec.Quality == nil {
 			return nil, fmt.Errorf("reproduce: model %s: the record of step %d has no sample quality", m.Label(), rec.Step)

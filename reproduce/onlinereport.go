@@ -36,11 +36,13 @@ func (r *OnlineResult) Render(dir string) (*Report, error) {
 		return nil, err
 	}
 	tab := r.table(metric)
+	pf, decl := declare(r.primaryFinding(metric))
 	return &Report{
+		Primary:  decl,
 		Title:    "online Pareto weighting against its closed-form approximation, at equal steps and equal time",
 		Paper:    "beyond the paper: §3.3 of Hang et al. (ICCV 2023) solves the Pareto problem only to motivate Min-SNR-γ, which approximates it for free; here the Pareto weights are solved on every training step's own batch and the model is trained with them",
 		Sizes:    r.Sizes,
-		Findings: []Finding{r.primaryFinding(metric), r.comparisonsFinding(metric, "equal steps", r.EqualSteps), r.comparisonsFinding(metric, "equal time", r.EqualTime)},
+		Findings: []Finding{pf, r.comparisonsFinding(metric, "equal steps", r.EqualSteps), r.comparisonsFinding(metric, "equal time", r.EqualTime)},
 		Sections: []Section{
 			{Heading: "Cost of an online step", Body: r.costText()},
 			{Heading: "Comparisons (" + metric + ", lower is better; mean over seeds, online − comparator ± standard error)", Body: tab.Markdown()},
@@ -90,9 +92,8 @@ func (r *OnlineResult) primaryFinding(metric string) Finding {
 	o := onlineOutcome(c)
 	way := map[Outcome]string{Supports: "the online Pareto weighting came out better", Contradicts: "min-SNR-5 came out better", WithinNoise: "neither came out better beyond the noise"}[o]
 	return Finding{
-		Primary: true,
-		Claim:   fmt.Sprintf("Solving the Pareto problem on every step (`%s`) trains a better model than its closed-form approximation min-SNR-5 for the same wall-clock time (%s-prediction).", OnlineStrategies[0], PrimaryTarget),
-		Rule:    fmt.Sprintf("the per-seed difference of %s between the online model at step %d / (its measured step cost) and the min-SNR-5 model at step %d, paired over the %d seeds: agrees if below −2 standard errors, does not agree if above +2, inconclusive otherwise", metric, r.Sizes.Steps, r.Sizes.Steps, len(r.Grid.SeedsOf(PrimaryTarget))),
+		Claim: fmt.Sprintf("Solving the Pareto problem on every step (`%s`) trains a better model than its closed-form approximation min-SNR-5 for the same wall-clock time (%s-prediction).", OnlineStrategies[0], PrimaryTarget),
+		Rule:  fmt.Sprintf("the per-seed difference of %s between the online model at step %d / (its measured step cost) and the min-SNR-5 model at step %d, paired over the %d seeds: agrees if below −2 standard errors, does not agree if above +2, inconclusive otherwise", metric, r.Sizes.Steps, r.Sizes.Steps, len(r.Grid.SeedsOf(PrimaryTarget))),
 		Measured: fmt.Sprintf("at equal time (online cost %.2f×, read at step %.0f) %s %.4g against min-SNR-5 %.4g: difference %+.3g ± %.2g — %s.",
 			r.Cost[0], float64(r.Sizes.Steps)/r.Cost[0], metric, c.Mine, c.Them, c.Diff, c.SE, way),
 		Verdict: VerdictOf(o),
@@ -113,7 +114,8 @@ func (r *OnlineResult) comparisonsFinding(metric, what string, cs [][]Comparison
 		}
 	}
 	return Finding{
-		Claim:    fmt.Sprintf("Secondary: each online Pareto weighting against min-SNR-5 and constant at %s.", what),
+		Role:     RoleSecondary,
+		Claim:    fmt.Sprintf("Each online Pareto weighting against min-SNR-5 and constant at %s.", what),
 		Rule:     fmt.Sprintf("per pair, the paired per-seed difference of %s, online − comparator: supports if below −2 standard errors, contradicts if above +2, within noise otherwise; %s", metric, verdictRule),
 		Measured: strings.Join(lines, "; ") + ".",
 		Verdict:  VerdictOf(outs...),

@@ -99,15 +99,16 @@ func TestPlanIsWhatTheSerialRunTrains(t *testing.T) {
 }
 
 // The paper scale's plan needs no data (it is specs only): 46 models (the
-// 24 of the strategy grid, 18 more for table2, 4 for online), fig2's 4
-// fine-tunes and one probed run.
+// 24 of the strategy grid, 18 more for table2, 4 for online, whose x0
+// models carry the probes of fig3, fig4 and conflict) and fig2's 4
+// fine-tunes.
 func TestPaperPlanSize(t *testing.T) {
 	plan := planOf(t, &Env{Scale: Paper, Seed: 1}, "all")
 	kinds := map[RunKind]int{}
 	for _, p := range plan {
 		kinds[p.Kind]++
 	}
-	require.Equal(t, map[RunKind]int{ModelKind: 46, FineTuneKind: 4, ProbedKind: 1}, kinds)
+	require.Equal(t, map[RunKind]int{ModelKind: 46, FineTuneKind: 4}, kinds)
 }
 
 // Every line of WritePlan reads back (ReadPlannedRun) and is found at its

@@ -62,8 +62,24 @@ func VerdictOf(outcomes ...Outcome) Verdict {
 // verdictRule states how VerdictOf combines cases, for the reports.
 const verdictRule = "overall: agrees if every case supports the claim, does not agree if none does and some contradict it, inconclusive if all are within noise, partly agrees otherwise"
 
+// Role says what a finding counts for in its report.
+type Role string
+
+const (
+	// RolePrimary marks the finding of the one test a target declares in
+	// its code before it measures (Report.Primary): the report's overall
+	// verdict is its verdict.
+	RolePrimary Role = "primary"
+	// RoleSecondary marks a finding that reads more out of the same
+	// numbers; it does not move the overall verdict.
+	RoleSecondary Role = "secondary"
+)
+
 // Finding is one claim of the paper next to our measurement.
 type Finding struct {
+	// Role is RolePrimary for the declared test, RoleSecondary for the
+	// others ("" in reports that declare no primary test).
+	Role Role
 	// Claim is what the paper says, in our words.
 	Claim string
 	// Measured is what we measured, with the numbers.
@@ -72,11 +88,6 @@ type Finding struct {
 	Rule string
 	// Verdict is the comparison.
 	Verdict Verdict
-	// Primary marks a report's one primary test: its claim and rule are
-	// fixed in the code before anything is measured (they do not depend on
-	// the numbers), and the report's overall verdict is its verdict. The
-	// other findings are secondary: reported, not tested for.
-	Primary bool
 }
 
 // Section is a free-form part of a report: a heading and markdown.
@@ -91,6 +102,11 @@ type Report struct {
 	Name, Title string
 	// Paper names the figure or table reproduced and its setting.
 	Paper string
+	// Primary states the target's primary test as its code declares it,
+	// fixed before any number is measured (which models, which settings,
+	// which statistic, which margin); it is printed before the numbers, and
+	// the finding with RolePrimary reports its outcome.
+	Primary string
 	// Scale, Seed and Device are those of the run (set by RunTarget).
 	Scale  Scale
 	Seed   uint64
@@ -113,15 +129,17 @@ type Report struct {
 	ModelsTrained, ModelsReused int
 }
 
-// Overall summarises the findings' verdicts: the primary test's verdict
-// when the report has one; otherwise the common verdict when they all
-// agree on one, else Partly; "no claim" without findings.
+// Overall summarises the findings' verdicts: the primary finding's
+// verdict when there is one, else the common verdict when they all agree
+// on one, otherwise Partly; "no claim" without findings.
 func (r *Report) Overall() Verdict {
 	if len(r.Findings) == 0 {
 		return "no claim"
 	}
-	if p := r.primary(); p >= 0 {
-		return r.Findings[p].Verdict
+	for _, f := range r.Findings {
+		if f.Role == RolePrimary {
+			return f.Verdict
+		}
 	}
 	v := r.Findings[0].Verdict
 	for _, f := range r.Findings[1:] {
@@ -130,16 +148,6 @@ func (r *Report) Overall() Verdict {
 		}
 	}
 	return v
-}
-
-// primary is the index of the primary finding, -1 if none.
-func (r *Report) primary() int {
-	for i, f := range r.Findings {
-		if f.Primary {
-			return i
-		}
-	}
-	return -1
 }
 
 // modelsNote says how many models the run trained and reused ("" for
@@ -158,13 +166,25 @@ func (r *Report) Markdown() string {
 	if r.Paper != "" {
 		fmt.Fprintf(&b, "Reproduces: %s\n\n", r.Paper)
 	}
-	fmt.Fprintf(&b, "Scale `%s`, seed %d, device %s, wall time %s%s. Overall: **%s**.\n\n", r.Scale, r.Seed, r.Device, r.Elapsed.Round(time.Second), r.modelsNote(), r.Overall())
+	fmt.Fprintf(&b, "Scale `%s`, seed %d, device %s, wall time %s%s. Overall: **%s**%s.\n\n", r.Scale, r.Seed, r.Device, r.Elapsed.Round(time.Second), r.modelsNote(), r.Overall(), r.overallNote())
+	if r.Primary != "" {
+		fmt.Fprintf(&b, "## Primary test (declared in the code before measuring)\n\n%s\n\n", strings.TrimSpace(r.Primary))
+	}
 	if r.Sizes != nil {
 		b.WriteString("## Sizes at this scale\n\n")
 		b.WriteString(SizesTable(r.Sizes))
 		b.WriteString("\n")
 	}
-	r.writeFindings(&b)
+	if len(r.Findings) > 0 {
+		b.WriteString("## The paper's claims and our measurements\n\n")
+		for i, f := range r.Findings {
+			fmt.Fprintf(&b, "%d. %s**Claim:** %s\n\n   **Measured:** %s\n\n   **Verdict: %s.**", i+1, roleLabel(f.Role), f.Claim, indent(f.Measured), f.Verdict)
+			if f.Rule != "" {
+				fmt.Fprintf(&b, " (Rule: %s)", f.Rule)
+			}
+			b.WriteString("\n\n")
+		}
+	}
 	for _, s := range r.Sections {
 		fmt.Fprintf(&b, "## %s\n\n%s\n\n", s.Heading, strings.TrimSpace(s.Body))
 	}
@@ -185,42 +205,26 @@ func (r *Report) Markdown() string {
 	return b.String()
 }
 
-// writeFindings writes the findings: the primary test first, under its
-// own heading with its claim and rule before the measurement, then the
-// secondary findings; without a primary test, one list of claims.
-func (r *Report) writeFindings(b *strings.Builder) {
-	if len(r.Findings) == 0 {
-		return
-	}
-	p := r.primary()
-	if p < 0 {
-		b.WriteString("## The paper's claims and our measurements\n\n")
-		for i, f := range r.Findings {
-			writeFinding(b, i+1, f)
-		}
-		return
-	}
-	f := r.Findings[p]
-	fmt.Fprintf(b, "## Primary test (declared before the numbers)\n\n**Claim:** %s\n\n**Test:** %s\n\n**Measured:** %s\n\n**Verdict: %s.**\n\n", f.Claim, f.Rule, strings.TrimSpace(f.Measured), f.Verdict)
-	if len(r.Findings) > 1 {
-		b.WriteString("## Secondary findings\n\n")
-	}
-	n := 0
-	for i, f := range r.Findings {
-		if i != p {
-			n++
-			writeFinding(b, n, f)
+// overallNote says where the overall verdict comes from when a primary
+// test decides it.
+func (r *Report) overallNote() string {
+	for _, f := range r.Findings {
+		if f.Role == RolePrimary {
+			return " (the primary test's)"
 		}
 	}
+	return ""
 }
 
-// writeFinding writes one numbered finding.
-func writeFinding(b *strings.Builder, n int, f Finding) {
-	fmt.Fprintf(b, "%d. **Claim:** %s\n\n   **Measured:** %s\n\n   **Verdict: %s.**", n, f.Claim, indent(f.Measured), f.Verdict)
-	if f.Rule != "" {
-		fmt.Fprintf(b, " (Rule: %s)", f.Rule)
+// roleLabel is a finding's label in the list ("" without a role).
+func roleLabel(r Role) string {
+	switch r {
+	case RolePrimary:
+		return "**Primary test.** "
+	case RoleSecondary:
+		return "*Secondary.* "
 	}
-	b.WriteString("\n\n")
+	return ""
 }
 
 func indent(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n   ") }
@@ -246,7 +250,7 @@ func WriteIndex(path string, reports []*Report) error {
 	for _, r := range reports {
 		var vs []string
 		for _, f := range r.Findings {
-			if f.Primary {
+			if f.Role == RolePrimary {
 				vs = append([]string{"primary: " + string(f.Verdict)}, vs...)
 			} else {
 				vs = append(vs, string(f.Verdict))
@@ -409,4 +413,14 @@ type output struct {
 func (o *output) path(name string) string {
 	o.files = append(o.files, name)
 	return filepath.Join(o.dir, name)
+}
+
+// declare splits a primary finding whose Rule is its test into the
+// report's declaration (Report.Primary: the claim tested and the rule,
+// neither depending on a measured number) and the finding that reports
+// its outcome, whose rule then points at the declaration.
+func declare(f Finding) (Finding, string) {
+	d := f.Claim + "\n\n**Test:** " + f.Rule
+	f.Role, f.Rule = RolePrimary, "as declared above"
+	return f, d
 }

@@ -201,12 +201,12 @@ func resultOf[R Result](compute func(ctx context.Context, env *Env) (R, error)) 
 var targets = []Target{
 	{Name: "weights", Title: "loss weights of the four strategies for ε, x0 and v", Compute: resultOf(Weights)},
 	{Name: "fig2", Title: "fine-tuning on one timestep bin: loss change at every timestep", Compute: resultOf(Fig2), Plan: planFig2},
-	{Name: "fig3", Title: "UGD weights against the number of samples per timestep bin", Compute: resultOf(Fig3), Plan: planFig3},
-	{Name: "fig4", Title: "Eq. 11 objective of constant, SNR, max-SNR, min-SNR and UGD weights", Compute: resultOf(Fig4), Plan: planFig4},
+	{Name: "fig3", Title: "UGD weights against the number of samples per timestep bin", Compute: resultOf(Fig3), Plan: planProbed},
+	{Name: "fig4", Title: "Eq. 11 objective of constant, SNR, max-SNR, min-SNR and UGD weights", Compute: resultOf(Fig4), Plan: planProbed},
 	{Name: "fig5", Title: "sample quality against training steps, 4 strategies × 3 targets", Compute: resultOf(Fig5), Plan: planFig5},
 	{Name: "fig6", Title: "unweighted x0-MSE by timestep range over training", Compute: resultOf(Fig6), Plan: planFig6},
 	{Name: "table2", Title: "min-SNR-γ for γ ∈ {1, 5, 10, 20}: final sample quality", Compute: resultOf(Table2), Plan: planTable2},
-	{Name: "conflict", Title: "gradient conflict between timestep bins over training (cosines by distance)", Compute: resultOf(Conflict), Plan: planConflict},
+	{Name: "conflict", Title: "gradient conflict between timestep bins over training (cosines by distance)", Compute: resultOf(Conflict), Plan: planProbed},
 	{Name: "online", Title: "online Pareto weighting against min-SNR-5 and constant, at equal steps and equal time", Compute: resultOf(Online), Plan: planOnline},
 }
 

@@ -47,15 +47,21 @@ var wantFiles = map[string]map[string][]string{
 		"table2.csv": {"target", "gamma", "mean", "se", "seeds"},
 	},
 	"fig3": {
-		"fig3.png":      nil,
-		"weights.csv":   {"n", "draw", "bin", "t_lo", "t_hi", "weight"},
-		"stability.csv": {"n", "dispersion", "se", "distance_to_reference", "signal_median", "signal_min", "signal_max"},
-		"reference.csv": {"bin", "t_lo", "t_hi", "reference_weight", "constant", "snr", "max-snr:1", "min-snr:5"},
+		"fig3.png":        nil,
+		"cross.png":       nil,
+		"weights.csv":     {"trained", "n", "draw", "bin", "t_lo", "t_hi", "weight"},
+		"stability.csv":   {"trained", "n", "dispersion", "se", "distance_to_reference", "signal_median", "signal_min", "signal_max"},
+		"reference.csv":   {"trained", "bin", "t_lo", "t_hi", "reference_weight", "constant", "snr", "max-snr:1", "min-snr:5"},
+		"cross.csv":       {"trained", "n", "weighting", "diagonal", "l1", "se", "units"},
+		"sensitivity.csv": {"bins", "k", "trained", "n_small", "dispersion_small", "se_small", "n_large", "dispersion_large", "se_large", "outcome"},
 	},
 	"fig4": {
-		"fig4.png":      nil,
-		"objective.csv": {"step", "rho", "lambda", "draw", "weighting", "objective", "ratio_to_optimum"},
-		"weights.csv":   {"bin", "t_lo", "t_hi", "rho", "weighting", "mean_weight"},
+		"fig4.png":        nil,
+		"cross.png":       nil,
+		"objective.csv":   {"trained", "seed", "bins", "step", "rho", "lambda", "draw", "weighting", "objective", "ratio_to_optimum", "l1_to_pareto"},
+		"weights.csv":     {"trained", "bin", "t_lo", "t_hi", "rho", "weighting", "mean_weight"},
+		"cross.csv":       {"trained", "step", "weighting", "diagonal", "log_ratio", "log_ratio_se", "l1_to_pareto", "l1_se", "units"},
+		"sensitivity.csv": {"bins", "k", "trained", "other", "diff", "se", "units", "outcome"},
 	},
 	"online": {
 		"quality.png":     nil,
@@ -63,12 +69,15 @@ var wantFiles = map[string]map[string][]string{
 		"equal_steps.csv": {"online", "comparator", "online_mean", "comparator_mean", "diff", "se", "seeds"},
 	},
 	"conflict": {
-		"cosine.png":      nil,
-		"stats.png":       nil,
-		"distance.png":    nil,
-		"pairs.csv":       {"step", "draw", "bin_i", "bin_j", "distance", "cosine"},
-		"summary.csv":     {"step", "negative_fraction", "negative_fraction_se", "significantly_negative", "significantly_positive", "slope", "slope_se", "near_cosine", "far_cosine", "near_minus_far_se"},
-		"by_distance.csv": {"step", "distance", "mean_cosine", "se"},
+		"cosine.png":       nil,
+		"stats.png":        nil,
+		"distance.png":     nil,
+		"cross.png":        nil,
+		"pairs.csv":        {"trained", "seed", "step", "draw", "bin_i", "bin_j", "distance", "cosine"},
+		"summary.csv":      {"trained", "seed", "step", "negative_fraction", "negative_fraction_se", "significantly_negative", "significantly_positive", "slope", "slope_se", "near_cosine", "far_cosine", "near_minus_far_se"},
+		"by_distance.csv":  {"trained", "step", "distance", "mean_cosine", "se", "units"},
+		"cancellation.csv": {"trained", "step", "weighting", "diagonal", "log_cancellation", "se", "units"},
+		"sensitivity.csv":  {"bins", "k", "trained", "slope", "se", "units", "outcome"},
 	},
 }
 
@@ -84,7 +93,8 @@ var claimWords = map[string]string{
 // textColumns are CSV columns that hold names, not numbers; "NaN" is
 // allowed only in nanColumns (a curve that never reaches a level).
 var (
-	textColumns = map[string]bool{"target": true, "strategy": true, "baseline": true, "bound": true, "finetune": true, "range": true, "weighting": true, "test": true, "online": true, "comparator": true}
+	textColumns = map[string]bool{"target": true, "strategy": true, "baseline": true, "bound": true, "finetune": true, "range": true, "weighting": true,
+		"test": true, "online": true, "comparator": true, "trained": true, "bins": true, "units": true, "outcome": true, "other": true, "diagonal": true}
 	// NaN where a step is never reached, and where smoke's one seed
 	// measures no spread.
 	nanColumns = map[string]bool{"min_snr5_steps": true, "se": true}

@@ -10,8 +10,10 @@ import (
 )
 
 // ModelSizes are the settings of every model a scale trains (fig2's base
-// model, the fig5/fig6 strategy grid, table2's γ sweep): the data, the
-// network, the optimiser and how quality is measured along the way.
+// model, the fig5/fig6 strategy grid, table2's γ sweep, the probed models
+// of the gradient analyses): the data, the network, the optimiser, how
+// quality is measured along the way and which models carry gradient
+// probes.
 type ModelSizes struct {
 	// Data is the training data spec ("toy:checkerboard", "mnist").
 	Data string
@@ -46,6 +48,9 @@ type ModelSizes struct {
 	// number for the other targets (0: Seeds), whose findings are
 	// secondary.
 	Seeds, OtherSeeds int
+	// Probes are the gradient probes of the probe target's models (zero:
+	// none), which Model adds to their specs.
+	Probes ProbeSizes
 }
 
 // PrimaryTarget is the prediction target of the primary tests of fig5,
@@ -59,23 +64,46 @@ var modelSizes = map[Scale]ModelSizes{
 		Data: "toy:checkerboard", Width: 16, Depth: 1, Schedule: "cosine", T: 1000,
 		Steps: 40, Batch: 32, LR: 1e-3, Warmup: 5, ClipNorm: 1, EMA: 0.99,
 		EvalEvery: 20, EvalSize: 16, Samples: 128, Sampler: "heun", SamplerSteps: 4, Repeats: 2, Seeds: 1,
+		Probes: ProbeSizes{Target: PrimaryTarget, Bins: "t:4", PerBin: 8, Draws: 3, Every: 20, Binnings: []string{"t:3", "logsnr:4"}, BinningExamples: 32},
 	},
 	Quick: {
 		Data: "toy:checkerboard", Width: 64, Depth: 2, Schedule: "cosine", T: 1000,
 		Steps: 2000, Batch: 256, LR: 1e-3, Warmup: 100, ClipNorm: 1, EMA: 0.999,
 		EvalEvery: 200, EvalSize: 512, Samples: 2000, Sampler: "heun", SamplerSteps: 30, Repeats: 2, Seeds: 2,
+		Probes: quickProbes,
 	},
 	Medium: {
 		Data: "mnist", Width: 128, Depth: 2, Schedule: "cosine", T: 1000,
 		Steps: 6000, Batch: 64, LR: 1e-3, Warmup: 200, ClipNorm: 1, EMA: 0.999,
 		EvalEvery: 500, EvalSize: 512, Samples: 5000, Sampler: "heun", SamplerSteps: 10, Repeats: 2, Seeds: 5, OtherSeeds: 2,
+		Probes: ProbeSizes{Target: PrimaryTarget, Bins: "t:20", PerBin: 128, Draws: 2, Every: 1000, Binnings: sensitivityBinnings, BinningExamples: 2560},
 	},
 	Paper: {
 		Data: "mnist", Width: 1024, Depth: 3, Schedule: "cosine", T: 1000,
 		Steps: 50000, Batch: 128, LR: 1e-4, Warmup: 1000, ClipNorm: 1, EMA: 0.9999,
 		EvalEvery: 2500, EvalSize: 1000, Samples: 5000, Sampler: "heun", SamplerSteps: 18, Repeats: 2, Seeds: 2,
+		Probes: ProbeSizes{Target: PrimaryTarget, Bins: "t:20", PerBin: 256, Draws: 4, Every: 2500, Binnings: sensitivityBinnings, BinningExamples: 5120},
 	},
 }
+
+// sensitivityBinnings are the binnings besides t:20 on which the gradient
+// analyses' verdicts are checked: 10 and 50 equal-width bins in t, and
+// bins of equal width in log-SNR. logsnr:K for K ≥ 9 leaves a bin empty
+// on the cosine schedule with T = 1000 (its log-SNR falls from −12.9 to
+// −19.8 over the last timestep, which takes up the lowest bins), so the
+// log-SNR binnings are K = 4 and 8, the finest two that exist.
+var sensitivityBinnings = []string{"t:10", "t:50", "logsnr:4", "logsnr:8"}
+
+// quickProbes are the quick scale's probes. Six probes (every 400 of
+// 2000 steps) of 4 draws × 20 bins × 512 examples per bin on the 12 probed
+// models (6 weightings × 2 seeds), and the 4 binnings at step 0 and the
+// end at 10 240 examples per draw (as many as a main probe), add about a
+// minute to `reproduce all` on two cores (a probe passes about 120 000
+// examples a second). 512 per bin is where fig3 finds the bins' gradients
+// become mostly signal at the end of training (median signal fraction about
+// 0.6): smaller batches make every Gram mostly noise, larger ones cost
+// time in proportion.
+var quickProbes = ProbeSizes{Target: PrimaryTarget, Bins: "t:20", PerBin: 512, Draws: 4, Every: 400, Binnings: sensitivityBinnings, BinningExamples: 10240}
 
 // ModelSizesFor returns the model sizes of a scale.
 func ModelSizesFor(s Scale) ModelSizes {
@@ -89,7 +117,10 @@ func ModelSizesFor(s Scale) ModelSizes {
 // Model returns the run of one model of these sizes: target ("eps", "x0",
 // "v"), weighting (a weighting.Parse spec), the training seed and the seed
 // of the quality evaluation (shared by every model of a run so that all
-// are measured on the same noise).
+// are measured on the same noise). A model of the probe target trained
+// with one of ProbedStrategies carries the probes (ProbeSizes.Probed):
+// they change none of its numbers, so it is the same model for every
+// target that uses it.
 func (s ModelSizes) Model(target, strategy string, seed, evalSeed uint64) run.Spec {
 	net := nn.ResMLPConfig{Width: s.Width, Depth: s.Depth}
 	if tg, err := weighting.ParseTarget(target); err == nil {
@@ -97,7 +128,7 @@ func (s ModelSizes) Model(target, strategy string, seed, evalSeed uint64) run.Sp
 		// with ε or v; the toy scales are unaffected).
 		net.SigmaData, net.Skip = diffusion.AutoPrecond(s.Data, tg)
 	}
-	return run.Spec{
+	spec := run.Spec{
 		Net: nn.Spec{Kind: "resmlp", ResMLP: &net},
 		Train: diffusion.TrainSpec{
 			Data: s.Data, Schedule: s.Schedule, T: s.T, Target: target, Weighting: strategy,
@@ -109,6 +140,10 @@ func (s ModelSizes) Model(target, strategy string, seed, evalSeed uint64) run.Sp
 			Samples: s.Samples, Sampler: s.Sampler, SamplerSteps: s.SamplerSteps, Repeats: s.Repeats, Seed: evalSeed,
 		}},
 	}
+	if s.Probes.Probed(target, strategy) {
+		spec.Probes = s.Probes.specs(seed, s.Steps)
+	}
+	return spec
 }
 
 // SeedsFor returns the number of training seeds of a target's models:

@@ -33,15 +33,17 @@ func main() { nb.Main("conflict", run) }
 func run(ctx context.Context, o nb.Options) error {
 	scale := o.Scale
 
-	// Step 1: train with probes. TrainProbed runs conflict.Probe as a
-	// training callback on several independent batches ("draws"), each
-	// fixed over training, so that changes between probes are the model's
-	// and the spread between draws is the sampling noise. Each probe gives
-	// the exact K×K Gram matrix of the bins' gradients and its cosine
-	// matrix C_ij = G_ij/√(G_ii G_jj).
+	// Step 1: train with probes. The reproductions' models of the probe
+	// target carry conflict.Probe as a training callback on several
+	// independent batches ("draws"), each fixed over training, so that
+	// changes between probes are the model's and the spread between draws
+	// is the sampling noise. Each probe gives the exact K×K Gram matrix of
+	// the bins' gradients and its cosine matrix C_ij = G_ij/√(G_ii G_jj).
+	// Here the Min-SNR-5 model; `paretodiff reproduce conflict` does the
+	// same on the models of every training weighting.
 	env := o.Env()
 	ms := reproduce.ModelSizesFor(scale)
-	probed, err := reproduce.TrainProbed(ctx, env, reproduce.ProbeSizesFor(scale).Spec(ms, o.Seed))
+	probed, err := reproduce.TrainProbed(ctx, env, ms.Model(ms.Probes.Target, "min-snr:5", o.Seed, o.Seed))
 	if err != nil {
 		return err
 	}

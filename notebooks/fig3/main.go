@@ -51,7 +51,7 @@ func run(ctx context.Context, o nb.Options) error {
 	env := o.Env()
 	sizes := reproduce.ModelSizesFor(scale)
 	study := reproduce.Fig3SizesFor(scale) // bins, sample sizes, draws, λ
-	model, err := reproduce.TrainModel(ctx, env, sizes.Model(study.Target, study.Strategy, o.Seed, o.Seed))
+	model, err := reproduce.TrainModel(ctx, env, sizes.Model(sizes.Probes.Target, "min-snr:5", o.Seed, o.Seed))
 	if err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func run(ctx context.Context, o nb.Options) error {
 	// is its mean unweighted x0-MSE. gram.Pass forms the exact K×K Gram
 	// matrix G_kl = ⟨∇L_k, ∇L_l⟩ from ONE forward and backward pass over a
 	// batch stratified into the bins.
-	bins, err := weighting.EqualT(tc.Schedule.T(), study.Bins)
+	bins, err := weighting.ParseBins(study.Bins, tc.Schedule.LogSNRs())
 	if err != nil {
 		return err
 	}
