@@ -166,6 +166,8 @@ type ConflictResult struct {
 	Trained []string
 	Seeds   []uint64
 	Models  [][]ConflictModel
+	// Noise is the Gram noise of every model at its last probe.
+	Noise noiseByModel
 	// Strategies are the closed forms whose cancellation is measured and
 	// Closed[j] their weights on the main probes' bins.
 	Strategies []string
@@ -205,6 +207,7 @@ func Conflict(ctx context.Context, env *Env) (*ConflictResult, error) {
 		}
 		r.Models = append(r.Models, row)
 	}
+	r.Noise = noiseOfGrid(g, r.Trained, r.Seeds)
 	first := r.Models[0][0].Run
 	r.HeatmapSteps = heatmapSteps(first.Steps())
 	r.Closed = closedWeights(r.Strategies, sched, first.Bins())

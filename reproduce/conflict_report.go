@@ -28,7 +28,7 @@ func (r *ConflictResult) Render(dir string) (*Report, error) {
 	for _, t := range []struct {
 		name string
 		tab  Table
-	}{{"pairs.csv", r.pairsTable()}, {"summary.csv", sumT}, {"by_distance.csv", dt}, {"cancellation.csv", r.cancellationTable()}, {"sensitivity.csv", r.sensitivityCSV()}} {
+	}{{"pairs.csv", r.pairsTable()}, {"summary.csv", sumT}, {"by_distance.csv", dt}, {"cancellation.csv", r.cancellationTable()}, {"sensitivity.csv", r.sensitivityCSV()}, {"signal.csv", r.Noise.signalTable(r.bins().Range)}} {
 		if err := t.tab.WriteCSV(out.path(t.name)); err != nil {
 			return nil, err
 		}
@@ -235,6 +235,7 @@ func (r *ConflictResult) sections() []Section {
 		{Heading: "How many bin pairs conflict (last probe)", Body: fmt.Sprintf("Fraction of the %d bin pairs with a negative cosine (mean ± SE over the units), the fraction whose cosine is negative beyond noise over a model's draws (the mean over seeds), and the mean cosine of near pairs (at most %d bins apart) and far pairs (at least %d apart). Sampling noise pulls every cosine towards 0 and makes about half the signs random where the true gradients are small (see fig3's signal fractions).\n\n%s", K*(K-1)/2, K/4, (K+1)/2, neg.Markdown())},
 		{Heading: "Cancellation by training weighting (rows A) and weighting (columns B), last probe", Body: "c = wᵀGw / Σ_k w_k² G_kk for each closed form's weights w (geometric mean over the seeds and draws): 1 if the bins' weighted gradients were orthogonal, < 1 if they cancel on net. *italic*: the diagonal. The sampling noise of the probe batches adds to the Gram's diagonal only, so it pulls every c towards 1.\n\n" + canc.Markdown()},
 		{Heading: "Sensitivity to the bins", Body: fmt.Sprintf("The primary test again on the probes of other binnings, taken at the last step on the same models (%d draws of %d examples each, split equally between the bins; the slope is per bin of distance in that binning); the first row is the main probes'. %s\n\n", ps.Draws, ps.BinningExamples, binningNote) + sens.Markdown()},
+		r.Noise.section(ps.PerBin),
 		{Heading: "Figures", Body: fmt.Sprintf("cosine.png and stats.png are the conflict package's figures (conflict.WriteFigures) of the first draw of the first seed's min-SNR-5 model: cosine heat maps at steps %v (blue −1, white 0, red +1; bins labelled by their first timestep) and, over training, the fraction of negative pairs, the mean and minimum cosine, the mean cosine by bin distance and the per-bin gradient norms. distance.png draws, for every training weighting, the mean cosine against bin distance at the last probe and, over training, the slope and the fraction of negative pairs (bands ± 2 SE over the units). cross.png draws the mean cosine by distance and the cancellation as heat maps, a row per training weighting.", r.HeatmapSteps)},
 	}
 }

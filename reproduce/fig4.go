@@ -220,6 +220,8 @@ type Fig4Result struct {
 	Closed [][]float64
 	// Models[a][s] is the model trained with Trained[a] and seed Seeds[s].
 	Models [][]Fig4Model
+	// Noise is the Gram noise of every model at its last probe.
+	Noise noiseByModel
 }
 
 // Fig4 computes fig4: it trains (or reuses) the probed models
@@ -248,6 +250,7 @@ func Fig4(ctx context.Context, env *Env) (*Fig4Result, error) {
 		res.Binnings = append(res.Binnings, b.Bins())
 		binClosed = append(binClosed, closedWeights(res.Strategies, sched, b.Bins()))
 	}
+	res.Noise = noiseOfGrid(g, res.Trained, res.Seeds)
 	env.Logf("fig4: Eq. 11 on %d probed models", len(res.Trained)*len(res.Seeds))
 	for _, a := range res.Trained {
 		var row []Fig4Model

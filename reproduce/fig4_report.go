@@ -19,7 +19,7 @@ func (r *Fig4Result) Render(dir string) (*Report, error) {
 	for _, t := range []struct {
 		name string
 		tab  Table
-	}{{"objective.csv", r.objectiveTable()}, {"weights.csv", r.weightsTable()}, {"cross.csv", r.crossTable()}, {"sensitivity.csv", r.sensitivityCSV()}} {
+	}{{"objective.csv", r.objectiveTable()}, {"weights.csv", r.weightsTable()}, {"cross.csv", r.crossTable()}, {"sensitivity.csv", r.sensitivityCSV()}, {"signal.csv", r.Noise.signalTable(r.Bins.Range)}} {
 		if err := t.tab.WriteCSV(out.path(t.name)); err != nil {
 			return nil, err
 		}
@@ -179,6 +179,7 @@ func (r *Fig4Result) report(files []string) *Report {
 			{Heading: "L1 distance to the Pareto weights (last probe)", Body: "Σ_k |W_B,k − W*_k| (0–2) between each closed form's weights and the exact solver's Pareto weights W* at the headline λ, the mean over the seeds and draws (± SE).\n\n" + l1s.Markdown()},
 			{Heading: "How the comparison depends on λ (last probe)", Body: "min-SNR-5's f/f* divided by that of the best other closed form off the diagonal, for each training weighting (below 1: min-SNR-5 lower; the case's outcome in brackets). A small λ favours weights that concentrate on the bins with the smallest gradients, a large λ favours uniform weights (constant).\n\n" + sweep.Markdown()},
 			{Heading: "Sensitivity to the bins", Body: fmt.Sprintf("The primary test again on the probes of other binnings, taken at the last step on the same models (%d draws of %d examples each, split equally between the bins); the first row is the main probes'. %s\n\n", ps.Draws, ps.BinningExamples, binningNote) + sens.Markdown()},
+			r.Noise.section(ps.PerBin),
 		},
 		Limits: analysisLimits(r.Scale) + fmt.Sprintf(" The tasks are %d bins of %d timesteps; the comparison depends on λ, which the paper does not state, so the λ sweep and its bands are part of the result. The probes' Grams are estimated from %d examples per bin, and the noise of that estimate adds to their diagonals (about tr Σ_k/n), as a larger λ would.", K, ms.T/K, ps.PerBin),
 		Files:  files,

@@ -89,7 +89,7 @@ func TestFig4RenderFollowsTheNumbers(t *testing.T) {
 	res := fig4Made(t, good)
 	r, err := res.Render(dir)
 	require.NoError(t, err)
-	require.Equal(t, []string{"objective.csv", "weights.csv", "cross.csv", "sensitivity.csv", "fig4.png", "cross.png"}, r.Files)
+	require.Equal(t, []string{"objective.csv", "weights.csv", "cross.csv", "sensitivity.csv", "signal.csv", "fig4.png", "cross.png"}, r.Files)
 	for _, f := range r.Files {
 		_, err := os.Stat(filepath.Join(dir, f))
 		require.NoError(t, err)

@@ -76,10 +76,11 @@ func Online(ctx context.Context, env *Env) (*OnlineResult, error) {
 	return onlineOf(g, cost, env.Scale), nil
 }
 
-// onlineGrid is the online target's grid (its plan and its Compute):
-// PrimaryTarget with the online weightings and their comparators.
+// onlineGrid is the online target's grid (its plan and its Compute): the
+// probe target's (PrimaryTarget's) models with the online weightings and
+// their comparators, the probed models fig3, fig4 and conflict analyse.
 func onlineGrid(s Scale) gridPlan {
-	return gridPlan{Sizes: ModelSizesFor(s), Targets: []string{PrimaryTarget}, Strategies: append(slices.Clone(OnlineStrategies), onlineComparators...)}
+	return probedGrid(s, append(slices.Clone(OnlineStrategies), onlineComparators...))
 }
 
 // planOnline is the online target's runs: its grid (the timed runs of the

@@ -117,10 +117,9 @@ func (p ProbeSizes) specs(seed uint64, steps int) []conflict.ProbeSpec {
 // examples in each bin of bins, seeded, over all parameters, the Gram of
 // the bins' unweighted x0-MSE, no Pareto solutions (the analyses solve with
 // their own λ). Every probe of this package is made here, so that a change
-// of how the Gram is estimated (another estimator of conflict.ProbeSpec) is
-// a change of this one line.
+// of how the Gram is estimated (probeEstimator) is a change of one line.
 func probeSpec(name, bins string, every, perBin int, seed uint64) conflict.ProbeSpec {
-	return conflict.ProbeSpec{Name: name, Every: every, Bins: bins, PerBin: perBin, Seed: seed}
+	return conflict.ProbeSpec{Name: name, Every: every, Bins: bins, PerBin: perBin, Seed: seed, GramEstimator: probeEstimator}
 }
 
 // binsK is the number of bins of a spec of the form KIND:K (0 if it has

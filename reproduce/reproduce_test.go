@@ -62,6 +62,7 @@ var wantFiles = map[string]map[string][]string{
 		"weights.csv":     {"trained", "bin", "t_lo", "t_hi", "rho", "weighting", "mean_weight"},
 		"cross.csv":       {"trained", "step", "weighting", "diagonal", "log_ratio", "log_ratio_se", "l1_to_pareto", "l1_se", "units"},
 		"sensitivity.csv": {"bins", "k", "trained", "other", "diff", "se", "units", "outcome"},
+		"signal.csv":      {"trained", "seed", "step", "bin", "t_lo", "t_hi", "signal", "projection_shift"},
 	},
 	"online": {
 		"quality.png":     nil,
@@ -78,6 +79,7 @@ var wantFiles = map[string]map[string][]string{
 		"by_distance.csv":  {"trained", "step", "distance", "mean_cosine", "se", "units"},
 		"cancellation.csv": {"trained", "step", "weighting", "diagonal", "log_cancellation", "se", "units"},
 		"sensitivity.csv":  {"bins", "k", "trained", "slope", "se", "units", "outcome"},
+		"signal.csv":       {"trained", "seed", "step", "bin", "t_lo", "t_hi", "signal", "projection_shift"},
 	},
 }
 
