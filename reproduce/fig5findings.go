@@ -18,8 +18,12 @@ func (r *Fig5Result) primaryFinding(metric string) Finding {
 		Rule: fmt.Sprintf("take the baseline (constant, SNR, max-SNR-1) whose seed-mean %s curve, smoothed over %d evaluations, is lowest at %g%% of training (step %g); its quality there is the threshold; speed-up = the steps that baseline needs to reach the threshold / the steps min-SNR-5 needs (a bound when min-SNR-5 never gets there); a %g%% percentile bootstrap interval over the %d training seeds (%d resamples, paired: a resample takes the same seeds of both strategies). Agrees if the whole interval lies above 1, does not agree if it lies below 1, inconclusive if it contains 1.",
 			metric, 2*fig5Smooth+1, 100*fig5At, p.At, 100*CILevel, n, BootstrapResamples),
 	}
-	f.Measured = fmt.Sprintf("best baseline at step %g: %s (%s %.4g); min-SNR-5 needs %s steps to reach it, %s needs %g: speed-up %s, %g%% interval [%.3g, %.3g] over %d seeds (paper: %g×).",
-		p.At, p.Baseline, metric, p.SpeedUp.Threshold, fmtSteps(p.SpeedUp.Steps), p.Baseline, p.SpeedUp.BaseSteps, p.SpeedUp, 100*CILevel, p.Ratio.Lo, p.Ratio.Hi, n, paperSpeedUp)
+	reach := fmt.Sprintf("min-SNR-5 needs %g steps to reach it", p.SpeedUp.Steps)
+	if math.IsNaN(p.SpeedUp.Steps) {
+		reach = fmt.Sprintf("min-SNR-5 does not reach it within %d steps", r.Sizes.Steps)
+	}
+	f.Measured = fmt.Sprintf("best baseline at step %g: %s (%s %.4g); %s, %s needs %g: speed-up %s, %g%% interval [%.3g, %.3g] over %d seeds (paper: %g×).",
+		p.At, p.Baseline, metric, p.SpeedUp.Threshold, reach, p.Baseline, p.SpeedUp.BaseSteps, p.SpeedUp, 100*CILevel, p.Ratio.Lo, p.Ratio.Hi, n, paperSpeedUp)
 	if n < 2 {
 		f.Measured += " With one seed the interval has no width: the training noise is not measured, so the verdict is inconclusive."
 		f.Verdict = Inconclusive
