@@ -388,8 +388,11 @@ func TestSampleSizeStudy(t *testing.T) {
 	require.Equal(t, 4, c.Bins.K())
 	require.Equal(t, sizes.BinningPerBin, c.PerBin)
 	require.Nil(t, c.Signal[0])
-	_, err = SampleSizeStudy(obj, toy, sizes.binningSizes("logsnr:50"), 11)
-	require.ErrorContains(t, err, "empty")
+	c, err = SampleSizeStudy(obj, toy, sizes.binningSizes("logsnr:50"), 11)
+	require.NoError(t, err, "the tail's bins hold one timestep each")
+	require.Equal(t, 50, c.Bins.K())
+	_, err = SampleSizeStudy(obj, toy, sizes.binningSizes("logsnr:1001"), 11)
+	require.ErrorContains(t, err, "1 ≤ K ≤ T")
 }
 
 // Every scale's sizes of the gradient targets are valid, including the

@@ -81,7 +81,7 @@ func canonicalWeighting(spec string) string {
 func (p ProbeSizes) AllBinnings() []string { return append([]string{p.Bins}, p.Binnings...) }
 
 // binningNote says in the reports why the log-SNR binnings are coarse.
-const binningNote = "Bins of equal width in log-SNR exist only up to K = 8 on the cosine schedule with T = 1000 (its log-SNR falls from −12.9 to −19.8 over the last timestep, which leaves finer bins empty), so no log-SNR binning here is finer than K = 8."
+const binningNote = "On the cosine schedule with T = 1000 the log-SNR falls from −12.9 to −19.8 over the last timestep, so equal log-SNR bins from K = 9 on would leave bins of the tail empty: there each such bin holds one timestep (weighting.EqualLogSNR), and the finest log-SNR binnings weigh the last few timesteps as tasks of their own."
 
 // probeSeed offsets the probe batches from every training stream.
 const probeSeed = 4000

@@ -87,12 +87,11 @@ var modelSizes = map[Scale]ModelSizes{
 }
 
 // sensitivityBinnings are the binnings besides t:20 on which the gradient
-// analyses' verdicts are checked: 10 and 50 equal-width bins in t, and
-// bins of equal width in log-SNR. logsnr:K for K ≥ 9 leaves a bin empty
-// on the cosine schedule with T = 1000 (its log-SNR falls from −12.9 to
-// −19.8 over the last timestep, which takes up the lowest bins), so the
-// log-SNR binnings are K = 4 and 8, the finest two that exist.
-var sensitivityBinnings = []string{"t:10", "t:50", "logsnr:4", "logsnr:8"}
+// analyses' verdicts are checked: 10 and 50 equal-width bins in t, and 10,
+// 20 and 50 bins of equal width in log-SNR (on the cosine schedule with
+// T = 1000 the finest log-SNR bins of its tail hold one timestep each,
+// weighting.EqualLogSNR).
+var sensitivityBinnings = []string{"t:10", "t:50", "logsnr:10", "logsnr:20", "logsnr:50"}
 
 // quickProbes are the quick scale's probes. Six probes (every 400 of
 // 2000 steps) of 4 draws × 20 bins × 512 examples per bin on the 12 probed

@@ -20,7 +20,7 @@ type Bins struct {
 }
 
 // BinsHelp describes the specs ParseBins reads, for command help.
-const BinsHelp = `t:K (K bins of equal width in t), logsnr:K (equal width in log-SNR) or edges:0,e1,...,T`
+const BinsHelp = `t:K (K bins of equal width in t), logsnr:K (equal width in log-SNR; a bin the grid would leave empty holds one timestep) or edges:0,e1,...,T`
 
 // K returns the number of bins.
 func (b Bins) K() int { return len(b.Edges) - 1 }
@@ -105,8 +105,13 @@ func MustEqualT(T, K int) Bins {
 // EqualLogSNR splits the T = len(logSNR) timesteps of a schedule, whose
 // log-SNR per timestep decreases, into K bins of equal width in log-SNR
 // between logSNR[0] and logSNR[T−2] (the last step of a zero-terminal
-// schedule has log-SNR −∞ and joins the last bin). Bins that would be
-// empty on the discrete grid are an error.
+// schedule has log-SNR −∞ and joins the last bin): each interior edge is
+// the first timestep whose log-SNR is below its cut. Where the discrete
+// grid leaves a bin empty — the tail of a schedule, where consecutive
+// timesteps lie far apart in log-SNR (cosine at T = 1000 drops from −12.9
+// at t = 998 to −19.8 at t = 999) — the bin takes one timestep and the
+// edges after it move on (and, at the end, back), so that every bin holds
+// at least one timestep; no edge moves where no bin is empty.
 func EqualLogSNR(logSNR []float64, K int) (Bins, error) {
 	T := len(logSNR)
 	if K < 1 || K > T {
@@ -116,19 +121,17 @@ func EqualLogSNR(logSNR []float64, K int) (Bins, error) {
 	if math.IsInf(loL, -1) {
 		loL = logSNR[T-2]
 	}
-	edges := []int{0}
+	edges := make([]int, K+1)
+	edges[K] = T
 	for k := 1; k < K; k++ {
 		cut := hiL - (hiL-loL)*float64(k)/float64(K)
-		// First t whose log-SNR is below the cut (log-SNR decreases in t).
+		// First t whose log-SNR is below the cut (log-SNR decreases in t),
+		// at least one past the previous edge.
 		t := sort.Search(T, func(t int) bool { return logSNR[t] < cut })
-		if t <= edges[len(edges)-1] {
-			return Bins{}, fmt.Errorf("weighting: %d equal log-SNR bins leave bin %d empty on T=%d timesteps; use fewer bins", K, k-1, T)
-		}
-		edges = append(edges, t)
+		edges[k] = max(t, edges[k-1]+1)
 	}
-	edges = append(edges, T)
-	if edges[K-1] >= T {
-		return Bins{}, fmt.Errorf("weighting: %d equal log-SNR bins leave the last bin empty on T=%d timesteps", K, T)
+	for k := K - 1; k >= 1; k-- {
+		edges[k] = min(edges[k], edges[k+1]-1)
 	}
 	return Bins{Edges: edges}, nil
 }

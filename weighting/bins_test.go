@@ -56,8 +56,37 @@ func TestBins(t *testing.T) {
 			require.GreaterOrEqual(t, ls[e-1], cut)
 		}
 	}
-	_, err = EqualLogSNR(cosineLogSNR(10), 10)
-	require.ErrorContains(t, err, "empty")
+	// Too many bins for the grid: every bin still gets a timestep.
+	one, err := EqualLogSNR(cosineLogSNR(10), 10)
+	require.NoError(t, err)
+	require.Equal(t, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, one.Edges)
+	// Cosine at T = 1000 leaves bins empty in its tail from K = 9 on
+	// (log-SNR −12.9 at t = 998, −19.8 at t = 999): each edge is then where
+	// log-SNR first drops below its cut, or one past the previous edge (a
+	// bin of one timestep), or, at the very end, one before the next.
+	for _, K := range []int{9, 10, 20, 50} {
+		b, err := EqualLogSNR(s, K)
+		require.NoError(t, err, "K=%d", K)
+		require.Equal(t, K, b.K())
+		repaired := 0
+		for k := 1; k < K; k++ {
+			e := b.Edges[k]
+			require.Greater(t, e, b.Edges[k-1], "K=%d: bin %d is not empty", K, k-1)
+			cut := s[0] - (s[0]-s[999])*float64(k)/float64(K)
+			first := 0
+			for first < 1000 && s[first] >= cut {
+				first++ // brute force: the first t below the cut
+			}
+			switch {
+			case e == first:
+			case e == b.Edges[k-1]+1 && first < e, e == b.Edges[k+1]-1 && first > e:
+				repaired++
+			default:
+				t.Fatalf("K=%d: edge %d at %d, its cut's first timestep %d", K, k, e, first)
+			}
+		}
+		require.Positive(t, repaired, "K=%d needs a repair on this grid", K)
+	}
 
 	for spec, want := range map[string][]int{"t:2": {0, 500, 1000}, "edges:0,100,1000": {0, 100, 1000}} {
 		b, err := ParseBins(spec, s)
