@@ -45,7 +45,7 @@ func main() { nb.Main("fig3", run) }
 func run(ctx context.Context, o nb.Options) error {
 	scale := o.Scale
 
-	// Step 1: a trained model. We take the v-prediction, Min-SNR-5 model of
+	// Step 1: a trained model. We take the x0-prediction, Min-SNR-5 model of
 	// the reproductions' strategy grid; TrainModel trains it once and
 	// caches it (fig5 of `paretodiff reproduce` trains the same one).
 	env := o.Env()

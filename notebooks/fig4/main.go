@@ -60,7 +60,7 @@ func run(ctx context.Context, o nb.Options) error {
 	scale := o.Scale
 
 	// Step 1: a training run with probes. The reproductions' models of the
-	// probe target (v-prediction at quick scale) carry probes
+	// probe target (x0-prediction, reproduce.PrimaryTarget) carry probes
 	// (ModelSizes.Model adds them): at step 0 and every few steps
 	// conflict.Probe runs on several independent batches ("draws"), and one
 	// forward and backward pass per batch gives the exact Gram matrix of the
