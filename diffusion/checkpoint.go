@@ -25,7 +25,7 @@ type TrainSpec struct {
 	Schedule     string         `json:"schedule"`      // schedule name (NewSchedule)
 	T            int            `json:"T"`             // number of timesteps
 	ZeroTerminal bool           `json:"zero_terminal"` // rescaled to zero terminal SNR
-	Target       string         `json:"target"`        // "eps", "x0" or "v"
+	Target       string         `json:"target"`        // "eps", "x0", "v" or "flow"
 	Weighting    string         `json:"weighting"`     // weighting.Parse spec: a closed form or an online weighting
 	Density      string         `json:"density"`       // weighting.ParseDensity spec
 	Batch        int            `json:"batch"`         // examples per step

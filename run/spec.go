@@ -122,11 +122,15 @@ func normalizeTrain(tr *diffusion.TrainSpec) (*diffusion.Schedule, int, error) {
 	if err != nil {
 		return bad("schedule", err)
 	}
+	tr.Schedule = sched.Name() // canonical: "flow:shift=1" is "flow"
 	if tr.Target == "" {
 		tr.Target = weighting.Eps.String()
 	}
 	target, err := weighting.ParseTarget(tr.Target)
 	if err != nil {
+		return bad("target", err)
+	}
+	if err := sched.CheckTarget(target); err != nil {
 		return bad("target", err)
 	}
 	tr.Target = target.String()
