@@ -119,6 +119,16 @@ func (s *Schedule) CheckTarget(target weighting.Target) error {
 	return fmt.Errorf("diffusion: invalid target %d", int(target))
 }
 
+// Targets returns the three targets the toolkit's weight figures and tables
+// show for the schedule: ε, x0 and the schedule's own velocity — v on a VP
+// schedule (weighting.Targets), the flow velocity on the flow schedule.
+func (s *Schedule) Targets() []weighting.Target {
+	if s.VariancePreserving() {
+		return weighting.Targets
+	}
+	return []weighting.Target{weighting.Eps, weighting.X0, weighting.Flow}
+}
+
 func checkLen(fn string, n int, others ...int) {
 	for _, m := range others {
 		if m != n {
