@@ -90,7 +90,7 @@ func (s Spec) Normalize() (Spec, error) {
 	if s.Steps < 1 {
 		return Spec{}, &FieldError{Field: "steps", Err: fmt.Errorf("need ≥ 1, got %d", s.Steps)}
 	}
-	if err := s.Eval.normalize(); err != nil {
+	if err := s.Eval.normalize(sched); err != nil {
 		return Spec{}, err
 	}
 	if s.Probes, err = normalizeProbes(s.Probes, sched); err != nil {
@@ -175,8 +175,9 @@ func normalizeDensity(spec string, w weighting.Weighting, sched *diffusion.Sched
 	return d.String(), nil
 }
 
-// normalize fills in the metrics interval and the quality's defaults.
-func (e *EvalSpec) normalize() error {
+// normalize fills in the metrics interval and the quality's defaults, and
+// checks the quality's sampler on the run's schedule.
+func (e *EvalSpec) normalize(sched *diffusion.Schedule) error {
 	if e.Every == 0 {
 		e.Every = DefaultEvalEvery
 	}
@@ -184,7 +185,7 @@ func (e *EvalSpec) normalize() error {
 		return &FieldError{Field: "eval.every", Err: fmt.Errorf("need ≥ 1, got %d", e.Every)}
 	}
 	if e.Quality != nil {
-		q, err := e.Quality.normalize()
+		q, err := e.Quality.normalize(sched)
 		if err != nil {
 			return &FieldError{Field: "eval.quality", Err: err}
 		}
