@@ -46,7 +46,9 @@ func TrainSpecOf(c TrainConfig) TrainSpec {
 }
 
 // ScheduleAndTarget parses the schedule and the target alone: all that a
-// reader of a trained model needs (no weighting registry).
+// reader of a trained model needs (no weighting registry). A target the
+// schedule refuses (Schedule.CheckTarget) is an error here, so that no file
+// makes a reader panic.
 func (r TrainSpec) ScheduleAndTarget() (*Schedule, weighting.Target, error) {
 	s, err := NewSchedule(r.Schedule, r.T, r.ZeroTerminal)
 	if err != nil {
@@ -54,6 +56,9 @@ func (r TrainSpec) ScheduleAndTarget() (*Schedule, weighting.Target, error) {
 	}
 	target, err := weighting.ParseTarget(r.Target)
 	if err != nil {
+		return nil, 0, err
+	}
+	if err := s.CheckTarget(target); err != nil {
 		return nil, 0, err
 	}
 	return s, target, nil

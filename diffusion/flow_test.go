@@ -182,3 +182,14 @@ func TestFlowTargetCoefficients(t *testing.T) {
 	require.InDelta(t, sg/(al*al*0.25+sg*sg), c, 1e-15, "Wiener gain of the noise part ε")
 	require.InDelta(t, 1/sg, c+g, 1e-14, "c + g = 1/σ")
 }
+
+// A file whose spec pairs the flow schedule with v-prediction is an error
+// for every reader, not a panic.
+func TestTrainSpecRefusesVOnFlow(t *testing.T) {
+	_, _, err := TrainSpec{Schedule: "flow", T: 100, Target: "v"}.ScheduleAndTarget()
+	require.ErrorContains(t, err, "v-prediction needs a variance-preserving schedule")
+	s, tg, err := TrainSpec{Schedule: "flow:shift=3", T: 100, Target: "flow"}.ScheduleAndTarget()
+	require.NoError(t, err)
+	require.Equal(t, "flow:shift=3", s.Name())
+	require.Equal(t, weighting.Flow, tg)
+}
