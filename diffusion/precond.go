@@ -85,7 +85,7 @@ const DefaultSigmaData = 0.5
 
 // AutoPrecond is the toolkit's default for a ResMLP's input skips (see
 // SkipGains): both on, with σ_d = DefaultSigmaData, for MNIST ("mnist") with
-// an ε or v target, whose noise part b·ε the trunk (narrower than the 784
+// an ε, v or flow target, whose noise part b·ε the trunk (narrower than the 784
 // pixels) cannot put out; off for an x0 target (b = 0) and for the 2-D toy
 // data (the trunk is wider than the data). The command line's --skip auto
 // and the reproductions both use it, so their models match.
