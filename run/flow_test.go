@@ -45,6 +45,22 @@ func TestFlowMatchingRun(t *testing.T) {
 	}
 }
 
+// x0 prediction trains on the flow schedule too (its identities hold on
+// any schedule), sampled with the flow samplers.
+func TestFlowScheduleX0Run(t *testing.T) {
+	spec := flowSpec(40)
+	spec.Train.Target = "x0"
+	spec.Probes = nil
+	spec.Eval.Quality = &run.QualitySpec{Samples: 256, Sampler: "flow-euler", SamplerSteps: 8, Seed: 1}
+	spec.Eval.AtStart, spec.Eval.Every = true, 40
+	spec.Train.Optim.LR = 1e-2
+	r, err := run.Train(context.Background(), t.TempDir(), spec, run.Options{})
+	require.NoError(t, err)
+	recs, err := r.Records()
+	require.NoError(t, err)
+	require.Less(t, recs[len(recs)-1].Quality.Value, recs[0].Quality.Value)
+}
+
 // What the flow schedule refuses is a field error before any training.
 func TestFlowSpecErrors(t *testing.T) {
 	for field, mutate := range map[string]func(*run.Spec){
