@@ -201,7 +201,7 @@ func (c OnlineConfig) Start(tr *diffusion.Trainer) (diffusion.StepPass, error) {
 // uniform weights w_k = 1/K give back the plain unweighted x0 loss. On the
 // model's own target the weight is that times
 // weighting.Weight(Constant, target, SNR(t_b)) (1/SNR for ε, 1/(SNR+1) for
-// v), as for any strategy.
+// v, t² for the flow velocity on the flow schedule), as for any strategy.
 //
 // Cost: a step that solves makes one forward pass and two backward passes
 // (one for the Gram, one with the solved weights for the training

@@ -25,7 +25,7 @@ type TrainSpec struct {
 	Schedule     string         `json:"schedule"`      // schedule name (NewSchedule)
 	T            int            `json:"T"`             // number of timesteps
 	ZeroTerminal bool           `json:"zero_terminal"` // rescaled to zero terminal SNR
-	Target       string         `json:"target"`        // "eps", "x0" or "v"
+	Target       string         `json:"target"`        // "eps", "x0", "v" or "flow"
 	Weighting    string         `json:"weighting"`     // weighting.Parse spec: a closed form or an online weighting
 	Density      string         `json:"density"`       // weighting.ParseDensity spec
 	Batch        int            `json:"batch"`         // examples per step
@@ -46,7 +46,9 @@ func TrainSpecOf(c TrainConfig) TrainSpec {
 }
 
 // ScheduleAndTarget parses the schedule and the target alone: all that a
-// reader of a trained model needs (no weighting registry).
+// reader of a trained model needs (no weighting registry). A target the
+// schedule refuses (Schedule.CheckTarget) is an error here, so that no file
+// makes a reader panic.
 func (r TrainSpec) ScheduleAndTarget() (*Schedule, weighting.Target, error) {
 	s, err := NewSchedule(r.Schedule, r.T, r.ZeroTerminal)
 	if err != nil {
@@ -54,6 +56,9 @@ func (r TrainSpec) ScheduleAndTarget() (*Schedule, weighting.Target, error) {
 	}
 	target, err := weighting.ParseTarget(r.Target)
 	if err != nil {
+		return nil, 0, err
+	}
+	if err := s.CheckTarget(target); err != nil {
 		return nil, 0, err
 	}
 	return s, target, nil

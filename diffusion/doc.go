@@ -1,18 +1,27 @@
-// Package diffusion holds the variance-preserving diffusion process: noise
-// schedules, forward noising, prediction targets and their conversions, the
+// Package diffusion holds the diffusion process: noise schedules (variance
+// preserving, and the rectified flow of flow matching), forward noising,
+// prediction targets and their conversions, the
 // training loss for any weighting, the training step and checkpoints. The
 // explicit-layer networks it trains live in diffusion/nn, the training data
 // in diffusion/data, the per-timestep-bin Gram in diffusion/gram; the loop
 // that drives a Trainer (records, probes, checkpoints, resume) is package
 // run.
 //
-// The process is x_t = α_t x0 + σ_t ε with α_t² = ᾱ_t, σ_t² = 1 − ᾱ_t and
-// SNR(t) = ᾱ_t/(1 − ᾱ_t), on discrete timesteps t = 0..T−1.
+// The process is x_t = α_t x0 + σ_t ε with SNR(t) = α_t²/σ_t², on discrete
+// timesteps t = 0..T−1. A variance-preserving schedule has α_t² = ᾱ_t,
+// σ_t² = 1 − ᾱ_t and SNR(t) = ᾱ_t/(1 − ᾱ_t); the flow schedule
+// (FlowSchedule, "flow[:shift=S]") has α = 1 − t, σ = t and
+// SNR = ((1 − t)/t)² on the flow times t_i = (i + 1)/T, shifted.
 //
 // Invariants of a Schedule:
-//   - ᾱ_t is in [0, 1) and strictly decreasing in t, so SNR and log-SNR are
-//     strictly decreasing;
-//   - α_t² + σ_t² = 1 for every t;
+//   - SNR and log-SNR are strictly decreasing in t, and σ_t > 0;
+//   - VP: ᾱ_t is in [0, 1) and α_t² + σ_t² = 1 for every t; its α, σ, SNR
+//     are computed from ᾱ as they were before flow schedules existed, so
+//     VP results are bit-identical to earlier releases;
+//   - flow: α_t + σ_t = 1, σ_{T−1} = 1 and α_{T−1} = 0 exactly (SNR 0,
+//     log-SNR −∞); AlphaBar is α_t²; β_t, DDPM, DDIM and v-prediction are
+//     refused there (Beta panics, the samplers and CheckTarget return
+//     errors);
 //   - all values are float64 and computed once, when the schedule is built;
 //   - a zero-terminal schedule has ᾱ_{T−1} = 0 exactly (SNR 0, log-SNR −∞)
 //     and the same ᾱ_0 as the schedule it rescales.
@@ -61,5 +70,15 @@
 // and a weight w_x0 on the x0 loss is w_x0/SNR on the ε loss and
 // w_x0/(SNR + 1) on the v loss (weighting.Weight; tested in targets_test.go).
 // At SNR = 0 (a zero-terminal schedule's last step) ε-prediction is
-// ill-posed and the v identity reads ‖v − v̂‖² = ‖x0 − x̂0‖².
+// ill-posed and the v identity reads ‖v − v̂‖² = ‖x0 − x̂0‖². The v
+// identity uses α_t² + σ_t² = 1; the ε one holds on every schedule.
+//
+// Flow matching. For the velocity u = ε − x0, x_t = α x0 + σ ε gives
+// x_t = (α + σ)x0 + σ u, so x̂0 = (x_t − σ û)/(α + σ), which is x_t − t·û on
+// the flow schedule, and
+//
+//	u − û = (ε − ε̂) − (x0 − x̂0) = (1 + α/σ)·(x̂0 − x0),   ‖u − û‖² = (1 + √SNR)²·‖x0 − x̂0‖²,
+//
+// which on the flow schedule (√SNR = (1 − t)/t) is ‖x0 − x̂0‖²/t²: a weight
+// w_x0 on the x0 loss is w_x0·t² on the velocity loss (flow_test.go).
 package diffusion

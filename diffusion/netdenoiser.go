@@ -33,6 +33,11 @@ var _ Denoiser = (*NetDenoiser)(nil)
 // panics without it).
 func NewNetDenoiser(net nn.Network, target weighting.Target, sched *Schedule) *NetDenoiser {
 	target.LossScale(1) // panics on an invalid target
+	if sched != nil {
+		if err := sched.CheckTarget(target); err != nil {
+			panic(err)
+		}
+	}
 	if pn, _, _ := precondOf(net); pn != nil && sched == nil {
 		panic("diffusion: NewNetDenoiser: a preconditioned network needs its schedule")
 	}

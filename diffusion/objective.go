@@ -94,9 +94,13 @@ type Objective struct {
 }
 
 // NewObjective returns an Objective for net, which predicts target, under
-// the schedule.
+// the schedule. It panics where the schedule refuses the target
+// (Schedule.CheckTarget; TrainConfig and run specs return that error
+// first).
 func NewObjective(net nn.Network, sched *Schedule, target weighting.Target) *Objective {
-	target.LossScale(1) // panics on an invalid target
+	if err := sched.CheckTarget(target); err != nil {
+		panic(err)
+	}
 	return &Objective{Net: net, Schedule: sched, Target: target, be: net.Backend()}
 }
 
@@ -129,7 +133,7 @@ func (o *Objective) uploadRows(dst nn.Tensor, rows int, f func(b int) float64) {
 }
 
 // TargetCoefficients returns (a, b) with target = a·x0 + b·ε at timestep t:
-// (0, 1) for ε, (1, 0) for x0 and (−σ_t, α_t) for v.
+// (0, 1) for ε, (1, 0) for x0, (−σ_t, α_t) for v and (−1, 1) for flow.
 func (o *Objective) TargetCoefficients(t int) (a, b float64) {
 	switch o.Target {
 	case weighting.Eps:
@@ -138,6 +142,8 @@ func (o *Objective) TargetCoefficients(t int) (a, b float64) {
 		return 1, 0
 	case weighting.V:
 		return -o.Schedule.Sigma(t), o.Schedule.Alpha(t)
+	case weighting.Flow:
+		return -1, 1
 	}
 	panic(fmt.Sprintf("diffusion: invalid target %d", int(o.Target)))
 }

@@ -13,7 +13,8 @@ import (
 //	pred = F(x_t, t) + c·x_t + g·S(x_t)
 //
 // Write the target as y = a·x0 + b·ε, so that b is the coefficient of the
-// noise: b = 1 for ε, α_t for v = α ε − σ x0 and 0 for x0. Then
+// noise: b = 1 for ε and for the flow velocity u = ε − x0, α_t for
+// v = α ε − σ x0 and 0 for x0. Then
 //
 //	c = b·σ_t/(α_t²σ_d² + σ_t²)     (0 when σ_d = 0)
 //	g = b/σ_t − c
@@ -21,7 +22,9 @@ import (
 // c·x_t is the linear (Wiener) estimate of the noise part b·ε from x_t for
 // data of per-coordinate variance σ_d² — EDM's c_skip (Karras et al. 2022,
 // Eq. 7 and Table 1) restricted to the noise part of the target, with
-// c_in = 1 (x_t already has unit variance under a VP schedule) and
+// c_in = 1 (x_t already has unit variance under a VP schedule, and
+// variance (1 − t)²σ_d² + t² ∈ [σ_d²/(1 + σ_d²), 1] under the flow
+// schedule, close enough for a LayerNorm'd trunk) and
 // c_out = 1, so the network still predicts the target itself and the
 // prediction targets stay distinct. c + g = b/σ_t is the exact gain in
 // directions where the data has no variance: there x_t = σ_t ε, so
@@ -39,13 +42,14 @@ import (
 // what it leaves. An x0 target has b = 0 and needs neither (its gains are
 // zero).
 //
-// At the last step of a zero-terminal schedule (α = 0, σ = 1), c = b and
-// g = 0. σ_t > 0 on every schedule, so both are finite.
+// The gains use α_t and σ_t only, so they hold on the flow schedule as they
+// are. At the last step of a zero-terminal or flow schedule (α = 0, σ = 1),
+// c = b and g = 0. σ_t > 0 on every schedule, so both are finite.
 func SkipGains(s *Schedule, target weighting.Target, sigmaData float64, t int) (c, g float64) {
 	alpha, sigma := s.Alpha(t), s.Sigma(t)
 	var b float64
 	switch target {
-	case weighting.Eps:
+	case weighting.Eps, weighting.Flow:
 		b = 1
 	case weighting.V:
 		b = alpha
@@ -81,7 +85,7 @@ const DefaultSigmaData = 0.5
 
 // AutoPrecond is the toolkit's default for a ResMLP's input skips (see
 // SkipGains): both on, with σ_d = DefaultSigmaData, for MNIST ("mnist") with
-// an ε or v target, whose noise part b·ε the trunk (narrower than the 784
+// an ε, v or flow target, whose noise part b·ε the trunk (narrower than the 784
 // pixels) cannot put out; off for an x0 target (b = 0) and for the 2-D toy
 // data (the trunk is wider than the data). The command line's --skip auto
 // and the reproductions both use it, so their models match.

@@ -5,15 +5,28 @@ import (
 	"math"
 )
 
-// Schedule is a discrete variance-preserving noise schedule over timesteps
-// t = 0..T−1. Build one with NewSchedule or Cosine, Linear and ScaledLinear.
+// Schedule is a discrete noise schedule x_t = α_t x0 + σ_t ε over timesteps
+// t = 0..T−1: either variance preserving (α_t² + σ_t² = 1; build one with
+// NewSchedule or Cosine, Linear and ScaledLinear), stored as ᾱ_t with
+// α_t = √ᾱ_t and σ_t = √(1 − ᾱ_t), or the rectified flow of
+// FlowSchedule (α_t = 1 − t, σ_t = t), stored as α_t and σ_t themselves.
+// The methods are the same for both; VariancePreserving tells them apart
+// where a formula (β_t, DDPM, DDIM, v-prediction) holds only for one.
 type Schedule struct {
 	name         string
 	zeroTerminal bool
-	alphaBar     []float64 // ᾱ_t, length T
+	alphaBar     []float64 // VP: ᾱ_t, length T; nil for a flow schedule
+	// A flow schedule stores α_t and σ_t, which are independent (α + σ = 1,
+	// not α² + σ² = 1); both are nil for a VP schedule, whose α and σ are
+	// derived from ᾱ exactly as before flow schedules existed, so that VP
+	// results stay bit-identical.
+	alpha, sigma []float64
+	shift        float64 // the flow schedule's shift s (1: none); 0 for VP
 }
 
-// ScheduleNames lists the schedule names NewSchedule accepts.
+// ScheduleNames lists the variance-preserving schedule names NewSchedule
+// accepts; it also accepts the flow schedule "flow[:shift=S]"
+// (FlowSchedule, ParseFlowName).
 var ScheduleNames = []string{"cosine", "linear", "scaled-linear"}
 
 // MaxT is the largest number of timesteps NewSchedule accepts (2²⁰; DDPM
@@ -21,15 +34,24 @@ var ScheduleNames = []string{"cosine", "linear", "scaled-linear"}
 // absurd allocation.
 const MaxT = 1 << 20
 
-// NewSchedule builds the named schedule ("cosine", "linear" or
-// "scaled-linear") with 2 ≤ T ≤ MaxT steps, rescaled to zero terminal SNR
-// if asked.
+// NewSchedule builds the named schedule ("cosine", "linear",
+// "scaled-linear", or the flow schedule "flow" or "flow:shift=S") with
+// 2 ≤ T ≤ MaxT steps, rescaled to zero terminal SNR if asked. The flow
+// schedule ends at SNR 0 by construction, so zeroTerminal is an error there:
+// the rescale is a VP operation.
 func NewSchedule(name string, T int, zeroTerminal bool) (*Schedule, error) {
-	if T < 2 {
-		return nil, fmt.Errorf("diffusion: schedule needs T ≥ 2 steps, got %d", T)
+	if err := checkT(T); err != nil {
+		return nil, err
 	}
-	if T > MaxT {
-		return nil, fmt.Errorf("diffusion: schedule of %d steps is too long (at most %d)", T, MaxT)
+	if isFlowName(name) {
+		shift, err := ParseFlowName(name)
+		if err != nil {
+			return nil, err
+		}
+		if zeroTerminal {
+			return nil, fmt.Errorf("diffusion: schedule %q already ends at SNR 0 (t = 1 is pure noise); zero-terminal rescaling applies to VP schedules only", name)
+		}
+		return FlowSchedule(T, shift)
 	}
 	var betas []float64
 	switch name {
@@ -40,7 +62,7 @@ func NewSchedule(name string, T int, zeroTerminal bool) (*Schedule, error) {
 	case "scaled-linear":
 		betas = scaledLinearBetas(T)
 	default:
-		return nil, fmt.Errorf("diffusion: unknown schedule %q (want cosine, linear or scaled-linear)", name)
+		return nil, fmt.Errorf("diffusion: unknown schedule %q (want cosine, linear, scaled-linear or flow[:shift=S])", name)
 	}
 	s, err := FromBetas(name, betas)
 	if err != nil {
@@ -50,6 +72,17 @@ func NewSchedule(name string, T int, zeroTerminal bool) (*Schedule, error) {
 		s = s.ZeroTerminal()
 	}
 	return s, nil
+}
+
+// checkT returns an error unless 2 ≤ T ≤ MaxT.
+func checkT(T int) error {
+	if T < 2 {
+		return fmt.Errorf("diffusion: schedule needs T ≥ 2 steps, got %d", T)
+	}
+	if T > MaxT {
+		return fmt.Errorf("diffusion: schedule of %d steps is too long (at most %d)", T, MaxT)
+	}
+	return nil
 }
 
 // FromBetas builds a schedule from β_t with ᾱ_t = Π_{s≤t}(1 − β_s). Every β
@@ -134,8 +167,12 @@ func linspace(a, b float64, n int) []float64 {
 
 // ZeroTerminal returns the schedule rescaled to zero terminal SNR (Lin et al.
 // 2024, Algorithm 1): √ᾱ is shifted so its last value is 0 and scaled so its
-// first is unchanged.
+// first is unchanged. A flow schedule, whose terminal SNR is already 0, is
+// returned as it is.
 func (s *Schedule) ZeroTerminal() *Schedule {
+	if !s.VariancePreserving() {
+		return s
+	}
 	T := len(s.alphaBar)
 	first, last := math.Sqrt(s.alphaBar[0]), math.Sqrt(s.alphaBar[T-1])
 	ab := make([]float64, T)
@@ -148,10 +185,12 @@ func (s *Schedule) ZeroTerminal() *Schedule {
 	return &Schedule{name: s.name, zeroTerminal: true, alphaBar: ab}
 }
 
-// Name returns the schedule's name, such as "cosine".
+// Name returns the schedule's name, such as "cosine" or "flow:shift=3",
+// which NewSchedule reads back.
 func (s *Schedule) Name() string { return s.name }
 
-// IsZeroTerminal reports whether the schedule was rescaled to zero terminal SNR.
+// IsZeroTerminal reports whether the schedule was rescaled to zero terminal
+// SNR (never for a flow schedule, which needs no rescale to end at SNR 0).
 func (s *Schedule) IsZeroTerminal() bool { return s.zeroTerminal }
 
 // String returns the name with "+zero-terminal" where rescaled.
@@ -162,36 +201,84 @@ func (s *Schedule) String() string {
 	return s.name
 }
 
+// VariancePreserving reports whether α_t² + σ_t² = 1 (every schedule but
+// the flow schedule).
+func (s *Schedule) VariancePreserving() bool { return s.alpha == nil }
+
 // T returns the number of timesteps.
-func (s *Schedule) T() int { return len(s.alphaBar) }
+func (s *Schedule) T() int {
+	if s.alpha != nil {
+		return len(s.alpha)
+	}
+	return len(s.alphaBar)
+}
 
-// AlphaBar returns ᾱ_t.
-func (s *Schedule) AlphaBar(t int) float64 { return s.alphaBar[t] }
+// AlphaBar returns ᾱ_t = α_t², the variance of the signal part of x_t; on
+// a VP schedule also 1 − σ_t², on the flow schedule (1 − t)².
+func (s *Schedule) AlphaBar(t int) float64 {
+	if s.alpha != nil {
+		return s.alpha[t] * s.alpha[t]
+	}
+	return s.alphaBar[t]
+}
 
-// Alpha returns α_t = √ᾱ_t, the scale of x0 in x_t.
-func (s *Schedule) Alpha(t int) float64 { return math.Sqrt(s.alphaBar[t]) }
+// Alpha returns α_t, the scale of x0 in x_t: √ᾱ_t on a VP schedule, 1 − t
+// on the flow schedule.
+func (s *Schedule) Alpha(t int) float64 {
+	if s.alpha != nil {
+		return s.alpha[t]
+	}
+	return math.Sqrt(s.alphaBar[t])
+}
 
-// Sigma returns σ_t = √(1 − ᾱ_t), the scale of ε in x_t.
-func (s *Schedule) Sigma(t int) float64 { return math.Sqrt(1 - s.alphaBar[t]) }
+// Sigma returns σ_t, the scale of ε in x_t: √(1 − ᾱ_t) on a VP schedule, t
+// on the flow schedule. It is positive on every schedule.
+func (s *Schedule) Sigma(t int) float64 {
+	if s.sigma != nil {
+		return s.sigma[t]
+	}
+	return math.Sqrt(1 - s.alphaBar[t])
+}
 
-// SNR returns ᾱ_t/(1 − ᾱ_t).
-func (s *Schedule) SNR(t int) float64 { return s.alphaBar[t] / (1 - s.alphaBar[t]) }
+// SNR returns α_t²/σ_t²: ᾱ_t/(1 − ᾱ_t) on a VP schedule, ((1 − t)/t)² on
+// the flow schedule.
+func (s *Schedule) SNR(t int) float64 {
+	if s.alpha != nil {
+		r := s.alpha[t] / s.sigma[t]
+		return r * r
+	}
+	return s.alphaBar[t] / (1 - s.alphaBar[t])
+}
 
-// LogSNR returns ln SNR(t) = ln ᾱ_t − ln(1 − ᾱ_t), −∞ where SNR is 0.
+// LogSNR returns ln SNR(t): ln ᾱ_t − ln(1 − ᾱ_t) on a VP schedule,
+// 2·(ln α_t − ln σ_t) on the flow schedule; −∞ where SNR is 0.
 func (s *Schedule) LogSNR(t int) float64 {
+	if s.alpha != nil {
+		return 2 * (math.Log(s.alpha[t]) - math.Log(s.sigma[t]))
+	}
 	return math.Log(s.alphaBar[t]) - math.Log1p(-s.alphaBar[t])
 }
 
-// Beta returns β_t = 1 − ᾱ_t/ᾱ_{t−1} (with ᾱ_{−1} = 1).
+// Beta returns β_t = 1 − ᾱ_t/ᾱ_{t−1} (with ᾱ_{−1} = 1), the variance of
+// DDPM's forward step. It is a VP quantity and panics on a flow schedule,
+// whose forward process is no Markov chain of that form.
 func (s *Schedule) Beta(t int) float64 {
+	if s.alpha != nil {
+		panic("diffusion: Beta: β_t is defined for variance-preserving schedules only, not " + s.name)
+	}
 	if t == 0 {
 		return 1 - s.alphaBar[0]
 	}
 	return 1 - s.alphaBar[t]/s.alphaBar[t-1]
 }
 
-// AlphaBars returns a copy of ᾱ_t for every t.
-func (s *Schedule) AlphaBars() []float64 { return append([]float64(nil), s.alphaBar...) }
+// AlphaBars returns AlphaBar(t) for every t (a copy).
+func (s *Schedule) AlphaBars() []float64 {
+	if s.alpha != nil {
+		return s.each(s.AlphaBar)
+	}
+	return append([]float64(nil), s.alphaBar...)
+}
 
 // SNRs returns SNR(t) for every t.
 func (s *Schedule) SNRs() []float64 { return s.each(s.SNR) }
@@ -200,7 +287,7 @@ func (s *Schedule) SNRs() []float64 { return s.each(s.SNR) }
 func (s *Schedule) LogSNRs() []float64 { return s.each(s.LogSNR) }
 
 func (s *Schedule) each(f func(int) float64) []float64 {
-	out := make([]float64, len(s.alphaBar))
+	out := make([]float64, s.T())
 	for t := range out {
 		out[t] = f(t)
 	}

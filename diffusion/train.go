@@ -122,6 +122,9 @@ func (c TrainConfig) validate() error {
 	if _, err := weighting.ParseTarget(c.Target.String()); err != nil {
 		return fmt.Errorf("diffusion: %w", err)
 	}
+	if err := c.Schedule.CheckTarget(c.Target); err != nil {
+		return err
+	}
 	return c.Optim.Validate()
 }
 

@@ -24,7 +24,7 @@ func ExampleRunTarget() {
 	fmt.Println(r.Files)
 	// Output:
 	// agrees
-	// [weights.png weights.csv]
+	// [weights.png weights.csv weights_flow.png weights_flow.csv]
 }
 
 // Train (or load from OUT/models) the models of two strategies and compare

@@ -23,8 +23,10 @@ import (
 // wantFiles are the files each target writes, with the header of each CSV.
 var wantFiles = map[string]map[string][]string{
 	"weights": {
-		"weights.png": nil,
-		"weights.csv": {"t", "alpha_bar", "snr_t", "eps:constant", "eps:snr", "eps:max-snr:1", "eps:min-snr:5", "x0:constant", "x0:snr", "x0:max-snr:1", "x0:min-snr:5", "v:constant", "v:snr", "v:max-snr:1", "v:min-snr:5"},
+		"weights.png":      nil,
+		"weights.csv":      {"t", "alpha_bar", "snr_t", "eps:constant", "eps:snr", "eps:max-snr:1", "eps:min-snr:5", "x0:constant", "x0:snr", "x0:max-snr:1", "x0:min-snr:5", "v:constant", "v:snr", "v:max-snr:1", "v:min-snr:5"},
+		"weights_flow.png": nil,
+		"weights_flow.csv": {"i", "t", "snr_t", "eps:constant", "eps:snr", "eps:max-snr:1", "eps:min-snr:5", "x0:constant", "x0:snr", "x0:max-snr:1", "x0:min-snr:5", "flow:constant", "flow:snr", "flow:max-snr:1", "flow:min-snr:5"},
 	},
 	"fig2": {
 		"loss_change.png": nil,

@@ -14,16 +14,18 @@ import (
 )
 
 // WeightsFigure draws weight against timestep on a log scale, one panel per
-// target (ε, x0, v), one line per strategy: the paper's picture of the
-// strategies (`paretodiff weights --plot` draws it too).
+// target of sched.Targets() (ε, x0, v; ε, x0, flow on the flow schedule),
+// one line per strategy: the paper's picture of the strategies (`paretodiff
+// weights --plot` draws it too).
 func WeightsFigure(sched *diffusion.Schedule, names []string, strategies []weighting.Strategy) plots.Grid {
 	snr := sched.SNRs()
 	ts := make([]float64, sched.T())
 	for t := range ts {
 		ts[t] = float64(t)
 	}
-	grid := plots.Grid{Rows: 1, Cols: len(weighting.Targets), Width: 15 * vg.Inch, Height: 4.5 * vg.Inch, SharedLegend: true}
-	for _, target := range weighting.Targets {
+	targets := sched.Targets()
+	grid := plots.Grid{Rows: 1, Cols: len(targets), Width: 15 * vg.Inch, Height: 4.5 * vg.Inch, SharedLegend: true}
+	for _, target := range targets {
 		panel := plots.Lines{
 			Title:  fmt.Sprintf("%s-prediction loss weight (%s, T=%d)", target, sched, sched.T()),
 			XLabel: "timestep t", YLabel: "weight (log scale)", LogY: true,
@@ -73,38 +75,91 @@ type WeightsResult struct {
 	// strategy's ε and v weights from w_x0/SNR and w_x0/(SNR + 1), and of
 	// its x0 weight from its closed form.
 	DevX0, DevEps, DevV, Identity float64
+	// Flow is the flow-matching schedule the same strategies are computed on
+	// (flow, T = 1000: x_t = (1 − t)x0 + t·ε, t = (i + 1)/T), FlowColumns
+	// its columns ("target:spec" for ε, x0 and flow) and FlowWeights their
+	// weights.
+	Flow        *diffusion.Schedule
+	FlowColumns []string
+	FlowWeights map[string][]float64
+	// DevFlow is the largest relative deviation of min-SNR-γ's velocity
+	// weight from min(SNR, γ)·t², and FlowIdentity that of every strategy's
+	// velocity weight from w_x0·t², both written in t (not SNR) and over
+	// the timesteps with SNR > 0.
+	DevFlow, FlowIdentity float64
 }
 
 // Weights computes the weights target: every strategy of
 // weighting.PaperStrategies on every target of the cosine schedule with
-// T = 1000, checked against independent closed forms. It trains nothing
-// and writes nothing; ctx and env are unused (the numbers are the same at
-// every scale).
+// T = 1000, and on ε, x0 and the velocity of the flow-matching schedule
+// with T = 1000, checked against independent closed forms. It trains
+// nothing and writes nothing; ctx and env are unused (the numbers are the
+// same at every scale).
 func Weights(ctx context.Context, env *Env) (*WeightsResult, error) {
 	sched := diffusion.Cosine(1000)
-	res := &WeightsResult{Schedule: sched, Strategies: slices.Clone(weighting.PaperStrategies), Weights: map[string][]float64{}}
+	flow, err := diffusion.FlowSchedule(1000, 1)
+	if err != nil {
+		return nil, err
+	}
+	res := &WeightsResult{Schedule: sched, Strategies: slices.Clone(weighting.PaperStrategies), Weights: map[string][]float64{},
+		Flow: flow, FlowWeights: map[string][]float64{}}
+	res.Columns = weightColumns(sched, res.Strategies, res.Weights)
+	res.FlowColumns = weightColumns(flow, res.Strategies, res.FlowWeights)
+	res.check(sched.SNRs())
+	res.checkFlow()
+	return res, nil
+}
+
+// weightColumns fills weights with every strategy's weight on every target
+// of sched.Targets() and returns the column names, "target:spec".
+func weightColumns(sched *diffusion.Schedule, strategies []string, weights map[string][]float64) []string {
 	snr := sched.SNRs()
-	for _, tg := range weighting.Targets {
-		for _, spec := range res.Strategies {
+	var cols []string
+	for _, tg := range sched.Targets() {
+		for _, spec := range strategies {
 			col := tg.String() + ":" + spec
-			res.Columns = append(res.Columns, col)
-			res.Weights[col] = weighting.Weights(nil, weighting.MustParse(spec), tg, snr)
+			cols = append(cols, col)
+			weights[col] = weighting.Weights(nil, weighting.MustParse(spec), tg, snr)
 		}
 	}
-	res.check(snr)
-	return res, nil
+	return cols
+}
+
+// checkFlow sets the flow deviations: the velocity weight against w_x0·t²
+// with t = (i + 1)/T and SNR = ((1 − t)/t)² written out here.
+func (r *WeightsResult) checkFlow() {
+	g := float64(weightsGamma)
+	x0 := weightsX0Forms()
+	r.DevFlow, r.FlowIdentity = 0, 0
+	T := r.Flow.T()
+	for i := range T - 1 { // SNR(T−1) = 0: the weight is 1 by the zero-SNR rule
+		t := float64(i+1) / float64(T)
+		snr := (1 - t) * (1 - t) / (t * t)
+		rel := func(got, want float64) float64 { return math.Abs(got-want) / math.Abs(want) }
+		r.DevFlow = math.Max(r.DevFlow, rel(r.FlowWeights["flow:min-snr:5"][i], math.Min((1-t)*(1-t), g*t*t)))
+		for _, spec := range r.Strategies {
+			r.FlowIdentity = math.Max(r.FlowIdentity, rel(r.FlowWeights["flow:"+spec][i], x0[spec](snr)*t*t))
+		}
+	}
+}
+
+// weightsX0Forms are the x0 weights of weighting.PaperStrategies, written
+// out here, not through package weighting.
+func weightsX0Forms() map[string]func(s float64) float64 {
+	g := float64(weightsGamma)
+	return map[string]func(s float64) float64{
+		"constant":  func(float64) float64 { return 1 },
+		"snr":       func(s float64) float64 { return s },
+		"max-snr:1": func(s float64) float64 { return math.Max(s, 1) },
+		"min-snr:5": func(s float64) float64 { return math.Min(s, g) },
+	}
 }
 
 // check sets the deviations from the closed forms, written out here, not
 // through weighting.Weight.
 func (r *WeightsResult) check(snr []float64) {
 	g := float64(weightsGamma)
-	x0 := map[string]func(s float64) float64{
-		"constant":  func(float64) float64 { return 1 },
-		"snr":       func(s float64) float64 { return s },
-		"max-snr:1": func(s float64) float64 { return math.Max(s, 1) },
-		"min-snr:5": func(s float64) float64 { return math.Min(s, g) },
-	}
+	x0 := weightsX0Forms()
 	dev := func(col string, f func(float64) float64) float64 {
 		m := 0.0
 		for t, s := range snr {
@@ -131,7 +186,9 @@ func (r *WeightsResult) check(snr []float64) {
 }
 
 // Render writes weights.png (WeightsFigure) and weights.csv (α̅_t, SNR and
-// every column's weight at every t) into dir and returns the report.
+// every column's weight at every t), and weights_flow.png and
+// weights_flow.csv (the flow time t, SNR and every flow column's weight)
+// into dir and returns the report.
 func (r *WeightsResult) Render(dir string) (*Report, error) {
 	out := &output{dir: dir}
 	strategies := make([]weighting.Strategy, len(r.Strategies))
@@ -153,16 +210,31 @@ func (r *WeightsResult) Render(dir string) (*Report, error) {
 	if err := tab.WriteCSV(out.path("weights.csv")); err != nil {
 		return nil, err
 	}
+	if err := WeightsFigure(r.Flow, r.Strategies, strategies).Save(out.path("weights_flow.png")); err != nil {
+		return nil, err
+	}
+	flowSNR := r.Flow.SNRs()
+	ftab := Table{Header: append([]string{"i", "t", "snr_t"}, r.FlowColumns...)}
+	for i := range flowSNR {
+		row := []any{i, r.Flow.FlowTime(i), flowSNR[i]}
+		for _, col := range r.FlowColumns {
+			row = append(row, r.FlowWeights[col][i])
+		}
+		ftab.Add(row...)
+	}
+	if err := ftab.WriteCSV(out.path("weights_flow.csv")); err != nil {
+		return nil, err
+	}
 	return &Report{
-		Title: "loss weights of the four strategies for ε, x0 and v",
-		Paper: "the weighting strategies of §3.4 and §4.2 (constant, SNR, max-SNR-γ = truncated SNR for γ = 1, min-SNR-γ), stated on the x0 loss and converted to ε and v prediction; cosine schedule, T = 1000",
+		Title: "loss weights of the four strategies for ε, x0 and v, and for flow matching",
+		Paper: "the weighting strategies of §3.4 and §4.2 (constant, SNR, max-SNR-γ = truncated SNR for γ = 1, min-SNR-γ), stated on the x0 loss and converted to ε and v prediction; cosine schedule, T = 1000. Beyond the paper: the same strategies on the flow-matching velocity u = ε − x0 (flow schedule, T = 1000)",
 		Sizes: struct {
 			Schedule   string
 			T          int
 			Strategies []string
 		}{"cosine", r.Schedule.T(), r.Strategies},
 		Findings: r.findings(),
-		Limits:   "This target is exact arithmetic: it involves no training, so every scale gives the same numbers. It checks the weights this toolkit trains with, not the paper's code; the figure is the same one `paretodiff weights --plot` draws.",
+		Limits:   "This target is exact arithmetic: it involves no training, so every scale gives the same numbers. It checks the weights this toolkit trains with, not the paper's code; the figures are the ones `paretodiff weights --plot` draws (weights_flow.png with --schedule flow).",
 		Files:    out.files,
 	}, nil
 }
@@ -204,6 +276,13 @@ func (r *WeightsResult) findings() []Finding {
 			Measured: fmt.Sprintf("largest relative deviation over the four strategies, three targets and 1000 timesteps: %s; ε weight of snr at t = 500: %s.", prose.F3(r.Identity), prose.F3(w["eps:snr"][500])),
 			Rule:     fmt.Sprintf("agrees if the deviation is at most %g", weightsRelTol),
 			Verdict:  weightsVerdict(r.Identity),
+		},
+		{
+			Claim: fmt.Sprintf("Beyond the paper, under flow matching (x_t = (1 − t)x0 + tε, velocity u = ε − x0, x̂0 = x_t − t·û): ‖u − û‖² = ‖x0 − x̂0‖²/t², so every x0 weight becomes w_x0·t² and min-SNR-γ is min(SNR, γ)·t² = min((1 − t)², γt²) with SNR = ((1 − t)/t)² (γ = %g).", g),
+			Measured: fmt.Sprintf("largest relative deviation of the velocity weight of min-SNR-γ from min((1 − t)², γt²): %s, of every strategy's from w_x0·t²: %s, over the %d flow times with SNR > 0; velocity weight of min-SNR-γ at t = 0.5: %s, of constant at t = 0.001: %s.",
+				prose.F3(r.DevFlow), prose.F3(r.FlowIdentity), r.Flow.T()-1, prose.F3(r.FlowWeights["flow:min-snr:5"][499]), prose.F3(r.FlowWeights["flow:constant"][0])),
+			Rule:    fmt.Sprintf("agrees if both deviations are at most %g", weightsRelTol),
+			Verdict: weightsVerdict(math.Max(r.DevFlow, r.FlowIdentity)),
 		},
 	}
 }

@@ -22,21 +22,32 @@ func TestWeightsComputeThenRender(t *testing.T) {
 	dir := t.TempDir()
 	r, err := res.Render(dir)
 	require.NoError(t, err)
-	require.Equal(t, []string{"weights.png", "weights.csv"}, r.Files)
+	require.Equal(t, []string{"weights.png", "weights.csv", "weights_flow.png", "weights_flow.csv"}, r.Files)
 	for _, f := range r.Files {
 		_, err := os.Stat(filepath.Join(dir, f))
 		require.NoError(t, err)
 	}
 	rows := readCSV(t, filepath.Join(dir, "weights.csv"))
 	require.Len(t, rows, 1+res.Schedule.T())
+	require.Len(t, res.FlowColumns, 12)
+	require.LessOrEqual(t, res.DevFlow, weightsRelTol)
+	require.LessOrEqual(t, res.FlowIdentity, weightsRelTol)
+	frows := readCSV(t, filepath.Join(dir, "weights_flow.csv"))
+	require.Len(t, frows, 1+res.Flow.T())
+	require.Equal(t, []string{"i", "t", "snr_t", "eps:constant"}, frows[0][:4])
 	require.Equal(t, Agrees, r.Overall())
 
 	// A weight off its closed form is reported as such.
 	res.DevV = 1e-3
 	r, err = res.Render(t.TempDir())
 	require.NoError(t, err)
-	require.Equal(t, []Verdict{Agrees, Agrees, Disagrees, Agrees}, verdicts(r))
+	require.Equal(t, []Verdict{Agrees, Agrees, Disagrees, Agrees, Agrees}, verdicts(r))
 	require.Contains(t, r.Findings[2].Measured, "0.001")
+	res.DevV, res.DevFlow = 0, 2e-3
+	r, err = res.Render(t.TempDir())
+	require.NoError(t, err)
+	require.Equal(t, []Verdict{Agrees, Agrees, Agrees, Agrees, Disagrees}, verdicts(r))
+	require.Contains(t, r.Findings[4].Measured, "0.002")
 }
 
 // verdicts lists a report's verdicts in order.

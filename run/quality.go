@@ -49,8 +49,9 @@ const (
 	DefaultQualityRepeats = 1
 )
 
-// normalize fills in the defaults and checks the sampler.
-func (q QualitySpec) normalize() (QualitySpec, error) {
+// normalize fills in the defaults and checks the sampler, on sched where
+// given (DDPM and DDIM refuse the flow schedule, the flow samplers a VP one).
+func (q QualitySpec) normalize(sched *diffusion.Schedule) (QualitySpec, error) {
 	if q.Samples == 0 {
 		q.Samples = DefaultQualitySamples
 	}
@@ -63,8 +64,14 @@ func (q QualitySpec) normalize() (QualitySpec, error) {
 	if q.Samples < 2 || q.Repeats < 1 || q.SamplerSteps < 0 {
 		return q, fmt.Errorf("need ≥ 2 samples, ≥ 1 repeat and sampler steps ≥ 0, got %d, %d and %d", q.Samples, q.Repeats, q.SamplerSteps)
 	}
-	if _, err := sampler.Parse(q.Sampler); err != nil {
+	smp, err := sampler.Parse(q.Sampler)
+	if err != nil {
 		return q, err
+	}
+	if sched != nil {
+		if _, err := smp.Evaluations(sched, &sampler.Settings{Steps: q.SamplerSteps}); err != nil {
+			return q, err
+		}
 	}
 	return q, nil
 }

@@ -90,7 +90,7 @@ func (s Spec) Normalize() (Spec, error) {
 	if s.Steps < 1 {
 		return Spec{}, &FieldError{Field: "steps", Err: fmt.Errorf("need ≥ 1, got %d", s.Steps)}
 	}
-	if err := s.Eval.normalize(); err != nil {
+	if err := s.Eval.normalize(sched); err != nil {
 		return Spec{}, err
 	}
 	if s.Probes, err = normalizeProbes(s.Probes, sched); err != nil {
@@ -122,11 +122,15 @@ func normalizeTrain(tr *diffusion.TrainSpec) (*diffusion.Schedule, int, error) {
 	if err != nil {
 		return bad("schedule", err)
 	}
+	tr.Schedule = sched.Name() // canonical: "flow:shift=1" is "flow"
 	if tr.Target == "" {
 		tr.Target = weighting.Eps.String()
 	}
 	target, err := weighting.ParseTarget(tr.Target)
 	if err != nil {
+		return bad("target", err)
+	}
+	if err := sched.CheckTarget(target); err != nil {
 		return bad("target", err)
 	}
 	tr.Target = target.String()
@@ -171,8 +175,9 @@ func normalizeDensity(spec string, w weighting.Weighting, sched *diffusion.Sched
 	return d.String(), nil
 }
 
-// normalize fills in the metrics interval and the quality's defaults.
-func (e *EvalSpec) normalize() error {
+// normalize fills in the metrics interval and the quality's defaults, and
+// checks the quality's sampler on the run's schedule.
+func (e *EvalSpec) normalize(sched *diffusion.Schedule) error {
 	if e.Every == 0 {
 		e.Every = DefaultEvalEvery
 	}
@@ -180,7 +185,7 @@ func (e *EvalSpec) normalize() error {
 		return &FieldError{Field: "eval.every", Err: fmt.Errorf("need ≥ 1, got %d", e.Every)}
 	}
 	if e.Quality != nil {
-		q, err := e.Quality.normalize()
+		q, err := e.Quality.normalize(sched)
 		if err != nil {
 			return &FieldError{Field: "eval.quality", Err: err}
 		}

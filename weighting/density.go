@@ -143,6 +143,84 @@ func (l LogitNormal) Sample(rng *rand.Rand, dst []int) {
 // String returns "logit-normal:M,S".
 func (l LogitNormal) String() string { return "logit-normal:" + fmtFloat(l.M) + "," + fmtFloat(l.S) }
 
+// DefaultModeScale is the scale s of Mode where a spec omits it, SD3's
+// best "mode" setting (Esser et al. 2024, Table 1, mode(1.29)).
+const DefaultModeScale = 1.29
+
+// MaxModeScale is the largest scale for which Mode's map is monotone,
+// 2/(π − 2); the smallest is −1.
+const MaxModeScale = 2 / (math.Pi - 2)
+
+// Mode is SD3's mode sampling with heavy tails (Esser et al. 2024, Eq. 20):
+// u ~ U(0, 1) is mapped to
+//
+//	f(u; s) = 1 − u − s·(cos²(π·u/2) − 1 + u),
+//
+// and t = ⌊f(u)·T⌋ (clamped to T−1), the index whose flow time
+// (i + 1)/T rounds f(u) up (diffusion's flow grid). s = 0 is uniform, s > 0
+// favours the middle and s < 0 the ends. f is decreasing from f(0) = 1 to
+// f(1) = 0 for −1 ≤ s ≤ MaxModeScale: f'(u) = −1 − s + s·(π/2)·sin(π·u).
+type Mode struct {
+	Steps int
+	Scale float64
+}
+
+// T returns the number of timesteps.
+func (m Mode) T() int { return m.Steps }
+
+// f is the mode map f(u; s).
+func (m Mode) f(u float64) float64 {
+	c := math.Cos(math.Pi * u / 2)
+	return 1 - u - m.Scale*(c*c-1+u)
+}
+
+// inverse returns the u in [0, 1] with f(u) = x for x in [0, 1], by
+// bisection on the decreasing f to float64 resolution.
+func (m Mode) inverse(x float64) float64 {
+	lo, hi := 0.0, 1.0 // f(lo) ≥ x ≥ f(hi)
+	for range 64 {
+		mid := (lo + hi) / 2
+		if mid == lo || mid == hi {
+			break
+		}
+		if m.f(mid) >= x {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return (lo + hi) / 2
+}
+
+// PMF returns P(t) = F((t+1)/T) − F(t/T) with F(x) = P(f(u) < x) = 1 − f⁻¹(x).
+func (m Mode) PMF() []float64 {
+	p := make([]float64, m.Steps)
+	cdf := func(t int) float64 {
+		switch t {
+		case 0:
+			return 0
+		case m.Steps:
+			return 1
+		}
+		return 1 - m.inverse(float64(t)/float64(m.Steps))
+	}
+	for t := range p {
+		p[t] = cdf(t+1) - cdf(t)
+	}
+	return p
+}
+
+// Sample fills dst with mode draws.
+func (m Mode) Sample(rng *rand.Rand, dst []int) {
+	for i := range dst {
+		t := m.f(rng.Float64())
+		dst[i] = max(0, min(int(t*float64(m.Steps)), m.Steps-1))
+	}
+}
+
+// String returns "mode:S".
+func (m Mode) String() string { return "mode:" + fmtFloat(m.Scale) }
+
 // EDMLogNormal draws ln σ ~ N(PMean, PStd²) (Karras et al. 2022, defaults
 // −1.2 and 1.2) and maps it to the timestep whose noise level
 // σ_t = 1/√SNR_t = exp(−logSNR_t/2) is nearest in ln σ. LogSNR must be the
@@ -200,7 +278,8 @@ func normCDF(x float64) float64 { return 0.5 * math.Erfc(-x/math.Sqrt2) }
 const DensityHelp = `uniform                      every t equally likely
 stratified:K                 K equal-width bins, one draw per bin in turn
 range:LO,HI                  uniform on [LO, HI) only (fine-tuning on one bin)
-logit-normal[:m,s]           t = ⌊T·sigmoid(m + s·z)⌋, default m=0, s=1
+logit-normal[:m,s]           t = ⌊T·sigmoid(m + s·z)⌋, default m=0, s=1 (SD3)
+mode[:s]                     t = ⌊T·f(u; s)⌋, SD3's mode map, −1 ≤ s ≤ 1.75; default 1.29
 edm-lognormal[:Pmean,Pstd]   ln σ ~ N(Pmean, Pstd²), nearest t; default −1.2, 1.2`
 
 // ParseDensity reads a density spec (see DensityHelp) for a schedule of T
@@ -255,6 +334,19 @@ func ParseDensity(spec string, T int, logSNR []float64) (Density, error) {
 			return nil, err
 		}
 		return LogitNormal{Steps: T, M: m, S: s}, nil
+	case "mode":
+		scale := DefaultModeScale
+		switch len(params) {
+		case 0:
+		case 1:
+			scale = params[0]
+		default:
+			return nil, fmt.Errorf("weighting: density %q wants at most one parameter, the scale", spec)
+		}
+		if scale < -1 || scale > MaxModeScale {
+			return nil, fmt.Errorf("weighting: density %q: the scale must be in [−1, %.4g] for the mode map to be monotone, got %g", spec, MaxModeScale, scale)
+		}
+		return Mode{Steps: T, Scale: scale}, nil
 	case "edm-lognormal":
 		m, s, err := pair(-1.2, 1.2)
 		if err != nil {
@@ -270,5 +362,5 @@ func ParseDensity(spec string, T int, logSNR []float64) (Density, error) {
 		}
 		return EDMLogNormal{PMean: m, PStd: s, LogSNR: logSNR}, nil
 	}
-	return nil, fmt.Errorf("weighting: unknown density %q (want uniform, stratified:K, range:LO,HI, logit-normal:m,s or edm-lognormal:Pmean,Pstd)", name)
+	return nil, fmt.Errorf("weighting: unknown density %q (want uniform, stratified:K, range:LO,HI, logit-normal:m,s, mode:s or edm-lognormal:Pmean,Pstd)", name)
 }

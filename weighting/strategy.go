@@ -21,6 +21,15 @@ type Strategy interface {
 //
 // This is the known trap in peer code: for v-prediction min-SNR-γ is
 // min(SNR, γ)/(SNR + 1), not min(SNR, γ)/SNR nor min(SNR + 1, γ)/(SNR + 1).
+//
+// Flow matching has the same trap. With x_t = (1 − t)x0 + t·ε and the
+// velocity u = ε − x0, x̂0 = x_t − t·û, so ‖u − û‖² = ‖x0 − x̂0‖²/t², and
+// √SNR = (1 − t)/t gives 1/t = 1 + √SNR: the flow weight is
+// w_x0·t² = w_x0/(1 + √SNR)². Min-SNR-γ on the velocity loss is therefore
+// min(SNR, γ)·t² = min((1 − t)², γ·t²) (γ·t² below t = 1/(1 + √γ), where
+// the cap acts, and (1 − t)² above), not min(SNR, γ)/SNR (the ε form), not
+// min(SNR, γ)/(SNR + 1) (the v form), and not min(SNR, γ) applied to the
+// velocity loss unchanged.
 func Weight(s Strategy, target Target, snr float64) float64 {
 	if snr == 0 {
 		return 1

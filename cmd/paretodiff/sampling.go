@@ -45,7 +45,7 @@ type samplingOptions struct {
 func (o *samplingOptions) addFlags(f *pflag.FlagSet, n int) {
 	f.StringVar(&o.checkpoint, "checkpoint", "", "run folder (written by train, conflict, demo or reproduce), or a checkpoint.bin (required)")
 	f.StringVar(&o.sampler, "sampler", "heun", "sampler (see above)")
-	f.IntVar(&o.steps, "steps", 0, fmt.Sprintf("sampler steps (0: the sampler's default: ddpm T, ddim %d, heun %d)", sampler.DefaultDDIMSteps, sampler.DefaultHeunSteps))
+	f.IntVar(&o.steps, "steps", 0, fmt.Sprintf("sampler steps (0: the sampler's default: ddpm T, ddim %d, heun %d, flow-euler %d, flow-heun %d)", sampler.DefaultDDIMSteps, sampler.DefaultHeunSteps, sampler.DefaultFlowEulerSteps, sampler.DefaultFlowHeunSteps))
 	f.IntVar(&o.n, "n", n, "number of samples")
 	f.Uint64Var(&o.seed, "seed", 1, "random seed of the samples (and of ground-truth and reference sets)")
 	f.BoolVar(&o.ema, "ema", true, "use the EMA weights (--ema=false: the raw weights)")
@@ -115,7 +115,7 @@ func (o *samplingOptions) open(minN int, log io.Writer) (*model, error) {
 	}
 	m.set.Steps = o.steps
 	if m.evals, err = smp.Evaluations(m.sched, &m.set); err != nil {
-		return nil, usagef("--steps: %v", err)
+		return nil, usagef("--sampler/--steps: %v", err)
 	}
 	if m.be, err = openDevice(o.device, log); err != nil {
 		return nil, err

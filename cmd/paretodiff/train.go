@@ -106,16 +106,24 @@ from --density, weighs each example's loss by --weighting (stated on the x0 loss
 converted to the target, as in the weights command) and takes an AdamW step with
 linear warm-up, gradient clipping and an EMA of the weights.
 
-Input skips (--skip, --sigma-data). Write the target as a·x0 + b·ε (b = 1 for eps,
-α_t for v, 0 for x0). Its noise part b·ε has full rank, and read off x_t it needs the
+Input skips (--skip, --sigma-data). Write the target as a·x0 + b·ε (b = 1 for eps
+and flow, α_t for v, 0 for x0). Its noise part b·ε has full rank, and read off x_t it needs the
 gain b/σ_t, which grows without bound as t → 0; a ResMLP whose trunk is narrower
 than the data (MNIST: 256 < 784) can supply neither, and the noise it leaves in x̂0
 comes out of the sampler as speckle. So the network's output gets two skips from x_t:
 a fixed c·x_t, c = b·σ_t/(α_t²σ_d² + σ_t²) (EDM's c_skip on the noise part, for
 data of standard deviation σ_d = --sigma-data), and a learned g·S(x_t), S a D×D
 layer that starts at zero, g = b/σ_t − c (exact where the data has no variance).
-The network still predicts the target. auto: both on for MNIST with --target eps
-or v (σ_d = 0.5), off otherwise (x0 has no noise part; toy data is 2-D).
+The network still predicts the target. auto: both on for MNIST with --target eps,
+v or flow (σ_d = 0.5), off otherwise (x0 has no noise part; toy data is 2-D).
+
+Flow matching (--schedule flow, --target flow): x_t = (1 − t)·x0 + t·ε on the flow
+times t = (i + 1)/T of the timesteps i = 0..T−1 (t = 1 is pure noise), optionally
+shifted as SD3 does (--schedule flow:shift=3: t' = s·t/(1 + (s − 1)·t)); the network
+predicts the velocity u = ε − x0, and a weighting stated on the x0 loss is w_x0·t² on
+the velocity loss (min-snr:5 is min(SNR, 5)·t², SNR = ((1 − t)/t)²). SD3's timestep
+densities are --density logit-normal:m,s and mode:s. v-prediction is refused there
+(use flow); sample with flow-euler, flow-heun or heun.
 
 --out is a run folder (package run), the same kind that conflict, demo and the
 reproductions write and that sample, eval and conflict --checkpoint read:
@@ -141,6 +149,7 @@ Weightings (--weighting):
 		Example: `  paretodiff train --data toy:8gaussians --steps 8000 --width 128 --out runs/toy
   paretodiff train --data mnist --target v --weighting min-snr:5 --steps 10000 --out runs/mnist
   paretodiff train --data mnist --device cuda --steps 20000 --out runs/mnist-gpu
+  paretodiff train --data mnist --schedule flow --target flow --density logit-normal:0,1 --out runs/mnist-flow
   paretodiff train --out runs/mnist --resume --steps 20000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -162,12 +171,12 @@ func (o *trainOptions) addFlags(cmd *cobra.Command) {
 	f.IntVar(&o.depth, "depth", 3, "ResMLP residual blocks")
 	f.IntVar(&o.hidden, "hidden", 0, "ResMLP block inner width (0: 2×width)")
 	f.StringVar(&o.act, "act", "silu", "activation: silu or gelu")
-	f.StringVar(&o.skip, "skip", "auto", "learned input skip (a D×D Linear with gain b/σ − c; see above): on, off or auto (on for MNIST with --target eps or v)")
-	f.StringVar(&o.sigmaData, "sigma-data", "auto", "σ_d of the fixed input skip c·x_t (0: none; see above), or auto (0.5 for MNIST with --target eps or v, else 0)")
-	f.StringVar(&o.target, "target", "eps", "prediction target: eps, x0 or v")
+	f.StringVar(&o.skip, "skip", "auto", "learned input skip (a D×D Linear with gain b/σ − c; see above): on, off or auto (on for MNIST with --target eps, v or flow)")
+	f.StringVar(&o.sigmaData, "sigma-data", "auto", "σ_d of the fixed input skip c·x_t (0: none; see above), or auto (0.5 for MNIST with --target eps, v or flow, else 0)")
+	f.StringVar(&o.target, "target", "eps", "prediction target: eps, x0, v or flow (the flow-matching velocity ε − x0)")
 	f.StringVar(&o.weighting, "weighting", "min-snr:5", "loss weighting: a closed form or pareto:METHOD,... (see above)")
-	f.StringVar(&o.density, "density", "auto", "timestep density: uniform, stratified:K, logit-normal:m,s, edm-lognormal:Pmean,Pstd, or auto (uniform; stratified over a pareto weighting's equal bins)")
-	f.StringVar(&o.schedule, "schedule", "cosine", "noise schedule: cosine, linear or scaled-linear")
+	f.StringVar(&o.density, "density", "auto", "timestep density: uniform, stratified:K, logit-normal:m,s, mode:s, edm-lognormal:Pmean,Pstd, or auto (uniform; stratified over a pareto weighting's equal bins)")
+	f.StringVar(&o.schedule, "schedule", "cosine", "noise schedule: cosine, linear, scaled-linear, or flow[:shift=S] (rectified flow, x_t = (1 − t)·x0 + t·ε)")
 	f.IntVar(&o.T, "T", 1000, "number of diffusion timesteps")
 	f.BoolVar(&o.zeroTerminal, "zero-terminal", false, "rescale the schedule to zero terminal SNR")
 	f.IntVar(&o.steps, "steps", 5000, "train up to this many steps")

@@ -31,30 +31,35 @@ func newWeightsCmd() *cobra.Command {
 	o := &weightsOptions{}
 	cmd := &cobra.Command{
 		Use:   "weights",
-		Short: "Print and plot closed-form loss weights per timestep for eps, x0 or v prediction",
+		Short: "Print and plot closed-form loss weights per timestep for eps, x0, v or flow prediction",
 		Long: `weights prints, for every timestep t, ᾱ_t, SNR(t) and the loss weight of each
 --strategy for the chosen --target, as CSV (header t,alpha_bar,snr_t,<strategy>...: snr_t is SNR(t), a column per strategy named as given)
 or JSON, and can plot all strategies for all three targets.
 
-Strategies are stated on the x0 loss and converted with ‖ε−ε̂‖² = SNR·‖x0−x̂0‖²
-and ‖v−v̂‖² = (SNR+1)·‖x0−x̂0‖²; where SNR = 0 the weight is 1.
+Strategies are stated on the x0 loss and converted with ‖ε−ε̂‖² = SNR·‖x0−x̂0‖²,
+‖v−v̂‖² = (SNR+1)·‖x0−x̂0‖² and, for the flow-matching velocity u = ε − x0,
+‖u−û‖² = (1+√SNR)²·‖x0−x̂0‖²; where SNR = 0 the weight is 1. On --schedule flow
+(x_t = (1 − t)·x0 + t·ε, t = (i + 1)/T, SNR = ((1 − t)/t)²) that is 1/t², so the flow
+weight is w_x0·t² (min-snr:5: min(SNR, 5)·t²), alpha_bar is α² = (1 − t)², and the
+plot's panels are eps, x0 and flow (v needs a variance-preserving schedule).
 
 ` + weighting.StrategyHelp(),
 		Example: `  paretodiff weights --target v --strategy min-snr:5
   paretodiff weights --schedule linear --zero-terminal --format json --out w.json
-  paretodiff weights --plot weights.png`,
+  paretodiff weights --plot weights.png
+  paretodiff weights --schedule flow --target flow --strategy min-snr:5`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.OutOrStdout()) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.schedule, "schedule", "cosine", "noise schedule: cosine, linear or scaled-linear")
+	f.StringVar(&o.schedule, "schedule", "cosine", "noise schedule: cosine, linear, scaled-linear or flow[:shift=S]")
 	f.IntVar(&o.T, "T", 1000, "number of diffusion timesteps")
 	f.BoolVar(&o.zeroTerminal, "zero-terminal", false, "rescale the schedule to zero terminal SNR (Lin et al. 2024)")
-	f.StringVar(&o.target, "target", "eps", "prediction target the weights apply to: eps, x0 or v")
+	f.StringVar(&o.target, "target", "eps", "prediction target the weights apply to: eps, x0, v or flow")
 	f.StringArrayVar(&o.strategies, "strategy", append([]string(nil), weighting.PaperStrategies...), "weighting strategy, repeatable (see above)")
 	f.StringVar(&o.format, "format", "csv", "output format: csv or json")
 	f.StringVar(&o.out, "out", "", "write the table to this file instead of stdout")
-	f.StringVar(&o.plot, "plot", "", "also plot weight against timestep for eps, x0 and v to this .png, .svg or .pdf")
+	f.StringVar(&o.plot, "plot", "", "also plot weight against timestep for eps, x0 and v (flow schedule: eps, x0 and flow) to this .png, .svg or .pdf")
 	return cmd
 }
 
@@ -77,6 +82,9 @@ func (o *weightsOptions) run(stdout io.Writer) error {
 	}
 	target, err := weighting.ParseTarget(o.target)
 	if err != nil {
+		return usagef("--target: %v", err)
+	}
+	if err := sched.CheckTarget(target); err != nil {
 		return usagef("--target: %v", err)
 	}
 	if len(o.strategies) == 0 {

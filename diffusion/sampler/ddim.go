@@ -34,6 +34,9 @@ func (d DDIM) Timesteps(sched *diffusion.Schedule, set *Settings) ([]int, error)
 	if err := s.check(); err != nil {
 		return nil, err
 	}
+	if err := needVP("ddim", sched); err != nil {
+		return nil, err
+	}
 	return Timesteps(sched.T(), s.Steps, s.Spacing)
 }
 

@@ -50,6 +50,9 @@ func (d DDPM) Timesteps(sched *diffusion.Schedule, set *Settings) ([]int, error)
 	if err := s.check(); err != nil {
 		return nil, err
 	}
+	if err := needVP("ddpm", sched); err != nil {
+		return nil, err
+	}
 	return Timesteps(sched.T(), s.Steps, s.Spacing)
 }
 

@@ -9,7 +9,10 @@ import (
 )
 
 // Heun is EDM's deterministic second-order sampler (Karras et al. 2022,
-// Algorithm 1 without churn) on the σ grid of the discrete VP model.
+// Algorithm 1 without churn) on the σ grid of the discrete VP model. It
+// runs on the flow schedule too, in the same variables: there x̃ = x/(1 − t)
+// and σ = t/(1 − t) (EDMSigma), and α = 0 at t = 1 is handled as on a
+// zero-terminal schedule.
 //
 // In the variable x̃ = x/α the VP process reads x̃_t = x0 + σ_t ε with
 // σ_t = √((1 − ᾱ_t)/ᾱ_t) = 1/√SNR(t) (EDMSigma), and the probability-flow

@@ -208,7 +208,9 @@ func (c *posterior) mean(dst []float64, x []float32, resp []float64) {
 
 // OptimalDenoiser is the minimum-MSE denoiser of a GaussianMixture on a
 // schedule: it predicts x̂0 = E[x0 | x_t] (GaussianMixture.PosteriorMean)
-// and reports it as its target: ε̂ = (x_t − α x̂0)/σ, or v̂ = α ε̂ − σ x̂0.
+// and reports it as its target: ε̂ = (x_t − α x̂0)/σ, v̂ = α ε̂ − σ x̂0, or
+// the flow velocity û = ε̂ − x̂0 = E[ε − x0 | x_t], the optimal velocity of
+// flow matching (Lipman et al. 2023, Eq. 8).
 // Samplers given it sample the mixture up to their discretisation error.
 // Predict is safe for concurrent use.
 type OptimalDenoiser struct {
@@ -221,15 +223,14 @@ type OptimalDenoiser struct {
 var _ diffusion.Denoiser = (*OptimalDenoiser)(nil)
 
 // NewOptimalDenoiser returns the optimal denoiser of data on sched,
-// predicting target. It returns an error if data is not valid.
+// predicting target. It returns an error if data is not valid or the
+// schedule refuses the target (diffusion.Schedule.CheckTarget).
 func NewOptimalDenoiser(data GaussianMixture, sched *diffusion.Schedule, target weighting.Target) (*OptimalDenoiser, error) {
 	if err := data.Validate(); err != nil {
 		return nil, err
 	}
-	switch target {
-	case weighting.Eps, weighting.X0, weighting.V:
-	default:
-		return nil, fmt.Errorf("sampler: invalid target %d", int(target))
+	if err := sched.CheckTarget(target); err != nil {
+		return nil, fmt.Errorf("sampler: %w", err)
 	}
 	return &OptimalDenoiser{data: data, logW: data.logWeights(), sched: sched, target: target}, nil
 }
@@ -268,6 +269,8 @@ func (o *OptimalDenoiser) Predict(out, xt []float32, t []int) {
 				y[d] = float32(x0[d])
 			case weighting.V:
 				y[d] = float32(alpha*eps - sigma*x0[d])
+			case weighting.Flow:
+				y[d] = float32(eps - x0[d])
 			}
 		}
 	}

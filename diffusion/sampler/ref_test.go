@@ -12,7 +12,8 @@ import (
 // gives m' = A m + B, v' = A² v + C². The reference below writes each
 // update in a different but equivalent form from the package's code
 // (ε-form of Ho et al. Algorithm 2 for DDPM, Song et al. Eq. 12 for DDIM,
-// EDM Algorithm 1 with d = (x̃ − D)/σ for Heun).
+// EDM Algorithm 1 with d = (x̃ − D)/σ for Heun; the flow samplers step
+// x ← x + h·û with û = ε̂ − x̂0 written as one affine map, flow_test.go).
 
 // aff is the map x ↦ a x + b.
 type aff struct{ a, b float64 }
@@ -84,7 +85,7 @@ func refDDIM(sc *diffusion.Schedule, ts []int, mu, s, eta float64) moments {
 }
 
 func refHeun(sc *diffusion.Schedule, ts []int, mu, s, sigmaMax float64) moments {
-	sigmaOf := func(t int) float64 { return math.Sqrt((1 - sc.AlphaBar(t)) / sc.AlphaBar(t)) }
+	sigmaOf := func(t int) float64 { return sc.Sigma(t) / sc.Alpha(t) } // 1/√SNR on any schedule
 	// D(x̃; σ_t) = x̂0(α_t x̃), as a map of x̃.
 	den := func(t int) aff {
 		return gaussX0(mu, s, sc.Alpha(t), sc.Sigma(t)).of(aff{sc.Alpha(t), 0})

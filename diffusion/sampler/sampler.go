@@ -36,11 +36,13 @@ type Sampler interface {
 type Settings struct {
 	// Steps is the number of timesteps visited: for DDPM and DDIM the length
 	// of the respaced sequence, for Heun the number of σ grid points before
-	// σ = 0 (EDM's num_steps). Zero means the sampler's default: T for
-	// DDPM, DefaultDDIMSteps for DDIM, DefaultHeunSteps for Heun.
+	// σ = 0 (EDM's num_steps), for FlowEuler and FlowHeun the number of
+	// flow times visited before t = 0. Zero means the sampler's default: T
+	// for DDPM, DefaultDDIMSteps for DDIM, DefaultHeunSteps for Heun,
+	// DefaultFlowEulerSteps and DefaultFlowHeunSteps for the flow samplers.
 	Steps int
-	// Spacing chooses the respaced timesteps of DDPM and DDIM (default
-	// Trailing). Heun always uses the Karras grid.
+	// Spacing chooses the respaced timesteps of DDPM, DDIM, FlowEuler and
+	// FlowHeun (default Trailing). Heun always uses the Karras grid.
 	Spacing Spacing
 	// BatchSize is the number of rows given to the denoiser at once; zero
 	// means DefaultBatchSize. It does not change the samples.
@@ -64,6 +66,12 @@ const (
 	// setting (35 evaluations there; 34 here, as the first step from T−1
 	// into the ramp is an Euler step).
 	DefaultHeunSteps = 18
+	// DefaultFlowEulerSteps is FlowEuler's number of steps (SD3 samples
+	// with 28 to 50 Euler steps).
+	DefaultFlowEulerSteps = 50
+	// DefaultFlowHeunSteps is FlowHeun's number of flow times: 49
+	// evaluations, as many as DefaultFlowEulerSteps Euler steps.
+	DefaultFlowHeunSteps = 25
 )
 
 // ErrEpsAtZeroSNR is returned when an ε-prediction denoiser would be asked
@@ -72,19 +80,22 @@ const (
 // x0 and ε̂ = x_t is all an ε model can say (Lin et al. 2024, §3.2). Train
 // such a model with v or x0 prediction, or sample from a schedule whose
 // terminal SNR is not zero.
-var ErrEpsAtZeroSNR = errors.New("sampler: ε-prediction is ill-posed at zero terminal SNR (α = 0); use v or x0 prediction")
+var ErrEpsAtZeroSNR = errors.New("sampler: ε-prediction is ill-posed at zero terminal SNR (α = 0); use v, flow or x0 prediction")
 
 // Names lists the sampler names Parse accepts.
-var Names = []string{"ddpm", "ddim", "heun"}
+var Names = []string{"ddpm", "ddim", "heun", "flow-euler", "flow-heun"}
 
 // Help lists the specs Parse accepts, one per line, for command help.
-const Help = `ddpm[:beta]       ancestral sampling; variance β̃ (default) or β
-ddim[:η]          DDIM; η = 0 (default) deterministic, η = 1 is DDPM
-heun[:ρ[,σmax]]   EDM's Heun sampler on the Karras σ grid; ρ = 7, σ_max = 80 (inf: no cap)`
+const Help = `ddpm[:beta]       ancestral sampling; variance β̃ (default) or β (VP schedules)
+ddim[:η]          DDIM; η = 0 (default) deterministic, η = 1 is DDPM (VP schedules)
+heun[:ρ[,σmax]]   EDM's Heun sampler on the Karras σ grid; ρ = 7, σ_max = 80 (inf: no cap)
+flow-euler        Euler steps of the flow ODE dx/dt = u (flow schedule), 50 steps
+flow-heun         Heun steps of the flow ODE dx/dt = u (flow schedule), 25 times, 49 calls`
 
 // Parse reads a sampler spec: "ddpm", "ddpm:beta", "ddim", "ddim:η" (η in
 // [0, 1]), "heun", "heun:ρ" or "heun:ρ,σ_max" (both positive; σ_max may be
-// inf). Parameters left out take their defaults (see Help).
+// inf), "flow-euler" or "flow-heun". Parameters left out take their
+// defaults (see Help).
 func Parse(spec string) (Sampler, error) {
 	name, arg, hasArg := strings.Cut(strings.TrimSpace(spec), ":")
 	num := func() (float64, error) {
@@ -132,8 +143,16 @@ func Parse(spec string) (Sampler, error) {
 			p[i] = v
 		}
 		return Heun{Rho: p[0], SigmaMax: p[1]}, nil
+	case "flow-euler", "flow-heun":
+		if hasArg {
+			return nil, fmt.Errorf("sampler: %q takes no parameters", spec)
+		}
+		if name == "flow-euler" {
+			return FlowEuler{}, nil
+		}
+		return FlowHeun{}, nil
 	}
-	return nil, fmt.Errorf("sampler: unknown sampler %q (want ddpm, ddim or heun)", spec)
+	return nil, fmt.Errorf("sampler: unknown sampler %q (want ddpm, ddim, heun, flow-euler or flow-heun)", spec)
 }
 
 // defaults fills in the zero fields of a copy of set.
@@ -188,7 +207,10 @@ func run(dst []float32, den diffusion.Denoiser, sched *diffusion.Schedule, rng *
 	if D <= 0 || len(dst)%D != 0 {
 		panic(fmt.Sprintf("sampler: len(dst) = %d is not a multiple of the denoiser's dimension %d", len(dst), D))
 	}
-	if den.Target() == weighting.Eps && sched.AlphaBar(first) == 0 {
+	if err := sched.CheckTarget(den.Target()); err != nil {
+		return fmt.Errorf("sampler: %w", err)
+	}
+	if den.Target() == weighting.Eps && sched.Alpha(first) == 0 {
 		return ErrEpsAtZeroSNR
 	}
 	N := len(dst) / D
@@ -263,6 +285,25 @@ func (b *batch) eval(xt []float32, t int) {
 	if b.progress != nil {
 		b.progress()
 	}
+}
+
+// needVP returns an error naming the sampler unless the schedule is
+// variance preserving: DDPM and DDIM are written in ᾱ (β_t, √(1 − ᾱ)), which
+// describe no step of the flow schedule.
+func needVP(name string, sched *diffusion.Schedule) error {
+	if sched.VariancePreserving() {
+		return nil
+	}
+	return errorf("%s needs a variance-preserving schedule, not %s; sample it with flow-euler, flow-heun or heun", name, sched)
+}
+
+// needFlow returns an error naming the sampler unless the schedule is the
+// flow schedule, whose ODE dx/dt = ε − x0 the flow samplers integrate.
+func needFlow(name string, sched *diffusion.Schedule) error {
+	if !sched.VariancePreserving() {
+		return nil
+	}
+	return errorf("%s integrates the flow ODE dx/dt = u of the flow schedule x_t = (1 − t)x0 + t·ε, not %s; sample a VP schedule with ddpm, ddim or heun", name, sched)
 }
 
 func errorf(format string, args ...any) error {

@@ -87,10 +87,18 @@ const (
 	DefaultSigmaMax = 80
 )
 
-// EDMSigma returns σ_t = √((1 − ᾱ_t)/ᾱ_t) = 1/√SNR(t), the noise level of
-// the discrete VP model in EDM's variable x̃ = x/α (Karras et al. 2022,
-// Table 1, "VP"): x̃_t = x0 + σ_t ε. It is +Inf where ᾱ_t = 0.
+// EDMSigma returns σ_t/α_t = 1/√SNR(t), the noise level in EDM's variable
+// x̃ = x/α (Karras et al. 2022, Eq. 4 and Table 1): x̃_t = x0 + (σ_t/α_t) ε.
+// On a VP schedule it is computed as √((1 − ᾱ_t)/ᾱ_t) (Table 1, "VP"), on
+// the flow schedule as t/(1 − t). It is +Inf where α_t = 0.
 func EDMSigma(s *diffusion.Schedule, t int) float64 {
+	if !s.VariancePreserving() {
+		a := s.Alpha(t)
+		if a == 0 {
+			return math.Inf(1)
+		}
+		return s.Sigma(t) / a
+	}
 	ab := s.AlphaBar(t)
 	if ab == 0 {
 		return math.Inf(1)
