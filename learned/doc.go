@@ -10,8 +10,11 @@
 //     L_b the example's x0-MSE ‖x0 − x̂0‖²/D, the loss every closed form of
 //     package weighting and the online Pareto weighting state their weights
 //     on, so e^{−u(t)} is the effective weight on the x0 loss (on the ε
-//     loss e^{−u}/SNR, on the v loss e^{−u}/(SNR + 1)). Its fixed point is
-//     e^{u(t)} = E[L | t]: each timestep's weighted loss is 1.
+//     loss e^{−u}/SNR, on the v loss e^{−u}/(SNR + 1)); Config.Base w
+//     makes L the w-weighted x0 loss and the effective weight w·e^{−u}
+//     (base=snr: u divides the ε-MSE, as EDM2 divides its own loss). Its
+//     fixed point is e^{u(t)} = E[L | t]: each timestep's weighted loss is
+//     1.
 //   - Config is the "learned" family of the weighting registry
 //     (weighting.Parse("learned:bins=8"), "learned:mlp=128"), a
 //     diffusion.OnlineWeighting; the trainer starts it as a *Learned, a

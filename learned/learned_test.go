@@ -21,6 +21,9 @@ func TestParseAndString(t *testing.T) {
 		"learned:bins=edges:0,10,1000":    "learned:bins=edges:0,10,1000,lr=0.01",
 		"learned:lr=0.1,bins=edges:0,5,9": "learned:bins=edges:0,5,9,lr=0.1",
 		"learned:mlp=128":                 "learned:mlp=128,lr=0.01",
+		"learned:base=snr,mlp=4":          "learned:mlp=4,lr=0.01,base=snr",
+		"learned:base=p2:1,1,bins=2":      "learned:bins=t:2,lr=0.01,base=p2:1,1",
+		"learned:bins=3,base=constant":    "learned:bins=t:3,lr=0.01",
 	} {
 		w, err := weighting.Parse(spec)
 		require.NoError(t, err, spec)
@@ -31,7 +34,7 @@ func TestParseAndString(t *testing.T) {
 		_, isOnline := w.(diffusion.OnlineWeighting)
 		require.True(t, isOnline)
 	}
-	for _, bad := range []string{"learned:bins=0", "learned:mlp=0", "learned:mlp=8,bins=4", "learned:lr=-1", "learned:lr=x", "learned:foo=1", "learned:4"} {
+	for _, bad := range []string{"learned:bins=0", "learned:mlp=0", "learned:mlp=8,bins=4", "learned:lr=-1", "learned:lr=x", "learned:foo=1", "learned:4", "learned:base=pareto:fw", "learned:base=x"} {
 		_, err := weighting.Parse(bad)
 		require.Error(t, err, bad)
 	}

@@ -17,13 +17,16 @@ import (
 //
 // the x0-MSE of the model's x0 prediction whatever its target, as the
 // online Pareto weighting and the closed forms of package weighting state
-// their weights on it. So e^{−u(t)} is the effective weight on the x0
-// loss, bin for bin comparable with the Pareto weights and the closed
-// forms' X0Weight; on the model's own target loss it is e^{−u}/c with c
-// = weighting.Target.LossScale: e^{−u}/SNR for ε, e^{−u}/(SNR + 1) for v
-// and e^{−u} for x0. At the fixed point e^{u(t)} = E[L | t] (per bin: the
-// bin's mean x0-MSE), every timestep's weighted loss is 1: the learned
-// weighting equalises the timesteps' losses, as EDM2's does.
+// their weights on it (with Config.Base w, L_b = w(t_b)·‖x0_b − x̂0_b‖²/D
+// and every e^{−u} below is w·e^{−u}). Why the x0 loss: so that e^{−u(t)}
+// is the effective weight on the x0 loss, bin for bin comparable with the
+// Pareto weights (which weigh the bins' x0-MSEs) and the closed forms'
+// X0Weight, and the same for every target. On the model's own target loss
+// it is e^{−u}/c with c = weighting.Target.LossScale: e^{−u}/SNR for ε,
+// e^{−u}/(SNR + 1) for v and e^{−u} for x0. At the fixed point e^{u(t)} =
+// E[L | t] (per bin: the bin's mean x0-MSE), every timestep's weighted loss
+// is 1: the learned weighting equalises the timesteps' losses, as EDM2's
+// does.
 //
 // The network's gradient is that of Σ_b e^{−u_b}·L_b/B (the pass of
 // Objective.Loss with coefficients c_b·e^{−u_b}); u's is ∂J/∂u_b = (1 −
@@ -43,7 +46,8 @@ type Learned struct {
 	tr    *diffusion.Trainer
 	model Model
 	opt   adam
-	x0    []float64 // X0Scale of each timestep
+	x0    []float64 // X0Scale times the base's weight, of each timestep
+	base  []float64 // the base's x0 weight of each timestep
 	u, g  []float64 // per example of the batch
 	grad  []float64 // of the model's parameters
 }
@@ -55,9 +59,10 @@ func newLearned(cfg Config, tr *diffusion.Trainer, m Model) *Learned {
 	}
 	n := len(m.Params())
 	T := tr.Config().Schedule.T()
-	l := &Learned{cfg: cfg, tr: tr, model: m, opt: newAdam(n), x0: make([]float64, T), grad: make([]float64, n)}
+	l := &Learned{cfg: cfg, tr: tr, model: m, opt: newAdam(n), x0: make([]float64, T), base: make([]float64, T), grad: make([]float64, n)}
 	for t := range l.x0 {
-		l.x0[t] = tr.Objective().X0Scale(t)
+		l.base[t] = cfg.X0Weight(0, tr.Config().Schedule.SNR(t))
+		l.x0[t] = tr.Objective().X0Scale(t) * l.base[t]
 	}
 	return l
 }
@@ -80,7 +85,7 @@ func (l *Learned) Pass(step int, b diffusion.Batch, c, mse []float64) (float64, 
 	}
 	for i, t := range b.T {
 		l.u[i] = l.model.U(t)
-		c[i] *= math.Exp(-l.u[i])
+		c[i] *= l.base[t] * math.Exp(-l.u[i])
 	}
 	loss := l.tr.Objective().Loss(b, c, mse, true)
 	for i, t := range b.T {

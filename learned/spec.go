@@ -13,12 +13,13 @@ import (
 // usage and help describe the spec Parse reads; the weighting registry
 // lists them in every command's help.
 const (
-	usage = "learned[:bins=K|t:K|logsnr:K|edges:…|mlp=H][,lr=η]"
+	usage = "learned[:bins=K|t:K|logsnr:K|edges:…|mlp=H][,lr=η][,base=CLOSED]"
 	help  = `EDM2's learned uncertainty weighting (Karras et al. 2024): minimise
-Σ L/e^u + u with L the x0-MSE and u(t) learned with its own Adam (lr η,
-default 0.01), per timestep bin (default bins=t:8) or, with mlp=H, as
-H Fourier features of log-SNR and a linear layer (EDM2's); e.g.
-learned:bins=logsnr:8 or learned:mlp=128`
+Σ L/e^u + u with L the x0-MSE (times the closed form CLOSED, default
+constant) and u(t) learned with its own Adam (lr η, default 0.01), per
+timestep bin (default bins=t:8) or, with mlp=H, as H Fourier features
+of log-SNR and a linear layer (EDM2's); e.g. learned:bins=logsnr:8 or
+learned:mlp=128`
 )
 
 // The learned weighting is a family of the weighting registry, so
@@ -62,6 +63,13 @@ type Config struct {
 	Fourier int
 	// LR is the learning rate of u's Adam (0: DefaultLR).
 	LR float64
+	// Base is the closed form whose weighted x0 loss u divides: the loss
+	// of example b is L_b = w(t_b)·‖x0_b − x̂0_b‖²/D, so the effective
+	// weight on the x0 loss is w(t)·e^{−u(t)} (nil: weighting.Constant,
+	// the x0-MSE itself). base=snr makes L the ε-MSE and base=edm:1 the
+	// v-MSE, as EDM2 divides the loss its model trains on; within a bin
+	// the weights then follow the base's shape.
+	Base weighting.Strategy
 }
 
 // Parse reads a learned weighting spec: "learned" (8 bins of equal width
@@ -77,7 +85,7 @@ func Parse(spec string) (Config, error) {
 	if name != "learned" {
 		return bad("not a learned[:…] spec")
 	}
-	c := Config{LR: DefaultLR}
+	c := Config{LR: DefaultLR, Base: weighting.Constant{}}
 	var fields []string
 	if strings.TrimSpace(rest) != "" {
 		fields = joinEdges(strings.Split(rest, ","))
@@ -103,6 +111,12 @@ func Parse(spec string) (Config, error) {
 				return bad("mlp=%s: want a number of Fourier features ≥ 1", val)
 			}
 			c.Fourier = h
+		case "base":
+			b, err := weighting.ParseStrategy(val)
+			if err != nil {
+				return bad("base=%s: %v", val, err)
+			}
+			c.Base = b
 		case "lr":
 			v, err := strconv.ParseFloat(val, 64)
 			if err != nil || !(v > 0) || math.IsInf(v, 0) {
@@ -110,7 +124,7 @@ func Parse(spec string) (Config, error) {
 			}
 			c.LR = v
 		default:
-			return bad("unknown option %q (want bins, mlp or lr)", key)
+			return bad("unknown option %q (want bins, mlp, lr or base)", key)
 		}
 	}
 	switch {
@@ -122,13 +136,14 @@ func Parse(spec string) (Config, error) {
 	return c, nil
 }
 
-// joinEdges puts the comma-separated edges of a bins=edges:… option back
-// together: a field without "=" that follows it continues it.
+// joinEdges puts the comma-separated values of an option back together
+// (bins=edges:0,10,1000, base=p2:1,1): a field without "=" continues the
+// option before it.
 func joinEdges(fields []string) []string {
 	var out []string
 	for _, f := range fields {
 		n := len(out)
-		if n > 0 && !strings.Contains(f, "=") && strings.HasPrefix(strings.TrimSpace(out[n-1]), "bins=edges:") {
+		if n > 0 && !strings.Contains(f, "=") {
 			out[n-1] += "," + f
 			continue
 		}
@@ -138,7 +153,8 @@ func joinEdges(fields []string) []string {
 }
 
 // String returns the canonical spec, which Parse reads back:
-// "learned:bins=t:8,lr=0.01" or "learned:mlp=128,lr=0.01".
+// "learned:bins=t:8,lr=0.01" or "learned:mlp=128,lr=0.01", with
+// ",base=CLOSED" last when the base is not constant.
 func (c Config) String() string {
 	lr := c.LR
 	if lr == 0 {
@@ -148,7 +164,26 @@ func (c Config) String() string {
 	if c.Fourier > 0 {
 		model = "mlp=" + strconv.Itoa(c.Fourier)
 	}
-	return "learned:" + model + ",lr=" + strconv.FormatFloat(lr, 'g', -1, 64)
+	s := "learned:" + model + ",lr=" + strconv.FormatFloat(lr, 'g', -1, 64)
+	if b := c.base(); b != (weighting.Constant{}) {
+		s += ",base=" + b.String()
+	}
+	return s
+}
+
+// base returns Base, weighting.Constant where it is nil.
+func (c Config) base() weighting.Strategy {
+	if c.Base == nil {
+		return weighting.Constant{}
+	}
+	return c.Base
+}
+
+// X0Weight returns the effective weight of u on the x0 loss at a
+// timestep of SNR snr: Base's weight times e^{−u} (weighting.Weight with
+// target x0, so 1·e^{−u} where SNR = 0).
+func (c Config) X0Weight(u, snr float64) float64 {
+	return weighting.Weight(c.base(), weighting.X0, snr) * math.Exp(-u)
 }
 
 // Start binds a new Learned weighting of this configuration to the trainer

@@ -315,8 +315,9 @@ func (o *trainOptions) specFromFlags() (run.Spec, error) {
 	return spec, nil
 }
 
-// train runs the spec in --out with the progress display, and reports.
-// opt's callbacks are the caller's (conflict's); train adds the rest.
+// train runs the spec in --out with the progress display, and reports; a
+// learned weighting's run also gets its comparison (writeLearned). opt's
+// callbacks are the caller's (conflict's); train adds the rest.
 func (o *trainOptions) train(ctx context.Context, spec run.Spec, stdout, stderr io.Writer, opt run.Options) error {
 	be, err := openDevice(o.device, stderr)
 	if err != nil {
@@ -346,7 +347,7 @@ func (o *trainOptions) train(ctx context.Context, spec run.Spec, stdout, stderr 
 	el := time.Since(start)
 	fmt.Fprintf(stdout, "trained steps %d–%d in %s (%.1f steps/s); run folder %s (checkpoint %s, metrics %s)\n",
 		from+1, r.Step, el.Round(time.Millisecond), float64(r.Step-from)/el.Seconds(), o.out, run.CheckpointFile, run.MetricsFile)
-	return nil
+	return failure(writeLearned(stdout, r))
 }
 
 // resolvePrecond turns --skip and --sigma-data into the network's input
