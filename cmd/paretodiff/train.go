@@ -165,7 +165,7 @@ func (o *trainOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.skip, "skip", "auto", "learned input skip (a D×D Linear with gain b/σ − c; see above): on, off or auto (on for MNIST with --target eps or v)")
 	f.StringVar(&o.sigmaData, "sigma-data", "auto", "σ_d of the fixed input skip c·x_t (0: none; see above), or auto (0.5 for MNIST with --target eps or v, else 0)")
 	f.StringVar(&o.target, "target", "eps", "prediction target: eps, x0 or v")
-	f.StringVar(&o.weighting, "weighting", "min-snr:5", "loss weighting: a closed form or pareto:METHOD,... (see above)")
+	f.StringVar(&o.weighting, "weighting", "min-snr:5", "loss weighting: a closed form, pareto:METHOD,... or learned[:...] (see above)")
 	f.StringVar(&o.density, "density", "auto", "timestep density: uniform, stratified:K, logit-normal:m,s, edm-lognormal:Pmean,Pstd, or auto (uniform; stratified over a pareto weighting's equal bins)")
 	f.StringVar(&o.schedule, "schedule", "cosine", "noise schedule: cosine, linear or scaled-linear")
 	f.IntVar(&o.T, "T", 1000, "number of diffusion timesteps")
