@@ -15,6 +15,7 @@ import (
 type History struct {
 	Config   Config
 	Schedule *diffusion.Schedule
+	Target   weighting.Target
 	Seed     uint64
 	// Steps are the recorded steps, increasing, and Params u's parameters
 	// there (Model.Params; diffusion.Metrics.PassParams).
@@ -33,11 +34,11 @@ func HistoryOf(spec diffusion.TrainSpec, recs []diffusion.Metrics) (History, err
 	if err != nil {
 		return History{}, fmt.Errorf("learned: %q: %w", spec.Weighting, ErrNotLearned)
 	}
-	sched, _, err := spec.ScheduleAndTarget()
+	sched, target, err := spec.ScheduleAndTarget()
 	if err != nil {
 		return History{}, fmt.Errorf("learned: %w", err)
 	}
-	h := History{Config: cfg, Schedule: sched, Seed: spec.Seed}
+	h := History{Config: cfg, Schedule: sched, Target: target, Seed: spec.Seed}
 	for _, r := range recs {
 		if r.PassParams != nil {
 			h.Steps = append(h.Steps, r.Step)
@@ -67,9 +68,10 @@ var DefaultClosed = []weighting.Strategy{
 // weights are on the bins' task losses (the x0-MSE unless the probes'
 // task says otherwise), normalised to sum to 1 over the bins as
 // conflict.BinWeights normalises the closed forms: with timesteps drawn
-// uniformly, bin k's learned weight is W_k ∝ Σ_{t∈k} w(t)·e^{−u(t)}/r(t),
-// w the learned weighting's base (Config.X0Weight; 1 by default) and r the
-// task's x0 weight (1 for the x0-MSE).
+// uniformly, bin k's learned weight is W_k ∝ Σ_{t∈k} b(t)·e^{−u(t)}/r(t),
+// b·e^{−u} the effective weight on the x0 loss (Config.X0Weight: b is the
+// target's loss scale, SNR for ε, by default) and r the task's x0 weight
+// (1 for the x0-MSE).
 type Comparison struct {
 	// Weighting is the learned weighting's spec and Task the task loss's
 	// ("constant": the x0-MSE).
@@ -208,7 +210,7 @@ func (c *Comparison) addLearned(h History, task weighting.Strategy) error {
 		c.U = append(c.U, u)
 		c.Learned = append(c.Learned, conflict.BinWeightsOf(func(t int) float64 {
 			snr := h.Schedule.SNR(t)
-			return h.Config.X0Weight(m.U(t), snr) / weighting.Weight(task, weighting.X0, snr)
+			return h.Config.X0Weight(h.Target, m.U(t), snr) / weighting.Weight(task, weighting.X0, snr)
 		}, c.Bins))
 	}
 	return nil

@@ -29,11 +29,11 @@ func TestCompareRecoversAClosedFormItWasGiven(t *testing.T) {
 	for t := range u {
 		u[t] = -math.Log(minSNR.X0Weight(sched.SNR(t)))
 	}
-	h := learned.History{Config: learned.Config{Bins: spec}, Schedule: sched, Seed: 1,
+	h := learned.History{Config: learned.Config{Bins: spec, Base: weighting.Constant{}}, Schedule: sched, Seed: 1,
 		Steps: []int{0, 10}, Params: [][]float64{make([]float64, 6), u}}
 	c, err := learned.Compare(h, nil, nil)
 	require.NoError(t, err)
-	require.Equal(t, "learned:bins=edges:0,1,2,3,4,5,6,lr=0.01", c.Weighting)
+	require.Equal(t, "learned:bins=edges:0,1,2,3,4,5,6,lr=0.01,base=constant", c.Weighting)
 	require.Len(t, c.Closed, len(learned.DefaultClosed))
 	byName := map[string]learned.ClosedWeights{}
 	for _, cl := range c.Closed {
@@ -56,17 +56,19 @@ func TestCompareRecoversAClosedFormItWasGiven(t *testing.T) {
 	}
 }
 
-// With a base closed form, u = 0 is that closed form: the effective x0
-// weight is w(t)·e^{−u(t)}.
+// u = 0 is the base's weighting: by default the model's plain loss (for
+// ε the x0 weight SNR, for v SNR + 1), with a base that closed form.
 func TestCompareWithABase(t *testing.T) {
 	sched := diffusion.Cosine(100)
-	cfg, err := learned.Parse("learned:bins=t:5,base=min-snr:5")
-	require.NoError(t, err)
-	c, err := learned.Compare(learned.History{Config: cfg, Schedule: sched, Steps: []int{0}, Params: [][]float64{make([]float64, 5)}}, nil, nil)
-	require.NoError(t, err)
-	name, d := c.Nearest(0)
-	require.Equal(t, "min-snr:5", name)
-	require.InDelta(t, 0, d, 1e-12)
+	for spec, want := range map[string]string{"learned:bins=t:5,base=min-snr:5": "min-snr:5", "learned:bins=t:5": "snr"} {
+		cfg, err := learned.Parse(spec)
+		require.NoError(t, err)
+		c, err := learned.Compare(learned.History{Config: cfg, Schedule: sched, Target: weighting.Eps, Steps: []int{0}, Params: [][]float64{make([]float64, 5)}}, nil, nil)
+		require.NoError(t, err)
+		name, d := c.Nearest(0)
+		require.Equal(t, want, name, spec)
+		require.InDelta(t, 0, d, 1e-12, spec)
+	}
 }
 
 // With probes, the comparison is on the probes' bins, the learned weight
@@ -75,7 +77,7 @@ func TestCompareWithABase(t *testing.T) {
 func TestCompareWithProbes(t *testing.T) {
 	const tol = 1e-12
 	sched := diffusion.Cosine(8)
-	h := learned.History{Config: learned.Config{Bins: weighting.BinsSpec{Kind: "t", K: 4}}, Schedule: sched, Seed: 1,
+	h := learned.History{Config: learned.Config{Bins: weighting.BinsSpec{Kind: "t", K: 4}}, Schedule: sched, Target: weighting.X0, Seed: 1,
 		Steps: []int{10, 20, 30}, Params: [][]float64{{0, 0, 0, 0}, {0, 1, 2, 3}, {-1, 0, 1, 2}}}
 	probes := &learned.Probes{
 		Info: conflict.Info{Edges: []int{0, 4, 8}, Schedule: "cosine", T: 8},

@@ -6,15 +6,13 @@
 // the Pareto weights of the same model.
 //
 // Tour:
-//   - The loss: (1/B)·Σ_b L_b·e^{−u(t_b)} + u(t_b) (UncertaintyLoss), with
-//     L_b the example's x0-MSE ‖x0 − x̂0‖²/D, the loss every closed form of
-//     package weighting and the online Pareto weighting state their weights
-//     on, so e^{−u(t)} is the effective weight on the x0 loss (on the ε
-//     loss e^{−u}/SNR, on the v loss e^{−u}/(SNR + 1)); Config.Base w
-//     makes L the w-weighted x0 loss and the effective weight w·e^{−u}
-//     (base=snr: u divides the ε-MSE, as EDM2 divides its own loss). Its
-//     fixed point is e^{u(t)} = E[L | t]: each timestep's weighted loss is
-//     1.
+//   - The loss: (1/B)·Σ_b L_b·e^{−u(t_b)} + u(t_b) (UncertaintyLoss),
+//     with L_b the example's loss on the model's own target, as EDM2 (or,
+//     with Config.Base, a closed form's weighted x0 loss). The weights are
+//     stated on the x0 loss, as every weighting of the toolkit: the
+//     effective weight there is SNR·e^{−u} for ε, (SNR + 1)·e^{−u} for v
+//     and e^{−u} for x0 (Config.X0Weight). The fixed point is e^{u(t)} =
+//     E[L | t]: each timestep's weighted loss is 1.
 //   - Config is the "learned" family of the weighting registry
 //     (weighting.Parse("learned:bins=8"), "learned:mlp=128"), a
 //     diffusion.OnlineWeighting; the trainer starts it as a *Learned, a
@@ -32,7 +30,7 @@
 //     WriteFiles renders learned.csv, the figure and learned.md.
 //
 // Invariants:
-//   - u starts at 0 (weight 1, the unweighted x0 loss) and depends only on
+//   - u starts at 0 (the model's plain unweighted loss) and depends only on
 //     the run's seed and batches: the Fourier features are drawn once from
 //     StreamFourier, apart from every training stream.
 //   - A checkpoint holds u and its Adam moments exactly (PassState), so a

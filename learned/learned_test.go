@@ -23,7 +23,8 @@ func TestParseAndString(t *testing.T) {
 		"learned:mlp=128":                 "learned:mlp=128,lr=0.01",
 		"learned:base=snr,mlp=4":          "learned:mlp=4,lr=0.01,base=snr",
 		"learned:base=p2:1,1,bins=2":      "learned:bins=t:2,lr=0.01,base=p2:1,1",
-		"learned:bins=3,base=constant":    "learned:bins=t:3,lr=0.01",
+		"learned:bins=3,base=constant":    "learned:bins=t:3,lr=0.01,base=constant",
+		"learned:bins=3,base=target":      "learned:bins=t:3,lr=0.01",
 	} {
 		w, err := weighting.Parse(spec)
 		require.NoError(t, err, spec)
@@ -136,58 +137,84 @@ func TestFourierModelFeatures(t *testing.T) {
 }
 
 // The trainer's steps with a learned weighting, against an independent
-// computation on the same batches: step 1 (u = 0) moves each bin's u by
-// Adam's first step −η·g_k/(|g_k| + ε) with g_k = Σ_{b∈k} (1 − L_b)/B,
-// L_b the example's x0-MSE; step 2's training loss is
-// Σ_b e^{−u(t_b)}·L_b/B with the u that step 1 left.
+// computation on the same batches, for u dividing the model's own loss
+// (the default) and the x0 loss (base=constant): step 1 (u = 0) moves each
+// bin's u by Adam's first step −η·g_k/(|g_k| + ε) with g_k = Σ_{b∈k}
+// (1 − L_b)/B, L_b the example's loss; step 2's training loss, on the
+// model's own target, is Σ_b b(t_b)·X0Scale(t_b)·e^{−u(t_b)}·mse_b/B with
+// the u that step 1 left.
 func TestLearnedStepsAgainstAReference(t *testing.T) {
 	const B, seed, lr = 32, 5, 0.01
-	sched := diffusion.Cosine(1000)
-	toy, err := data.NewToy("8gaussians")
-	require.NoError(t, err)
-	w, err := learned.Parse("learned:bins=t:4")
-	require.NoError(t, err)
-	net, err := nn.InitResMLP(nn.NewCPU(), nn.ResMLPConfig{Dim: 2, Width: 16, Depth: 1}, 1)
-	require.NoError(t, err)
-	tr, err := diffusion.NewTrainer(net, toy, toy, diffusion.TrainConfig{Schedule: sched, Target: weighting.V, Weighting: w,
-		Steps: 2, Batch: B, Seed: seed, EvalSize: 8, Optim: nn.OptimConfig{LR: 1e-3}})
-	require.NoError(t, err)
-	pass := tr.StepPass().(*learned.Learned)
+	for _, spec := range []string{"learned:bins=t:4", "learned:bins=t:4,base=constant"} {
+		sched := diffusion.Cosine(1000)
+		toy, err := data.NewToy("8gaussians")
+		require.NoError(t, err)
+		w, err := learned.Parse(spec)
+		require.NoError(t, err)
+		net, err := nn.InitResMLP(nn.NewCPU(), nn.ResMLPConfig{Dim: 2, Width: 16, Depth: 1}, 1)
+		require.NoError(t, err)
+		tr, err := diffusion.NewTrainer(net, toy, toy, diffusion.TrainConfig{Schedule: sched, Target: weighting.V, Weighting: w,
+			Steps: 2, Batch: B, Seed: seed, EvalSize: 8, Optim: nn.OptimConfig{LR: 1e-3}})
+		require.NoError(t, err)
+		pass := tr.StepPass().(*learned.Learned)
 
-	// The same batches the trainer draws, and the x0-MSE of each example
-	// under the network as it is before the step.
-	rng := rand.New(rand.NewPCG(seed, diffusion.StreamTrain))
-	obj := diffusion.NewObjective(tr.Net(), sched, weighting.V)
-	x0Loss := func(b diffusion.Batch) []float64 {
-		c, mse := make([]float64, B), make([]float64, B)
-		obj.Loss(b, c, mse, false)
-		for i, tt := range b.T {
-			mse[i] *= obj.X0Scale(tt)
+		// The same batches the trainer draws, and each example's loss
+		// under the network as it is before the step: the v-MSE, or the
+		// x0-MSE = v-MSE/(SNR + 1).
+		rng := rand.New(rand.NewPCG(seed, diffusion.StreamTrain))
+		obj := diffusion.NewObjective(tr.Net(), sched, weighting.V)
+		losses := func(b diffusion.Batch) []float64 {
+			c, mse := make([]float64, B), make([]float64, B)
+			obj.Loss(b, c, mse, false)
+			if w.Base != nil {
+				for i, tt := range b.T {
+					mse[i] /= sched.SNR(tt) + 1
+				}
+			}
+			return mse
 		}
-		return mse
-	}
-	bins := weighting.MustEqualT(1000, 4)
-	b1 := diffusion.NewBatch(B, 2)
-	b1.Draw(rng, toy, weighting.Uniform{Steps: 1000})
-	L := x0Loss(b1)
-	g := make([]float64, 4)
-	for i, tt := range b1.T {
-		g[bins.Of(tt)] += (1 - L[i]) / B
-	}
-	require.NoError(t, tr.StepOnce())
-	for k, gk := range g {
-		want := -lr * gk / (math.Abs(gk) + 1e-8)
-		require.InDelta(t, want, pass.PassParams()[k], 1e-15, "bin %d", k)
-		require.Equal(t, pass.PassParams()[k], pass.Model().U(bins.Edges[k]))
-	}
+		bins := weighting.MustEqualT(1000, 4)
+		b1 := diffusion.NewBatch(B, 2)
+		b1.Draw(rng, toy, weighting.Uniform{Steps: 1000})
+		L := losses(b1)
+		g := make([]float64, 4)
+		for i, tt := range b1.T {
+			g[bins.Of(tt)] += (1 - L[i]) / B
+		}
+		require.NoError(t, tr.StepOnce())
+		for k, gk := range g {
+			want := -lr * gk / (math.Abs(gk) + 1e-8)
+			require.InDelta(t, want, pass.PassParams()[k], 1e-15, "%s bin %d", spec, k)
+			require.Equal(t, pass.PassParams()[k], pass.Model().U(bins.Edges[k]))
+		}
 
-	b2 := diffusion.NewBatch(B, 2)
-	b2.Draw(rng, toy, weighting.Uniform{Steps: 1000})
-	L = x0Loss(b2)
-	var want float64
-	for i, tt := range b2.T {
-		want += math.Exp(-pass.Model().U(tt)) * L[i] / B
+		b2 := diffusion.NewBatch(B, 2)
+		b2.Draw(rng, toy, weighting.Uniform{Steps: 1000})
+		L = losses(b2)
+		var want float64
+		for i, tt := range b2.T {
+			want += math.Exp(-pass.Model().U(tt)) * L[i] / B
+		}
+		require.NoError(t, tr.StepOnce())
+		require.InDelta(t, want, tr.LastLoss(), 1e-6*want, spec)
 	}
-	require.NoError(t, tr.StepOnce())
-	require.InDelta(t, want, tr.LastLoss(), 1e-6*want)
+}
+
+// The effective weight on the x0 loss: the target's loss scale times
+// e^{−u} by default, the base's weight times e^{−u} with a base; 1·e^{−u}
+// where SNR = 0.
+func TestX0Weight(t *testing.T) {
+	const tol = 1e-15
+	own, err := learned.Parse("learned")
+	require.NoError(t, err)
+	withBase, err := learned.Parse("learned:base=min-snr:5")
+	require.NoError(t, err)
+	e := math.Exp(-0.7)
+	for _, snr := range []float64{1e-3, 0.5, 30} {
+		require.InDelta(t, snr*e, own.X0Weight(weighting.Eps, 0.7, snr), tol*snr)
+		require.InDelta(t, (snr+1)*e, own.X0Weight(weighting.V, 0.7, snr), tol*snr)
+		require.InDelta(t, e, own.X0Weight(weighting.X0, 0.7, snr), tol)
+		require.InDelta(t, math.Min(snr, 5)*e, withBase.X0Weight(weighting.Eps, 0.7, snr), tol*snr)
+	}
+	require.Equal(t, e, own.X0Weight(weighting.Eps, 0.7, 0))
 }

@@ -13,20 +13,28 @@ import (
 // (diffusion.ParamPass). Each step, on the step's batch with timesteps
 // t_b, it trains the network and u together on
 //
-//	J = (1/B)·Σ_b [ L_b·e^{−u(t_b)} + u(t_b) ],   L_b = ‖x0_b − x̂0_b‖²/D,
+//	J = (1/B)·Σ_b [ L_b·e^{−u(t_b)} + u(t_b) ],
 //
-// the x0-MSE of the model's x0 prediction whatever its target, as the
-// online Pareto weighting and the closed forms of package weighting state
-// their weights on it (with Config.Base w, L_b = w(t_b)·‖x0_b − x̂0_b‖²/D
-// and every e^{−u} below is w·e^{−u}). Why the x0 loss: so that e^{−u(t)}
-// is the effective weight on the x0 loss, bin for bin comparable with the
-// Pareto weights (which weigh the bins' x0-MSEs) and the closed forms'
-// X0Weight, and the same for every target. On the model's own target loss
-// it is e^{−u}/c with c = weighting.Target.LossScale: e^{−u}/SNR for ε,
-// e^{−u}/(SNR + 1) for v and e^{−u} for x0. At the fixed point e^{u(t)} =
-// E[L | t] (per bin: the bin's mean x0-MSE), every timestep's weighted loss
+// where L_b is, by default, the example's loss on the model's own target,
+// ‖target_b − pred_b‖²/D (the ε-, v- or x0-MSE): the loss EDM2's u divides
+// is the one its network trains on. Why not the x0-MSE, on which the
+// toolkit states every weighting: for an ε- or v-model the x0-MSE of the
+// high timesteps is that loss times 1/SNR, up to 10⁴ on the cosine
+// schedule, so starting from u = 0 the first steps train on an inverse-SNR
+// weighting, and u's gradient is dominated by those few examples; on toy
+// data this costs sample quality (README, "Learned uncertainty
+// weighting"). Config.Base = constant gives that variant, and any closed
+// form w makes L_b = w(t_b)·‖x0_b − x̂0_b‖²/D.
+//
+// The weights are stated on the x0 scale all the same: with ‖target −
+// pred‖² = c·‖x0 − x̂0‖², c = weighting.Target.LossScale, the effective
+// weight on the x0 loss is c(t)·e^{−u(t)}: SNR·e^{−u} for ε, (SNR + 1)·e^{−u}
+// for v and e^{−u} for x0 (with a base w: w·e^{−u}; Config.X0Weight). That
+// is what Compare puts next to the closed forms' X0Weight and the Pareto
+// weights, which weigh the bins' x0-MSEs. At the fixed point e^{u(t)} =
+// E[L | t] (per bin: the bin's mean loss), every timestep's weighted loss
 // is 1: the learned weighting equalises the timesteps' losses, as EDM2's
-// does.
+// does, and the effective x0 weight is c(t)/E[c·x0-MSE].
 //
 // The network's gradient is that of Σ_b e^{−u_b}·L_b/B (the pass of
 // Objective.Loss with coefficients c_b·e^{−u_b}); u's is ∂J/∂u_b = (1 −
@@ -46,8 +54,8 @@ type Learned struct {
 	tr    *diffusion.Trainer
 	model Model
 	opt   adam
-	x0    []float64 // X0Scale times the base's weight, of each timestep
-	base  []float64 // the base's x0 weight of each timestep
+	x0    []float64 // L_b/mse_b of each timestep: X0Scale times the base's weight
+	base  []float64 // the base's weight of each timestep on the x0 loss
 	u, g  []float64 // per example of the batch
 	grad  []float64 // of the model's parameters
 }
@@ -61,7 +69,7 @@ func newLearned(cfg Config, tr *diffusion.Trainer, m Model) *Learned {
 	T := tr.Config().Schedule.T()
 	l := &Learned{cfg: cfg, tr: tr, model: m, opt: newAdam(n), x0: make([]float64, T), base: make([]float64, T), grad: make([]float64, n)}
 	for t := range l.x0 {
-		l.base[t] = cfg.X0Weight(0, tr.Config().Schedule.SNR(t))
+		l.base[t] = cfg.BaseWeight(tr.Config().Target, tr.Config().Schedule.SNR(t))
 		l.x0[t] = tr.Objective().X0Scale(t) * l.base[t]
 	}
 	return l
@@ -91,7 +99,7 @@ func (l *Learned) Pass(step int, b diffusion.Batch, c, mse []float64) (float64, 
 	for i, t := range b.T {
 		L := mse[i] * l.x0[t]
 		if math.IsNaN(L) || math.IsInf(L, 0) {
-			return 0, fmt.Errorf("learned: step %d: the x0 loss of example %d is %v", step, i, L)
+			return 0, fmt.Errorf("learned: step %d: the loss of example %d is %v", step, i, L)
 		}
 		_, d := UncertaintyLoss(L, l.u[i])
 		l.g[i] = d / float64(B)

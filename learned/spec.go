@@ -13,10 +13,11 @@ import (
 // usage and help describe the spec Parse reads; the weighting registry
 // lists them in every command's help.
 const (
-	usage = "learned[:bins=K|t:K|logsnr:K|edges:…|mlp=H][,lr=η][,base=CLOSED]"
+	usage = "learned[:bins=K|t:K|logsnr:K|edges:…|mlp=H][,lr=η][,base=target|CLOSED]"
 	help  = `EDM2's learned uncertainty weighting (Karras et al. 2024): minimise
-Σ L/e^u + u with L the x0-MSE (times the closed form CLOSED, default
-constant) and u(t) learned with its own Adam (lr η, default 0.01), per
+Σ L/e^u + u with L the model's own loss (the ε-, x0- or v-MSE; with
+base=CLOSED the x0-MSE weighted by that closed form, base=constant the
+x0-MSE) and u(t) learned with its own Adam (lr η, default 0.01), per
 timestep bin (default bins=t:8) or, with mlp=H, as H Fourier features
 of log-SNR and a linear layer (EDM2's); e.g. learned:bins=logsnr:8 or
 learned:mlp=128`
@@ -63,12 +64,14 @@ type Config struct {
 	Fourier int
 	// LR is the learning rate of u's Adam (0: DefaultLR).
 	LR float64
-	// Base is the closed form whose weighted x0 loss u divides: the loss
-	// of example b is L_b = w(t_b)·‖x0_b − x̂0_b‖²/D, so the effective
-	// weight on the x0 loss is w(t)·e^{−u(t)} (nil: weighting.Constant,
-	// the x0-MSE itself). base=snr makes L the ε-MSE and base=edm:1 the
-	// v-MSE, as EDM2 divides the loss its model trains on; within a bin
-	// the weights then follow the base's shape.
+	// Base says which per-example loss u divides. nil (the spec's
+	// default, base=target) is the model's own loss, L_b =
+	// ‖target_b − pred_b‖²/D, as EDM2 divides the loss its network
+	// trains on; a closed form w makes it the w-weighted x0 loss, L_b =
+	// w(t_b)·‖x0_b − x̂0_b‖²/D (base=constant: the x0-MSE itself). On the
+	// x0 loss the effective weight is b(t)·e^{−u(t)} with b =
+	// weighting.Target.LossScale (SNR for ε, SNR + 1 for v, 1 for x0) or
+	// b = w (X0Weight).
 	Base weighting.Strategy
 }
 
@@ -85,7 +88,7 @@ func Parse(spec string) (Config, error) {
 	if name != "learned" {
 		return bad("not a learned[:…] spec")
 	}
-	c := Config{LR: DefaultLR, Base: weighting.Constant{}}
+	c := Config{LR: DefaultLR}
 	var fields []string
 	if strings.TrimSpace(rest) != "" {
 		fields = joinEdges(strings.Split(rest, ","))
@@ -112,6 +115,10 @@ func Parse(spec string) (Config, error) {
 			}
 			c.Fourier = h
 		case "base":
+			if val == "target" {
+				c.Base = nil
+				continue
+			}
 			b, err := weighting.ParseStrategy(val)
 			if err != nil {
 				return bad("base=%s: %v", val, err)
@@ -154,7 +161,7 @@ func joinEdges(fields []string) []string {
 
 // String returns the canonical spec, which Parse reads back:
 // "learned:bins=t:8,lr=0.01" or "learned:mlp=128,lr=0.01", with
-// ",base=CLOSED" last when the base is not constant.
+// ",base=CLOSED" last when the base is a closed form.
 func (c Config) String() string {
 	lr := c.LR
 	if lr == 0 {
@@ -165,25 +172,29 @@ func (c Config) String() string {
 		model = "mlp=" + strconv.Itoa(c.Fourier)
 	}
 	s := "learned:" + model + ",lr=" + strconv.FormatFloat(lr, 'g', -1, 64)
-	if b := c.base(); b != (weighting.Constant{}) {
-		s += ",base=" + b.String()
+	if c.Base != nil {
+		s += ",base=" + c.Base.String()
 	}
 	return s
 }
 
-// base returns Base, weighting.Constant where it is nil.
-func (c Config) base() weighting.Strategy {
+// BaseWeight returns b(t), the weight on the x0 loss of the loss u divides,
+// for a model of the given target at a timestep of SNR snr: the target's
+// LossScale without Base, Base's X0Weight with it; 1 where SNR = 0, the
+// toolkit's rule there (weighting.Weight).
+func (c Config) BaseWeight(target weighting.Target, snr float64) float64 {
 	if c.Base == nil {
-		return weighting.Constant{}
+		return 1 / weighting.Weight(weighting.Constant{}, target, snr)
 	}
-	return c.Base
+	return weighting.Weight(c.Base, weighting.X0, snr)
 }
 
-// X0Weight returns the effective weight of u on the x0 loss at a
-// timestep of SNR snr: Base's weight times e^{−u} (weighting.Weight with
-// target x0, so 1·e^{−u} where SNR = 0).
-func (c Config) X0Weight(u, snr float64) float64 {
-	return weighting.Weight(c.base(), weighting.X0, snr) * math.Exp(-u)
+// X0Weight returns the effective weight on the x0 loss of a timestep with
+// log-variance u and SNR snr, for a model of the given target:
+// BaseWeight·e^{−u}. Without Base it is SNR·e^{−u} for ε, (SNR + 1)·e^{−u}
+// for v and e^{−u} for x0.
+func (c Config) X0Weight(target weighting.Target, u, snr float64) float64 {
+	return c.BaseWeight(target, snr) * math.Exp(-u)
 }
 
 // Start binds a new Learned weighting of this configuration to the trainer
