@@ -74,8 +74,9 @@ var DefaultClosed = []weighting.Strategy{
 // (1 for the x0-MSE).
 type Comparison struct {
 	// Weighting is the learned weighting's spec and Task the task loss's
-	// ("constant": the x0-MSE).
-	Weighting, Task string
+	// ("constant": the x0-MSE). Divides names the loss u divides and its
+	// weight b on the x0 loss, such as "the eps-MSE (b = SNR)".
+	Weighting, Task, Divides string
 	// Bins are the bins compared on: the probes' when there are probes,
 	// else the learned bins (t:DefaultBins for the Fourier model).
 	Bins weighting.Bins
@@ -140,7 +141,7 @@ func Compare(h History, probes *Probes, closed []weighting.Strategy) (*Compariso
 	if err != nil {
 		return nil, err
 	}
-	c := &Comparison{Weighting: h.Config.String(), Task: task.String(), Bins: bins, Steps: h.Steps}
+	c := &Comparison{Weighting: h.Config.String(), Task: task.String(), Divides: divides(h.Config, h.Target), Bins: bins, Steps: h.Steps}
 	if err := c.addLearned(h, task); err != nil {
 		return nil, err
 	}
@@ -156,6 +157,18 @@ func Compare(h History, probes *Probes, closed []weighting.Strategy) (*Compariso
 		c.addPareto(probes.Records)
 	}
 	return c, nil
+}
+
+// divides names the loss u divides, with its weight b on the x0 loss.
+func divides(c Config, target weighting.Target) string {
+	switch {
+	case c.Base == weighting.Constant{}:
+		return "the x0-MSE (b = 1)"
+	case c.Base != nil:
+		return "the " + c.Base.String() + "-weighted x0-MSE (b = " + c.Base.String() + ")"
+	}
+	b := map[weighting.Target]string{weighting.Eps: "SNR", weighting.V: "SNR + 1", weighting.X0: "1"}[target]
+	return "the model's own loss, the " + target.String() + "-MSE (b = " + b + ")"
 }
 
 // compareBins returns the bins and the task loss of a comparison: the

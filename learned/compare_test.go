@@ -68,6 +68,7 @@ func TestCompareWithABase(t *testing.T) {
 		name, d := c.Nearest(0)
 		require.Equal(t, want, name, spec)
 		require.InDelta(t, 0, d, 1e-12, spec)
+		require.Contains(t, c.Divides, map[string]string{"snr": "the eps-MSE (b = SNR)", "min-snr:5": "min-snr:5-weighted x0-MSE"}[want])
 	}
 }
 

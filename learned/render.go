@@ -168,7 +168,7 @@ func (c *Comparison) Figure() (plots.Grid, error) {
 		panels = append(panels, p)
 	}
 	return plots.Grid{Rows: 1, Cols: 3, Width: 15 * vg.Inch, Height: 4.3 * vg.Inch, Panels: panels,
-		Title: "learned uncertainty weighting " + c.Weighting + ": effective weights e^(−u) on the bins' " + c.taskName()}, nil
+		Title: "learned uncertainty weighting " + c.Weighting + ": effective weights b(t)·e^(−u) on the bins' " + c.taskName() + "; u divides " + c.Divides}, nil
 }
 
 // taskName names the loss the weights are on.
@@ -199,9 +199,9 @@ func (c *Comparison) Report() string {
 	var b strings.Builder
 	i := c.last()
 	fmt.Fprintf(&b, "# Learned uncertainty weighting %s\n\n", c.Weighting)
-	fmt.Fprintf(&b, "Effective weight e^{−u(t)} on the %s, per bin the sum over its timesteps, normalised to sum 1 over the %d bins, "+
-		"as the closed forms and the Pareto weights are (weights on the bins' losses with timesteps drawn uniformly). "+
-		"At the fixed point e^{u(t)} = E[x0-MSE at t], so the learned weights are the inverse of the bins' losses.\n\n", c.taskName(), c.Bins.K())
+	fmt.Fprintf(&b, "u divides %s, so the effective weight on the x0-MSE is b(t)·e^{−u(t)}. Below it is on the %s, per bin the sum over its timesteps, "+
+		"normalised to sum 1 over the %d bins, as the closed forms and the Pareto weights are (weights on the bins' losses with timesteps drawn uniformly). "+
+		"At the fixed point e^{u(t)} is the expected loss u divides at t, so b·e^{−u} is b over it.\n\n", c.Divides, c.taskName(), c.Bins.K())
 	fmt.Fprintf(&b, "## Step %d\n\n| bin | t | mean u | learned |", c.Steps[i])
 	for _, cl := range c.Closed {
 		fmt.Fprintf(&b, " %s |", cl.Name)
