@@ -42,7 +42,8 @@
 //     every earlier format load (LoadCheckpoint migrates their headers),
 //     and no file makes LoadCheckpoint panic.
 //   - A non-finite loss or gradient is an error of StepOnce naming the
-//     step, before any update.
+//     step, before any update of the network (a ParamPass steps its own
+//     parameters inside its pass).
 //   - Host-to-backend coefficients (α_t, σ_t, loss weights, skip gains) are
 //     rounded to float32 once, as the kernels use them.
 //   - A network with input skips (nn.PrecondNetwork) is always run with the

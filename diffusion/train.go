@@ -284,7 +284,8 @@ func (t *Trainer) WindowLoss() float64 {
 func (t *Trainer) LastLoss() float64 { return t.last }
 
 // StepOnce takes one training step. A non-finite loss or gradient is an
-// error naming the step; nothing is updated then.
+// error naming the step; the network is not updated then (a ParamPass
+// has stepped its own parameters in its pass).
 func (t *Trainer) StepOnce() error {
 	s := t.step + 1
 	b, B := t.batch, t.cfg.Batch

@@ -11,7 +11,9 @@ import (
 )
 
 // History is a learned run's u over training: its weighting, schedule and
-// seed (which fix the model of u), and u's parameters at recorded steps.
+// seed (which fix the model of u), the model's target (which fixes the
+// loss u divides, Config.BaseWeight), and u's parameters at recorded
+// steps.
 type History struct {
 	Config   Config
 	Schedule *diffusion.Schedule

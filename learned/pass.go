@@ -43,7 +43,9 @@ import (
 // gradient is formed with the u of the step's start. The training loss
 // the pass returns, which metrics record, is Σ_b e^{−u_b}·L_b/B, without
 // the Σu/B term. A batch whose losses are not finite stops training
-// before u changes.
+// before u changes; a non-finite network gradient, which the trainer
+// refuses after the pass, finds u stepped already, but training stops
+// there all the same and no checkpoint holds that u.
 //
 // Learned is deterministic from the run's seed (u starts at 0, and the
 // Fourier features come from StreamFourier), and its state (u and Adam's
