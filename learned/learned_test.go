@@ -35,7 +35,7 @@ func TestParseAndString(t *testing.T) {
 		_, isOnline := w.(diffusion.OnlineWeighting)
 		require.True(t, isOnline)
 	}
-	for _, bad := range []string{"learned:bins=0", "learned:mlp=0", "learned:mlp=8,bins=4", "learned:lr=-1", "learned:lr=x", "learned:foo=1", "learned:4", "learned:base=pareto:fw", "learned:base=x"} {
+	for _, bad := range []string{"learned:bins=0", "learned:mlp=0", "learned:mlp=5000", "learned:mlp=8,bins=4", "learned:lr=-1", "learned:lr=x", "learned:foo=1", "learned:4", "learned:base=pareto:fw", "learned:base=x"} {
 		_, err := weighting.Parse(bad)
 		require.Error(t, err, bad)
 	}
@@ -217,4 +217,29 @@ func TestX0Weight(t *testing.T) {
 		require.InDelta(t, math.Min(snr, 5)*e, withBase.X0Weight(weighting.Eps, 0.7, snr), tol*snr)
 	}
 	require.Equal(t, e, own.X0Weight(weighting.Eps, 0.7, 0))
+}
+
+// On a zero-terminal schedule (SNR 0 and log-SNR −∞ at the last step) u
+// stays finite: the Fourier features clamp λ, and the loss u divides is
+// the model's own there.
+func TestZeroTerminalSchedule(t *testing.T) {
+	toy, err := data.NewToy("moons")
+	require.NoError(t, err)
+	for _, spec := range []string{"learned:mlp=4", "learned:bins=4,base=constant"} {
+		w, err := learned.Parse(spec)
+		require.NoError(t, err)
+		net, err := nn.InitResMLP(nn.NewCPU(), nn.ResMLPConfig{Dim: 2, Width: 8, Depth: 1}, 1)
+		require.NoError(t, err)
+		sched := diffusion.Cosine(50).ZeroTerminal()
+		tr, err := diffusion.NewTrainer(net, toy, toy, diffusion.TrainConfig{Schedule: sched, Weighting: w, Steps: 20, Batch: 64, Seed: 2, EvalSize: 8,
+			Density: weighting.Uniform{Steps: 50}})
+		require.NoError(t, err)
+		for tr.Step() < 20 {
+			require.NoError(t, tr.StepOnce(), spec)
+		}
+		u := tr.StepPass().(*learned.Learned).Model()
+		for tt := 0; tt < 50; tt++ {
+			require.False(t, math.IsNaN(u.U(tt)) || math.IsInf(u.U(tt), 0), "%s t=%d", spec, tt)
+		}
+	}
 }

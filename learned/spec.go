@@ -50,6 +50,9 @@ const (
 	// MaxLogSNR bounds |λ| in the Fourier features' input, so that a
 	// zero-terminal schedule's λ = −∞ gives a finite feature.
 	MaxLogSNR = 20
+	// MaxFourier bounds H of mlp=H: the model keeps T·H features (EDM2
+	// uses 128).
+	MaxFourier = 4096
 )
 
 // Config is a learned weighting as a spec says it: a weighting.Weighting
@@ -110,8 +113,8 @@ func Parse(spec string) (Config, error) {
 			c.Bins = b
 		case "mlp":
 			h, err := strconv.Atoi(val)
-			if err != nil || h < 1 {
-				return bad("mlp=%s: want a number of Fourier features ≥ 1", val)
+			if err != nil || h < 1 || h > MaxFourier {
+				return bad("mlp=%s: want a number of Fourier features from 1 to %d", val, MaxFourier)
 			}
 			c.Fourier = h
 		case "base":
