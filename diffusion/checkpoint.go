@@ -94,8 +94,9 @@ func (r TrainSpec) Diff(o TrainSpec) []string {
 // Checkpoint is the complete state of a training run after Step steps:
 // network architecture and parameters, AdamW moments, EMA weights, the
 // training random generator's state, the run configuration, the metrics
-// window and the state of a weighting with parameters (ParamPass), so that a resumed run continues exactly as the uninterrupted one
-// (bit for bit on the CPU backend).
+// window and the state of a weighting with parameters (ParamPass), so that
+// a resumed run continues exactly as the uninterrupted one (bit for bit on
+// the CPU backend).
 type Checkpoint struct {
 	// Step is the number of steps taken.
 	Step int `json:"step"`

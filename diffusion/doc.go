@@ -36,8 +36,8 @@
 //   - A checkpoint holds everything a run depends on (parameters, AdamW
 //     moments, EMA, generator state, step, the run configuration with its
 //     data spec and the weighting trained, metrics window, a ParamPass's
-//     state) and is written
-//     atomically; on the CPU backend a trainer resumed from it
+//     state) and is written atomically; on the CPU backend a trainer
+//     resumed from it
 //     (ResumeTrainer) ends bit-identical to an uninterrupted one. Files of
 //     every earlier format load (LoadCheckpoint migrates their headers),
 //     and no file makes LoadCheckpoint panic.
