@@ -37,10 +37,10 @@
 //     moments, EMA, generator state, step, the run configuration with its
 //     data spec and the weighting trained, metrics window, a ParamPass's
 //     state) and is written atomically; on the CPU backend a trainer
-//     resumed from it
-//     (ResumeTrainer) ends bit-identical to an uninterrupted one. Files of
-//     every earlier format load (LoadCheckpoint migrates their headers),
-//     and no file makes LoadCheckpoint panic.
+//     resumed from it (ResumeTrainer) ends bit-identical to an
+//     uninterrupted one. Files of every earlier format load
+//     (LoadCheckpoint migrates their headers), and no file makes
+//     LoadCheckpoint panic.
 //   - A non-finite loss or gradient is an error of StepOnce naming the
 //     step, before any update of the network (a ParamPass steps its own
 //     parameters inside its pass).
