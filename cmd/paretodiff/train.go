@@ -124,7 +124,11 @@ spec.json (every setting of the run, written once), checkpoint.bin (every
 every --log-every steps: step, weighted training loss, held-out weighted loss, the
 unweighted x0-MSE on fixed held-out batches in the timestep ranges [0,100), [200,300),
 [600,700), [800,900) scaled to T, gradient norm, learning rate, speed), progress.json
-and, once the run reaches --steps, done.json. Every file is replaced atomically.
+and, once the run reaches --steps, done.json. Every file is replaced atomically. A run
+with --weighting learned[:…] also gets learned.csv, learned.png and learned.md: its
+learned effective weights per timestep bin over training next to the closed forms
+constant, snr, min-snr:5 and max-snr:1 (and, from the conflict command, next to the
+Pareto weights of its probes at the same steps).
 
 Ctrl-C or SIGTERM (a preempted Slurm or Kubernetes job) writes the checkpoint and exits
 with status 130 or 143. --resume continues the run in --out from its checkpoint up to
