@@ -22,7 +22,8 @@
 //   - Log writes the time series crash-safely (JSONL + NPY matrices);
 //     ReadLog reads it back; WriteFigures draws cosine heat maps,
 //     statistics over training and the Pareto weights next to closed forms
-//     normalised by BinWeights.
+//     normalised by BinWeights (BinWeightsOf for any per-timestep weight,
+//     such as package learned's).
 //   - Online is the paper's optimisation-based baseline as a training
 //     weighting: the "pareto" family of the weighting registry
 //     (weighting.Parse("pareto:fw") gives an OnlineConfig, which the

@@ -29,13 +29,22 @@ func BinWeights(s weighting.Strategy, task weighting.Strategy, sched *diffusion.
 	if task == nil {
 		task = weighting.Constant{}
 	}
+	return BinWeightsOf(func(t int) float64 {
+		snr := sched.SNR(t)
+		return weighting.Weight(s, weighting.X0, snr) / weighting.Weight(task, weighting.X0, snr)
+	}, bins)
+}
+
+// BinWeightsOf is BinWeights of any per-timestep weight r(t) on the bins'
+// task loss (a closed form's w(t)/u(t), or a weighting learned during
+// training, package learned): W_k ∝ Σ_{t∈bin k} r(t), Σ_k W_k = 1.
+func BinWeightsOf(r func(t int) float64, bins weighting.Bins) []float64 {
 	w := make([]float64, bins.K())
 	var sum float64
 	for k := range w {
 		lo, hi := bins.Range(k)
 		for t := lo; t < hi; t++ {
-			snr := sched.SNR(t)
-			w[k] += weighting.Weight(s, weighting.X0, snr) / weighting.Weight(task, weighting.X0, snr)
+			w[k] += r(t)
 		}
 		sum += w[k]
 	}

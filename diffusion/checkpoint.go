@@ -98,9 +98,10 @@ func (r TrainSpec) Diff(o TrainSpec) []string {
 
 // Checkpoint is the complete state of a training run after Step steps:
 // network architecture and parameters, AdamW moments, EMA weights, the
-// training random generator's state, the run configuration, and the metrics
-// window, so that a resumed run continues exactly as the uninterrupted one
-// (bit for bit on the CPU backend).
+// training random generator's state, the run configuration, the metrics
+// window and the state of a weighting with parameters (ParamPass), so that
+// a resumed run continues exactly as the uninterrupted one (bit for bit on
+// the CPU backend).
 type Checkpoint struct {
 	// Step is the number of steps taken.
 	Step int `json:"step"`
@@ -121,6 +122,11 @@ type Checkpoint struct {
 	// GradNorm and LR are the last step's.
 	GradNorm float64 `json:"grad_norm"`
 	LR       float64 `json:"lr"`
+	// PassState is the state of the run's ParamPass (package learned's u
+	// and its optimiser moments); absent for other weightings. Readers
+	// before it ignore the key, and could not resume such a run anyway:
+	// they do not know its weighting.
+	PassState json.RawMessage `json:"pass_state,omitempty"`
 	// Params, M, V and EMA are (P) each, in Layout's order.
 	Params, M, V, EMA []float32 `json:"-"`
 }
@@ -164,11 +170,15 @@ func (t *Trainer) Checkpoint() *Checkpoint {
 	if err != nil {
 		panic(err) // PCG marshalling cannot fail
 	}
-	return &Checkpoint{
+	c := &Checkpoint{
 		Step: t.step, Steps: t.cfg.Steps, Spec: t.net.Spec(), Layout: ps.Layout(), Config: TrainSpecOf(t.cfg),
 		RNG: rng, LossSum: t.lossSum, LossN: t.lossN, GradNorm: t.norm, LR: t.lr,
 		Params: get(ps.Flat), M: get(t.opt.M), V: get(t.opt.V), EMA: get(t.opt.EMA),
 	}
+	if p, ok := t.pass.(ParamPass); ok {
+		c.PassState = p.PassState()
+	}
+	return c
 }
 
 // Restore sets the trainer's state to the checkpoint's. The network's
@@ -193,6 +203,14 @@ func (t *Trainer) Restore(c *Checkpoint) error {
 	}
 	if err := t.pcg.UnmarshalBinary(c.RNG); err != nil {
 		return fmt.Errorf("diffusion: checkpoint random state: %w", err)
+	}
+	if p, ok := t.pass.(ParamPass); ok {
+		if len(c.PassState) == 0 {
+			return errors.New("diffusion: the checkpoint holds no state of the run's weighting")
+		}
+		if err := p.SetPassState(c.PassState); err != nil {
+			return fmt.Errorf("diffusion: checkpoint weighting state: %w", err)
+		}
 	}
 	be, ps := t.net.Backend(), t.net.Params()
 	be.Upload(ps.Flat, c.Params)

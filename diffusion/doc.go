@@ -35,20 +35,24 @@
 //     w = weighting.Weight(weighting.Constant{}, target, SNR). An
 //     OnlineWeighting (a weighting computed from each step's own batch)
 //     makes the step's pass itself and leaves the gradient of its own
-//     coefficients.
+//     coefficients; a ParamPass (package learned's u) also trains
+//     parameters of its own, which checkpoints (Checkpoint.PassState) and
+//     metrics records (Metrics.PassParams) hold.
 //   - Every random draw of a run comes from math/rand/v2 PCG generators
 //     seeded by TrainConfig.Seed (streams StreamInit, StreamTrain,
 //     StreamEval), on the host, in a fixed order (Batch.Draw), so CPU and
 //     GPU runs see the same batches.
 //   - A checkpoint holds everything a run depends on (parameters, AdamW
 //     moments, EMA, generator state, step, the run configuration with its
-//     data spec and the weighting trained, metrics window) and is written
-//     atomically; on the CPU backend a trainer resumed from it
-//     (ResumeTrainer) ends bit-identical to an uninterrupted one. Files of
-//     every earlier format load (LoadCheckpoint migrates their headers),
-//     and no file makes LoadCheckpoint panic.
+//     data spec and the weighting trained, metrics window, a ParamPass's
+//     state) and is written atomically; on the CPU backend a trainer
+//     resumed from it (ResumeTrainer) ends bit-identical to an
+//     uninterrupted one. Files of every earlier format load
+//     (LoadCheckpoint migrates their headers), and no file makes
+//     LoadCheckpoint panic.
 //   - A non-finite loss or gradient is an error of StepOnce naming the
-//     step, before any update.
+//     step, before any update of the network (a ParamPass steps its own
+//     parameters inside its pass).
 //   - Host-to-backend coefficients (α_t, σ_t, loss weights, skip gains) are
 //     rounded to float32 once, as the kernels use them.
 //   - A network with input skips (nn.PrecondNetwork) is always run with the

@@ -14,7 +14,8 @@ import (
 
 // MarshalJSON writes the record as one JSON object with flat keys in a
 // fixed order: step, loss, eval_loss, x0_mse_LO_HI for each range,
-// grad_norm, lr, steps_per_s, elapsed_s. Non-finite values are the strings
+// grad_norm, lr, steps_per_s, elapsed_s, and pass_params when the run's
+// weighting has parameters (ParamPass). Non-finite values are the strings
 // "NaN", "+Inf", "-Inf" (package jsonnum).
 func (m Metrics) MarshalJSON() ([]byte, error) {
 	if len(m.X0MSE) != len(m.Ranges) {
@@ -34,6 +35,16 @@ func (m Metrics) MarshalJSON() ([]byte, error) {
 	num("lr", m.LR)
 	num("steps_per_s", m.StepsPerSec)
 	num("elapsed_s", m.Elapsed.Seconds())
+	if m.PassParams != nil {
+		b = append(b, `,"pass_params":[`...)
+		for i, v := range m.PassParams {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = jsonnum.Append(b, v)
+		}
+		b = append(b, ']')
+	}
 	return append(b, '}'), nil
 }
 
@@ -75,6 +86,20 @@ func (m *Metrics) UnmarshalJSON(b []byte) error {
 		}
 	}
 	m.Elapsed = time.Duration(math.Round(elapsed * float64(time.Second))) // exact for what MarshalJSON wrote
+	if v, ok := raw["pass_params"]; ok {
+		var ps []json.RawMessage
+		if err := json.Unmarshal(v, &ps); err != nil {
+			return fmt.Errorf("diffusion: metrics record of step %d: pass_params: %w", m.Step, err)
+		}
+		m.PassParams = make([]float64, len(ps))
+		for i, p := range ps {
+			f, err := jsonnum.Parse(p)
+			if err != nil {
+				return fmt.Errorf("diffusion: metrics record of step %d: pass_params: %w", m.Step, err)
+			}
+			m.PassParams[i] = f
+		}
+	}
 	for key := range raw {
 		rest, ok := strings.CutPrefix(key, "x0_mse_")
 		if !ok {

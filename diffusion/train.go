@@ -1,6 +1,7 @@
 package diffusion
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -85,6 +86,24 @@ type StepPass interface {
 	Pass(step int, b Batch, c, mse []float64) (float64, error)
 }
 
+// ParamPass is a StepPass with trainable parameters of its own, such as
+// package learned's per-timestep uncertainties u, which it updates in Pass
+// with an optimiser of its own. The trainer keeps its state in checkpoints
+// (Checkpoint.PassState) and its parameters in every metrics record
+// (Metrics.PassParams), so that a resumed run continues it exactly and
+// its course over training can be drawn.
+type ParamPass interface {
+	StepPass
+	// PassParams returns a copy of the current parameters.
+	PassParams() []float64
+	// PassState returns the complete state (parameters and optimiser
+	// moments) as JSON that SetPassState reads back exactly.
+	PassState() json.RawMessage
+	// SetPassState sets the state to one PassState returned; a state of
+	// another configuration is an error.
+	SetPassState(json.RawMessage) error
+}
+
 func (c TrainConfig) withDefaults() TrainConfig {
 	if c.Density == nil && c.Schedule != nil {
 		c.Density = weighting.Uniform{Steps: c.Schedule.T()}
@@ -154,6 +173,9 @@ type Metrics struct {
 	// loop that drives it fills them in.
 	StepsPerSec float64
 	Elapsed     time.Duration
+	// PassParams are the parameters of the run's ParamPass at this step
+	// (package learned's u); nil for other weightings.
+	PassParams []float64
 }
 
 // Trainer trains a network as a diffusion denoiser: each step draws a batch
@@ -265,7 +287,8 @@ func (t *Trainer) WindowLoss() float64 {
 func (t *Trainer) LastLoss() float64 { return t.last }
 
 // StepOnce takes one training step. A non-finite loss or gradient is an
-// error naming the step; nothing is updated then.
+// error naming the step; the network is not updated then (a ParamPass
+// has stepped its own parameters in its pass).
 func (t *Trainer) StepOnce() error {
 	s := t.step + 1
 	b, B := t.batch, t.cfg.Batch
@@ -332,13 +355,16 @@ func (t *Trainer) Evaluate() Metrics {
 
 // Record returns the metrics record of the current step: Evaluate, the
 // mean training loss since the previous record (NaN if no step was taken
-// since), and the last step's gradient norm and learning rate. It starts a
-// new loss window.
+// since), the last step's gradient norm and learning rate, and the
+// parameters of a ParamPass. It starts a new loss window.
 func (t *Trainer) Record() Metrics {
 	m := t.Evaluate()
 	m.Loss = t.WindowLoss()
 	t.lossSum, t.lossN = 0, 0
 	m.GradNorm, m.LR = t.norm, t.lr
+	if p, ok := t.pass.(ParamPass); ok {
+		m.PassParams = p.PassParams()
+	}
 	return m
 }
 

@@ -106,6 +106,18 @@ func TestRecordAndItsJSON(t *testing.T) {
 	var back diffusion.Metrics
 	require.NoError(t, json.Unmarshal(line, &back))
 	require.Equal(t, m, back)
+	require.NotContains(t, string(line), "pass_params", "a closed form has no parameters")
+
+	// A ParamPass's parameters (package learned's u) round-trip exactly.
+	m.PassParams = []float64{-0.1, 1.0 / 3, 2e-300, 0}
+	line, err = json.Marshal(m)
+	require.NoError(t, err)
+	require.Contains(t, string(line), `"pass_params":[`)
+	back = diffusion.Metrics{}
+	require.NoError(t, json.Unmarshal(line, &back))
+	require.Equal(t, m, back)
+	require.Error(t, json.Unmarshal([]byte(`{"step":1,"pass_params":["x"]}`), &back))
+	m.PassParams = nil
 
 	nanLine, err := json.Marshal(first)
 	require.NoError(t, err)

@@ -5,7 +5,8 @@
 // Tour:
 //   - Spec fully describes a run: the network (nn.Spec), the trajectory
 //     (diffusion.TrainSpec: data, schedule, target, weighting — closed
-//     forms and online "pareto:…" alike, through weighting.Parse —
+//     forms, online "pareto:…" and "learned:…" alike, through
+//     weighting.Parse —
 //     density, batch, seed, optimiser), the steps, what is recorded
 //     (EvalSpec: metrics every N steps, sample quality) and the
 //     gradient-conflict probes (conflict.ProbeSpec). Normalize fills the

@@ -13,6 +13,7 @@ import (
 	"github.com/paretodiff/paretodiff/diffusion/data"
 	"github.com/paretodiff/paretodiff/diffusion/nn"
 	"github.com/paretodiff/paretodiff/internal/jsondiff"
+	_ "github.com/paretodiff/paretodiff/learned" // registers the "learned" weighting family that specs name
 	"github.com/paretodiff/paretodiff/weighting"
 )
 

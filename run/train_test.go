@@ -456,3 +456,39 @@ func TestInitFromAnotherRun(t *testing.T) {
 	require.ErrorIs(t, err, run.ErrInput)
 	require.ErrorContains(t, err, "another network")
 }
+
+// A learned weighting's u and its optimiser state are in the checkpoint:
+// a run interrupted and resumed ends bit-identical to an uninterrupted
+// one, u included, with the same records (which hold u's parameters), for
+// both models of u.
+func TestLearnedWeightingResumesBitIdentical(t *testing.T) {
+	for _, w := range []string{"learned:bins=t:4", "learned:mlp=8,lr=0.02"} {
+		spec := toySpec(30)
+		spec.Train.Weighting = w
+		straight, err := run.Train(context.Background(), t.TempDir(), spec, run.Options{})
+		require.NoError(t, err)
+		want := outcomeOf(t, straight)
+		ck, err := straight.Checkpoint()
+		require.NoError(t, err)
+		require.NotEmpty(t, ck.PassState, w)
+		require.NotNil(t, want.records[len(want.records)-1].PassParams, w)
+		require.NotEqual(t, 0.0, want.records[len(want.records)-1].PassParams[0], "%s: u has moved", w)
+
+		dir := t.TempDir()
+		ctx, cancel := context.WithCancel(context.Background())
+		_, err = run.Train(ctx, dir, spec, run.Options{OnProgress: func(p run.Progress) {
+			if p.Step == 13 {
+				cancel()
+			}
+		}})
+		var stop *run.Interrupted
+		require.ErrorAs(t, err, &stop, w)
+		resumed, err := run.Train(context.Background(), dir, spec, run.Options{Existing: run.Resume})
+		require.NoError(t, err)
+		require.Equal(t, want, outcomeOf(t, resumed), w)
+		rck, err := resumed.Checkpoint()
+		require.NoError(t, err)
+		require.JSONEq(t, string(ck.PassState), string(rck.PassState), w)
+		require.Equal(t, ck.PassState, rck.PassState, "%s: the state's bytes", w)
+	}
+}

@@ -9,7 +9,8 @@
 //   - Parse reads every weighting spec "name[:args]" through one registry
 //     of Families: this package registers the closed forms, and other
 //     packages register families computed during training (package
-//     conflict: "pareto:…"); ParseStrategy accepts closed forms only. No
+//     conflict: "pareto:…", package learned: "learned:…");
+//     ParseStrategy accepts closed forms only. No
 //     caller dispatches on a spec's prefix.
 //   - Density draws training timesteps (Uniform, Stratified, LogitNormal,
 //     Mode, EDMLogNormal; ParseDensity); LogitNormal and Mode are SD3's

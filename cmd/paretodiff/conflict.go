@@ -85,8 +85,10 @@ it, resumable with --resume) and the log is --out/probes/conflict/. Either way -
 the figures cosine.png (heat maps at --heatmap-steps), stats.png (statistics over
 training) and weights.png (Pareto weights against timestep next to min-snr:5 and
 constant, both normalised as weights on the bins' x0 losses summing to 1:
-w_k ∝ Σ_{t∈bin k} w_x0(SNR(t))). Every file is replaced atomically, so an interrupted run
-leaves complete files.
+w_k ∝ Σ_{t∈bin k} w_x0(SNR(t))). Training with --weighting learned[:…] also writes
+learned.csv, learned.png and learned.md into --out: the learned weights over training
+next to the closed forms and the Pareto weights of these probes at the same steps. Every
+file is replaced atomically, so an interrupted run leaves complete files.
 
 Bins (--bins): ` + weighting.BinsHelp + `.
 

@@ -132,7 +132,11 @@ spec.json (every setting of the run, written once), checkpoint.bin (every
 every --log-every steps: step, weighted training loss, held-out weighted loss, the
 unweighted x0-MSE on fixed held-out batches in the timestep ranges [0,100), [200,300),
 [600,700), [800,900) scaled to T, gradient norm, learning rate, speed), progress.json
-and, once the run reaches --steps, done.json. Every file is replaced atomically.
+and, once the run reaches --steps, done.json. Every file is replaced atomically. A run
+with --weighting learned[:…] also gets learned.csv, learned.png and learned.md: its
+learned effective weights per timestep bin over training next to the closed forms
+constant, snr, min-snr:5 and max-snr:1 (and, from the conflict command, next to the
+Pareto weights of its probes at the same steps).
 
 Ctrl-C or SIGTERM (a preempted Slurm or Kubernetes job) writes the checkpoint and exits
 with status 130 or 143. --resume continues the run in --out from its checkpoint up to
@@ -174,7 +178,7 @@ func (o *trainOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.skip, "skip", "auto", "learned input skip (a D×D Linear with gain b/σ − c; see above): on, off or auto (on for MNIST with --target eps, v or flow)")
 	f.StringVar(&o.sigmaData, "sigma-data", "auto", "σ_d of the fixed input skip c·x_t (0: none; see above), or auto (0.5 for MNIST with --target eps, v or flow, else 0)")
 	f.StringVar(&o.target, "target", "eps", "prediction target: eps, x0, v or flow (the flow-matching velocity ε − x0)")
-	f.StringVar(&o.weighting, "weighting", "min-snr:5", "loss weighting: a closed form or pareto:METHOD,... (see above)")
+	f.StringVar(&o.weighting, "weighting", "min-snr:5", "loss weighting: a closed form, pareto:METHOD,... or learned[:...] (see above)")
 	f.StringVar(&o.density, "density", "auto", "timestep density: uniform, stratified:K, logit-normal:m,s, mode:s, edm-lognormal:Pmean,Pstd, or auto (uniform; stratified over a pareto weighting's equal bins)")
 	f.StringVar(&o.schedule, "schedule", "cosine", "noise schedule: cosine, linear, scaled-linear, or flow[:shift=S] (rectified flow, x_t = (1 − t)·x0 + t·ε)")
 	f.IntVar(&o.T, "T", 1000, "number of diffusion timesteps")
@@ -324,8 +328,9 @@ func (o *trainOptions) specFromFlags() (run.Spec, error) {
 	return spec, nil
 }
 
-// train runs the spec in --out with the progress display, and reports.
-// opt's callbacks are the caller's (conflict's); train adds the rest.
+// train runs the spec in --out with the progress display, and reports; a
+// learned weighting's run also gets its comparison (writeLearned). opt's
+// callbacks are the caller's (conflict's); train adds the rest.
 func (o *trainOptions) train(ctx context.Context, spec run.Spec, stdout, stderr io.Writer, opt run.Options) error {
 	be, err := openDevice(o.device, stderr)
 	if err != nil {
@@ -355,7 +360,7 @@ func (o *trainOptions) train(ctx context.Context, spec run.Spec, stdout, stderr 
 	el := time.Since(start)
 	fmt.Fprintf(stdout, "trained steps %d–%d in %s (%.1f steps/s); run folder %s (checkpoint %s, metrics %s)\n",
 		from+1, r.Step, el.Round(time.Millisecond), float64(r.Step-from)/el.Seconds(), o.out, run.CheckpointFile, run.MetricsFile)
-	return nil
+	return failure(writeLearned(stdout, r))
 }
 
 // resolvePrecond turns --skip and --sigma-data into the network's input
