@@ -169,7 +169,7 @@ func divides(c Config, target weighting.Target) string {
 	case c.Base != nil:
 		return "the " + c.Base.String() + "-weighted x0-MSE (b = " + c.Base.String() + ")"
 	}
-	b := map[weighting.Target]string{weighting.Eps: "SNR", weighting.V: "SNR + 1", weighting.X0: "1"}[target]
+	b := map[weighting.Target]string{weighting.Eps: "SNR", weighting.V: "SNR + 1", weighting.X0: "1", weighting.Flow: "(1 + √SNR)²"}[target]
 	return "the model's own loss, the " + target.String() + "-MSE (b = " + b + ")"
 }
 

@@ -195,7 +195,7 @@ func (c Config) BaseWeight(target weighting.Target, snr float64) float64 {
 // X0Weight returns the effective weight on the x0 loss of a timestep with
 // log-variance u and SNR snr, for a model of the given target:
 // BaseWeight·e^{−u}. Without Base it is SNR·e^{−u} for ε, (SNR + 1)·e^{−u}
-// for v and e^{−u} for x0.
+// for v, e^{−u} for x0 and (1 + √SNR)²·e^{−u} for the flow velocity.
 func (c Config) X0Weight(target weighting.Target, u, snr float64) float64 {
 	return c.BaseWeight(target, snr) * math.Exp(-u)
 }
