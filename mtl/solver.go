@@ -27,5 +27,12 @@ func (s solverMethod) Aggregate(p *pareto.Problem) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("mtl: %w", err)
 	}
-	return finish(p, s.m.String(), res.W, res.Iterations, res.Status.String())
+	r, err := finish(p, s.m.String(), res.W, res.Iterations, res.Status.String())
+	if err != nil {
+		return Result{}, err
+	}
+	// The solver's W is on the simplex already: its own F and Gap are the
+	// certificate, bit for bit.
+	r.Normalized, r.OnSimplex, r.Objective, r.Gap = append([]float64(nil), res.W...), true, res.F, res.Gap
+	return r, nil
 }
