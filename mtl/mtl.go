@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/paretodiff/paretodiff/pareto"
+	"github.com/paretodiff/paretodiff/solvers"
 	"gonum.org/v1/gonum/floats"
 )
 
@@ -58,6 +59,9 @@ type Result struct {
 	// "iteration-limit", "no-fixed-point" (Nash-MTL) or a solver's status.
 	Iterations int
 	Status     string
+	// Trace is a solver's per-iteration record when Config.Solver.Trace is
+	// set (nil for the aggregators).
+	Trace []solvers.TracePoint
 }
 
 // ConflictRatio returns MinInner/NormSq, min_k ⟨d, g_k⟩/‖d‖²: 1 for a

@@ -34,5 +34,6 @@ func (s solverMethod) Aggregate(p *pareto.Problem) (Result, error) {
 	// The solver's W is on the simplex already: its own F and Gap are the
 	// certificate, bit for bit.
 	r.Normalized, r.OnSimplex, r.Objective, r.Gap = append([]float64(nil), res.W...), true, res.F, res.Gap
+	r.Trace = res.Trace
 	return r, nil
 }
