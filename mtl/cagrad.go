@@ -32,8 +32,8 @@ import (
 // μ = n/r. So w* is MGDA's min-norm point of the shifted tasks g_k + μ·g_0,
 // whose Gram is G_ij + μ(a_i + a_j) + μ²·bᵀa (a = Gb), solved exactly by
 // solvers.Exact; and μ solves h(μ) = ‖g_{w(μ)}‖ − rμ = 0, with h(0) ≥ 0 and
-// h < 0 beyond max_k ‖g_k‖/r, found by bisection to Config.Tol (at most
-// Config.MaxIter halvings). Any root is a KKT point of the convex F, so
+// h < 0 beyond max_k ‖g_k‖/r, found by the Illinois variant of regula
+// falsi, |h| ≤ Config.Tol·r·(bracket end) (at most Config.MaxIter steps). Any root is a KKT point of the convex F, so
 // optimal. If g_w* = 0 (the tasks are Pareto stationary) or g_0 = 0, d is
 // the mean.
 //
@@ -51,7 +51,7 @@ func (a cagrad) Aggregate(p *pareto.Problem) (Result, error) {
 	return finish(p, "cagrad", w, iters, "converged")
 }
 
-// cagradWeights returns CAGrad's weights for c ≥ 0 and the bisection's
+// cagradWeights returns CAGrad's weights for c ≥ 0 and the root finder's
 // iterations.
 func cagradWeights(p *pareto.Problem, c, tol float64, maxIter int) ([]float64, int, error) {
 	k := p.K()
@@ -69,7 +69,9 @@ func cagradWeights(p *pareto.Problem, c, tol float64, maxIter int) ([]float64, i
 				sh.SetSym(i, j, p.At(i, j)+mu*(a[i]+a[j])+mu*mu*g0sq)
 			}
 		}
-		q, err := pareto.NewFromGram(sh, pareto.Config{PSDTol: 1e-9})
+		// A Gram of vectors g_k + μg_0: the O(K³) semidefiniteness test is
+		// not needed (MaxPSDCheck −1 keeps the 2×2 minors' check).
+		q, err := pareto.NewFromGram(sh, pareto.Config{PSDTol: 1e-9, MaxPSDCheck: -1})
 		if err != nil {
 			return nil, 0, fmt.Errorf("mtl: cagrad: shifted problem at μ = %g: %w", mu, err)
 		}
@@ -91,18 +93,9 @@ func cagradWeights(p *pareto.Problem, c, tol float64, maxIter int) ([]float64, i
 	}
 	iters := 0
 	if n > 0 {
-		for iters < maxIter && hi-lo > tol*hi {
-			iters++
-			mid := lo + (hi-lo)/2
-			wm, nm, err := inner(mid)
-			if err != nil {
-				return nil, iters, err
-			}
-			if nm-r*mid >= 0 {
-				lo, w, n = mid, wm, nm
-			} else {
-				hi = mid
-			}
+		w, n, iters, err = cagradRoot(inner, r, lo, hi, n, tol, maxIter)
+		if err != nil {
+			return nil, iters, err
 		}
 	}
 	out := append([]float64(nil), b...)
@@ -110,4 +103,48 @@ func cagradWeights(p *pareto.Problem, c, tol float64, maxIter int) ([]float64, i
 		floats.AddScaled(out, r/n, w)
 	}
 	return out, iters, nil
+}
+
+// cagradRoot finds μ ∈ [lo, hi] with h(μ) = n(μ) − rμ = 0, h(lo) = hLo > 0
+// and h(hi) < 0, by the Illinois variant of regula falsi (superlinear,
+// the bracket always kept), and returns the inner weights and n there.
+func cagradRoot(inner func(float64) ([]float64, float64, error), r, lo, hi, nLo, tol float64, maxIter int) ([]float64, float64, int, error) {
+	wLo, _, err := inner(lo)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	_, nHi, err := inner(hi)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	hLo, hHi := nLo-r*lo, nHi-r*hi
+	side := 0
+	for iter := 1; iter <= maxIter; iter++ {
+		mid := (lo*hHi - hi*hLo) / (hHi - hLo)
+		if !(mid > lo && mid < hi) {
+			mid = lo + (hi-lo)/2
+		}
+		wm, nm, err := inner(mid)
+		if err != nil {
+			return nil, 0, iter, err
+		}
+		hm := nm - r*mid
+		if math.Abs(hm) <= tol*r*hi || hi-lo <= tol*hi {
+			return wm, nm, iter, nil
+		}
+		if hm > 0 {
+			lo, hLo, wLo, nLo = mid, hm, wm, nm
+			if side == 1 {
+				hHi /= 2
+			}
+			side = 1
+		} else {
+			hi, hHi = mid, hm
+			if side == -1 {
+				hLo /= 2
+			}
+			side = -1
+		}
+	}
+	return wLo, nLo, maxIter, nil
 }

@@ -20,12 +20,12 @@ const (
 	// (Wang et al. 2021 use β = 0.01).
 	DefaultBeta = 0.01
 	// DefaultMaxIter caps the iterations of the iterative methods: Nash-MTL's
-	// Newton steps, CAGrad's bisection on its multiplier and the active-set
+	// Newton steps, CAGrad's root finding on its multiplier and the active-set
 	// steps of one projection onto the dual cone (UPGrad, DualProj).
 	DefaultMaxIter = 200
 	// DefaultTol is the relative tolerance of the iterative methods:
-	// Nash-MTL stops when max_k |w_k (Gw)_k − 1| ≤ Tol, CAGrad's bisection
-	// when its bracket is Tol times its upper end.
+	// Nash-MTL stops when max_k |w_k (Gw)_k − 1| ≤ Tol, CAGrad's root finder
+	// when |h(μ)| or its bracket is Tol times the bracket's upper end.
 	DefaultTol = 1e-12
 	// DefaultRankTol is the relative eigenvalue cut of the pseudo-inverses
 	// and square roots (IMTL-G, Aligned-MTL): eigenvalues of G at most
