@@ -118,7 +118,7 @@ Parameters (--params):
 	f.IntVar(&o.every, "every", 100, "probe every N training steps")
 	f.StringVar(&o.params, "params", "all", "parameters whose gradients are compared: all, last-block, head or globs")
 	f.Float64Var(&o.lambda, "lambda", 0, "λ ≥ 0 of Eq. 11 for the Pareto weights (absolute; with --normalize l2 the G_kk are 1)")
-	f.StringVar(&o.methods, "method", "fw,ugd", "Pareto solvers, comma-separated: "+conflict.MethodsHelp+"; none: skip")
+	f.StringVar(&o.methods, "method", "fw,ugd", "methods solved at every probe (logged), comma-separated: "+conflict.MethodsHelp+"; none: skip")
 	f.StringVar(&o.normalize, "normalize", "none", "gradient normaliser before solving: none, l2, loss or loss+")
 	f.StringVar(&o.task, "task", "constant", "per-bin task loss as a weighting of the x0 loss (constant: the unweighted x0-MSE)")
 	f.BoolVar(&o.fresh, "fresh", false, "draw a new probe batch at every probe (default: the same batch each time)")
