@@ -348,7 +348,7 @@ func convergenceFigure(rows []compareRow) plots.Grid {
 // and the Eq. 8 check ⟨d, g_k⟩/‖d‖² against the task index.
 func methodsFigure(rows []compareRow) plots.Grid {
 	weights := plots.Lines{Title: "weights (rescaled to sum 1)", XLabel: "task k", YLabel: "w_k / Σw"}
-	inner := plots.Lines{Title: "Eq. 8 check", XLabel: "task k", YLabel: "⟨d, g_k⟩ / ‖d‖²"}
+	inner := plots.Lines{Title: "Eq. 8 check", XLabel: "task k", YLabel: "(Gw)_k / ‖d‖²  (= d·g_k / ‖d‖²)"}
 	inner.Series = append(inner.Series, plots.Series{Name: "0", Reference: true, X: []float64{0, float64(len(rows[0].res.W) - 1)}, Y: []float64{0, 0}})
 	for _, r := range rows {
 		k := len(r.res.W)
