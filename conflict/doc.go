@@ -9,8 +9,9 @@
 //     and backward pass (gram.Pass, the per-example "ghost" identity), the
 //     K×K Gram of the bins' task-loss gradients over all parameters or a
 //     subset (ParseParams), its cosine matrix (gram.Cosine), Stats
-//     (Summarize) and the Pareto weights of every probe (SolveConfig,
-//     package solvers). ProbeSpec is a probe as a file holds it; package
+//     (Summarize) and the weights of every probe from each method
+//     (SolveConfig: the Pareto solvers of package solvers and the
+//     multi-task aggregators of package mtl, by name). ProbeSpec is a probe as a file holds it; package
 //     run takes one every N steps while a model trains.
 //   - The Gram of PerBin examples per bin is, by default (gram.Plain), that
 //     of the full bins, whose diagonal carries each bin's sampling noise
@@ -24,10 +25,16 @@
 //     statistics over training and the Pareto weights next to closed forms
 //     normalised by BinWeights (BinWeightsOf for any per-timestep weight,
 //     such as package learned's).
+//   - CompareMethods puts every method's weighting of one probe's bins
+//     next to closed forms (ClosedForms), each with the Eq. 11 objective
+//     and the Eq. 8 check, as a typed MethodTable that Markdown and
+//     WriteCSV render (the conflict command's methods.md and methods.csv).
 //   - Online is the paper's optimisation-based baseline as a training
 //     weighting: the "pareto" family of the weighting registry
 //     (weighting.Parse("pareto:fw") gives an OnlineConfig, which the
-//     trainer starts; paretodiff train --weighting pareto:fw).
+//     trainer starts; paretodiff train --weighting pareto:fw), and the
+//     "mtl" family the same machinery with a multi-task aggregator
+//     (mtl:upgrad).
 //
 // The per-bin task loss is, by default, the paper's: the bin's mean
 // unweighted x0-MSE ‖x0 − x̂0‖²/D of the model's x0 prediction, whatever
@@ -39,8 +46,10 @@
 //     probe are those of the projected estimate); the cosine matrix is
 //     C_ij = G_ij/√(G_ii G_jj), with C_ii = 1, and a bin whose gradient is
 //     zero has NaN cosines off the diagonal (it neither agrees nor conflicts).
-//   - Pareto weights (Solution.W, Online.Weights) are on the simplex: ≥ 0,
-//     summing to 1, one per bin, and weigh the bins' task losses.
+//   - Weights (Solution.W, MethodRow.W, Online.Weights) sum to 1, one per
+//     bin, and weigh the bins' task losses; they are ≥ 0 (on the simplex)
+//     for the Pareto solvers and every aggregator but imtl-g and
+//     aligned-mtl, whose weights may be negative.
 //   - Probe batches depend only on the seed and the step (StreamProbe).
 //   - Files are replaced atomically; a log's JSONL only ever holds complete
 //     records whose matrices exist. A plain probe's log has the bytes it had

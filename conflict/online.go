@@ -4,18 +4,20 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/diffusion/gram"
+	"github.com/paretodiff/paretodiff/mtl"
 	"github.com/paretodiff/paretodiff/pareto"
 	"github.com/paretodiff/paretodiff/solvers"
 	"github.com/paretodiff/paretodiff/weighting"
 	"gonum.org/v1/gonum/mat"
 )
 
-// onlineUsage and onlineHelp describe the spec ParseOnline reads; the
+// onlineUsage and onlineHelp describe the specs ParseOnline reads; the
 // weighting registry lists them in every command's help.
 const (
 	onlineUsage = "pareto:METHOD[,lambda=λ][,bins=K|t:K|logsnr:K|edges:…][,every=N][,norm=none|l2|loss|loss+][,tol=ε][,params=SUBSET]"
@@ -26,15 +28,30 @@ afw, pfw, pgd, exact, fw-plain, ugd-plain, two-task), λ of Eq. 11
 (default 0) and relative
 duality-gap tolerance ε (default 1e-4), and weight each bin's
 x0-MSE by them; e.g. pareto:ugd,lambda=0.1,bins=8`
+	mtlUsage = "mtl:NAME[,bins=K|t:K|logsnr:K|edges:…][,every=N][,norm=none|l2|loss|loss+][,params=SUBSET][,c=X][,seed=N][,beta=X][,max-iter=N][,tol=X][,rank-tol=X]"
+	mtlHelp  = `a Gram-based multi-task aggregator as the weighting, computed as
+pareto: is (same bins, every, norm, params): NAME is pcgrad,
+cagrad (c, default 0.5), imtl-g, nash-mtl, aligned-mtl, upgrad,
+dualproj, gradvac (beta, default 0.01) or mean (package mtl);
+its weights, rescaled to sum 1, weigh each bin's x0-MSE;
+e.g. mtl:upgrad,bins=8 or mtl:cagrad,c=0.4,every=4`
 )
 
-// The online Pareto weighting is a family of the weighting registry, so
-// weighting.Parse reads "pareto:…" wherever this package is linked in.
+// Online families of the weighting registry.
+const (
+	// FamilyPareto is the online Pareto weighting (package solvers).
+	FamilyPareto = "pareto"
+	// FamilyMTL is an online multi-task aggregator (package mtl).
+	FamilyMTL = "mtl"
+)
+
+// The online weightings are families of the weighting registry, so
+// weighting.Parse reads "pareto:…" and "mtl:…" wherever this package is
+// linked in.
 func init() {
-	weighting.Register(weighting.Family{
-		Name: "pareto", Usage: onlineUsage, Help: onlineHelp, Online: true,
-		Parse: func(spec, _ string, _ bool) (weighting.Weighting, error) { return ParseOnline(spec) },
-	})
+	parse := func(spec, _ string, _ bool) (weighting.Weighting, error) { return ParseOnline(spec) }
+	weighting.Register(weighting.Family{Name: FamilyPareto, Usage: onlineUsage, Help: onlineHelp, Online: true, Parse: parse})
+	weighting.Register(weighting.Family{Name: FamilyMTL, Usage: mtlUsage, Help: mtlHelp, Online: true, Parse: parse})
 }
 
 // DefaultOnlineTol is the default relative duality-gap tolerance of an
@@ -44,51 +61,64 @@ func init() {
 // several decades).
 const DefaultOnlineTol = 1e-4
 
-// DefaultOnlineBins is the number of equal-width bins of an online Pareto
+// DefaultOnlineBins is the number of equal-width bins of an online
 // weighting when the spec names none.
 const DefaultOnlineBins = 8
 
-// OnlineConfig is an online Pareto weighting as a spec says it: a
-// weighting.Weighting that the trainer starts (diffusion.OnlineWeighting),
+// OnlineConfig is an online weighting as a spec says it — the Pareto
+// weights of a solver ("pareto:…") or a multi-task aggregator ("mtl:…") —
+// a weighting.Weighting that the trainer starts (diffusion.OnlineWeighting),
 // which then solves and applies the weights (Online). Its bins are a spec,
 // applied to the schedule of the run it starts on.
 type OnlineConfig struct {
+	// Family is FamilyPareto ("" means it) or FamilyMTL.
+	Family string
 	// Bins are the tasks, as a spec (default t:8).
 	Bins weighting.BinsSpec
-	// Method is the solver (as solvers.ParseMethod reads it); Lambda and
-	// Normalizer are as in SolveConfig.
+	// Method is the solver (as solvers.ParseMethod reads it) of the pareto
+	// family or the aggregator (one of mtl.Aggregators) of the mtl family;
+	// Lambda and Normalizer are as in SolveConfig (Lambda: pareto only).
 	Method     string
 	Lambda     float64
 	Normalizer pareto.Normalizer
 	// Every is how often, in steps, the weights are solved again (default
 	// 1: every step); in between the last weights are kept.
 	Every int
-	// Tol is the solver's relative duality-gap tolerance (0:
+	// Tol is the pareto family's relative duality-gap tolerance (0:
 	// DefaultOnlineTol).
 	Tol float64
 	// Params is the parameter subset of the Gram (see ParamsHelp; default
 	// all).
 	Params string
+	// Options are the mtl family's hyper-parameters (mtl.Config; zero: the
+	// defaults).
+	Options mtl.Config
 }
 
-// ParseOnline reads an online Pareto weighting spec (see the "pareto"
-// family's help). Options not given take their defaults: 8 bins of equal
-// width in t, λ = 0, every step, no normalisation, all parameters.
+// family returns the config's family, FamilyPareto when unset.
+func (c OnlineConfig) family() string {
+	if c.Family == "" {
+		return FamilyPareto
+	}
+	return c.Family
+}
+
+// ParseOnline reads an online weighting spec, "pareto:…" or "mtl:…" (see
+// the families' help). Options not given take their defaults: 8 bins of
+// equal width in t, λ = 0, every step, no normalisation, all parameters,
+// the aggregator's default hyper-parameters.
 func ParseOnline(spec string) (OnlineConfig, error) {
 	bad := func(format string, a ...any) (OnlineConfig, error) {
 		return OnlineConfig{}, fmt.Errorf("conflict: weighting %q: "+format, append([]any{spec}, a...)...)
 	}
 	name, rest, _ := strings.Cut(strings.TrimSpace(spec), ":")
-	if name != "pareto" {
-		return bad("not a pareto:METHOD spec")
+	if name != FamilyPareto && name != FamilyMTL {
+		return bad("not a pareto:METHOD or mtl:NAME spec")
 	}
 	fields := strings.Split(rest, ",")
-	c := OnlineConfig{Method: strings.TrimSpace(fields[0]), Every: 1, Tol: DefaultOnlineTol, Params: "all",
+	c := OnlineConfig{Family: name, Method: strings.TrimSpace(fields[0]), Every: 1, Tol: DefaultOnlineTol, Params: "all",
 		Bins: weighting.BinsSpec{Kind: "t", K: DefaultOnlineBins}}
-	if c.Method == "" {
-		return bad("name a solver, as in pareto:fw or pareto:ugd")
-	}
-	if _, err := ParseMethods(c.Method); err != nil {
+	if err := c.checkMethod(); err != nil {
 		return bad("%v", err)
 	}
 	for _, f := range fields[1:] {
@@ -96,48 +126,12 @@ func ParseOnline(spec string) (OnlineConfig, error) {
 		if !ok {
 			return bad("option %q is not key=value", f)
 		}
-		switch key {
-		case "lambda":
-			v, err := strconv.ParseFloat(val, 64)
-			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
-				return bad("lambda=%s: want a finite number ≥ 0", val)
-			}
-			c.Lambda = v
-		case "bins":
-			if _, err := strconv.Atoi(val); err == nil {
-				val = "t:" + val // bins=K: equal width in t
-			}
-			b, err := weighting.ParseBinsSpec(val)
-			if err != nil {
-				return bad("%v", err)
-			}
-			c.Bins = b
-		case "every":
-			n, err := strconv.Atoi(val)
-			if err != nil || n < 1 {
-				return bad("every=%s: want an integer ≥ 1", val)
-			}
-			c.Every = n
-		case "tol":
-			v, err := strconv.ParseFloat(val, 64)
-			if err != nil || !(v > 0) || math.IsInf(v, 0) {
-				return bad("tol=%s: want a finite number > 0", val)
-			}
-			c.Tol = v
-		case "norm":
-			n, err := pareto.ParseNormalizer(val)
-			if err != nil {
-				return bad("%v", err)
-			}
-			c.Normalizer = n
-		case "params":
-			c.Params = val
-		default:
-			return bad("unknown option %q (want lambda, bins, every, norm, tol or params)", key)
+		if err := c.set(key, val); err != nil {
+			return bad("%v", err)
 		}
 	}
 	if c.Bins.K < 2 {
-		return bad("bins=%s: the Pareto weighting needs at least 2 bins", c.Bins)
+		return bad("bins=%s: the online weighting needs at least 2 bins", c.Bins)
 	}
 	if err := checkMethodsFor([]string{c.Method}, c.Bins.K); err != nil {
 		return bad("%v", err)
@@ -145,13 +139,87 @@ func ParseOnline(spec string) (OnlineConfig, error) {
 	return c, nil
 }
 
+// checkMethod checks that the method belongs to the family.
+func (c OnlineConfig) checkMethod() error {
+	if c.family() == FamilyMTL {
+		if !slices.Contains(mtl.Aggregators, c.Method) {
+			return fmt.Errorf("name an aggregator (%s), as in mtl:upgrad; the solvers are pareto:METHOD", strings.Join(mtl.Aggregators, ", "))
+		}
+		return nil
+	}
+	if c.Method == "" {
+		return errors.New("name a solver, as in pareto:fw or pareto:ugd")
+	}
+	if _, err := solvers.ParseMethod(c.Method); err != nil {
+		return fmt.Errorf("conflict: %w", err)
+	}
+	return nil
+}
+
+// set reads one key=value option of the spec.
+func (c *OnlineConfig) set(key, val string) error {
+	switch {
+	case key == "bins":
+		if _, err := strconv.Atoi(val); err == nil {
+			val = "t:" + val // bins=K: equal width in t
+		}
+		b, err := weighting.ParseBinsSpec(val)
+		if err != nil {
+			return err
+		}
+		c.Bins = b
+	case key == "every":
+		n, err := strconv.Atoi(val)
+		if err != nil || n < 1 {
+			return fmt.Errorf("every=%s: want an integer ≥ 1", val)
+		}
+		c.Every = n
+	case key == "norm":
+		n, err := pareto.ParseNormalizer(val)
+		if err != nil {
+			return err
+		}
+		c.Normalizer = n
+	case key == "params":
+		c.Params = val
+	case c.family() == FamilyMTL:
+		if !slices.Contains(mtl.OptionKeys, key) {
+			return fmt.Errorf("unknown option %q (want bins, every, norm, params or %s)", key, strings.Join(mtl.OptionKeys, ", "))
+		}
+		return c.Options.Set(key, val)
+	case key == "lambda":
+		v, err := strconv.ParseFloat(val, 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+			return fmt.Errorf("lambda=%s: want a finite number ≥ 0", val)
+		}
+		c.Lambda = v
+	case key == "tol":
+		v, err := strconv.ParseFloat(val, 64)
+		if err != nil || !(v > 0) || math.IsInf(v, 0) {
+			return fmt.Errorf("tol=%s: want a finite number > 0", val)
+		}
+		c.Tol = v
+	default:
+		return fmt.Errorf("unknown option %q (want lambda, bins, every, norm, tol or params)", key)
+	}
+	return nil
+}
+
 // String returns the canonical spec, which ParseOnline reads back.
 func (c OnlineConfig) String() string {
-	tol := c.Tol
-	if tol == 0 {
-		tol = DefaultOnlineTol
+	var s string
+	if c.family() == FamilyMTL {
+		s = fmt.Sprintf("mtl:%s,bins=%s,every=%d,norm=%s", c.Method, c.Bins, c.Every, c.Normalizer)
+		if o := c.Options.String(); o != "" {
+			s += "," + o
+		}
+	} else {
+		tol := c.Tol
+		if tol == 0 {
+			tol = DefaultOnlineTol
+		}
+		s = fmt.Sprintf("pareto:%s,lambda=%s,bins=%s,every=%d,norm=%s,tol=%s", c.Method, strconv.FormatFloat(c.Lambda, 'g', -1, 64), c.Bins, c.Every, c.Normalizer, strconv.FormatFloat(tol, 'g', -1, 64))
 	}
-	s := fmt.Sprintf("pareto:%s,lambda=%s,bins=%s,every=%d,norm=%s,tol=%s", c.Method, strconv.FormatFloat(c.Lambda, 'g', -1, 64), c.Bins, c.Every, c.Normalizer, strconv.FormatFloat(tol, 'g', -1, 64))
 	if c.Params != "" && c.Params != "all" {
 		s += ",params=" + c.Params
 	}
@@ -184,18 +252,21 @@ func (c OnlineConfig) Start(tr *diffusion.Trainer) (diffusion.StepPass, error) {
 }
 
 // Online is online Pareto weighting, the paper's optimisation-based
-// baseline (§3.3), as a training weighting. Every Every steps, on the
-// step's own batch, it groups the examples by bin, computes the exact K×K
-// Gram of the bins' task-loss gradients g_k = ∇L_k with one forward and
-// backward pass (gram.Pass; L_k the bin's mean unweighted x0-MSE)
-// and solves w = argmin_{w∈Δ} wᵀ(G + λI)w (after the chosen
-// normalisation, converted back to the original losses). The step then
-// minimises
+// baseline (§3.3), or an online multi-task aggregator (the mtl family), as
+// a training weighting. Every Every steps, on the step's own batch, it
+// groups the examples by bin, computes the exact K×K Gram of the bins'
+// task-loss gradients g_k = ∇L_k with one forward and backward pass
+// (gram.Pass; L_k the bin's mean unweighted x0-MSE) and solves
+// w = argmin_{w∈Δ} wᵀ(G + λI)w — or takes the aggregator's weights,
+// rescaled to sum to 1 (mtl.Result.Normalized: the aggregator's direction,
+// its length left to the learning rate) — after the chosen normalisation,
+// converted back to the original losses. The step then minimises
 //
 //	L = Σ_k w_k·L_k,   L_k = (1/n_k)·Σ_{b∈k} ‖x0_b − x̂0_b‖²/D
 //
 // over the bins with n_k > 0 examples in the batch (w renormalised over
-// them), so its gradient is the common descent direction −δ* of Eq. 9.
+// them), so its gradient is the common descent direction −δ* of Eq. 9
+// (the aggregator's d for the mtl family).
 // Per example b in bin k, the weight on its x0 loss is w_k·B/n_k, which
 // for a stratified batch (n_k = B/K, weighting.Stratified) is K·w_k:
 // uniform weights w_k = 1/K give back the plain unweighted x0 loss. On the
@@ -210,7 +281,11 @@ func (c OnlineConfig) Start(tr *diffusion.Trainer) (diffusion.StepPass, error) {
 // (BenchmarkOnlineStepVsPlain measures it against a plain step); every=N
 // amortises it. Empty bins get no weight. A run resumed from a checkpoint
 // solves at its first step, so it matches the uninterrupted run exactly
-// when Every is 1.
+// when Every is 1 — except for the stateful aggregators (mtl:pcgrad's
+// stream of orders and mtl:gradvac's EMA targets restart with the
+// process, as they are not in the checkpoint). The aggregator is built once
+// per Online, so its state carries over from solve to solve; gradvac needs
+// every bin in every solving batch (the stratified density of t bins).
 //
 // Use: put the OnlineConfig (weighting.Parse("pareto:…")) in the
 // TrainConfig's Weighting; the trainer starts it (OnlineConfig.Start) and
@@ -220,6 +295,7 @@ type Online struct {
 	cfg    OnlineConfig
 	bins   weighting.Bins // cfg.Bins on the trainer's schedule
 	solve  SolveConfig
+	aggs   []mtl.Aggregator // the one method, kept across solves
 	tr     *diffusion.Trainer
 	bg     *gram.Pass
 	w      []float64 // (K) weights on the bins' task losses, nil before the first solve
@@ -246,11 +322,19 @@ func NewOnline(cfg OnlineConfig) (*Online, error) {
 	if !(cfg.Tol > 0) || math.IsInf(cfg.Tol, 0) {
 		return nil, fmt.Errorf("conflict: online Pareto weighting: tol must be finite and > 0, got %g", cfg.Tol)
 	}
-	s := SolveConfig{Methods: []string{cfg.Method}, Lambda: cfg.Lambda, Normalizer: cfg.Normalizer, Settings: &solvers.Settings{Tol: cfg.Tol}}
+	if err := cfg.checkMethod(); err != nil {
+		return nil, fmt.Errorf("conflict: online weighting: %w", err)
+	}
+	s := SolveConfig{Methods: []string{cfg.Method}, Lambda: cfg.Lambda, Normalizer: cfg.Normalizer, Settings: &solvers.Settings{Tol: cfg.Tol},
+		Options: cfg.Options}
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	return &Online{cfg: cfg, solve: s}, nil
+	aggs, err := s.Aggregators()
+	if err != nil {
+		return nil, err
+	}
+	return &Online{cfg: cfg, solve: s, aggs: aggs}, nil
 }
 
 // Config returns the configuration.
@@ -395,7 +479,7 @@ func (o *Online) solveFrom(res gram.Result, counts []int) error {
 	if K == 1 {
 		sol = Solution{Method: o.cfg.Method, W: []float64{1}, Status: "single-bin"}
 	} else {
-		sols, err := o.solve.Solve(sub, losses)
+		sols, err := o.solve.SolveWith(o.aggs, sub, losses)
 		if err != nil {
 			return err
 		}

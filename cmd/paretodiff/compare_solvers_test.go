@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/paretodiff/paretodiff/mtl"
 	"github.com/paretodiff/paretodiff/solvers"
 	"github.com/stretchr/testify/require"
 )
@@ -32,30 +33,47 @@ func TestCompareSolversGenerated(t *testing.T) {
 	stdout, stderr, code := runCLI(t, "compare-solvers", "--k", "40", "--p", "15", "--seed", "3", "--normalize", "l2",
 		"--lambda", "0.01", "--out", dir)
 	require.Equal(t, 0, code, stderr)
-	require.Contains(t, stdout, "| method | status | iterations | seconds | objective | gap | support |")
+	require.Contains(t, stdout, "| method | status | iterations | seconds | objective | gap | support | (objective − best)/best | ‖d‖ | min_k ⟨d, g_k⟩ | min_k ⟨d, g_k⟩/‖d‖² |")
 	require.Contains(t, stdout, "K=40 P=15 seed=3, normalizer l2, λ=0.01")
 	md, err := os.ReadFile(filepath.Join(dir, "solvers.md"))
 	require.NoError(t, err)
 	require.Equal(t, stdout, string(md))
 
 	rows := readCompareCSV(t, filepath.Join(dir, "solvers.csv"))
-	require.Equal(t, []string{"method", "status", "iterations", "seconds", "objective", "gap", "support", "rel_to_best"}, rows[0])
-	require.Len(t, rows, 1+len(solvers.Methods))
+	require.Equal(t, []string{"method", "status", "iterations", "seconds", "objective", "gap", "support", "rel_to_best",
+		"norm", "min_inner", "conflict_ratio", "on_simplex"}, rows[0])
+	// auto: every solver, then every aggregator (K = 40 ≤ 256).
+	names := append([]string(nil), mtl.Aggregators...)
+	for i := len(solvers.Methods) - 1; i >= 0; i-- {
+		names = append([]string{solvers.Methods[i].String()}, names...)
+	}
+	require.Len(t, rows, 1+len(names))
 	objs := map[string]float64{}
 	for i, r := range rows[1:] {
-		require.Equal(t, solvers.Methods[i].String(), r[0])
+		require.Equal(t, names[i], r[0])
 		objs[r[0]], _ = strconv.ParseFloat(r[4], 64)
-		rel, _ := strconv.ParseFloat(r[7], 64)
-		require.GreaterOrEqual(t, rel, -1e-15)
+		if r[11] == "true" {
+			rel, _ := strconv.ParseFloat(r[7], 64)
+			require.GreaterOrEqual(t, rel, -1e-15, r[0])
+		}
 		support, _ := strconv.Atoi(r[6])
 		require.Positive(t, support)
+		ratio, _ := strconv.ParseFloat(r[10], 64)
+		switch r[0] {
+		case "exact": // Theorem 1 at λ > 0: (Gw)_k + λw_k ≥ f(w), so the ratio is ≥ 1 only up to λ.
+			require.Greater(t, ratio, 0.0)
+		case "upgrad", "dualproj", "nash-mtl":
+			require.GreaterOrEqual(t, ratio, -1e-10, r[0])
+		}
 	}
 	for _, m := range []string{"fw", "afw", "pfw", "pgd", "ugd"} {
 		require.InDelta(t, 0, (objs[m]-objs["exact"])/objs["exact"], compareRelTol, m)
 	}
 	for _, r := range rows[1:] {
-		require.Equal(t, "converged", r[1], r[0])
+		require.Contains(t, []string{"converged", "closed-form"}, r[1], r[0])
 	}
+	_, err = os.Stat(filepath.Join(dir, "methods.png"))
+	require.NoError(t, err)
 
 	raw, err := os.ReadFile(filepath.Join(dir, "convergence.png"))
 	require.NoError(t, err)

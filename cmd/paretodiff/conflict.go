@@ -14,6 +14,8 @@ import (
 	"github.com/paretodiff/paretodiff/conflict"
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/diffusion/data"
+	"github.com/paretodiff/paretodiff/internal/atomicfile"
+	"github.com/paretodiff/paretodiff/pareto"
 	"github.com/paretodiff/paretodiff/plots"
 	"github.com/paretodiff/paretodiff/run"
 	"github.com/paretodiff/paretodiff/weighting"
@@ -38,6 +40,7 @@ type conflictOptions struct {
 	probeSeed             uint64
 	gram, gramEstimator   string
 	heatmapSteps, figures string
+	compare               string
 }
 
 // probeName is the name of the conflict command's probe in its run folder
@@ -85,7 +88,12 @@ it, resumable with --resume) and the log is --out/probes/conflict/. Either way -
 the figures cosine.png (heat maps at --heatmap-steps), stats.png (statistics over
 training) and weights.png (Pareto weights against timestep next to min-snr:5 and
 constant, both normalised as weights on the bins' x0 losses summing to 1:
-w_k ∝ Σ_{t∈bin k} w_x0(SNR(t))). Training with --weighting learned[:…] also writes
+w_k ∝ Σ_{t∈bin k} w_x0(SNR(t))). It also writes methods.md and methods.csv, and prints the
+table: on the last probe's Gram, every method of --compare (default: the exact Pareto solver
+and every multi-task aggregator: mean, pcgrad, cagrad, imtl-g, nash-mtl, aligned-mtl, upgrad,
+dualproj, gradvac) next to min-snr:5 and constant, each with its weights on the bins' losses,
+the Eq. 11 objective of those weights (λ and normaliser of the probe) and the Eq. 8 check
+min_k ⟨d, g_k⟩ and its ratio to ‖d‖², d = Σ_k w_k g_k. Training with --weighting learned[:…] also writes
 learned.csv, learned.png and learned.md into --out: the learned weights over training
 next to the closed forms and the Pareto weights of these probes at the same steps. Every
 file is replaced atomically, so an interrupted run leaves complete files.
@@ -112,7 +120,7 @@ Parameters (--params):
 	f.IntVar(&o.every, "every", 100, "probe every N training steps")
 	f.StringVar(&o.params, "params", "all", "parameters whose gradients are compared: all, last-block, head or globs")
 	f.Float64Var(&o.lambda, "lambda", 0, "λ ≥ 0 of Eq. 11 for the Pareto weights (absolute; with --normalize l2 the G_kk are 1)")
-	f.StringVar(&o.methods, "method", "fw,ugd", "Pareto solvers, comma-separated: "+conflict.MethodsHelp+"; none: skip")
+	f.StringVar(&o.methods, "method", "fw,ugd", "methods solved at every probe (logged), comma-separated: "+conflict.MethodsHelp+"; none: skip")
 	f.StringVar(&o.normalize, "normalize", "none", "gradient normaliser before solving: none, l2, loss or loss+")
 	f.StringVar(&o.task, "task", "constant", "per-bin task loss as a weighting of the x0 loss (constant: the unweighted x0-MSE)")
 	f.BoolVar(&o.fresh, "fresh", false, "draw a new probe batch at every probe (default: the same batch each time)")
@@ -121,6 +129,7 @@ Parameters (--params):
 	f.StringVar(&o.gramEstimator, "gram-estimator", "plain", "how the Gram is estimated: "+conflict.EstimatorHelp)
 	f.StringVar(&o.heatmapSteps, "heatmap-steps", "", "steps whose cosine heat maps are drawn, comma-separated (default: first, middle, last)")
 	f.StringVar(&o.figures, "figures", "png", "figure format: png, svg, pdf or none")
+	f.StringVar(&o.compare, "compare", strings.Join(conflict.DefaultCompareMethods, ","), "methods of the methods table on the last probe, comma-separated ("+conflict.MethodsHelp+"); none: no table")
 	return cmd
 }
 
@@ -175,6 +184,11 @@ func (o *conflictOptions) run(ctx context.Context, cmd *cobra.Command, stdout, s
 		}
 		heat = append(heat, n)
 	}
+	if o.compare != "none" {
+		if _, err := conflict.ParseMethods(o.compare); err != nil {
+			return usagef("--compare: %v", err)
+		}
+	}
 	if o.checkpoint != "" {
 		return o.probeCheckpoint(stdout, stderr, heat)
 	}
@@ -221,12 +235,63 @@ func (o *conflictOptions) finish(stdout io.Writer, logDir string, info conflict.
 			return failure(err)
 		}
 	}
+	if o.compare != "none" {
+		tab, err := o.methodTable(info, sched, recs[len(recs)-1])
+		if err != nil {
+			return err
+		}
+		if files, err = writeMethodTable(o.train.out, tab, files); err != nil {
+			return failure(err)
+		}
+		fmt.Fprint(stdout, tab.Markdown())
+	}
 	fmt.Fprintf(stdout, "%d probe(s) of %d bins over %d parameters; log %s", len(recs), len(info.Edges)-1, info.Selected, filepath.Join(logDir, conflict.RecordsFile))
 	if len(files) > 0 {
-		fmt.Fprintf(stdout, "; figures %s", strings.Join(files, ", "))
+		fmt.Fprintf(stdout, "; figures and tables %s", strings.Join(files, ", "))
 	}
 	fmt.Fprintln(stdout)
 	return nil
+}
+
+// methodTable compares the --compare methods and the closed forms on the
+// probe rec, with the probe's λ, normaliser and task loss.
+func (o *conflictOptions) methodTable(info conflict.Info, sched *diffusion.Schedule, rec conflict.Record) (conflict.MethodTable, error) {
+	methods, err := conflict.ParseMethods(o.compare)
+	if err != nil {
+		return conflict.MethodTable{}, usagef("--compare: %v", err)
+	}
+	norm := pareto.NormNone // a log without solves names no normaliser
+	if info.Normalizer != "" {
+		if norm, err = pareto.ParseNormalizer(info.Normalizer); err != nil {
+			return conflict.MethodTable{}, failure(err)
+		}
+	}
+	task, err := weighting.ParseStrategy(info.Task)
+	if err != nil {
+		return conflict.MethodTable{}, failure(err)
+	}
+	closed, err := conflict.ClosedForms(conflict.DefaultCompareClosed, task, sched, info.Bins())
+	if err != nil {
+		return conflict.MethodTable{}, failure(err)
+	}
+	tab, err := conflict.CompareMethods(rec, info.Labels, conflict.SolveConfig{Methods: methods, Lambda: info.Lambda, Normalizer: norm}, closed)
+	if err != nil {
+		return conflict.MethodTable{}, failure(err)
+	}
+	return tab, nil
+}
+
+// writeMethodTable writes methods.md and methods.csv into dir (atomically)
+// and returns files with them added.
+func writeMethodTable(dir string, tab conflict.MethodTable, files []string) ([]string, error) {
+	md, csvPath := filepath.Join(dir, "methods.md"), filepath.Join(dir, "methods.csv")
+	if err := atomicfile.WriteBytes(md, []byte(tab.Markdown())); err != nil {
+		return files, err
+	}
+	if err := atomicfile.Write(csvPath, tab.WriteCSV); err != nil {
+		return files, err
+	}
+	return append(files, md, csvPath), nil
 }
 
 // probeCheckpoint probes a trained run once, writing the log into --out.

@@ -42,7 +42,10 @@ func TestConflictTrainsAndProbes(t *testing.T) {
 	_, stderr, code = runCLI(t, args...)
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, "already holds a run")
-	for _, f := range []string{"cosine.png", "stats.png", "weights.png", "spec.json", "checkpoint.bin", "metrics.jsonl", "done.json",
+	require.Contains(t, stdout, "# Methods on the probe at step 20")
+	require.Contains(t, stdout, "| upgrad | aggregator |")
+	require.Contains(t, stdout, "| min-snr:5 | closed-form |")
+	for _, f := range []string{"cosine.png", "stats.png", "weights.png", "methods.md", "methods.csv", "spec.json", "checkpoint.bin", "metrics.jsonl", "done.json",
 		"probes/conflict/gram/step-00000020.npy", "probes/conflict/cosine/step-00000000.npy"} {
 		require.FileExists(t, filepath.Join(dir, f))
 	}
@@ -143,6 +146,7 @@ func TestConflictErrors(t *testing.T) {
 		{[]string{"--every", "0"}, "--every"},
 		{[]string{"--resume"}, "--resume: run:"},
 		{[]string{"--figures", "gif"}, "--figures"},
+		{[]string{"--compare", "upgrad,sgd"}, `--compare: conflict: unknown method "sgd"`},
 		{[]string{"--checkpoint", filepath.Join(out, "none")}, "--checkpoint"},
 	} {
 		args := append(append(append([]string(nil), smallConflict...), "--steps", "2", "--progress", "none", "--out", filepath.Join(out, "x")), c.args...)
@@ -182,4 +186,30 @@ func TestTrainParetoWeighting(t *testing.T) {
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, "every=0")
 	require.NoFileExists(t, filepath.Join(base, "bad", "checkpoint.bin"))
+}
+
+// train --weighting mtl:… goes through the same machinery: the checkpoint
+// stores the canonical spec, and a stateless aggregator resumes bit for
+// bit.
+func TestTrainMTLWeighting(t *testing.T) {
+	base := t.TempDir()
+	whole, part := filepath.Join(base, "whole"), filepath.Join(base, "part")
+	w := "mtl:cagrad,bins=4,c=0.3"
+	_, stderr, code := runCLI(t, trainArgs(whole, "--steps", "10", "--weighting", w)...)
+	require.Equal(t, 0, code, stderr)
+	ck, err := diffusion.LoadCheckpoint(filepath.Join(whole, "checkpoint.bin"))
+	require.NoError(t, err)
+	require.Equal(t, "mtl:cagrad,bins=t:4,every=1,norm=none,c=0.3", ck.Config.Weighting)
+	require.Equal(t, "stratified:4", ck.Config.Density)
+	_, stderr, code = runCLI(t, trainArgs(part, "--steps", "5", "--weighting", w)...)
+	require.Equal(t, 0, code, stderr)
+	_, stderr, code = runCLI(t, "train", "--out", part, "--resume", "--steps", "10", "--weighting", w, "--progress", "none")
+	require.Equal(t, 0, code, stderr)
+	resumed, err := diffusion.LoadCheckpoint(filepath.Join(part, "checkpoint.bin"))
+	require.NoError(t, err)
+	require.Equal(t, ck.Params, resumed.Params)
+
+	_, stderr, code = runCLI(t, trainArgs(filepath.Join(base, "bad"), "--steps", "2", "--weighting", "mtl:sgd")...)
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "name an aggregator")
 }

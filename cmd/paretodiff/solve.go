@@ -8,9 +8,12 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/paretodiff/paretodiff/internal/atomicfile"
+	"github.com/paretodiff/paretodiff/internal/jsonnum"
 	"github.com/paretodiff/paretodiff/matio"
+	"github.com/paretodiff/paretodiff/mtl"
 	"github.com/paretodiff/paretodiff/pareto"
 	"github.com/paretodiff/paretodiff/solvers"
 	"github.com/spf13/cobra"
@@ -117,9 +120,30 @@ func (o *solverFlags) settings() (solvers.Settings, error) {
 type solveOptions struct {
 	problemFlags
 	solverFlags
+	mtlFlags
 	method string
 	format string
 	out    string
+}
+
+// mtlFlags are the aggregators' hyper-parameters, shared by solve and
+// compare-solvers.
+type mtlFlags struct {
+	mtlOptions string
+}
+
+func (o *mtlFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&o.mtlOptions, "mtl-options", "", "the aggregators' hyper-parameters, comma-separated: "+mtl.OptionsHelp)
+}
+
+// config returns the aggregators' configuration with the solvers' settings.
+func (o *mtlFlags) config(set solvers.Settings) (mtl.Config, error) {
+	c, err := mtl.ParseOptions(o.mtlOptions)
+	if err != nil {
+		return c, usagef("--mtl-options: %v", err)
+	}
+	c.Solver = &set
+	return c, nil
 }
 
 func newSolveCmd() *cobra.Command {
@@ -146,17 +170,31 @@ softmax parameterisation, descending along the natural gradient), exact
 and the literal references fw-plain (MGDA's Frank-Wolfe) and ugd-plain (the
 paper's Eq. 13 gradient), which are sublinear when the optimum leaves tasks
 out. All but the plain ones reach the optimum to rounding; afw and pfw are
-the fastest.`,
+the fastest.
+
+--method also takes the Gram-based multi-task aggregators of package mtl:
+mean, pcgrad (Yu et al. 2020), cagrad (Liu et al. 2021; c of --mtl-options,
+default 0.5), imtl-g (Liu et al. 2021), nash-mtl (Navon et al. 2022),
+aligned-mtl (Senushkin et al. 2023), upgrad and dualproj (Quinton & Rey
+2024) and gradvac (Wang et al. 2021; one step from zero targets). Their
+weights are the coefficients of d = Σ_k w_k g_k at the method's own scale;
+normalized is w/Σw, and objective and gap are Eq. 11's at that point (gap
+"NaN" when it is off the simplex: IMTL-G's and Aligned-MTL's weights may be
+negative). Every method also reports the Eq. 8 check: inner, the products
+⟨d, g_k⟩ = (Gw)_k; min_inner, their minimum (negative: d conflicts with a
+task); conflict_ratio, min_inner/‖d‖²; and norm, ‖d‖ = √(wᵀGw).`,
 		Example: `  paretodiff solve --gram demo-out/model/probes/conflict/gram/step-00005000.npy   # the demo's last probe
   paretodiff solve --grads grads.npy --normalize l2 --lambda 0.1 --method pfw
-  paretodiff solve --grads g.csv --losses l.csv --normalize loss+ --format csv --out w.csv`,
+  paretodiff solve --grads g.csv --losses l.csv --normalize loss+ --format csv --out w.csv
+  paretodiff solve --gram G.npy --method cagrad --mtl-options c=0.4`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.OutOrStdout()) },
 	}
 	o.problemFlags.add(cmd)
 	o.solverFlags.add(cmd)
+	o.mtlFlags.add(cmd)
 	f := cmd.Flags()
-	f.StringVar(&o.method, "method", "pfw", "fw, afw, pfw, pgd, ugd, exact, two-task, fw-plain or ugd-plain")
+	f.StringVar(&o.method, "method", "pfw", mtl.NamesHelp)
 	f.StringVar(&o.format, "format", "json", "output format: json or csv")
 	f.StringVar(&o.out, "out", "", "write the result to this file (atomically) instead of stdout")
 	return cmd
@@ -164,26 +202,46 @@ the fastest.`,
 
 // solveResult is the output of solve.
 type solveResult struct {
-	Method     string    `json:"method"`
-	K          int       `json:"k"`
-	Lambda     float64   `json:"lambda"`
-	Weights    []float64 `json:"weights"`
-	Objective  float64   `json:"objective"`
-	Gap        float64   `json:"gap"`
-	Iterations int       `json:"iterations"`
-	Status     string    `json:"status"`
-	Seconds    float64   `json:"seconds"`
+	Method     string        `json:"method"`
+	K          int           `json:"k"`
+	Lambda     float64       `json:"lambda"`
+	Weights    []float64     `json:"weights"`
+	Objective  jsonnum.Float `json:"objective"`
+	Gap        jsonnum.Float `json:"gap"`
+	Iterations int           `json:"iterations"`
+	Status     string        `json:"status"`
+	Seconds    float64       `json:"seconds"`
+	// The Eq. 8 check of d = Σ_k w_k g_k, and w/Σw.
+	Normalized    []float64     `json:"normalized"`
+	OnSimplex     bool          `json:"on_simplex"`
+	Norm          float64       `json:"norm"`
+	Inner         []float64     `json:"inner"`
+	MinInner      float64       `json:"min_inner"`
+	ConflictRatio jsonnum.Float `json:"conflict_ratio"`
+}
+
+// newSolveResult is the output for one method's result.
+func newSolveResult(p *pareto.Problem, r mtl.Result, elapsed time.Duration) solveResult {
+	return solveResult{
+		Method: r.Method, K: p.K(), Lambda: p.Lambda(), Weights: r.W,
+		Objective: jsonnum.Float(r.Objective), Gap: jsonnum.Float(r.Gap), Iterations: r.Iterations, Status: r.Status,
+		Seconds: elapsed.Seconds(), Normalized: r.Normalized, OnSimplex: r.OnSimplex, Norm: r.Norm, Inner: r.Inner,
+		MinInner: r.MinInner, ConflictRatio: jsonnum.Float(r.ConflictRatio()),
+	}
 }
 
 func (o *solveOptions) run(stdout io.Writer) error {
-	method, err := solvers.ParseMethod(o.method)
-	if err != nil {
-		return usagef("--method %q: want fw, afw, pfw, pgd, ugd, exact, two-task, fw-plain or ugd-plain", o.method)
+	if !mtl.Known(o.method) {
+		return usagef("--method %q: want %s", o.method, mtl.NamesHelp)
 	}
 	if o.format != "json" && o.format != "csv" {
 		return usagef("--format %q: want json or csv", o.format)
 	}
 	set, err := o.settings()
+	if err != nil {
+		return err
+	}
+	cfg, err := o.config(set)
 	if err != nil {
 		return err
 	}
@@ -194,18 +252,19 @@ func (o *solveOptions) run(stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if method == solvers.TwoTask && p.K() != 2 {
+	if o.method == solvers.TwoTask.String() && p.K() != 2 {
 		return usagef("--method two-task needs K = 2 tasks, the input has %d", p.K())
 	}
-	res, err := solvers.Solve(p, method, &set)
+	agg, err := mtl.New(o.method, cfg)
 	if err != nil {
 		return usagef("%v", err)
 	}
-	out := solveResult{
-		Method: method.String(), K: p.K(), Lambda: p.Lambda(), Weights: res.W,
-		Objective: res.F, Gap: res.Gap, Iterations: res.Iterations, Status: res.Status.String(),
-		Seconds: res.Elapsed.Seconds(),
+	start := time.Now()
+	res, err := agg.Aggregate(p)
+	if err != nil {
+		return usagef("%v", err)
 	}
+	out := newSolveResult(p, res, time.Since(start))
 	write := out.writeJSON
 	if o.format == "csv" {
 		write = out.writeCSV
@@ -229,14 +288,30 @@ func (s *solveResult) writeJSON(w io.Writer) error {
 }
 
 // writeCSV writes a header and one row: the JSON fields in order, the
-// weights spread over the columns w_0 … w_{K−1}.
+// weights spread over the columns w_0 … w_{K−1}, then the Eq. 8 check
+// (norm, min_inner, conflict_ratio, on_simplex, inner_0 … inner_{K−1})
+// and n_0 … n_{K−1}, the normalised weights (empty when Σw ≤ 0).
 func (s *solveResult) writeCSV(w io.Writer) error {
 	g := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	header := []string{"method", "k", "lambda", "objective", "gap", "iterations", "status", "seconds"}
-	row := []string{s.Method, strconv.Itoa(s.K), g(s.Lambda), g(s.Objective), g(s.Gap), strconv.Itoa(s.Iterations), s.Status, g(s.Seconds)}
+	row := []string{s.Method, strconv.Itoa(s.K), g(s.Lambda), g(float64(s.Objective)), g(float64(s.Gap)), strconv.Itoa(s.Iterations), s.Status, g(s.Seconds)}
 	for t, x := range s.Weights {
 		header = append(header, fmt.Sprintf("w_%d", t))
 		row = append(row, g(x))
+	}
+	header = append(header, "norm", "min_inner", "conflict_ratio", "on_simplex")
+	row = append(row, g(s.Norm), g(s.MinInner), g(float64(s.ConflictRatio)), strconv.FormatBool(s.OnSimplex))
+	for t, x := range s.Inner {
+		header = append(header, fmt.Sprintf("inner_%d", t))
+		row = append(row, g(x))
+	}
+	for t := range s.Weights {
+		header = append(header, fmt.Sprintf("n_%d", t))
+		if s.Normalized != nil {
+			row = append(row, g(s.Normalized[t]))
+		} else {
+			row = append(row, "")
+		}
 	}
 	cw := csv.NewWriter(w)
 	cw.Write(header)
@@ -245,14 +320,14 @@ func (s *solveResult) writeCSV(w io.Writer) error {
 	return cw.Error()
 }
 
-// methodList parses a comma-separated list of method names.
-func methodList(s string) ([]solvers.Method, error) {
-	var out []solvers.Method
-	seen := map[solvers.Method]bool{}
+// methodList parses a comma-separated list of method names (mtl.Names).
+func methodList(s string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
 	for _, name := range strings.Split(s, ",") {
-		m, err := solvers.ParseMethod(strings.TrimSpace(name))
-		if err != nil {
-			return nil, usagef("--methods: unknown method %q (want fw, afw, pfw, pgd, ugd, exact, two-task, fw-plain, ugd-plain)", strings.TrimSpace(name))
+		m := strings.TrimSpace(name)
+		if !mtl.Known(m) {
+			return nil, usagef("--methods: unknown method %q (want %s)", m, mtl.NamesHelp)
 		}
 		if seen[m] {
 			return nil, usagef("--methods: %s is given twice", m)

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/paretodiff/paretodiff/matio"
+	"github.com/paretodiff/paretodiff/mtl"
 	"github.com/paretodiff/paretodiff/pareto"
 	"github.com/paretodiff/paretodiff/solvers"
 	"github.com/stretchr/testify/require"
@@ -59,14 +60,14 @@ func TestSolveAgainstNumpyReference(t *testing.T) {
 			require.Equal(t, 7, got.K)
 			require.Equal(t, lambda, got.Lambda)
 			require.Equal(t, "converged", got.Status)
-			require.InDelta(t, 0, (got.Objective-want[0])/want[0], solveRelTol, "λ=%g %s", lambda, m)
+			require.InDelta(t, 0, (float64(got.Objective)-want[0])/want[0], solveRelTol, "λ=%g %s", lambda, m)
 			require.InDeltaSlice(t, want[1:], got.Weights, solveWeightTol, "λ=%g %s", lambda, m)
-			require.LessOrEqual(t, got.Gap, 1e-10*got.Objective)
+			require.LessOrEqual(t, float64(got.Gap), 1e-10*float64(got.Objective))
 			require.GreaterOrEqual(t, got.Seconds, 0.0)
 			require.Positive(t, got.Iterations)
 		}
 	}
-	// The JSON object has exactly the fields.
+	// The JSON object has exactly the fields, and the Eq. 8 check.
 	stdout, _, _ := runCLI(t, "solve", "--gram", numpyGram)
 	var fields map[string]any
 	require.NoError(t, json.Unmarshal([]byte(stdout), &fields))
@@ -74,7 +75,8 @@ func TestSolveAgainstNumpyReference(t *testing.T) {
 	for k := range fields {
 		names = append(names, k)
 	}
-	require.ElementsMatch(t, []string{"method", "k", "lambda", "weights", "objective", "gap", "iterations", "status", "seconds"}, names)
+	require.ElementsMatch(t, []string{"method", "k", "lambda", "weights", "objective", "gap", "iterations", "status", "seconds",
+		"normalized", "on_simplex", "norm", "inner", "min_inner", "conflict_ratio"}, names)
 }
 
 // From gradients in a .csv with a loss normaliser, against the library.
@@ -96,7 +98,9 @@ func TestSolveGradsCSVWithLosses(t *testing.T) {
 	rows, err := csv.NewReader(f).ReadAll()
 	require.NoError(t, err)
 	require.Len(t, rows, 2)
-	require.Equal(t, []string{"method", "k", "lambda", "objective", "gap", "iterations", "status", "seconds", "w_0", "w_1", "w_2", "w_3", "w_4", "w_5"}, rows[0])
+	require.Equal(t, []string{"method", "k", "lambda", "objective", "gap", "iterations", "status", "seconds", "w_0", "w_1", "w_2", "w_3", "w_4", "w_5",
+		"norm", "min_inner", "conflict_ratio", "on_simplex", "inner_0", "inner_1", "inner_2", "inner_3", "inner_4", "inner_5",
+		"n_0", "n_1", "n_2", "n_3", "n_4", "n_5"}, rows[0])
 	require.Equal(t, "exact", rows[1][0])
 	require.Equal(t, "6", rows[1][1])
 	require.Equal(t, "converged", rows[1][6])
@@ -179,5 +183,41 @@ func TestSolveIterationCapIsAStatus(t *testing.T) {
 		sum += w
 	}
 	require.InDelta(t, 1, sum, 1e-12)
-	require.False(t, math.IsNaN(got.Gap))
+	require.False(t, math.IsNaN(float64(got.Gap)))
+}
+
+// Every aggregator runs from solve, its output agreeing with package mtl
+// on the same Gram, with the Eq. 8 check recomputed here from the weights.
+func TestSolveAggregators(t *testing.T) {
+	m, err := matio.ReadMatrix(numpyGram)
+	require.NoError(t, err)
+	p, err := pareto.NewFromGram(m, pareto.Config{})
+	require.NoError(t, err)
+	for _, name := range mtl.Aggregators {
+		stdout, stderr, code := runCLI(t, "solve", "--gram", numpyGram, "--method", name, "--mtl-options", "c=0.4,seed=3")
+		require.Equal(t, 0, code, stderr)
+		var got solveResult
+		require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+		a, err := mtl.New(name, mtl.Config{C: 0.4, Seed: 3})
+		require.NoError(t, err)
+		want, err := a.Aggregate(p)
+		require.NoError(t, err)
+		require.Equal(t, name, got.Method)
+		require.Equal(t, want.W, got.Weights, name)
+		for k := range 7 {
+			var gw float64
+			for j := range 7 {
+				gw += m.At(k, j) * got.Weights[j]
+			}
+			require.InDelta(t, gw, got.Inner[k], 1e-12*math.Abs(gw)+1e-15, "%s: (Gw)_%d", name, k)
+			require.GreaterOrEqual(t, got.Inner[k], got.MinInner)
+		}
+		require.InDelta(t, float64(got.ConflictRatio), got.MinInner/(got.Norm*got.Norm), 1e-12, name)
+		if name == "upgrad" || name == "dualproj" {
+			require.GreaterOrEqual(t, float64(got.ConflictRatio), -1e-10, name)
+		}
+	}
+	_, stderr, code := runCLI(t, "solve", "--gram", numpyGram, "--method", "cagrad", "--mtl-options", "c=-2")
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "--mtl-options: mtl: c=-2")
 }

@@ -1,0 +1,99 @@
+package conflict_test
+
+import (
+	"testing"
+
+	"github.com/paretodiff/paretodiff/conflict"
+	"github.com/paretodiff/paretodiff/diffusion"
+	"github.com/paretodiff/paretodiff/diffusion/data"
+	"github.com/paretodiff/paretodiff/diffusion/nn"
+	"github.com/paretodiff/paretodiff/mtl"
+	"github.com/paretodiff/paretodiff/pareto"
+	"github.com/paretodiff/paretodiff/weighting"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseOnlineMTL(t *testing.T) {
+	c, err := conflict.ParseOnline("mtl:upgrad")
+	require.NoError(t, err)
+	require.Equal(t, conflict.OnlineConfig{Family: "mtl", Method: "upgrad", Every: 1, Tol: conflict.DefaultOnlineTol, Params: "all",
+		Bins: weighting.BinsSpec{Kind: "t", K: 8}}, c)
+	require.Equal(t, "mtl:upgrad,bins=t:8,every=1,norm=none", c.String())
+	require.Equal(t, "stratified:8", c.DefaultDensity())
+	w, err := weighting.Parse("mtl:upgrad")
+	require.NoError(t, err)
+	require.Equal(t, c, w)
+
+	c, err = conflict.ParseOnline("mtl:cagrad,c=0.4,bins=logsnr:4,every=3,norm=l2,seed=2,params=last-block")
+	require.NoError(t, err)
+	require.Equal(t, mtl.Config{C: 0.4, Seed: 2}, c.Options)
+	require.Equal(t, pareto.NormL2, c.Normalizer)
+	require.Equal(t, "mtl:cagrad,bins=logsnr:4,every=3,norm=l2,c=0.4,seed=2,params=last-block", c.String())
+	back, err := conflict.ParseOnline(c.String())
+	require.NoError(t, err)
+	require.Equal(t, c, back)
+
+	for spec, msg := range map[string]string{
+		"mtl:":                "name an aggregator",
+		"mtl:fw":              "the solvers are pareto:METHOD",
+		"mtl:upgrad,lambda=1": `unknown option "lambda"`,
+		"mtl:cagrad,c=-1":     "c=-1",
+		"mtl:gradvac,beta=2":  "beta = 2 must be in (0, 1]",
+		"mtl:upgrad,bins=1":   "at least 2 bins",
+		"pareto:upgrad":       "unknown method",
+	} {
+		_, err := conflict.ParseOnline(spec)
+		require.ErrorContains(t, err, msg, spec)
+	}
+}
+
+// mtl:mean weighs every bin alike, so on a stratified batch its step loss
+// is the plain constant-weighted (unweighted x0) loss.
+func TestOnlineMTLMeanIsThePlainLoss(t *testing.T) {
+	_, _, o, losses := onlineRun(t, "mtl:mean,bins=4", 3)
+	for _, w := range o.Weights() {
+		require.InDelta(t, 0.25, w, 1e-15)
+	}
+	toy, _ := data.NewToy("8gaussians")
+	net, err := nn.InitResMLP(nn.NewCPU(), nn.ResMLPConfig{Dim: 2, Width: 32, Depth: 2}, 4)
+	require.NoError(t, err)
+	tr, err := diffusion.NewTrainer(net, toy, toy, diffusion.TrainConfig{
+		Schedule: diffusion.Cosine(1000), Target: weighting.V, Weighting: weighting.Constant{},
+		Density: weighting.Stratified{Steps: 1000, K: 4}, Steps: 3, Batch: 64, Seed: 5, EvalSize: 256,
+		Optim: nn.OptimConfig{LR: 3e-3, Warmup: 10, EMADecay: 0.99},
+	})
+	require.NoError(t, err)
+	var plain []float64
+	stepTo(t, tr, 3, func() { plain = append(plain, tr.LastLoss()) })
+	for i := range plain {
+		require.InDelta(t, plain[i], losses[i], plainLossTol*plain[i], "step %d", i+1)
+	}
+}
+
+// The non-negative aggregators train as online weightings (their weights
+// stay on the simplex; onlineRun checks it after every step), and the
+// stateful gradvac keeps its state across solves.
+func TestOnlineMTLTrains(t *testing.T) {
+	for _, spec := range []string{"mtl:upgrad,bins=4", "mtl:cagrad,bins=4,every=2", "mtl:gradvac,bins=4,beta=0.5", "mtl:nash-mtl,bins=4"} {
+		before, after, o, _ := onlineRun(t, spec, 150)
+		require.Less(t, after, onlineLossDrop*before, "%s: held-out x0-MSE %g → %g", spec, before, after)
+		last, solves := o.Last()
+		require.Equal(t, (150+o.Config().Every-1)/o.Config().Every, solves, spec)
+		require.Equal(t, o.Config().Method, last.Method)
+	}
+}
+
+// The mtl family's step is the weighted gradient, as the pareto family's.
+func TestOnlineMTLStepIsTheWeightedGradient(t *testing.T) {
+	oc, err := conflict.ParseOnline("mtl:imtl-g,bins=4")
+	require.NoError(t, err)
+	toy, _ := data.NewToy("checkerboard")
+	net, err := nn.InitResMLP(nn.NewCPU(), nn.ResMLPConfig{Dim: 2, Width: 32, Depth: 2}, 6)
+	require.NoError(t, err)
+	w := &checked{OnlineConfig: oc, t: t}
+	tr, err := diffusion.NewTrainer(net, toy, toy, diffusion.TrainConfig{Schedule: diffusion.Cosine(1000), Target: weighting.Eps, Weighting: w,
+		Density: weighting.Stratified{Steps: 1000, K: 4}, Steps: 3, Batch: 48, Seed: 3, EvalSize: 16})
+	require.NoError(t, err)
+	stepTo(t, tr, 3, nil)
+	require.Equal(t, 3, w.steps)
+}

@@ -1,0 +1,478 @@
+package mtl
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"testing"
+
+	"github.com/paretodiff/paretodiff/pareto"
+	"github.com/paretodiff/paretodiff/solvers"
+	"github.com/stretchr/testify/require"
+	"gonum.org/v1/gonum/floats"
+	"gonum.org/v1/gonum/mat"
+)
+
+// Tolerances of the tests, relative unless said.
+const (
+	// closedTol: closed forms and exact Gram-form rewrites against their
+	// vector references (rounding of O(K²) operations).
+	closedTol = 1e-9
+	// iterTol: iterative methods (Nash-MTL, CAGrad, the dual-cone
+	// projections) against references that iterate differently.
+	iterTol = 1e-7
+	// dykstraTol: the projections against Dykstra's alternating
+	// projections (linear convergence, 20 000 cycles).
+	dykstraTol = 1e-6
+	// gridTol: CAGrad against its dual minimised on a simplex grid of step
+	// 1/2000 (the direction is accurate to about the grid step).
+	gridTol = 3e-3
+	// conflictTol: how far below 0 min_k (Gw)_k may be, in units of
+	// max_k G_kk·Σ|w| (rounding).
+	conflictTol = 1e-11
+)
+
+// problemFromRows builds a problem from explicit gradients.
+func problemFromRows(t *testing.T, g *mat.Dense) *pareto.Problem {
+	t.Helper()
+	p, err := pareto.NewFromGrads(g, pareto.Config{})
+	require.NoError(t, err)
+	return p
+}
+
+// conflicting returns K random conflicting gradients in ℝ^P (pareto's
+// generator), l2-normalised rows when unit is set.
+func conflicting(k, p int, seed uint64) *mat.Dense { return pareto.ConflictingGrads(k, p, seed) }
+
+// run aggregates with a fresh method of the default configuration.
+func run(t *testing.T, name string, p *pareto.Problem) Result {
+	t.Helper()
+	a, err := New(name, Config{})
+	require.NoError(t, err)
+	r, err := a.Aggregate(p)
+	require.NoError(t, err, name)
+	return r
+}
+
+// requireClose checks |a − b| ≤ tol·max(1, ‖b‖∞) entrywise.
+func requireClose(t *testing.T, want, got []float64, tol float64, msg string) {
+	t.Helper()
+	require.Len(t, got, len(want), msg)
+	scale := math.Max(1, floats.Norm(want, math.Inf(1)))
+	for i := range want {
+		require.InDelta(t, want[i], got[i], tol*scale, "%s: entry %d: want %v got %v", msg, i, want, got)
+	}
+}
+
+// requireSameDirection checks d = Σ w_k g_k against a reference vector.
+func requireSameDirection(t *testing.T, g [][]float64, w, want []float64, tol float64, msg string) {
+	t.Helper()
+	d := combine(g, w)
+	scale := floats.Norm(want, 2)
+	for c := range want {
+		require.InDelta(t, want[c], d[c], tol*scale, "%s: coordinate %d", msg, c)
+	}
+}
+
+func TestPCGradTwoConflictingByHand(t *testing.T) {
+	// g1 = (1, 0), g2 = (−1, 1): ⟨g1, g2⟩ = −1. g1^PC = g1 + g2/2 =
+	// (1/2, 1/2) (coefficients 1, 1/2); g2^PC = g2 + g1 = (0, 1)
+	// (coefficients 1, 1). w = (2, 3/2), d = (1/2, 3/2).
+	p := problemFromRows(t, mat.NewDense(2, 2, []float64{1, 0, -1, 1}))
+	r := run(t, "pcgrad", p)
+	requireClose(t, []float64{2, 1.5}, r.W, closedTol, "w")
+	// ⟨d, g1⟩ = 1/2, ⟨d, g2⟩ = 1: PCGrad's d conflicts with neither.
+	requireClose(t, []float64{0.5, 1}, r.Inner, closedTol, "Gw")
+	require.InDelta(t, math.Sqrt(0.25+2.25), r.Norm, closedTol)
+	require.True(t, r.OnSimplex)
+	requireClose(t, []float64{4.0 / 7, 3.0 / 7}, r.Normalized, closedTol, "normalised")
+}
+
+func TestPCGradAndGradVacMatchVectors(t *testing.T) {
+	for seed := uint64(1); seed <= 5; seed++ {
+		G := conflicting(6, 5, seed)
+		g, p := rows(G), problemFromRows(t, G)
+		orders := newOrderStream(seed).next(6)
+		requireSameDirection(t, g, pcgradWeights(p, orders), refPCGrad(g, orders), closedTol, "pcgrad")
+		// GradVac over three calls, with the state carried, against the
+		// vector version with its own state.
+		target, ref := make([]float64, 36), make([][]float64, 6)
+		for i := range ref {
+			ref[i] = make([]float64, 6)
+		}
+		stream := newOrderStream(seed + 100)
+		for call := range 3 {
+			o := stream.next(6)
+			requireSameDirection(t, g, gradvacWeights(p, o, target, 0.3), refGradVac(g, o, ref, 0.3), closedTol, fmt.Sprintf("gradvac call %d", call))
+		}
+		for i := range 6 {
+			requireClose(t, ref[i], target[i*6:(i+1)*6], closedTol, "gradvac targets")
+		}
+	}
+}
+
+func TestGradVacFirstCallIsPCGradAndKeepsK(t *testing.T) {
+	p := problemFromRows(t, conflicting(5, 4, 3))
+	a, err := New("gradvac", Config{Seed: 7})
+	require.NoError(t, err)
+	b, err := New("pcgrad", Config{Seed: 7})
+	require.NoError(t, err)
+	ra, err := a.Aggregate(p)
+	require.NoError(t, err)
+	rb, err := b.Aggregate(p)
+	require.NoError(t, err)
+	requireClose(t, rb.W, ra.W, closedTol, "first call")
+	// The targets have moved: the second call differs from PCGrad's.
+	ra2, _ := a.Aggregate(p)
+	rb2, _ := b.Aggregate(p)
+	require.Greater(t, floats.Distance(ra2.W, rb2.W, math.Inf(1)), 1e-6)
+	_, err = a.Aggregate(problemFromRows(t, conflicting(4, 4, 3)))
+	require.ErrorContains(t, err, "keeps EMA targets for 5 tasks")
+}
+
+func TestIMTLGEqualProjectionsAndPaperForm(t *testing.T) {
+	for seed := uint64(1); seed <= 5; seed++ {
+		G := conflicting(5, 8, seed)
+		p := problemFromRows(t, G)
+		r := run(t, "imtl-g", p)
+		require.InDelta(t, 1, floats.Sum(r.W), closedTol)
+		proj := make([]float64, 5)
+		for k := range proj {
+			proj[k] = r.Inner[k] / math.Sqrt(p.At(k, k)) // ⟨d, u_k⟩
+		}
+		for k := range proj {
+			require.InDelta(t, proj[0], proj[k], closedTol*math.Abs(proj[0]), "seed %d task %d: %v", seed, k, proj)
+		}
+		requireClose(t, refIMTLG(rows(G)), r.W, closedTol, "paper form")
+	}
+}
+
+func TestNashMTLFixedPoint(t *testing.T) {
+	for seed := uint64(1); seed <= 5; seed++ {
+		G := conflicting(6, 10, seed)
+		p := problemFromRows(t, G)
+		r := run(t, "nash-mtl", p)
+		require.Equal(t, "converged", r.Status)
+		g := rows(G)
+		d := combine(g, r.W)
+		for k := range g {
+			require.Greater(t, r.W[k], 0.0)
+			require.InDelta(t, 1, r.W[k]*floats.Dot(d, g[k]), iterTol, "α_k⟨d, g_k⟩ on vectors")
+		}
+		requireClose(t, refNash(g, 5000), r.W, iterTol, "coordinate-descent reference")
+	}
+}
+
+func TestAlignedMTLConditionNumberOne(t *testing.T) {
+	for seed := uint64(1); seed <= 5; seed++ {
+		G := conflicting(4, 7, seed)
+		p := problemFromRows(t, G)
+		s, err := rangeSpectrum(p, DefaultRankTol)
+		require.NoError(t, err)
+		// B = √λ_min V Λ^{-1/2} Vᵀ; the aligned Gram BGB is λ_min·I.
+		B := mat.NewDense(4, 4, nil)
+		e := make([]float64, 4)
+		for j := range 4 {
+			clear(e)
+			e[j] = 1
+			B.SetCol(j, s.apply(alignedScale(s), e))
+		}
+		var bgb mat.Dense
+		bgb.Mul(B, p.Gram())
+		bgb.Mul(&bgb, B)
+		for i := range 4 {
+			for j := range 4 {
+				want := 0.0
+				if i == j {
+					want = s.values[0]
+				}
+				require.InDelta(t, want, bgb.At(i, j), closedTol*s.values[len(s.values)-1])
+			}
+		}
+		r := run(t, "aligned-mtl", p)
+		requireSameDirection(t, rows(G), r.W, refAligned(rows(G)), closedTol, "SVD reference")
+	}
+}
+
+func TestUPGradDualProjNeverConflict(t *testing.T) {
+	for seed := uint64(1); seed <= 20; seed++ {
+		G := conflicting(8, 4, seed)
+		p := problemFromRows(t, G)
+		g := rows(G)
+		for _, name := range []string{"upgrad", "dualproj"} {
+			r := run(t, name, p)
+			require.Equal(t, "converged", r.Status)
+			requireNoConflict(t, p, r)
+			for _, x := range r.W {
+				require.GreaterOrEqual(t, x, 1/8.0-1e-15, "%s: w ≥ 1/K", name)
+			}
+			if seed <= 3 {
+				ref := refUPGrad(g, 20000)
+				if name == "dualproj" {
+					ref = refDualProj(g, 20000)
+				}
+				requireSameDirection(t, g, r.W, ref, dykstraTol, name+" against Dykstra")
+			}
+		}
+	}
+}
+
+// requireNoConflict checks min_k (Gw)_k ≥ −conflictTol·max G_kk·Σ|w|.
+func requireNoConflict(t *testing.T, p *pareto.Problem, r Result) {
+	t.Helper()
+	maxDiag := 0.0
+	for k := range p.K() {
+		maxDiag = math.Max(maxDiag, p.At(k, k))
+	}
+	require.GreaterOrEqual(t, r.MinInner, -conflictTol*maxDiag*floats.Norm(r.W, 1), "%s: %v", r.Method, r.Inner)
+}
+
+func TestUPGradDualProjAreTheMeanWithoutConflict(t *testing.T) {
+	// Gradients with pairwise non-negative inner products.
+	p := problemFromRows(t, mat.NewDense(3, 3, []float64{1, 0.2, 0, 0.1, 2, 0.3, 0, 0.1, 0.5}))
+	for _, name := range []string{"upgrad", "dualproj", "mean"} {
+		requireClose(t, uniform(3), run(t, name, p).W, closedTol, name)
+	}
+}
+
+func TestCAGradLimits(t *testing.T) {
+	p := problemFromRows(t, conflicting(6, 5, 2))
+	w0, _, err := cagradWeights(p, 0, DefaultTol, DefaultMaxIter)
+	require.NoError(t, err)
+	requireClose(t, uniform(6), w0, closedTol, "c = 0 is the mean")
+	mgda, err := solvers.Solve(p, solvers.Exact, nil)
+	require.NoError(t, err)
+	prev := math.Inf(1)
+	for _, c := range []float64{1, 10, 100, 1e4} {
+		r, err := New("cagrad", Config{C: c})
+		require.NoError(t, err)
+		res, err := r.Aggregate(p)
+		require.NoError(t, err)
+		dist := floats.Distance(res.Normalized, mgda.W, 1)
+		require.Less(t, dist, prev, "c = %g approaches MGDA", c)
+		prev = dist
+	}
+	require.Less(t, prev, 1e-3, "c = 1e4: within 1e-3 of MGDA's min-norm point")
+}
+
+func TestCAGradAgainstGridAndBall(t *testing.T) {
+	for seed := uint64(1); seed <= 3; seed++ {
+		G := conflicting(3, 4, seed)
+		g, p := rows(G), problemFromRows(t, G)
+		r := run(t, "cagrad", p)
+		ref := refCAGrad(g, DefaultC, 2000)
+		requireSameDirection(t, g, r.W, ref, gridTol, "grid reference")
+		// d lies on the ball's boundary ‖d − g_0‖ = c‖g_0‖ and beats its
+		// reference point on the worst task.
+		d, g0 := combine(g, r.W), combine(g, uniform(3))
+		require.InDelta(t, DefaultC*floats.Norm(g0, 2), floats.Distance(d, g0, 2), iterTol*floats.Norm(g0, 2))
+		worst := func(x []float64) float64 {
+			m := math.Inf(1)
+			for _, gk := range g {
+				m = math.Min(m, floats.Dot(gk, x))
+			}
+			return m
+		}
+		require.GreaterOrEqual(t, worst(d), worst(ref)-iterTol*floats.Dot(g0, g0))
+	}
+}
+
+// permuted returns the problem with tasks reordered: task i of the result
+// is task perm[i] of p.
+func permuted(t *testing.T, G *mat.Dense, perm []int) *pareto.Problem {
+	k, c := G.Dims()
+	H := mat.NewDense(k, c, nil)
+	for i, j := range perm {
+		H.SetRow(i, G.RawRowView(j))
+	}
+	return problemFromRows(t, H)
+}
+
+func TestPermutationEquivariance(t *testing.T) {
+	G := conflicting(6, 5, 4)
+	p := problemFromRows(t, G)
+	perm := []int{3, 0, 5, 1, 4, 2}
+	q := permuted(t, G, perm)
+	for _, name := range []string{"mean", "cagrad", "imtl-g", "nash-mtl", "aligned-mtl", "upgrad", "dualproj", "exact"} {
+		rp, rq := run(t, name, p), run(t, name, q)
+		for i, j := range perm {
+			require.InDelta(t, rp.W[j], rq.W[i], iterTol*math.Max(1, floats.Norm(rp.W, math.Inf(1))), "%s task %d", name, j)
+		}
+	}
+	// PCGrad and GradVac: for a fixed order, permuted alike.
+	inv := make([]int, 6)
+	for i, j := range perm {
+		inv[j] = i
+	}
+	permute := func(orders [][]int) [][]int {
+		q := make([][]int, 6)
+		for i, j := range perm {
+			for _, o := range orders[j] {
+				q[i] = append(q[i], inv[o])
+			}
+		}
+		return q
+	}
+	stream := newOrderStream(9)
+	orders := stream.next(6)
+	wp, wq := pcgradWeights(p, orders), pcgradWeights(q, permute(orders))
+	for i, j := range perm {
+		require.InDelta(t, wp[j], wq[i], closedTol*floats.Norm(wp, math.Inf(1)), "pcgrad")
+	}
+	// GradVac over three calls, so that its EMA targets (permuted alike)
+	// are not zero.
+	tp, tq := make([]float64, 36), make([]float64, 36)
+	for call := range 3 {
+		vp, vq := gradvacWeights(p, orders, tp, 0.5), gradvacWeights(q, permute(orders), tq, 0.5)
+		for i, j := range perm {
+			require.InDelta(t, vp[j], vq[i], closedTol*floats.Norm(vp, math.Inf(1)), "gradvac call %d", call)
+		}
+		orders = stream.next(6)
+	}
+}
+
+func TestScalingTheGram(t *testing.T) {
+	G := conflicting(6, 5, 5)
+	p := problemFromRows(t, G)
+	for _, s := range []float64{1e-6, 1e6} {
+		H := mat.DenseCopyOf(G)
+		H.Scale(math.Sqrt(s), H)
+		q := problemFromRows(t, H) // Gram sG
+		for _, name := range Names() {
+			if name == "two-task" || name == "fw-plain" || name == "ugd-plain" {
+				continue
+			}
+			rp, rq := run(t, name, p), run(t, name, q)
+			want := rp.W
+			if name == "nash-mtl" {
+				want = slices.Clone(rp.W)
+				floats.Scale(1/math.Sqrt(s), want)
+			}
+			requireClose(t, want, rq.W, iterTol*math.Max(1, floats.Norm(want, math.Inf(1))), fmt.Sprintf("%s at s=%g", name, s))
+			require.InDelta(t, rp.Objective*s, rq.Objective, 1e-6*math.Abs(rp.Objective*s), name)
+		}
+	}
+}
+
+// degenerate returns gradient sets whose Gram is singular.
+func degenerate() map[string]*mat.Dense {
+	base := conflicting(4, 6, 8)
+	dup := mat.NewDense(5, 6, nil)
+	for i := range 4 {
+		dup.SetRow(i, base.RawRowView(i))
+	}
+	dup.SetRow(4, base.RawRowView(1)) // task 4 duplicates task 1
+	zero := mat.DenseCopyOf(base)
+	zero.SetRow(2, make([]float64, 6)) // task 2 has no gradient
+	return map[string]*mat.Dense{
+		"duplicated":     dup,
+		"rank-deficient": conflicting(6, 2, 8), // six tasks in ℝ²
+		"zero-row":       zero,
+	}
+}
+
+func TestDegenerateGrams(t *testing.T) {
+	for kind, G := range degenerate() {
+		p := problemFromRows(t, G)
+		for _, name := range Aggregators {
+			r := run(t, name, p)
+			for _, x := range r.W {
+				require.False(t, math.IsNaN(x) || math.IsInf(x, 0), "%s %s: %v", kind, name, r.W)
+			}
+			switch name {
+			case "upgrad", "dualproj":
+				requireNoConflict(t, p, r)
+			case "nash-mtl":
+				if kind == "zero-row" {
+					require.Equal(t, 0.0, r.W[2])
+					require.Equal(t, "converged", r.Status)
+				}
+			case "imtl-g":
+				if kind != "rank-deficient" { // inconsistent there (see imtlG)
+					for k := range p.K() {
+						if n := math.Sqrt(p.At(k, k)); n > 0 {
+							require.InDelta(t, r.Inner[0]/math.Sqrt(p.At(0, 0)), r.Inner[k]/n, 1e-8*r.Norm, "%s: equal projections", kind)
+						}
+					}
+				}
+			}
+		}
+	}
+	// Duplicating a task gives the methods that weigh by the Gram alone
+	// the same direction split over the two copies.
+	base := conflicting(4, 6, 8)
+	p := problemFromRows(t, base)
+	q := problemFromRows(t, degenerate()["duplicated"])
+	for _, name := range []string{"imtl-g", "nash-mtl"} {
+		a, b := run(t, name, p), run(t, name, q)
+		wq := slices.Clone(b.W[:4])
+		wq[1] += b.W[4]
+		if name == "imtl-g" {
+			requireClose(t, a.W, wq, 1e-8, name+" duplicate")
+		}
+		require.InDelta(t, b.W[1], b.W[4], 1e-8*floats.Norm(b.W, math.Inf(1)), name+": the copies weigh alike")
+	}
+}
+
+func TestEvaluateCertificate(t *testing.T) {
+	G := conflicting(5, 3, 6)
+	p, err := pareto.NewFromGrads(G, pareto.Config{Lambda: 0.3})
+	require.NoError(t, err)
+	g := rows(G)
+	w := []float64{0.5, -0.1, 0.2, 0.3, 0.1}
+	r, err := Evaluate(p, "x", w)
+	require.NoError(t, err)
+	d := combine(g, w)
+	for k := range g {
+		require.InDelta(t, floats.Dot(d, g[k]), r.Inner[k], closedTol)
+	}
+	require.InDelta(t, floats.Norm(d, 2), r.Norm, closedTol)
+	require.False(t, r.OnSimplex)
+	require.True(t, math.IsNaN(r.Gap))
+	n := slices.Clone(w)
+	floats.Scale(1/floats.Sum(w), n)
+	require.InDelta(t, p.Objective(n), r.Objective, closedTol)
+	// On the simplex, the Eq. 11 objective and gap are pareto's.
+	mg, err := solvers.Solve(p, solvers.Exact, nil)
+	require.NoError(t, err)
+	ex := run(t, "exact", p)
+	require.InDelta(t, mg.F, ex.Objective, closedTol)
+	require.Less(t, ex.Gap, 1e-10)
+	p0, err := p.WithLambda(0)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, run(t, "exact", p0).ConflictRatio(), 1-1e-9, "Theorem 1: at λ = 0, (Gw)_k ≥ ‖d‖²")
+	_, err = Evaluate(p, "x", []float64{1})
+	require.ErrorContains(t, err, "got 1 weights for 5 tasks")
+}
+
+func TestNewAndOptions(t *testing.T) {
+	for _, name := range Names() {
+		_, err := New(name, Config{})
+		require.NoError(t, err, name)
+		require.True(t, Known(name))
+	}
+	_, err := New("sgd", Config{})
+	require.ErrorContains(t, err, `unknown method "sgd"`)
+	c, err := ParseOptions("c=0.4, seed=3,beta=0.5,max-iter=50")
+	require.NoError(t, err)
+	require.Equal(t, Config{C: 0.4, Seed: 3, Beta: 0.5, MaxIter: 50}, c)
+	back, err := ParseOptions(c.String())
+	require.NoError(t, err)
+	require.Equal(t, c, back)
+	for _, bad := range []string{"c=-1", "beta=2", "seed=x", "lr=1", "c"} {
+		_, err := ParseOptions(bad)
+		require.Error(t, err, bad)
+	}
+	_, err = New("two-task", Config{})
+	require.NoError(t, err)
+	a, _ := New("two-task", Config{})
+	_, err = a.Aggregate(problemFromRows(t, conflicting(3, 2, 1)))
+	require.ErrorContains(t, err, "K = 2")
+}
+
+func TestDeterministic(t *testing.T) {
+	p := problemFromRows(t, conflicting(7, 5, 11))
+	for _, name := range Aggregators {
+		require.Equal(t, run(t, name, p).W, run(t, name, p).W, name)
+	}
+}
