@@ -1,6 +1,7 @@
 package conflict_test
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/paretodiff/paretodiff/conflict"
@@ -96,4 +97,33 @@ func TestOnlineMTLStepIsTheWeightedGradient(t *testing.T) {
 	require.NoError(t, err)
 	stepTo(t, tr, 3, nil)
 	require.Equal(t, 3, w.steps)
+}
+
+// An online weighting's state reads back; a checkpoint without state
+// resumes a stateless aggregator afresh and refuses GradVac, whose EMA
+// targets it lacks; a state of another spec or shape is an error.
+func TestOnlineStateChecks(t *testing.T) {
+	newOnline := func(spec string) *conflict.Online {
+		oc, err := conflict.ParseOnline(spec)
+		require.NoError(t, err)
+		o, err := conflict.NewOnline(oc)
+		require.NoError(t, err)
+		return o
+	}
+	require.NoError(t, newOnline("mtl:upgrad,bins=4").SetPassState(nil))
+	require.NoError(t, newOnline("pareto:fw,bins=4").SetPassState(nil))
+	require.ErrorContains(t, newOnline("mtl:gradvac,bins=4").SetPassState(nil), "holds no state of gradvac")
+	g := newOnline("mtl:gradvac,bins=4")
+	require.JSONEq(t, `{"weighting":"mtl:gradvac,bins=t:4,every=1,norm=none","solves":0,"aggregator":{"k":0,"target":null}}`, string(g.PassState()))
+	require.NoError(t, g.SetPassState(g.PassState()))
+	for raw, msg := range map[string]string{
+		`{"weighting":"mtl:gradvac,bins=t:8,every=1,norm=none","solves":0,"aggregator":{"k":0}}`:  "not \"mtl:gradvac,bins=t:4",
+		`{"weighting":"mtl:gradvac,bins=t:4,every=1,norm=none","solves":1,"w":[1]}`:               "1 weights for 4 bins",
+		`{"weighting":"mtl:gradvac,bins=t:4,every=1,norm=none","solves":0}`:                       "without gradvac's state",
+		`{"weighting":"mtl:gradvac,bins=t:4,every=1,norm=none","solves":0,"aggregator":{"k":2}}`:  "0 targets for 2 tasks",
+		`{"weighting":"mtl:gradvac,bins=t:4,every=1,norm=none","solves":-1,"aggregator":{"k":0}}`: "negative number of solves",
+		`"x"`: "online weighting state",
+	} {
+		require.ErrorContains(t, g.SetPassState(json.RawMessage(raw)), msg, raw)
+	}
 }

@@ -60,7 +60,8 @@ func (c SolveConfig) methods() []string {
 
 // Aggregators returns a fresh method (mtl.New) for each configured name;
 // a caller that solves repeatedly keeps them, so that stateful methods
-// (GradVac's EMA targets, PCGrad's stream of orders) carry on.
+// (GradVac's EMA targets; PCGrad's and GradVac's call index, which sets
+// their orders) carry on.
 func (c SolveConfig) Aggregators() ([]mtl.Aggregator, error) {
 	opts := c.Options
 	opts.Solver = c.Settings

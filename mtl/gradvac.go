@@ -1,6 +1,7 @@
 package mtl
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 
@@ -28,19 +29,64 @@ import (
 // its target still follows the EMA when φ_ij is defined.
 //
 // State: φ̂ (K×K) across calls, so K must not change between calls (an
-// error). The paper applies it per layer and per language pair; here the
-// tasks are the Gram's. Hyper-parameters: Config.Beta (β, default 0.01),
-// Config.Seed (the orders).
+// error); State and SetState save and restore it (Stateful). The orders
+// are call n's of Config.Seed (order.go; Sequenced). The paper applies it
+// per layer and per language pair; here the tasks are the Gram's.
+// Hyper-parameters: Config.Beta (β, default 0.01), Config.Seed (the
+// orders).
 type gradvac struct {
 	beta   float64
-	orders orderStream
+	orders orderSeq
 	target []float64 // target is (K, K): φ̂_ij, nil before the first call
 	k      int
 }
 
-func newGradVac(c Config) *gradvac { return &gradvac{beta: c.Beta, orders: newOrderStream(c.Seed)} }
+func newGradVac(c Config) *gradvac { return &gradvac{beta: c.Beta, orders: orderSeq{seed: c.Seed}} }
 
 func (*gradvac) Name() string { return "gradvac" }
+
+// SetCall sets the index of the next call's orders (Sequenced).
+func (a *gradvac) SetCall(n uint64) { a.orders.call = n }
+
+// gradvacState is what State writes: JSON numbers round-trip float64
+// exactly, and the targets are finite (EMAs of cosines in [−1, 1]).
+type gradvacState struct {
+	K      int       `json:"k"`
+	Target []float64 `json:"target"`
+}
+
+// State returns the EMA targets φ̂ as JSON (Stateful): {"k":0} before
+// the first call.
+func (a *gradvac) State() json.RawMessage {
+	b, err := json.Marshal(gradvacState{K: a.k, Target: a.target})
+	if err != nil {
+		panic(err) // finite float64s
+	}
+	return b
+}
+
+// SetState sets the EMA targets to a State's (Stateful); malformed state
+// is an error.
+func (a *gradvac) SetState(raw json.RawMessage) error {
+	var s gradvacState
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return fmt.Errorf("mtl: gradvac state: %w", err)
+	}
+	switch {
+	case s.K < 0 || len(s.Target) != s.K*s.K:
+		return fmt.Errorf("mtl: gradvac state: %d targets for %d tasks", len(s.Target), s.K)
+	case s.K == 0:
+		a.target, a.k = nil, 0
+		return nil
+	}
+	for _, v := range s.Target {
+		if !(v >= -1 && v <= 1) {
+			return fmt.Errorf("mtl: gradvac state: target %v is not a cosine", v)
+		}
+	}
+	a.target, a.k = append([]float64(nil), s.Target...), s.K
+	return nil
+}
 
 // Aggregate applies one step of GradVac and updates the targets.
 func (a *gradvac) Aggregate(p *pareto.Problem) (Result, error) {

@@ -1,6 +1,7 @@
 package mtl
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 
@@ -13,9 +14,9 @@ import (
 // from the K×K Gram G of a pareto.Problem (the normalised one, λ left out)
 // it returns the coefficients w of the combined direction d = Σ_k w_k g_k
 // with its certificate. Stateless methods return the same result for the
-// same problem; GradVac keeps its EMA targets between calls, and PCGrad and
-// GradVac draw a new order of projections at every call from their seed.
-// An Aggregator is not safe for concurrent use.
+// same problem; GradVac keeps its EMA targets between calls (Stateful), and
+// PCGrad and GradVac project in call n's random orders of their seed
+// (Sequenced). An Aggregator is not safe for concurrent use.
 type Aggregator interface {
 	// Name is the method's command-line name, such as "upgrad".
 	Name() string
@@ -23,6 +24,21 @@ type Aggregator interface {
 	// problem the method cannot handle, such as GradVac's K changing) is an
 	// error; a nil problem is a programmer error (panic).
 	Aggregate(p *pareto.Problem) (Result, error)
+}
+
+// Stateful is an Aggregator with state carried from call to call
+// (GradVac's EMA targets), which it saves and restores exactly, so that a
+// resumed training run continues as the uninterrupted one (package
+// conflict keeps it in the checkpoint's pass state). The call index of a
+// Sequenced method is not part of the state.
+type Stateful interface {
+	Aggregator
+	// State returns the complete state as JSON that SetState reads back
+	// exactly.
+	State() json.RawMessage
+	// SetState sets the state to one State returned; malformed state is
+	// an error.
+	SetState(json.RawMessage) error
 }
 
 // Result is one method's weighting of the K tasks of a problem, with the

@@ -1,6 +1,7 @@
 package mtl
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
@@ -92,7 +93,7 @@ func TestPCGradAndGradVacMatchVectors(t *testing.T) {
 	for seed := uint64(1); seed <= 5; seed++ {
 		G := conflicting(6, 5, seed)
 		g, p := rows(G), problemFromRows(t, G)
-		orders := newOrderStream(seed).next(6)
+		orders := ordersAt(seed, 0, 6)
 		requireSameDirection(t, g, pcgradWeights(p, orders), refPCGrad(g, orders), closedTol, "pcgrad")
 		// GradVac over three calls, with the state carried, against the
 		// vector version with its own state.
@@ -100,7 +101,7 @@ func TestPCGradAndGradVacMatchVectors(t *testing.T) {
 		for i := range ref {
 			ref[i] = make([]float64, 6)
 		}
-		stream := newOrderStream(seed + 100)
+		stream := orderSeq{seed: seed + 100}
 		for call := range 3 {
 			o := stream.next(6)
 			requireSameDirection(t, g, gradvacWeights(p, o, target, 0.3), refGradVac(g, o, ref, 0.3), closedTol, fmt.Sprintf("gradvac call %d", call))
@@ -108,6 +109,52 @@ func TestPCGradAndGradVacMatchVectors(t *testing.T) {
 		for i := range 6 {
 			requireClose(t, ref[i], target[i*6:(i+1)*6], closedTol, "gradvac targets")
 		}
+	}
+}
+
+// Call n's orders depend on (seed, n) alone: an aggregator set to call n
+// gives the bits of one that made n calls before, and GradVac's targets,
+// saved and restored, continue it exactly.
+func TestSequencedCallsAndGradVacStateResume(t *testing.T) {
+	p := problemFromRows(t, conflicting(6, 5, 2))
+	for _, name := range []string{"pcgrad", "gradvac"} {
+		a, err := New(name, Config{Seed: 4, Beta: 0.3})
+		require.NoError(t, err)
+		var straight []Result
+		var saved json.RawMessage
+		for call := range 4 {
+			if call == 2 {
+				if s, ok := a.(Stateful); ok {
+					saved = s.State()
+				}
+			}
+			r, err := a.Aggregate(p)
+			require.NoError(t, err)
+			straight = append(straight, r)
+		}
+		require.Greater(t, floats.Distance(straight[2].W, straight[3].W, math.Inf(1)), 1e-6, "%s: calls 2 and 3 differ", name)
+		b, err := New(name, Config{Seed: 4, Beta: 0.3})
+		require.NoError(t, err)
+		if s, ok := b.(Stateful); ok {
+			require.NoError(t, s.SetState(saved))
+		}
+		b.(Sequenced).SetCall(2)
+		for call := 2; call < 4; call++ {
+			r, err := b.Aggregate(p)
+			require.NoError(t, err)
+			require.Equal(t, straight[call].W, r.W, "%s call %d", name, call)
+		}
+	}
+	g, err := New("gradvac", Config{})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"k":0,"target":null}`, string(g.(Stateful).State()))
+	for raw, msg := range map[string]string{
+		`{"k":2,"target":[0,0,0]}`: "3 targets for 2 tasks",
+		`{"k":1,"target":[2]}`:     "not a cosine",
+		`{"k":-1,"target":[]}`:     "for -1 tasks",
+		`[1]`:                      "gradvac state",
+	} {
+		require.ErrorContains(t, g.(Stateful).SetState(json.RawMessage(raw)), msg, raw)
 	}
 }
 
@@ -313,7 +360,7 @@ func TestPermutationEquivariance(t *testing.T) {
 		}
 		return q
 	}
-	stream := newOrderStream(9)
+	stream := orderSeq{seed: 9}
 	orders := stream.next(6)
 	wp, wq := pcgradWeights(p, orders), pcgradWeights(q, permute(orders))
 	for i, j := range perm {
