@@ -51,6 +51,11 @@
 //     sequence give the same bits (PCGrad and GradVac from Config.Seed and
 //     the call index, whatever calls came before; GradVac also from its
 //     state, which State and SetState carry exactly);
+//   - a cap is a status, as in package solvers: an iterative method
+//     (CAGrad's root finder, Nash-MTL's Newton steps, UPGrad's and
+//     DualProj's active sets) that reaches Config.MaxIter says
+//     "iteration-limit", never "converged", and returns its last iterate
+//     with that iterate's certificate;
 //   - bad input (an unknown name, invalid options, GradVac given a
 //     different K) is an error; a nil problem is a programmer error.
 package mtl

@@ -71,8 +71,11 @@ type Result struct {
 	// Objective not comparable with f*, when OnSimplex is false.
 	Objective, Gap float64
 	// Iterations counts the method's iterations (0 for closed forms) and
-	// Status says how it ended: "closed-form", "converged",
-	// "iteration-limit", "no-fixed-point" (Nash-MTL) or a solver's status.
+	// Status says how it ended, in package solvers' words where they fit:
+	// "closed-form", "converged", "iteration-limit" (Config.MaxIter came
+	// first: a cap is a status, not an error, and the certificate above is
+	// of the weights returned), "stalled" (no progress in float64),
+	// "no-fixed-point" (Nash-MTL), "degenerate" or a solver's status.
 	Iterations int
 	Status     string
 	// Trace is a solver's per-iteration record when Config.Solver.Trace is

@@ -284,7 +284,7 @@ func TestUPGradDualProjAreTheMeanWithoutConflict(t *testing.T) {
 
 func TestCAGradLimits(t *testing.T) {
 	p := problemFromRows(t, conflicting(6, 5, 2))
-	w0, _, err := cagradWeights(p, 0, DefaultTol, DefaultMaxIter)
+	w0, _, _, err := cagradWeights(p, 0, DefaultTol, DefaultMaxIter)
 	require.NoError(t, err)
 	requireClose(t, uniform(6), w0, closedTol, "c = 0 is the mean")
 	mgda, err := solvers.Solve(p, solvers.Exact, nil)
@@ -521,5 +521,40 @@ func TestDeterministic(t *testing.T) {
 	p := problemFromRows(t, conflicting(7, 5, 11))
 	for _, name := range Aggregators {
 		require.Equal(t, run(t, name, p).W, run(t, name, p).W, name)
+	}
+}
+
+// A cap is a status: with MaxIter 1 every iterative method says
+// "iteration-limit" (and "converged" with the default cap on the same
+// problem), and its result still carries the certificate of the weights it
+// returns — (Gw)_k, wᵀGw and the Eq. 11 objective, recomputed here from G.
+func TestIterationCapIsAStatusWithItsCertificate(t *testing.T) {
+	p := problemFromRows(t, conflicting(6, 5, 2))
+	for _, name := range []string{"cagrad", "nash-mtl", "upgrad", "dualproj"} {
+		full := run(t, name, p)
+		require.Equal(t, "converged", full.Status, name)
+		require.Greater(t, full.Iterations, 1, "%s needs more than one iteration here", name)
+		a, err := New(name, Config{MaxIter: 1})
+		require.NoError(t, err)
+		r, err := a.Aggregate(p)
+		require.NoError(t, err)
+		require.Equal(t, "iteration-limit", r.Status, name)
+		require.LessOrEqual(t, r.Iterations, 6, name) // one per projection for upgrad's K
+		scale := floats.Norm(r.W, 1) * p.At(0, 0)
+		var nsq float64
+		for i := range 6 {
+			var gw float64
+			for j := range 6 {
+				gw += p.At(i, j) * r.W[j]
+			}
+			require.InDelta(t, gw, r.Inner[i], closedTol*scale, "%s (Gw)_%d", name, i)
+			nsq += r.W[i] * gw
+		}
+		require.InDelta(t, nsq, r.NormSq, closedTol*scale*floats.Norm(r.W, 1), name)
+		require.Equal(t, floats.Min(r.Inner), r.MinInner, name)
+		require.NotNil(t, r.Normalized, name)
+		require.InDelta(t, 1, floats.Sum(r.Normalized), closedTol, name)
+		require.InDelta(t, p.Objective(r.Normalized), r.Objective, closedTol*math.Abs(r.Objective), name)
+		require.NotEqual(t, full.W, r.W, "%s: the capped run stopped early", name)
 	}
 }
