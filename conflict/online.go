@@ -285,8 +285,11 @@ func (c OnlineConfig) Start(tr *diffusion.Trainer) (diffusion.StepPass, error) {
 // mtl:gradvac's orders at step s are call s's of their seed
 // (mtl.Sequenced), so a resumed run is bit-identical to an uninterrupted
 // one, for every N. The aggregator is built once per Online, so its state
-// carries over from solve to solve; gradvac needs every bin in every
-// solving batch (the stratified density of t bins).
+// carries over from solve to solve. A bin that is empty in a solving batch
+// gets weight 0 at that solve (it has no loss and no gradient there); for
+// mtl:gradvac it also keeps the EMA targets of its pairs, as no cosine of
+// them is observed (mtl.TaskSubset), so a density that leaves bins empty
+// (uniform timesteps, small batches) trains too.
 //
 // Use: put the OnlineConfig (weighting.Parse("pareto:…")) in the
 // TrainConfig's Weighting; the trainer starts it (OnlineConfig.Start) and
@@ -489,7 +492,7 @@ func (o *Online) solveFrom(step int, res gram.Result, counts []int) error {
 	if K == 1 {
 		sol = Solution{Method: o.cfg.Method, W: []float64{1}, Status: "single-bin"}
 	} else {
-		sols, err := o.solve.SolveWith(o.aggs, sub, losses)
+		sols, err := o.solve.SolveTasks(o.aggs, sub, losses, idx, len(counts))
 		if err != nil {
 			return err
 		}

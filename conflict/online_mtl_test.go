@@ -2,6 +2,7 @@ package conflict_test
 
 import (
 	"encoding/json"
+	"math"
 	"testing"
 
 	"github.com/paretodiff/paretodiff/conflict"
@@ -126,4 +127,63 @@ func TestOnlineStateChecks(t *testing.T) {
 	} {
 		require.ErrorContains(t, g.SetPassState(json.RawMessage(raw)), msg, raw)
 	}
+}
+
+// recorded wraps an online weighting, keeping the timesteps of every batch.
+type recorded struct {
+	conflict.OnlineConfig
+	o  *conflict.Online
+	ts [][]int
+}
+
+func (r *recorded) Start(tr *diffusion.Trainer) (diffusion.StepPass, error) {
+	p, err := r.OnlineConfig.Start(tr)
+	if err == nil {
+		r.o = p.(*conflict.Online)
+	}
+	return recordedPass{r, p}, err
+}
+
+type recordedPass struct {
+	r    *recorded
+	pass diffusion.StepPass
+}
+
+func (p recordedPass) Pass(step int, b diffusion.Batch, c, mse []float64) (float64, error) {
+	p.r.ts = append(p.r.ts, append([]int(nil), b.T...))
+	return p.pass.Pass(step, b, c, mse)
+}
+
+// mtl:gradvac with bins left empty (6 uniform timesteps for 8 bins): every
+// step trains, an empty bin gets weight 0 and the present ones a positive
+// weight (GradVac's w_k ≥ 1 before rescaling).
+func TestOnlineGradVacWithEmptyBins(t *testing.T) {
+	oc, err := conflict.ParseOnline("mtl:gradvac,bins=8,beta=0.5")
+	require.NoError(t, err)
+	sched := diffusion.Cosine(1000)
+	bins, err := oc.Bins.Bins(sched.LogSNRs())
+	require.NoError(t, err)
+	toy, _ := data.NewToy("8gaussians")
+	net, err := nn.InitResMLP(nn.NewCPU(), nn.ResMLPConfig{Dim: 2, Width: 16, Depth: 2}, 4)
+	require.NoError(t, err)
+	w := &recorded{OnlineConfig: oc}
+	tr, err := diffusion.NewTrainer(net, toy, toy, diffusion.TrainConfig{Schedule: sched, Target: weighting.V, Weighting: w,
+		Density: weighting.Uniform{Steps: 1000}, Steps: 20, Batch: 6, Seed: 2, EvalSize: 16})
+	require.NoError(t, err)
+	stepTo(t, tr, 20, func() {
+		counts := make([]int, 8)
+		for _, tt := range w.ts[len(w.ts)-1] {
+			counts[bins.Of(tt)]++
+		}
+		for k, wk := range w.o.Weights() {
+			if counts[k] == 0 {
+				require.Zero(t, wk, "step %d: empty bin %d", tr.Step(), k)
+			} else {
+				require.Greater(t, wk, 0.0, "step %d: bin %d", tr.Step(), k)
+			}
+		}
+	})
+	_, solves := w.o.Last()
+	require.Equal(t, 20, solves)
+	require.False(t, math.IsNaN(tr.Evaluate().EvalLoss))
 }

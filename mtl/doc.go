@@ -29,7 +29,9 @@
 //     solver.go (the solvers of package solvers). order.go draws PCGrad's
 //     and GradVac's seeded orders (call n's from (seed, n): Sequenced),
 //     eigen.go the pseudo-inverses. GradVac's EMA targets are its state
-//     (Stateful), which package conflict saves in training checkpoints.
+//     (Stateful), which package conflict saves in training checkpoints;
+//     it can weigh some of its tasks, keeping the others' targets
+//     (TaskSubset: an empty bin of a training batch).
 //
 // The methods act on the problem's (normalised) Gram without λ; λ enters
 // only the solvers' minimisation and the Eq. 11 objective of the results.

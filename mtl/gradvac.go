@@ -29,7 +29,9 @@ import (
 // its target still follows the EMA when φ_ij is defined.
 //
 // State: φ̂ (K×K) across calls, so K must not change between calls (an
-// error); State and SetState save and restore it (Stateful). The orders
+// error); State and SetState save and restore it (Stateful). A call may
+// weigh some of the K tasks (AggregateTasks, TaskSubset): the others' pairs
+// keep their targets. The orders
 // are call n's of Config.Seed (order.go; Sequenced). The paper applies it
 // per layer and per language pair; here the tasks are the Gram's.
 // Hyper-parameters: Config.Beta (β, default 0.01), Config.Seed (the
@@ -88,17 +90,80 @@ func (a *gradvac) SetState(raw json.RawMessage) error {
 	return nil
 }
 
-// Aggregate applies one step of GradVac and updates the targets.
+// Aggregate applies one step of GradVac to all K tasks and updates the
+// targets.
 func (a *gradvac) Aggregate(p *pareto.Problem) (Result, error) {
-	k := p.K()
+	all := make([]int, p.K())
+	for i := range all {
+		all[i] = i
+	}
+	return a.AggregateTasks(p, all, p.K())
+}
+
+// AggregateTasks applies one step of GradVac to the tasks present, p's
+// task i being task tasks[i] of k (TaskSubset): call n's orders of the k
+// tasks with the absent ones left out, and the EMA update of the pairs of
+// present tasks only — a task absent from the step has no gradient, so no
+// cosine of its pairs is observed, and their targets are kept.
+func (a *gradvac) AggregateTasks(p *pareto.Problem, tasks []int, k int) (Result, error) {
+	if err := checkTasks(p, tasks, k); err != nil {
+		return Result{}, err
+	}
 	if a.target == nil {
 		a.target, a.k = make([]float64, k*k), k
 	}
 	if k != a.k {
 		return Result{}, fmt.Errorf("mtl: gradvac keeps EMA targets for %d tasks, got %d (its tasks must stay the same)", a.k, k)
 	}
-	w := gradvacWeights(p, a.orders.next(k), a.target, a.beta)
+	orders := subOrders(a.orders.next(k), tasks, k)
+	n := len(tasks)
+	sub := make([]float64, n*n)
+	for i, ti := range tasks {
+		for j, tj := range tasks {
+			sub[i*n+j] = a.target[ti*k+tj]
+		}
+	}
+	w := gradvacWeights(p, orders, sub, a.beta)
+	for i, ti := range tasks {
+		for j, tj := range tasks {
+			a.target[ti*k+tj] = sub[i*n+j]
+		}
+	}
 	return finish(p, "gradvac", w, 0, "closed-form")
+}
+
+// checkTasks checks that tasks are p.K() increasing indices in [0, k).
+func checkTasks(p *pareto.Problem, tasks []int, k int) error {
+	if len(tasks) != p.K() {
+		return fmt.Errorf("mtl: %d task indices for a problem of %d tasks", len(tasks), p.K())
+	}
+	for i, t := range tasks {
+		if t < 0 || t >= k || (i > 0 && t <= tasks[i-1]) {
+			return fmt.Errorf("mtl: task indices %v are not increasing in [0, %d)", tasks, k)
+		}
+	}
+	return nil
+}
+
+// subOrders restricts the k tasks' orders to the present tasks, renumbered
+// as their positions in tasks.
+func subOrders(orders [][]int, tasks []int, k int) [][]int {
+	pos := make([]int, k)
+	for i := range pos {
+		pos[i] = -1
+	}
+	for i, t := range tasks {
+		pos[t] = i
+	}
+	out := make([][]int, len(tasks))
+	for i, t := range tasks {
+		for _, j := range orders[t] {
+			if pos[j] >= 0 {
+				out[i] = append(out[i], pos[j])
+			}
+		}
+	}
+	return out
 }
 
 // gradvacWeights is one GradVac step in Gram form; it updates target.

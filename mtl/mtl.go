@@ -41,6 +41,18 @@ type Stateful interface {
 	SetState(json.RawMessage) error
 }
 
+// TaskSubset is a Stateful aggregator whose state belongs to its K tasks
+// (GradVac's target cosine of every pair), which can weigh a problem over
+// some of them: in AggregateTasks, p's task i is task tasks[i] of k
+// (increasing indices in [0, k)), and the state of the absent tasks is
+// kept — so a task missing from a step (package conflict: an empty bin)
+// neither moves its state nor gets a weight, since the result has p's
+// tasks only. Aggregate is AggregateTasks over all of p's tasks.
+type TaskSubset interface {
+	Stateful
+	AggregateTasks(p *pareto.Problem, tasks []int, k int) (Result, error)
+}
+
 // Result is one method's weighting of the K tasks of a problem, with the
 // certificate that lets methods be compared on equal terms.
 type Result struct {

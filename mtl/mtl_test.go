@@ -158,6 +158,72 @@ func TestSequencedCallsAndGradVacStateResume(t *testing.T) {
 	}
 }
 
+// GradVac on a subset of its tasks (an empty bin in training): the
+// present tasks' step follows the vector algorithm with the call's orders
+// restricted to them, and the targets of the absent task's pairs stay.
+func TestGradVacSubsetOfTasks(t *testing.T) {
+	G := conflicting(5, 6, 4)
+	g := rows(G)
+	a, err := New("gradvac", Config{Seed: 6, Beta: 0.3})
+	require.NoError(t, err)
+	sub := a.(TaskSubset)
+	ref := make([][]float64, 5)
+	for i := range ref {
+		ref[i] = make([]float64, 5)
+	}
+	for call, present := range [][]int{{0, 1, 2, 3, 4}, {0, 2, 3, 4}, {0, 1, 2, 3, 4}, {1, 4}} {
+		n := len(present)
+		gs, ts := make([][]float64, n), make([][]float64, n)
+		os := make([][]int, n)
+		full := ordersAt(6, uint64(call), 5)
+		for i, ti := range present {
+			gs[i] = g[ti]
+			ts[i] = make([]float64, n)
+			for j, tj := range present {
+				ts[i][j] = ref[ti][tj]
+			}
+			for _, o := range full[ti] {
+				if j := slices.Index(present, o); j >= 0 {
+					os[i] = append(os[i], j)
+				}
+			}
+		}
+		before := make([][]float64, 5)
+		for i := range ref {
+			before[i] = append([]float64(nil), ref[i]...)
+		}
+		want := refGradVac(gs, os, ts, 0.3)
+		for i, ti := range present {
+			for j, tj := range present {
+				ref[ti][tj] = ts[i][j]
+			}
+		}
+		sg := mat.NewDense(n, 6, nil)
+		for i, r := range gs {
+			sg.SetRow(i, r)
+		}
+		r, err := sub.AggregateTasks(problemFromRows(t, sg), present, 5)
+		require.NoError(t, err)
+		requireSameDirection(t, gs, r.W, want, closedTol, fmt.Sprintf("call %d", call))
+		if call == 1 {
+			require.NotEqual(t, before[0][2], ref[0][2], "the present pairs' targets move")
+			for i := range 5 {
+				require.Equal(t, before[1][i], ref[1][i], "task 1's targets stay")
+				require.Equal(t, before[i][1], ref[i][1], "task 1's targets stay")
+			}
+		}
+	}
+	var st gradvacState
+	require.NoError(t, json.Unmarshal(sub.State(), &st))
+	for i := range 5 {
+		requireClose(t, ref[i], st.Target[i*5:(i+1)*5], closedTol, "targets")
+	}
+	_, err = sub.AggregateTasks(problemFromRows(t, G), []int{0, 1, 2, 4, 3}, 5)
+	require.ErrorContains(t, err, "not increasing")
+	_, err = sub.AggregateTasks(problemFromRows(t, G), []int{0, 1, 2, 3}, 5)
+	require.ErrorContains(t, err, "4 task indices for a problem of 5 tasks")
+}
+
 func TestGradVacFirstCallIsPCGradAndKeepsK(t *testing.T) {
 	p := problemFromRows(t, conflicting(5, 4, 3))
 	a, err := New("gradvac", Config{Seed: 7})
