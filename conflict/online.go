@@ -500,6 +500,9 @@ func (o *Online) solveFrom(step int, res gram.Result, counts []int) error {
 	}
 	w := make([]float64, len(counts))
 	for i, k := range idx {
+		if math.IsNaN(sol.W[i]) || math.IsInf(sol.W[i], 0) {
+			return fmt.Errorf("%s: the weight of bin %d is %v", sol.Method, k, sol.W[i])
+		}
 		w[k] = sol.W[i]
 	}
 	sol.W = w

@@ -35,7 +35,7 @@ func (o *Online) PassState() json.RawMessage {
 	}
 	b, err := json.Marshal(s)
 	if err != nil {
-		panic(err) // finite float64s: the solves refuse non-finite weights
+		panic(err) // finite float64s: solveFrom refuses non-finite weights
 	}
 	return b
 }
