@@ -34,7 +34,9 @@
 //     (weighting.Parse("pareto:fw") gives an OnlineConfig, which the
 //     trainer starts; paretodiff train --weighting pareto:fw), and the
 //     "mtl" family the same machinery with a multi-task aggregator
-//     (mtl:upgrad).
+//     (mtl:upgrad). Online is a diffusion.StatePass (online_state.go): its
+//     last weights and a stateful aggregator's state are in every
+//     checkpoint.
 //
 // The per-bin task loss is, by default, the paper's: the bin's mean
 // unweighted x0-MSE ‖x0 − x̂0‖²/D of the model's x0 prediction, whatever
@@ -50,9 +52,12 @@
 //     bin, and weigh the bins' task losses; they are ≥ 0 (on the simplex)
 //     for the Pareto solvers and every aggregator but imtl-g and
 //     aligned-mtl, whose weights may be negative.
-//   - Probe batches depend only on the seed and the step (StreamProbe).
+//   - Probe batches depend only on the seed and the step (StreamProbe),
+//     and so do the online PCGrad's and GradVac's orders (mtl.Sequenced);
+//     a resumed online run is bit-identical to an uninterrupted one.
 //   - Files are replaced atomically; a log's JSONL only ever holds complete
 //     records whose matrices exist. A plain probe's log has the bytes it had
 //     before the estimator option (no gram_estimator, signal or projection
-//     key), and a log without them reads as plain.
+//     key), and a log without them reads as plain; a probe without
+//     aggregator options has no mtl_options key in its spec or info.
 package conflict

@@ -51,10 +51,13 @@ type Info struct {
 	Schedule     string `json:"schedule"`
 	T            int    `json:"T"`
 	ZeroTerminal bool   `json:"zero_terminal"`
-	// Methods, Lambda and Normalizer are the Pareto solves' settings.
+	// Methods, Lambda and Normalizer are the Pareto solves' settings, and
+	// MTLOptions the aggregators' hyper-parameters (mtl.Config.String;
+	// absent, "", for the defaults, as in logs written before the option).
 	Methods    []string `json:"methods"`
 	Lambda     float64  `json:"lambda"`
 	Normalizer string   `json:"normalizer"`
+	MTLOptions string   `json:"mtl_options,omitempty"`
 	// Fresh says whether each probe drew a new batch; Seed seeds them.
 	Fresh bool   `json:"fresh"`
 	Seed  uint64 `json:"seed"`
@@ -111,6 +114,7 @@ func (p *Probe) Info() Info {
 	}
 	if !c.NoSolve {
 		info.Methods, info.Lambda, info.Normalizer = c.Solve.methods(), c.Solve.Lambda, c.Solve.Normalizer.String()
+		info.MTLOptions = c.Solve.Options.String()
 	}
 	return info
 }

@@ -36,6 +36,9 @@ type MethodTable struct {
 	// Lambda and Normalizer are those of the Eq. 11 objective (the probe's).
 	Lambda     float64
 	Normalizer pareto.Normalizer
+	// Options are the aggregators' hyper-parameters (mtl.Config.String;
+	// "" for the defaults).
+	Options string
 	// Rows are the methods, then the closed forms.
 	Rows []MethodRow
 }
@@ -104,7 +107,7 @@ func CompareMethods(rec Record, labels []string, cfg SolveConfig, closed []Close
 	if err != nil {
 		return MethodTable{}, err
 	}
-	t := MethodTable{Step: rec.Step, Labels: labels, Lambda: cfg.Lambda, Normalizer: cfg.Normalizer}
+	t := MethodTable{Step: rec.Step, Labels: labels, Lambda: cfg.Lambda, Normalizer: cfg.Normalizer, Options: cfg.Options.String()}
 	for _, a := range aggs {
 		r, err := a.Aggregate(prob)
 		if err != nil {
@@ -164,6 +167,9 @@ func (t MethodTable) Markdown() string {
 	fmt.Fprintf(&b, "Eq. 11 objective f = wᵀ(G + λI)w (λ = %g, normaliser %s) of each weighting rescaled to sum 1, "+
 		"relative to the least on the simplex; Eq. 8 check of d = Σ_k w_k g_k: min_k ⟨d, g_k⟩/‖d‖² "+
 		"(< 0: d conflicts with a bin). Weights are on the bins' task losses, summing to 1.\n\n", t.Lambda, t.Normalizer)
+	if t.Options != "" {
+		fmt.Fprintf(&b, "Aggregator options: %s (the others at their defaults).\n\n", t.Options)
+	}
 	b.WriteString("| method | kind | f | f / f_best | min_k ⟨d, g_k⟩ | min_k ⟨d, g_k⟩/‖d‖² | ‖d‖ |")
 	for _, l := range t.Labels {
 		fmt.Fprintf(&b, " w[%s] |", l)

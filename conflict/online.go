@@ -279,13 +279,17 @@ func (c OnlineConfig) Start(tr *diffusion.Trainer) (diffusion.StepPass, error) {
 // gradient; backpropagation is linear in the output gradient, so the
 // forward pass serves both) plus the Gram's row products
 // (BenchmarkOnlineStepVsPlain measures it against a plain step); every=N
-// amortises it. Empty bins get no weight. A run resumed from a checkpoint
-// solves at its first step, so it matches the uninterrupted run exactly
-// when Every is 1 — except for the stateful aggregators (mtl:pcgrad's
-// stream of orders and mtl:gradvac's EMA targets restart with the
-// process, as they are not in the checkpoint). The aggregator is built once
-// per Online, so its state carries over from solve to solve; gradvac needs
-// every bin in every solving batch (the stratified density of t bins).
+// amortises it. Empty bins get no weight. Online is a diffusion.StatePass:
+// its last weights and a stateful aggregator's state (mtl:gradvac's EMA
+// targets) are in every checkpoint (PassState), and mtl:pcgrad's and
+// mtl:gradvac's orders at step s are call s's of their seed
+// (mtl.Sequenced), so a resumed run is bit-identical to an uninterrupted
+// one, for every N. The aggregator is built once per Online, so its state
+// carries over from solve to solve. A bin that is empty in a solving batch
+// gets weight 0 at that solve (it has no loss and no gradient there); for
+// mtl:gradvac it also keeps the EMA targets of its pairs, as no cosine of
+// them is observed (mtl.TaskSubset), so a density that leaves bins empty
+// (uniform timesteps, small batches) trains too.
 //
 // Use: put the OnlineConfig (weighting.Parse("pareto:…")) in the
 // TrainConfig's Weighting; the trainer starts it (OnlineConfig.Start) and
@@ -367,7 +371,9 @@ func (o *Online) bind(tr *diffusion.Trainer) error {
 // the first solve).
 func (o *Online) Weights() []float64 { return append([]float64(nil), o.w...) }
 
-// Last returns the last solve's result and the number of solves so far.
+// Last returns the last solve's result and the number of solves so far
+// (after a resume: the count includes the solves before, the result is
+// zero until the next solve).
 func (o *Online) Last() (Solution, int) { return o.last, o.solves }
 
 // Err returns the error that stopped the weighting, if any (training stops
@@ -402,7 +408,7 @@ func (o *Online) Pass(step int, b diffusion.Batch, c, mse []float64) (float64, e
 	if err != nil {
 		return 0, o.fail(step, err)
 	}
-	if err := o.solveFrom(res, counts); err != nil {
+	if err := o.solveFrom(step, res, counts); err != nil {
 		return 0, o.fail(step, err)
 	}
 	if err := o.coefficients(b.T, c); err != nil {
@@ -456,9 +462,16 @@ func (o *Online) coefficients(t []int, c []float64) error {
 	return nil
 }
 
-// solveFrom solves the weights from a Gram pass over bins with the given
-// numbers of examples.
-func (o *Online) solveFrom(res gram.Result, counts []int) error {
+// solveFrom solves step's weights from a Gram pass over bins with the
+// given numbers of examples. A Sequenced aggregator (PCGrad, GradVac)
+// projects in the step's call of its orders, so the orders do not depend
+// on how many solves this process made.
+func (o *Online) solveFrom(step int, res gram.Result, counts []int) error {
+	for _, a := range o.aggs {
+		if s, ok := a.(mtl.Sequenced); ok {
+			s.SetCall(uint64(step))
+		}
+	}
 	// Solve over the bins present in the batch.
 	var idx []int
 	for k, n := range counts {
@@ -479,7 +492,7 @@ func (o *Online) solveFrom(res gram.Result, counts []int) error {
 	if K == 1 {
 		sol = Solution{Method: o.cfg.Method, W: []float64{1}, Status: "single-bin"}
 	} else {
-		sols, err := o.solve.SolveWith(o.aggs, sub, losses)
+		sols, err := o.solve.SolveTasks(o.aggs, sub, losses, idx, len(counts))
 		if err != nil {
 			return err
 		}
@@ -487,6 +500,9 @@ func (o *Online) solveFrom(res gram.Result, counts []int) error {
 	}
 	w := make([]float64, len(counts))
 	for i, k := range idx {
+		if math.IsNaN(sol.W[i]) || math.IsInf(sol.W[i], 0) {
+			return fmt.Errorf("%s: the weight of bin %d is %v", sol.Method, k, sol.W[i])
+		}
 		w[k] = sol.W[i]
 	}
 	sol.W = w

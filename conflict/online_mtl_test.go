@@ -1,6 +1,8 @@
 package conflict_test
 
 import (
+	"encoding/json"
+	"math"
 	"testing"
 
 	"github.com/paretodiff/paretodiff/conflict"
@@ -96,4 +98,92 @@ func TestOnlineMTLStepIsTheWeightedGradient(t *testing.T) {
 	require.NoError(t, err)
 	stepTo(t, tr, 3, nil)
 	require.Equal(t, 3, w.steps)
+}
+
+// An online weighting's state reads back; a checkpoint without state
+// resumes a stateless aggregator afresh and refuses GradVac, whose EMA
+// targets it lacks; a state of another spec or shape is an error.
+func TestOnlineStateChecks(t *testing.T) {
+	newOnline := func(spec string) *conflict.Online {
+		oc, err := conflict.ParseOnline(spec)
+		require.NoError(t, err)
+		o, err := conflict.NewOnline(oc)
+		require.NoError(t, err)
+		return o
+	}
+	require.NoError(t, newOnline("mtl:upgrad,bins=4").SetPassState(nil))
+	require.NoError(t, newOnline("pareto:fw,bins=4").SetPassState(nil))
+	require.ErrorContains(t, newOnline("mtl:gradvac,bins=4").SetPassState(nil), "holds no state of gradvac")
+	g := newOnline("mtl:gradvac,bins=4")
+	require.JSONEq(t, `{"weighting":"mtl:gradvac,bins=t:4,every=1,norm=none","solves":0,"aggregator":{"k":0,"target":null}}`, string(g.PassState()))
+	require.NoError(t, g.SetPassState(g.PassState()))
+	for raw, msg := range map[string]string{
+		`{"weighting":"mtl:gradvac,bins=t:8,every=1,norm=none","solves":0,"aggregator":{"k":0}}`:  "not \"mtl:gradvac,bins=t:4",
+		`{"weighting":"mtl:gradvac,bins=t:4,every=1,norm=none","solves":1,"w":[1]}`:               "1 weights for 4 bins",
+		`{"weighting":"mtl:gradvac,bins=t:4,every=1,norm=none","solves":0}`:                       "without gradvac's state",
+		`{"weighting":"mtl:gradvac,bins=t:4,every=1,norm=none","solves":0,"aggregator":{"k":2}}`:  "0 targets for 2 tasks",
+		`{"weighting":"mtl:gradvac,bins=t:4,every=1,norm=none","solves":-1,"aggregator":{"k":0}}`: "negative number of solves",
+		`"x"`: "online weighting state",
+	} {
+		require.ErrorContains(t, g.SetPassState(json.RawMessage(raw)), msg, raw)
+	}
+}
+
+// recorded wraps an online weighting, keeping the timesteps of every batch.
+type recorded struct {
+	conflict.OnlineConfig
+	o  *conflict.Online
+	ts [][]int
+}
+
+func (r *recorded) Start(tr *diffusion.Trainer) (diffusion.StepPass, error) {
+	p, err := r.OnlineConfig.Start(tr)
+	if err == nil {
+		r.o = p.(*conflict.Online)
+	}
+	return recordedPass{r, p}, err
+}
+
+type recordedPass struct {
+	r    *recorded
+	pass diffusion.StepPass
+}
+
+func (p recordedPass) Pass(step int, b diffusion.Batch, c, mse []float64) (float64, error) {
+	p.r.ts = append(p.r.ts, append([]int(nil), b.T...))
+	return p.pass.Pass(step, b, c, mse)
+}
+
+// mtl:gradvac with bins left empty (6 uniform timesteps for 8 bins): every
+// step trains, an empty bin gets weight 0 and the present ones a positive
+// weight (GradVac's w_k ≥ 1 before rescaling).
+func TestOnlineGradVacWithEmptyBins(t *testing.T) {
+	oc, err := conflict.ParseOnline("mtl:gradvac,bins=8,beta=0.5")
+	require.NoError(t, err)
+	sched := diffusion.Cosine(1000)
+	bins, err := oc.Bins.Bins(sched.LogSNRs())
+	require.NoError(t, err)
+	toy, _ := data.NewToy("8gaussians")
+	net, err := nn.InitResMLP(nn.NewCPU(), nn.ResMLPConfig{Dim: 2, Width: 16, Depth: 2}, 4)
+	require.NoError(t, err)
+	w := &recorded{OnlineConfig: oc}
+	tr, err := diffusion.NewTrainer(net, toy, toy, diffusion.TrainConfig{Schedule: sched, Target: weighting.V, Weighting: w,
+		Density: weighting.Uniform{Steps: 1000}, Steps: 20, Batch: 6, Seed: 2, EvalSize: 16})
+	require.NoError(t, err)
+	stepTo(t, tr, 20, func() {
+		counts := make([]int, 8)
+		for _, tt := range w.ts[len(w.ts)-1] {
+			counts[bins.Of(tt)]++
+		}
+		for k, wk := range w.o.Weights() {
+			if counts[k] == 0 {
+				require.Zero(t, wk, "step %d: empty bin %d", tr.Step(), k)
+			} else {
+				require.Greater(t, wk, 0.0, "step %d: bin %d", tr.Step(), k)
+			}
+		}
+	})
+	_, solves := w.o.Last()
+	require.Equal(t, 20, solves)
+	require.False(t, math.IsNaN(tr.Evaluate().EvalLoss))
 }

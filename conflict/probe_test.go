@@ -14,6 +14,7 @@ import (
 	"github.com/paretodiff/paretodiff/diffusion/data"
 	"github.com/paretodiff/paretodiff/diffusion/gram"
 	"github.com/paretodiff/paretodiff/diffusion/nn"
+	"github.com/paretodiff/paretodiff/mtl"
 	"github.com/paretodiff/paretodiff/pareto"
 	"github.com/paretodiff/paretodiff/weighting"
 	"github.com/stretchr/testify/require"
@@ -248,6 +249,17 @@ func TestProbeSpec(t *testing.T) {
 	require.True(t, cfg.Reference && cfg.Fresh && !cfg.NoSolve)
 	require.Equal(t, conflict.SolveConfig{Methods: []string{"fw", "exact"}, Lambda: 0.5, Normalizer: pareto.NormL2}, cfg.Solve)
 	require.Equal(t, uint64(9), cfg.Seed)
+	// The aggregators' options: canonical in WithDefaults, in the solve
+	// configuration, and left out of the JSON when empty (so a spec
+	// without them keeps its bytes and hash).
+	cfg, err = conflict.ProbeSpec{Methods: []string{"cagrad"}, MTLOptions: " seed=3, c=0.40"}.Config(sched)
+	require.NoError(t, err)
+	require.Equal(t, mtl.Config{C: 0.4, Seed: 3}, cfg.Solve.Options)
+	require.Equal(t, "c=0.4,seed=3", conflict.ProbeSpec{MTLOptions: " seed=3, c=0.40"}.WithDefaults().MTLOptions)
+	require.Equal(t, "", conflict.ProbeSpec{MTLOptions: "seed=0"}.WithDefaults().MTLOptions)
+	js, err := json.Marshal(conflict.ProbeSpec{}.WithDefaults())
+	require.NoError(t, err)
+	require.NotContains(t, string(js), "mtl_options")
 	cfg, err = conflict.ProbeSpec{Gram: "ghost"}.Config(sched)
 	require.NoError(t, err)
 	require.Equal(t, gram.Ghost, cfg.Method)
@@ -259,9 +271,10 @@ func TestProbeSpec(t *testing.T) {
 		"probe lambda":     {Lambda: -1},
 		"probe methods":    {Methods: []string{"newton"}},
 		"probe methods: conflict: two-task is the closed form for 2 bins, not 8": {Methods: []string{"two-task"}},
-		"probe task":  {Task: "pareto:fw"},
-		"probe gram":  {Gram: "fast"},
-		"probe every": {Every: -2},
+		"probe task":                   {Task: "pareto:fw"},
+		"probe gram":                   {Gram: "fast"},
+		"probe every":                  {Every: -2},
+		"probe mtl_options: mtl: c=-1": {MTLOptions: "c=-1"},
 	} {
 		_, err := s.Config(sched)
 		require.ErrorContains(t, err, "conflict: "+msg, msg)

@@ -60,7 +60,8 @@ func (c SolveConfig) methods() []string {
 
 // Aggregators returns a fresh method (mtl.New) for each configured name;
 // a caller that solves repeatedly keeps them, so that stateful methods
-// (GradVac's EMA targets, PCGrad's stream of orders) carry on.
+// (GradVac's EMA targets; PCGrad's and GradVac's call index, which sets
+// their orders) carry on.
 func (c SolveConfig) Aggregators() ([]mtl.Aggregator, error) {
 	opts := c.Options
 	opts.Solver = c.Settings
@@ -111,13 +112,27 @@ func (c SolveConfig) Solve(g mat.Symmetric, losses []float64) ([]Solution, error
 
 // SolveWith is Solve with the methods given (from Aggregators).
 func (c SolveConfig) SolveWith(aggs []mtl.Aggregator, g mat.Symmetric, losses []float64) ([]Solution, error) {
+	return c.SolveTasks(aggs, g, losses, nil, 0)
+}
+
+// SolveTasks is SolveWith for the Gram g of some of k tasks (bins): g's
+// task i is task tasks[i]. An aggregator with state per task
+// (mtl.TaskSubset: GradVac) weighs them as those of its k tasks, keeping
+// the absent ones' state; the others see g's tasks alone. tasks nil means
+// all of g's tasks (k unused).
+func (c SolveConfig) SolveTasks(aggs []mtl.Aggregator, g mat.Symmetric, losses []float64, tasks []int, k int) ([]Solution, error) {
 	prob, err := c.Problem(g, losses)
 	if err != nil {
 		return nil, err
 	}
 	var out []Solution
 	for _, a := range aggs {
-		r, err := a.Aggregate(prob)
+		var r mtl.Result
+		if ts, ok := a.(mtl.TaskSubset); ok && tasks != nil {
+			r, err = ts.AggregateTasks(prob, tasks, k)
+		} else {
+			r, err = a.Aggregate(prob)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("conflict: %s: %w", a.Name(), err)
 		}

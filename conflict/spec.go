@@ -6,6 +6,7 @@ import (
 
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/diffusion/gram"
+	"github.com/paretodiff/paretodiff/mtl"
 	"github.com/paretodiff/paretodiff/pareto"
 	"github.com/paretodiff/paretodiff/weighting"
 )
@@ -49,6 +50,13 @@ type ProbeSpec struct {
 	Methods    []string `json:"methods,omitempty"`
 	Lambda     float64  `json:"lambda"`
 	Normalizer string   `json:"normalizer"`
+	// MTLOptions are the aggregators' hyper-parameters, "key=value,…" as
+	// mtl.ParseOptions reads them (mtl.OptionsHelp; default none: every
+	// method's defaults). The canonical form (WithDefaults) is
+	// mtl.Config.String's, "" for the defaults, and the key is left out
+	// when empty, so that a spec without options, and its Hash, are those
+	// of a spec written before the field existed.
+	MTLOptions string `json:"mtl_options,omitempty"`
 	// Fresh draws a new batch at every probe (default: one fixed batch).
 	Fresh bool `json:"fresh"`
 	// Seed seeds the probe batches (StreamProbe).
@@ -84,6 +92,9 @@ func (s ProbeSpec) WithDefaults() ProbeSpec {
 	}
 	if s.GramEstimator == gram.Plain.String() {
 		s.GramEstimator = ""
+	}
+	if c, err := mtl.ParseOptions(s.MTLOptions); err == nil {
+		s.MTLOptions = c.String() // invalid options are Config's error
 	}
 	return s
 }
@@ -128,8 +139,12 @@ func (s ProbeSpec) Config(sched *diffusion.Schedule) (ProbeConfig, error) {
 	if math.IsNaN(s.Lambda) || math.IsInf(s.Lambda, 0) || s.Lambda < 0 {
 		return bad("lambda", fmt.Errorf("λ must be finite and ≥ 0, got %g", s.Lambda))
 	}
+	opts, err := mtl.ParseOptions(s.MTLOptions)
+	if err != nil {
+		return bad("mtl_options", err)
+	}
 	cfg := ProbeConfig{Bins: bins, PerBin: s.PerBin, Params: s.Params, Fresh: s.Fresh, Seed: s.Seed,
-		Solve: SolveConfig{Methods: s.Methods, Lambda: s.Lambda, Normalizer: norm}, NoSolve: len(s.Methods) == 0}
+		Solve: SolveConfig{Methods: s.Methods, Lambda: s.Lambda, Normalizer: norm, Options: opts}, NoSolve: len(s.Methods) == 0}
 	if !cfg.NoSolve {
 		if err := cfg.Solve.Validate(); err != nil {
 			return bad("methods", err)

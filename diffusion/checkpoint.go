@@ -99,7 +99,7 @@ func (r TrainSpec) Diff(o TrainSpec) []string {
 // Checkpoint is the complete state of a training run after Step steps:
 // network architecture and parameters, AdamW moments, EMA weights, the
 // training random generator's state, the run configuration, the metrics
-// window and the state of a weighting with parameters (ParamPass), so that
+// window and the state of a weighting with state (StatePass), so that
 // a resumed run continues exactly as the uninterrupted one (bit for bit on
 // the CPU backend).
 type Checkpoint struct {
@@ -122,10 +122,11 @@ type Checkpoint struct {
 	// GradNorm and LR are the last step's.
 	GradNorm float64 `json:"grad_norm"`
 	LR       float64 `json:"lr"`
-	// PassState is the state of the run's ParamPass (package learned's u
-	// and its optimiser moments); absent for other weightings. Readers
-	// before it ignore the key, and could not resume such a run anyway:
-	// they do not know its weighting.
+	// PassState is the state of the run's StatePass (package learned's u
+	// and its optimiser moments, package conflict's online weighting);
+	// absent for closed forms. Readers before it ignore the key: they
+	// resume an online Pareto run as they always did (solving afresh), and
+	// do not know the weightings whose state it needs.
 	PassState json.RawMessage `json:"pass_state,omitempty"`
 	// Params, M, V and EMA are (P) each, in Layout's order.
 	Params, M, V, EMA []float32 `json:"-"`
@@ -175,7 +176,7 @@ func (t *Trainer) Checkpoint() *Checkpoint {
 		RNG: rng, LossSum: t.lossSum, LossN: t.lossN, GradNorm: t.norm, LR: t.lr,
 		Params: get(ps.Flat), M: get(t.opt.M), V: get(t.opt.V), EMA: get(t.opt.EMA),
 	}
-	if p, ok := t.pass.(ParamPass); ok {
+	if p, ok := t.pass.(StatePass); ok {
 		c.PassState = p.PassState()
 	}
 	return c
@@ -204,11 +205,12 @@ func (t *Trainer) Restore(c *Checkpoint) error {
 	if err := t.pcg.UnmarshalBinary(c.RNG); err != nil {
 		return fmt.Errorf("diffusion: checkpoint random state: %w", err)
 	}
-	if p, ok := t.pass.(ParamPass); ok {
-		if len(c.PassState) == 0 {
-			return errors.New("diffusion: the checkpoint holds no state of the run's weighting")
+	if p, ok := t.pass.(StatePass); ok {
+		var state json.RawMessage
+		if len(c.PassState) > 0 {
+			state = c.PassState
 		}
-		if err := p.SetPassState(c.PassState); err != nil {
+		if err := p.SetPassState(state); err != nil {
 			return fmt.Errorf("diffusion: checkpoint weighting state: %w", err)
 		}
 	}

@@ -35,16 +35,18 @@
 //     w = weighting.Weight(weighting.Constant{}, target, SNR). An
 //     OnlineWeighting (a weighting computed from each step's own batch)
 //     makes the step's pass itself and leaves the gradient of its own
-//     coefficients; a ParamPass (package learned's u) also trains
-//     parameters of its own, which checkpoints (Checkpoint.PassState) and
-//     metrics records (Metrics.PassParams) hold.
+//     coefficients; a StatePass (package conflict's online weighting)
+//     carries state from step to step, which checkpoints hold
+//     (Checkpoint.PassState), and a ParamPass (package learned's u) is one
+//     that trains parameters of its own, which metrics records
+//     (Metrics.PassParams) hold too.
 //   - Every random draw of a run comes from math/rand/v2 PCG generators
 //     seeded by TrainConfig.Seed (streams StreamInit, StreamTrain,
 //     StreamEval), on the host, in a fixed order (Batch.Draw), so CPU and
 //     GPU runs see the same batches.
 //   - A checkpoint holds everything a run depends on (parameters, AdamW
 //     moments, EMA, generator state, step, the run configuration with its
-//     data spec and the weighting trained, metrics window, a ParamPass's
+//     data spec and the weighting trained, metrics window, a StatePass's
 //     state) and is written atomically; on the CPU backend a trainer
 //     resumed from it (ResumeTrainer) ends bit-identical to an
 //     uninterrupted one. Files of every earlier format load

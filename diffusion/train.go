@@ -86,22 +86,35 @@ type StepPass interface {
 	Pass(step int, b Batch, c, mse []float64) (float64, error)
 }
 
-// ParamPass is a StepPass with trainable parameters of its own, such as
-// package learned's per-timestep uncertainties u, which it updates in Pass
-// with an optimiser of its own. The trainer keeps its state in checkpoints
-// (Checkpoint.PassState) and its parameters in every metrics record
-// (Metrics.PassParams), so that a resumed run continues it exactly and
-// its course over training can be drawn.
-type ParamPass interface {
+// StatePass is a StepPass with state carried from step to step, such as
+// package conflict's online weighting (its last weights and a stateful
+// aggregator's, GradVac's EMA targets). The trainer keeps the state in
+// checkpoints (Checkpoint.PassState), so that a resumed run continues
+// exactly as the uninterrupted one.
+type StatePass interface {
 	StepPass
-	// PassParams returns a copy of the current parameters.
-	PassParams() []float64
-	// PassState returns the complete state (parameters and optimiser
-	// moments) as JSON that SetPassState reads back exactly.
+	// PassState returns the complete state as JSON that SetPassState
+	// reads back exactly.
 	PassState() json.RawMessage
 	// SetPassState sets the state to one PassState returned; a state of
-	// another configuration is an error.
+	// another configuration is an error. A checkpoint that holds no state
+	// (written before the pass saved one) gives nil: the pass starts
+	// afresh when it can, and returns an error when it cannot resume
+	// without.
 	SetPassState(json.RawMessage) error
+}
+
+// ParamPass is a StatePass with trainable parameters of its own, such as
+// package learned's per-timestep uncertainties u, which it updates in Pass
+// with an optimiser of its own. The trainer keeps its state (parameters and
+// optimiser moments) in checkpoints (Checkpoint.PassState) and its
+// parameters in every metrics record (Metrics.PassParams), so that a
+// resumed run continues it exactly and its course over training can be
+// drawn.
+type ParamPass interface {
+	StatePass
+	// PassParams returns a copy of the current parameters.
+	PassParams() []float64
 }
 
 func (c TrainConfig) withDefaults() TrainConfig {

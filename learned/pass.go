@@ -138,8 +138,12 @@ func (l *Learned) PassState() json.RawMessage {
 }
 
 // SetPassState sets u's parameters and Adam's state to a PassState's
-// (diffusion.ParamPass); a state of another configuration is an error.
+// (diffusion.ParamPass); a state of another configuration, or none (nil),
+// is an error.
 func (l *Learned) SetPassState(raw json.RawMessage) error {
+	if raw == nil {
+		return errors.New("learned: the checkpoint holds no state of u")
+	}
 	var s passState
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return fmt.Errorf("learned: state: %w", err)

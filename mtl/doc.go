@@ -27,7 +27,11 @@
 //     nash.go, aligned.go, upgrad.go (UPGrad and DualProj, both on
 //     dualcone.go's projection onto the dual cone), gradvac.go, and
 //     solver.go (the solvers of package solvers). order.go draws PCGrad's
-//     and GradVac's seeded orders, eigen.go the pseudo-inverses.
+//     and GradVac's seeded orders (call n's from (seed, n): Sequenced),
+//     eigen.go the pseudo-inverses. GradVac's EMA targets are its state
+//     (Stateful), which package conflict saves in training checkpoints;
+//     it can weigh some of its tasks, keeping the others' targets
+//     (TaskSubset: an empty bin of a training batch).
 //
 // The methods act on the problem's (normalised) Gram without λ; λ enters
 // only the solvers' minimisation and the Eq. 11 objective of the results.
@@ -46,7 +50,14 @@
 //   - permuting the tasks permutes the weights (PCGrad's and GradVac's with
 //     their orders permuted alike);
 //   - runs are deterministic: the same problem, configuration and call
-//     sequence give the same bits (PCGrad and GradVac from Config.Seed);
+//     sequence give the same bits (PCGrad and GradVac from Config.Seed and
+//     the call index, whatever calls came before; GradVac also from its
+//     state, which State and SetState carry exactly);
+//   - a cap is a status, as in package solvers: an iterative method
+//     (CAGrad's root finder, Nash-MTL's Newton steps, UPGrad's and
+//     DualProj's active sets) that reaches Config.MaxIter says
+//     "iteration-limit", never "converged", and returns its last iterate
+//     with that iterate's certificate;
 //   - bad input (an unknown name, invalid options, GradVac given a
 //     different K) is an error; a nil problem is a programmer error.
 package mtl

@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/paretodiff/paretodiff/pareto"
+	"github.com/paretodiff/paretodiff/solvers"
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 )
@@ -23,10 +24,12 @@ import (
 // Cholesky solve of G_PP) is taken when positive, otherwise the step stops
 // at the first weight to reach 0, which leaves P. At the end Gv ≥ −tol
 // (no task conflicts with the projection) and x_j·(Gv)_j = 0. tol is
-// 1e-12·max_k G_kk·Σ_k|v_k|, the rounding of Gv in the units of G. maxIter caps the
-// additions to P; the iterations are returned, and done reports that the
-// KKT conditions were met before the cap.
-func projectDualCone(p *pareto.Problem, u []float64, maxIter int) (v []float64, iters int, done bool) {
+// 1e-12·max_k G_kk·Σ_k|v_k|, the rounding of Gv in the units of G. maxIter
+// caps the additions to P; the iterations are returned with the status:
+// solvers.Converged when the KKT conditions were met, IterationLimit when
+// the cap came first, Stalled when G_PP became numerically singular (no
+// further progress in float64); v is the last iterate, ≥ u, in every case.
+func projectDualCone(p *pareto.Problem, u []float64, maxIter int) (v []float64, iters int, status solvers.Status) {
 	k := p.K()
 	v = append([]float64(nil), u...)
 	maxDiag := 0.0
@@ -45,14 +48,14 @@ func projectDualCone(p *pareto.Problem, u []float64, maxIter int) (v []float64, 
 			}
 		}
 		if j < 0 {
-			return v, iters, true
+			return v, iters, solvers.Converged
 		}
 		passive[j] = true
 		for range k + 1 { // each pass either accepts z or removes a task from P
 			z, ok := passiveSolve(p, passive, gu)
 			if !ok {
 				passive[j] = false
-				return v, iters, false
+				return v, iters, solvers.Stalled
 			}
 			alpha, hit := 1.0, false
 			for i := range k {
@@ -78,7 +81,7 @@ func projectDualCone(p *pareto.Problem, u []float64, maxIter int) (v []float64, 
 			v[i] = u[i] + x[i]
 		}
 	}
-	return v, iters, false
+	return v, iters, solvers.IterationLimit
 }
 
 // passiveSolve returns z with z_P solving G_PP z_P = −(Gu)_P and z = 0 off

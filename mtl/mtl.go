@@ -1,6 +1,7 @@
 package mtl
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 
@@ -13,9 +14,9 @@ import (
 // from the K×K Gram G of a pareto.Problem (the normalised one, λ left out)
 // it returns the coefficients w of the combined direction d = Σ_k w_k g_k
 // with its certificate. Stateless methods return the same result for the
-// same problem; GradVac keeps its EMA targets between calls, and PCGrad and
-// GradVac draw a new order of projections at every call from their seed.
-// An Aggregator is not safe for concurrent use.
+// same problem; GradVac keeps its EMA targets between calls (Stateful), and
+// PCGrad and GradVac project in call n's random orders of their seed
+// (Sequenced). An Aggregator is not safe for concurrent use.
 type Aggregator interface {
 	// Name is the method's command-line name, such as "upgrad".
 	Name() string
@@ -23,6 +24,33 @@ type Aggregator interface {
 	// problem the method cannot handle, such as GradVac's K changing) is an
 	// error; a nil problem is a programmer error (panic).
 	Aggregate(p *pareto.Problem) (Result, error)
+}
+
+// Stateful is an Aggregator with state carried from call to call
+// (GradVac's EMA targets), which it saves and restores exactly, so that a
+// resumed training run continues as the uninterrupted one (package
+// conflict keeps it in the checkpoint's pass state). The call index of a
+// Sequenced method is not part of the state.
+type Stateful interface {
+	Aggregator
+	// State returns the complete state as JSON that SetState reads back
+	// exactly.
+	State() json.RawMessage
+	// SetState sets the state to one State returned; malformed state is
+	// an error.
+	SetState(json.RawMessage) error
+}
+
+// TaskSubset is a Stateful aggregator whose state belongs to its K tasks
+// (GradVac's target cosine of every pair), which can weigh a problem over
+// some of them: in AggregateTasks, p's task i is task tasks[i] of k
+// (increasing indices in [0, k)), and the state of the absent tasks is
+// kept — so a task missing from a step (package conflict: an empty bin)
+// neither moves its state nor gets a weight, since the result has p's
+// tasks only. Aggregate is AggregateTasks over all of p's tasks.
+type TaskSubset interface {
+	Stateful
+	AggregateTasks(p *pareto.Problem, tasks []int, k int) (Result, error)
 }
 
 // Result is one method's weighting of the K tasks of a problem, with the
@@ -55,8 +83,11 @@ type Result struct {
 	// Objective not comparable with f*, when OnSimplex is false.
 	Objective, Gap float64
 	// Iterations counts the method's iterations (0 for closed forms) and
-	// Status says how it ended: "closed-form", "converged",
-	// "iteration-limit", "no-fixed-point" (Nash-MTL) or a solver's status.
+	// Status says how it ended, in package solvers' words where they fit:
+	// "closed-form", "converged", "iteration-limit" (Config.MaxIter came
+	// first: a cap is a status, not an error, and the certificate above is
+	// of the weights returned), "stalled" (no progress in float64),
+	// "no-fixed-point" (Nash-MTL), "degenerate" or a solver's status.
 	Iterations int
 	Status     string
 	// Trace is a solver's per-iteration record when Config.Solver.Trace is

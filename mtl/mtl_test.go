@@ -1,6 +1,7 @@
 package mtl
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
@@ -92,7 +93,7 @@ func TestPCGradAndGradVacMatchVectors(t *testing.T) {
 	for seed := uint64(1); seed <= 5; seed++ {
 		G := conflicting(6, 5, seed)
 		g, p := rows(G), problemFromRows(t, G)
-		orders := newOrderStream(seed).next(6)
+		orders := ordersAt(seed, 0, 6)
 		requireSameDirection(t, g, pcgradWeights(p, orders), refPCGrad(g, orders), closedTol, "pcgrad")
 		// GradVac over three calls, with the state carried, against the
 		// vector version with its own state.
@@ -100,7 +101,7 @@ func TestPCGradAndGradVacMatchVectors(t *testing.T) {
 		for i := range ref {
 			ref[i] = make([]float64, 6)
 		}
-		stream := newOrderStream(seed + 100)
+		stream := orderSeq{seed: seed + 100}
 		for call := range 3 {
 			o := stream.next(6)
 			requireSameDirection(t, g, gradvacWeights(p, o, target, 0.3), refGradVac(g, o, ref, 0.3), closedTol, fmt.Sprintf("gradvac call %d", call))
@@ -109,6 +110,118 @@ func TestPCGradAndGradVacMatchVectors(t *testing.T) {
 			requireClose(t, ref[i], target[i*6:(i+1)*6], closedTol, "gradvac targets")
 		}
 	}
+}
+
+// Call n's orders depend on (seed, n) alone: an aggregator set to call n
+// gives the bits of one that made n calls before, and GradVac's targets,
+// saved and restored, continue it exactly.
+func TestSequencedCallsAndGradVacStateResume(t *testing.T) {
+	p := problemFromRows(t, conflicting(6, 5, 2))
+	for _, name := range []string{"pcgrad", "gradvac"} {
+		a, err := New(name, Config{Seed: 4, Beta: 0.3})
+		require.NoError(t, err)
+		var straight []Result
+		var saved json.RawMessage
+		for call := range 4 {
+			if call == 2 {
+				if s, ok := a.(Stateful); ok {
+					saved = s.State()
+				}
+			}
+			r, err := a.Aggregate(p)
+			require.NoError(t, err)
+			straight = append(straight, r)
+		}
+		require.Greater(t, floats.Distance(straight[2].W, straight[3].W, math.Inf(1)), 1e-6, "%s: calls 2 and 3 differ", name)
+		b, err := New(name, Config{Seed: 4, Beta: 0.3})
+		require.NoError(t, err)
+		if s, ok := b.(Stateful); ok {
+			require.NoError(t, s.SetState(saved))
+		}
+		b.(Sequenced).SetCall(2)
+		for call := 2; call < 4; call++ {
+			r, err := b.Aggregate(p)
+			require.NoError(t, err)
+			require.Equal(t, straight[call].W, r.W, "%s call %d", name, call)
+		}
+	}
+	g, err := New("gradvac", Config{})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"k":0,"target":null}`, string(g.(Stateful).State()))
+	for raw, msg := range map[string]string{
+		`{"k":2,"target":[0,0,0]}`: "3 targets for 2 tasks",
+		`{"k":1,"target":[2]}`:     "not a cosine",
+		`{"k":-1,"target":[]}`:     "for -1 tasks",
+		`[1]`:                      "gradvac state",
+	} {
+		require.ErrorContains(t, g.(Stateful).SetState(json.RawMessage(raw)), msg, raw)
+	}
+}
+
+// GradVac on a subset of its tasks (an empty bin in training): the
+// present tasks' step follows the vector algorithm with the call's orders
+// restricted to them, and the targets of the absent task's pairs stay.
+func TestGradVacSubsetOfTasks(t *testing.T) {
+	G := conflicting(5, 6, 4)
+	g := rows(G)
+	a, err := New("gradvac", Config{Seed: 6, Beta: 0.3})
+	require.NoError(t, err)
+	sub := a.(TaskSubset)
+	ref := make([][]float64, 5)
+	for i := range ref {
+		ref[i] = make([]float64, 5)
+	}
+	for call, present := range [][]int{{0, 1, 2, 3, 4}, {0, 2, 3, 4}, {0, 1, 2, 3, 4}, {1, 4}} {
+		n := len(present)
+		gs, ts := make([][]float64, n), make([][]float64, n)
+		os := make([][]int, n)
+		full := ordersAt(6, uint64(call), 5)
+		for i, ti := range present {
+			gs[i] = g[ti]
+			ts[i] = make([]float64, n)
+			for j, tj := range present {
+				ts[i][j] = ref[ti][tj]
+			}
+			for _, o := range full[ti] {
+				if j := slices.Index(present, o); j >= 0 {
+					os[i] = append(os[i], j)
+				}
+			}
+		}
+		before := make([][]float64, 5)
+		for i := range ref {
+			before[i] = append([]float64(nil), ref[i]...)
+		}
+		want := refGradVac(gs, os, ts, 0.3)
+		for i, ti := range present {
+			for j, tj := range present {
+				ref[ti][tj] = ts[i][j]
+			}
+		}
+		sg := mat.NewDense(n, 6, nil)
+		for i, r := range gs {
+			sg.SetRow(i, r)
+		}
+		r, err := sub.AggregateTasks(problemFromRows(t, sg), present, 5)
+		require.NoError(t, err)
+		requireSameDirection(t, gs, r.W, want, closedTol, fmt.Sprintf("call %d", call))
+		if call == 1 {
+			require.NotEqual(t, before[0][2], ref[0][2], "the present pairs' targets move")
+			for i := range 5 {
+				require.Equal(t, before[1][i], ref[1][i], "task 1's targets stay")
+				require.Equal(t, before[i][1], ref[i][1], "task 1's targets stay")
+			}
+		}
+	}
+	var st gradvacState
+	require.NoError(t, json.Unmarshal(sub.State(), &st))
+	for i := range 5 {
+		requireClose(t, ref[i], st.Target[i*5:(i+1)*5], closedTol, "targets")
+	}
+	_, err = sub.AggregateTasks(problemFromRows(t, G), []int{0, 1, 2, 4, 3}, 5)
+	require.ErrorContains(t, err, "not increasing")
+	_, err = sub.AggregateTasks(problemFromRows(t, G), []int{0, 1, 2, 3}, 5)
+	require.ErrorContains(t, err, "4 task indices for a problem of 5 tasks")
 }
 
 func TestGradVacFirstCallIsPCGradAndKeepsK(t *testing.T) {
@@ -237,7 +350,7 @@ func TestUPGradDualProjAreTheMeanWithoutConflict(t *testing.T) {
 
 func TestCAGradLimits(t *testing.T) {
 	p := problemFromRows(t, conflicting(6, 5, 2))
-	w0, _, err := cagradWeights(p, 0, DefaultTol, DefaultMaxIter)
+	w0, _, _, err := cagradWeights(p, 0, DefaultTol, DefaultMaxIter)
 	require.NoError(t, err)
 	requireClose(t, uniform(6), w0, closedTol, "c = 0 is the mean")
 	mgda, err := solvers.Solve(p, solvers.Exact, nil)
@@ -313,7 +426,7 @@ func TestPermutationEquivariance(t *testing.T) {
 		}
 		return q
 	}
-	stream := newOrderStream(9)
+	stream := orderSeq{seed: 9}
 	orders := stream.next(6)
 	wp, wq := pcgradWeights(p, orders), pcgradWeights(q, permute(orders))
 	for i, j := range perm {
@@ -474,5 +587,40 @@ func TestDeterministic(t *testing.T) {
 	p := problemFromRows(t, conflicting(7, 5, 11))
 	for _, name := range Aggregators {
 		require.Equal(t, run(t, name, p).W, run(t, name, p).W, name)
+	}
+}
+
+// A cap is a status: with MaxIter 1 every iterative method says
+// "iteration-limit" (and "converged" with the default cap on the same
+// problem), and its result still carries the certificate of the weights it
+// returns — (Gw)_k, wᵀGw and the Eq. 11 objective, recomputed here from G.
+func TestIterationCapIsAStatusWithItsCertificate(t *testing.T) {
+	p := problemFromRows(t, conflicting(6, 5, 2))
+	for _, name := range []string{"cagrad", "nash-mtl", "upgrad", "dualproj"} {
+		full := run(t, name, p)
+		require.Equal(t, "converged", full.Status, name)
+		require.Greater(t, full.Iterations, 1, "%s needs more than one iteration here", name)
+		a, err := New(name, Config{MaxIter: 1})
+		require.NoError(t, err)
+		r, err := a.Aggregate(p)
+		require.NoError(t, err)
+		require.Equal(t, "iteration-limit", r.Status, name)
+		require.LessOrEqual(t, r.Iterations, 6, name) // one per projection for upgrad's K
+		scale := floats.Norm(r.W, 1) * p.At(0, 0)
+		var nsq float64
+		for i := range 6 {
+			var gw float64
+			for j := range 6 {
+				gw += p.At(i, j) * r.W[j]
+			}
+			require.InDelta(t, gw, r.Inner[i], closedTol*scale, "%s (Gw)_%d", name, i)
+			nsq += r.W[i] * gw
+		}
+		require.InDelta(t, nsq, r.NormSq, closedTol*scale*floats.Norm(r.W, 1), name)
+		require.Equal(t, floats.Min(r.Inner), r.MinInner, name)
+		require.NotNil(t, r.Normalized, name)
+		require.InDelta(t, 1, floats.Sum(r.Normalized), closedTol, name)
+		require.InDelta(t, p.Objective(r.Normalized), r.Objective, closedTol*math.Abs(r.Objective), name)
+		require.NotEqual(t, full.W, r.W, "%s: the capped run stopped early", name)
 	}
 }

@@ -23,17 +23,21 @@ import (
 // result is on the simplex once normalised. A task with a zero gradient
 // (G_jj = 0) is never projected on.
 //
-// Hyper-parameter: Config.Seed, the orders' seed; every call draws new
-// orders (orderStream).
+// Hyper-parameter: Config.Seed, the orders' seed; call n projects in the
+// orders of (Seed, n) (order.go), so PCGrad keeps no state but the call
+// index, which a caller may set (Sequenced).
 type pcgrad struct {
-	orders orderStream
+	orders orderSeq
 }
 
-func newPCGrad(c Config) *pcgrad { return &pcgrad{orders: newOrderStream(c.Seed)} }
+func newPCGrad(c Config) *pcgrad { return &pcgrad{orders: orderSeq{seed: c.Seed}} }
 
 func (*pcgrad) Name() string { return "pcgrad" }
 
-// Aggregate projects in the next random orders.
+// SetCall sets the index of the next call's orders (Sequenced).
+func (a *pcgrad) SetCall(n uint64) { a.orders.call = n }
+
+// Aggregate projects in the current call's random orders.
 func (a *pcgrad) Aggregate(p *pareto.Problem) (Result, error) {
 	w := pcgradWeights(p, a.orders.next(p.K()))
 	return finish(p, "pcgrad", w, 0, "closed-form")

@@ -2,6 +2,7 @@ package mtl
 
 import (
 	"github.com/paretodiff/paretodiff/pareto"
+	"github.com/paretodiff/paretodiff/solvers"
 	"gonum.org/v1/gonum/floats"
 )
 
@@ -20,7 +21,8 @@ import (
 // (Lawson–Hanson in Gram form, at most Config.MaxIter steps). The
 // preferences are uniform (TorchJD's default); TorchJD also adds a small
 // ridge to G, which is not needed here (G_PP of the active set stays
-// definite).
+// definite). Status: "converged", or the worst of the K projections'
+// (a cap, "iteration-limit", over "stalled").
 type upgrad struct{ c Config }
 
 func (upgrad) Name() string { return "upgrad" }
@@ -29,19 +31,17 @@ func (upgrad) Name() string { return "upgrad" }
 func (a upgrad) Aggregate(p *pareto.Problem) (Result, error) {
 	k := p.K()
 	w := make([]float64, k)
-	iters, status := 0, "converged"
+	iters, status := 0, solvers.Converged
 	e := make([]float64, k)
 	for i := range k {
 		clear(e)
 		e[i] = 1 / float64(k)
-		v, n, done := projectDualCone(p, e, a.c.MaxIter)
+		v, n, st := projectDualCone(p, e, a.c.MaxIter)
 		floats.Add(w, v)
 		iters += n
-		if !done {
-			status = "iteration-limit"
-		}
+		status = worseStatus(status, st)
 	}
-	return finish(p, "upgrad", w, iters, status)
+	return finish(p, "upgrad", w, iters, status.String())
 }
 
 // dualProj is DualProj (Quinton & Rey 2024, §4; TorchJD's DualProj): the
@@ -50,17 +50,33 @@ func (a upgrad) Aggregate(p *pareto.Problem) (Result, error) {
 //	d = π(g_0) = Jᵀv,   v = argmin_{v ≥ (1/K)·1} vᵀGv,
 //
 // so w = v ≥ 1/K and (Gw)_k ≥ 0 for every task; it is the mean when the
-// mean conflicts with no task. One projectDualCone; Config.MaxIter caps it.
+// mean conflicts with no task. One projectDualCone; Config.MaxIter caps it
+// (Status "iteration-limit"; "stalled" if G_PP became singular).
 type dualProj struct{ c Config }
 
 func (dualProj) Name() string { return "dualproj" }
 
 // Aggregate projects the mean.
 func (a dualProj) Aggregate(p *pareto.Problem) (Result, error) {
-	v, n, done := projectDualCone(p, uniform(p.K()), a.c.MaxIter)
-	status := "converged"
-	if !done {
-		status = "iteration-limit"
+	v, n, status := projectDualCone(p, uniform(p.K()), a.c.MaxIter)
+	return finish(p, "dualproj", v, n, status.String())
+}
+
+// worseStatus returns the status of K projections so far, a, combined
+// with the next one's, b: a cap (IterationLimit) over Stalled over
+// Converged, so that UPGrad reports the worst of its projections.
+func worseStatus(a, b solvers.Status) solvers.Status {
+	rank := func(s solvers.Status) int {
+		switch s {
+		case solvers.Converged:
+			return 0
+		case solvers.Stalled:
+			return 1
+		}
+		return 2
 	}
-	return finish(p, "dualproj", v, n, status)
+	if rank(b) > rank(a) {
+		return b
+	}
+	return a
 }

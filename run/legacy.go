@@ -212,7 +212,7 @@ func (r *Run) addLegacyProbe(name, dir string, every int) error {
 	}
 	r.Spec.Probes = append(r.Spec.Probes, conflict.ProbeSpec{
 		Name: name, Every: every, Bins: info.Bins().String(), PerBin: info.PerBin, Params: info.Params, Task: info.Task,
-		Gram: gram, Methods: info.Methods, Lambda: info.Lambda, Normalizer: info.Normalizer, Fresh: info.Fresh, Seed: info.Seed,
+		Gram: gram, Methods: info.Methods, Lambda: info.Lambda, Normalizer: info.Normalizer, MTLOptions: info.MTLOptions, Fresh: info.Fresh, Seed: info.Seed,
 	})
 	r.probeDirs[name] = dir
 	return nil

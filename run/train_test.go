@@ -492,3 +492,37 @@ func TestLearnedWeightingResumesBitIdentical(t *testing.T) {
 		require.Equal(t, ck.PassState, rck.PassState, "%s: the state's bytes", w)
 	}
 }
+
+// An online weighting's state — its last weights (every=N), GradVac's EMA
+// targets — is in the checkpoint, and PCGrad's and GradVac's orders are
+// the step's, so an interrupted and resumed run with any of them is
+// bit-identical to an uninterrupted one. The interruption at step 13 falls
+// between upgrad's solves (every=5: steps 1, 6, 11, 16, …).
+func TestOnlineWeightingResumesBitIdentical(t *testing.T) {
+	for _, w := range []string{"mtl:pcgrad,bins=4", "mtl:gradvac,bins=4,beta=0.3", "mtl:upgrad,bins=4,every=5", "pareto:fw,bins=4,every=5"} {
+		spec := toySpec(30)
+		spec.Train.Weighting = w
+		straight, err := run.Train(context.Background(), t.TempDir(), spec, run.Options{})
+		require.NoError(t, err)
+		want := outcomeOf(t, straight)
+		ck, err := straight.Checkpoint()
+		require.NoError(t, err)
+		require.NotEmpty(t, ck.PassState, w)
+
+		dir := t.TempDir()
+		ctx, cancel := context.WithCancel(context.Background())
+		_, err = run.Train(ctx, dir, spec, run.Options{OnProgress: func(p run.Progress) {
+			if p.Step == 13 {
+				cancel()
+			}
+		}})
+		var stop *run.Interrupted
+		require.ErrorAs(t, err, &stop, w)
+		resumed, err := run.Train(context.Background(), dir, spec, run.Options{Existing: run.Resume})
+		require.NoError(t, err)
+		require.Equal(t, want, outcomeOf(t, resumed), w)
+		rck, err := resumed.Checkpoint()
+		require.NoError(t, err)
+		require.Equal(t, string(ck.PassState), string(rck.PassState), "%s: the state's bytes", w)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/diffusion/data"
 	"github.com/paretodiff/paretodiff/internal/atomicfile"
+	"github.com/paretodiff/paretodiff/mtl"
 	"github.com/paretodiff/paretodiff/pareto"
 	"github.com/paretodiff/paretodiff/plots"
 	"github.com/paretodiff/paretodiff/run"
@@ -41,6 +42,7 @@ type conflictOptions struct {
 	gram, gramEstimator   string
 	heatmapSteps, figures string
 	compare               string
+	mtlFlags
 }
 
 // probeName is the name of the conflict command's probe in its run folder
@@ -93,7 +95,9 @@ table: on the last probe's Gram, every method of --compare (default: the exact P
 and every multi-task aggregator: mean, pcgrad, cagrad, imtl-g, nash-mtl, aligned-mtl, upgrad,
 dualproj, gradvac) next to min-snr:5 and constant, each with its weights on the bins' losses,
 the Eq. 11 objective of those weights (λ and normaliser of the probe) and the Eq. 8 check
-min_k ⟨d, g_k⟩ and its ratio to ‖d‖², d = Σ_k w_k g_k. Training with --weighting learned[:…] also writes
+min_k ⟨d, g_k⟩ and its ratio to ‖d‖², d = Σ_k w_k g_k. --mtl-options (as solve's, e.g.
+c=0.4,beta=0.1) set the aggregators' hyper-parameters of both --method and --compare; the
+probe log's probe.json keeps them. Training with --weighting learned[:…] also writes
 learned.csv, learned.png and learned.md into --out: the learned weights over training
 next to the closed forms and the Pareto weights of these probes at the same steps. Every
 file is replaced atomically, so an interrupted run leaves complete files.
@@ -130,6 +134,8 @@ Parameters (--params):
 	f.StringVar(&o.heatmapSteps, "heatmap-steps", "", "steps whose cosine heat maps are drawn, comma-separated (default: first, middle, last)")
 	f.StringVar(&o.figures, "figures", "png", "figure format: png, svg, pdf or none")
 	f.StringVar(&o.compare, "compare", strings.Join(conflict.DefaultCompareMethods, ","), "methods of the methods table on the last probe, comma-separated ("+conflict.MethodsHelp+"); none: no table")
+	o.mtlFlags.add(cmd)
+	f.Lookup("mtl-options").Usage = "the aggregators' hyper-parameters, for --method's solves and --compare's table, comma-separated: " + mtl.OptionsHelp
 	return cmd
 }
 
@@ -137,7 +143,7 @@ Parameters (--params):
 // --probe-seed is not given.
 func (o *conflictOptions) probeSpec(seed uint64) (conflict.ProbeSpec, error) {
 	ps := conflict.ProbeSpec{Name: probeName, Every: o.every, Bins: o.bins, PerBin: o.perBin, Params: o.params, Task: o.task,
-		Gram: o.gram, GramEstimator: o.gramEstimator, Lambda: o.lambda, Normalizer: o.normalize, Fresh: o.fresh, Seed: seed}
+		Gram: o.gram, GramEstimator: o.gramEstimator, Lambda: o.lambda, Normalizer: o.normalize, MTLOptions: o.mtlOptions, Fresh: o.fresh, Seed: seed}
 	if o.probeSeed != 0 {
 		ps.Seed = o.probeSeed
 	}
@@ -153,7 +159,8 @@ func (o *conflictOptions) probeSpec(seed uint64) (conflict.ProbeSpec, error) {
 
 // probeFlags maps the fields of a probe spec to their flags, for messages.
 var probeFlags = map[string]string{"bins": "--bins", "per_bin": "--per-bin", "normalizer": "--normalize", "lambda": "--lambda",
-	"methods": "--method", "task": "--task", "gram": "--gram", "gram_estimator": "--gram-estimator", "every": "--every"}
+	"methods": "--method", "task": "--task", "gram": "--gram", "gram_estimator": "--gram-estimator", "every": "--every",
+	"mtl_options": "--mtl-options"}
 
 // probeError turns a probe spec's error into a usage error naming its flag.
 func probeError(err error) error {
@@ -188,6 +195,9 @@ func (o *conflictOptions) run(ctx context.Context, cmd *cobra.Command, stdout, s
 		if _, err := conflict.ParseMethods(o.compare); err != nil {
 			return usagef("--compare: %v", err)
 		}
+	}
+	if _, err := o.mtlFlags.parsed(); err != nil {
+		return err
 	}
 	if o.checkpoint != "" {
 		return o.probeCheckpoint(stdout, stderr, heat)
@@ -260,6 +270,10 @@ func (o *conflictOptions) methodTable(info conflict.Info, sched *diffusion.Sched
 	if err != nil {
 		return conflict.MethodTable{}, usagef("--compare: %v", err)
 	}
+	opts, err := o.mtlFlags.parsed()
+	if err != nil {
+		return conflict.MethodTable{}, err
+	}
 	norm := pareto.NormNone // a log without solves names no normaliser
 	if info.Normalizer != "" {
 		if norm, err = pareto.ParseNormalizer(info.Normalizer); err != nil {
@@ -274,7 +288,7 @@ func (o *conflictOptions) methodTable(info conflict.Info, sched *diffusion.Sched
 	if err != nil {
 		return conflict.MethodTable{}, failure(err)
 	}
-	tab, err := conflict.CompareMethods(rec, info.Labels, conflict.SolveConfig{Methods: methods, Lambda: info.Lambda, Normalizer: norm}, closed)
+	tab, err := conflict.CompareMethods(rec, info.Labels, conflict.SolveConfig{Methods: methods, Lambda: info.Lambda, Normalizer: norm, Options: opts}, closed)
 	if err != nil {
 		return conflict.MethodTable{}, failure(err)
 	}

@@ -3,12 +3,15 @@ package main
 import (
 	"math"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/paretodiff/paretodiff/conflict"
 	"github.com/paretodiff/paretodiff/diffusion"
+	"github.com/paretodiff/paretodiff/mtl"
 	"github.com/stretchr/testify/require"
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -128,6 +131,43 @@ func TestConflictGramEstimatorSplit(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "split", info.GramEstimator)
 	require.Len(t, recs[0].Signal, 4)
+}
+
+// --mtl-options set the aggregators' hyper-parameters of the probe's
+// solves (kept in the log's info) and of the --compare table: CAGrad's
+// weights are those of c = 5 solved on the logged Gram, not the default's.
+func TestConflictMTLOptions(t *testing.T) {
+	run := filepath.Join(t.TempDir(), "run")
+	_, stderr, code := runCLI(t, trainArgs(run, "--steps", "10", "--target", "x0")...)
+	require.Equal(t, 0, code, stderr)
+	out := t.TempDir()
+	stdout, stderr, code := runCLI(t, "conflict", "--checkpoint", run, "--bins", "t:4", "--per-bin", "6", "--method", "cagrad",
+		"--compare", "cagrad,upgrad", "--mtl-options", "c=5.0", "--figures", "none", "--out", out)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "Aggregator options: c=5 ")
+	info, recs, err := conflict.ReadLog(out)
+	require.NoError(t, err)
+	require.Equal(t, "c=5", info.MTLOptions)
+	rec := recs[0]
+	solve := func(c float64) []float64 {
+		sols, err := conflict.SolveConfig{Methods: []string{"cagrad"}, Options: mtl.Config{C: c}}.Solve(rec.Gram, rec.Losses)
+		require.NoError(t, err)
+		return sols[0].W
+	}
+	want, def := solve(5), solve(0)
+	require.Greater(t, floats.Distance(want, def, math.Inf(1)), 1e-3, "c matters on this Gram")
+	require.InDeltaSlice(t, want, rec.Solutions[0].W, 1e-12)
+	rows := readCSV(t, filepath.Join(out, "methods.csv"))
+	require.Equal(t, "cagrad", rows[1][0])
+	for k, x := range want {
+		v, err := strconv.ParseFloat(rows[1][9+k], 64)
+		require.NoError(t, err)
+		require.InDelta(t, x, v, 1e-12, "the table's w_%d", k)
+	}
+
+	_, stderr, code = runCLI(t, "conflict", "--checkpoint", run, "--mtl-options", "c=-1", "--figures", "none", "--out", t.TempDir())
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "--mtl-options")
 }
 
 func TestConflictErrors(t *testing.T) {

@@ -136,11 +136,21 @@ func (o *mtlFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.mtlOptions, "mtl-options", "", "the aggregators' hyper-parameters, comma-separated: "+mtl.OptionsHelp)
 }
 
-// config returns the aggregators' configuration with the solvers' settings.
-func (o *mtlFlags) config(set solvers.Settings) (mtl.Config, error) {
+// parsed returns the aggregators' configuration (a usage error for bad
+// options).
+func (o *mtlFlags) parsed() (mtl.Config, error) {
 	c, err := mtl.ParseOptions(o.mtlOptions)
 	if err != nil {
 		return c, usagef("--mtl-options: %v", err)
+	}
+	return c, nil
+}
+
+// config returns the aggregators' configuration with the solvers' settings.
+func (o *mtlFlags) config(set solvers.Settings) (mtl.Config, error) {
+	c, err := o.parsed()
+	if err != nil {
+		return c, err
 	}
 	c.Solver = &set
 	return c, nil
