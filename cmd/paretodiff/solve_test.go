@@ -277,7 +277,8 @@ func TestSolveRawWeightsAgainstBruteForce(t *testing.T) {
 		return n2 / (scale * scale)
 	}
 	best0, best1, step := 0.5, 0.5, 0.5 // the first grid covers the simplex
-	for range 6 {                       // a 41×41 grid of ±step around the best point, then zoom in 8×
+	// A 41×41 grid of ±step around the best point, then zoom in 8×.
+	for range 6 {
 		c0, c1 := best0, best1
 		for i := -20; i <= 20; i++ {
 			for j := -20; j <= 20; j++ {
