@@ -50,7 +50,7 @@ func (r *Result) writeHead(b *strings.Builder) {
 	}
 	fmt.Fprintf(b, "# paretodiff analyze: %s\n\n", r.Dir)
 	fmt.Fprintf(b, "Written by `paretodiff analyze` from the probe log's Gram matrices and losses alone. "+
-		"The log holds %d probe(s) from step %d to step %d of %d timestep bins (%s) of a %s-prediction model on the %s schedule (T = %d), "+
+		"The log holds %d probe(s) from step %d to step %d of %d timestep bins (%s) of a model predicting %s on the %s schedule (T = %d), "+
 		"%d examples per bin, over %d parameters (%s); the per-bin task loss is %s and the Gram estimator %s. "+
 		"The weights are solved with the normaliser %s; the weights \"with λ\" use %s.\n\n",
 		len(r.Records), first.Step, last.Step, len(in.Labels), strings.Join(in.Labels, ", "), in.Target, in.Schedule, in.T,
