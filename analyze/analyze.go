@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/paretodiff/paretodiff/conflict"
 	"github.com/paretodiff/paretodiff/mtl"
@@ -18,6 +20,9 @@ func Analyze(dir string, c Config) (*Result, error) {
 		return nil, fmt.Errorf("analyze: %w", err)
 	} else if !st.IsDir() {
 		return nil, fmt.Errorf("analyze: %s is not a folder (want a probe log folder holding %s and %s)", dir, conflict.InfoFile, conflict.RecordsFile)
+	}
+	if hint := runFolderHint(dir); hint != "" {
+		return nil, fmt.Errorf("analyze: %s is a run folder, not a probe log: give %s", dir, hint)
 	}
 	info, recs, err := conflict.ReadLog(dir)
 	if err != nil {
@@ -44,6 +49,20 @@ func Analyze(dir string, c Config) (*Result, error) {
 		return nil, err
 	}
 	return res, nil
+}
+
+// runFolderHint returns, for a run folder without a log of its own (no
+// InfoFile, but probe logs under probes/), the logs it holds; else "".
+func runFolderHint(dir string) string {
+	if _, err := os.Stat(filepath.Join(dir, conflict.InfoFile)); err == nil {
+		return ""
+	}
+	logs, _ := filepath.Glob(filepath.Join(dir, "probes", "*", conflict.InfoFile))
+	var names []string
+	for _, l := range logs {
+		names = append(names, filepath.Dir(l))
+	}
+	return strings.Join(names, " or ")
 }
 
 // checkGrams checks that every probe has a Gram matrix with finite entries.

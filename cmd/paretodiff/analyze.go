@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -87,7 +88,7 @@ func (o *analyzeOptions) config() (analyze.Config, []int, error) {
 	if len(c.Closed) == 0 {
 		return c, nil, usagef("--closed: no closed form named in %q", o.closed)
 	}
-	if !(o.relLambda > 0) || o.lambda < 0 || o.relLambda > 1e300 || o.lambda > 1e300 {
+	if !(o.relLambda > 0) || !(o.lambda >= 0) || math.IsInf(o.relLambda, 0) || math.IsInf(o.lambda, 0) {
 		return c, nil, usagef("--lambda %g, --relative-lambda %g: want λ ≥ 0 and a relative λ > 0, both finite", o.lambda, o.relLambda)
 	}
 	if o.figures != "none" {
