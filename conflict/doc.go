@@ -28,7 +28,11 @@
 //   - CompareMethods puts every method's weighting of one probe's bins
 //     next to closed forms (ClosedForms), each with the Eq. 11 objective
 //     and the Eq. 8 check, as a typed MethodTable that Markdown and
-//     WriteCSV render (the conflict command's methods.md and methods.csv).
+//     WriteCSV render (WriteFiles: the conflict command's methods.md and
+//     methods.csv). CompareProbe does it for a probe of a log, with the
+//     schedule, task loss and normaliser its Info names (NoiseSchedule,
+//     TaskStrategy, Norm); package analyze and the conflict command use it.
+//     RelativeLambda is a λ relative to a Gram's mean diagonal.
 //   - Online is the paper's optimisation-based baseline as a training
 //     weighting: the "pareto" family of the weighting registry
 //     (weighting.Parse("pareto:fw") gives an OnlineConfig, which the

@@ -162,8 +162,13 @@ func methodRow(raw *pareto.Problem, name, kind string, w []float64, r mtl.Result
 // objective relative to the best method on the simplex (the solvers'
 // optimum), its Eq. 8 check and its weights.
 func (t MethodTable) Markdown() string {
+	return fmt.Sprintf("# Methods on the probe at step %d\n\n", t.Step) + t.Body()
+}
+
+// Body is Markdown without its heading: the paragraph that says what the
+// columns are, then the table (for a report that has headings of its own).
+func (t MethodTable) Body() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Methods on the probe at step %d\n\n", t.Step)
 	fmt.Fprintf(&b, "Eq. 11 objective f = wᵀ(G + λI)w (λ = %g, normaliser %s) of each weighting rescaled to sum 1, "+
 		"relative to the least on the simplex; Eq. 8 check of d = Σ_k w_k g_k: min_k ⟨d, g_k⟩/‖d‖² "+
 		"(< 0: d conflicts with a bin). Weights are on the bins' task losses, summing to 1.\n\n", t.Lambda, t.Normalizer)

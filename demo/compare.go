@@ -16,7 +16,7 @@ import (
 func (r *Result) compare(closed []Weighting) error {
 	final := r.Final()
 	g := final.Gram
-	r.Lambda = r.Sizes.Lambda * mat.Trace(g) / float64(g.SymmetricDim())
+	r.Lambda = conflict.RelativeLambda(g, r.Sizes.Lambda)
 	withL, err := conflict.SolveConfig{Methods: conflict.DefaultMethods, Lambda: r.Lambda}.Solve(g, final.Losses)
 	if err != nil {
 		return err

@@ -1,7 +1,10 @@
 // Package matio reads and writes real matrices and vectors as NumPy .npy
 // files and headerless comma-separated .csv files, so that Gram matrices,
 // per-task gradients and losses dumped from PyTorch or NumPy can be used
-// directly (np.save(path, G) or np.savetxt(path, G, delimiter=",")).
+// directly (np.save(path, G) or np.savetxt(path, G, delimiter=",")). It
+// also writes named float32/float64 tensors as a safetensors file
+// (WriteSafetensors: the layout of Hugging Face's format, which
+// safetensors.torch.load_file reads), for models exported to PyTorch.
 //
 // Reading (.npy through codeberg.org/sbinet/npyio): float32 ('<f4', '>f4')
 // or float64 ('<f8', '>f8') arrays, C or Fortran order, format versions 1

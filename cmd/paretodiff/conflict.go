@@ -14,9 +14,7 @@ import (
 	"github.com/paretodiff/paretodiff/conflict"
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/diffusion/data"
-	"github.com/paretodiff/paretodiff/internal/atomicfile"
 	"github.com/paretodiff/paretodiff/mtl"
-	"github.com/paretodiff/paretodiff/pareto"
 	"github.com/paretodiff/paretodiff/plots"
 	"github.com/paretodiff/paretodiff/run"
 	"github.com/paretodiff/paretodiff/weighting"
@@ -235,7 +233,7 @@ func fmtWeights(w []float64) string {
 // finish draws the figures of a probe log into --out and prints where
 // everything is.
 func (o *conflictOptions) finish(stdout io.Writer, logDir string, info conflict.Info, recs []conflict.Record, heat []int) error {
-	sched, err := diffusion.NewSchedule(info.Schedule, info.T, info.ZeroTerminal)
+	sched, err := info.NoiseSchedule()
 	if err != nil {
 		return failure(err)
 	}
@@ -246,13 +244,15 @@ func (o *conflictOptions) finish(stdout io.Writer, logDir string, info conflict.
 		}
 	}
 	if o.compare != "none" {
-		tab, err := o.methodTable(info, sched, recs[len(recs)-1])
+		tab, err := o.methodTable(info, recs[len(recs)-1])
 		if err != nil {
 			return err
 		}
-		if files, err = writeMethodTable(o.train.out, tab, files); err != nil {
+		written, err := tab.WriteFiles(o.train.out, "methods")
+		if err != nil {
 			return failure(err)
 		}
+		files = append(files, written...)
 		fmt.Fprint(stdout, tab.Markdown())
 	}
 	fmt.Fprintf(stdout, "%d probe(s) of %d bins over %d parameters; log %s", len(recs), len(info.Edges)-1, info.Selected, filepath.Join(logDir, conflict.RecordsFile))
@@ -265,7 +265,7 @@ func (o *conflictOptions) finish(stdout io.Writer, logDir string, info conflict.
 
 // methodTable compares the --compare methods and the closed forms on the
 // probe rec, with the probe's λ, normaliser and task loss.
-func (o *conflictOptions) methodTable(info conflict.Info, sched *diffusion.Schedule, rec conflict.Record) (conflict.MethodTable, error) {
+func (o *conflictOptions) methodTable(info conflict.Info, rec conflict.Record) (conflict.MethodTable, error) {
 	methods, err := conflict.ParseMethods(o.compare)
 	if err != nil {
 		return conflict.MethodTable{}, usagef("--compare: %v", err)
@@ -274,38 +274,15 @@ func (o *conflictOptions) methodTable(info conflict.Info, sched *diffusion.Sched
 	if err != nil {
 		return conflict.MethodTable{}, err
 	}
-	norm := pareto.NormNone // a log without solves names no normaliser
-	if info.Normalizer != "" {
-		if norm, err = pareto.ParseNormalizer(info.Normalizer); err != nil {
-			return conflict.MethodTable{}, failure(err)
-		}
-	}
-	task, err := weighting.ParseStrategy(info.Task)
+	norm, err := info.Norm()
 	if err != nil {
 		return conflict.MethodTable{}, failure(err)
 	}
-	closed, err := conflict.ClosedForms(conflict.DefaultCompareClosed, task, sched, info.Bins())
-	if err != nil {
-		return conflict.MethodTable{}, failure(err)
-	}
-	tab, err := conflict.CompareMethods(rec, info.Labels, conflict.SolveConfig{Methods: methods, Lambda: info.Lambda, Normalizer: norm, Options: opts}, closed)
+	tab, err := conflict.CompareProbe(info, rec, conflict.SolveConfig{Methods: methods, Lambda: info.Lambda, Normalizer: norm, Options: opts}, conflict.DefaultCompareClosed)
 	if err != nil {
 		return conflict.MethodTable{}, failure(err)
 	}
 	return tab, nil
-}
-
-// writeMethodTable writes methods.md and methods.csv into dir (atomically)
-// and returns files with them added.
-func writeMethodTable(dir string, tab conflict.MethodTable, files []string) ([]string, error) {
-	md, csvPath := filepath.Join(dir, "methods.md"), filepath.Join(dir, "methods.csv")
-	if err := atomicfile.WriteBytes(md, []byte(tab.Markdown())); err != nil {
-		return files, err
-	}
-	if err := atomicfile.Write(csvPath, tab.WriteCSV); err != nil {
-		return files, err
-	}
-	return append(files, md, csvPath), nil
 }
 
 // probeCheckpoint probes a trained run once, writing the log into --out.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paretodiff/paretodiff/conflict"
 	"github.com/paretodiff/paretodiff/internal/atomicfile"
 	"github.com/paretodiff/paretodiff/internal/jsonnum"
 	"github.com/paretodiff/paretodiff/matio"
@@ -171,7 +172,12 @@ The output is one JSON object (or a CSV header and row) with the fields
 method, k, lambda, weights, objective (wᵀ(G + λI)w of the normalised problem),
 gap (the Frank-Wolfe duality gap: objective − optimum ≤ gap), iterations,
 status (converged, iteration-limit, time-limit or stalled) and seconds.
-Weights belong to the normalised tasks when --normalize is not none.
+Weights belong to the normalised tasks when --normalize is not none; the output then
+also has raw_weights, the same weighting of the raw (un-normalised) tasks: the
+normaliser divides task k's gradient by s_k (‖g_k‖ for l2, L_k for loss, L_k·‖g_k‖ for
+loss+), so Σ_k w_k·(g_k/s_k) = Σ_k (w_k/s_k)·g_k and the raw weights are
+r_k = (w_k/s_k)/Σ_j (w_j/s_j), summing to 1, whose combination Σ_k r_k g_k points
+along the normalised problem's direction (for l2: r_k ∝ w_k/‖g_k‖).
 
 Methods: fw (Frank-Wolfe as MGDA, with a corrective step on the support),
 afw (away-step), pfw (pairwise), pgd (projected gradient), ugd (the paper's
@@ -228,16 +234,23 @@ type solveResult struct {
 	Inner         []float64     `json:"inner"`
 	MinInner      float64       `json:"min_inner"`
 	ConflictRatio jsonnum.Float `json:"conflict_ratio"`
+	// RawWeights are the weights on the raw tasks, w_k/s_k rescaled to
+	// sum 1 (conflict.RawWeights), when a normaliser is used.
+	RawWeights []float64 `json:"raw_weights,omitempty"`
 }
 
 // newSolveResult is the output for one method's result.
 func newSolveResult(p *pareto.Problem, r mtl.Result, elapsed time.Duration) solveResult {
-	return solveResult{
+	out := solveResult{
 		Method: r.Method, K: p.K(), Lambda: p.Lambda(), Weights: r.W,
 		Objective: jsonnum.Float(r.Objective), Gap: jsonnum.Float(r.Gap), Iterations: r.Iterations, Status: r.Status,
 		Seconds: elapsed.Seconds(), Normalized: r.Normalized, OnSimplex: r.OnSimplex, Norm: r.Norm, Inner: r.Inner,
 		MinInner: r.MinInner, ConflictRatio: jsonnum.Float(r.ConflictRatio()),
 	}
+	if p.Normalizer() != pareto.NormNone {
+		out.RawWeights = conflict.RawWeights(p, r.W)
+	}
+	return out
 }
 
 func (o *solveOptions) run(stdout io.Writer) error {
@@ -300,7 +313,8 @@ func (s *solveResult) writeJSON(w io.Writer) error {
 // writeCSV writes a header and one row: the JSON fields in order, the
 // weights spread over the columns w_0 … w_{K−1}, then the Eq. 8 check
 // (norm, min_inner, conflict_ratio, on_simplex, inner_0 … inner_{K−1})
-// and n_0 … n_{K−1}, the normalised weights (empty when Σw ≤ 0).
+// and n_0 … n_{K−1}, the normalised weights (empty when Σw ≤ 0), then
+// with a normaliser r_0 … r_{K−1}, the weights on the raw tasks.
 func (s *solveResult) writeCSV(w io.Writer) error {
 	g := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	header := []string{"method", "k", "lambda", "objective", "gap", "iterations", "status", "seconds"}
@@ -322,6 +336,10 @@ func (s *solveResult) writeCSV(w io.Writer) error {
 		} else {
 			row = append(row, "")
 		}
+	}
+	for t, x := range s.RawWeights {
+		header = append(header, fmt.Sprintf("r_%d", t))
+		row = append(row, g(x))
 	}
 	cw := csv.NewWriter(w)
 	cw.Write(header)

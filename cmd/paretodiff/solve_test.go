@@ -100,7 +100,7 @@ func TestSolveGradsCSVWithLosses(t *testing.T) {
 	require.Len(t, rows, 2)
 	require.Equal(t, []string{"method", "k", "lambda", "objective", "gap", "iterations", "status", "seconds", "w_0", "w_1", "w_2", "w_3", "w_4", "w_5",
 		"norm", "min_inner", "conflict_ratio", "on_simplex", "inner_0", "inner_1", "inner_2", "inner_3", "inner_4", "inner_5",
-		"n_0", "n_1", "n_2", "n_3", "n_4", "n_5"}, rows[0])
+		"n_0", "n_1", "n_2", "n_3", "n_4", "n_5", "r_0", "r_1", "r_2", "r_3", "r_4", "r_5"}, rows[0])
 	require.Equal(t, "exact", rows[1][0])
 	require.Equal(t, "6", rows[1][1])
 	require.Equal(t, "converged", rows[1][6])
@@ -220,4 +220,91 @@ func TestSolveAggregators(t *testing.T) {
 	_, stderr, code := runCLI(t, "solve", "--gram", numpyGram, "--method", "cagrad", "--mtl-options", "c=-2")
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, "--mtl-options: mtl: c=-2")
+}
+
+// rawBruteTol: the brute-force search below ends on a grid of spacing
+// 2.5e-6 around its best point; the solver's raw weights must fall within
+// a few of those steps.
+const rawBruteTol = 2e-5
+
+// With --normalize l2, raw_weights are the weights r on the raw tasks that
+// give the normalised problem's direction: found by brute force over r on
+// the simplex, minimising the normalised objective at w̃ ∝ r_k·‖g_k‖,
+// ‖Σ_k r_k g_k‖²/(Σ_k r_k ‖g_k‖)², without the solver's conversion.
+func TestSolveRawWeightsAgainstBruteForce(t *testing.T) {
+	grads := [][]float64{{3, 0, 1, 0.5}, {-0.2, 0.4, 0.1, 0}, {0.5, 1.5, -2, 1}}
+	dir := t.TempDir()
+	var lines []string
+	for _, g := range grads {
+		var s []string
+		for _, v := range g {
+			s = append(s, strconv.FormatFloat(v, 'g', -1, 64))
+		}
+		lines = append(lines, strings.Join(s, ","))
+	}
+	path := filepath.Join(dir, "g.csv")
+	require.NoError(t, os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644))
+	stdout, stderr, code := runCLI(t, "solve", "--grads", path, "--normalize", "l2", "--method", "exact")
+	require.Equal(t, 0, code, stderr)
+	var got solveResult
+	require.NoError(t, json.Unmarshal([]byte(stdout), &got))
+	require.Len(t, got.RawWeights, 3)
+
+	norms := make([]float64, 3)
+	for k, g := range grads {
+		for _, v := range g {
+			norms[k] += v * v
+		}
+		norms[k] = math.Sqrt(norms[k])
+	}
+	f := func(r0, r1 float64) float64 {
+		r := []float64{r0, r1, 1 - r0 - r1}
+		if r[2] < 0 || r0 < 0 || r1 < 0 {
+			return math.Inf(1)
+		}
+		var d [4]float64
+		var scale float64
+		for k, g := range grads {
+			for i, v := range g {
+				d[i] += r[k] * v
+			}
+			scale += r[k] * norms[k]
+		}
+		var n2 float64
+		for _, v := range d {
+			n2 += v * v
+		}
+		return n2 / (scale * scale)
+	}
+	best0, best1, step := 0.5, 0.5, 0.5 // the first grid covers the simplex
+	// A 41×41 grid of ±step around the best point, then zoom in 8×.
+	for range 6 {
+		c0, c1 := best0, best1
+		for i := -20; i <= 20; i++ {
+			for j := -20; j <= 20; j++ {
+				r0, r1 := c0+float64(i)*step/20, c1+float64(j)*step/20
+				if f(r0, r1) < f(best0, best1) {
+					best0, best1 = r0, r1
+				}
+			}
+		}
+		step /= 8
+	}
+	want := []float64{best0, best1, 1 - best0 - best1}
+	require.InDeltaSlice(t, want, got.RawWeights, rawBruteTol)
+	// The weights on the normalised tasks are w̃_k ∝ r_k·‖g_k‖.
+	var s float64
+	for k := range want {
+		s += got.RawWeights[k] * norms[k]
+	}
+	for k := range want {
+		require.InDelta(t, got.Weights[k], got.RawWeights[k]*norms[k]/s, 1e-12)
+	}
+
+	stdout, _, code = runCLI(t, "solve", "--grads", path, "--method", "exact")
+	require.Equal(t, 0, code)
+	require.NotContains(t, stdout, "raw_weights")
+	stdout, _, code = runCLI(t, "solve", "--grads", path, "--normalize", "l2", "--method", "exact", "--format", "csv")
+	require.Equal(t, 0, code)
+	require.Contains(t, strings.SplitN(stdout, "\n", 2)[0], ",r_0,r_1,r_2")
 }
