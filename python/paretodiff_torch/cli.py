@@ -8,7 +8,6 @@ this package.
 """
 
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -66,14 +65,12 @@ def weights(strategies, target="eps", schedule="cosine", T=1000, zero_terminal=F
 def schedule_table(schedule="cosine", T=1000, zero_terminal=False, binary=None):
     """{"alpha_bar", "snr", "log_snr"}: (T,) float64 arrays of the schedule, from paretodiff.
 
-    log_snr is ln(alpha_bar) - ln(1 - alpha_bar) as the Go schedule computes it (ln SNR
-    on the flow schedule); -inf where SNR = 0.
+    log_snr is the Go schedule's ln SNR(t), bit for bit (what --bins logsnr:K cuts);
+    -inf where SNR = 0.
     """
     table = _table(["constant"], "x0", schedule, T, zero_terminal, binary)
-    ab = np.asarray(table["alpha_bar"], dtype=np.float64)
-    snr = np.asarray(table["snr"], dtype=np.float64)
-    if schedule.startswith("flow"):
-        log_snr = [math.log(s) if s > 0 else -math.inf for s in snr]
-    else:
-        log_snr = [math.log(a) - math.log1p(-a) if a > 0 else -math.inf for a in ab]
-    return {"alpha_bar": ab, "snr": snr, "log_snr": np.asarray(log_snr, dtype=np.float64)}
+    return {
+        "alpha_bar": np.asarray(table["alpha_bar"], dtype=np.float64),
+        "snr": np.asarray(table["snr"], dtype=np.float64),
+        "log_snr": np.asarray([float(v) for v in table["log_snr"]], dtype=np.float64),
+    }

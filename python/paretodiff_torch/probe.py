@@ -213,12 +213,13 @@ class GramProbe:
         autograd = self.autograd + [n for s in idle for n in s.selected.values()]
         G += self._autograd_share(loss, bins, N, autograd)
         self._backward(loss, c, train_weights is not None)
-        for site in self.sites:
-            if site.calls:
-                G += self._site_share(site, bins, scale)
+        with torch.no_grad():
+            for site in self.sites:
+                if site.calls:
+                    G += self._site_share(site, bins, scale)
         for n in autograd:
             self._coverage[n] = "autograd"
-        G = G.cpu()
+        G = G.detach().cpu()
         return (G + G.t()) / 2, bin_loss
 
     def _check(self, loss, bin_index, K, train_weights):
@@ -282,7 +283,7 @@ class GramProbe:
             torch.autograd.grad(total, inputs, allow_unused=True)
 
     def _site_share(self, site, bins, scale):
-        path = "per-bin" if self.distributed else site.weight_path(bins, self.force)
+        path = site.weight_path(bins, "per-bin" if self.distributed else self.force)
         G = torch.zeros(bins.K, bins.K, dtype=torch.float64, device=scale.device)
         for name, kind, value in site.contributions(bins, path, scale):
             self._coverage[name] = kind
