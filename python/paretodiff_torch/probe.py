@@ -64,10 +64,20 @@ class _Bins:
         self.indicator[torch.arange(self.B, device=bin_index.device), bin_index] = 1
         self.local = torch.bincount(bin_index, minlength=K).tolist()
         self._members = [(k, (bin_index == k).nonzero().view(-1)) for k in range(K) if self.local[k] > 0]
+        # The batch ordered by bin: bin k is rows [lo, hi) of perm.
+        self.perm = torch.argsort(bin_index, stable=True)
+        ends = [0]
+        for n in self.local:
+            ends.append(ends[-1] + n)
+        self._slices = [(k, ends[k], ends[k + 1]) for k in range(K) if self.local[k] > 0]
 
     def members(self):
         """(k, indices of the batch rows in bin k) for every locally non-empty bin."""
         return self._members
+
+    def slices(self):
+        """(k, lo, hi) for every locally non-empty bin: its rows are perm[lo:hi]."""
+        return self._slices
 
 
 class GramProbe:

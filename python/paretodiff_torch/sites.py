@@ -162,16 +162,22 @@ class LinearSite(Site):
 
     def contributions(self, bins, path, scale):
         A, D = self._factors(bins.B)
+        if path == "per-bin":
+            # Rows in bin order, so that each bin's rows are one slice.
+            A, D, scale, order = A[bins.perm], D[bins.perm], scale[bins.perm], bins.perm
         D = D * scale.view(-1, 1, 1).to(D.dtype)
         if path == "ghost":
             yield self.selected["weight"], "ghost", ghost_gram(A, D)
         elif path == "per-bin":
             g = A.new_zeros((bins.K,) + tuple(self.module.weight.shape))
-            for k, idx in bins.members():
-                g[k] = D[idx].reshape(-1, D.shape[2]).t() @ A[idx].reshape(-1, A.shape[2])
+            for k, lo, hi in bins.slices():
+                torch.mm(D[lo:hi].reshape(-1, D.shape[2]).t(), A[lo:hi].reshape(-1, A.shape[2]), out=g[k])
             yield self.selected["weight"], "per-bin", g
         if "bias" in self.selected:
-            yield self.selected["bias"], "per-bin", bin_sum(D.sum(1), bins)
+            rows = D.sum(1)
+            if path == "per-bin":
+                rows = torch.empty_like(rows).index_copy_(0, order, rows)
+            yield self.selected["bias"], "per-bin", bin_sum(rows, bins)
 
 
 def _check_batch(site, t, B):
