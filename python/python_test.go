@@ -228,3 +228,18 @@ func TestBinsMatchGo(t *testing.T) {
 		require.Equal(t, want.Edges, got[i], "%+v", k)
 	}
 }
+
+// TestMNISTExample runs examples/torch/train_mnist.py at a tiny size and
+// reads its probe log with conflict.ReadLog.
+func TestMNISTExample(t *testing.T) {
+	py := findPython(t)
+	out := filepath.Join(t.TempDir(), "torch-mnist")
+	stdout := runPython(t, py, "../examples/torch/train_mnist.py", "--steps", "4", "--every", "2", "--batch", "16",
+		"--per-bin", "2", "--width", "32", "--device", "cpu", "--out", out)
+	require.Contains(t, stdout, "trained 4 steps")
+	info, recs, err := conflict.ReadLog(out)
+	require.NoError(t, err)
+	require.Equal(t, 8, len(info.Edges)-1)
+	require.Len(t, recs, 2)
+	require.Equal(t, []int{2, 4}, []int{recs[0].Step, recs[1].Step})
+}
