@@ -32,6 +32,15 @@ sum the K gradients of every parameter with one all-reduce each (K x P floats in
 all: K times the gradient all-reduce of a DDP step), and every rank forms the same
 G. The bins' losses are summed the same way.
 
+Cost. With ``train_weights`` the pass is the training step's own backward (every
+parameter's .grad), plus the per-bin work of each opened weight (about one more
+weight-gradient GEMM, or the ghost products) and the autograd path's passes; without
+it the same backward runs with torch.autograd.grad on the opened parameters, leaving
+.grad alone (under DDP, whose reducer expects a backward after each forward, probe
+with ``train_weights`` or run the forward inside ``ddp.no_sync()``). Gradient
+checkpointing re-runs forwards during the backward, which the hooks would record:
+the probe does not support it.
+
 Invariants:
   * the model treats the batch's examples independently (no BatchNorm in training
     mode: the probe refuses it; dim ``batch_dim`` of every opened Linear,

@@ -83,15 +83,20 @@ def ghost_gram(A, D):
 class Site:
     """One module's recorded calls and how its parameters' gradients are formed.
 
-    Subclasses implement ``contributions(bins, path)`` yielding
-    ``(param_name, kind, value)`` for the selected parameters, and
-    ``ghost_cost`` / ``per_bin_cost`` for the weight (the cost model above).
+    Subclasses implement ``contributions(bins, path, scale)`` yielding
+    ``(param_name, kind, value)`` for the selected parameters (kind "ghost": a
+    B x B per-example Gram; "per-bin": K per-bin gradients), and ``ghost_cost(K)``
+    returning the two costs of the weight and B P (the cost model above).
+    ``batch_dim`` applies to layouts with positions before the features (Linear,
+    Embedding, LayerNorm); convolutions and the other norms have the batch first.
     """
+
+    positional = False  # whether batch_dim applies to the module's layout
 
     def __init__(self, name, module, selected, batch_dim):
         self.name, self.module = name, module
         self.selected = selected  # {"weight": full_name, "bias": full_name}
-        self.batch_dim = batch_dim
+        self.batch_dim = batch_dim if self.positional or isinstance(module, nn.LayerNorm) else 0
         self.calls = []  # [a, delta-or-None] per call
 
     def record(self, a, y, capture):
@@ -109,8 +114,7 @@ class Site:
 
     def batched(self, B):
         """Whether every call's input has the batch of B examples in its batch dimension."""
-        dim = self.batch_dim if isinstance(self, (LinearSite, EmbeddingSite)) or _is_layer_norm(self.module) else 0
-        return all(a.dim() > dim and a.shape[dim] == B for a, _ in self.calls)
+        return all(a.dim() > self.batch_dim and a.shape[self.batch_dim] == B for a, _ in self.calls)
 
     def weight_path(self, bins, force):
         """'ghost' or 'per-bin' for the weight, by force or the cost model."""
@@ -122,10 +126,6 @@ class Site:
         return "ghost" if g < p and bp * bp <= GHOST_LIMIT else "per-bin"
 
 
-def _is_layer_norm(m):
-    return isinstance(m, nn.LayerNorm)
-
-
 def _batch_first(t, batch_dim):
     return t if batch_dim == 0 else t.movedim(batch_dim, 0)
 
@@ -133,14 +133,16 @@ def _batch_first(t, batch_dim):
 class LinearSite(Site):
     """nn.Linear: a (B, ..., d_in), y (B, ..., d_out); positions are the middle dims."""
 
+    positional = True
+
     def _factors(self, B):
         W = self.module.weight
         As, Ds = [], []
         for a, d in self.calls:
             a = _batch_first(a, self.batch_dim)
             _check_batch(self, a, B)
-            A = a.reshape(B, -1, W.shape[1])
-            D = torch.zeros(A.shape[:2] + (W.shape[0],), dtype=A.dtype, device=A.device) if d is None else _batch_first(d, self.batch_dim).reshape(B, -1, W.shape[0])
+            A = a.reshape(B, -1, W.shape[1]).to(W.dtype)
+            D = torch.zeros(A.shape[:2] + (W.shape[0],), dtype=W.dtype, device=A.device) if d is None else _batch_first(d, self.batch_dim).reshape(B, -1, W.shape[0]).to(W.dtype)
             As.append(A)
             Ds.append(D)
         return torch.cat(As, 1), torch.cat(Ds, 1)
@@ -246,8 +248,8 @@ class ConvSite(Site):
             _check_batch(self, a, bins.B)
             if d is None:
                 continue
-            x = self._padded(a)
-            d = self._delta(d) * scale.view(-1, 1, 1, 1).to(W.dtype)
+            x = self._padded(a.to(W.dtype))
+            d = self._delta(d.to(W.dtype)) * scale.view(-1, 1, 1, 1).to(W.dtype)
             if bias is not None:
                 bias += bin_sum(d.sum((2, 3)), bins)
             if per_bin is not None:
@@ -275,6 +277,8 @@ class ConvSite(Site):
 class EmbeddingSite(Site):
     """nn.Embedding: indices (B, ...), y (B, ..., d); a row's gradient is a scatter of delta."""
 
+    positional = True
+
     def _factors(self, B):
         m = self.module
         Is, Ds = [], []
@@ -282,7 +286,7 @@ class EmbeddingSite(Site):
             a = _batch_first(a, self.batch_dim)
             _check_batch(self, a, B)
             idx = a.reshape(B, -1)
-            D = torch.zeros(idx.shape + (m.embedding_dim,), dtype=m.weight.dtype, device=idx.device) if d is None else _batch_first(d, self.batch_dim).reshape(B, -1, m.embedding_dim)
+            D = torch.zeros(idx.shape + (m.embedding_dim,), dtype=m.weight.dtype, device=idx.device) if d is None else _batch_first(d, self.batch_dim).reshape(B, -1, m.embedding_dim).to(m.weight.dtype)
             if m.padding_idx is not None:
                 D = D * (idx != m.padding_idx).unsqueeze(-1).to(D.dtype)
             Is.append(idx)
@@ -336,7 +340,8 @@ class NormSite(Site):
     def contributions(self, bins, path, scale):
         m = self.module
         layer = isinstance(m, nn.LayerNorm)
-        shape = m.weight.shape if m.weight is not None else m.bias.shape
+        shape_param = m.weight if m.weight is not None else m.bias
+        shape = shape_param.shape
         gw = m.weight.new_zeros((bins.K,) + tuple(shape)) if "weight" in self.selected else None
         gb = m.bias.new_zeros((bins.K,) + tuple(shape)) if "bias" in self.selected else None
         for a, d in self.calls:
@@ -345,7 +350,8 @@ class NormSite(Site):
             if layer:
                 a, d = _batch_first(a, self.batch_dim), _batch_first(d, self.batch_dim)
             _check_batch(self, a, bins.B)
-            d = d * scale.view((-1,) + (1,) * (d.dim() - 1)).to(d.dtype)
+            dtype = shape_param.dtype
+            a, d = a.to(dtype), d.to(dtype) * scale.view((-1,) + (1,) * (d.dim() - 1)).to(dtype)
             if layer:
                 dims = tuple(range(1, d.dim() - len(shape)))
             else:

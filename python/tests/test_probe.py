@@ -101,11 +101,43 @@ class TestAgainstAutograd(ProbeCase):
         self.assertIn(cov["twice.weight"], ("ghost", "per-bin"))
         self.assertEqual(cov["temb.weight"] in ("ghost", "per-bin"), True)
 
+    def test_each_parameter_alone(self):
+        # A share of G lost or doubled in one parameter could hide below REL of the whole.
+        for name in ("conv", "mixed", "block"):
+            m = models.build(name)
+            x, t, target = models.data(name, BINS.numel())
+            for pname, p in m.named_parameters():
+                R, _ = models.reference_gram(m, [p], x, t, target, BINS, K)
+                for path in ("ghost", "per-bin"):
+                    with self.subTest(model=name, param=pname, path=path):
+                        with pdt.GramProbe(m, params=[(pname, p)], path=path) as probe:
+                            G, _ = probe.gram(models.per_example_loss(m(x, t), target), BINS, K)
+                        self.assertGram(G, R)
+                        self.assertEqual(list(probe.coverage()), [pname])
+
     def test_every_bin_empty_but_one(self):
         bins = torch.zeros(7, dtype=torch.long) + 1
         _, _, G, L, R, RL = self.probe("mixed", bins=bins)
         self.assertGram(G, R)
         self.assertLosses(L, RL)
+
+
+class TestFloat32(ProbeCase):
+    """A float32 model against the float64 reference of the same weights: float32 rounding."""
+
+    F32 = 1e-4  # of sqrt(R_kk R_ll): float32 products summed in float64
+
+    def test_mixed_in_float32(self):
+        ref = models.build("mixed")
+        x, t, target = models.data("mixed", BINS.numel())
+        R, RL = models.reference_gram(ref, list(ref.parameters()), x, t, target, BINS, K)
+        for path in (None, "ghost", "per-bin"):
+            m = models.build("mixed").float()
+            with pdt.GramProbe(m, path=path) as probe:
+                G, L = probe.gram(models.per_example_loss(m(x.float(), t), target.float()), BINS, K)
+            self.assertEqual(G.dtype, torch.float64)
+            d = R.diagonal().sqrt()
+            self.assertLessEqual(float(((G - R).abs() / torch.outer(d, d).clamp_min(1e-300))[R != 0].max()), self.F32, path)
 
 
 class TestTrainingGradient(ProbeCase):
