@@ -245,6 +245,8 @@ class GramProbe:
         if not torch.is_tensor(loss) or loss.dim() != 1:
             raise ValueError(f"paretodiff_torch: loss must be a (B,) tensor of per-example losses, got shape {tuple(getattr(loss, 'shape', ()))}")
         B = loss.numel()
+        if B == 0:
+            raise ValueError("paretodiff_torch: an empty batch")
         bin_index = torch.as_tensor(bin_index, device=loss.device).long().view(-1)
         if bin_index.numel() != B:
             raise ValueError(f"paretodiff_torch: {bin_index.numel()} bin indices for {B} losses")

@@ -205,11 +205,12 @@ class ConvSite(Site):
         """The input as the convolution sees it, padded explicitly, as (B, C, H, W)."""
         m = self.module
         two_d, k, _, dl = self._geometry()
+        if m.padding_mode != "zeros":  # padded in the module's own dims, as its forward does
+            a = F.pad(a, m._reversed_padding_repeated_twice, mode=m.padding_mode)
+            return a if two_d else a.unsqueeze(2)
         if not two_d:
             a = a.unsqueeze(2)
-        if m.padding_mode != "zeros":
-            a = F.pad(a, m._reversed_padding_repeated_twice, mode=m.padding_mode)
-        elif isinstance(m.padding, str):
+        if isinstance(m.padding, str):
             if m.padding == "same":
                 pads = []
                 for kk, dd in zip(reversed(k), reversed(dl)):

@@ -23,7 +23,8 @@ class MLP(nn.Module):
 
 
 class ConvNet(nn.Module):
-    """Conv2d (stride, dilation, groups, reflect padding), GroupNorm, Conv1d and a BatchNorm in eval."""
+    """Conv2d (stride, dilation, groups, reflect and "same" padding), GroupNorm, a Conv1d (dilation,
+    groups, circular padding) and a BatchNorm in eval."""
 
     def __init__(self, c=4, T=20):
         super().__init__()
@@ -32,7 +33,7 @@ class ConvNet(nn.Module):
         self.down = nn.Conv2d(c, 2 * c, 3, stride=2, padding=1, groups=2, padding_mode="reflect")
         self.dil = nn.Conv2d(2 * c, 2 * c, 3, padding="same", dilation=2, bias=False)
         self.bn = nn.BatchNorm2d(2 * c)
-        self.line = nn.Conv1d(2 * c, c, 3, padding=1)
+        self.line = nn.Conv1d(2 * c, c, 3, padding=2, dilation=2, groups=2, padding_mode="circular")
         self.temb = nn.Linear(1, c)
         self.out = nn.Conv2d(c, 2, 1)
 

@@ -88,6 +88,15 @@ class TestX0Loss(unittest.TestCase):
             torch.testing.assert_close(pdt.to_x0_loss(loss, target, snr), want, rtol=1e-12, atol=0)
         self.assertTrue(math.isnan(float(pdt.to_x0_loss(torch.ones(1), "eps", torch.zeros(1)))))
 
+    def test_flow_velocity_loss_in_x0_units(self):
+        g = torch.Generator().manual_seed(3)
+        t = torch.linspace(0.1, 1.0, 5, dtype=torch.float64).view(-1, 1)
+        x0, eps, x0_hat = (torch.randn(5, 4, generator=g, dtype=torch.float64) for _ in range(3))
+        xt = (1 - t) * x0 + t * eps
+        u, u_hat = eps - x0, (xt - x0_hat) / t  # the velocity that predicts x0_hat
+        snr = ((1 - t) / t).view(-1) ** 2
+        torch.testing.assert_close(pdt.to_x0_loss(((u - u_hat) ** 2).mean(1), "flow", snr), ((x0 - x0_hat) ** 2).mean(1), rtol=1e-12, atol=0)
+
 
 class TestProbeLog(unittest.TestCase):
     def test_summary_of_a_hand_gram(self):
