@@ -7,7 +7,8 @@ GramProbe.gram with the same weights as train_weights (one backward pass that
 leaves the same .grad and forms the K x K Gram), and the same AdamW. The model is
 python/tests/models.py's Block (a pre-norm transformer block from nn.Linear,
 weights applied at every token) in float32, its positional table fixed unless
---learned-pos. Prints one JSON object with the median
+--learned-pos; --model mha is MHABlock (nn.MultiheadAttention, which the probe
+replays, and a Linear). Prints one JSON object with the median
 seconds of each and their ratio probe/step.
 
 Usage:
@@ -39,6 +40,8 @@ def main():
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--model", default="block", choices=("block", "mha"),
+                    help="block: attention from nn.Linear; mha: nn.MultiheadAttention (the probe's replay path) and a Linear")
     ap.add_argument("--learned-pos", action="store_true",
                     help="train the positional table too: it is looked up once for the whole batch, so it takes the "
                          "probe's autograd path (one extra partial backward pass per bin)")
@@ -47,8 +50,11 @@ def main():
         torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     dev = torch.device(a.device)
-    model = models.Block(d=a.width, heads=a.heads, tokens=a.tokens, T=1000).to(dev)
-    model.pos.weight.requires_grad_(a.learned_pos)
+    if a.model == "block":
+        model = models.Block(d=a.width, heads=a.heads, tokens=a.tokens, T=1000).to(dev)
+        model.pos.weight.requires_grad_(a.learned_pos)
+    else:
+        model = models.MHABlock(d=a.width, heads=a.heads, T=1000).to(dev)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     B, K = a.batch, a.bins
     x = torch.randn(B, a.tokens, a.width, device=dev)
@@ -90,7 +96,7 @@ def main():
     paths = {}
     for v in coverage.values():
         paths[v] = paths.get(v, 0) + 1
-    print(json.dumps({"batch": B, "bins": K, "tokens": a.tokens, "width": a.width, "device": a.device, "learned_pos": a.learned_pos,
+    print(json.dumps({"batch": B, "bins": K, "tokens": a.tokens, "width": a.width, "device": a.device, "model": a.model, "learned_pos": a.learned_pos,
                       "threads": torch.get_num_threads(), "torch": torch.__version__, "ms_step": step * 1e3,
                       "ms_probe": prb * 1e3, "probe_over_step": prb / step, "paths": paths}))
 

@@ -10,18 +10,22 @@ training weights of ``train_weights``), so a layer's output gradient row for
 example n is c_n d loss_n / d y_n. The probe scales it by r_n = 1/(N_k c_n) for n in
 bin k, so that a weight's per-bin gradient is the plain sum of the scaled
 per-example gradients of its bin, and forms each parameter's share of G by one of
-three paths (sites.py has the identities and the cost model):
+four paths (sites.py has the identities and the cost model):
 
   * ghost: the B x B Gram of per-example gradients from the layer's input and output
     rows, M = sum_{p,q} (delta.delta)(a.a), then G += Z^T M Z (Z: the bins'
     indicator, the bin-mean matrix S of the issue being diag(r) folded into delta);
   * per-bin: the K per-bin gradients themselves (one weight-gradient GEMM per bin,
     summed over the bin's rows), then G += g g^T;
-  * autograd: for any other parameter (nn.MultiheadAttention's in_proj_weight, a
-    bare nn.Parameter, a weight shared by two modules, a module whose forward was
-    not called, an Embedding with scale_grad_by_freq), one torch.autograd.grad call
-    per non-empty bin on L_k for just those parameters: K extra partial backward
-    passes from the loss down to the deepest such parameter, exact.
+  * replay, for any other parameter (nn.MultiheadAttention's, a bare nn.Parameter, a
+    weight tied between two modules, a table looked up once for the whole batch):
+    the smallest module holding all its uses is re-run on each bin's rows of its
+    recorded arguments and differentiated with the recorded output gradients
+    (replay.py): one more forward and backward of that module over the batch;
+  * autograd, where a replay would not be exact (dropout active in the module, its
+    arguments modified in place) or for the parameters named in ``autograd``: one
+    torch.autograd.grad call per non-empty bin on L_k for just those parameters, K
+    extra partial backward passes from the loss down to the deepest one.
 
 Distributed (torch.distributed initialised, world size > 1): the global per-bin
 gradient is g_k = sum_ranks (1/N_k) sum_{n in k on the rank} grad loss_n with N_k the
@@ -34,7 +38,8 @@ G. The bins' losses are summed the same way.
 
 Cost. With ``train_weights`` the pass is the training step's own backward (every
 parameter's .grad), plus the per-bin work of each opened weight (about one more
-weight-gradient GEMM, or the ghost products) and the autograd path's passes; without
+weight-gradient GEMM, or the ghost products), the replays and the autograd path's
+passes; without
 it the same backward runs with torch.autograd.grad on the opened parameters, leaving
 .grad alone (under DDP, whose reducer expects a backward after each forward, probe
 with ``train_weights`` or run the forward inside ``ddp.no_sync()``). Gradient
@@ -43,9 +48,11 @@ the probe does not support it.
 
 Invariants:
   * the model treats the batch's examples independently (no BatchNorm in training
-    mode: the probe refuses it; dim ``batch_dim`` of every opened Linear,
-    Embedding and LayerNorm input is the batch, dim 0 for convolutions and the other
-    norms), and each opened module runs its own forward (hooks see its calls);
+    mode: the probe refuses it); dim ``batch_dim`` of every opened Linear, Embedding
+    and LayerNorm input is the batch, dim 0 for convolutions and the other norms;
+  * every parameter is used only inside forward calls of the module that holds it
+    (a weight used elsewhere, e.g. F.linear(x, emb.weight) in another module, must be
+    named in ``autograd``); a replayed module's forward is deterministic (checked);
   * one forward pass per gram() call, inside the ``with`` block; gram() forgets it;
   * an empty bin (N_k = 0) has a zero row and column in G and a NaN loss, as in
     diffusion/gram;
@@ -57,10 +64,11 @@ import math
 import torch
 import torch.distributed as dist
 
+from .replay import Replay
 from .sites import site_for
 
 #: Coverage paths (probe.coverage()).
-PATHS = ("ghost", "per-bin", "autograd")
+PATHS = ("ghost", "per-bin", "replay", "autograd")
 
 
 class _Bins:
@@ -99,9 +107,9 @@ class GramProbe:
     one path on every weight that has both (tests). ``autograd``: names of parameters
     to put on the autograd path whatever their module (e.g. a module applied to a
     tensor that is shared by the batch yet happens to have B rows, which the probe
-    cannot tell from a batch). ``distributed``: None to sum
-    over the ranks when torch.distributed is initialised with more than one rank;
-    ``group`` its process group.
+    cannot tell from a batch, or a module whose forward draws random numbers).
+    ``distributed``: None to sum over the ranks when torch.distributed is initialised
+    with more than one rank; ``group`` its process group.
     """
 
     def __init__(self, model, params=None, *, batch_dim=0, path=None, autograd=(), distributed=None, group=None):
@@ -112,22 +120,24 @@ class GramProbe:
             distributed = dist.is_available() and dist.is_initialized() and dist.get_world_size(group) > 1
         self.distributed = distributed
         self.params = self._select(model, params)
-        self.sites, self.autograd = self._plan(model, set(autograd))
-        self._handles, self._capture, self._bn_training = [], True, []
+        self.forced = set(autograd)
+        self.sites, self.autograd = self._plan(model, self.forced)
+        self.replays, self.candidates = self._plan_replays(model)
+        self._handles, self._capture, self._recording, self._bn_training = [], True, True, []
         self._coverage = {name: ("ghost-or-per-bin" if self._site_of(name) else "autograd") for name in self.params}
 
     @staticmethod
     def _select(model, params):
         named = list(model.named_parameters()) if params is None else list(params)
-        out = {}
+        out, seen = {}, set()
         for name, p in named:
             if params is None and not p.requires_grad:
                 continue
             if not p.requires_grad:
                 raise ValueError(f"paretodiff_torch: parameter {name} does not require grad")
-            if any(q is p for q in out.values()):
-                continue
-            out[name] = p
+            if id(p) not in seen:
+                out[name] = p
+                seen.add(id(p))
         if not out:
             raise ValueError("paretodiff_torch: no parameter to probe")
         return out
@@ -154,6 +164,33 @@ class GramProbe:
         autograd = [n for n in self.params if n not in claimed]
         return sites, autograd
 
+    def _plan_replays(self, model):
+        """For each parameter no site opens, the modules whose replay could give its
+        per-bin gradients, smallest first: the lowest common ancestor of the modules
+        holding it, then its ancestors (replay.py)."""
+        wrappers = (torch.nn.parallel.DistributedDataParallel, torch.nn.DataParallel)
+        modules = dict(model.named_modules())
+        owners = {}
+        for mname, m in modules.items():
+            for _, p in m.named_parameters(recurse=False):
+                owners.setdefault(id(p), []).append(mname)
+        replays, candidates = {}, {}
+        for n in self.params:
+            if n in self.forced or id(self.params[n]) not in owners:
+                continue
+            paths = [o.split(".") if o else [] for o in owners[id(self.params[n])]]
+            common = []
+            for parts in zip(*paths):
+                if len(set(parts)) != 1:
+                    break
+                common.append(parts[0])
+            chain = [".".join(common[:i]) for i in range(len(common), -1, -1)]
+            chain = [c for c in chain if not isinstance(modules[c], wrappers)]
+            for c in chain:
+                replays.setdefault(c, Replay(c, modules[c], self.batch_dim))
+            candidates[n] = chain
+        return replays, candidates
+
     def _site_of(self, name):
         return any(name in s.selected.values() for s in self.sites)
 
@@ -162,6 +199,8 @@ class GramProbe:
     def __enter__(self):
         for site in self.sites:
             self._handles.append(site.module.register_forward_hook(self._hook(site)))
+        for r in self.replays.values():
+            r.install(lambda: self._recording, lambda: self._capture)
         for m in self.model.modules():
             if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
                 self._handles.append(m.register_forward_hook(self._bn_hook))
@@ -170,13 +209,15 @@ class GramProbe:
     def __exit__(self, *exc):
         for h in self._handles:
             h.remove()
+        for r in self.replays.values():
+            r.uninstall()
         self._handles = []
         self._forget()
         return False
 
     def _hook(self, site):
         def hook(module, inputs, output):
-            if torch.is_grad_enabled() and torch.is_tensor(output) and output.requires_grad:
+            if self._recording and torch.is_grad_enabled() and torch.is_tensor(output) and output.requires_grad:
                 site.record(inputs[0], output, lambda: self._capture)
 
         return hook
@@ -188,10 +229,12 @@ class GramProbe:
     def _forget(self):
         for s in self.sites:
             s.clear()
+        for r in self.replays.values():
+            r.clear()
         self._bn_training = []
 
     def coverage(self):
-        """{parameter name: path}: "ghost", "per-bin" or "autograd" in the last gram() call
+        """{parameter name: path}: "ghost", "per-bin", "replay" or "autograd" in the last gram() call
         ("ghost-or-per-bin" for an opened weight before the first call)."""
         return dict(self._coverage)
 
@@ -220,7 +263,7 @@ class GramProbe:
                 "put it in eval mode for the probe"
             )
         bin_loss = self._bin_loss(loss, bins, N)
-        scale = torch.tensor([1.0 / (N[k] * float(ck)) if N[k] > 0 else 0.0 for k, ck in zip(bin_index.tolist(), c.tolist())],
+        scale = torch.tensor([1.0 / (N[k] * float(ck)) if N[k] > 0 else 0.0 for k, ck in zip(bins.index.tolist(), c.tolist())],
                              dtype=torch.float64, device=loss.device)
         G = torch.zeros(K, K, dtype=torch.float64, device=loss.device)
         # Opened modules that did not run, or ran on a tensor without the batch
@@ -229,13 +272,15 @@ class GramProbe:
         idle = [s for s in self.sites if not s.calls or not s.batched(bins.B)]
         for s in idle:
             s.clear()
-        autograd = self.autograd + [n for s in idle for n in s.selected.values()]
+        others = self.autograd + [n for s in idle for n in s.selected.values()]
+        replayed, autograd = self._assign_replays(others, bins.B)
         G += self._autograd_share(loss, bins, N, autograd)
-        self._backward(loss, c, train_weights is not None)
+        self._backward(loss, c, train_weights is not None, [self.params[n] for ns in replayed.values() for n in ns])
         with torch.no_grad():
             for site in self.sites:
                 if site.calls:
                     G += self._site_share(site, bins, scale)
+        G += self._replay_share(replayed, bins, scale)
         for n in autograd:
             self._coverage[n] = "autograd"
         G = G.detach().cpu()
@@ -293,13 +338,36 @@ class GramProbe:
             G += self._gram_of(g)
         return G
 
-    def _backward(self, loss, c, accumulate):
+    def _assign_replays(self, names, B):
+        """{module name: [parameter names]} for the replay path, and the rest (autograd)."""
+        replayed, autograd = {}, []
+        for n in names:
+            chosen = next((m for m in self.candidates.get(n, ()) if self.replays[m].unusable(B) is None), None)
+            if chosen is None:
+                autograd.append(n)
+            else:
+                replayed.setdefault(chosen, []).append(n)
+        return replayed, autograd
+
+    def _replay_share(self, replayed, bins, scale):
+        G = torch.zeros(bins.K, bins.K, dtype=torch.float64, device=scale.device)
+        self._recording, self._capture = False, False
+        try:
+            for m, names in replayed.items():
+                for n, g in zip(names, self.replays[m].per_bin([self.params[n] for n in names], bins, scale)):
+                    self._coverage[n] = "replay"
+                    G += self._gram_of(g)
+        finally:
+            self._recording, self._capture = True, True
+        return G
+
+    def _backward(self, loss, c, accumulate, replayed):
         """The one pass: accumulate sum c_n loss_n into .grad, or only run it for the hooks."""
         total = (loss * c.to(device=loss.device, dtype=loss.dtype)).sum()
         if accumulate:
             total.backward()
             return
-        inputs = [self.params[n] for s in self.sites if s.calls for n in s.selected.values()]
+        inputs = [self.params[n] for s in self.sites if s.calls for n in s.selected.values()] + replayed
         if inputs:
             torch.autograd.grad(total, inputs, allow_unused=True)
 

@@ -79,7 +79,7 @@ class TestDistributed(ProbeCase):
         for o in out:
             self.assertGram(o["G"], R)
             self.assertLosses(o["L"], RL)
-            self.assertEqual(set(o["coverage"].values()), {"per-bin", "autograd"})
+            self.assertEqual(set(o["coverage"].values()), {"per-bin", "replay"})
         models.per_example_loss(model(x, t), target).mean().backward()
         for o in out:
             for g, p in zip(o["grads"], model.parameters()):

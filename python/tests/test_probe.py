@@ -50,12 +50,12 @@ class ProbeCase(unittest.TestCase):
             else:
                 self.assertAlmostEqual(a, b, delta=1e-12 * abs(b))
 
-    def probe(self, name, path=None, train_weights=None, device="cpu", bins=BINS, seed=0):
+    def probe(self, name, path=None, train_weights=None, device="cpu", bins=BINS, seed=0, autograd=()):
         m = models.build(name, seed).to(device)
         x, t, target = (v.to(device) for v in models.data(name, bins.numel(), seed))
         params = list(m.parameters())
         R, RL = models.reference_gram(m, params, x, t, target, bins.to(device), K)
-        with pdt.GramProbe(m, path=path) as probe:
+        with pdt.GramProbe(m, path=path, autograd=autograd) as probe:
             loss = models.per_example_loss(m(x, t), target)
             G, L = probe.gram(loss, bins.to(device), K, train_weights=train_weights)
         return m, probe, G, L, R.cpu(), RL
@@ -64,19 +64,21 @@ class ProbeCase(unittest.TestCase):
 class TestAgainstAutograd(ProbeCase):
     """Every model of models.py, every path, unequal and empty bins."""
 
-    def check(self, name, expect_autograd=()):
-        for path in (None, "ghost", "per-bin"):
-            with self.subTest(path=path):
-                _, probe, G, L, R, RL = self.probe(name, path)
+    def check(self, name, others=()):
+        """Every path; the parameters no site opens (others) by replay, then forced to
+        one autograd.grad call per bin."""
+        for path, forced in ((None, ()), ("ghost", ()), ("per-bin", ()), (None, others)):
+            with self.subTest(path=path, forced=forced):
+                _, probe, G, L, R, RL = self.probe(name, path, autograd=forced)
                 self.assertGram(G, R)
                 self.assertLosses(L, RL)
                 self.assertTrue(bool((G[2] == 0).all()) and bool((G[:, 2] == 0).all()), "empty bin: zero row and column")
                 cov = probe.coverage()
-                for n in expect_autograd:
-                    self.assertEqual(cov[n], "autograd", n)
+                for n in others:
+                    self.assertEqual(cov[n], "autograd" if forced else "replay", n)
                 if path is not None:
-                    others = {v for k, v in cov.items() if k not in expect_autograd}
-                    self.assertTrue(others <= {path, "per-bin"}, others)
+                    opened = {v for k, v in cov.items() if k not in others}
+                    self.assertTrue(opened <= {path, "per-bin"}, opened)
         return cov
 
     def test_mlp(self):
@@ -90,14 +92,14 @@ class TestAgainstAutograd(ProbeCase):
 
     def test_transformer_block_from_linear(self):
         # The positional table is looked up once for the whole batch: autograd.
-        self.check("block", expect_autograd=("pos.weight",))
+        self.check("block", others=("pos.weight",))
 
     def test_multihead_attention(self):
-        self.check("mha", expect_autograd=MHA)
+        self.check("mha", others=MHA)
 
     def test_mixed(self):
         # MultiheadAttention, the weight tied between a and b, the bare gain.
-        cov = self.check("mixed", expect_autograd=MHA + ("a.weight", "gain"))
+        cov = self.check("mixed", others=MHA + ("a.weight", "gain"))
         self.assertIn(cov["twice.weight"], ("ghost", "per-bin"))
         self.assertEqual(cov["temb.weight"] in ("ghost", "per-bin"), True)
 
@@ -192,6 +194,71 @@ class TestBatchDim(ProbeCase):
                 G, _ = probe.gram(loss_of(m(x, t)), BINS, K)
             self.assertGram(G, g @ g.t())
             self.assertNotIn("autograd", probe.coverage().values())
+
+
+class SeqFirstMHA(nn.Module):
+    """nn.MultiheadAttention in its default (sequence, batch, feature) layout, with a key padding mask."""
+
+    def __init__(self, d=8):
+        super().__init__()
+        self.mha, self.fc = nn.MultiheadAttention(d, 2, dropout=0.25), nn.Linear(d, d)
+
+    def forward(self, x, mask):
+        return self.fc(self.mha(x, x, x, key_padding_mask=mask, need_weights=False)[0])
+
+
+class FunctionalDropout(nn.Module):
+    def __init__(self, d=6):
+        super().__init__()
+        self.fc, self.gain = nn.Linear(d, d), nn.Parameter(torch.ones(d))
+
+    def forward(self, x, t):
+        return torch.nn.functional.dropout(self.fc(x) * self.gain, 0.5, training=True)
+
+
+class TestReplay(ProbeCase):
+    def seq_first(self, train):
+        torch.manual_seed(4)
+        m = SeqFirstMHA().double().train(train)
+        B = BINS.numel()
+        x, target = torch.randn(3, B, 8, dtype=torch.float64), torch.randn(3, B, 8, dtype=torch.float64)
+        mask = torch.zeros(B, 3, dtype=torch.bool)
+        mask[::3, 2] = True
+
+        def loss_of():
+            torch.manual_seed(5)  # the same dropout masks in every forward
+            return ((m(x, mask) - target) ** 2).mean((0, 2))
+
+        grads = []
+        loss = loss_of()
+        for k in range(K):
+            idx = (BINS == k).nonzero().view(-1)
+            gs = torch.autograd.grad(loss[idx].mean(), list(m.parameters()), retain_graph=True) if idx.numel() else None
+            grads.append(torch.cat([g.reshape(-1) for g in gs]) if gs else torch.zeros(sum(p.numel() for p in m.parameters()), dtype=torch.float64))
+        g = torch.stack(grads)
+        with pdt.GramProbe(m, batch_dim=1) as probe:
+            G, _ = probe.gram(loss_of(), BINS, K)
+        self.assertGram(G, g @ g.t())
+        return probe.coverage()
+
+    def test_sequence_first_attention_with_mask(self):
+        cov = self.seq_first(train=False)
+        self.assertEqual({cov[n] for n in MHA}, {"replay"})
+
+    def test_dropout_falls_back_to_autograd(self):
+        cov = self.seq_first(train=True)
+        self.assertEqual({cov[n] for n in MHA}, {"autograd"})
+
+    def test_random_forward_is_refused(self):
+        m = FunctionalDropout().double()
+        x = torch.randn(BINS.numel(), 6, dtype=torch.float64)
+        with pdt.GramProbe(m) as probe:
+            loss = (m(x, None) ** 2).mean(1)
+            with self.assertRaisesRegex(RuntimeError, "replaying the model"):
+                probe.gram(loss, BINS, K)
+        with pdt.GramProbe(m, autograd=["gain"]) as probe:
+            probe.gram((m(x, None) ** 2).mean(1), BINS, K)
+        self.assertEqual(probe.coverage()["gain"], "autograd")
 
 
 class TestErrors(unittest.TestCase):
