@@ -86,10 +86,9 @@ def analyze(out, binary):
     if help_run.returncode != 0 or "analyze" not in help_run.stdout:
         print(f"skipping paretodiff analyze: this paretodiff has no analyze command yet ({' '.join(argv)})")
         return
-    report = os.path.join(out, "analysis")
     t0 = time.perf_counter()
-    subprocess.run(argv + ["analyze", out, "--out", report], check=True)
-    print(f"paretodiff analyze wrote {report} in {time.perf_counter() - t0:.1f} s")
+    subprocess.run(argv + ["analyze", out], check=True)
+    print(f"paretodiff analyze {out} took {time.perf_counter() - t0:.1f} s")
 
 
 def main():

@@ -1,13 +1,15 @@
 """paretodiff for PyTorch models: per-bin gradient Grams, bins, weights and probe logs.
 
 Tour:
-  * GramProbe (probe.py, sites.py): the K x K Gram of the per-bin task-loss gradients
-    of any torch model from one backward pass, on CPU or CUDA, optionally across
-    torch.distributed ranks, with the training gradient in the same pass;
+  * GramProbe (probe.py; sites.py: the ghost and per-bin paths of Linear, Conv,
+    Embedding and norm layers; replay.py: the replay of any other module): the K x K
+    Gram of the per-bin task-loss gradients of any torch model from one backward
+    pass, on CPU or CUDA, exact across torch.distributed ranks, with the training
+    gradient in the same pass;
   * Bins, parse_bins (bins.py): timestep bins as paretodiff's --bins reads them;
   * weights, schedule_table (cli.py): closed-form weights and SNRs from the
     paretodiff command itself (``paretodiff weights --format json``);
-  * to_x0_loss (targets.py): an eps or v loss in x0 units;
+  * to_x0_loss (targets.py): an eps, v or flow-velocity loss in x0 units;
   * ProbeLog (log.py): the probe log folder ``paretodiff conflict`` writes and
     ``paretodiff analyze`` reads;
   * find_mnist, load_mnist (mnist.py): the MNIST IDX files the Go side uses.
