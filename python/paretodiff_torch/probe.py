@@ -65,7 +65,7 @@ import torch
 import torch.distributed as dist
 
 from .replay import Replay
-from .sites import site_for
+from .sites import site_for, work_dtype
 
 #: Coverage paths (probe.coverage()).
 PATHS = ("ghost", "per-bin", "replay", "autograd")
@@ -324,7 +324,7 @@ class GramProbe:
         if not names:
             return G
         params = [self.params[n] for n in names]
-        grads = [p.new_zeros((K,) + tuple(p.shape)) for p in params]
+        grads = [p.new_zeros((K,) + tuple(p.shape), dtype=work_dtype(p)) for p in params]
         self._capture = False
         try:
             for k, idx in bins.members():

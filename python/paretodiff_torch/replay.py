@@ -25,6 +25,8 @@ graph (probe.py).
 import torch
 import torch.nn as nn
 
+from .sites import work_dtype
+
 #: Replayed outputs must equal the recorded rows to this fraction of their largest
 #: magnitude (a batch split can change a GEMM's rounding, never more).
 MATCH = {torch.float64: 1e-9, torch.float32: 1e-3}
@@ -124,7 +126,7 @@ class Replay:
 
     def per_bin(self, params, bins, scale):
         """The (K, *shape) per-bin gradients of params, one replay of each bin's rows per call."""
-        grads = [p.new_zeros((bins.K,) + tuple(p.shape)) for p in params]
+        grads = [p.new_zeros((bins.K,) + tuple(p.shape), dtype=work_dtype(p)) for p in params]
         for c in self.calls:
             for k, idx in bins.members():
                 outs, cots = self._replay(c, idx, bins.B, scale)

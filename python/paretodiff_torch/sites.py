@@ -64,6 +64,11 @@ def site_for(module):
     return None
 
 
+def work_dtype(p):
+    """The dtype the probe computes a parameter's share in: float32 for 16-bit floats."""
+    return torch.float32 if p.dtype in (torch.float16, torch.bfloat16) else p.dtype
+
+
 def bin_sum(rows, bins):
     """The per-bin sums (K, ...) of per-example rows (B, ...); bins is a Bins plan."""
     out = rows.new_zeros((bins.K,) + tuple(rows.shape[1:]))
@@ -141,8 +146,9 @@ class LinearSite(Site):
         for a, d in self.calls:
             a = _batch_first(a, self.batch_dim)
             _check_batch(self, a, B)
-            A = a.reshape(B, -1, W.shape[1]).to(W.dtype)
-            D = torch.zeros(A.shape[:2] + (W.shape[0],), dtype=W.dtype, device=A.device) if d is None else _batch_first(d, self.batch_dim).reshape(B, -1, W.shape[0]).to(W.dtype)
+            wd = work_dtype(W)
+            A = a.reshape(B, -1, W.shape[1]).to(wd)
+            D = torch.zeros(A.shape[:2] + (W.shape[0],), dtype=wd, device=A.device) if d is None else _batch_first(d, self.batch_dim).reshape(B, -1, W.shape[0]).to(wd)
             As.append(A)
             Ds.append(D)
         return torch.cat(As, 1), torch.cat(Ds, 1)
@@ -243,18 +249,19 @@ class ConvSite(Site):
         G, W = m.groups, m.weight
         do = m.out_channels // G
         ghost = torch.zeros(bins.B, bins.B, dtype=torch.float64, device=W.device) if path == "ghost" else None
-        per_bin = W.new_zeros((bins.K,) + tuple(W.shape)) if path == "per-bin" else None
-        bias = W.new_zeros(bins.K, m.out_channels) if "bias" in self.selected else None
+        wd = work_dtype(W)
+        per_bin = W.new_zeros((bins.K,) + tuple(W.shape), dtype=wd) if path == "per-bin" else None
+        bias = W.new_zeros(bins.K, m.out_channels, dtype=wd) if "bias" in self.selected else None
         for a, d in self.calls:
             _check_batch(self, a, bins.B)
             if d is None:
                 continue
-            x = self._padded(a.to(W.dtype))
-            d = self._delta(d.to(W.dtype)) * scale.view(-1, 1, 1, 1).to(W.dtype)
+            x = self._padded(a.to(wd))
+            d = self._delta(d.to(wd)) * scale.view(-1, 1, 1, 1).to(wd)
             if bias is not None:
                 bias += bin_sum(d.sum((2, 3)), bins)
             if per_bin is not None:
-                w4 = W if W.dim() == 4 else W.unsqueeze(2)
+                w4 = (W if W.dim() == 4 else W.unsqueeze(2)).detach().to(wd)
                 for kk, idx in bins.members():
                     gw = torch.ops.aten.convolution_backward(
                         d[idx], x[idx], w4, None, list(s), [0, 0], list(dl), False, [0, 0], G, (False, True, False)
@@ -287,7 +294,8 @@ class EmbeddingSite(Site):
             a = _batch_first(a, self.batch_dim)
             _check_batch(self, a, B)
             idx = a.reshape(B, -1)
-            D = torch.zeros(idx.shape + (m.embedding_dim,), dtype=m.weight.dtype, device=idx.device) if d is None else _batch_first(d, self.batch_dim).reshape(B, -1, m.embedding_dim).to(m.weight.dtype)
+            wd = work_dtype(m.weight)
+            D = torch.zeros(idx.shape + (m.embedding_dim,), dtype=wd, device=idx.device) if d is None else _batch_first(d, self.batch_dim).reshape(B, -1, m.embedding_dim).to(wd)
             if m.padding_idx is not None:
                 D = D * (idx != m.padding_idx).unsqueeze(-1).to(D.dtype)
             Is.append(idx)
@@ -343,15 +351,15 @@ class NormSite(Site):
         layer = isinstance(m, nn.LayerNorm)
         shape_param = m.weight if m.weight is not None else m.bias
         shape = shape_param.shape
-        gw = m.weight.new_zeros((bins.K,) + tuple(shape)) if "weight" in self.selected else None
-        gb = m.bias.new_zeros((bins.K,) + tuple(shape)) if "bias" in self.selected else None
+        dtype = work_dtype(shape_param)
+        gw = shape_param.new_zeros((bins.K,) + tuple(shape), dtype=dtype) if "weight" in self.selected else None
+        gb = shape_param.new_zeros((bins.K,) + tuple(shape), dtype=dtype) if "bias" in self.selected else None
         for a, d in self.calls:
             if d is None:
                 continue
             if layer:
                 a, d = _batch_first(a, self.batch_dim), _batch_first(d, self.batch_dim)
             _check_batch(self, a, bins.B)
-            dtype = shape_param.dtype
             a, d = a.to(dtype), d.to(dtype) * scale.view((-1,) + (1,) * (d.dim() - 1)).to(dtype)
             if layer:
                 dims = tuple(range(1, d.dim() - len(shape)))

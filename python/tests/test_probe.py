@@ -125,9 +125,10 @@ class TestAgainstAutograd(ProbeCase):
 
 
 class TestFloat32(ProbeCase):
-    """A float32 model against the float64 reference of the same weights: float32 rounding."""
+    """16- and 32-bit models against the float64 reference of the same weights: their rounding."""
 
     F32 = 1e-4  # of sqrt(R_kk R_ll): float32 products summed in float64
+    BF16 = 2e-2  # bfloat16 activations and output gradients (5e-3 measured), shares formed in float32
 
     def test_mixed_in_float32(self):
         ref = models.build("mixed")
@@ -140,6 +141,21 @@ class TestFloat32(ProbeCase):
             self.assertEqual(G.dtype, torch.float64)
             d = R.diagonal().sqrt()
             self.assertLessEqual(float(((G - R).abs() / torch.outer(d, d).clamp_min(1e-300))[R != 0].max()), self.F32, path)
+
+
+    def test_mlp_in_bfloat16(self):
+        # bfloat16 keeps 8 bits: its inputs and outputs are off by about 1 % already.
+        ref = models.build("mlp")
+        x, t, target = models.data("mlp", BINS.numel())
+        m = models.build("mlp").bfloat16()
+        for p, q in zip(ref.parameters(), m.parameters()):
+            p.data.copy_(q.data.double())  # the reference holds the same rounded weights
+        R, _ = models.reference_gram(ref, list(ref.parameters()), x.bfloat16().double(), t, target.bfloat16().double(), BINS, K)
+        for path in ("ghost", "per-bin"):
+            with pdt.GramProbe(m, path=path) as probe:
+                G, _ = probe.gram(models.per_example_loss(m(x.bfloat16(), t), target.bfloat16()).float(), BINS, K)
+            d = R.diagonal().sqrt()
+            self.assertLessEqual(float(((G - R).abs() / torch.outer(d, d).clamp_min(1e-300))[R != 0].max()), self.BF16, path)
 
 
 class TestTrainingGradient(ProbeCase):
