@@ -8,6 +8,7 @@ import (
 
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/internal/atomicfile"
+	"github.com/paretodiff/paretodiff/internal/jsonnum"
 	"github.com/paretodiff/paretodiff/plots"
 	"github.com/paretodiff/paretodiff/reproduce"
 	"github.com/paretodiff/paretodiff/weighting"
@@ -65,14 +66,18 @@ plot's panels are eps, x0 and flow (v needs a variance-preserving schedule).
 
 // weightTable is the result of the weights command.
 type weightTable struct {
-	Schedule     string               `json:"schedule"`
-	T            int                  `json:"T"`
-	ZeroTerminal bool                 `json:"zero_terminal"`
-	Target       string               `json:"target"`
-	AlphaBar     []float64            `json:"alpha_bar"`
-	SNR          []float64            `json:"snr"`
-	Strategies   []string             `json:"strategies"`
-	Weights      map[string][]float64 `json:"weights"`
+	Schedule     string    `json:"schedule"`
+	T            int       `json:"T"`
+	ZeroTerminal bool      `json:"zero_terminal"`
+	Target       string    `json:"target"`
+	AlphaBar     []float64 `json:"alpha_bar"`
+	SNR          []float64 `json:"snr"`
+	// LogSNR is ln SNR(t) as the schedule computes it (diffusion.Schedule.LogSNRs,
+	// "-Inf" where SNR = 0): what --bins logsnr:K cuts, bit for bit, for
+	// readers outside Go (python/paretodiff_torch).
+	LogSNR     []jsonnum.Float      `json:"log_snr"`
+	Strategies []string             `json:"strategies"`
+	Weights    map[string][]float64 `json:"weights"`
 }
 
 func (o *weightsOptions) run(stdout io.Writer) error {
@@ -113,7 +118,7 @@ func (o *weightsOptions) run(stdout io.Writer) error {
 	snr := sched.SNRs()
 	table := weightTable{
 		Schedule: sched.Name(), T: sched.T(), ZeroTerminal: o.zeroTerminal, Target: target.String(),
-		AlphaBar: sched.AlphaBars(), SNR: snr, Strategies: o.strategies,
+		AlphaBar: sched.AlphaBars(), SNR: snr, LogSNR: jsonnum.Floats(sched.LogSNRs()), Strategies: o.strategies,
 		Weights: map[string][]float64{},
 	}
 	for i, s := range strategies {

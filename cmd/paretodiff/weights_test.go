@@ -14,6 +14,7 @@ import (
 
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/internal/golden"
+	"github.com/paretodiff/paretodiff/internal/jsonnum"
 	"github.com/paretodiff/paretodiff/reproduce"
 	"github.com/paretodiff/paretodiff/weighting"
 	"github.com/stretchr/testify/require"
@@ -174,6 +175,9 @@ func TestWeightsJSONAndFiles(t *testing.T) {
 	for i, snr := range tab.SNR {
 		require.Equal(t, math.Min(snr, 5), tab.Weights["min-snr:5"][i])
 	}
+	sched, err := diffusion.NewSchedule("cosine", 50, false)
+	require.NoError(t, err)
+	require.Equal(t, jsonnum.Floats(sched.LogSNRs()), tab.LogSNR, "log_snr is the schedule's, bit for bit")
 
 	for _, ext := range []string{"png", "svg", "pdf"} {
 		p := filepath.Join(dir, "w."+ext)
