@@ -505,8 +505,39 @@ func (o *Online) solveFrom(step int, res gram.Result, counts []int) error {
 		}
 		w[k] = sol.W[i]
 	}
+	if !(massOn(w, idx) > 0) {
+		// A degenerate solve (IMTL-G when 1ᵀG⁺n ≤ 0, where its Σα = 1
+		// direction would raise every bin's loss) gives no weights to
+		// normalise: the step keeps the last weights, or the mean before the
+		// first, rather than stopping a training run on one batch.
+		w = o.fallback(idx)
+		sol.Status += "; kept the last weights"
+	}
 	sol.W = w
 	o.w, o.last = w, sol
 	o.solves++
 	return nil
+}
+
+// massOn returns Σ_k w_k over the bins idx.
+func massOn(w []float64, idx []int) float64 {
+	var m float64
+	for _, k := range idx {
+		m += w[k]
+	}
+	return m
+}
+
+// fallback returns the weights of a step whose solve was degenerate: the
+// last weights when they put positive mass on the bins idx, else equal
+// weights on them.
+func (o *Online) fallback(idx []int) []float64 {
+	if o.w != nil && massOn(o.w, idx) > 0 {
+		return append([]float64(nil), o.w...)
+	}
+	w := make([]float64, o.bins.K())
+	for _, k := range idx {
+		w[k] = 1 / float64(len(idx))
+	}
+	return w
 }
