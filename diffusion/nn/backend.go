@@ -103,6 +103,52 @@ type Backend interface {
 	// rowLoss and w are (rows); the others (rows, cols).
 	WeightedMSE(rowLoss, dpred, pred, target, w Tensor, rows, cols int, scale float32)
 
+	// GemmBatched computes, for every i < batch, C_i = α·op(A_i)·op(B_i) +
+	// β·C_i as Gemm does, where A_i starts i·strideA elements after the start
+	// of a (likewise B_i and C_i): attention's per-example (and per-head)
+	// products of token rows. The C_i must not overlap each other.
+	GemmBatched(tA, tB bool, m, n, k int, alpha float32, a Tensor, lda, strideA int, b Tensor, ldb, strideB int, beta float32, c Tensor, ldc, strideC int, batch int)
+	// Softmax writes y[r, :] = softmax(scale·x[r, :]) for each row of x
+	// (rows, cols): y[r, c] = exp(scale·x[r, c] − m_r) / Σ_j exp(scale·x[r, j] − m_r)
+	// with m_r the row's largest scale·x[r, j] (the max trick: no overflow,
+	// and the largest term is exactly 1). y may be x.
+	Softmax(y, x Tensor, rows, cols int, scale float32)
+	// SoftmaxBackward writes, from the forward output y (rows, cols) and
+	// the output gradient dy,
+	//   dx[r, c] = scale·y[r, c]·(dy[r, c] − Σ_j dy[r, j]·y[r, j]),
+	// the gradient with respect to Softmax's input x (the row sum is
+	// accumulated in float64 on the CPU). dx may be dy.
+	SoftmaxBackward(dx, y, dy Tensor, rows, cols int, scale float32)
+	// Modulate applies per-group affine factors to groups of rows, adaLN's
+	// modulation (Peebles & Xie 2023): x is (groups·tokens, cols), group g
+	// being rows g·tokens … (g+1)·tokens − 1 (the tokens of one example),
+	// and s and t hold one row of cols factors per group with row stride
+	// ld (views into the chunks of one (groups, ld) modulation tensor):
+	//   y[g·tokens + p, c] = x[g·tokens + p, c]·(one + s[g·ld + c]) + t[g·ld + c].
+	// one is 1 for adaLN's scale, (1 + scale), and 0 for its gate; t may
+	// be absent (no shift). y may be x.
+	Modulate(y, x, s, t Tensor, groups, tokens, cols, ld int, one float32)
+	// ModulateBackward writes the gradients of Modulate from the output
+	// gradient dy and the forward pass's x and s:
+	//   dx[g·tokens + p, c] = dy[g·tokens + p, c]·(one + s[g·ld + c])   (unless dx is absent; dx may be dy),
+	//   ds[g·ld + c] = Σ_p dy[g·tokens + p, c]·x[g·tokens + p, c],
+	//   dt[g·ld + c] = Σ_p dy[g·tokens + p, c]                          (unless dt is absent).
+	// ds and dt are OVERWRITTEN (they are activations' gradients, written
+	// once per step into the chunks of one (groups, ld) tensor).
+	ModulateBackward(dx, ds, dt, dy, x, s Tensor, groups, tokens, cols, ld int, one float32)
+	// Patchify rearranges n images into patch tokens, or back when
+	// inverse is set. An image is channels-first (channels, side, side),
+	// flattened (the data's examples); its tokens are (L, patch·patch·
+	// channels) with L = (side/patch)² patches in row-major order, the
+	// features of a patch ordered (i, j, c): pixel row i and column j
+	// inside the patch, then channel c (DiT's unpatchify order):
+	//   tok[(b·L + P·side/patch + Q)·F + (i·patch + j)·channels + c]
+	//     = img[b·channels·side² + c·side² + (P·patch + i)·side + Q·patch + j],
+	// F = patch²·channels. Forward writes tok (dst) from img (src); inverse
+	// writes img (dst) from tok (src). side must be a multiple of patch.
+	// It is a permutation: each direction is the other's gradient.
+	Patchify(dst, src Tensor, n, channels, side, patch int, inverse bool)
+
 	// AdamW takes one step of AdamW (Loshchilov & Hutter 2019, decoupled
 	// weight decay) over len(p) elements, as PyTorch's torch.optim.AdamW:
 	//   p ← p − lr·wd·p

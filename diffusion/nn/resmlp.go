@@ -531,10 +531,27 @@ func (m *ResMLP) Backward(dout Tensor, rows int) {
 // its input rows a_n (rows, layer.In), valid after Forward, and OutGrad its
 // output-gradient rows δ_n (rows, layer.Out), valid after Backward. They are
 // views of the network's buffers, overwritten by the next pass.
+//
+// In a sequence model (the DiT) a layer applied at every token of an
+// example has Tokens > 1: In and OutGrad then hold rows·Tokens rows, the
+// Tokens rows of example n consecutive, and example n's weight gradient is
+// Σ_p δ_{n,p}ᵀ a_{n,p} over its tokens p, so that
+// ⟨g_n, g_m⟩ = Σ_{p,q} (δ_{n,p}·δ_{m,q})(a_{n,p}·a_{m,q}).
 type LinearSite struct {
 	Layer   *Linear
-	In      Tensor // a_n, (rows, Layer.In)
-	OutGrad Tensor // δ_n, (rows, Layer.Out)
+	In      Tensor // a_n, (rows·Tokens, Layer.In)
+	OutGrad Tensor // δ_n, (rows·Tokens, Layer.Out)
+	// Tokens is the number of rows per example (0 means 1).
+	Tokens int
+}
+
+// ParamSite is a parameter added to every example's activations (the
+// DiT's learned position table), whose per-example gradient is example n's
+// row of OutGrad, (rows, Param.Size): the gradient of the loss with
+// respect to the sum it enters.
+type ParamSite struct {
+	Param   *Param
+	OutGrad Tensor // per-example gradient rows, (rows, Param.Size)
 }
 
 // LinearSites returns every Linear layer of the network with its input and
@@ -546,17 +563,18 @@ type LinearSite struct {
 func (m *ResMLP) LinearSites() []LinearSite {
 	n, W, H, D := m.rows, m.cfg.Width, m.cfg.Hidden, m.cfg.Dim
 	s := []LinearSite{
-		{m.time1, r(m.emb, n, m.cfg.TimeDim), r(m.dta, n, W)},
-		{m.time2, r(m.ta, n, W), r(m.dh[0], n, W)},
-		{m.in, m.x.View(0, n*D), r(m.dh[0], n, W)},
+		{Layer: m.time1, In: r(m.emb, n, m.cfg.TimeDim), OutGrad: r(m.dta, n, W)},
+		{Layer: m.time2, In: r(m.ta, n, W), OutGrad: r(m.dh[0], n, W)},
+		{Layer: m.in, In: m.x.View(0, n*D), OutGrad: r(m.dh[0], n, W)},
 	}
 	for i := range m.blocks {
 		b := &m.blocks[i]
-		s = append(s, LinearSite{b.fc1, r(b.ln, n, W), r(b.du, n, H)}, LinearSite{b.fc2, r(b.a, n, H), r(m.dh[i+1], n, W)})
+		s = append(s, LinearSite{Layer: b.fc1, In: r(b.ln, n, W), OutGrad: r(b.du, n, H)},
+			LinearSite{Layer: b.fc2, In: r(b.a, n, H), OutGrad: r(m.dh[i+1], n, W)})
 	}
-	s = append(s, LinearSite{m.out, r(m.af, n, W), m.dout.View(0, n*D)})
+	s = append(s, LinearSite{Layer: m.out, In: r(m.af, n, W), OutGrad: m.dout.View(0, n*D)})
 	if m.skip != nil {
-		s = append(s, LinearSite{m.skip, m.x.View(0, n*D), r(m.dskip, n, D)})
+		s = append(s, LinearSite{Layer: m.skip, In: m.x.View(0, n*D), OutGrad: r(m.dskip, n, D)})
 	}
 	return s
 }
