@@ -11,16 +11,36 @@ import (
 )
 
 // SiteNetwork is a network that exposes, after a forward and a backward
-// pass, the input rows a_n and output-gradient rows δ_n of each of its
-// Linear layers and the rows of each LayerNorm (nn.ResMLP does). Pass
-// needs it: every parameter it is asked for must belong to one of these
-// layers. A LinearSite whose OutGrad is absent is the network's output
-// layer; its δ rows are the gradient of the loss with respect to the
-// prediction, which the diffusion.Objective holds.
+// pass, the input rows a and output-gradient rows δ of each of its Linear
+// layers and the rows of each LayerNorm (nn.ResMLP does). Pass needs it:
+// every parameter it is asked for must belong to one of these layers, or
+// to a ParamSite of a ParamSiteNetwork. A LinearSite whose OutGrad is
+// absent is the network's output layer; its δ rows are the gradient of
+// the loss with respect to the prediction, which the diffusion.Objective
+// holds (read as B·Tokens rows of the layer's width).
+//
+// A layer of a sequence model applied at every token of an example has
+// LinearSite.Tokens = T > 1 rows per example, an example's rows
+// consecutive; a NormSite's rows may be token rows too, its T being the
+// length of its Mean over the batch's B examples. Layers with different T
+// may mix in one network. The sites are read once by NewPass, before any
+// pass, to check that they cover the selected parameters, and after every
+// pass for their rows.
 type SiteNetwork interface {
 	nn.Network
 	LinearSites() []nn.LinearSite
 	NormSites() []nn.NormSite
+}
+
+// ParamSiteNetwork is a SiteNetwork that also has parameters added to
+// every example's activations (a DiT's learned position table), whose
+// per-example gradients are the rows of their ParamSite's OutGrad (B,
+// Param.Size). Pass uses it when the network implements it; it is
+// optional so that a network without such parameters (nn.ResMLP) needs
+// nothing more than SiteNetwork.
+type ParamSiteNetwork interface {
+	SiteNetwork
+	ParamSites() []nn.ParamSite
 }
 
 // Method says how a Linear layer's share of the per-bin Gram matrix is
@@ -256,12 +276,24 @@ func NewPass(o *diffusion.Objective, s Config) (*Pass, error) {
 	for _, n := range net.NormSites() {
 		covered[n.Layer.Gamma.Name], covered[n.Layer.Beta.Name] = true, true
 	}
+	for _, p := range g.paramSites() {
+		covered[p.Param.Name] = true
+	}
 	for name := range g.sel {
 		if !covered[name] {
-			return nil, fmt.Errorf("gram: per-bin Gram: parameter %q is in no Linear or LayerNorm layer of the network", name)
+			return nil, fmt.Errorf("gram: per-bin Gram: parameter %q is in no Linear or LayerNorm layer or parameter site of the network", name)
 		}
 	}
 	return g, nil
+}
+
+// paramSites returns the network's ParamSites (none unless it is a
+// ParamSiteNetwork).
+func (g *Pass) paramSites() []nn.ParamSite {
+	if pn, ok := g.net.(ParamSiteNetwork); ok {
+		return pn.ParamSites()
+	}
+	return nil
 }
 
 // Selected returns the number of selected parameters (elements).
@@ -304,14 +336,18 @@ func (g *Pass) filled(name string, n int, v float32) nn.Tensor {
 // uses τ_n = u_n/n_k, so the gradient buffer holds Σ_k ∇L_k.
 //
 // Run panics if counts is empty, has a negative count or does not add up
-// to B, or if c is neither nil nor of length B.
+// to B, or if c is neither nil nor of length B. It returns an error when a
+// site's rows do not fit the batch (a network whose sites are inconsistent
+// with its pass).
 func (g *Pass) Run(b diffusion.Batch, counts []int, c []float64) (Result, error) {
 	r := g.newRun(b, counts, c)
 	if err := r.coefficients(b, c); err != nil {
 		return Result{}, err
 	}
 	res := r.pass(b, c)
-	r.plan()
+	if err := r.plan(); err != nil {
+		return Result{}, err
+	}
 	res.Ghost, res.Materialized = r.nGhost, r.nMat
 	var packed, V nn.Tensor
 	if r.pm > 0 {
@@ -327,16 +363,6 @@ func (g *Pass) Run(b diffusion.Batch, counts []int, c []float64) (Result, error)
 	return res, nil
 }
 
-// binRows is the layout of a batch of B rows grouped into K bins: bin k is
-// rows off[k] … off[k+1] − 1 (n_k = counts[k] rows, e_k = off[k+1]).
-type binRows struct {
-	B, K   int
-	counts []int
-	off    []int // length K + 1, off[0] = 0, off[K] = B
-	binOf  []int // the bin of each row
-	maxN   int   // the largest n_k
-}
-
 // passRun is the state of one Pass.Run: the bins, the coefficients, and
 // the plan of how each layer enters the Gram.
 type passRun struct {
@@ -345,41 +371,53 @@ type passRun struct {
 	// tau holds τ_n = u_n/n_k, the coefficients of the task losses.
 	tau []float64
 	// ratio holds r_n = τ_n/c_n with c_n as the kernels see it
-	// (float32), and ratioT and zeroT the ratios and B zeros on the
-	// backend; all nil when c is nil (the pass uses c = τ, r_n = 1).
-	ratio         []float32
-	ratioT, zeroT nn.Tensor
+	// (float32); nil when c is nil (the pass uses c = τ, r_n = 1).
+	ratio []float32
+	// layouts holds the row layout of each number of rows per example
+	// the sites use (tokens), with the factors r_n on the backend.
+	layouts map[int]*tokenRows
 
 	lin    []linearPlan
 	norms  []normPlan
+	params []paramPlan
 	pm     int // columns of the packed (K, pm) materialised gradients
 	nGhost int // Linear layers by ghost products
 	nMat   int // Linear layers whose weight gradient is materialised
 
-	// The ghost products' layout (ghostSums): square is the (nGhost, K, B)
-	// layout of the column sums; with a ragged GEMM, ends holds e_k for
-	// each row n ∈ k.
-	square bool
-	ragged nn.RaggedGemmer
-	ends   []int
+	// The ghost products' layout (ghostSums): square is the (K, rows)
+	// layout of each ghost layer's column sums, with ragged set when the
+	// lower block triangle is formed by ragged GEMMs; vLen is the length
+	// of all ghost layers' column sums and maxRows the most rows of one.
+	square        bool
+	ragged        nn.RaggedGemmer
+	vLen, maxRows int
 }
 
 // linearPlan is how one Linear layer enters the Gram.
 type linearPlan struct {
 	site       nn.LinearSite
 	in, out    int
-	w, b       bool      // weight, bias selected
-	ghost      bool      // the weight (and the bias with it) by ghost products
-	offW, offB int       // offsets in the packed row (materialised)
-	ghostIndex int       // the layer's index among the ghost layers
-	delta      nn.Tensor // δ rows (B, out) as the pass left them
+	rows       *tokenRows // its rows: T = site.Tokens per example
+	w, b       bool       // weight, bias selected
+	ghost      bool       // the weight (and the bias with it) by ghost products
+	offW, offB int        // offsets in the packed row (materialised)
+	vOff       int        // offset of its column sums in V (ghost)
+	delta      nn.Tensor  // δ rows (B·T, out) as the pass left them
 }
 
-// normPlan is how one LayerNorm enters the Gram: the offsets of its γ and
-// β in the packed row, −1 for one not selected.
+// normPlan is how one LayerNorm enters the Gram: its rows and the offsets
+// of its γ and β in the packed row, −1 for one not selected.
 type normPlan struct {
 	site       nn.NormSite
+	rows       *tokenRows
 	offG, offB int
+}
+
+// paramPlan is how one ParamSite enters the Gram: materialised at offset
+// off of the packed row.
+type paramPlan struct {
+	site nn.ParamSite
+	off  int
 }
 
 // newRun checks the bins and the coefficients' length against the batch
@@ -407,13 +445,13 @@ func (g *Pass) newRun(b diffusion.Batch, counts []int, c []float64) *passRun {
 			rows.binOf[r] = k
 		}
 	}
-	return &passRun{Pass: g, binRows: rows}
+	return &passRun{Pass: g, binRows: rows, layouts: map[int]*tokenRows{}}
 }
 
 // coefficients forms the task coefficients τ_n = u_n/n_k and, when the
 // training coefficients c are given, the ratios r_n = τ_n/c_n that turn
 // the pass's δ rows into the task losses' (they need c_n ≠ 0 wherever
-// τ_n ≠ 0). It uploads the ratios for Backend.RowAxpby.
+// τ_n ≠ 0).
 func (r *passRun) coefficients(b diffusion.Batch, c []float64) error {
 	o := r.obj
 	r.tau = make([]float64, r.B)
@@ -434,8 +472,6 @@ func (r *passRun) coefficients(b diffusion.Batch, c []float64) error {
 			return fmt.Errorf("gram: per-bin Gram: row %d has training coefficient 0 but task weight %g: its task gradient cannot be recovered from the pass", n, r.tau[n])
 		}
 	}
-	r.ratioT, r.zeroT = r.buf("ratio", r.B), r.filled("zero", r.B, 0)
-	r.be.Upload(r.ratioT, r.ratio)
 	return nil
 }
 
@@ -463,78 +499,102 @@ func (r *passRun) pass(b diffusion.Batch, c []float64) Result {
 	return res
 }
 
-// rescaled returns the rows d (B, cols) of the pass scaled row by row by
-// r_n (Backend.RowAxpby into the named scratch tensor), the rows of the
-// task losses; d itself when there is no rescaling.
-func (r *passRun) rescaled(name string, d nn.Tensor, cols int) nn.Tensor {
-	if r.ratio == nil {
-		return d
-	}
-	dst := r.buf(name, r.B*cols)
-	r.be.RowAxpby(dst, r.ratioT, d, r.zeroT, d, r.B, cols)
-	return dst
-}
-
-// rowScale returns r_n as a float64 (1 without rescaling).
-func (r *passRun) rowScale(n int) float64 {
-	if r.ratio == nil {
-		return 1
-	}
-	return float64(r.ratio[n])
-}
-
 // plan decides, after the pass (whose rows the sites hold), how each
 // selected Linear layer enters the Gram (ghost products or materialised
 // per-bin gradients, by Settings.Method and the cost model) and lays out
 // the packed (K, pm) row of the materialised parts: the materialised
-// Linear weights and biases, then the selected LayerNorm γ and β.
-func (r *passRun) plan() {
+// Linear weights and biases, then the selected LayerNorm γ and β, then the
+// selected ParamSites; and the column sums of the ghost layers (ghostLayout).
+func (r *passRun) plan() error {
 	for _, site := range r.net.LinearSites() {
-		l := site.Layer
-		p := linearPlan{site: site, in: l.In, out: l.Out, w: r.sel[l.W.Name], b: r.sel[l.B.Name]}
-		if !p.w && !p.b {
-			continue
+		if err := r.planLinear(site); err != nil {
+			return err
 		}
-		p.delta = site.OutGrad
-		if p.delta.IsZero() {
-			p.delta = r.obj.OutputGrad().View(0, r.B*l.Out) // the output layer: ∂L/∂pred
-		}
-		p.ghost = p.w && r.useGhost(l.In, l.Out)
-		switch {
-		case p.ghost:
-			p.ghostIndex = r.nGhost
-			r.nGhost++
-		default:
-			if p.w {
-				p.offW, r.pm = r.pm, r.pm+l.In*l.Out
-				r.nMat++
-			}
-			if p.b {
-				p.offB, r.pm = r.pm, r.pm+l.Out
-			}
-		}
-		r.lin = append(r.lin, p)
 	}
 	for _, site := range r.net.NormSites() {
-		p := normPlan{site: site, offG: -1, offB: -1}
-		if r.sel[site.Layer.Gamma.Name] {
-			p.offG, r.pm = r.pm, r.pm+site.Layer.Dim
-		}
-		if r.sel[site.Layer.Beta.Name] {
-			p.offB, r.pm = r.pm, r.pm+site.Layer.Dim
-		}
-		if p.offG >= 0 || p.offB >= 0 {
-			r.norms = append(r.norms, p)
+		if err := r.planNorm(site); err != nil {
+			return err
 		}
 	}
+	for _, site := range r.paramSites() {
+		if !r.sel[site.Param.Name] {
+			continue
+		}
+		if site.OutGrad.Len() < r.B*site.Param.Size {
+			return fmt.Errorf("gram: per-bin Gram: parameter site %q has %d gradient elements for %d examples of %d", site.Param.Name, site.OutGrad.Len(), r.B, site.Param.Size)
+		}
+		r.params = append(r.params, paramPlan{site: site, off: r.pm})
+		r.pm += site.Param.Size
+	}
+	r.ghostLayout()
+	return nil
 }
 
-// useGhost reports whether the weight of an in→out Linear layer enters by
-// ghost products: always with Ghost, never with Materialize, and with Auto
-// when they cost fewer multiply-adds, (in + out)·Σ_k n_k·e_k for the lower
-// block triangle or (in + out)·B² for the square, than the per-bin
-// gradients and their Gram, B·in·out + Gram64Cost·K(K+1)/2·in·out.
-func (r *passRun) useGhost(in, out int) bool {
+// planLinear plans one Linear layer (see plan): its rows, its δ rows (the
+// objective's output gradient for the output layer) and its method.
+func (r *passRun) planLinear(site nn.LinearSite) error {
+	l := site.Layer
+	p := linearPlan{site: site, in: l.In, out: l.Out, w: r.sel[l.W.Name], b: r.sel[l.B.Name]}
+	if !p.w && !p.b {
+		return nil
+	}
+	p.rows = r.tokens(max(site.Tokens, 1))
+	R := p.rows.rows
+	p.delta = site.OutGrad
+	if p.delta.IsZero() {
+		p.delta = r.obj.OutputGrad() // the output layer: ∂L/∂pred
+	}
+	if site.In.Len() < R*l.In || p.delta.Len() < R*l.Out {
+		return fmt.Errorf("gram: per-bin Gram: Linear layer %q has %d input and %d output-gradient elements for %d rows of %d→%d",
+			l.Name, site.In.Len(), p.delta.Len(), R, l.In, l.Out)
+	}
+	p.delta = p.delta.View(0, R*l.Out)
+	p.ghost = p.w && r.useGhost(l.In, l.Out, p.rows.T)
+	switch {
+	case p.ghost:
+		r.nGhost++
+	default:
+		if p.w {
+			p.offW, r.pm = r.pm, r.pm+l.In*l.Out
+			r.nMat++
+		}
+		if p.b {
+			p.offB, r.pm = r.pm, r.pm+l.Out
+		}
+	}
+	r.lin = append(r.lin, p)
+	return nil
+}
+
+// planNorm plans one LayerNorm (see plan); its rows per example are the
+// length of its Mean over the B examples.
+func (r *passRun) planNorm(site nn.NormSite) error {
+	p := normPlan{site: site, offG: -1, offB: -1}
+	if r.sel[site.Layer.Gamma.Name] {
+		p.offG, r.pm = r.pm, r.pm+site.Layer.Dim
+	}
+	if r.sel[site.Layer.Beta.Name] {
+		p.offB, r.pm = r.pm, r.pm+site.Layer.Dim
+	}
+	if p.offG < 0 && p.offB < 0 {
+		return nil
+	}
+	R := site.Mean.Len()
+	if R == 0 || R%r.B != 0 || site.X.Len() < R*site.Layer.Dim || site.OutGrad.Len() < R*site.Layer.Dim || site.Rstd.Len() < R {
+		return fmt.Errorf("gram: per-bin Gram: LayerNorm %q has %d rows of statistics, not a multiple of the batch's %d examples, or too few rows", site.Layer.Name, R, r.B)
+	}
+	p.rows = r.tokens(R / r.B)
+	r.norms = append(r.norms, p)
+	return nil
+}
+
+// useGhost reports whether the weight of an in→out Linear layer with T
+// rows per example enters by ghost products: always with Ghost, never
+// with Materialize, and with Auto when they cost fewer multiply-adds,
+// (in + out)·Σ_k (n_k·T)(e_k·T) for the lower block triangle or
+// (in + out)·(B·T)² for the square, than the per-bin gradients and their
+// Gram, B·T·in·out + Gram64Cost·K(K+1)/2·in·out.
+func (r *passRun) useGhost(in, out, T int) bool {
 	switch r.set.Method {
 	case Ghost:
 		return true
@@ -545,19 +605,20 @@ func (r *passRun) useGhost(in, out int) bool {
 	for k := 0; k < r.K; k++ {
 		sumNE += float64(r.counts[k]) * float64(r.off[k+1])
 	}
-	io := float64(in) * float64(out)
-	ghostCost := float64(in+out) * sumNE
+	t, io := float64(T), float64(in)*float64(out)
+	ghostCost := float64(in+out) * sumNE * t * t
 	if r.set.Blocks == SquareBlocks {
-		ghostCost = float64(in+out) * float64(r.B) * float64(r.B)
+		ghostCost = float64(in+out) * float64(r.B) * float64(r.B) * t * t
 	}
-	matCost := float64(r.B)*io + r.set.Gram64Cost*float64(r.K*(r.K+1)/2)*io
+	matCost := float64(r.B)*t*io + r.set.Gram64Cost*float64(r.K*(r.K+1)/2)*io
 	return ghostCost < matCost
 }
 
 // materialized forms the packed (K, pm) tensor whose row k is bin k's
 // gradient of the materialised parts: the selected LayerNorm γ and β
-// (normParts) and the materialised Linear weights and biases
-// (linearParts), from the δ rows rescaled by r_n.
+// (normParts), the materialised Linear weights and biases (linearParts)
+// and the selected ParamSites (paramParts), from the δ rows rescaled by
+// r_n.
 func (r *passRun) materialized() nn.Tensor {
 	packed := r.filled("packed", r.K*r.pm, 0)
 	r.normParts(packed)
@@ -566,20 +627,22 @@ func (r *passRun) materialized() nn.Tensor {
 			r.linearParts(&r.lin[i], packed)
 		}
 	}
+	r.paramParts(packed)
 	return packed
 }
 
 // normParts accumulates into packed, for every bin, the gradients of the
-// selected LayerNorm parameters over the bin's rows, Σ_{n∈k} r_n·δ_n ⊙ x̂_n
-// for γ and Σ_{n∈k} r_n·δ_n for β (Backend.LayerNormBackward; an unselected
-// one goes to a scratch tensor).
+// selected LayerNorm parameters over the bin's rows (its examples' token
+// rows), Σ_{n∈k} r_n·Σ_p δ_{n,p} ⊙ x̂_{n,p} for γ and Σ_{n∈k} r_n·Σ_p δ_{n,p}
+// for β (Backend.LayerNormBackward; an unselected one goes to a scratch
+// tensor).
 func (r *passRun) normParts(packed nn.Tensor) {
-	be, off := r.be, r.off
+	be := r.be
 	for _, p := range r.norms {
-		W := p.site.Layer.Dim
+		W, off := p.site.Layer.Dim, p.rows.off
 		junk := r.buf("junk", W)
-		d := r.rescaled("dnorm", p.site.OutGrad, W)
-		for k, n := range r.counts {
+		d := r.rescaled("dnorm", p.site.OutGrad, p.rows, W)
+		for k, n := range p.rows.cnt {
 			if n == 0 {
 				continue
 			}
@@ -597,13 +660,14 @@ func (r *passRun) normParts(packed nn.Tensor) {
 }
 
 // linearParts writes into packed, for every bin k, the materialised
-// gradients of a Linear layer over the bin's rows: Δ_kᵀA_k for the weight
-// (one GEMM) and the column sums of Δ_k for the bias (Backend.SumRows),
-// with Δ_k the bin's δ rows rescaled by r_n.
+// gradients of a Linear layer over the bin's rows (its examples' token
+// rows): Δ_kᵀA_k for the weight (one GEMM) and the column sums of Δ_k for
+// the bias (Backend.SumRows), with Δ_k the bin's δ rows rescaled by their
+// examples' r_n.
 func (r *passRun) linearParts(p *linearPlan, packed nn.Tensor) {
-	I, O, A, off := p.in, p.out, p.site.In, r.off
-	d := r.rescaled("dlinear", p.delta, O)
-	for k, n := range r.counts {
+	I, O, A, off := p.in, p.out, p.site.In, p.rows.off
+	d := r.rescaled("dlinear", p.delta, p.rows, O)
+	for k, n := range p.rows.cnt {
 		if n == 0 {
 			continue
 		}
@@ -613,6 +677,22 @@ func (r *passRun) linearParts(p *linearPlan, packed nn.Tensor) {
 		}
 		if p.b {
 			r.be.SumRows(packed.View(k*r.pm+p.offB, O), dk, n, O)
+		}
+	}
+}
+
+// paramParts writes into packed, for every bin k, the gradient of each
+// selected ParamSite over the bin's examples, Σ_{n∈k} r_n·OutGrad_n
+// (Backend.SumRows of the rows rescaled by r_n).
+func (r *passRun) paramParts(packed nn.Tensor) {
+	ex := r.tokens(1)
+	for _, p := range r.params {
+		S := p.site.Param.Size
+		d := r.rescaled("dparam", p.site.OutGrad.View(0, r.B*S), ex, S)
+		for k, n := range r.counts {
+			if n > 0 {
+				r.be.SumRows(packed.View(k*r.pm+p.off, S), d.Rows(r.off[k], r.off[k+1], S), n, S)
+			}
 		}
 	}
 }
