@@ -27,6 +27,11 @@ func benchGramVsStepOn(b *testing.B, be nn.Backend, ds diffusion.Dataset, width,
 	if err != nil {
 		b.Fatal(err)
 	}
+	benchGramVsStepNet(b, net, ds, batch, K, set)
+}
+
+// benchGramVsStepNet is benchGramVsStep for the network net.
+func benchGramVsStepNet(b *testing.B, net nn.Network, ds diffusion.Dataset, batch, K int, set gram.Config) {
 	sched := diffusion.Cosine(1000)
 	tr, err := diffusion.NewTrainer(net, ds, ds, diffusion.TrainConfig{
 		Schedule: sched, Target: weighting.Eps, Weighting: weighting.MustParse("min-snr:5"),

@@ -11,7 +11,17 @@
 //
 //	⟨g_k, g_l⟩ = Σ_{n∈k, m∈l} (δ_n·δ_m)·(a_n·a_m + 1),
 //
-// with a_n and δ_n a layer's input and output-gradient rows (see Pass).
+// with a_n and δ_n a layer's input and output-gradient rows (see Pass),
+// and over the token rows of a sequence model (a DiT): a layer applied at
+// every token p of an example gives
+//
+//	⟨g_k, g_l⟩ = Σ_{n∈k, m∈l} Σ_{p,q} (δ_{n,p}·δ_{m,q})·(a_{n,p}·a_{m,q} + 1),
+//
+// the same identity over the batch's B·T token rows (nn.LinearSite.Tokens),
+// and a parameter added to every example (a learned position table,
+// nn.ParamSite, through the optional ParamSiteNetwork) enters through its
+// per-example gradient rows. Layer by layer, Pass takes these ghost
+// products or materialises the bins' gradients, whichever costs less.
 // BinGradients and BinGradientRows are the brute-force reference (one pass
 // per bin); FromRows and Cosine turn gradient rows into a Gram matrix and
 // a Gram matrix into cosines; GroupByBin orders a batch's rows by bin.
@@ -29,6 +39,10 @@
 //   - A batch given to Pass.Run or BinGradients has its rows grouped by
 //     bin, bins in order (GroupByBin and diffusion.DrawBins make them so);
 //     bin k is the next counts[k] rows.
+//   - A network's sites may have T rows per example (token rows; T may
+//     differ between layers): example n is rows n·T … (n+1)·T − 1 of the
+//     site, and bin k is its examples' token rows. A site whose rows do not
+//     fit the batch makes Run return an error.
 //   - Every Gram is K×K, row-major, exactly symmetric (G_kl and G_lk are
 //     the same float64) and accumulated in float64; an empty bin has a zero
 //     row and column and a NaN task loss.

@@ -52,7 +52,8 @@ const (
 	// Materialize by the cost model of Settings.Gram64Cost.
 	Auto Method = iota
 	// Ghost forms ⟨g_k, g_l⟩ from the B×B products of input rows and of
-	// output-gradient rows, without forming any per-bin gradient.
+	// output-gradient rows ((B·T)×(B·T) for a layer with T rows per
+	// example), without forming any per-bin gradient.
 	Ghost
 	// Materialize forms each bin's gradient of the layer (one GEMM per
 	// bin) and their float64 Gram with Backend.Gram.
@@ -158,30 +159,62 @@ type Result struct {
 //
 //	⟨g_k, g_l⟩ = Σ_{n∈k, m∈l} (δ_n·δ_m)·(a_n·a_m + 1)
 //
-// (the "+1" is the bias; it is left out when the bias is not selected). For
-// a LayerNorm the per-example gradients of γ and β are δ_n ⊙ x̂_n and δ_n,
-// small (width W) vectors, so their per-bin sums are formed directly
-// (Backend.LayerNormBackward over the bin's rows) and enter Backend.Gram.
+// (the "+1" is the bias; it is left out when the bias is not selected;
+// Goodfellow 2015, "Efficient Per-Example Gradient Computations", for the
+// per-example norms). For a LayerNorm the per-example gradients of γ and β
+// are δ_n ⊙ x̂_n and δ_n, small (width W) vectors, so their per-bin sums
+// are formed directly (Backend.LayerNormBackward over the bin's rows) and
+// enter Backend.Gram.
+//
+// # Sequences: token rows
+//
+// A layer of a sequence model applied at every token p of an example (a
+// DiT's patch embedding, attention and MLP projections and final layer;
+// LinearSite.Tokens = T) gives example n the weight gradient
+// Σ_p δ_{n,p} a_{n,p}ᵀ and the bias gradient Σ_p δ_{n,p}, so
+//
+//	⟨g_k, g_l⟩ = Σ_{n∈k, m∈l} Σ_{p,q} (δ_{n,p}·δ_{m,q})·(a_{n,p}·a_{m,q} + 1)
+//
+// (the ghost norm over sequences of Li et al., ICLR 2022, "Large Language
+// Models Can Be Strong Differentially Private Learners", §4, here between
+// two bins). This is the identity above over the layer's B·T rows:
+// example n's rows are n·T … (n+1)·T − 1 and bin k's rows
+// off_k·T … e_k·T − 1, every per-example factor (r_n below) repeated over
+// its example's T rows, so the ghost products, their block layouts and
+// the materialised per-bin gradients Δ_kᵀA_k are those of a batch of B·T
+// rows in bins of n_k·T rows. A LayerNorm over token rows (a NormSite
+// whose Mean has B·T rows) sums δ ⊙ x̂ and δ over its bin's token rows
+// likewise. A parameter added to every example's activations (a learned
+// position table; a ParamSite of a ParamSiteNetwork) has the per-example
+// gradient OutGrad_n, so the bin's gradient Σ_{n∈k} r_n·OutGrad_n
+// (Backend.RowAxpby and Backend.SumRows) is materialised.
 //
 // # One backward pass for two losses
 //
 // The pass backpropagates the training loss Σ_n c_n·mse_n. Every layer of a
-// SiteNetwork acts on each row separately (Linear layers, element-wise
-// activations, LayerNorm normalising within a row, the time embedding), so
-// there is no coupling between the examples of a batch and backpropagation
-// is linear in each example's output gradient: the δ rows of every layer for
-// the coefficients c are c_n·∂mse_n/∂(layer output). The task loss of bin k
-// has coefficients τ_n = u_n/n_k, so its δ rows are r_n·δ_n with
-// r_n = τ_n/c_n, a per-example scalar. Pass rescales the rows by r_n
-// (Backend.RowAxpby) where it forms per-bin gradients, and gives the ghost
-// products their factor r_n·r_m in the column sums (below) without
-// copying any rows. This needs c_n ≠ 0 wherever
-// τ_n ≠ 0; with c nil the pass uses c = τ and no rescaling.
-// TestPassLinearity checks this reasoning on the float64 backend.
+// SiteNetwork acts on each example separately: Linear layers, element-wise
+// activations, LayerNorm normalising within a row and the time embedding
+// act on each row, and the steps that couple rows couple only the rows of
+// one example (attention mixes an example's tokens, adaLN applies an
+// example's modulation to its tokens, a position table is added to each
+// example). So there is no coupling between the examples of a batch, each
+// step's backward pass is linear in its output gradient (softmax's
+// included, its forward output fixed), and backpropagation is linear in
+// each example's output gradient: the δ rows of every layer for the
+// coefficients c, all of example n's token rows, are
+// c_n·∂mse_n/∂(layer output). The task loss of bin k has coefficients
+// τ_n = u_n/n_k, so its δ rows are r_n·δ_n with r_n = τ_n/c_n, a
+// per-example scalar. Pass rescales the rows by r_n (Backend.RowAxpby)
+// where it forms per-bin gradients, and gives the ghost products their
+// factor r_n·r_m in the column sums (below) without copying any rows. This
+// needs c_n ≠ 0 wherever τ_n ≠ 0; with c nil the pass uses c = τ and no
+// rescaling. TestPassLinearity and TestPassSequenceLinearity check this
+// reasoning on the float64 backend.
 //
 // # Cost and method
 //
-// With rows grouped by bin (bin k is rows off_k … e_k − 1, n_k rows), the
+// With rows grouped by bin (bin k is rows off_k … e_k − 1, n_k rows; for a
+// layer with T rows per example read B·T, n_k·T and e_k·T throughout), the
 // ghost method forms the row products M_A[n,m] = a_n·a_m (+1 when the bias
 // is selected) and M_Δ[n,m] = δ_n·δ_m with float32 GEMMs, and the sums of
 // M_Δ ⊙ M_A over each block of rows with Backend.LayerNormBackward, whose
@@ -200,10 +233,24 @@ type Result struct {
 // bin's gradient Δ_kᵀA_k (B·In·Out multiply-adds in all, the size of the
 // layer's weight-gradient GEMM) and their Gram in float64 with Backend.Gram
 // (K(K+1)/2·In·Out multiply-adds at Gram64Cost each). Auto picks the
-// cheaper per layer: the ghost products for wide layers at moderate B, the
+// cheaper per layer, comparing
+//
+//	ghost:       (In + Out)·T²·Σ_k n_k·e_k   (square: (In + Out)·(B·T)²)
+//	materialise: B·T·In·Out + Gram64Cost·K(K+1)/2·In·Out
+//
+// (useGhost): the ghost products for wide layers at moderate B·T, the
 // materialised gradients for thin ones (the 2-D input and output layers of
-// a toy model). LayerNorm parameters and biases selected without their
-// weight are always materialised (they are vectors of width W).
+// a toy model) and for token layers of many rows. The ghost products grow
+// as T², the materialised gradients as T, so with B = 128, K = 8 and
+// 49 tokens a DiT's token-wise layers (patch, qkv, proj, fc1, fc2,
+// final.linear) are materialised, while its per-example layers (time1,
+// time2, every adaLN, width 64 and up) take the ghost products: for an
+// In = Out = W layer with T rows per example, ghost wins when
+// W > 2·T²·Σ_k n_k·e_k/(B·T + Gram64Cost·K(K+1)/2), W > 26 at T = 1 and
+// W > 6460 at T = 49 for these B and K. The ghost products' scratch is
+// 2·(B·T)² float32s, which forcing Ghost on a large token layer makes
+// large. LayerNorm parameters, ParamSites and biases selected without
+// their weight are always materialised (they are vectors).
 //
 // BenchmarkGramVsStep* measures, for a width-256, depth-3 ResMLP and K = 8
 // on toy data and MNIST, the time of a probe giving the training gradient
