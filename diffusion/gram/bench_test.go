@@ -133,3 +133,38 @@ func BenchmarkGramVsStepMNIST_W256_D3_B128_K8_Square(b *testing.B) {
 	}
 	benchGramVsStep(b, train, 256, 3, 128, 8, gram.Config{Blocks: gram.SquareBlocks})
 }
+
+// benchGramVsStepDiT is benchGramVsStep for the DiT small preset on MNIST
+// (28×28, 49 tokens of 16 pixels, width 64, depth 4), or on Gaussian
+// images of MNIST's size where MNIST is not at hand (the times do not
+// depend on the pixels).
+func benchGramVsStepDiT(b *testing.B, batch, K int, set gram.Config) {
+	var ds diffusion.Dataset = gaussD(28 * 28)
+	if train, _, err := data.Open("mnist", ""); err == nil {
+		ds = train
+	} else {
+		b.Logf("Gaussian images: %v", err)
+	}
+	cfg, err := nn.DiTPreset("small")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.Channels, cfg.Side = 1, 28
+	net, err := nn.InitDiT(nn.NewCPU(), cfg, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchGramVsStepNet(b, net, ds, batch, K, set)
+}
+
+// The DiT small preset at B = 128, K = 8 (the issue's ≤ 1.5× target):
+// Auto materialises the token-wise layers and takes the ghost products for
+// the per-example ones.
+func BenchmarkGramVsStepDiTSmall_B128_K8(b *testing.B) {
+	benchGramVsStepDiT(b, 128, 8, gram.Config{})
+}
+
+// Every Linear layer of the DiT materialised.
+func BenchmarkGramVsStepDiTSmall_B128_K8_Materialize(b *testing.B) {
+	benchGramVsStepDiT(b, 128, 8, gram.Config{Method: gram.Materialize})
+}
