@@ -22,6 +22,7 @@ extern "C" __device__ double exp(double);
 extern "C" __device__ double log(double);
 extern "C" __device__ double sin(double);
 extern "C" __device__ double cos(double);
+extern "C" __device__ float __fmul_rn(float, float);
 static __device__ __forceinline__ float __shfl_xor_sync(unsigned mask, float v, int lane) {
 	return __nvvm_shfl_sync_bfly_f32(mask, v, lane, 0x1f);
 }
@@ -59,6 +60,24 @@ typedef long long i64;
 static __device__ __forceinline__ float warp_sum(float v) {
 	for (int o = 16; o > 0; o >>= 1) {
 		v += __shfl_xor_sync(0xffffffffu, v, o);
+	}
+	return v;
+}
+
+// warp_sum_f64 is warp_sum in float64.
+static __device__ __forceinline__ double warp_sum_f64(double v) {
+	for (int o = 16; o > 0; o >>= 1) {
+		v += __shfl_xor_sync(0xffffffffu, v, o);
+	}
+	return v;
+}
+
+// warp_max returns the largest v over the 32 lanes of a warp, to every
+// lane (the order does not matter: max is exact).
+static __device__ __forceinline__ float warp_max(float v) {
+	for (int o = 16; o > 0; o >>= 1) {
+		float w = __shfl_xor_sync(0xffffffffu, v, o);
+		v = w > v ? w : v;
 	}
 	return v;
 }
