@@ -23,15 +23,16 @@ type Linear struct {
 // with weight decay) and "name.bias" (Out), both initialised U(±1/√In) as
 // PyTorch does.
 func NewLinear(be Backend, ps *ParamSet, name string, in, out int) *Linear {
-	return newLinear(be, ps, name, in, out, Uniform(linearBound(in)))
+	return newLinear(be, ps, name, in, out, Uniform(linearBound(in)), Uniform(linearBound(in)))
 }
 
-// newLinear is NewLinear with both parameters drawn from init.
-func newLinear(be Backend, ps *ParamSet, name string, in, out int, init Init) *Linear {
+// newLinear is NewLinear with the weight drawn from wInit and the bias from
+// bInit.
+func newLinear(be Backend, ps *ParamSet, name string, in, out int, wInit, bInit Init) *Linear {
 	return &Linear{
 		Name: name, In: in, Out: out, be: be,
-		W: ps.Add(name+".weight", []int{out, in}, true, init),
-		B: ps.Add(name+".bias", []int{out}, false, init),
+		W: ps.Add(name+".weight", []int{out, in}, true, wInit),
+		B: ps.Add(name+".bias", []int{out}, false, bInit),
 	}
 }
 
@@ -44,11 +45,15 @@ func (l *Linear) Forward(y, x Tensor, rows int) {
 // Backward accumulates dW += dyᵀ·x and db += Σ_rows dy, and writes
 // dx = dy·W unless dx is absent. x is the (rows, In) input of the forward
 // pass, dy the (rows, Out) gradient of the output.
-func (l *Linear) Backward(dx, dy, x Tensor, rows int) {
+func (l *Linear) Backward(dx, dy, x Tensor, rows int) { l.backward(dx, dy, x, rows, 0) }
+
+// backward is Backward with dx = dy·W + beta·dx: beta = 1 accumulates
+// the input gradient (a DiT's conditioning vector feeds every adaLN layer).
+func (l *Linear) backward(dx, dy, x Tensor, rows int, beta float32) {
 	l.be.Gemm(true, false, l.Out, l.In, rows, 1, dy, l.Out, x, l.In, 1, l.W.Grad, l.In)
 	l.be.SumRows(l.B.Grad, dy, rows, l.Out)
 	if !dx.IsZero() {
-		l.be.Gemm(false, false, rows, l.In, l.Out, 1, dy, l.Out, l.W.Value, l.In, 0, dx, l.In)
+		l.be.Gemm(false, false, rows, l.In, l.Out, 1, dy, l.Out, l.W.Value, l.In, beta, dx, l.In)
 	}
 }
 

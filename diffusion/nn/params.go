@@ -13,10 +13,15 @@ var (
 
 // Init says how a parameter's initial values are drawn.
 type Init struct {
-	// Kind is "uniform" (U(−Bound, Bound)), "const" (every value Value).
+	// Kind is "uniform" (U(−Bound, Bound)), "const" (every value Value),
+	// "normal" (N(0, Std²)) or "values" (a copy of Values, drawing nothing).
 	Kind string
-	// Bound is the uniform initialiser's half-width and Value the constant.
-	Bound, Value float64
+	// Bound is the uniform initialiser's half-width, Value the constant and
+	// Std the normal initialiser's standard deviation.
+	Bound, Value, Std float64
+	// Values are the initial values of a "values" initialiser, one per
+	// element of the parameter.
+	Values []float64
 }
 
 // Uniform is the initialiser U(−bound, bound); PyTorch's nn.Linear uses
@@ -25,6 +30,21 @@ func Uniform(bound float64) Init { return Init{Kind: "uniform", Bound: bound} }
 
 // Const is the initialiser that sets every value to v.
 func Const(v float64) Init { return Init{Kind: "const", Value: v} }
+
+// Normal is the initialiser N(0, std²), drawn with the PCG's NormFloat64
+// (DiT initialises its timestep MLP with std = 0.02).
+func Normal(std float64) Init { return Init{Kind: "normal", Std: std} }
+
+// Values is the initialiser that copies v, one value per element (the DiT's
+// learned position table starts as the fixed sin-cos table). It draws
+// nothing from the generator.
+func Values(v []float64) Init { return Init{Kind: "values", Values: v} }
+
+// XavierUniform is Glorot & Bengio's (2010) uniform initialiser
+// U(±√(6/(fanIn + fanOut))), PyTorch's nn.init.xavier_uniform_.
+func XavierUniform(fanIn, fanOut int) Init {
+	return Uniform(math.Sqrt(6 / float64(fanIn+fanOut)))
+}
 
 // Param is one named parameter tensor of a network: a view into the flat
 // parameter buffer and the same view into the flat gradient buffer.
@@ -152,6 +172,17 @@ func (s *ParamSet) Init(be Backend, rng *rand.Rand) {
 		case "const":
 			for i := range v {
 				v[i] = float32(p.init.Value)
+			}
+		case "normal":
+			for i := range v {
+				v[i] = float32(p.init.Std * rng.NormFloat64())
+			}
+		case "values":
+			if len(p.init.Values) != p.Size {
+				panic(fmt.Sprintf("nn: parameter %q of %d elements has %d initial values", p.Name, p.Size, len(p.init.Values)))
+			}
+			for i, x := range p.init.Values {
+				v[i] = float32(x)
 			}
 		default:
 			panic(fmt.Sprintf("nn: parameter %q has unknown init %q", p.Name, p.init.Kind))

@@ -6,113 +6,6 @@ import (
 	"math/rand/v2"
 )
 
-// Network is a denoising network in explicit-layer form: a forward pass that
-// saves what the backward pass needs, and a backward pass that accumulates
-// into the gradients of its ParamSet. Training, checkpoints and the per-bin
-// gradient code use only this interface.
-type Network interface {
-	// Backend returns the backend the network's tensors live on.
-	Backend() Backend
-	// Params returns the network's parameters (values and gradients).
-	Params() *ParamSet
-	// Dim returns D, the length of one flattened example.
-	Dim() int
-	// Spec returns what Build needs to make a network of the same shape.
-	Spec() Spec
-	// Forward computes out (rows, D) from x (rows, D) and the timesteps t
-	// (rows, as float32 values). It keeps references to x and t and saves
-	// activations; both must stay unchanged until Backward.
-	Forward(out, x, t Tensor, rows int)
-	// Backward accumulates the gradient of the loss into Params().Grad, given
-	// dout (rows, D), the gradient of the loss with respect to the output of
-	// the last Forward, which must have had the same rows.
-	Backward(dout Tensor, rows int)
-}
-
-// PrecondNetwork is a Network whose output has input skips with per-row
-// gains that the caller supplies (a ResMLP with SigmaData or Skip; see
-// ResMLP, and diffusion.SkipGains for the gains). When Precond reports
-// neither, Forward
-// is the way to run it; otherwise ForwardPrecond, and Forward panics.
-type PrecondNetwork interface {
-	Network
-	// Precond returns σ_d of the fixed skip (0: none) and whether the
-	// learned skip exists.
-	Precond() (sigmaData float64, skip bool)
-	// ForwardPrecond is Forward with the fixed skip's gains c and the
-	// learned skip's gains g, (rows) each; an unused one may be absent.
-	ForwardPrecond(out, x, t, c, g Tensor, rows int)
-}
-
-var _ PrecondNetwork = (*ResMLP)(nil)
-
-// Spec names a network architecture and its configuration; it is what
-// checkpoints store. Kind is "resmlp", the only kind so far. Fields added
-// later are omitted from JSON when unset, so a spec written before them
-// reads back as the same network.
-type Spec struct {
-	Kind   string        `json:"kind"`             // "resmlp"
-	ResMLP *ResMLPConfig `json:"resmlp,omitempty"` // set for Kind "resmlp"
-}
-
-// Build makes an untrained network of the given spec on be (parameters
-// zero; call Params().Init or load values). Any spec is either built or an
-// error (an unknown kind, a missing or invalid configuration, more than
-// MaxParams parameters); it never panics.
-func Build(be Backend, s Spec) (Network, error) {
-	c, err := s.resMLP()
-	if err != nil {
-		return nil, err
-	}
-	return NewResMLP(be, c)
-}
-
-// Layout returns the parameter layout of the network Build makes of s,
-// without allocating it, or Build's error.
-func (s Spec) Layout() ([]Layout, error) {
-	c, err := s.resMLP()
-	if err != nil {
-		return nil, err
-	}
-	m, err := newResMLP(nil, c)
-	if err != nil {
-		return nil, err
-	}
-	m.ps.layOut()
-	return m.ps.Layout(), nil
-}
-
-// resMLP returns the configuration of a "resmlp" spec.
-func (s Spec) resMLP() (ResMLPConfig, error) {
-	switch s.Kind {
-	case "resmlp":
-		if s.ResMLP == nil {
-			return ResMLPConfig{}, fmt.Errorf("nn: resmlp spec without a configuration")
-		}
-		return *s.ResMLP, nil
-	}
-	return ResMLPConfig{}, fmt.Errorf("nn: unknown network kind %q (want resmlp)", s.Kind)
-}
-
-// BuildSeeded builds a network of the given spec on be and draws its initial
-// parameters from rand.NewPCG(seed, 0), as InitResMLP does for a ResMLP:
-// every kind of network is started by one call, so a new backbone only
-// adds a case to Build.
-func BuildSeeded(be Backend, s Spec, seed uint64) (Network, error) {
-	net, err := Build(be, s)
-	if err != nil {
-		return nil, err
-	}
-	net.Params().Init(be, rand.New(rand.NewPCG(seed, 0)))
-	return net, nil
-}
-
-// MaxParams is the largest number of parameters a network may have,
-// 2³¹−1: every size and offset, and every layer width, then fits the int32
-// indices of GPU kernels, and a spec read from a file cannot ask for an
-// absurd allocation.
-const MaxParams = 1<<31 - 1
-
 // ResMLPConfig configures a ResMLP. Zero fields take the documented defaults
 // (WithDefaults).
 type ResMLPConfig struct {
@@ -215,31 +108,6 @@ func (c ResMLPConfig) paramCount() (int, bool) {
 	return n.n, true
 }
 
-// paramCounter sums sizes up to MaxParams; over records an excess, after
-// which the sum is meaningless.
-type paramCounter struct {
-	n    int
-	over bool
-}
-
-// add adds v ≥ 0 (an argument above MaxParams is an excess).
-func (p *paramCounter) add(v int) {
-	if v < 0 || v > MaxParams-p.n {
-		p.over = true
-		return
-	}
-	p.n += v
-}
-
-// mul returns a·b for a, b ≥ 1, or MaxParams+1 when it exceeds MaxParams.
-func (p *paramCounter) mul(a, b int) int {
-	if a < 1 || b < 1 || a > MaxParams/b {
-		p.over = true
-		return MaxParams + 1
-	}
-	return a * b
-}
-
 // ResMLP is a residual MLP denoiser for flattened data x_t (rows, D) and
 // integer timesteps t, with f the configured activation:
 //
@@ -336,7 +204,7 @@ func newResMLP(be Backend, cfg ResMLPConfig) (*ResMLP, error) {
 	m.normOut = NewLayerNorm(be, m.ps, "norm_out", W)
 	m.out = NewLinear(be, m.ps, "out", W, D)
 	if cfg.Skip {
-		m.skip = newLinear(be, m.ps, "skip", D, D, Const(0))
+		m.skip = newLinear(be, m.ps, "skip", D, D, Const(0), Const(0))
 	}
 	return m, nil
 }
@@ -527,33 +395,6 @@ func (m *ResMLP) Backward(dout Tensor, rows int) {
 	m.time1.Backward(Tensor{}, m.dta, m.emb, rows)
 }
 
-// LinearSite is one Linear layer with the rows of the last pass: In holds
-// its input rows a_n (rows, layer.In), valid after Forward, and OutGrad its
-// output-gradient rows δ_n (rows, layer.Out), valid after Backward. They are
-// views of the network's buffers, overwritten by the next pass.
-//
-// In a sequence model (the DiT) a layer applied at every token of an
-// example has Tokens > 1: In and OutGrad then hold rows·Tokens rows, the
-// Tokens rows of example n consecutive, and example n's weight gradient is
-// Σ_p δ_{n,p}ᵀ a_{n,p} over its tokens p, so that
-// ⟨g_n, g_m⟩ = Σ_{p,q} (δ_{n,p}·δ_{m,q})(a_{n,p}·a_{m,q}).
-type LinearSite struct {
-	Layer   *Linear
-	In      Tensor // a_n, (rows·Tokens, Layer.In)
-	OutGrad Tensor // δ_n, (rows·Tokens, Layer.Out)
-	// Tokens is the number of rows per example (0 means 1).
-	Tokens int
-}
-
-// ParamSite is a parameter added to every example's activations (the
-// DiT's learned position table), whose per-example gradient is example n's
-// row of OutGrad, (rows, Param.Size): the gradient of the loss with
-// respect to the sum it enters.
-type ParamSite struct {
-	Param   *Param
-	OutGrad Tensor // per-example gradient rows, (rows, Param.Size)
-}
-
 // LinearSites returns every Linear layer of the network with its input and
 // output-gradient rows from the last Forward/Backward, in parameter order:
 // time1, time2, in, block0.fc1, block0.fc2, …, out, then skip (its
@@ -577,17 +418,6 @@ func (m *ResMLP) LinearSites() []LinearSite {
 		s = append(s, LinearSite{Layer: m.skip, In: m.x.View(0, n*D), OutGrad: r(m.dskip, n, D)})
 	}
 	return s
-}
-
-// NormSite is one LayerNorm with the rows of the last pass: its input X
-// (rows, Dim), row statistics Mean and Rstd (rows), and OutGrad, the
-// gradient of its output (rows, Dim). Per example n the gradients of γ and β
-// are OutGrad_n ⊙ x̂_n and OutGrad_n, with x̂_n = (X_n − Mean_n)·Rstd_n.
-type NormSite struct {
-	Layer      *LayerNorm
-	X          Tensor // input rows, (rows, Dim)
-	Mean, Rstd Tensor // row mean and 1/√(var + eps), (rows)
-	OutGrad    Tensor // gradient of the output, (rows, Dim)
 }
 
 // NormSites returns every LayerNorm with the rows of the last pass, in
