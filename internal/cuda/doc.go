@@ -62,8 +62,10 @@
 // for column reductions; reductions use a fixed summation order, so results
 // do not vary from run to run. Backward kernels write their input gradient,
 // or add into it when asked (accumulate); parameter gradients (bias, gamma,
-// beta) are always added into. Each kernel's parameter list is declared in
-// kernelSpecs and checked at every launch.
+// beta) are always added into, while the gradients of adaLN's modulation
+// factors, which are activations, are written (modulate_backward_f32).
+// Each kernel's parameter list is declared in kernelSpecs and checked at
+// every launch.
 //
 // # Diffusion
 //

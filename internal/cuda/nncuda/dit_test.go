@@ -2,9 +2,12 @@ package nncuda
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
 
+	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/diffusion/nn"
+	"github.com/paretodiff/paretodiff/weighting"
 	"github.com/stretchr/testify/require"
 )
 
@@ -79,6 +82,117 @@ func TestDiT(t *testing.T) {
 					requireClose(t, name, w, got[name], tolDiT)
 				}
 			})
+		}
+	})
+}
+
+// patterns is a test dataset of images: each example is one of four fixed
+// random patterns plus N(0, 0.1²) noise (structure for a DiT to learn,
+// drawn from the caller's stream, so both backends see the same batches).
+type patterns struct {
+	dim  int
+	base [4][]float32
+}
+
+func newPatterns(dim int) *patterns {
+	p := &patterns{dim: dim}
+	r := rand.New(rand.NewPCG(21, 1))
+	for i := range p.base {
+		p.base[i] = normal(1)(r, dim)
+	}
+	return p
+}
+
+func (p *patterns) Dim() int { return p.dim }
+
+func (p *patterns) Sample(rng *rand.Rand, x []float32) {
+	for i := 0; i < len(x); i += p.dim {
+		b := p.base[rng.IntN(len(p.base))]
+		for j := range p.dim {
+			x[i+j] = b[j] + float32(0.1*rng.NormFloat64())
+		}
+	}
+}
+
+// keyBiasElems returns the indices into the flat parameters of the
+// attention's key biases (columns W … 2W − 1 of every qkv bias). Their
+// gradient is 0 in exact arithmetic (adding q·b to every score of a
+// softmax row changes nothing), so the float32 gradient is rounding noise
+// of either sign, which AdamW normalises to a step of ±lr: the two
+// backends' key biases part by up to lr per step, and only that bound
+// can be checked.
+func keyBiasElems(ps *nn.ParamSet, width int) []int {
+	var out []int
+	for _, p := range ps.Params() {
+		if strings.HasSuffix(p.Name, ".qkv.bias") {
+			for c := width; c < 2*width; c++ {
+				out = append(out, p.Offset+c)
+			}
+		}
+	}
+	return out
+}
+
+// maskOut returns a copy of x with the elements idx set to 0.
+func maskOut(x []float32, idx []int) []float32 {
+	out := append([]float32(nil), x...)
+	for _, i := range idx {
+		out[i] = 0
+	}
+	return out
+}
+
+// TestTrainStepsDiT takes three full training steps of a DiT (two
+// channels of 8×8 in 2×2 patches: 16 tokens, learned positions) on both
+// backends from the same seed and parameters and compares the losses,
+// every parameter (the key biases to the bound above), both Adam moments,
+// the EMA and the held-out metrics, as TestTrainSteps does for the ResMLP.
+func TestTrainStepsDiT(t *testing.T) {
+	cfg := nn.DiTConfig{Channels: 2, Side: 8, Patch: 2, Width: 32, Depth: 2, Heads: 4, FreqDim: 32, LearnedPos: true}
+	forDevices(t, func(t *testing.T, be *Backend) {
+		trainer := func(b nn.Backend) *diffusion.Trainer {
+			net, err := nn.InitDiT(b, cfg, 17)
+			require.NoError(t, err)
+			b.Upload(net.Params().Flat, normal(0.1)(rand.New(rand.NewPCG(17, 1)), net.Params().Len()))
+			data := newPatterns(net.Dim())
+			tr, err := diffusion.NewTrainer(net, data, data, diffusion.TrainConfig{
+				Schedule: diffusion.Cosine(1000), Target: weighting.V, Weighting: weighting.MustParse("min-snr:5"),
+				Steps: 3, Batch: 8, Seed: 17, EvalSize: 4,
+				Optim: nn.OptimConfig{LR: 2e-3, Warmup: 2, ClipNorm: 0.5, EMADecay: 0.999, WeightDecay: 0.1},
+			})
+			require.NoError(t, err)
+			return tr
+		}
+		trC, trG := trainer(nn.NewCPU()), trainer(be)
+		for s := range 3 {
+			require.NoError(t, trC.StepOnce())
+			require.NoError(t, trG.StepOnce())
+			require.InEpsilon(t, trC.LastLoss(), trG.LastLoss(), tolDiT, "loss of step %d", s+1)
+		}
+		want, got := trainState(trC), trainState(trG)
+		keyBias := keyBiasElems(trC.Net().Params(), cfg.Width)
+		for name, w := range want {
+			tol := tolAdamStep
+			if name == "adam m" || name == "adam v" {
+				tol = tolDiT // the moments are gradient statistics
+			} else {
+				// An AdamW step moves a parameter by lr·|m̂|/√v̂ ≤
+				// lr·(1 − β1)/√(1 − β2) ≈ 3.2·lr whatever its gradient (Kingma & Ba
+				// 2015, §2.1, the case 1 − β1 > √(1 − β2)), so
+				// the key biases part by at most 2·3.2·Σ_s lr_s (the
+				// warm-up's lr_s are 1e-3, 2e-3, 2e-3), the EMA by less.
+				const keyBiasBound = 2 * 3.2 * 5e-3
+				for _, i := range keyBias {
+					require.InDelta(t, w[i], got[name][i], keyBiasBound, "%s element %d (a key bias)", name, i)
+				}
+				w, got[name] = maskOut(w, keyBias), maskOut(got[name], keyBias)
+			}
+			requireClose(t, name, w, got[name], tol)
+		}
+		mc, mg := trC.Evaluate(), trG.Evaluate()
+		require.InEpsilon(t, mc.EvalLoss, mg.EvalLoss, tolDiT)
+		for i := range mc.X0MSE {
+			require.InEpsilon(t, mc.X0MSE[i], mg.X0MSE[i], tolDiT, "x0-MSE of range %v", mc.Ranges[i])
 		}
 	})
 }
