@@ -36,6 +36,11 @@ static __device__ __forceinline__ __attribute__((unused)) double __shfl_xor_sync
 	u.i[1] = __nvvm_shfl_sync_bfly_i32(mask, u.i[1], lane, 0x1f);
 	return u.d;
 }
+// The check also compiles this prelude alone, where helpers that only
+// some kernel files use would be unused functions (-Werror).
+#define PD_SHARED_HELPER __attribute__((unused))
+#else
+#define PD_SHARED_HELPER
 #endif
 
 typedef long long i64;
@@ -65,7 +70,7 @@ static __device__ __forceinline__ float warp_sum(float v) {
 }
 
 // warp_sum_f64 is warp_sum in float64.
-static __device__ __forceinline__ double warp_sum_f64(double v) {
+static __device__ __forceinline__ PD_SHARED_HELPER double warp_sum_f64(double v) {
 	for (int o = 16; o > 0; o >>= 1) {
 		v += __shfl_xor_sync(0xffffffffu, v, o);
 	}
@@ -74,7 +79,7 @@ static __device__ __forceinline__ double warp_sum_f64(double v) {
 
 // warp_max returns the largest v over the 32 lanes of a warp, to every
 // lane (the order does not matter: max is exact).
-static __device__ __forceinline__ float warp_max(float v) {
+static __device__ __forceinline__ PD_SHARED_HELPER float warp_max(float v) {
 	for (int o = 16; o > 0; o >>= 1) {
 		float w = __shfl_xor_sync(0xffffffffu, v, o);
 		v = w > v ? w : v;
