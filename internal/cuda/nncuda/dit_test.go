@@ -114,6 +114,26 @@ func (p *patterns) Sample(rng *rand.Rand, x []float32) {
 	}
 }
 
+// ditTrainCfg is a DiT for training steps: two channels of 8×8 in 2×2
+// patches (16 tokens), learned positions.
+var ditTrainCfg = nn.DiTConfig{Channels: 2, Side: 8, Patch: 2, Width: 32, Depth: 2, Heads: 4, FreqDim: 32, LearnedPos: true}
+
+// ditTrainer is a small training run of a DiT of ditTrainCfg with
+// parameters N(0, 0.1²) (see ditPass) on patterns.
+func ditTrainer(t *testing.T, b nn.Backend) *diffusion.Trainer {
+	net, err := nn.InitDiT(b, ditTrainCfg, 17)
+	require.NoError(t, err)
+	b.Upload(net.Params().Flat, normal(0.1)(rand.New(rand.NewPCG(17, 1)), net.Params().Len()))
+	data := newPatterns(net.Dim())
+	tr, err := diffusion.NewTrainer(net, data, data, diffusion.TrainConfig{
+		Schedule: diffusion.Cosine(1000), Target: weighting.V, Weighting: weighting.MustParse("min-snr:5"),
+		Steps: 3, Batch: 8, Seed: 17, EvalSize: 4,
+		Optim: nn.OptimConfig{LR: 2e-3, Warmup: 2, ClipNorm: 0.5, EMADecay: 0.999, WeightDecay: 0.1},
+	})
+	require.NoError(t, err)
+	return tr
+}
+
 // keyBiasElems returns the indices into the flat parameters of the
 // attention's key biases (columns W … 2W − 1 of every qkv bias). Their
 // gradient is 0 in exact arithmetic (adding q·b to every score of a
@@ -142,35 +162,20 @@ func maskOut(x []float32, idx []int) []float32 {
 	return out
 }
 
-// TestTrainStepsDiT takes three full training steps of a DiT (two
-// channels of 8×8 in 2×2 patches: 16 tokens, learned positions) on both
-// backends from the same seed and parameters and compares the losses,
+// TestTrainStepsDiT takes three full training steps of a DiT
+// (ditTrainer) on both backends from the same seed and parameters and compares the losses,
 // every parameter (the key biases to the bound above), both Adam moments,
 // the EMA and the held-out metrics, as TestTrainSteps does for the ResMLP.
 func TestTrainStepsDiT(t *testing.T) {
-	cfg := nn.DiTConfig{Channels: 2, Side: 8, Patch: 2, Width: 32, Depth: 2, Heads: 4, FreqDim: 32, LearnedPos: true}
 	forDevices(t, func(t *testing.T, be *Backend) {
-		trainer := func(b nn.Backend) *diffusion.Trainer {
-			net, err := nn.InitDiT(b, cfg, 17)
-			require.NoError(t, err)
-			b.Upload(net.Params().Flat, normal(0.1)(rand.New(rand.NewPCG(17, 1)), net.Params().Len()))
-			data := newPatterns(net.Dim())
-			tr, err := diffusion.NewTrainer(net, data, data, diffusion.TrainConfig{
-				Schedule: diffusion.Cosine(1000), Target: weighting.V, Weighting: weighting.MustParse("min-snr:5"),
-				Steps: 3, Batch: 8, Seed: 17, EvalSize: 4,
-				Optim: nn.OptimConfig{LR: 2e-3, Warmup: 2, ClipNorm: 0.5, EMADecay: 0.999, WeightDecay: 0.1},
-			})
-			require.NoError(t, err)
-			return tr
-		}
-		trC, trG := trainer(nn.NewCPU()), trainer(be)
+		trC, trG := ditTrainer(t, nn.NewCPU()), ditTrainer(t, be)
 		for s := range 3 {
 			require.NoError(t, trC.StepOnce())
 			require.NoError(t, trG.StepOnce())
 			require.InEpsilon(t, trC.LastLoss(), trG.LastLoss(), tolDiT, "loss of step %d", s+1)
 		}
 		want, got := trainState(trC), trainState(trG)
-		keyBias := keyBiasElems(trC.Net().Params(), cfg.Width)
+		keyBias := keyBiasElems(trC.Net().Params(), ditTrainCfg.Width)
 		for name, w := range want {
 			tol := tolAdamStep
 			if name == "adam m" || name == "adam v" {
@@ -194,5 +199,18 @@ func TestTrainStepsDiT(t *testing.T) {
 		for i := range mc.X0MSE {
 			require.InEpsilon(t, mc.X0MSE[i], mg.X0MSE[i], tolDiT, "x0-MSE of range %v", mc.Ranges[i])
 		}
+	})
+}
+
+// TestStepHandoversDiT: a DiT training step, too, hands work to the
+// device's worker three times (its ≈190 kernel launches and GEMMs, for
+// two blocks, stay below maxQueue).
+func TestStepHandoversDiT(t *testing.T) {
+	forDevices(t, func(t *testing.T, be *Backend) {
+		tr := ditTrainer(t, be)
+		require.NoError(t, tr.StepOnce()) // the first step allocates its buffers
+		n := be.handovers
+		require.NoError(t, tr.StepOnce())
+		require.Equal(t, 3, be.handovers-n)
 	})
 }
