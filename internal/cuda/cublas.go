@@ -118,12 +118,6 @@ func rowMajorGemm(s GemmShape) gemmCall {
 	if s.M < 0 || s.N < 0 || s.K < 0 || s.M > math.MaxInt32 || s.N > math.MaxInt32 || s.K > math.MaxInt32 {
 		panic(fmt.Sprintf("cuda: GEMM shape %+v out of range", s))
 	}
-	op := func(t bool) int32 {
-		if t {
-			return cublasOpT
-		}
-		return cublasOpN
-	}
 	ldB, ldA := s.N, s.K
 	if s.TransB {
 		ldB = s.K
@@ -132,7 +126,7 @@ func rowMajorGemm(s GemmShape) gemmCall {
 		ldA = s.M
 	}
 	return gemmCall{
-		transA: op(s.TransB), transB: op(s.TransA),
+		transA: blasOp(s.TransB), transB: blasOp(s.TransA),
 		m: int32(s.N), n: int32(s.M), k: int32(s.K),
 		lda: int32(max(ldB, 1)), ldb: int32(max(ldA, 1)), ldc: int32(max(s.N, 1)),
 		swapped: true,

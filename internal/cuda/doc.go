@@ -62,8 +62,10 @@
 // for column reductions; reductions use a fixed summation order, so results
 // do not vary from run to run. Backward kernels write their input gradient,
 // or add into it when asked (accumulate); parameter gradients (bias, gamma,
-// beta) are always added into. Each kernel's parameter list is declared in
-// kernelSpecs and checked at every launch.
+// beta) are always added into, while the gradients of adaLN's modulation
+// factors, which are activations, are written (modulate_backward_f32).
+// Each kernel's parameter list is declared in kernelSpecs and checked at
+// every launch.
 //
 // # Diffusion
 //
@@ -77,8 +79,10 @@
 //
 // # cuBLAS
 //
-// Sgemm, SgemmStridedBatched and Dgemm take row-major matrices (see
-// GemmShape) and map them onto cuBLAS's column-major calls. Float32 GEMMs
+// Sgemm, SgemmStridedBatched and Dgemm take densely packed row-major
+// matrices (see GemmShape), GemmStrided and GemmBatched row-major matrices
+// with explicit row strides (and, for GemmBatched, batch strides), and map
+// them onto cuBLAS's column-major calls, one call per product or batch. Float32 GEMMs
 // run in full FP32 (CUBLAS_DEFAULT_MATH): TF32 tensor-core rounding is off
 // unless Options.AllowTF32 is set.
 //
@@ -98,10 +102,12 @@
 // by C symbol) in place of the system's shared libraries: the only seam
 // this package offers a test double, and it holds no emulation itself.
 //
-// The kernels of kernels/training.cu and the wrappers in nnops.go
-// (GemmStrided, Dot, Gram, TimeEmbedding, WeightedMSE, LayerNormParamGrad,
-// AdamWStep32, EMA32) have the exact semantics of the diffusion/nn Backend
-// methods that package nncuda implements with them.
+// The kernels of kernels/training.cu and kernels/seq.cu and the wrappers
+// in nnops.go (GemmStrided, GemmBatched, Dot, Gram, TimeEmbedding,
+// WeightedMSE, LayerNormParamGrad, AdamWStep32, EMA32) and seqops.go
+// (Softmax, SoftmaxBackward, Modulate, ModulateBackward, Patchify: the
+// operations of the DiT backbone) have the exact semantics of the
+// diffusion/nn Backend methods that package nncuda implements with them.
 package cuda
 
 // RequireEnv names the environment variable that, set to 1, turns "no CUDA

@@ -261,22 +261,7 @@ func TestEmulatedKernelArguments(t *testing.T) {
 			}
 			g.TakeLaunches()
 			require.NoError(t, c.call())
-			launches := g.TakeLaunches()
-			require.Len(t, launches, len(c.want))
-			for i, w := range c.want {
-				l := launches[i]
-				require.Equal(t, w.kernel, l.Kernel)
-				require.Equal(t, w.grid, l.Grid, "grid of %s", w.kernel)
-				require.Equal(t, w.block, l.Block, "block of %s", w.kernel)
-				require.Len(t, l.Args, len(w.args))
-				for j := range w.args {
-					if _, ok := w.args[j].(anyPtr); ok {
-						require.IsType(t, DevicePtr(0), l.Args[j], "%s argument %d", w.kernel, j)
-						continue
-					}
-					require.Equal(t, w.args[j], l.Args[j], "%s argument %d", w.kernel, j)
-				}
-			}
+			requireLaunches(t, c.want, g.TakeLaunches())
 		})
 	}
 

@@ -40,6 +40,12 @@ var kernelSpecs = map[string][]ArgKind{
 	"weighted_mse_f32":   {ArgPtrF32, ArgPtrF32, ArgPtrF32, ArgPtrF32, ArgPtrF32, ArgI32, ArgI32, ArgF32, ArgI32},
 	"f32_cols_to_f64":    {ArgPtrF64, ArgPtrF32, ArgI32, ArgI64, ArgI64, ArgI32},
 	"scale_matrix_f32":   {ArgPtrF32, ArgI32, ArgI32, ArgI64, ArgF32},
+	// kernels/seq.cu: the sequence operations of the nn Backend (seqops.go).
+	"softmax_f32":           {ArgPtrF32, ArgPtrF32, ArgI32, ArgI32, ArgF32},
+	"softmax_backward_f32":  {ArgPtrF32, ArgPtrF32, ArgPtrF32, ArgI32, ArgI32, ArgF32},
+	"modulate_f32":          {ArgPtrF32, ArgPtrF32, ArgPtrF32, ArgPtrF32, ArgI32, ArgI32, ArgI32, ArgI32, ArgF32, ArgI32},
+	"modulate_backward_f32": {ArgPtrF32, ArgPtrF32, ArgPtrF32, ArgPtrF32, ArgPtrF32, ArgPtrF32, ArgI32, ArgI32, ArgI32, ArgI32, ArgF32, ArgI32, ArgI32},
+	"patchify_f32":          {ArgPtrF32, ArgPtrF32, ArgI32, ArgI32, ArgI32, ArgI32, ArgI32},
 }
 
 // Launch geometry; the kernels assume the same numbers (kernels/prelude.cuh).

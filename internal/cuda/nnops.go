@@ -45,6 +45,64 @@ func gemmSpan(rows, cols, ld int) int {
 // with the strides as leading dimensions; an empty inner dimension (k = 0)
 // scales C by β with a kernel instead.
 func (d *Device) GemmStrided(tA, tB bool, m, n, k int, alpha float32, a *F32, lda int, b *F32, ldb int, beta float32, c *F32, ldc int) error {
+	checkStridedGemm("GemmStrided", tA, tB, m, n, k, a, lda, 0, b, ldb, 0, c, ldc, 0, 1)
+	if m == 0 || n == 0 {
+		return nil
+	}
+	if k == 0 {
+		return d.scaleMatrix(c, m, n, ldc, beta)
+	}
+	return d.Do(func() error {
+		api, h, err := d.blasHandle()
+		if err != nil {
+			return err
+		}
+		return api.check("cublasSgemm_v2", api.cublasSgemm(h, blasOp(tB), blasOp(tA), int32(n), int32(m), int32(k),
+			&alpha, uint64(b.Ptr()), int32(ldb), uint64(a.Ptr()), int32(lda), &beta, uint64(c.Ptr()), int32(ldc)))
+	})
+}
+
+// GemmBatched computes, for every i < batch, C_i = α·op(A_i)·op(B_i) + β·C_i
+// as GemmStrided does, where A_i starts i·strideA elements into a (likewise
+// B_i and C_i; a stride may be 0 to share one operand): attention's
+// per-example and per-head products of token rows, in one
+// cublasSgemmStridedBatched call with the row strides as leading
+// dimensions and the batch strides as cuBLAS's strides. Each buffer must
+// hold (batch − 1)·stride + the span of its operand; the C_i must not
+// overlap (strideC at least C's span). k = 0 scales every C_i by β with a
+// kernel instead.
+func (d *Device) GemmBatched(tA, tB bool, m, n, k int, alpha float32, a *F32, lda, strideA int, b *F32, ldb, strideB int,
+	beta float32, c *F32, ldc, strideC, batch int) error {
+	checkStridedGemm("GemmBatched", tA, tB, m, n, k, a, lda, strideA, b, ldb, strideB, c, ldc, strideC, batch)
+	if m == 0 || n == 0 || batch == 0 {
+		return nil
+	}
+	if k == 0 {
+		return d.Do(func() error {
+			for i := 0; i < batch; i++ {
+				if err := d.scaleMatrix(c.View(i*strideC, gemmSpan(m, n, ldc)), m, n, ldc, beta); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	return d.Do(func() error {
+		api, h, err := d.blasHandle()
+		if err != nil {
+			return err
+		}
+		return api.check("cublasSgemmStridedBatched", api.cublasSgemmStridedBatched(h, blasOp(tB), blasOp(tA),
+			int32(n), int32(m), int32(k), &alpha, uint64(b.Ptr()), int32(ldb), int64(strideB),
+			uint64(a.Ptr()), int32(lda), int64(strideA), &beta, uint64(c.Ptr()), int32(ldc), int64(strideC), int32(batch)))
+	})
+}
+
+// checkStridedGemm panics unless the operands of batch strided GEMMs (see
+// GemmBatched; GemmStrided is one with strides 0) are consistent: sizes
+// that fit a C int, row strides at least the stored column counts, buffers
+// that hold every operand, and C_i that do not overlap.
+func checkStridedGemm(op string, tA, tB bool, m, n, k int, a *F32, lda, strideA int, b *F32, ldb, strideB int, c *F32, ldc, strideC, batch int) {
 	ar, ac := m, k
 	if tA {
 		ar, ac = k, m
@@ -53,39 +111,49 @@ func (d *Device) GemmStrided(tA, tB bool, m, n, k int, alpha float32, a *F32, ld
 	if tB {
 		br, bc = n, k
 	}
-	for _, v := range []int{m, n, k, lda, ldb, ldc} {
+	for _, v := range []int{m, n, k, lda, ldb, ldc, batch} {
 		if v < 0 || v > math.MaxInt32 {
-			panic(fmt.Sprintf("cuda: GemmStrided: size %d out of range", v))
+			panic(fmt.Sprintf("cuda: %s: size %d out of range", op, v))
 		}
+	}
+	if strideA < 0 || strideB < 0 || strideC < 0 {
+		panic(fmt.Sprintf("cuda: %s: batch strides %d, %d, %d", op, strideA, strideB, strideC))
 	}
 	if lda < max(ac, 1) || ldb < max(bc, 1) || ldc < max(n, 1) {
-		panic(fmt.Sprintf("cuda: GemmStrided: strides %d, %d, %d below the column counts %d, %d, %d", lda, ldb, ldc, ac, bc, n))
+		panic(fmt.Sprintf("cuda: %s: strides %d, %d, %d below the column counts %d, %d, %d", op, lda, ldb, ldc, ac, bc, n))
 	}
-	if a.Len() < gemmSpan(ar, ac, lda) || b.Len() < gemmSpan(br, bc, ldb) || c.Len() < gemmSpan(m, n, ldc) {
-		panic(fmt.Sprintf("cuda: GemmStrided: buffers of %d, %d, %d elements for spans %d, %d, %d",
-			a.Len(), b.Len(), c.Len(), gemmSpan(ar, ac, lda), gemmSpan(br, bc, ldb), gemmSpan(m, n, ldc)))
+	if batch == 0 {
+		return
 	}
-	if m == 0 || n == 0 {
-		return nil
-	}
-	if k == 0 {
-		return d.Launch("scale_matrix_f32", d.elemGrid(int64(m)*int64(n)), block1D, 0,
-			NewKernelArgs(5).F32Ptr(c).Int(m).Int(n).I64(int64(ldc)).F32(beta))
-	}
-	op := func(t bool) int32 {
-		if t {
-			return cublasOpT
+	la, lb, lc := gemmSpan(ar, ac, lda), gemmSpan(br, bc, ldb), gemmSpan(m, n, ldc)
+	need := func(span, stride int) int {
+		if span == 0 {
+			return 0
 		}
-		return cublasOpN
+		return (batch-1)*stride + span
 	}
-	return d.Do(func() error {
-		api, h, err := d.blasHandle()
-		if err != nil {
-			return err
-		}
-		return api.check("cublasSgemm_v2", api.cublasSgemm(h, op(tB), op(tA), int32(n), int32(m), int32(k),
-			&alpha, uint64(b.Ptr()), int32(ldb), uint64(a.Ptr()), int32(lda), &beta, uint64(c.Ptr()), int32(ldc)))
-	})
+	if a.Len() < need(la, strideA) || b.Len() < need(lb, strideB) || c.Len() < need(lc, strideC) {
+		panic(fmt.Sprintf("cuda: %s: buffers of %d, %d, %d elements for %d operands of spans %d, %d, %d at strides %d, %d, %d",
+			op, a.Len(), b.Len(), c.Len(), batch, la, lb, lc, strideA, strideB, strideC))
+	}
+	if batch > 1 && lc > 0 && strideC < lc {
+		panic(fmt.Sprintf("cuda: %s: C_i of span %d overlap at stride %d", op, lc, strideC))
+	}
+}
+
+// blasOp is the cublasOperation_t of a transposition flag.
+func blasOp(t bool) int32 {
+	if t {
+		return cublasOpT
+	}
+	return cublasOpN
+}
+
+// scaleMatrix sets the (rows, cols) matrix at c with row stride ld to β·c,
+// or to 0 when β = 0: the GEMM with an empty inner dimension.
+func (d *Device) scaleMatrix(c *F32, rows, cols, ld int, beta float32) error {
+	return d.Launch("scale_matrix_f32", d.elemGrid(int64(rows)*int64(cols)), block1D, 0,
+		NewKernelArgs(5).F32Ptr(c).Int(rows).Int(cols).I64(int64(ld)).F32(beta))
 }
 
 // Dot returns Σ x_i·y_i over len(x) elements (y may be longer), every

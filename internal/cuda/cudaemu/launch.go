@@ -35,7 +35,7 @@ type kernelFile struct {
 
 // kernelFiles are the transcriptions, one kernelFile per .cu file (each in
 // the Go file of the same name).
-var kernelFiles = []kernelFile{activationsCU, diffusionCU, elementwiseCU, layernormCU, optimCU, reduceCU, trainingCU}
+var kernelFiles = []kernelFile{activationsCU, diffusionCU, elementwiseCU, layernormCU, optimCU, reduceCU, seqCU, trainingCU}
 
 // kernels indexes every transcription by kernel name.
 var kernels = func() map[string]kernel {

@@ -22,6 +22,7 @@ extern "C" __device__ double exp(double);
 extern "C" __device__ double log(double);
 extern "C" __device__ double sin(double);
 extern "C" __device__ double cos(double);
+extern "C" __device__ float __fmul_rn(float, float);
 static __device__ __forceinline__ float __shfl_xor_sync(unsigned mask, float v, int lane) {
 	return __nvvm_shfl_sync_bfly_f32(mask, v, lane, 0x1f);
 }
@@ -35,6 +36,11 @@ static __device__ __forceinline__ __attribute__((unused)) double __shfl_xor_sync
 	u.i[1] = __nvvm_shfl_sync_bfly_i32(mask, u.i[1], lane, 0x1f);
 	return u.d;
 }
+// The check also compiles this prelude alone, where helpers that only
+// some kernel files use would be unused functions (-Werror).
+#define PD_SHARED_HELPER __attribute__((unused))
+#else
+#define PD_SHARED_HELPER
 #endif
 
 typedef long long i64;
@@ -59,6 +65,24 @@ typedef long long i64;
 static __device__ __forceinline__ float warp_sum(float v) {
 	for (int o = 16; o > 0; o >>= 1) {
 		v += __shfl_xor_sync(0xffffffffu, v, o);
+	}
+	return v;
+}
+
+// warp_sum_f64 is warp_sum in float64.
+static __device__ __forceinline__ PD_SHARED_HELPER double warp_sum_f64(double v) {
+	for (int o = 16; o > 0; o >>= 1) {
+		v += __shfl_xor_sync(0xffffffffu, v, o);
+	}
+	return v;
+}
+
+// warp_max returns the largest v over the 32 lanes of a warp, to every
+// lane (the order does not matter: max is exact).
+static __device__ __forceinline__ PD_SHARED_HELPER float warp_max(float v) {
+	for (int o = 16; o > 0; o >>= 1) {
+		float w = __shfl_xor_sync(0xffffffffu, v, o);
+		v = w > v ? w : v;
 	}
 	return v;
 }

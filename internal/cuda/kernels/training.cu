@@ -6,15 +6,6 @@
 // for the Gram matrix, and the β-scaling of a strided matrix. This file
 // sorts after reduce.cu, whose block_sum_f64 it uses.
 
-// warp_sum_f64 returns the sum of v over the 32 lanes of a warp, to every
-// lane, in a fixed order (deterministic).
-static __device__ __forceinline__ double warp_sum_f64(double v) {
-	for (int o = 16; o > 0; o >>= 1) {
-		v += __shfl_xor_sync(0xffffffffu, v, o);
-	}
-	return v;
-}
-
 // dot_partial_f32: partial[b] = Σ x[i]·y[i] over the elements block b
 // visits (grid-stride), each product and the sum in float64 (a product of
 // two floats is exact in double). Launch with blocks of exactly PD_BLOCK

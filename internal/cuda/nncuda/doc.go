@@ -14,10 +14,16 @@
 // cos-first timestep embedding (evaluated in float64 as on the CPU), the
 // per-row MSE accumulated in float64 with its weighted gradient, AdamW with
 // the caller's float32 bias corrections, EMA. Gemm is cublasSgemm in full
-// FP32 (no TF32) with the caller's row strides. Dot and Gram return float64
-// results formed in float64 on the device: Dot from float64 products in a
-// fixed-order two-stage reduction, Gram by converting blocks of columns to
-// float64 (exactly) and multiplying them with cublasDgemm. Results differ
+// FP32 (no TF32) with the caller's row strides, GemmBatched one
+// cublasSgemmStridedBatched with the batch strides too. The sequence
+// operations of the DiT follow the CPU's arithmetic: Softmax exponentiates
+// scale·x minus the row maximum in float32 and normalises by a float64
+// sum, SoftmaxBackward forms its row sum in float64, ModulateBackward
+// overwrites ds and dt with float32 column sums over each group's tokens,
+// and Patchify moves bits. Dot and Gram return float64 results formed in
+// float64 on the device: Dot from float64 products in a fixed-order
+// two-stage reduction, Gram by converting blocks of columns to float64
+// (exactly) and multiplying them with cublasDgemm. Results differ
 // from the CPU backend's only by float32 rounding in another summation
 // order; the GPU results do not vary from run to run.
 //

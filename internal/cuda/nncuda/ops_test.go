@@ -257,7 +257,7 @@ func opCases() []opCase {
 			}
 		}
 	}
-	return cs
+	return append(cs, seqOpCases()...)
 }
 
 // TestOps runs every Backend method on the CUDA backend and on the CPU
