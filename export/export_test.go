@@ -248,3 +248,35 @@ func TestExportReadsBack(t *testing.T) {
 		require.Equal(t, ck.Step, got.Step)
 	}
 }
+
+// A DiT exports under its engine names and layouts (the learned position
+// table among them) with its configuration, format and LayerNorm ε in the
+// metadata, and no ResMLP configuration.
+func TestExportDiT(t *testing.T) {
+	ck, err := diffusion.LoadCheckpoint(filepath.Join("testdata", "twin", "dit", fixtureCheckpoint))
+	require.NoError(t, err)
+	m, err := export.FromCheckpoint(ck, true)
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "m.safetensors")
+	require.NoError(t, m.WriteSafetensors(path))
+	entries, meta, _ := readFile(t, path)
+	require.Len(t, entries, len(ck.Layout)+2)
+	// W = 8, P = 7·7·1 = 49, L = (28/7)² = 16, M = 2·8 = 16, F = 256.
+	for name, shape := range map[string][]int{
+		"patch.weight": {8, 49}, "pos": {16, 8}, "time1.weight": {8, 256}, "time2.weight": {8, 8},
+		"block0.adaln.weight": {48, 8}, "block1.qkv.weight": {24, 8}, "block1.proj.bias": {8},
+		"block0.fc1.weight": {16, 8}, "block0.fc2.weight": {8, 16}, "final.adaln.weight": {16, 8}, "final.linear.weight": {49, 8},
+	} {
+		require.Equal(t, shape, entries[name].Shape, name)
+		require.Equal(t, "F32", entries[name].Dtype, name)
+	}
+	var got export.Meta
+	require.NoError(t, json.Unmarshal([]byte(meta[export.MetaKey]), &got))
+	require.Equal(t, export.DiTFormatVersion, got.Format)
+	require.Equal(t, "dit", got.Kind)
+	require.Nil(t, got.ResMLP)
+	require.Equal(t, ck.Spec.DiT, got.DiT)
+	require.Equal(t, 1e-6, got.LayerNormEps)
+	require.Equal(t, 784, got.Dim())
+	require.Equal(t, "v", got.Target)
+}
