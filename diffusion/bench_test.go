@@ -20,6 +20,11 @@ func benchTrainStepConfig(b *testing.B, ds diffusion.Dataset, cfg nn.ResMLPConfi
 	if err != nil {
 		b.Fatal(err)
 	}
+	benchTrainStepNet(b, ds, net, batch)
+}
+
+// benchTrainStepNet measures one training step of net.
+func benchTrainStepNet(b *testing.B, ds diffusion.Dataset, net nn.Network, batch int) {
 	tr, err := diffusion.NewTrainer(net, ds, ds, diffusion.TrainConfig{
 		Schedule: diffusion.Cosine(1000), Target: weighting.Eps, Weighting: weighting.MustParse("min-snr:5"),
 		Steps: 1 << 30, Batch: batch, Seed: 1, EvalSize: 1,
@@ -67,4 +72,23 @@ func BenchmarkTrainStepMNISTSkips_W256_D3_B128(b *testing.B) {
 func BenchmarkTrainStepToy_W128_D3_B128(b *testing.B) {
 	toy, _ := data.NewToy("8gaussians")
 	benchTrainStep(b, toy, 128, 3, 128)
+}
+
+// The DiT "small" preset (nn.DiTPreset) on MNIST: 49 tokens of 4×4 pixels,
+// width 64, depth 4, 4 heads.
+func BenchmarkTrainStepMNIST_DiTSmall_B128(b *testing.B) {
+	train, _, err := data.Open("mnist", "")
+	if err != nil {
+		b.Skip(err)
+	}
+	cfg, err := nn.DiTPreset("small")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.Side = 28
+	net, err := nn.InitDiT(nn.NewCPU(), cfg, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchTrainStepNet(b, train, net, 128)
 }

@@ -33,9 +33,34 @@ func (c *CPU[T]) GemmBatched(tA, tB bool, m, n, k int, alpha float32, a Tensor, 
 	if batch > 1 && strideC < lc && lc > 0 {
 		panic(fmt.Sprintf("nn: GemmBatched: C_i of %d elements overlap at stride %d", lc, strideC))
 	}
+	if m > 0 && n > 0 && k >= 1 && m <= gemmMC && k <= gemmKC && haveFMA && !c.gonumGemm {
+		if as, ok := any(c.Data(a)).([]float32); ok {
+			c.gemmBatchedSmall(tA, tB, m, n, k, alpha, as, lda, strideA, la, c.Data(b), ldb, strideB, lb, beta, c.Data(cc), ldc, strideC, lc, batch)
+			return
+		}
+	}
 	for i := 0; i < batch; i++ {
 		c.Gemm(tA, tB, m, n, k, alpha, a.View(i*strideA, la), lda, b.View(i*strideB, lb), ldb, beta, cc.View(i*strideC, lc), ldc)
 	}
+}
+
+// gemmBatchedSmall runs the batch's products, each small enough for one
+// packed block, through sgemmSmall: the examples are split among goroutines
+// (each product computed whole by one of them, so the bits do not depend
+// on the split), and each goroutine packs into its own two buffers.
+func (c *CPU[T]) gemmBatchedSmall(tA, tB bool, m, n, k int, alpha float32, a []float32, lda, strideA, la int, bt []T, ldb, strideB, lb int,
+	beta float32, ct []T, ldc, strideC, lc int, batch int) {
+	b, cs := any(bt).([]float32), any(ct).([]float32)
+	nPanels := (n + gemmNR - 1) / gemmNR
+	parFor(batch, max(1, gemmParFlops/(m*n*k)), func(lo, hi int) {
+		ap, bp := getBuf(gemmMC*k), getBuf(nPanels*gemmNR*k)
+		defer gemmPool.Put(ap)
+		defer gemmPool.Put(bp)
+		for i := lo; i < hi; i++ {
+			sgemmSmall(tA, tB, m, n, k, alpha, a[i*strideA:i*strideA+la], lda, b[i*strideB:i*strideB+lb], ldb, beta,
+				cs[i*strideC:i*strideC+lc], ldc, *ap, *bp)
+		}
+	})
 }
 
 // Softmax writes the row-wise softmax of scale·x with the row maximum
@@ -57,10 +82,7 @@ func softmaxRow[T float32 | float64](y, x []T, scale T) {
 	if len(x) == 0 {
 		return
 	}
-	m := scale * x[0]
-	for _, v := range x[1:] {
-		m = max(m, scale*v)
-	}
+	m := rowMax(x, scale)
 	for i, v := range x {
 		y[i] = scale*v - m
 	}
@@ -79,6 +101,33 @@ func softmaxRow[T float32 | float64](y, x []T, scale T) {
 	for i, v := range y {
 		y[i] = T(float64(v) * inv)
 	}
+}
+
+// rowMax returns the largest scale·x[i] of a non-empty row, with plain
+// comparisons in four independent chains (the builtin max orders NaNs and
+// signed zeros, which costs a branch chain per element; a NaN in the row
+// makes the row's softmax NaN either way).
+func rowMax[T float32 | float64](x []T, scale T) T {
+	m := [4]T{scale * x[0], scale * x[0], scale * x[0], scale * x[0]}
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		for j, v := range (*[4]T)(x[i:]) {
+			if s := scale * v; s > m[j] {
+				m[j] = s
+			}
+		}
+	}
+	for ; i < len(x); i++ {
+		if s := scale * x[i]; s > m[0] {
+			m[0] = s
+		}
+	}
+	for _, v := range m[1:] {
+		if v > m[0] {
+			m[0] = v
+		}
+	}
+	return m[0]
 }
 
 // SoftmaxBackward writes dx = scale·y ⊙ (dy − ⟨dy, y⟩) per row.

@@ -3,6 +3,7 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -37,6 +38,49 @@ func TestGemmBatchedMatchesPerBatchTripleLoop(t *testing.T) {
 	require.Panics(t, func() { // C_i overlap
 		be.GemmBatched(false, false, 2, 2, 2, 1, be.Alloc(16), 2, 4, be.Alloc(16), 2, 4, 0, be.Alloc(16), 2, 2, 3)
 	})
+}
+
+// GemmBatched's path for small products (one packed block each, split over
+// the batch among goroutines) gives the bits of one Gemm per product, for
+// attention's shapes, partial tiles, α ≠ 1 and β ≠ 0, and whatever the
+// number of threads; larger products take the per-product Gemm.
+func TestGemmBatchedSmallIsGemmPerProduct(t *testing.T) {
+	rng := rand.New(rand.NewPCG(44, 1))
+	be := NewCPU()
+	for _, tc := range []struct {
+		tA, tB      bool
+		m, n, k     int
+		alpha, beta float32
+	}{
+		{false, true, 49, 49, 16, 1, 0}, {false, false, 49, 16, 49, 1, 0}, {true, false, 49, 16, 49, 1, 0},
+		{false, true, 13, 37, 5, 0.5, 1}, {true, true, 72, 17, 256, 1, 0.25}, {false, false, 80, 9, 7, 1, 0}, // m > gemmMC
+		{false, false, 6, 16, 300, 1, 1}, // k > gemmKC
+	} {
+		const batch = 40
+		ar, ac, br, bc := tc.m, tc.k, tc.k, tc.n
+		if tc.tA {
+			ar, ac = ac, ar
+		}
+		if tc.tB {
+			br, bc = bc, br
+		}
+		lda, ldb, ldc := ac+3, bc+1, tc.n+2
+		sa, sb, sc := ar*lda+5, br*ldb, tc.m*ldc+1
+		a, b, c0 := randVals(rng, batch*sa), randVals(rng, batch*sb), randVals(rng, batch*sc)
+		at, bt := upload(be, a), upload(be, b)
+		want := upload(be, c0)
+		for i := 0; i < batch; i++ {
+			be.Gemm(tc.tA, tc.tB, tc.m, tc.n, tc.k, tc.alpha, at.View(i*sa, gemmLen(ar, ac, lda)), lda, bt.View(i*sb, gemmLen(br, bc, ldb)), ldb,
+				tc.beta, want.View(i*sc, gemmLen(tc.m, tc.n, ldc)), ldc)
+		}
+		for _, procs := range []int{1, 3} {
+			old := runtime.GOMAXPROCS(procs)
+			got := upload(be, c0)
+			be.GemmBatched(tc.tA, tc.tB, tc.m, tc.n, tc.k, tc.alpha, at, lda, sa, bt, ldb, sb, tc.beta, got, ldc, sc, batch)
+			runtime.GOMAXPROCS(old)
+			require.Equal(t, download(be, want), download(be, got), "%+v, GOMAXPROCS %d", tc, procs)
+		}
+	}
 }
 
 func TestSoftmaxClosedFormAndMaxTrick(t *testing.T) {

@@ -156,3 +156,70 @@ func testResMLPAgainstGorgonia(t *testing.T, act nn.Activation, precond bool) {
 	}
 	require.Len(t, ps.Params(), len(params))
 }
+
+// The DiT's analytic gradients against gorgonia's symbolic ones, for every
+// parameter, with all parameters random (adaLN-Zero's zeros would hide most
+// terms). gorgonia has the 2-D products, slices, concatenation and SoftMax
+// the graph needs (nntest.Graph.DiT builds it example by example and head by
+// head; its BatchedMatMul is not used). It has no patch rearrangement and
+// no sinusoidal embedding, so the graph takes the patch tokens (from the
+// float64 twin's Patchify, tested against the index formula on its own) and
+// the timestep embedding (nntest.TimeEmbedding) as inputs; those maps have
+// no parameters.
+func TestDiTAgainstGorgonia(t *testing.T) {
+	for _, cfg := range []nn.DiTConfig{
+		{Channels: 2, Side: 4, Patch: 2, Width: 8, Depth: 2, Heads: 2, MLPRatio: 1.5, FreqDim: 6},
+		{Channels: 1, Side: 6, Patch: 3, Width: 4, Depth: 1, Heads: 1, MLPRatio: 2, FreqDim: 4, LearnedPos: true, SigmaData: 0.5, Skip: true},
+	} {
+		testDiTAgainstGorgonia(t, cfg)
+	}
+}
+
+func testDiTAgainstGorgonia(t *testing.T, cfg nn.DiTConfig) {
+	be := nn.NewCPU64()
+	m, err := nn.InitDiT(be, cfg, 8)
+	require.NoError(t, err)
+	cfg = m.Config()
+	rng := rand.New(rand.NewPCG(22, uint64(cfg.Width)))
+	ps := m.Params()
+	copy(be.Data(ps.Flat), uniform(rng, ps.Len(), 0.7))
+	rows, D, L, P := 3, cfg.Dim(), cfg.Tokens(), cfg.PatchDim()
+	xv, c := uniform(rng, rows*D, 1), uniform(rng, rows*D, 1)
+	ts := make([]float64, rows)
+	for i := range ts {
+		ts[i] = float64(rng.IntN(1000))
+	}
+	x, tt, out := tensor64(be, xv), tensor64(be, ts), be.Alloc(rows*D)
+	var gain []float64
+	if cfg.Preconditioned() {
+		gain = uniform(rng, rows, 3)
+		m.ForwardPrecond(out, x, tt, tensor64(be, uniform(rng, rows, 1)), tensor64(be, gain), rows)
+	} else {
+		m.Forward(out, x, tt, rows)
+	}
+	ps.ZeroGrad(be)
+	m.Backward(tensor64(be, c), rows)
+
+	tokens := func(img []float64) []float64 {
+		z := be.Alloc(len(img))
+		be.Patchify(z, tensor64(be, img), rows, cfg.Channels, cfg.Side, cfg.Patch, false)
+		return be.Data(z)
+	}
+	pos := nn.SinCosPosEmbed2D(cfg.Side/cfg.Patch, cfg.Width)
+	for i, v := range pos {
+		pos[i] = float64(float32(v)) // the network holds it as float32 values, like every parameter
+	}
+	g := nntest.NewGraph()
+	in := nntest.DiTInputs{Z: tokens(xv), X: xv, E: nntest.TimeEmbedding(ts, cfg.FreqDim, cfg.MaxPeriod), Pos: pos, Gain: gain}
+	tok, skip, params := g.DiT(cfg, ps.Layout(), be.Data(ps.Flat), in, rows)
+	loss := objective(g, tok, tokens(c), rows*L, P) // Σ c ⊙ Unpatchify(y) = Σ Patchify(c) ⊙ y
+	if skip != nil {
+		loss = G.Must(G.Add(loss, objective(g, skip, c, rows, D)))
+	}
+	_, grads, err := g.Gradients(loss, params...)
+	require.NoError(t, err)
+	require.Len(t, ps.Params(), len(params))
+	for i, p := range ps.Params() {
+		requireClose(t, p.Name, grads[i], be.Data(p.Grad), gorgoniaRelTol)
+	}
+}

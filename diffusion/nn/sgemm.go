@@ -167,6 +167,19 @@ func packB(dst []float32, tB bool, b []float32, ldb, pc, kb, n, nPanels int) {
 		j0 := jp * gemmNR
 		nb := min(gemmNR, n-j0)
 		p := dst[jp*gemmNR*kb : (jp+1)*gemmNR*kb]
+		if tB && nb == gemmNR { // a full panel: gather the 16 rows of b, writing p in order
+			var rows [gemmNR][]float32
+			for j := range rows {
+				rows[j] = b[(j0+j)*ldb+pc : (j0+j)*ldb+pc+kb]
+			}
+			for kk := 0; kk < kb; kk++ {
+				q := (*[gemmNR]float32)(p[kk*gemmNR:])
+				for j := range q {
+					q[j] = rows[j][kk]
+				}
+			}
+			continue
+		}
 		if tB { // op(B)[kk][j] = b[j·ldb + kk]: read along the rows of b
 			for j := 0; j < nb; j++ {
 				src := b[(j0+j)*ldb+pc : (j0+j)*ldb+pc+kb]
@@ -178,6 +191,12 @@ func packB(dst []float32, tB bool, b []float32, ldb, pc, kb, n, nPanels int) {
 				for kk := 0; kk < kb; kk++ {
 					clear(p[kk*gemmNR+nb : (kk+1)*gemmNR])
 				}
+			}
+			continue
+		}
+		if nb == gemmNR { // whole 16-element rows: array copies, not memmove calls
+			for kk := 0; kk < kb; kk++ {
+				*(*[gemmNR]float32)(p[kk*gemmNR:]) = *(*[gemmNR]float32)(b[(pc+kk)*ldb+j0:])
 			}
 			continue
 		}
@@ -196,12 +215,30 @@ func packA(dst []float32, tA bool, a []float32, lda, ic, mb, pc, kb int) {
 		i0 := ic + ip*gemmMR
 		rows := min(gemmMR, mb-ip*gemmMR)
 		p := dst[ip*gemmMR*kb : (ip+1)*gemmMR*kb]
+		if tA && rows == gemmMR { // whole 6-element runs: element copies, not memmove calls
+			for kk := 0; kk < kb; kk++ {
+				q, src := (*[gemmMR]float32)(p[kk*gemmMR:]), (*[gemmMR]float32)(a[(pc+kk)*lda+i0:])
+				q[0], q[1], q[2], q[3], q[4], q[5] = src[0], src[1], src[2], src[3], src[4], src[5]
+			}
+			continue
+		}
 		if tA { // op(A)[i][kk] = a[kk·lda + i]: rows of a are contiguous in i
 			for kk := 0; kk < kb; kk++ {
 				src := a[(pc+kk)*lda+i0:]
 				q := p[kk*gemmMR : (kk+1)*gemmMR]
 				copy(q[:rows], src[:rows])
 				clear(q[rows:])
+			}
+			continue
+		}
+		if rows == gemmMR { // a full panel: gather the 6 rows of a, writing p in order
+			var rs [gemmMR][]float32
+			for i := range rs {
+				rs[i] = a[(i0+i)*lda+pc : (i0+i)*lda+pc+kb]
+			}
+			for kk := 0; kk < kb; kk++ {
+				q := (*[gemmMR]float32)(p[kk*gemmMR:])
+				q[0], q[1], q[2], q[3], q[4], q[5] = rs[0][kk], rs[1][kk], rs[2][kk], rs[3][kk], rs[4][kk], rs[5][kk]
 			}
 			continue
 		}

@@ -1,8 +1,8 @@
 // Package nntest holds independent oracles for testing the nn engine and
 // the code built on it: the engine's functions (Linear, SiLU, GELU,
-// LayerNorm, the ResMLP denoiser) rebuilt as gorgonia expression graphs in
-// float64, whose symbolic gradients the explicit backward passes must match,
-// and a float64 sinusoidal time embedding.
+// LayerNorm, the ResMLP and DiT denoisers) rebuilt as gorgonia expression
+// graphs in float64, whose symbolic gradients the explicit backward passes
+// must match, and a float64 sinusoidal time embedding.
 //
 // Invariants: every function here is written from the formulas in nn's
 // documentation, never by calling nn's kernels, so agreement is evidence.
@@ -94,21 +94,7 @@ func (g *Graph) ResMLP(cfg nn.ResMLPConfig, layout []nn.Layout, flat, x, e []flo
 // (rows) are the per-row gains (nil when unused).
 func (g *Graph) ResMLPPrecond(cfg nn.ResMLPConfig, layout []nn.Layout, flat, x, e, c, gain []float64, rows int) (*G.Node, []*G.Node) {
 	cfg = cfg.WithDefaults()
-	nodes := map[string]*G.Node{}
-	params := make([]*G.Node, len(layout))
-	for i, l := range layout {
-		n := 1
-		for _, d := range l.Shape {
-			n *= d
-		}
-		v := flat[l.Offset : l.Offset+n]
-		if len(l.Shape) == 2 {
-			params[i] = g.Matrix(l.Name, l.Shape[0], l.Shape[1], v)
-		} else {
-			params[i] = g.Vector(l.Name, v)
-		}
-		nodes[l.Name] = params[i]
-	}
+	nodes, params := g.paramNodes(layout, flat)
 	lin := func(name string, x *G.Node) *G.Node { return g.Linear(x, nodes[name+".weight"], nodes[name+".bias"]) }
 	norm := func(name string, x *G.Node) *G.Node {
 		return g.LayerNorm(x, nodes[name+".weight"], nodes[name+".bias"])
