@@ -130,6 +130,9 @@ func TestTrainDiTBadInput(t *testing.T) {
 		{mnist("--model", "dit", "--patch", "5"), "--model: nn: dit needs a patch that divides the side, got side 28, patch 5"},
 		{mnist("--model", "dit", "--heads", "3"), "--model: nn: dit needs a width divisible by heads, got width 64, heads 3"},
 		{mnist("--model", "dit", "--width", "6", "--heads", "2"), "--model: nn: dit needs a width divisible by 4"},
+		// conflict takes train's network flags and their checks.
+		{[]string{"conflict", "--data", "mnist", "--heads", "2", "--out", dir}, "--heads: only --model dit takes it, not resmlp"},
+		{[]string{"conflict", "--data", "toy:moons", "--model", "dit-s", "--out", dir}, "--model: the DiT needs image data (mnist), not toy:moons"},
 	} {
 		stdout, stderr, code := runCLI(t, c.args...)
 		require.Equal(t, 2, code, "%v: %s", c.args, stderr)
