@@ -165,7 +165,7 @@ Weightings (--weighting):
 ` + weighting.Help(false),
 		Example: `  paretodiff train --data toy:8gaussians --steps 8000 --width 128 --out runs/toy
   paretodiff train --data mnist --target v --weighting min-snr:5 --steps 10000 --out runs/mnist
-  paretodiff train --data mnist --model dit --target v --steps 10000 --out runs/mnist-dit
+  paretodiff train --data mnist --model dit --target v --steps 5000 --out runs/mnist-dit
   paretodiff train --data mnist --model dit-s --device cuda --steps 50000 --out runs/mnist-dit-s
   paretodiff train --data mnist --device cuda --steps 20000 --out runs/mnist-gpu
   paretodiff train --data mnist --schedule flow --target flow --density logit-normal:0,1 --out runs/mnist-flow
