@@ -242,3 +242,23 @@ func TestDiTCheckpointReaders(t *testing.T) {
 	require.Len(t, recs, 3) // steps 0, 1 and 2
 	require.Equal(t, "dit", r.Spec.Net.Kind)
 }
+
+// The online weightings (pareto:, mtl:, whose per-bin Grams run on the
+// DiT's Linear layers) and the learned one train a DiT as they train a
+// ResMLP.
+func TestTrainDiTWeightings(t *testing.T) {
+	needMNIST(t)
+	for _, w := range []string{"learned", "pareto:fw,bins=t:4,every=1", "mtl:pcgrad,bins=t:4"} {
+		dir := filepath.Join(t.TempDir(), "run")
+		stdout, stderr, code := runCLI(t, tinyDiT(dir, "--steps", "3", "--weighting", w)...)
+		require.Equal(t, 0, code, "%s: %s", w, stderr)
+		require.Contains(t, stdout, "trained steps 1–3", w)
+		r, err := run.Open(dir)
+		require.NoError(t, err)
+		require.Equal(t, 3, r.Step)
+		require.Equal(t, "dit", r.Spec.Net.Kind)
+		if w == "learned" {
+			require.FileExists(t, filepath.Join(dir, "learned.csv"))
+		}
+	}
+}
