@@ -2,7 +2,6 @@ package reproduce
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/paretodiff/paretodiff/diffusion"
 	"github.com/paretodiff/paretodiff/diffusion/classifier"
@@ -130,11 +129,8 @@ func ModelSizesFor(s Scale) ModelSizes {
 }
 
 // Models are the networks a scale of MNIST can train (ModelSizesOf): the
-// ResMLP and the train command's DiT presets.
-var Models = []string{"resmlp", "dit", "dit-s"}
-
-// ditPresets are the nn.DiTPreset of each DiT model name.
-var ditPresets = map[string]string{"dit": "small", "dit-s": "s"}
+// ResMLP and the train command's DiT presets (run.Models).
+var Models = run.Models
 
 // smokeDiT is the smoke scale's DiT sizes, for either DiT name: MNIST (the
 // DiT needs images) with a DiT of 16 tokens of 7×7 pixels, 8 wide, one
@@ -158,12 +154,15 @@ func ModelSizesOf(s Scale, model string) (ModelSizes, error) {
 		return ModelSizes{}, fmt.Errorf("reproduce: unknown scale %q", s)
 	}
 	m := ModelSizesFor(s)
-	if model == "" || model == "resmlp" {
-		return m, nil
+	if model == "" {
+		model = "resmlp"
 	}
-	preset, ok := ditPresets[model]
-	if !ok {
-		return ModelSizes{}, fmt.Errorf("reproduce: unknown model %q (want %s)", model, strings.Join(Models, ", "))
+	net, err := run.ModelNet(model)
+	if err != nil {
+		return ModelSizes{}, fmt.Errorf("reproduce: %w", err)
+	}
+	if net.Kind != "dit" {
+		return m, nil
 	}
 	if s == Smoke {
 		m = smokeDiT
@@ -171,10 +170,7 @@ func ModelSizesOf(s Scale, model string) (ModelSizes, error) {
 		if _, _, image, err := data.ImageShapeOf(m.Data); err != nil || !image {
 			return ModelSizes{}, fmt.Errorf("reproduce: --model %s needs image data: the %s scale trains on %s (2-D points); use the medium or paper scale", model, s, m.Data)
 		}
-		c, err := nn.DiTPreset(preset)
-		if err != nil {
-			return ModelSizes{}, fmt.Errorf("reproduce: %w", err)
-		}
+		c := net.DiT
 		m.Width, m.Depth, m.Patch, m.Heads, m.MLPRatio = c.Width, c.Depth, c.Patch, c.Heads, c.MLPRatio
 	}
 	m.Net = model
@@ -184,7 +180,7 @@ func ModelSizesOf(s Scale, model string) (ModelSizes, error) {
 // net is the network of these sizes, without the data's shape and the
 // input skips.
 func (s ModelSizes) net() nn.Spec {
-	if _, dit := ditPresets[s.Net]; dit {
+	if s.isDiT() {
 		return nn.Spec{Kind: "dit", DiT: &nn.DiTConfig{Patch: s.Patch, Width: s.Width, Depth: s.Depth, Heads: s.Heads, MLPRatio: s.MLPRatio}}
 	}
 	return nn.Spec{Kind: "resmlp", ResMLP: &nn.ResMLPConfig{Width: s.Width, Depth: s.Depth}}
@@ -198,7 +194,7 @@ func (s ModelSizes) NetPhrase(plural bool) string {
 	if plural {
 		n = "s"
 	}
-	if _, dit := ditPresets[s.Net]; dit {
+	if s.isDiT() {
 		return fmt.Sprintf("DiT%s (patch %d, %d wide, %d blocks of %d heads)", n, s.Patch, s.Width, s.Depth, s.Heads)
 	}
 	return fmt.Sprintf("%d-wide, %d-block residual MLP%s", s.Width, s.Depth, n)
@@ -213,9 +209,15 @@ func (s ModelSizes) NetNoun() string {
 	return "an MLP"
 }
 
+// isDiT reports whether the network is a DiT.
+func (s ModelSizes) isDiT() bool {
+	net, err := run.ModelNet(s.Net)
+	return err == nil && net.Kind == "dit"
+}
+
 // kindName is "MLP" or "DiT".
 func (s ModelSizes) kindName() string {
-	if _, dit := ditPresets[s.Net]; dit {
+	if s.isDiT() {
 		return "DiT"
 	}
 	return "MLP"

@@ -99,3 +99,29 @@ func TestTrainDiT(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, data.MNISTDim, net.Dim())
 }
+
+// Every model name builds its network: the ResMLP, the DiT presets; an
+// unknown name is an error naming the known ones.
+func TestModelNet(t *testing.T) {
+	for _, name := range run.Models {
+		net, err := run.ModelNet(name)
+		require.NoError(t, err, name)
+		s := ditSpec(nil)
+		s.Net = net
+		n, err := s.Normalize()
+		require.NoError(t, err, name)
+		require.Equal(t, map[string]string{"resmlp": "resmlp", "dit": "dit", "dit-s": "dit"}[name], n.Net.Kind)
+	}
+	for name, preset := range map[string]string{"dit": "small", "dit-s": "s"} {
+		net, err := run.ModelNet(name)
+		require.NoError(t, err)
+		want, err := nn.DiTPreset(preset)
+		require.NoError(t, err)
+		require.Equal(t, want, *net.DiT, name)
+	}
+	net, err := run.ModelNet("resmlp")
+	require.NoError(t, err)
+	require.Equal(t, nn.ResMLPConfig{}, *net.ResMLP, "the ResMLP's defaults come from Normalize")
+	_, err = run.ModelNet("unet")
+	require.EqualError(t, err, `unknown model "unet" (want resmlp, dit, dit-s)`)
+}

@@ -114,7 +114,7 @@ func TestTrainDiTBadInput(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{mnist("--model", "unet"), `--model "unet": want dit, dit-s, resmlp`},
+		{mnist("--model", "unet"), `--model "unet": want resmlp, dit, dit-s`},
 		{[]string{"train", "--data", "toy:moons", "--model", "dit", "--out", dir}, "--model: the DiT needs image data (mnist), not toy:moons (2-dimensional points)"},
 		{mnist("--model", "dit", "--hidden", "64"), "--hidden: only --model resmlp takes it, not dit"},
 		{mnist("--model", "dit-s", "--act", "gelu"), "--act: only --model resmlp takes it, not dit-s"},

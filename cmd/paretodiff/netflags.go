@@ -20,14 +20,6 @@ type netOptions struct {
 	learnedPos                         bool
 }
 
-// models are the --model names: the network kind each builds and, for a
-// DiT, the nn.DiTPreset its sizes start from.
-var models = map[string]struct{ kind, preset string }{
-	"resmlp": {"resmlp", ""},
-	"dit":    {"dit", "small"},
-	"dit-s":  {"dit", "s"},
-}
-
 // modelsHelp lists the --model names for flag texts.
 const modelsHelp = "resmlp (a residual MLP), dit (a small DiT for MNIST on the CPU: patch 4, width 64, depth 4, heads 4, mlp ratio 4) or dit-s (DiT-S/2's transformer: patch 2, width 384, depth 12, heads 6; for a GPU); a DiT needs image data (mnist)"
 
@@ -54,16 +46,17 @@ func (o *netOptions) addFlags(f *pflag.FlagSet) {
 
 // kind returns the network kind of --model.
 func (o *netOptions) kind() (string, error) {
-	m, ok := models[o.model]
-	if !ok {
-		names := make([]string, 0, len(models))
-		for n := range models {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		return "", usagef("--model %q: want %s", o.model, strings.Join(names, ", "))
+	net, err := o.preset()
+	return net.Kind, err
+}
+
+// preset is --model's network (run.ModelNet): the ResMLP or a DiT preset.
+func (o *netOptions) preset() (nn.Spec, error) {
+	net, err := run.ModelNet(o.model)
+	if err != nil {
+		return nn.Spec{}, usagef("--model %q: want %s", o.model, strings.Join(run.Models, ", "))
 	}
-	return m.kind, nil
+	return net, nil
 }
 
 // spec is the network the flags describe, not yet normalised (run.Spec
@@ -116,10 +109,11 @@ func (o *netOptions) dit(changed func(string) bool, base *nn.Spec) (nn.DiTConfig
 	if base != nil && base.Kind == "dit" && base.DiT != nil {
 		c = *base.DiT
 	} else {
-		var err error
-		if c, err = nn.DiTPreset(models[o.model].preset); err != nil {
-			return c, failure(err) // the table above names only presets that exist
+		net, err := o.preset()
+		if err != nil {
+			return c, err
 		}
+		c = *net.DiT
 	}
 	if (changed("patch") && o.patch < 1) || (changed("heads") && o.heads < 1) {
 		return c, usagef("--patch and --heads must be ≥ 1")
