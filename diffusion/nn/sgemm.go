@@ -60,7 +60,11 @@ func sgemmPackedRagged(tA, tB bool, m, n, k int, alpha float32, a []float32, lda
 		last := min(i/gemmMR*gemmMR+gemmMR-1, m-1)
 		return min(n, (ends[last]+gemmNR-1)/gemmNR*gemmNR)
 	}
-	if beta != 1 {
+	// With β = 0 the first block of k stores its tiles instead of adding
+	// them to a cleared C: one pass over C fewer, which for the tall, narrow
+	// products of token rows is a good part of the time.
+	overwrite := beta == 0 && alpha != 0 && m > 0 && n > 0 && k > 0
+	if beta != 1 && !overwrite {
 		for i := 0; i < m; i++ {
 			row := c[i*ldc : i*ldc+tileEnd(i)]
 			if beta == 0 {
@@ -121,26 +125,13 @@ func sgemmPackedRagged(tA, tB bool, m, n, k int, alpha float32, a []float32, lda
 						if jp*gemmNR >= tileEnd(ic+ip*gemmMR) {
 							continue // a ragged product needs no column of this tile
 						}
-						if alpha == 1 && rows == gemmMR && nb == gemmNR {
+						if alpha == 1 && rows == gemmMR && nb == gemmNR && !(overwrite && pc == 0) {
 							// A full tile: the kernel adds it into C itself.
 							sgemmKernel6x16Acc(kb, &(*ap)[ip*gemmMR*kb], &bpan[0], &c[(ic+ip*gemmMR)*ldc+jp*gemmNR], ldc)
 							continue
 						}
 						sgemmKernel6x16(kb, &(*ap)[ip*gemmMR*kb], &bpan[0], &tile[0])
-						for i := 0; i < rows; i++ {
-							crow := c[(ic+ip*gemmMR+i)*ldc+jp*gemmNR:]
-							trow := tile[i*gemmNR : i*gemmNR+nb]
-							crow = crow[:nb]
-							if alpha == 1 {
-								for j, v := range trow {
-									crow[j] += v
-								}
-							} else {
-								for j, v := range trow {
-									crow[j] += alpha * v
-								}
-							}
-						}
+						storeTile(c[(ic+ip*gemmMR)*ldc+jp*gemmNR:], ldc, &tile, rows, nb, alpha, overwrite && pc == 0)
 					}
 				}
 			}
@@ -157,6 +148,33 @@ func sgemmPackedRagged(tA, tB bool, m, n, k int, alpha float32, a []float32, lda
 		}
 		run(&next)
 		wg.Wait()
+	}
+}
+
+// storeTile writes α·tile into the rows × nb corner of C (row stride ldc),
+// adding to it, or overwriting it when set (the first block of k of a
+// product with β = 0).
+func storeTile(c []float32, ldc int, tile *[gemmMR * gemmNR]float32, rows, nb int, alpha float32, set bool) {
+	for i := 0; i < rows; i++ {
+		crow, trow := c[i*ldc:i*ldc+nb], tile[i*gemmNR:i*gemmNR+nb]
+		switch {
+		case set && alpha == 1:
+			for j, v := range trow {
+				crow[j] = v
+			}
+		case set:
+			for j, v := range trow {
+				crow[j] = alpha * v
+			}
+		case alpha == 1:
+			for j, v := range trow {
+				crow[j] += v
+			}
+		default:
+			for j, v := range trow {
+				crow[j] += alpha * v
+			}
+		}
 	}
 }
 
