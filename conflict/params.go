@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,8 +14,9 @@ import (
 const ParamsHelp = `all          every parameter (default)
 last-block   the last residual block (blockN.*, N the highest): the analogue
              of MGDA's gradients with respect to the shared representation
-head         the output LayerNorm and layer (norm_out.*, out.*; a network
-             with the learned input skip has it apart, as skip.*)
+head         the output LayerNorm and layer (norm_out.*, out.*; a DiT's
+             final adaLN and Linear layer, final.*; a network with the
+             learned input skip has it apart, as skip.*)
 GLOB,...     parameters whose name matches any glob (path.Match: * matches
              any run of characters, dots included), such as
              "block2.*", "out.weight", "block*.fc1.weight,time*"`
@@ -44,6 +46,9 @@ func ParseParams(spec string, names []string) (func(string) bool, error) {
 		return func(name string) bool { return strings.HasPrefix(name, prefix) }, nil
 	case "head":
 		spec = "norm_out.*,out.*"
+		if slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(n, "final.") }) {
+			spec = "final.*" // a DiT's head
+		}
 	}
 	var pats []string
 	for _, p := range strings.Split(spec, ",") {

@@ -69,6 +69,25 @@ func TestParseParams(t *testing.T) {
 	}
 	_, err = conflict.ParseParams("last-block", []string{"w"})
 	require.ErrorContains(t, err, "no residual blocks")
+
+	// A DiT's head is its final adaLN and Linear layer, its last block the
+	// highest blockN of attention and MLP.
+	dit := []string{"patch.weight", "pos", "block0.adaln.weight", "block1.qkv.weight", "block1.fc2.bias", "final.adaln.weight", "final.linear.bias", "skip.weight"}
+	sel, err = conflict.ParseParams("head", dit)
+	require.NoError(t, err)
+	sel2, err := conflict.ParseParams("last-block", dit)
+	require.NoError(t, err)
+	var head, last []string
+	for _, n := range dit {
+		if sel(n) {
+			head = append(head, n)
+		}
+		if sel2(n) {
+			last = append(last, n)
+		}
+	}
+	require.Equal(t, []string{"final.adaln.weight", "final.linear.bias"}, head)
+	require.Equal(t, []string{"block1.qkv.weight", "block1.fc2.bias"}, last)
 }
 
 // The probe's one-pass Gram equals the K-pass reference; records are

@@ -20,8 +20,13 @@
 // (W), out.weight (D, W), out.bias (D), and with the learned input skip
 // skip.weight (D, D), skip.bias (D); every weight is (out, in) as
 // PyTorch's nn.Linear holds it (y = x·Wᵀ + b), float32, C order.
-// schedule.alpha and schedule.sigma are α_t and σ_t (float64, (T)), which
-// the input skips' gains need (diffusion.SkipGains).
+// A DiT's parameters (nn.DiT) likewise: patch.weight (W, P), patch.bias,
+// pos (L, W) with a learned position table, time1 and time2, per block
+// blockI.adaln (6W, W), blockI.qkv (3W, W), blockI.proj, blockI.fc1 and
+// blockI.fc2, then final.adaln (2W, W), final.linear (P, W) and the learned
+// skip; its Meta holds the DiT configuration under "dit" (Format
+// DiTFormatVersion). schedule.alpha and schedule.sigma are α_t and σ_t
+// (float64, (T)), which the input skips' gains need (diffusion.SkipGains).
 //
 // Invariants:
 //   - The same checkpoint and choice of weights give the same bytes.

@@ -13,21 +13,33 @@ import (
 // metadata also has "format": "pt", which PyTorch loaders expect.
 const MetaKey = "paretodiff"
 
-// FormatVersion names the layout of the exported tensors and Meta; a
-// change to either changes it.
-const FormatVersion = "paretodiff-resmlp-1"
+// FormatVersion names the layout of an exported ResMLP's tensors and
+// Meta, and DiTFormatVersion a DiT's; a change to either changes it.
+const (
+	FormatVersion    = "paretodiff-resmlp-1"
+	DiTFormatVersion = "paretodiff-dit-1"
+)
+
+// ditLayerNormEps is the ε of the DiT's LayerNorms (DiT's 1e-6; nn.DiT
+// keeps it unexported).
+const ditLayerNormEps = 1e-6
 
 // Meta describes an exported model: the network, the diffusion it was
 // trained for and how to call it.
 type Meta struct {
-	// Format is FormatVersion.
+	// Format is FormatVersion or, for a DiT, DiTFormatVersion.
 	Format string `json:"format"`
-	// Kind is the network's kind ("resmlp") and ResMLP its configuration
-	// with every default filled in: dim, width, depth, hidden, time_dim,
-	// act ("silu" or "gelu", the tanh approximation), max_period of the
-	// time embedding, and the input skips sigma_data and skip.
-	Kind   string          `json:"kind"`
-	ResMLP nn.ResMLPConfig `json:"resmlp"`
+	// Kind is the network's kind ("resmlp" or "dit") and the field of
+	// that name its configuration with every default filled in. ResMLP:
+	// dim, width, depth, hidden, time_dim, act ("silu" or "gelu", the tanh
+	// approximation), max_period of the time embedding, and the input
+	// skips sigma_data and skip. DiT: channels and side of the image
+	// (dim = channels·side²), patch, width, depth, heads, mlp_ratio,
+	// freq_dim and max_period of the time embedding, learned_pos, and the
+	// input skips.
+	Kind   string           `json:"kind"`
+	ResMLP *nn.ResMLPConfig `json:"resmlp,omitempty"`
+	DiT    *nn.DiTConfig    `json:"dit,omitempty"`
 	// LayerNormEps is the ε of every LayerNorm.
 	LayerNormEps float64 `json:"layer_norm_eps"`
 	// Target is what the network predicts (eps, x0, v or flow); Schedule,
@@ -48,10 +60,14 @@ type Meta struct {
 	Call string `json:"call"`
 }
 
-// call is Meta.Call.
+// call is Meta.Call of a ResMLP, ditCall a DiT's.
 const call = "pred = net(x_t, t): x_t (B, dim) float32, t (B) integer timesteps 0..T-1 passed as float32 to the sinusoidal embedding " +
 	"[cos(t·f_i), sin(t·f_i)], f_i = exp(-ln(max_period)·i/(time_dim/2)), computed in float64; with sigma_data > 0 the output adds c·x_t and with skip " +
 	"g·skip(x_t), c = b·σ_t/(α_t²σ_d² + σ_t²) (0 without sigma_data), g = b/σ_t − c, b = 1 for eps and flow, α_t for v, 0 for x0"
+
+const ditCall = "pred = net(x_t, t): x_t (B, dim) float32, each row a channels-first (channels, side, side) image, t (B) integer timesteps 0..T-1 " +
+	"passed as float32 to the sinusoidal embedding [cos(t·f_i), sin(t·f_i)], f_i = exp(-ln(max_period)·i/(freq_dim/2)), computed in float64; " +
+	"the input skips as a ResMLP's: with sigma_data > 0 the output adds c·x_t and with skip g·skip(x_t)"
 
 // Model is an exported network: its tensors under the documented names
 // (see the package doc) and its Meta.
@@ -73,19 +89,17 @@ func FromCheckpoint(ck *diffusion.Checkpoint, ema bool) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
-	spec := net.Spec()
-	if spec.Kind != "resmlp" || spec.ResMLP == nil {
-		return nil, fmt.Errorf("export: network kind %q: only resmlp can be exported", spec.Kind)
-	}
 	weights := "raw"
 	if ema {
 		weights = "ema"
 	}
 	m := &Model{Meta: Meta{
-		Format: FormatVersion, Kind: spec.Kind, ResMLP: spec.ResMLP.WithDefaults(), LayerNormEps: nn.LayerNormEps,
 		Target: target.String(), Schedule: sched.Name(), T: sched.T(), ZeroTerminal: sched.IsZeroTerminal(),
-		Weights: weights, Step: ck.Step, Data: ck.Config.Data, Weighting: ck.Config.Weighting, Call: call,
+		Weights: weights, Step: ck.Step, Data: ck.Config.Data, Weighting: ck.Config.Weighting,
 	}}
+	if err := m.Meta.setNetwork(net.Spec()); err != nil {
+		return nil, err
+	}
 	values := ck.Params
 	if ema {
 		values = ck.EMA
@@ -105,6 +119,34 @@ func FromCheckpoint(ck *diffusion.Checkpoint, ema bool) (*Model, error) {
 		matio.Tensor{Name: "schedule.alpha", Shape: []int{len(alpha)}, F64: alpha},
 		matio.Tensor{Name: "schedule.sigma", Shape: []int{len(sigma)}, F64: sigma})
 	return m, nil
+}
+
+// setNetwork fills in the network's part of Meta: kind, configuration,
+// format, LayerNorm ε and call.
+func (m *Meta) setNetwork(spec nn.Spec) error {
+	m.Kind = spec.Kind
+	switch {
+	case spec.Kind == "resmlp" && spec.ResMLP != nil:
+		c := spec.ResMLP.WithDefaults()
+		m.ResMLP, m.Format, m.LayerNormEps, m.Call = &c, FormatVersion, nn.LayerNormEps, call
+	case spec.Kind == "dit" && spec.DiT != nil:
+		c := spec.DiT.WithDefaults()
+		m.DiT, m.Format, m.LayerNormEps, m.Call = &c, DiTFormatVersion, ditLayerNormEps, ditCall
+	default:
+		return fmt.Errorf("export: network kind %q: only resmlp and dit can be exported", spec.Kind)
+	}
+	return nil
+}
+
+// Dim returns D, the length of one flattened example of the network.
+func (m Meta) Dim() int {
+	if m.DiT != nil {
+		return m.DiT.Dim()
+	}
+	if m.ResMLP != nil {
+		return m.ResMLP.Dim
+	}
+	return 0
 }
 
 // WriteSafetensors writes the model as a safetensors file at path
@@ -138,6 +180,24 @@ schedule, for the input skips' gains. The network computes
   pred = out(act(norm_out(h))) [+ c·x_t] [+ g·skip(x_t)]
 with act SiLU or tanh-GELU, LayerNorm ε = 1e-5, and the input skips' gains
 c = b·σ_t/(α_t²σ_d² + σ_t²) (sigma_data > 0), g = b/σ_t − c (skip), where b is
-1 for eps and flow targets, α_t for v and 0 for x0. The metadata key
-"paretodiff" holds the network spec, target, schedule, weights (ema or raw),
-step, data and weighting as JSON.`
+1 for eps and flow targets, α_t for v and 0 for x0.
+
+A DiT's tensors (W = width, P = patch²·channels, L = (side/patch)² tokens,
+M = mlp_ratio·W, F = freq_dim, D = channels·side²):
+  patch.weight (W, P), patch.bias (W), pos (L, W) (only with learned_pos),
+  time1.weight (W, F), time1.bias (W), time2.weight (W, W), time2.bias (W),
+  blockI.adaln.weight (6W, W), blockI.adaln.bias (6W), blockI.qkv.weight (3W, W),
+  blockI.qkv.bias (3W), blockI.proj.weight (W, W), blockI.proj.bias (W),
+  blockI.fc1.weight (M, W), blockI.fc1.bias (M), blockI.fc2.weight (W, M),
+  blockI.fc2.bias (W)   for I = 0 … depth−1,
+  final.adaln.weight (2W, W), final.adaln.bias (2W), final.linear.weight (P, W),
+  final.linear.bias (P), skip.weight (D, D), skip.bias (D) (learned skip only).
+It cuts each channels-first image into row-major patches (features ordered
+row, column, channel inside a patch), adds the fixed 2-D sin-cos position
+table (or pos), conditions every block on c = time2(SiLU(time1(e))) through
+adaLN-Zero (SiLU(c) → adaln, chunks shift, scale, gate of attention then of
+the MLP; tanh-GELU MLP; LayerNorms without affine, ε = 1e-6), and
+unpatchifies final.linear's output; the input skips are the ResMLP's.
+
+The metadata key "paretodiff" holds the network spec, target, schedule,
+weights (ema or raw), step, data and weighting as JSON.`

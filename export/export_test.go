@@ -24,9 +24,18 @@ var update = flag.Bool("update", false, "regenerate testdata/twin (the PyTorch t
 
 // twinFixtures are the trained models whose exports and predictions the
 // PyTorch twin's test (python/tests/test_twins.py) compares with: a plain
-// SiLU ε-model, and a v-model with tanh-GELU, both input skips and a
-// zero-terminal linear schedule of another T.
+// SiLU ε-model, a v-model with tanh-GELU, both input skips and a
+// zero-terminal linear schedule of another T, and a DiT on MNIST (16
+// tokens of 7×7 pixels, 8 wide, a learned position table, the fixed skip;
+// its learned skip, 784² weights, is left to python/'s Go test, which
+// trains one at run time).
 var twinFixtures = map[string]run.Spec{
+	"dit": {
+		Net: nn.Spec{Kind: "dit", DiT: &nn.DiTConfig{Patch: 7, Width: 8, Depth: 2, Heads: 2, MLPRatio: 2, LearnedPos: true, SigmaData: 0.5}},
+		Train: diffusion.TrainSpec{Data: "mnist", Target: "v", Weighting: "min-snr:5", Batch: 8, EvalSize: 4, Seed: 7,
+			Optim: nn.OptimConfig{LR: 1e-2, Warmup: 2, EMADecay: 0.5}},
+		Steps: 20, Eval: run.EvalSpec{Every: 10},
+	},
 	"plain": {
 		Net:   nn.Spec{Kind: "resmlp", ResMLP: &nn.ResMLPConfig{Width: 8, Depth: 2}},
 		Train: diffusion.TrainSpec{Data: "toy:moons", Target: "eps", Weighting: "min-snr:5", Batch: 32, EvalSize: 16, Seed: 5, Optim: nn.OptimConfig{LR: 3e-3, Warmup: 2}},
@@ -55,19 +64,30 @@ const (
 const predTol = 1e-6
 
 // fixtureInputs are fixed inputs x_t (rows, D) and timesteps spanning
-// 0 … T−1, both ends included.
+// 0 … T−1, both ends included: fixtureRows of them, or fixtureImageRows of
+// images (D > fixtureImageDim), whose files are larger.
 func fixtureInputs(D, T int) ([]float32, []int) {
+	rows := fixtureRows
+	if D > fixtureImageDim {
+		rows = fixtureImageRows
+	}
 	rng := rand.New(rand.NewPCG(11, 12))
-	x := make([]float32, fixtureRows*D)
+	x := make([]float32, rows*D)
 	for i := range x {
 		x[i] = float32(1.5 * rng.NormFloat64())
 	}
-	t := make([]int, fixtureRows)
+	t := make([]int, rows)
 	for i := range t {
-		t[i] = int(math.Round(float64(i) * float64(T-1) / float64(fixtureRows-1)))
+		t[i] = int(math.Round(float64(i) * float64(T-1) / float64(rows-1)))
 	}
 	return x, t
 }
+
+// Rows of an image fixture (see fixtureInputs).
+const (
+	fixtureImageDim  = 64
+	fixtureImageRows = 8
+)
 
 // predict runs the checkpoint's EMA model (as sample does) on the inputs.
 func predict(t *testing.T, ck *diffusion.Checkpoint, x []float32, ts []int) []float32 {
@@ -108,7 +128,7 @@ func TestTwinFixtures(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, want, got, "the export of the committed checkpoint")
 
-			D, T := m.Meta.ResMLP.Dim, m.Meta.T
+			D, T := m.Meta.Dim(), m.Meta.T
 			x, ts := fixtureInputs(D, T)
 			pred := predict(t, ck, x, ts)
 			wantPred, err := matio.ReadNPY(filepath.Join(dir, fixturePred))
@@ -138,15 +158,15 @@ func writeFixture(t *testing.T, dir string, spec run.Spec) {
 	m, err := export.FromCheckpoint(ck, true)
 	require.NoError(t, err)
 	require.NoError(t, m.WriteSafetensors(filepath.Join(dir, fixtureModel)))
-	D := m.Meta.ResMLP.Dim
+	D := m.Meta.Dim()
 	x, ts := fixtureInputs(D, m.Meta.T)
 	tf := make([]float64, len(ts))
 	for i, v := range ts {
 		tf[i] = float64(v)
 	}
-	require.NoError(t, matio.WriteNPY(filepath.Join(dir, fixtureX), dense(fixtureRows, D, x)))
+	require.NoError(t, matio.WriteNPY(filepath.Join(dir, fixtureX), dense(len(ts), D, x)))
 	require.NoError(t, matio.WriteVectorNPY(filepath.Join(dir, fixtureT), tf))
-	require.NoError(t, matio.WriteNPY(filepath.Join(dir, fixturePred), dense(fixtureRows, D, predict(t, ck, x, ts))))
+	require.NoError(t, matio.WriteNPY(filepath.Join(dir, fixturePred), dense(len(ts), D, predict(t, ck, x, ts))))
 }
 
 // header is a safetensors header entry, read independently of matio.
@@ -220,10 +240,43 @@ func TestExportReadsBack(t *testing.T) {
 		require.Equal(t, "pt", meta["format"])
 		var got export.Meta
 		require.NoError(t, json.Unmarshal([]byte(meta[export.MetaKey]), &got))
-		require.Equal(t, *ck.Spec.ResMLP, got.ResMLP)
+		require.Equal(t, ck.Spec.ResMLP, got.ResMLP)
+		require.Nil(t, got.DiT)
 		require.Equal(t, map[bool]string{true: "ema", false: "raw"}[ema], got.Weights)
 		require.Equal(t, "v", got.Target)
 		require.True(t, got.ZeroTerminal)
 		require.Equal(t, ck.Step, got.Step)
 	}
+}
+
+// A DiT exports under its engine names and layouts (the learned position
+// table among them) with its configuration, format and LayerNorm ε in the
+// metadata, and no ResMLP configuration.
+func TestExportDiT(t *testing.T) {
+	ck, err := diffusion.LoadCheckpoint(filepath.Join("testdata", "twin", "dit", fixtureCheckpoint))
+	require.NoError(t, err)
+	m, err := export.FromCheckpoint(ck, true)
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "m.safetensors")
+	require.NoError(t, m.WriteSafetensors(path))
+	entries, meta, _ := readFile(t, path)
+	require.Len(t, entries, len(ck.Layout)+2)
+	// W = 8, P = 7·7·1 = 49, L = (28/7)² = 16, M = 2·8 = 16, F = 256.
+	for name, shape := range map[string][]int{
+		"patch.weight": {8, 49}, "pos": {16, 8}, "time1.weight": {8, 256}, "time2.weight": {8, 8},
+		"block0.adaln.weight": {48, 8}, "block1.qkv.weight": {24, 8}, "block1.proj.bias": {8},
+		"block0.fc1.weight": {16, 8}, "block0.fc2.weight": {8, 16}, "final.adaln.weight": {16, 8}, "final.linear.weight": {49, 8},
+	} {
+		require.Equal(t, shape, entries[name].Shape, name)
+		require.Equal(t, "F32", entries[name].Dtype, name)
+	}
+	var got export.Meta
+	require.NoError(t, json.Unmarshal([]byte(meta[export.MetaKey]), &got))
+	require.Equal(t, export.DiTFormatVersion, got.Format)
+	require.Equal(t, "dit", got.Kind)
+	require.Nil(t, got.ResMLP)
+	require.Equal(t, ck.Spec.DiT, got.DiT)
+	require.Equal(t, 1e-6, got.LayerNormEps)
+	require.Equal(t, 784, got.Dim())
+	require.Equal(t, "v", got.Target)
 }

@@ -184,7 +184,7 @@ type ConflictResult struct {
 // every model over its draws (SummarizeConflict). It writes nothing into
 // the target's folder (Render does).
 func Conflict(ctx context.Context, env *Env) (*ConflictResult, error) {
-	ms := ModelSizesFor(env.Scale)
+	ms := env.ModelSizes()
 	g, err := TrainProbedGrid(ctx, env, "conflict", ProbedStrategies)
 	if err != nil {
 		return nil, err

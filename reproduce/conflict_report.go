@@ -46,7 +46,7 @@ func (r *ConflictResult) Render(dir string) (*Report, error) {
 		Sizes:    r.Sizes,
 		Findings: []Finding{r.primaryFinding(), r.trainingFinding(), r.cancellationFinding()},
 		Sections: r.sections(),
-		Limits:   analysisLimits(r.Scale) + " The bins' gradients are those of the models' raw weights on the probe batches; near the end of training each bin's mean gradient is small next to its per-example spread, so the cosines there are dominated by sampling noise unless the batches are large, and that noise pulls every cosine towards 0.",
+		Limits:   analysisLimits(r.Scale, r.Sizes) + " The bins' gradients are those of the models' raw weights on the probe batches; near the end of training each bin's mean gradient is small next to its per-example spread, so the cosines there are dominated by sampling noise unless the batches are large, and that noise pulls every cosine towards 0.",
 		Files:    out.files,
 	}, nil
 }

@@ -18,7 +18,12 @@
 //     cores, minutes), Medium (MNIST on two CPU cores in under 90 minutes,
 //     5 seeds for PrimaryTarget) and Paper (MNIST, larger, meant for a
 //     GPU). The sizes are tables in code (ModelSizesFor, each target's own)
-//     and every report prints the ones it used.
+//     and every report prints the ones it used. Env.Model picks the
+//     network (ModelSizesOf): the ResMLP of the tables, or a DiT of the
+//     train command's preset ("dit", "dit-s") with the scale's other sizes
+//     on its images (Medium, Paper; Smoke a tiny DiT on MNIST; Quick's toy
+//     points have none); a DiT's plan is the ResMLP's run for run, under
+//     other keys.
 //   - Statistics: a report declares one primary test in its code before
 //     anything is measured (Report.Primary, printed before the sizes and
 //     the numbers); the finding with RolePrimary reports its outcome and

@@ -82,7 +82,7 @@ type Fig2Result struct {
 // Fig2Bins and on all timesteps (FineTune) and measures the loss change of
 // each (LossChanges) on the same examples.
 func Fig2(ctx context.Context, env *Env) (*Fig2Result, error) {
-	ms, fs := ModelSizesFor(env.Scale), Fig2SizesFor(env.Scale)
+	ms, fs := env.ModelSizes(), Fig2SizesFor(env.Scale)
 	runs, err := planFig2(env)
 	if err != nil {
 		return nil, err
@@ -113,7 +113,7 @@ func Fig2(ctx context.Context, env *Env) (*Fig2Result, error) {
 // planFig2 is fig2's runs: the base model, then its fine-tune on each run
 // of fig2Runs in order (fine-tune i with seed Seed + fig2FineTuneSeed + i).
 func planFig2(env *Env) ([]CacheRun, error) {
-	ms, fs := ModelSizesFor(env.Scale), Fig2SizesFor(env.Scale)
+	ms, fs := env.ModelSizes(), Fig2SizesFor(env.Scale)
 	base := ModelRun(ms.Model(fs.Target, fs.Strategy, env.Seed, env.Seed))
 	runs := []CacheRun{base}
 	for i, r := range fig2Runs(ms.T) {
@@ -209,7 +209,7 @@ func (r *Fig2Result) report(files []string) *Report {
 				fs.Target, fs.Strategy, ms.Steps, fs.FineTuneSteps, fs.FineTuneBatch, fs.FineTuneLR, fs.PerT, fs.Grid, ms.T)},
 			{Heading: "Loss change by region (mean relative change ± standard error)", Body: st.Markdown()},
 		},
-		Limits: limitsText(r.Scale, "x0-MSE") + " A low-dimensional model has fewer shared features between timesteps than an image model, so conflicts may be weaker or differently placed; the control run shows what fine-tuning for the same number of steps does without restricting the timesteps.",
+		Limits: limitsText(r.Scale, r.Model, "x0-MSE") + " A low-dimensional model has fewer shared features between timesteps than an image model, so conflicts may be weaker or differently placed; the control run shows what fine-tuning for the same number of steps does without restricting the timesteps.",
 		Files:  files,
 	}
 }

@@ -46,7 +46,7 @@ type Fig3Result struct {
 // studies of every sensitivity binning on the same models, and
 // normalises the closed forms to the study's bins.
 func Fig3(ctx context.Context, env *Env) (*Fig3Result, error) {
-	ms, fs := ModelSizesFor(env.Scale), fig3Sizes[env.Scale]
+	ms, fs := env.ModelSizes(), fig3Sizes[env.Scale]
 	g, err := TrainProbedGrid(ctx, env, "fig3", ProbedStrategies)
 	if err != nil {
 		return nil, err
@@ -392,7 +392,7 @@ func (r *Fig3Result) report(files []string) *Report {
 			{Heading: "Sensitivity to the bins", Body: fmt.Sprintf("The primary test's comparison of the smallest and the largest n (its rule without the step-by-step part) on every binning, on the same models: n = %d and %d examples per bin, %d draws, a reference batch of %d per bin, no signal fractions, so each binning costs one small study per model. %s\n\n", fs.BinningPerBin[0], fs.BinningPerBin[len(fs.BinningPerBin)-1], fs.BinningDraws, fs.BinningReference, binningNote) + sens.Markdown()},
 			{Heading: "The weights", Body: "fig3.png draws, for each training weighting, each bin's mean UGD weight over the draws at the largest n (line) with the range of the draws (band), next to the reference batch's weights and min-SNR-5's; its last panels draw the dispersion and the median signal fraction against n, a line per training weighting."},
 		},
-		Limits: analysisLimits(r.Scale) + fmt.Sprintf(" Here the tasks are %d bins of %d timesteps, not single timesteps, and the models are studied at the end of their training, where the mean gradient of each bin is small next to its per-example spread; the sample sizes at which weights settle depend on that ratio, so only the direction of the trend carries over to the paper's setting. The studies use the first seed's models (their draws are the units). λ is our choice (the paper gives none): a larger λ pulls the weights toward uniform and makes them stabler at every n.", K, ms.T/K),
+		Limits: analysisLimits(r.Scale, r.Model) + fmt.Sprintf(" Here the tasks are %d bins of %d timesteps, not single timesteps, and the models are studied at the end of their training, where the mean gradient of each bin is small next to its per-example spread; the sample sizes at which weights settle depend on that ratio, so only the direction of the trend carries over to the paper's setting. The studies use the first seed's models (their draws are the units). λ is our choice (the paper gives none): a larger λ pulls the weights toward uniform and makes them stabler at every n.", K, ms.T/K),
 		Files:  files,
 	}
 }

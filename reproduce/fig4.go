@@ -232,7 +232,7 @@ type Fig4Result struct {
 // λ = 0, at the last probe for every ρ of RhoGrid, and at the last step of
 // every sensitivity binning.
 func Fig4(ctx context.Context, env *Env) (*Fig4Result, error) {
-	ms, fs := ModelSizesFor(env.Scale), fig4Sizes[env.Scale]
+	ms, fs := env.ModelSizes(), fig4Sizes[env.Scale]
 	g, err := TrainProbedGrid(ctx, env, "fig4", ProbedStrategies)
 	if err != nil {
 		return nil, err

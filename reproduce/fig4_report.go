@@ -181,7 +181,7 @@ func (r *Fig4Result) report(files []string) *Report {
 			{Heading: "Sensitivity to the bins", Body: fmt.Sprintf("The primary test again on the probes of other binnings, taken at the last step on the same models (%d draws of %d examples each, split equally between the bins); the first row is the main probes'. %s\n\n", ps.Draws, ps.BinningExamples, binningNote) + sens.Markdown()},
 			r.Noise.section(ps.PerBin),
 		},
-		Limits: analysisLimits(r.Scale) + fmt.Sprintf(" The tasks are %d bins of %d timesteps; the comparison depends on λ, which the paper does not state, so the λ sweep and its bands are part of the result. The probes' Grams are split-half estimates from %d examples per bin: unbiased on the diagonal, where the plain estimate adds each bin's sampling noise (about tr Σ_k/n, a bin-dependent λ), but noisier, and projected to the nearest PSD matrix (below: how far, and how much of each G_kk is signal).", K, ms.T/K, ps.PerBin),
+		Limits: analysisLimits(r.Scale, r.Model) + fmt.Sprintf(" The tasks are %d bins of %d timesteps; the comparison depends on λ, which the paper does not state, so the λ sweep and its bands are part of the result. The probes' Grams are split-half estimates from %d examples per bin: unbiased on the diagonal, where the plain estimate adds each bin's sampling noise (about tr Σ_k/n, a bin-dependent λ), but noisier, and projected to the nearest PSD matrix (below: how far, and how much of each G_kk is signal).", K, ms.T/K, ps.PerBin),
 		Files:  files,
 	}
 }

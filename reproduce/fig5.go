@@ -80,19 +80,19 @@ type Comparison struct {
 
 // fig5Grid is fig5's grid (its plan and its Compute): the paper's
 // targets and strategies.
-func fig5Grid(s Scale) gridPlan {
-	return gridPlan{Sizes: ModelSizesFor(s), Targets: PaperTargets, Strategies: PaperStrategies}
+func fig5Grid(env *Env) gridPlan {
+	return gridPlan{Sizes: env.ModelSizes(), Targets: PaperTargets, Strategies: PaperStrategies}
 }
 
 // planFig5 is fig5's runs: its grid.
-func planFig5(env *Env) ([]CacheRun, error) { return fig5Grid(env.Scale).plan(env) }
+func planFig5(env *Env) ([]CacheRun, error) { return fig5Grid(env).plan(env) }
 
 // Fig5 trains (or takes from the cache) the grid of the paper's Fig. 5,
 // draws the final samples of its first seed and measures the primary
 // test, min-SNR-5's speed-ups and every configuration's final quality. It
 // writes nothing into the target's folder (Render does).
 func Fig5(ctx context.Context, env *Env) (*Fig5Result, error) {
-	grid := fig5Grid(env.Scale)
+	grid := fig5Grid(env)
 	g, err := grid.train(ctx, env, "fig5")
 	if err != nil {
 		return nil, err
@@ -215,7 +215,7 @@ func (r *Fig5Result) Render(dir string) (*Report, error) {
 			{"Noise", r.noise(floor, metric)},
 			{"Samples", "samples.png shows the final samples of each model (EMA weights, the first seed, the sample set the last quality value measures): for toy data one scatter panel per target (row) and strategy (column), real data at the end of the first row; for MNIST one row of 16 digits per target and strategy, in the order of the final-quality table (ε rows first, strategies in its column order)."},
 		},
-		Limits: limitsText(r.Scale, metric),
+		Limits: limitsText(r.Scale, r.Sizes, metric),
 		Files:  out.files,
 	}, nil
 }

@@ -39,9 +39,10 @@ func QualityFigure(g *ModelGrid) (plots.Grid, error) {
 	return grid, nil
 }
 
-// ScaleLimits says, for a report, what a scale's training runs can and
-// cannot show about the paper's claims, naming the quality measure metric.
-func ScaleLimits(s Scale, metric string) string { return limitsText(s, metric) }
+// ScaleLimits says, for a report, what a scale's training runs (of the
+// ResMLP, ModelSizesFor) can and cannot show about the paper's claims,
+// naming the quality measure metric.
+func ScaleLimits(s Scale, metric string) string { return limitsText(s, ModelSizesFor(s), metric) }
 
 // fmtSteps writes a step count, "never" for NaN.
 func fmtSteps(s float64) string {
@@ -53,21 +54,20 @@ func fmtSteps(s float64) string {
 
 // limitsText is the common "what this scale can show" of the training
 // targets.
-func limitsText(s Scale, metric string) string {
-	sz := ModelSizesFor(s)
+func limitsText(s Scale, sz ModelSizes, metric string) string {
 	switch s {
 	case Smoke:
 		return "Smoke scale only checks that the pipeline runs: the models train for a few dozen steps and every number above is noise. Nothing here bears on the paper."
 	case Quick:
-		return fmt.Sprintf(`Quick scale trains a %d-wide, %d-block residual MLP on the 2-D %s distribution for %d steps on the CPU, and measures quality by the sliced Wasserstein distance of %d samples to real points (%s, %d steps). It can show whether the weighting changes how fast a small denoiser learns a low-dimensional distribution and in which direction. It cannot show the size of the effect on images: the paper trains ViT and UNet models on ImageNet and CelebA for hundreds of thousands of steps and measures FID, and the balance between timesteps that min-SNR-γ fixes matters most where fine detail at low noise competes with global structure at high noise, which 2-D data has little of. A verdict here is about this toy setting.`,
-			sz.Width, sz.Depth, strings.TrimPrefix(sz.Data, "toy:"), sz.Steps, sz.Samples, sz.Sampler, sz.SamplerSteps)
+		return fmt.Sprintf(`Quick scale trains a %s on the 2-D %s distribution for %d steps on the CPU, and measures quality by the sliced Wasserstein distance of %d samples to real points (%s, %d steps). It can show whether the weighting changes how fast a small denoiser learns a low-dimensional distribution and in which direction. It cannot show the size of the effect on images: the paper trains ViT and UNet models on ImageNet and CelebA for hundreds of thousands of steps and measures FID, and the balance between timesteps that min-SNR-γ fixes matters most where fine detail at low noise competes with global structure at high noise, which 2-D data has little of. A verdict here is about this toy setting.`,
+			sz.NetPhrase(false), strings.TrimPrefix(sz.Data, "toy:"), sz.Steps, sz.Samples, sz.Sampler, sz.SamplerSteps)
 	}
 	if s == Medium {
-		return fmt.Sprintf("Medium scale trains a %d-wide, %d-block residual MLP on %s for %d steps (batch %d) on the CPU, %d seeds per configuration for %s-prediction and %d for ε and v, and measures %s on %d samples (%s, %d steps) every %d steps. It can show, with training-seed statistics, whether the ordering of the strategies on a real image distribution is the paper's, and how fast each converges at this size. It cannot show the size of the effect on the paper's models: a small MLP on 28×28 digits trains in minutes, where the paper's ViT and UNet models train for hundreds of thousands of steps on ImageNet and CelebA, so a speed-up here is a statement about this setting.",
-			sz.Width, sz.Depth, sz.Data, sz.Steps, sz.Batch, sz.Seeds, PrimaryTarget, sz.SeedsFor("eps"), metric, sz.Samples, sz.Sampler, sz.SamplerSteps, sz.EvalEvery)
+		return fmt.Sprintf("Medium scale trains a %s on %s for %d steps (batch %d) on the CPU, %d seeds per configuration for %s-prediction and %d for ε and v, and measures %s on %d samples (%s, %d steps) every %d steps. It can show, with training-seed statistics, whether the ordering of the strategies on a real image distribution is the paper's, and how fast each converges at this size. It cannot show the size of the effect on the paper's models: %s on 28×28 digits trains in minutes, where the paper's ViT and UNet models train for hundreds of thousands of steps on ImageNet and CelebA, so a speed-up here is a statement about this setting.",
+			sz.NetPhrase(false), sz.Data, sz.Steps, sz.Batch, sz.Seeds, PrimaryTarget, sz.SeedsFor("eps"), metric, sz.Samples, sz.Sampler, sz.SamplerSteps, sz.EvalEvery, "a small "+sz.kindName())
 	}
-	return fmt.Sprintf("Paper scale trains a %d-wide, %d-block residual MLP on %s for %d steps with the paper's optimiser settings (AdamW lr %g, EMA %g) and %d seeds, measuring %s on %d samples. It is still an MLP on MNIST, not the paper's ViT on ImageNet: it can show whether the ordering of the strategies holds on images, not reproduce the paper's FID values.",
-		sz.Width, sz.Depth, sz.Data, sz.Steps, sz.LR, sz.EMA, sz.Seeds, metric, sz.Samples)
+	return fmt.Sprintf("Paper scale trains a %s on %s for %d steps with the paper's optimiser settings (AdamW lr %g, EMA %g) and %d seeds, measuring %s on %d samples. It is still %s on MNIST, not the paper's ViT on ImageNet: it can show whether the ordering of the strategies holds on images, not reproduce the paper's FID values.",
+		sz.NetPhrase(false), sz.Data, sz.Steps, sz.LR, sz.EMA, sz.Seeds, metric, sz.Samples, sz.NetNoun())
 }
 
 // GridSamples are the final samples of the first seed's models of a grid

@@ -50,16 +50,16 @@ type Fig6Result struct {
 }
 
 // fig6Grid is fig6's grid (its plan and its Compute): fig5's.
-func fig6Grid(s Scale) gridPlan { return fig5Grid(s) }
+func fig6Grid(env *Env) gridPlan { return fig5Grid(env) }
 
 // planFig6 is fig6's runs: its grid.
-func planFig6(env *Env) ([]CacheRun, error) { return fig6Grid(env.Scale).plan(env) }
+func planFig6(env *Env) ([]CacheRun, error) { return fig6Grid(env).plan(env) }
 
 // Fig6 trains (or takes from the cache) the grid of the paper's Fig. 6 and
 // measures the final x0-MSE of every target, strategy, range and seed. It
 // writes nothing into the target's folder (Render does).
 func Fig6(ctx context.Context, env *Env) (*Fig6Result, error) {
-	grid := fig6Grid(env.Scale)
+	grid := fig6Grid(env)
 	g, err := grid.train(ctx, env, "fig6")
 	if err != nil {
 		return nil, err
@@ -118,7 +118,7 @@ func (r *Fig6Result) Render(dir string) (*Report, error) {
 			Heading: "Final x0-MSE by range",
 			Body:    fmt.Sprintf("Per seed, the mean of the model's last %d records (every %d steps) on fixed held-out batches of %d examples per range; the table shows the mean ± standard error over seeds; **bold** is the best strategy in the range.\n\n", fig6Tail, r.Sizes.EvalEvery, r.Sizes.EvalSize) + md.Markdown(),
 		}},
-		Limits: limitsText(r.Scale, "x0-MSE") + " The x0-MSE of a range is measured on the same held-out examples for every model, so differences between strategies are not differences of data.",
+		Limits: limitsText(r.Scale, r.Sizes, "x0-MSE") + " The x0-MSE of a range is measured on the same held-out examples for every model, so differences between strategies are not differences of data.",
 		Files:  out.files,
 	}, nil
 }

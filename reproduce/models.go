@@ -14,10 +14,16 @@ import (
 )
 
 // ModelLabel is a short readable name of a model's run: "eps_min-snr-5_s1"
-// for its target, weighting and seed.
+// for its target, weighting and seed, "dit_eps_min-snr-5_s1" for a DiT's
+// (the ResMLP's labels are those of the releases before the DiT, so that
+// their cached folders keep their names).
 func ModelLabel(s run.Spec) string {
 	w := strings.NewReplacer(":", "-", ",", "-", "/", "-", "=", "-").Replace(s.Train.Weighting)
-	return fmt.Sprintf("%s_%s_s%d", s.Train.Target, w, s.Train.Seed)
+	label := fmt.Sprintf("%s_%s_s%d", s.Train.Target, w, s.Train.Seed)
+	if s.Net.Kind == "dit" {
+		label = "dit_" + label
+	}
+	return label
 }
 
 // QualityPoint is the sample quality measured at a training step.

@@ -63,7 +63,7 @@ type OnlineResult struct {
 // with the closed forms at equal steps and at equal time. It writes
 // nothing into the target's folder (Render does).
 func Online(ctx context.Context, env *Env) (*OnlineResult, error) {
-	grid := onlineGrid(env.Scale)
+	grid := onlineGrid(env)
 	g, err := grid.train(ctx, env, "online")
 	if err != nil {
 		return nil, err
@@ -79,13 +79,13 @@ func Online(ctx context.Context, env *Env) (*OnlineResult, error) {
 // onlineGrid is the online target's grid (its plan and its Compute): the
 // probe target's (PrimaryTarget's) models with the online weightings and
 // their comparators, the probed models fig3, fig4 and conflict analyse.
-func onlineGrid(s Scale) gridPlan {
-	return probedGrid(s, append(slices.Clone(OnlineStrategies), onlineComparators...))
+func onlineGrid(env *Env) gridPlan {
+	return probedGrid(env, append(slices.Clone(OnlineStrategies), onlineComparators...))
 }
 
 // planOnline is the online target's runs: its grid (the timed runs of the
 // cost measurement are not cached).
-func planOnline(env *Env) ([]CacheRun, error) { return onlineGrid(env.Scale).plan(env) }
+func planOnline(env *Env) ([]CacheRun, error) { return onlineGrid(env).plan(env) }
 
 // onlineOf compares the online weightings on a trained grid, given their
 // measured step costs.

@@ -47,7 +47,7 @@ func (r *OnlineResult) Render(dir string) (*Report, error) {
 			{Heading: "Cost of an online step", Body: r.costText()},
 			{Heading: "Comparisons (" + metric + ", lower is better; mean over seeds, online − comparator ± standard error)", Body: tab.Markdown()},
 		},
-		Limits: limitsText(r.Scale, metric) + " The online weightings solve Eq. 11 with λ = 0.1 on unit-normalised bin gradients (norm=l2, scale-free); another λ or normalisation is another method. Equal time uses the step costs measured in this run on this machine; a GPU, a larger network or another batch size changes them.",
+		Limits: limitsText(r.Scale, r.Sizes, metric) + " The online weightings solve Eq. 11 with λ = 0.1 on unit-normalised bin gradients (norm=l2, scale-free); another λ or normalisation is another method. Equal time uses the step costs measured in this run on this machine; a GPU, a larger network or another batch size changes them.",
 		Files:  out.files,
 	}, nil
 }

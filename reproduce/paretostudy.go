@@ -263,18 +263,17 @@ func outcomeOf(d, se float64, lowerSupports bool) Outcome {
 
 // analysisLimits is the common "what this scale can show" of the gradient
 // analyses (fig3, fig4, conflict).
-func analysisLimits(s Scale) string {
-	sz := ModelSizesFor(s)
+func analysisLimits(s Scale, sz ModelSizes) string {
 	switch s {
 	case Smoke:
 		return "Smoke scale only checks that the pipeline runs: a few dozen training steps and a handful of examples per bin, so every number above is noise. Nothing here bears on the paper."
 	case Quick:
-		return fmt.Sprintf("Quick scale analyses %d-wide, %d-block residual MLPs trained on the 2-D %s distribution for %d steps on the CPU, %d seeds per training weighting (so the probes' draws, not the seeds, are the units of the standard errors: the margins cover the probes' sampling noise, not the spread between training runs). Their per-bin gradients are exact (one pass per batch, checked against one backward pass per bin in package diffusion), so what the numbers show about these models is measured, not approximated; but a small MLP of 2-D data has far fewer parameters and shared features than the paper's ViT and UNet image models, so the size of every effect, and the sample sizes at which it appears, need not carry over. A verdict here is about this toy setting.",
-			sz.Width, sz.Depth, strings.TrimPrefix(sz.Data, "toy:"), sz.Steps, sz.Seeds)
+		return fmt.Sprintf("Quick scale analyses %s trained on the 2-D %s distribution for %d steps on the CPU, %d seeds per training weighting (so the probes' draws, not the seeds, are the units of the standard errors: the margins cover the probes' sampling noise, not the spread between training runs). Their per-bin gradients are exact (one pass per batch, checked against one backward pass per bin in package diffusion), so what the numbers show about these models is measured, not approximated; but a small MLP of 2-D data has far fewer parameters and shared features than the paper's ViT and UNet image models, so the size of every effect, and the sample sizes at which it appears, need not carry over. A verdict here is about this toy setting.",
+			sz.NetPhrase(true), strings.TrimPrefix(sz.Data, "toy:"), sz.Steps, sz.Seeds)
 	case Medium:
-		return fmt.Sprintf("Medium scale analyses %d-wide, %d-block residual MLPs trained on %s for %d steps (batch %d) on the CPU, with %s-prediction as in the paper's main comparison and %d seeds per training weighting, so the seeds are the units of the standard errors. The per-bin Grams are exact for their batches but estimated from %d examples per bin: the plain estimate's diagonal carries each bin's sampling noise, an extra, bin-dependent λ (fig3 studies that noise), which the split-half estimate of fig4 and conflict removes in expectation (their reports say how much of each G_kk is signal). It is an MLP on 28×28 digits trained for a small fraction of the paper's steps, not its ViT or UNet on ImageNet or CelebA: it can show whether the gradient structure seen on toy data holds on images at a small size, not reproduce the paper's figures.",
-			sz.Width, sz.Depth, sz.Data, sz.Steps, sz.Batch, sz.Probes.Target, sz.Seeds, sz.Probes.PerBin)
+		return fmt.Sprintf("Medium scale analyses %s trained on %s for %d steps (batch %d) on the CPU, with %s-prediction as in the paper's main comparison and %d seeds per training weighting, so the seeds are the units of the standard errors. The per-bin Grams are exact for their batches but estimated from %d examples per bin: the plain estimate's diagonal carries each bin's sampling noise, an extra, bin-dependent λ (fig3 studies that noise), which the split-half estimate of fig4 and conflict removes in expectation (their reports say how much of each G_kk is signal). It is %s on 28×28 digits trained for a small fraction of the paper's steps, not its ViT or UNet on ImageNet or CelebA: it can show whether the gradient structure seen on toy data holds on images at a small size, not reproduce the paper's figures.",
+			sz.NetPhrase(true), sz.Data, sz.Steps, sz.Batch, sz.Probes.Target, sz.Seeds, sz.Probes.PerBin, sz.NetNoun())
 	}
-	return fmt.Sprintf("Paper scale analyses %d-wide, %d-block residual MLPs trained on %s for %d steps with the paper's optimiser settings, %d seeds per training weighting. It is still an MLP on MNIST, not the paper's ViT on ImageNet: it can show whether the gradient structure seen on toy data holds on images, not reproduce the paper's exact figures.",
-		sz.Width, sz.Depth, sz.Data, sz.Steps, sz.Seeds)
+	return fmt.Sprintf("Paper scale analyses %s trained on %s for %d steps with the paper's optimiser settings, %d seeds per training weighting. It is still %s on MNIST, not the paper's ViT on ImageNet: it can show whether the gradient structure seen on toy data holds on images, not reproduce the paper's exact figures.",
+		sz.NetPhrase(true), sz.Data, sz.Steps, sz.Seeds, sz.NetNoun())
 }

@@ -38,8 +38,12 @@ type PlannedRun struct {
 // Plan), each once, in an order in which each can be trained: a target's
 // runs in its own order, targets in the given order, a run that several
 // need at its first place; a fine-tune's base always comes before it. The
-// list follows from env's Scale and Seed alone.
+// list follows from env's Scale, Model and Seed alone; a model changes
+// the runs' specs and keys, never their number or order.
 func Plan(env *Env, targets []Target) ([]PlannedRun, error) {
+	if err := env.CheckModel(); err != nil {
+		return nil, err
+	}
 	var plan []PlannedRun
 	at := map[string]int{} // key → index
 	for _, t := range targets {

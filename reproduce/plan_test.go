@@ -26,39 +26,45 @@ func planOf(t *testing.T, env *Env, names ...string) []PlannedRun {
 	return plan
 }
 
-// TestPlanCoversCompute is the invariant of Target.Plan: for every target,
-// once its plan is trained into an empty cache, its Compute trains nothing
+// TestPlanCoversCompute is the invariant of Target.Plan: for every target
+// and network (the ResMLP and the smoke scale's DiT on MNIST), once its
+// plan is trained into an empty cache, its Compute trains nothing
 // and uses exactly the planned runs. A target whose Compute trains a run
 // its Plan does not declare (or declares one it never uses) fails here:
 // declare every run in the target's plan function, and take Compute's
 // specs from it.
 func TestPlanCoversCompute(t *testing.T) {
 	for _, tg := range Targets() {
-		t.Run(tg.Name, func(t *testing.T) {
-			out := t.TempDir()
-			sweep := &Env{Scale: Smoke, Out: out, Seed: 1}
-			plan := planOf(t, sweep, tg.Name)
-			for i := range plan {
-				_, err := TrainPlanned(context.Background(), sweep, plan, i)
-				require.NoError(t, err)
-			}
-			trained, _ := sweep.counts()
-			require.Equal(t, len(plan), trained, "each planned run trained once")
-
-			env := &Env{Scale: Smoke, Out: out, Seed: 1}
-			_, err := tg.Compute(context.Background(), env)
-			require.NoError(t, err)
-			trained, _ = env.counts()
-			require.Zero(t, trained, "%s's Compute trains a run its Plan does not declare", tg.Name)
-			var keys []string
-			for _, p := range plan {
-				keys = append(keys, p.Key)
-			}
-			used := slices.Sorted(maps.Keys(env.usedKeys()))
-			slices.Sort(keys)
-			require.Equal(t, keys, used, "%s's Compute uses exactly the runs of its plan", tg.Name)
-		})
+		for _, model := range []string{"resmlp", "dit"} {
+			t.Run(tg.Name+"/"+model, func(t *testing.T) { planCoversCompute(t, tg, model) })
+		}
 	}
+}
+
+// planCoversCompute is TestPlanCoversCompute of one target and model.
+func planCoversCompute(t *testing.T, tg Target, model string) {
+	out := t.TempDir()
+	sweep := &Env{Scale: Smoke, Model: model, Out: out, Seed: 1, ClassifierDir: t.TempDir()}
+	plan := planOf(t, sweep, tg.Name)
+	for i := range plan {
+		_, err := TrainPlanned(context.Background(), sweep, plan, i)
+		require.NoError(t, err)
+	}
+	trained, _ := sweep.counts()
+	require.Equal(t, len(plan), trained, "each planned run trained once")
+
+	env := &Env{Scale: Smoke, Model: model, Out: out, Seed: 1, ClassifierDir: sweep.ClassifierDir}
+	_, err := tg.Compute(context.Background(), env)
+	require.NoError(t, err)
+	trained, _ = env.counts()
+	require.Zero(t, trained, "%s's Compute trains a run its Plan does not declare", tg.Name)
+	var keys []string
+	for _, p := range plan {
+		keys = append(keys, p.Key)
+	}
+	used := slices.Sorted(maps.Keys(env.usedKeys()))
+	slices.Sort(keys)
+	require.Equal(t, keys, used, "%s's Compute uses exactly the runs of its plan", tg.Name)
 }
 
 // The plan of all is what the serial run trains: its keys are the folders

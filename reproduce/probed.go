@@ -261,15 +261,15 @@ func TrainProbed(ctx context.Context, env *Env, spec run.Spec) (*ProbeRun, error
 // strategies: the strategy grid's models of that target (fig5's, and the
 // online target's), which carry the probes when the strategy is one of
 // ProbedStrategies.
-func probedGrid(s Scale, strategies []string) gridPlan {
-	sizes := ModelSizesFor(s)
+func probedGrid(env *Env, strategies []string) gridPlan {
+	sizes := env.ModelSizes()
 	return gridPlan{Sizes: sizes, Targets: []string{sizes.Probes.Target}, Strategies: strategies}
 }
 
 // planProbed is the runs of fig3, fig4 and conflict: the probed grid of
 // ProbedStrategies.
 func planProbed(env *Env) ([]CacheRun, error) {
-	return probedGrid(env.Scale, ProbedStrategies).plan(env)
+	return probedGrid(env, ProbedStrategies).plan(env)
 }
 
 // TrainProbedGrid trains (or takes from the cache) the models of the
@@ -280,7 +280,7 @@ func planProbed(env *Env) ([]CacheRun, error) {
 // runs and no model is trained twice. Every strategy must be one of
 // ProbedStrategies (a model without probes is an error).
 func TrainProbedGrid(ctx context.Context, env *Env, prefix string, strategies []string) (*ModelGrid, error) {
-	g, err := probedGrid(env.Scale, strategies).train(ctx, env, prefix)
+	g, err := probedGrid(env, strategies).train(ctx, env, prefix)
 	if err != nil {
 		return nil, err
 	}

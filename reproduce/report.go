@@ -107,8 +107,11 @@ type Report struct {
 	// which statistic, which margin); it is printed before the numbers, and
 	// the finding with RolePrimary reports its outcome.
 	Primary string
-	// Scale, Seed and Device are those of the run (set by RunTarget).
+	// Scale, Seed and Device are those of the run (set by RunTarget), and
+	// Model its network when it is not the ResMLP ("dit", "dit-s"; "" for
+	// the ResMLP, whose reports read as before the DiT).
 	Scale  Scale
+	Model  string
 	Seed   uint64
 	Device string
 	// Sizes are the scale's sizes, printed as a table in the header (any
@@ -166,7 +169,7 @@ func (r *Report) Markdown() string {
 	if r.Paper != "" {
 		fmt.Fprintf(&b, "Reproduces: %s\n\n", r.Paper)
 	}
-	fmt.Fprintf(&b, "Scale `%s`, seed %d, device %s, wall time %s%s. Overall: **%s**%s.\n\n", r.Scale, r.Seed, r.Device, r.Elapsed.Round(time.Second), r.modelsNote(), r.Overall(), r.overallNote())
+	fmt.Fprintf(&b, "Scale `%s`%s, seed %d, device %s, wall time %s%s. Overall: **%s**%s.\n\n", r.Scale, modelNote(r.Model), r.Seed, r.Device, r.Elapsed.Round(time.Second), r.modelsNote(), r.Overall(), r.overallNote())
 	if r.Primary != "" {
 		fmt.Fprintf(&b, "## Primary test (declared in the code before measuring)\n\n%s\n\n", strings.TrimSpace(r.Primary))
 	}
@@ -237,13 +240,21 @@ func (r *Report) Write(path string) error {
 	return nil
 }
 
+// modelNote is ", model `dit`" for a network other than the ResMLP.
+func modelNote(model string) string {
+	if model == "" || model == "resmlp" {
+		return ""
+	}
+	return ", model `" + model + "`"
+}
+
 // WriteIndex writes an index of reports: one row per target with its
 // verdict and wall time, linking each report.
 func WriteIndex(path string, reports []*Report) error {
 	var b strings.Builder
 	b.WriteString("# Reproducing Hang et al. (ICCV 2023), Min-SNR weighting\n\n")
 	if len(reports) > 0 {
-		fmt.Fprintf(&b, "Scale `%s`, seed %d, device %s.\n\n", reports[0].Scale, reports[0].Seed, reports[0].Device)
+		fmt.Fprintf(&b, "Scale `%s`%s, seed %d, device %s.\n\n", reports[0].Scale, modelNote(reports[0].Model), reports[0].Seed, reports[0].Device)
 	}
 	b.WriteString("| target | reproduces | verdict | findings | wall time | models trained / reused | report |\n|---|---|---|---|---|---|---|\n")
 	var total time.Duration

@@ -56,8 +56,10 @@ func ParseScale(s string) (Scale, error) {
 
 // Env is what a target runs with.
 type Env struct {
-	// Scale chooses the sizes.
+	// Scale chooses the sizes, and Model the network (one of Models; ""
+	// is the ResMLP): see ModelSizesOf.
 	Scale Scale
+	Model string
 	// Backend runs every network (nil: the CPU backend).
 	Backend nn.Backend
 	// Out is the root output folder: target NAME writes into Out/NAME,
@@ -88,6 +90,26 @@ type Env struct {
 	logMu           sync.Mutex
 	qmu             sync.Mutex
 	qualities       map[string]run.QualityMeasure // by spec, see quality
+}
+
+// ModelSizes returns the sizes of the Env's scale and model
+// (ModelSizesOf). An Env whose model its scale cannot train (a DiT on toy
+// data) is refused by Plan and RunTarget before anything asks.
+func (e *Env) ModelSizes() ModelSizes {
+	m, err := ModelSizesOf(e.Scale, e.Model)
+	if err != nil {
+		panic(err) // CheckModel came first
+	}
+	return m
+}
+
+// CheckModel reports whether the Env's scale can train its model (an
+// error wrapping run.ErrInput if not).
+func (e *Env) CheckModel() error {
+	if _, err := ModelSizesOf(e.Scale, e.Model); err != nil {
+		return inputErr{err}
+	}
+	return nil
 }
 
 // BackendOrCPU returns the backend every network runs on: Backend, or,
@@ -269,11 +291,14 @@ func Resolve(names []string) ([]Target, error) {
 // is written; files already written stay complete (every file is written
 // atomically).
 func RunTarget(ctx context.Context, env *Env, t Target) (*Report, error) {
+	if err := env.CheckModel(); err != nil {
+		return nil, err
+	}
 	if _, err := env.Dir(t.Name); err != nil {
 		return nil, err
 	}
 	env.BackendOrCPU()
-	env.Logf("%s: start (%s scale, device %s, seed %d)", t.Name, env.Scale, env.Backend.Name(), env.Seed)
+	env.Logf("%s: start (%s scale, %s, device %s, seed %d)", t.Name, env.Scale, env.ModelSizes().NetPhrase(false), env.Backend.Name(), env.Seed)
 	start := time.Now()
 	trained, reused := env.counts()
 	res, err := t.Compute(ctx, env)
@@ -284,7 +309,7 @@ func RunTarget(ctx context.Context, env *Env, t Target) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Name, err)
 	}
-	r.Name, r.Scale, r.Seed, r.Device = t.Name, env.Scale, env.Seed, env.Backend.Name()
+	r.Name, r.Scale, r.Model, r.Seed, r.Device = t.Name, env.Scale, env.Model, env.Seed, env.Backend.Name()
 	t2, r2 := env.counts()
 	r.ModelsTrained, r.ModelsReused = t2-trained, r2-reused
 	if r.Title == "" {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/paretodiff/paretodiff/diffusion"
+	"github.com/paretodiff/paretodiff/diffusion/classifier"
+	"github.com/paretodiff/paretodiff/diffusion/data"
 	"github.com/paretodiff/paretodiff/diffusion/nn"
 	"github.com/paretodiff/paretodiff/run"
 	"github.com/paretodiff/paretodiff/weighting"
@@ -17,8 +19,17 @@ import (
 type ModelSizes struct {
 	// Data is the training data spec ("toy:checkerboard", "mnist").
 	Data string
-	// Width and Depth size the ResMLP (inner width 2·Width).
+	// Net is the network, as the train command's --model names it:
+	// "resmlp" (ModelSizesFor's; "" reads as it) or a DiT, "dit" or
+	// "dit-s" (ModelSizesOf), which needs image data.
+	Net string
+	// Width and Depth size the ResMLP (inner width 2·Width) or the DiT
+	// (token width, transformer blocks).
 	Width, Depth int
+	// Patch, Heads and MLPRatio are the DiT's patch side, attention heads
+	// and MLP ratio (zero for the ResMLP).
+	Patch, Heads int
+	MLPRatio     float64
 	// Schedule and T are the noise schedule (the paper's: cosine, 1000).
 	Schedule string
 	T        int
@@ -51,6 +62,10 @@ type ModelSizes struct {
 	// Probes are the gradient probes of the probe target's models (zero:
 	// none), which Model adds to their specs.
 	Probes ProbeSizes
+
+	// classifier is the FD's MNIST classifier (zero: the classifier
+	// package's defaults); the smoke scale's DiT trains a tiny one.
+	classifier classifier.Config
 }
 
 // PrimaryTarget is the prediction target of the primary tests of fig5,
@@ -61,25 +76,25 @@ const PrimaryTarget = "x0"
 // modelSizes is the table of ModelSizes per scale.
 var modelSizes = map[Scale]ModelSizes{
 	Smoke: {
-		Data: "toy:checkerboard", Width: 16, Depth: 1, Schedule: "cosine", T: 1000,
+		Data: "toy:checkerboard", Net: "resmlp", Width: 16, Depth: 1, Schedule: "cosine", T: 1000,
 		Steps: 40, Batch: 32, LR: 1e-3, Warmup: 5, ClipNorm: 1, EMA: 0.99,
 		EvalEvery: 20, EvalSize: 16, Samples: 128, Sampler: "heun", SamplerSteps: 4, Repeats: 2, Seeds: 1,
 		Probes: ProbeSizes{Target: PrimaryTarget, Bins: "t:4", PerBin: 8, Draws: 3, Every: 20, Binnings: []string{"t:3", "logsnr:4"}, BinningExamples: 32},
 	},
 	Quick: {
-		Data: "toy:checkerboard", Width: 64, Depth: 2, Schedule: "cosine", T: 1000,
+		Data: "toy:checkerboard", Net: "resmlp", Width: 64, Depth: 2, Schedule: "cosine", T: 1000,
 		Steps: 2000, Batch: 256, LR: 1e-3, Warmup: 100, ClipNorm: 1, EMA: 0.999,
 		EvalEvery: 200, EvalSize: 512, Samples: 2000, Sampler: "heun", SamplerSteps: 30, Repeats: 2, Seeds: 2,
 		Probes: quickProbes,
 	},
 	Medium: {
-		Data: "mnist", Width: 128, Depth: 2, Schedule: "cosine", T: 1000,
+		Data: "mnist", Net: "resmlp", Width: 128, Depth: 2, Schedule: "cosine", T: 1000,
 		Steps: 6000, Batch: 64, LR: 1e-3, Warmup: 200, ClipNorm: 1, EMA: 0.999,
 		EvalEvery: 500, EvalSize: 512, Samples: 5000, Sampler: "heun", SamplerSteps: 10, Repeats: 2, Seeds: 5, OtherSeeds: 2,
 		Probes: ProbeSizes{Target: PrimaryTarget, Bins: "t:20", PerBin: 128, Draws: 2, Every: 1000, Binnings: sensitivityBinnings, BinningExamples: 2560},
 	},
 	Paper: {
-		Data: "mnist", Width: 1024, Depth: 3, Schedule: "cosine", T: 1000,
+		Data: "mnist", Net: "resmlp", Width: 1024, Depth: 3, Schedule: "cosine", T: 1000,
 		Steps: 50000, Batch: 128, LR: 1e-4, Warmup: 1000, ClipNorm: 1, EMA: 0.9999,
 		EvalEvery: 2500, EvalSize: 1000, Samples: 5000, Sampler: "heun", SamplerSteps: 18, Repeats: 2, Seeds: 2,
 		Probes: ProbeSizes{Target: PrimaryTarget, Bins: "t:20", PerBin: 256, Draws: 4, Every: 2500, Binnings: sensitivityBinnings, BinningExamples: 5120},
@@ -104,13 +119,108 @@ var sensitivityBinnings = []string{"t:10", "t:50", "logsnr:10", "logsnr:20", "lo
 // time in proportion.
 var quickProbes = ProbeSizes{Target: PrimaryTarget, Bins: "t:20", PerBin: 512, Draws: 4, Every: 400, Binnings: sensitivityBinnings, BinningExamples: 10240}
 
-// ModelSizesFor returns the model sizes of a scale.
+// ModelSizesFor returns the model sizes of a scale, with the ResMLP.
 func ModelSizesFor(s Scale) ModelSizes {
 	m, ok := modelSizes[s]
 	if !ok {
 		panic(fmt.Sprintf("reproduce: no sizes for scale %q", s))
 	}
 	return m
+}
+
+// Models are the networks a scale of MNIST can train (ModelSizesOf): the
+// ResMLP and the train command's DiT presets (run.Models).
+var Models = run.Models
+
+// smokeDiT is the smoke scale's DiT sizes, for either DiT name: MNIST (the
+// DiT needs images) with a DiT of 16 tokens of 7×7 pixels, 8 wide, one
+// block, few samples and a tiny FD classifier, so that the pipeline runs
+// in seconds.
+var smokeDiT = ModelSizes{
+	Data: "mnist", Width: 8, Depth: 1, Patch: 7, Heads: 2, MLPRatio: 2, Schedule: "cosine", T: 1000,
+	Steps: 20, Batch: 8, LR: 1e-3, Warmup: 2, ClipNorm: 1, EMA: 0.9,
+	EvalEvery: 10, EvalSize: 4, Samples: 16, Sampler: "heun", SamplerSteps: 2, Repeats: 2, Seeds: 1,
+	Probes:     ProbeSizes{Target: PrimaryTarget, Bins: "t:4", PerBin: 2, Draws: 2, Every: 10, Binnings: []string{"t:3", "logsnr:4"}, BinningExamples: 8},
+	classifier: classifier.Config{Arch: classifier.Arch{Hidden: []int{16}}, Epochs: 1, TrainSize: 500},
+}
+
+// ModelSizesOf returns the model sizes of a scale with the network model
+// (one of Models; "" is the ResMLP). A DiT keeps the scale's data,
+// training and evaluation sizes (the medium and paper scales' MNIST) with
+// its preset's architecture; the smoke scale's is smokeDiT; the quick
+// scale's toy data has no images, and its DiT is an error.
+func ModelSizesOf(s Scale, model string) (ModelSizes, error) {
+	if _, ok := modelSizes[s]; !ok {
+		return ModelSizes{}, fmt.Errorf("reproduce: unknown scale %q", s)
+	}
+	m := ModelSizesFor(s)
+	if model == "" {
+		model = "resmlp"
+	}
+	net, err := run.ModelNet(model)
+	if err != nil {
+		return ModelSizes{}, fmt.Errorf("reproduce: %w", err)
+	}
+	if net.Kind != "dit" {
+		return m, nil
+	}
+	if s == Smoke {
+		m = smokeDiT
+	} else {
+		if _, _, image, err := data.ImageShapeOf(m.Data); err != nil || !image {
+			return ModelSizes{}, fmt.Errorf("reproduce: --model %s needs image data: the %s scale trains on %s (2-D points); use the medium or paper scale", model, s, m.Data)
+		}
+		c := net.DiT
+		m.Width, m.Depth, m.Patch, m.Heads, m.MLPRatio = c.Width, c.Depth, c.Patch, c.Heads, c.MLPRatio
+	}
+	m.Net = model
+	return m, nil
+}
+
+// net is the network of these sizes, without the data's shape and the
+// input skips.
+func (s ModelSizes) net() nn.Spec {
+	if s.isDiT() {
+		return nn.Spec{Kind: "dit", DiT: &nn.DiTConfig{Patch: s.Patch, Width: s.Width, Depth: s.Depth, Heads: s.Heads, MLPRatio: s.MLPRatio}}
+	}
+	return nn.Spec{Kind: "resmlp", ResMLP: &nn.ResMLPConfig{Width: s.Width, Depth: s.Depth}}
+}
+
+// NetPhrase names the network in report prose: "64-wide, 2-block
+// residual MLP", or "DiT (patch 4, 64 wide, 4 blocks of 4 heads)"; plural:
+// "…MLPs", "DiTs (…)".
+func (s ModelSizes) NetPhrase(plural bool) string {
+	n := ""
+	if plural {
+		n = "s"
+	}
+	if s.isDiT() {
+		return fmt.Sprintf("DiT%s (patch %d, %d wide, %d blocks of %d heads)", n, s.Patch, s.Width, s.Depth, s.Heads)
+	}
+	return fmt.Sprintf("%d-wide, %d-block residual MLP%s", s.Width, s.Depth, n)
+}
+
+// NetNoun is the network's kind in prose with its article: "an MLP" or
+// "a DiT".
+func (s ModelSizes) NetNoun() string {
+	if s.kindName() == "DiT" {
+		return "a DiT"
+	}
+	return "an MLP"
+}
+
+// isDiT reports whether the network is a DiT.
+func (s ModelSizes) isDiT() bool {
+	net, err := run.ModelNet(s.Net)
+	return err == nil && net.Kind == "dit"
+}
+
+// kindName is "MLP" or "DiT".
+func (s ModelSizes) kindName() string {
+	if s.isDiT() {
+		return "DiT"
+	}
+	return "MLP"
 }
 
 // Model returns the run of one model of these sizes: target ("eps", "x0",
@@ -121,14 +231,19 @@ func ModelSizesFor(s Scale) ModelSizes {
 // they change none of its numbers, so it is the same model for every
 // target that uses it.
 func (s ModelSizes) Model(target, strategy string, seed, evalSeed uint64) run.Spec {
-	net := nn.ResMLPConfig{Width: s.Width, Depth: s.Depth}
+	net := s.net()
 	if tg, err := weighting.ParseTarget(target); err == nil {
 		// The same input skips as `paretodiff train --skip auto` (on for MNIST
 		// with ε or v; the toy scales are unaffected).
-		net.SigmaData, net.Skip = diffusion.AutoPrecond(s.Data, tg)
+		sd, skip := diffusion.AutoPrecond(s.Data, tg)
+		if net.DiT != nil {
+			net.DiT.SigmaData, net.DiT.Skip = sd, skip
+		} else {
+			net.ResMLP.SigmaData, net.ResMLP.Skip = sd, skip
+		}
 	}
 	spec := run.Spec{
-		Net: nn.Spec{Kind: "resmlp", ResMLP: &net},
+		Net: net,
 		Train: diffusion.TrainSpec{
 			Data: s.Data, Schedule: s.Schedule, T: s.T, Target: target, Weighting: strategy,
 			Batch: s.Batch, Seed: seed, EvalSize: s.EvalSize,
@@ -137,6 +252,7 @@ func (s ModelSizes) Model(target, strategy string, seed, evalSeed uint64) run.Sp
 		Steps: s.Steps,
 		Eval: run.EvalSpec{Every: s.EvalEvery, Quality: &run.QualitySpec{
 			Samples: s.Samples, Sampler: s.Sampler, SamplerSteps: s.SamplerSteps, Repeats: s.Repeats, Seed: evalSeed,
+			Classifier: s.classifier,
 		}},
 	}
 	if s.Probes.Probed(target, strategy) {

@@ -52,19 +52,19 @@ type Table2Robustness struct {
 // table2Grid is table2's grid of min-SNR-γ models (its plan and its
 // Compute): the paper's targets with min-SNR-γ for every γ of
 // Table2Gammas.
-func table2Grid(s Scale) gridPlan {
-	return gridPlan{Sizes: ModelSizesFor(s), Targets: PaperTargets, Strategies: table2Specs()}
+func table2Grid(env *Env) gridPlan {
+	return gridPlan{Sizes: env.ModelSizes(), Targets: PaperTargets, Strategies: table2Specs()}
 }
 
 // table2Strategies is the grid the primary test compares the spread over
 // γ with: fig5's strategies on PrimaryTarget (the same models as fig5's).
-func table2Strategies(s Scale) gridPlan {
-	return gridPlan{Sizes: ModelSizesFor(s), Targets: []string{PrimaryTarget}, Strategies: PaperStrategies}
+func table2Strategies(env *Env) gridPlan {
+	return gridPlan{Sizes: env.ModelSizes(), Targets: []string{PrimaryTarget}, Strategies: PaperStrategies}
 }
 
 // planTable2 is table2's runs: both grids.
 func planTable2(env *Env) ([]CacheRun, error) {
-	return append(table2Grid(env.Scale).runs(env.Seed), table2Strategies(env.Scale).runs(env.Seed)...), nil
+	return append(table2Grid(env).runs(env.Seed), table2Strategies(env).runs(env.Seed)...), nil
 }
 
 // Table2 trains (or takes from the cache) the min-SNR-γ models of the
@@ -72,11 +72,11 @@ func planTable2(env *Env) ([]CacheRun, error) {
 // their final quality. It writes nothing into the target's folder (Render
 // does).
 func Table2(ctx context.Context, env *Env) (*Table2Result, error) {
-	g, err := table2Grid(env.Scale).train(ctx, env, "table2")
+	g, err := table2Grid(env).train(ctx, env, "table2")
 	if err != nil {
 		return nil, err
 	}
-	st, err := table2Strategies(env.Scale).train(ctx, env, "table2")
+	st, err := table2Strategies(env).train(ctx, env, "table2")
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +165,7 @@ func (r *Table2Result) Render(dir string) (*Report, error) {
 		Sizes:    r.Sizes,
 		Findings: []Finding{pf, r.gammaFinding(metric)},
 		Sections: []Section{{Heading: fmt.Sprintf("Final %s (mean ± standard error over seeds; bold: best per target)", metric), Body: md.Markdown()}},
-		Limits:   limitsText(r.Scale, metric) + " Min-SNR-5 is the model fig5 trains; a run of both shares it.",
+		Limits:   limitsText(r.Scale, r.Sizes, metric) + " Min-SNR-5 is the model fig5 trains; a run of both shares it.",
 		Files:    out.files,
 	}, nil
 }

@@ -10,8 +10,10 @@
 //     density, batch, seed, optimiser), the steps, what is recorded
 //     (EvalSpec: metrics every N steps, sample quality) and the
 //     gradient-conflict probes (conflict.ProbeSpec). Normalize fills the
-//     defaults in; Diff names the fields in which two specs differ; Hash
-//     names a run by its spec.
+//     defaults in (a network's example length or, for a DiT, its image
+//     shape from the data: data.ImageShapeOf); Diff names the fields in
+//     which two specs differ; Hash names a run by its spec. ModelNet is
+//     the network of a --model name (Models: resmlp, dit, dit-s).
 //   - Train is the one function that starts, resumes or reuses a run
 //     (Options.Existing: Refuse, Resume, Reuse, Replace) and trains it: the
 //     loop of steps, metrics records (Record), probes, checkpoints on an

@@ -1,6 +1,7 @@
 package run
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -85,7 +86,7 @@ func (s Spec) Normalize() (Spec, error) {
 	if err != nil {
 		return Spec{}, err
 	}
-	if err := s.normalizeNet(dim); err != nil {
+	if err := s.normalizeNet(s.Train.Data, dim); err != nil {
 		return Spec{}, &FieldError{Field: "net", Err: err}
 	}
 	if s.Steps < 1 {
@@ -230,8 +231,9 @@ func (s Spec) Schedule() (*diffusion.Schedule, error) {
 	return sched, nil
 }
 
-// normalizeNet fills in the network's example length and defaults.
-func (s *Spec) normalizeNet(dim int) error {
+// normalizeNet fills in the network's example length (or image shape)
+// and defaults, from the data spec dataSpec of examples of length dim.
+func (s *Spec) normalizeNet(dataSpec string, dim int) error {
 	switch s.Net.Kind {
 	case "", "resmlp":
 		c := nn.ResMLPConfig{}
@@ -248,8 +250,46 @@ func (s *Spec) normalizeNet(dim int) error {
 		c = c.WithDefaults()
 		s.Net = nn.Spec{Kind: "resmlp", ResMLP: &c}
 		return nil
+	case "dit":
+		c, err := normalizeDiT(s.Net.DiT, dataSpec, dim)
+		if err != nil {
+			return err
+		}
+		s.Net = nn.Spec{Kind: "dit", DiT: &c}
+		// Build's checks (a patch that divides the side, heads that divide
+		// the width, …) here, so that a spec that normalises can be built.
+		_, err = s.Net.Layout()
+		return err
 	}
-	return fmt.Errorf("unknown network kind %q (want resmlp)", s.Net.Kind)
+	return fmt.Errorf("unknown network kind %q (want resmlp or dit)", s.Net.Kind)
+}
+
+// normalizeDiT is a DiT configuration (nil: the default, nn.DiTConfig's
+// "small" preset) with the data's image shape and every default filled in.
+// The DiT needs square images: D = C·S² of the data's channels C and side
+// S (MNIST: 1 × 28²); a shape given must be the data's.
+func normalizeDiT(cfg *nn.DiTConfig, dataSpec string, dim int) (nn.DiTConfig, error) {
+	c := nn.DiTConfig{}
+	if cfg != nil {
+		c = *cfg
+	}
+	ch, side, image, err := data.ImageShapeOf(dataSpec)
+	if err != nil {
+		return c, err
+	}
+	if !image {
+		return c, fmt.Errorf("the DiT needs image data (mnist), not %s (%d-dimensional points)", dataSpec, dim)
+	}
+	if (c.Channels != 0 && c.Channels != ch) || (c.Side != 0 && c.Side != side) {
+		gc, gs := cmp.Or(c.Channels, ch), cmp.Or(c.Side, side)
+		return c, fmt.Errorf("a DiT of %d×%d×%d images for %s, whose images are %d×%d×%d", gc, gs, gs, dataSpec, ch, side, side)
+	}
+	c.Channels, c.Side = ch, side
+	if c.Patch < 0 || c.Width < 0 || c.Depth < 0 || c.Heads < 0 || c.MLPRatio < 0 || c.FreqDim < 0 {
+		return c, fmt.Errorf("dit sizes must be ≥ 0, got patch %d, width %d, depth %d, heads %d, mlp_ratio %g, freq_dim %d",
+			c.Patch, c.Width, c.Depth, c.Heads, c.MLPRatio, c.FreqDim)
+	}
+	return c.WithDefaults(), nil
 }
 
 // Diff names the fields in which two specs differ, with both values

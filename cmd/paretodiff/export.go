@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/paretodiff/paretodiff/diffusion/nn"
 	"github.com/paretodiff/paretodiff/export"
 	"github.com/paretodiff/paretodiff/run"
 	"github.com/spf13/cobra"
@@ -28,8 +29,8 @@ uses, or --ema=false: the raw ones) as a safetensors file: the layout of Hugging
 format (a little-endian u64 header length, a JSON header with each tensor's dtype,
 shape and data_offsets and "__metadata__", then the raw little-endian data), which
 safetensors.torch.load_file reads, and which the PyTorch twin
-(python/paretodiff_torch/twins.py: ResMLPTwin.from_safetensors) loads without the
-safetensors package and predicts with as the Go model does.
+(python/paretodiff_torch/twins.py: from_safetensors, a ResMLPTwin or a DiTTwin) loads
+without the safetensors package and predicts with as the Go model does.
 
 ` + export.NamingHelp,
 		Example: `  paretodiff export --checkpoint runs/toy --out runs/toy/model.safetensors
@@ -76,8 +77,8 @@ func (o *exportOptions) run(stdout io.Writer) error {
 	if err := m.WriteSafetensors(out); err != nil {
 		return failure(err)
 	}
-	c := m.Meta.ResMLP
-	fmt.Fprintf(stdout, "exported the %s weights of step %d (%s-prediction ResMLP, width %d, depth %d, %d tensors) to %s\n",
-		m.Meta.Weights, m.Meta.Step, m.Meta.Target, c.Width, c.Depth, len(m.Tensors), out)
+	net := nn.Spec{Kind: m.Meta.Kind, ResMLP: m.Meta.ResMLP, DiT: m.Meta.DiT}
+	fmt.Fprintf(stdout, "exported the %s weights of step %d (%s-prediction %s, %d tensors) to %s\n",
+		m.Meta.Weights, m.Meta.Step, m.Meta.Target, describeNet(net), len(m.Tensors), out)
 	return nil
 }

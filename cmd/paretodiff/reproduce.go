@@ -17,9 +17,9 @@ import (
 func init() { register(newReproduceCmd) }
 
 type reproduceOptions struct {
-	scale, device, out, models, mnistDir string
-	seed                                 uint64
-	quiet, cachedOnly                    bool
+	scale, model, device, out, models, mnistDir string
+	seed                                        uint64
+	quiet, cachedOnly                           bool
 }
 
 func newReproduceCmd() *cobra.Command {
@@ -43,6 +43,11 @@ a few minutes per target on 2 cores), medium (MNIST with a small MLP on the CPU,
 90 minutes for all on 2 cores, 5 seeds for the primary comparisons), paper (MNIST, larger
 networks, more steps; meant for a GPU, --device cuda). The sizes of each scale are printed in every report.
 
+--model dit or dit-s (with --scale medium or paper, whose data are images) trains every
+model as a DiT of the train command's preset instead of the ResMLP, with the scale's data,
+steps and evaluation; the smoke scale's DiT is tiny, and the quick scale's toy data has
+no images. A DiT's models are other runs of the cache (their labels start with dit_).
+
 Trained models are cached in OUT/models/ by their full configuration and reused: fig5,
 fig6 and table2 share models, fig3 analyses one of them, fig4 and conflict share one
 probed training run, and a second run with the same settings trains nothing.
@@ -57,7 +62,8 @@ scripts/slurm/reproduce-array.sbatch and the Kubernetes Indexed Job
 deploy/k8s/reproduce-indexed-job.yaml do this.`,
 		Example: `  paretodiff reproduce weights --out repro
   paretodiff reproduce fig2 fig5 --scale quick --out repro
-  paretodiff reproduce all --scale paper --device cuda --out repro-paper`,
+  paretodiff reproduce all --scale paper --device cuda --out repro-paper
+  paretodiff reproduce all --scale medium --model dit --out repro-medium-dit`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd.Context(), args, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -65,6 +71,7 @@ deploy/k8s/reproduce-indexed-job.yaml do this.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.scale, "scale", "quick", "size of the runs: smoke, quick, medium or paper")
+	addModelFlag(cmd, &o.model)
 	addDeviceFlag(cmd, &o.device)
 	f.StringVar(&o.out, "out", "reproduce-out", "output folder (one subfolder per target, models/ for the model cache)")
 	f.Uint64Var(&o.seed, "seed", 1, "random seed of every model, batch and sample")
@@ -111,7 +118,10 @@ func (o *reproduceOptions) run(ctx context.Context, args []string, stdout, stder
 	if err != nil {
 		return usagef("--scale: %v", err)
 	}
-	env := &reproduce.Env{Scale: scale, Seed: o.seed, MNISTDir: o.mnistDir, Models: o.models, CachedOnly: o.cachedOnly}
+	env := &reproduce.Env{Scale: scale, Model: o.model, Seed: o.seed, MNISTDir: o.mnistDir, Models: o.models, CachedOnly: o.cachedOnly}
+	if err := env.CheckModel(); err != nil {
+		return usagef("--model: %v", err)
+	}
 	ctx, stop, err := setUpEnv(ctx, env, o.out, o.device, o.quiet, stderr)
 	if err != nil {
 		return err

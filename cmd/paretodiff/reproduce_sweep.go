@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/paretodiff/paretodiff/reproduce"
@@ -18,13 +19,13 @@ import (
 // then finds them all in the cache and only analyses.
 
 func newReproducePlanCmd() *cobra.Command {
-	var scale string
+	var scale, model string
 	var seed uint64
 	cmd := &cobra.Command{
-		Use:   "plan [NAME...] [--scale S] [--seed N]",
+		Use:   "plan [NAME...] [--scale S] [--model M] [--seed N]",
 		Short: "List the runs the targets train, one JSON line each, for a sweep of train-one",
 		Long: `plan prints every run of the model cache that the named targets (default: all) need at
---scale and --seed, each once, one JSON line per run, in an order in which each can be
+--scale, --model and --seed, each once, one JSON line per run, in an order in which each can be
 trained (a fine-tune after its base):
 
   {"index":0,"key":"eps_snr_s1_1a2b3c4d5e6f","kind":"model","needs":[],"targets":["fig2","fig5","fig6"],"spec":{...}}
@@ -36,7 +37,7 @@ the size of the sweep: paretodiff reproduce plan all --scale paper | wc -l.`,
   paretodiff reproduce plan fig5 fig6 --scale quick`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			plan, _, err := sweepPlan(args, scale, seed)
+			plan, _, err := sweepPlan(args, scale, model, seed)
 			if err != nil {
 				return err
 			}
@@ -45,13 +46,20 @@ the size of the sweep: paretodiff reproduce plan all --scale paper | wc -l.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&scale, "scale", "quick", "size of the runs: smoke, quick, medium or paper")
+	addModelFlag(cmd, &model)
 	f.Uint64Var(&seed, "seed", 1, "random seed of every model, batch and sample")
 	return cmd
 }
 
-// sweepPlan is the plan of the named targets (all if none) at a scale and
-// seed, with the Env it was made for.
-func sweepPlan(names []string, scale string, seed uint64) ([]reproduce.PlannedRun, *reproduce.Env, error) {
+// addModelFlag registers reproduce's --model: the network of every model
+// (reproduce.ModelSizesOf).
+func addModelFlag(cmd *cobra.Command, model *string) {
+	cmd.Flags().StringVar(model, "model", "resmlp", "network of every model: "+strings.Join(reproduce.Models, ", ")+" (a DiT needs the medium or paper scale's images; smoke trains a tiny one)")
+}
+
+// sweepPlan is the plan of the named targets (all if none) at a scale,
+// model and seed, with the Env it was made for.
+func sweepPlan(names []string, scale, model string, seed uint64) ([]reproduce.PlannedRun, *reproduce.Env, error) {
 	if len(names) == 0 {
 		names = []string{"all"}
 	}
@@ -63,7 +71,10 @@ func sweepPlan(names []string, scale string, seed uint64) ([]reproduce.PlannedRu
 	if err != nil {
 		return nil, nil, usagef("--scale: %v", err)
 	}
-	env := &reproduce.Env{Scale: sc, Seed: seed}
+	env := &reproduce.Env{Scale: sc, Model: model, Seed: seed}
+	if err := env.CheckModel(); err != nil {
+		return nil, nil, usagef("--model: %v", err)
+	}
 	plan, err := reproduce.Plan(env, targets)
 	if err != nil {
 		return nil, nil, failure(err)
@@ -72,10 +83,10 @@ func sweepPlan(names []string, scale string, seed uint64) ([]reproduce.PlannedRu
 }
 
 type trainOneOptions struct {
-	scale, spec, device, out, models, mnistDir string
-	seed                                       uint64
-	index                                      int
-	indexSet, quiet                            bool
+	scale, model, spec, device, out, models, mnistDir string
+	seed                                              uint64
+	index                                             int
+	indexSet, quiet                                   bool
 }
 
 func newReproduceTrainOneCmd() *cobra.Command {
@@ -84,7 +95,7 @@ func newReproduceTrainOneCmd() *cobra.Command {
 		Use:   "train-one [NAME...] (--index I | --spec FILE) [--scale S] [--out DIR | --models DIR]",
 		Short: "Train one run of the plan into the model cache (one task of a sweep)",
 		Long: `train-one trains run I of the plan of the named targets (default: all; the same names,
---scale and --seed as plan), or the run of one line of plan's output (--spec FILE, - for
+--scale, --model and --seed as plan), or the run of one line of plan's output (--spec FILE, - for
 stdin), into the model cache (OUT/models, or --models DIR): the same folder and files as
 reproduce would write, then exits. It trains the runs it needs first (a fine-tune's base),
 or finds them complete. A run complete in the cache is a no-op; an interrupted one resumes
@@ -109,6 +120,7 @@ of range, a malformed line, a run not in the plan) exits with 2.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.scale, "scale", "quick", "size of the runs: smoke, quick, medium or paper")
+	addModelFlag(cmd, &o.model)
 	f.Uint64Var(&o.seed, "seed", 1, "random seed of every model, batch and sample")
 	f.IntVar(&o.index, "index", 0, "the run's index in the plan (its JSON line's \"index\")")
 	f.StringVar(&o.spec, "spec", "", "a file holding one line of plan's output (- for stdin), instead of --index")
@@ -125,7 +137,7 @@ func (o *trainOneOptions) run(ctx context.Context, args []string, stdout, stderr
 	if o.indexSet == (o.spec != "") {
 		return usagef("reproduce train-one: give either --index or --spec")
 	}
-	plan, env, err := sweepPlan(args, o.scale, o.seed)
+	plan, env, err := sweepPlan(args, o.scale, o.model, o.seed)
 	if err != nil {
 		return err
 	}

@@ -252,3 +252,43 @@ func TestKubernetesJob(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(rep), "(0 models trained")
 }
+
+// MODEL=dit reaches plan and train-one alike: the script submits an array
+// of the DiT plan's size (the ResMLP's: the indices do not depend on the
+// model), and a task trains that index's DiT run.
+func TestSlurmScriptDiT(t *testing.T) {
+	script := repoFile(t, slurmScript)
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	needMNIST(t)
+	bin := cliShim(t)
+	sbatchLog := filepath.Join(t.TempDir(), "sbatch.log")
+	fake := "#!/bin/sh\necho \"$*\" >> \"$SBATCH_LOG\"\necho \"$((1000 + $(wc -l < \"$SBATCH_LOG\")));cluster\"\n"
+	require.NoError(t, os.WriteFile(filepath.Join(bin, "sbatch"), []byte(fake), 0o755))
+	work := t.TempDir()
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SLURM_") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), "SBATCH_LOG="+sbatchLog,
+		"SCALE=smoke", "MODEL=dit", "DEVICE=cpu", "OUT="+filepath.Join(work, "repro"), "PARETODIFF_CACHE="+t.TempDir())
+	sh := func(extra ...string) string {
+		c := exec.Command("bash", script)
+		c.Dir, c.Env = work, append(append([]string(nil), env...), extra...)
+		out, err := c.CombinedOutput()
+		require.NoError(t, err, "%v: %s", extra, out)
+		return string(out)
+	}
+	plan, err := reproduce.Plan(&reproduce.Env{Scale: reproduce.Smoke, Model: "dit", Seed: 1}, reproduce.Targets())
+	require.NoError(t, err)
+	require.Equal(t, smokePlanSize(t), len(plan))
+	said := sh()
+	require.Contains(t, said, "array job 1001: "+strconv.Itoa(len(plan))+" tasks")
+	require.Contains(t, said, "--model dit")
+	said = sh("SLURM_JOB_ID=1001", "SLURM_ARRAY_JOB_ID=1001", "SLURM_ARRAY_TASK_ID=0")
+	require.Contains(t, said, "run 0 "+plan[0].Key)
+	require.DirExists(t, filepath.Join(work, "repro", "models", plan[0].Key))
+}

@@ -26,8 +26,8 @@ func init() { register(newTrainCmd) }
 // trainOptions are the train command's flags. The flags of trajectoryFlags
 // fix the run (its run.Spec); --resume takes them from the run folder.
 type trainOptions struct {
-	data, mnistDir, model, act string
-	width, depth, hidden       int
+	data, mnistDir             string
+	net                        netOptions
 	skip, sigmaData            string // "auto" or a value; see resolvePrecond
 	target, weighting, density string
 	schedule                   string
@@ -52,12 +52,16 @@ var trajectoryFlags = []struct {
 }{
 	{"data", func(s *run.Spec) any { return &s.Train.Data }},
 	{"model", func(s *run.Spec) any { return &s.Net.Kind }},
-	{"width", func(s *run.Spec) any { return &s.Net.ResMLP.Width }},
-	{"depth", func(s *run.Spec) any { return &s.Net.ResMLP.Depth }},
-	{"hidden", func(s *run.Spec) any { return &s.Net.ResMLP.Hidden }},
-	{"act", func(s *run.Spec) any { return &s.Net.ResMLP.Act }},
-	{"skip", func(s *run.Spec) any { return &s.Net.ResMLP.Skip }},
-	{"sigma-data", func(s *run.Spec) any { return &s.Net.ResMLP.SigmaData }},
+	{"width", netField(func(c *nn.ResMLPConfig) any { return &c.Width }, func(c *nn.DiTConfig) any { return &c.Width })},
+	{"depth", netField(func(c *nn.ResMLPConfig) any { return &c.Depth }, func(c *nn.DiTConfig) any { return &c.Depth })},
+	{"hidden", netField(func(c *nn.ResMLPConfig) any { return &c.Hidden }, nil)},
+	{"act", netField(func(c *nn.ResMLPConfig) any { return &c.Act }, nil)},
+	{"patch", netField(nil, func(c *nn.DiTConfig) any { return &c.Patch })},
+	{"heads", netField(nil, func(c *nn.DiTConfig) any { return &c.Heads })},
+	{"mlp-ratio", netField(nil, func(c *nn.DiTConfig) any { return &c.MLPRatio })},
+	{"learned-pos", netField(nil, func(c *nn.DiTConfig) any { return &c.LearnedPos })},
+	{"skip", netField(func(c *nn.ResMLPConfig) any { return &c.Skip }, func(c *nn.DiTConfig) any { return &c.Skip })},
+	{"sigma-data", netField(func(c *nn.ResMLPConfig) any { return &c.SigmaData }, func(c *nn.DiTConfig) any { return &c.SigmaData })},
 	{"target", func(s *run.Spec) any { return &s.Train.Target }},
 	{"weighting", func(s *run.Spec) any { return &s.Train.Weighting }},
 	{"density", func(s *run.Spec) any { return &s.Train.Density }},
@@ -79,7 +83,7 @@ var trajectoryFlags = []struct {
 // it, for messages.
 var specFields = map[string]string{
 	"train.data": "--data", "train.schedule": "--schedule/--T", "train.target": "--target", "train.weighting": "--weighting",
-	"train.density": "--density", "train.batch": "--batch/--eval-size", "train.optim": "optimiser flags", "net": "--model/--width/--depth/--hidden",
+	"train.density": "--density", "train.batch": "--batch/--eval-size", "train.optim": "optimiser flags", "net": "--model",
 	"steps": "--steps", "eval.every": "--log-every",
 }
 
@@ -100,11 +104,20 @@ func newTrainCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "train",
 		Short: "Train a diffusion denoiser with any loss weighting, with checkpoints and a metrics log",
-		Long: `train trains a ResMLP denoiser on toy 2-D data or MNIST with the chosen prediction
+		Long: `train trains a ResMLP or DiT denoiser on toy 2-D data or MNIST with the chosen prediction
 target and loss weighting, on the CPU or an NVIDIA GPU (--device cuda). Each step draws a batch, noises it at timesteps
 from --density, weighs each example's loss by --weighting (stated on the x0 loss and
 converted to the target, as in the weights command) and takes an AdamW step with
 linear warm-up, gradient clipping and an EMA of the weights.
+
+Networks (--model): resmlp, a residual MLP of --depth blocks on a trunk of --width
+(default 256 and 3; --hidden, --act); dit, a DiT (Peebles & Xie 2023: the image cut into
+--patch × --patch patches, one token each, 2-D sin-cos positions or --learned-pos, --depth
+transformer blocks of --heads attention heads and an MLP of --mlp-ratio × --width, every
+block conditioned on t by adaLN-Zero), small enough for MNIST on a CPU (patch 4, width 64,
+depth 4, heads 4, mlp ratio 4); dit-s, DiT-S/2's transformer (patch 2, width 384, depth 12,
+heads 6), for a GPU. The size flags given replace the preset's; a flag of the other
+network is refused. A DiT needs image data (mnist: one channel of 28×28).
 
 Input skips (--skip, --sigma-data). Write the target as a·x0 + b·ε (b = 1 for eps
 and flow, α_t for v, 0 for x0). Its noise part b·ε has full rank, and read off x_t it needs the
@@ -114,7 +127,7 @@ comes out of the sampler as speckle. So the network's output gets two skips from
 a fixed c·x_t, c = b·σ_t/(α_t²σ_d² + σ_t²) (EDM's c_skip on the noise part, for
 data of standard deviation σ_d = --sigma-data), and a learned g·S(x_t), S a D×D
 layer that starts at zero, g = b/σ_t − c (exact where the data has no variance).
-The network still predicts the target. auto: both on for MNIST with --target eps,
+The network (either kind) still predicts the target. auto: both on for MNIST with --target eps,
 v or flow (σ_d = 0.5), off otherwise (x0 has no noise part; toy data is 2-D).
 
 Flow matching (--schedule flow, --target flow): x_t = (1 − t)·x0 + t·ε on the flow
@@ -152,6 +165,8 @@ Weightings (--weighting):
 ` + weighting.Help(false),
 		Example: `  paretodiff train --data toy:8gaussians --steps 8000 --width 128 --out runs/toy
   paretodiff train --data mnist --target v --weighting min-snr:5 --steps 10000 --out runs/mnist
+  paretodiff train --data mnist --model dit --target v --steps 5000 --out runs/mnist-dit
+  paretodiff train --data mnist --model dit-s --device cuda --steps 50000 --out runs/mnist-dit-s
   paretodiff train --data mnist --device cuda --steps 20000 --out runs/mnist-gpu
   paretodiff train --data mnist --schedule flow --target flow --density logit-normal:0,1 --out runs/mnist-flow
   paretodiff train --out runs/mnist --resume --steps 20000`,
@@ -170,11 +185,7 @@ func (o *trainOptions) addFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&o.data, "data", "toy:8gaussians", "training data: toy:8gaussians, toy:swissroll, toy:checkerboard, toy:moons or mnist")
 	f.StringVar(&o.mnistDir, "mnist-dir", "", "folder with the MNIST IDX files (default: the GoMNIST module in the Go module cache, or $"+data.MNISTEnv+")")
-	f.StringVar(&o.model, "model", "resmlp", "network: resmlp")
-	f.IntVar(&o.width, "width", 256, "ResMLP trunk width")
-	f.IntVar(&o.depth, "depth", 3, "ResMLP residual blocks")
-	f.IntVar(&o.hidden, "hidden", 0, "ResMLP block inner width (0: 2×width)")
-	f.StringVar(&o.act, "act", "silu", "activation: silu or gelu")
+	o.net.addFlags(f)
 	f.StringVar(&o.skip, "skip", "auto", "learned input skip (a D×D Linear with gain b/σ − c; see above): on, off or auto (on for MNIST with --target eps, v or flow)")
 	f.StringVar(&o.sigmaData, "sigma-data", "auto", "σ_d of the fixed input skip c·x_t (0: none; see above), or auto (0.5 for MNIST with --target eps, v or flow, else 0)")
 	f.StringVar(&o.target, "target", "eps", "prediction target: eps, x0, v or flow (the flow-matching velocity ε − x0)")
@@ -247,16 +258,25 @@ func (o *trainOptions) spec(cmd *cobra.Command) (run.Spec, error) {
 		if !cmd.Flags().Changed("target") {
 			o.target = prev.Spec.Train.Target
 		}
+		// The network's kind and sizes are the run's too.
+		if prevModel := modelOf(prev.Spec.Net); !cmd.Flags().Changed("model") {
+			o.net.model = prevModel
+		} else if kind, err := o.net.kind(); err == nil && kind != prevModel {
+			return run.Spec{}, usagef("--model %s differs from the run's %s; a resumed run keeps its settings", o.net.model, prevModel)
+		}
 	}
-	fromFlags, err := o.specFromFlags()
+	var base *nn.Spec
+	if prev != nil {
+		base = &prev.Spec.Net
+	}
+	fromFlags, err := o.specFromFlags(cmd.Flags().Changed, base)
 	if err != nil || prev == nil {
 		return fromFlags, err
 	}
 	// The stored spec with the flags given applied, normalised, must be
 	// the stored spec.
 	merged := prev.Spec
-	net := *prev.Spec.Net.ResMLP
-	merged.Net.ResMLP = &net
+	merged.Net = copyNet(prev.Spec.Net)
 	for _, tf := range trajectoryFlags {
 		if cmd.Flags().Changed(tf.name) {
 			reflect.ValueOf(tf.field(&merged)).Elem().Set(reflect.ValueOf(tf.field(&fromFlags)).Elem())
@@ -266,9 +286,17 @@ func (o *trainOptions) spec(cmd *cobra.Command) (run.Spec, error) {
 		return run.Spec{}, specError(err)
 	}
 	for _, tf := range trajectoryFlags {
+		if !cmd.Flags().Changed(tf.name) {
+			continue
+		}
 		got, asked := reflect.ValueOf(tf.field(&prev.Spec)).Elem().Interface(), reflect.ValueOf(tf.field(&merged)).Elem().Interface()
-		if cmd.Flags().Changed(tf.name) && !reflect.DeepEqual(got, asked) {
-			return run.Spec{}, usagef("--%s %s differs from the run's %s; a resumed run keeps its settings", tf.name, cmd.Flags().Lookup(tf.name).Value, flagValue(got))
+		if !reflect.DeepEqual(got, asked) {
+			f := cmd.Flags().Lookup(tf.name)
+			had := flagValue(got)
+			if f.Value.Type() == "bool" { // as the flag writes it, not as --skip
+				had = fmt.Sprint(got)
+			}
+			return run.Spec{}, usagef("--%s %s differs from the run's %s; a resumed run keeps its settings", tf.name, f.Value, had)
 		}
 	}
 	if prev.Step >= o.steps {
@@ -289,28 +317,27 @@ func flagValue(v any) string {
 	return fmt.Sprint(v)
 }
 
-// specFromFlags is the spec the flags describe (not yet normalised).
-func (o *trainOptions) specFromFlags() (run.Spec, error) {
-	if o.model != "resmlp" {
-		return run.Spec{}, usagef("--model %q: want resmlp", o.model)
-	}
-	act, err := nn.ParseActivation(o.act)
-	if err != nil {
-		return run.Spec{}, usagef("--act: %v", err)
-	}
-	if o.width < 1 || o.depth < 1 || o.hidden < 0 {
-		return run.Spec{}, usagef("--width and --depth must be ≥ 1 and --hidden ≥ 0")
+// specFromFlags is the spec the flags describe (not yet normalised);
+// changed reports the flags given, and base is the resumed run's network
+// (nil for a new run), which the network flags given change.
+func (o *trainOptions) specFromFlags(changed func(string) bool, base *nn.Spec) (run.Spec, error) {
+	if _, err := o.net.kind(); err != nil {
+		return run.Spec{}, err
 	}
 	target, err := weighting.ParseTarget(o.target)
 	if err != nil {
 		return run.Spec{}, usagef("--target: %v", err)
 	}
-	rc := nn.ResMLPConfig{Width: o.width, Depth: o.depth, Hidden: o.hidden, Act: act}
-	if rc.SigmaData, rc.Skip, err = resolvePrecond(o.skip, o.sigmaData, o.data, target); err != nil {
+	sigmaData, skip, err := resolvePrecond(o.skip, o.sigmaData, o.data, target)
+	if err != nil {
+		return run.Spec{}, err
+	}
+	net, err := o.net.spec(changed, base, sigmaData, skip)
+	if err != nil {
 		return run.Spec{}, err
 	}
 	spec := run.Spec{
-		Net: nn.Spec{Kind: "resmlp", ResMLP: &rc},
+		Net: net,
 		Train: diffusion.TrainSpec{
 			Data: o.data, Schedule: o.schedule, T: o.T, ZeroTerminal: o.zeroTerminal, Target: o.target,
 			Weighting: o.weighting, Density: o.density, Batch: o.batch, Seed: o.seed, EvalSize: o.evalSize,

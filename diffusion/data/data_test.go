@@ -117,6 +117,28 @@ func TestToyDeterministicAndErrors(t *testing.T) {
 	require.ErrorContains(t, err, "takes no argument")
 }
 
+// The image shape of every spec: MNIST one 28×28 channel, whose C·S² is
+// its example length; toy points none; unknown specs DimOf's error.
+func TestImageShapeOf(t *testing.T) {
+	c, s, ok, err := ImageShapeOf("mnist")
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, []int{1, 28}, []int{c, s})
+	d, err := DimOf("mnist")
+	require.NoError(t, err)
+	require.Equal(t, d, c*s*s)
+	for _, name := range ToyNames {
+		_, _, ok, err := ImageShapeOf("toy:" + name)
+		require.NoError(t, err)
+		require.False(t, ok, name)
+	}
+	for _, bad := range []string{"cifar", "mnist:fashion", "toy:spiral"} {
+		_, _, _, err := ImageShapeOf(bad)
+		_, want := DimOf(bad)
+		require.EqualError(t, err, want.Error(), bad)
+	}
+}
+
 func idx(magic []byte, dims []uint32, body []byte) []byte {
 	var b bytes.Buffer
 	b.Write(magic)

@@ -30,6 +30,20 @@ func DimOf(spec string) (int, error) {
 	return 0, fmt.Errorf("data: unknown data %q (want toy:8gaussians, toy:swissroll, toy:checkerboard, toy:moons or mnist)", spec)
 }
 
+// ImageShapeOf returns the image shape of a data spec whose examples are
+// square images, channels-first (C, S, S) flattened to DimOf = C·S²
+// values: MNIST is one channel of side 28. Point data (toy) has none
+// (ok false); an unknown spec is DimOf's error.
+func ImageShapeOf(spec string) (channels, side int, ok bool, err error) {
+	if _, err := DimOf(spec); err != nil {
+		return 0, 0, false, err
+	}
+	if name, _, _ := strings.Cut(spec, ":"); name == "mnist" {
+		return 1, MNISTSide, true, nil
+	}
+	return 0, 0, false, nil
+}
+
 // Open reads a data spec ("toy:NAME" or "mnist", see SpecHelp) and returns
 // the training set and a held-out set: for toy data the same distribution
 // (the caller draws held-out examples with a seed of their own), for MNIST

@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"math"
+	"runtime"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
@@ -375,23 +376,19 @@ func (c *CPU[T]) LayerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma T
 	dbs := c.d("LayerNormBackward", "dbeta", dbeta, cols)
 	if dx.IsZero() {
 		// Parameter gradients only (also the per-bin sums of gram.Pass): the
-		// row sums that dx needs are skipped, and the columns, each summed
-		// over the rows in order as below, are split among goroutines.
-		parFor(cols, parGrain/max(rows, 1)+1, func(lo, hi int) {
-			dgs, dbs := dgs[lo:hi], dbs[lo:hi]
-			for r := 0; r < rows; r++ {
-				xr, dyr := xs[r*cols+lo:r*cols+hi], dys[r*cols+lo:r*cols+hi]
-				m, rho := ms[r], rs[r]
-				for j, v := range xr {
-					d := dyr[j]
-					dgs[j] += d * ((v - m) * rho)
-					dbs[j] += d
-				}
-			}
-		})
+		// row sums that dx needs are skipped.
+		layerNormParamGrads(dgs, dbs, dys, xs, ms, rs, rows, cols)
 		return
 	}
 	dxs := c.d("LayerNormBackward", "dx", dx, rows*cols)
+	if min(runtime.GOMAXPROCS(0), rows/max(parGrain/max(cols, 1), 1)) > 1 {
+		// On several goroutines: dx row by row, then the parameter
+		// gradients column by column, the same sums in the same order as
+		// the single pass below, so the same bits.
+		parFor(rows, parGrain/max(cols, 1), func(lo, hi int) { layerNormInputGrad(dxs, dys, xs, ms, rs, gs, lo, hi, cols) })
+		layerNormParamGrads(dgs, dbs, dys, xs, ms, rs, rows, cols)
+		return
+	}
 	for r := 0; r < rows; r++ {
 		xr, dyr := xs[r*cols:(r+1)*cols], dys[r*cols:(r+1)*cols]
 		m, rho := ms[r], rs[r]
@@ -403,6 +400,45 @@ func (c *CPU[T]) LayerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma T
 			sgx += float64(g * xh)
 			dgs[j] += dyr[j] * xh
 			dbs[j] += dyr[j]
+		}
+		mg, mgx := T(sg/float64(cols)), T(sgx/float64(cols))
+		dxr := dxs[r*cols : (r+1)*cols]
+		for j, v := range xr {
+			xh := (v - m) * rho
+			dxr[j] += rho * (dyr[j]*gs[j] - mg - xh*mgx)
+		}
+	}
+}
+
+// layerNormParamGrads accumulates dγ += Σ_r dy ⊙ x̂ and dβ += Σ_r dy, the
+// columns split among goroutines, each summed over the rows in order.
+func layerNormParamGrads[T float32 | float64](dgs, dbs, dys, xs, ms, rs []T, rows, cols int) {
+	parFor(cols, parGrain/max(rows, 1)+1, func(lo, hi int) {
+		dgs, dbs := dgs[lo:hi], dbs[lo:hi]
+		for r := 0; r < rows; r++ {
+			xr, dyr := xs[r*cols+lo:r*cols+hi], dys[r*cols+lo:r*cols+hi]
+			m, rho := ms[r], rs[r]
+			for j, v := range xr {
+				d := dyr[j]
+				dgs[j] += d * ((v - m) * rho)
+				dbs[j] += d
+			}
+		}
+	})
+}
+
+// layerNormInputGrad accumulates LayerNorm's input gradient into rows
+// lo..hi−1 of dx (the formula of Backend.LayerNormBackward).
+func layerNormInputGrad[T float32 | float64](dxs, dys, xs, ms, rs, gs []T, lo, hi, cols int) {
+	for r := lo; r < hi; r++ {
+		xr, dyr := xs[r*cols:(r+1)*cols], dys[r*cols:(r+1)*cols]
+		m, rho := ms[r], rs[r]
+		var sg, sgx float64
+		for j, v := range xr {
+			xh := (v - m) * rho
+			g := dyr[j] * gs[j]
+			sg += float64(g)
+			sgx += float64(g * xh)
 		}
 		mg, mgx := T(sg/float64(cols)), T(sgx/float64(cols))
 		dxr := dxs[r*cols : (r+1)*cols]

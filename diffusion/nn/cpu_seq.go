@@ -211,18 +211,29 @@ func (c *CPU[T]) ModulateBackward(dx, ds, dt, dy, x, s Tensor, groups, tokens, c
 			for p := 0; p < tokens; p++ {
 				r := (g*tokens + p) * cols
 				dyr, xr := dys[r:r+cols], xs[r:r+cols]
+				if dxs != nil { // one pass over the row (dx may be dy: each v is read before its dx is written)
+					dxr, xr, sg := dxs[r:r+cols], xr[:len(dyr)], sg[:len(dyr)]
+					if dtg != nil {
+						dtg := dtg[:len(dyr)]
+						for i, v := range dyr {
+							dsg[i] += v * xr[i]
+							dtg[i] += v
+							dxr[i] = v * (o + sg[i])
+						}
+						continue
+					}
+					for i, v := range dyr {
+						dsg[i] += v * xr[i]
+						dxr[i] = v * (o + sg[i])
+					}
+					continue
+				}
 				for i, v := range dyr {
 					dsg[i] += v * xr[i]
 				}
 				if dtg != nil {
 					for i, v := range dyr {
 						dtg[i] += v
-					}
-				}
-				if dxs != nil {
-					dxr := dxs[r : r+cols]
-					for i, v := range dyr {
-						dxr[i] = v * (o + sg[i])
 					}
 				}
 			}

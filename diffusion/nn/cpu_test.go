@@ -3,6 +3,7 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -369,4 +370,25 @@ func TestGramMatchesDoubleLoop(t *testing.T) {
 			}
 		}
 	}
+}
+
+// LayerNormBackward splits rows (for dx) and columns (for dγ, dβ) among
+// goroutines when it has several and makes one pass on one: the same bits
+// either way.
+func TestLayerNormBackwardSameBitsOnAnyThreads(t *testing.T) {
+	rng := rand.New(rand.NewPCG(45, 1))
+	const rows, cols = 3000, 24 // enough rows for several goroutines
+	be := NewCPU()
+	x, dy, gamma := upload(be, randVals(rng, rows*cols)), upload(be, randVals(rng, rows*cols)), upload(be, randVals(rng, cols))
+	y, mean, rstd := be.Alloc(rows*cols), be.Alloc(rows), be.Alloc(rows)
+	be.LayerNorm(y, mean, rstd, x, gamma, be.Alloc(cols), rows, cols, 1e-5)
+	var got [2][]float32
+	for i, procs := range []int{1, 3} {
+		old := runtime.GOMAXPROCS(procs)
+		dx, dg, db := upload(be, randVals(rand.New(rand.NewPCG(46, 1)), rows*cols)), be.Alloc(cols), be.Alloc(cols)
+		be.LayerNormBackward(dx, dg, db, dy, x, mean, rstd, gamma, rows, cols)
+		runtime.GOMAXPROCS(old)
+		got[i] = append(append(download(be, dx), download(be, dg)...), download(be, db)...)
+	}
+	require.Equal(t, got[0], got[1])
 }

@@ -461,3 +461,47 @@ func TestDiTRefusesImpossibleConfigs(t *testing.T) {
 		})
 	}
 }
+
+// The input skips add exactly c_r·x_r + g_r·(S x_r + b_S) to the output of
+// the same DiT without them; the learned skip starts at zero; and a
+// preconditioned DiT refuses the plain Forward.
+func TestDiTPrecondOutput(t *testing.T) {
+	be := NewCPU64()
+	base := tinyDiTPrecond
+	base.SigmaData, base.Skip = 0, false
+	plain, err := InitDiT(be, base, 9)
+	require.NoError(t, err)
+	pre, err := InitDiT(be, tinyDiTPrecond, 9)
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(58, 1))
+	randomiseParams(be, plain.Params(), rng, 0.5)
+	skipW, skipB := pre.Params().Lookup("skip.weight"), pre.Params().Lookup("skip.bias")
+	require.Equal(t, make([]float64, skipW.Size), be.Data(skipW.Value))
+	require.Equal(t, make([]float64, skipB.Size), be.Data(skipB.Value))
+	for _, p := range plain.Params().Params() {
+		copy(be.Data(pre.Params().Lookup(p.Name).Value), be.Data(p.Value))
+	}
+	D := pre.Dim()
+	S, bS := to64(randVals(rng, D*D)), to64(randVals(rng, D))
+	copy(be.Data(skipW.Value), S)
+	copy(be.Data(skipB.Value), bS)
+
+	dc := newDiTCase(rng, tinyDiTPrecond, 3)
+	x, ts := upload(be, dc.x), upload(be, dc.t)
+	want, got := be.Alloc(dc.rows*D), be.Alloc(dc.rows*D)
+	plain.Forward(want, x, ts, dc.rows)
+	dc.forward(pre, got, x, ts)
+	w := be.Data(want)
+	for r := 0; r < dc.rows; r++ {
+		for j := 0; j < D; j++ {
+			sx := bS[j]
+			for k := 0; k < D; k++ {
+				sx += S[j*D+k] * float64(dc.x[r*D+k])
+			}
+			w[r*D+j] += float64(dc.c[r])*float64(dc.x[r*D+j]) + float64(dc.g[r])*sx
+		}
+	}
+	requireClose(t, "precond output", w, be.Data(got), 1e-12)
+	require.Panics(t, func() { pre.Forward(got, x, ts, dc.rows) })
+	require.Panics(t, func() { pre.Backward(got, dc.rows+1) })
+}

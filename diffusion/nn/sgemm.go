@@ -60,7 +60,11 @@ func sgemmPackedRagged(tA, tB bool, m, n, k int, alpha float32, a []float32, lda
 		last := min(i/gemmMR*gemmMR+gemmMR-1, m-1)
 		return min(n, (ends[last]+gemmNR-1)/gemmNR*gemmNR)
 	}
-	if beta != 1 {
+	// With β = 0 the first block of k stores its tiles instead of adding
+	// them to a cleared C: one pass over C fewer, which for the tall, narrow
+	// products of token rows is a good part of the time.
+	overwrite := beta == 0 && alpha != 0 && m > 0 && n > 0 && k > 0
+	if beta != 1 && !overwrite {
 		for i := 0; i < m; i++ {
 			row := c[i*ldc : i*ldc+tileEnd(i)]
 			if beta == 0 {
@@ -121,26 +125,13 @@ func sgemmPackedRagged(tA, tB bool, m, n, k int, alpha float32, a []float32, lda
 						if jp*gemmNR >= tileEnd(ic+ip*gemmMR) {
 							continue // a ragged product needs no column of this tile
 						}
-						if alpha == 1 && rows == gemmMR && nb == gemmNR {
+						if alpha == 1 && rows == gemmMR && nb == gemmNR && !(overwrite && pc == 0) {
 							// A full tile: the kernel adds it into C itself.
 							sgemmKernel6x16Acc(kb, &(*ap)[ip*gemmMR*kb], &bpan[0], &c[(ic+ip*gemmMR)*ldc+jp*gemmNR], ldc)
 							continue
 						}
 						sgemmKernel6x16(kb, &(*ap)[ip*gemmMR*kb], &bpan[0], &tile[0])
-						for i := 0; i < rows; i++ {
-							crow := c[(ic+ip*gemmMR+i)*ldc+jp*gemmNR:]
-							trow := tile[i*gemmNR : i*gemmNR+nb]
-							crow = crow[:nb]
-							if alpha == 1 {
-								for j, v := range trow {
-									crow[j] += v
-								}
-							} else {
-								for j, v := range trow {
-									crow[j] += alpha * v
-								}
-							}
-						}
+						storeTile(c[(ic+ip*gemmMR)*ldc+jp*gemmNR:], ldc, &tile, rows, nb, alpha, overwrite && pc == 0)
 					}
 				}
 			}
@@ -157,6 +148,33 @@ func sgemmPackedRagged(tA, tB bool, m, n, k int, alpha float32, a []float32, lda
 		}
 		run(&next)
 		wg.Wait()
+	}
+}
+
+// storeTile writes α·tile into the rows × nb corner of C (row stride ldc),
+// adding to it, or overwriting it when set (the first block of k of a
+// product with β = 0).
+func storeTile(c []float32, ldc int, tile *[gemmMR * gemmNR]float32, rows, nb int, alpha float32, set bool) {
+	for i := 0; i < rows; i++ {
+		crow, trow := c[i*ldc:i*ldc+nb], tile[i*gemmNR:i*gemmNR+nb]
+		switch {
+		case set && alpha == 1:
+			for j, v := range trow {
+				crow[j] = v
+			}
+		case set:
+			for j, v := range trow {
+				crow[j] = alpha * v
+			}
+		case alpha == 1:
+			for j, v := range trow {
+				crow[j] += v
+			}
+		default:
+			for j, v := range trow {
+				crow[j] += alpha * v
+			}
+		}
 	}
 }
 
@@ -194,9 +212,12 @@ func packB(dst []float32, tB bool, b []float32, ldb, pc, kb, n, nPanels int) {
 			}
 			continue
 		}
-		if nb == gemmNR { // whole 16-element rows: array copies, not memmove calls
+		if nb == gemmNR { // whole 16-element rows: element copies, not memmove calls
 			for kk := 0; kk < kb; kk++ {
-				*(*[gemmNR]float32)(p[kk*gemmNR:]) = *(*[gemmNR]float32)(b[(pc+kk)*ldb+j0:])
+				q, src := (*[gemmNR]float32)(p[kk*gemmNR:]), (*[gemmNR]float32)(b[(pc+kk)*ldb+j0:])
+				for j := range q {
+					q[j] = src[j]
+				}
 			}
 			continue
 		}
@@ -208,20 +229,37 @@ func packB(dst []float32, tB bool, b []float32, ldb, pc, kb, n, nPanels int) {
 	}
 }
 
+// packAFullT packs the whole 6-row panels of a transposed op(A) (see
+// packA) and returns their number: row kk of a holds op(A)'s column kk
+// contiguously, so each row segment is read once, in order, and dealt out
+// to the panels (reading it again per panel, kb rows apart, waits on the
+// cache for every 6 values).
+func packAFullT(dst []float32, a []float32, lda, ic, mb, pc, kb int) int {
+	full := mb / gemmMR
+	if full == 0 {
+		return 0
+	}
+	for kk := 0; kk < kb; kk++ {
+		src := a[(pc+kk)*lda+ic : (pc+kk)*lda+ic+full*gemmMR]
+		for ip := 0; ip < full; ip++ {
+			q, s := (*[gemmMR]float32)(dst[(ip*kb+kk)*gemmMR:]), (*[gemmMR]float32)(src[ip*gemmMR:])
+			q[0], q[1], q[2], q[3], q[4], q[5] = s[0], s[1], s[2], s[3], s[4], s[5]
+		}
+	}
+	return full
+}
+
 // packA packs rows ic..ic+mb−1, columns pc..pc+kb−1 of op(A) (m, k) into
 // panels of 6 rows, each kb×6 k-major, zero-padding past row mb.
 func packA(dst []float32, tA bool, a []float32, lda, ic, mb, pc, kb int) {
-	for ip := 0; ip*gemmMR < mb; ip++ {
+	full := 0 // panels already packed
+	if tA {
+		full = packAFullT(dst, a, lda, ic, mb, pc, kb)
+	}
+	for ip := full; ip*gemmMR < mb; ip++ {
 		i0 := ic + ip*gemmMR
 		rows := min(gemmMR, mb-ip*gemmMR)
 		p := dst[ip*gemmMR*kb : (ip+1)*gemmMR*kb]
-		if tA && rows == gemmMR { // whole 6-element runs: element copies, not memmove calls
-			for kk := 0; kk < kb; kk++ {
-				q, src := (*[gemmMR]float32)(p[kk*gemmMR:]), (*[gemmMR]float32)(a[(pc+kk)*lda+i0:])
-				q[0], q[1], q[2], q[3], q[4], q[5] = src[0], src[1], src[2], src[3], src[4], src[5]
-			}
-			continue
-		}
 		if tA { // op(A)[i][kk] = a[kk·lda + i]: rows of a are contiguous in i
 			for kk := 0; kk < kb; kk++ {
 				src := a[(pc+kk)*lda+i0:]
@@ -232,13 +270,13 @@ func packA(dst []float32, tA bool, a []float32, lda, ic, mb, pc, kb int) {
 			continue
 		}
 		if rows == gemmMR { // a full panel: gather the 6 rows of a, writing p in order
-			var rs [gemmMR][]float32
-			for i := range rs {
-				rs[i] = a[(i0+i)*lda+pc : (i0+i)*lda+pc+kb]
-			}
-			for kk := 0; kk < kb; kk++ {
-				q := (*[gemmMR]float32)(p[kk*gemmMR:])
-				q[0], q[1], q[2], q[3], q[4], q[5] = rs[0][kk], rs[1][kk], rs[2][kk], rs[3][kk], rs[4][kk], rs[5][kk]
+			r0 := a[i0*lda+pc : i0*lda+pc+kb]
+			// Equal lengths let the compiler drop the bounds checks.
+			r1, r2, r3 := a[(i0+1)*lda+pc:][:len(r0)], a[(i0+2)*lda+pc:][:len(r0)], a[(i0+3)*lda+pc:][:len(r0)]
+			r4, r5, p := a[(i0+4)*lda+pc:][:len(r0)], a[(i0+5)*lda+pc:][:len(r0)], p[:gemmMR*len(r0)]
+			for kk, v := range r0 {
+				q := p[kk*gemmMR : kk*gemmMR+gemmMR : kk*gemmMR+gemmMR]
+				q[0], q[1], q[2], q[3], q[4], q[5] = v, r1[kk], r2[kk], r3[kk], r4[kk], r5[kk]
 			}
 			continue
 		}

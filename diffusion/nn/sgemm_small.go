@@ -8,7 +8,8 @@ package nn
 // and kernel calls in the same order, so the same bits. GemmBatched runs
 // attention's many small per-example products through it.
 func sgemmSmall(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, ap, bp []float32) {
-	if beta != 1 {
+	overwrite := beta == 0 && alpha != 0 && m > 0 && n > 0 // as sgemmPacked: store the tiles, no clearing pass
+	if beta != 1 && !overwrite {
 		for i := 0; i < m; i++ {
 			row := c[i*ldc : i*ldc+n]
 			if beta == 0 {
@@ -32,17 +33,12 @@ func sgemmSmall(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b
 		nb := min(gemmNR, n-jp*gemmNR)
 		for ip := 0; ip*gemmMR < m; ip++ {
 			rows := min(gemmMR, m-ip*gemmMR)
-			if alpha == 1 && rows == gemmMR && nb == gemmNR {
+			if alpha == 1 && rows == gemmMR && nb == gemmNR && !overwrite {
 				sgemmKernel6x16Acc(k, &ap[ip*gemmMR*k], &bpan[0], &c[ip*gemmMR*ldc+jp*gemmNR], ldc)
 				continue
 			}
 			sgemmKernel6x16(k, &ap[ip*gemmMR*k], &bpan[0], &tile[0])
-			for i := 0; i < rows; i++ {
-				crow := c[(ip*gemmMR+i)*ldc+jp*gemmNR:][:nb]
-				for j, v := range tile[i*gemmNR : i*gemmNR+nb] {
-					crow[j] += alpha * v
-				}
-			}
+			storeTile(c[ip*gemmMR*ldc+jp*gemmNR:], ldc, &tile, rows, nb, alpha, overwrite)
 		}
 	}
 }

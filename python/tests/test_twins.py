@@ -1,9 +1,12 @@
-"""The PyTorch twin of the ResMLP against the Go model.
+"""The PyTorch twins of the ResMLP and the DiT against the Go models.
 
 The fixtures (export/testdata/twin/NAME/) are written by the Go test
 export.TestTwinFixtures (go test ./export -run TestTwinFixtures -update): a tiny
 trained checkpoint, its export model.safetensors, fixed inputs x.npy and t.npy, and
 pred.npy, the Go model's predictions (EMA weights, as `paretodiff sample` uses them).
+plain and precond are ResMLPs, dit a DiT on MNIST. A DiT with the learned input skip
+is trained by `paretodiff train --model dit` at run time (python/python_test.go,
+TestDiTTwinOfTrainedRun), whose 784² skip weights are too large to commit.
 
 Run: /usr/bin/python3 -m unittest discover python/tests
 """
@@ -40,7 +43,7 @@ def fixtures():
 class TwinTest(unittest.TestCase):
     def load(self, name):
         d = os.path.join(FIXTURES, name)
-        net = twins.ResMLPTwin.from_safetensors(os.path.join(d, "model.safetensors"))
+        net = twins.from_safetensors(os.path.join(d, "model.safetensors"))
         x = np.load(os.path.join(d, "x.npy")).astype(np.float32)
         t = np.load(os.path.join(d, "t.npy")).astype(np.int64)
         want = np.load(os.path.join(d, "pred.npy"))
@@ -52,7 +55,7 @@ class TwinTest(unittest.TestCase):
         self.assertLessEqual(err.max(), TWIN_TOL, name)
 
     def test_predicts_as_the_go_model(self):
-        self.assertEqual(fixtures(), ["plain", "precond"])
+        self.assertEqual(fixtures(), ["dit", "plain", "precond"])
         for name in fixtures():
             net, x, t, want = self.load(name)
             with torch.no_grad():
@@ -72,6 +75,52 @@ class TwinTest(unittest.TestCase):
             bare = net(x, t).numpy()
             net.sigma_data, net.skip = sd, skip
         self.assertGreater(np.abs(bare - want).max(), 1.0)
+
+    def test_dit_fixture(self):
+        net, x, t, want = self.load("dit")
+        self.assertIsInstance(net, twins.DiTTwin)
+        self.assertEqual(net.meta["format"], "paretodiff-dit-1")
+        self.assertEqual((net.grid, net.width, net.heads, net.depth), (4, 8, 2, 2))
+        self.assertIsNotNone(net.pos)  # the learned table, trained away from the sin-cos start
+        fixed = twins.sincos_pos_table(8, 4)
+        self.assertGreater((net.pos.detach() - fixed).abs().max().item(), 1e-4)
+        # The trained adaLN is no longer zero: the blocks act (adaLN-Zero starts as identity).
+        self.assertGreater(net.block0.adaln.weight.abs().max().item(), 1e-3)
+        with torch.no_grad():
+            got = net(x, t).numpy()
+            # Without its blocks' output the prediction differs: they matter.
+            saved = [getattr(net, "block%d" % i).adaln.weight.clone() for i in range(net.depth)]
+            for i in range(net.depth):
+                getattr(net, "block%d" % i).adaln.weight.zero_()
+            bare = net(x, t).numpy()
+            for i in range(net.depth):
+                getattr(net, "block%d" % i).adaln.weight.copy_(saved[i])
+        self.check("dit", got, want)
+        self.assertGreater(np.abs(bare - want).max(), 1e-3)
+
+    def test_sincos_table_is_dits(self):
+        # DiT's get_2d_sincos_pos_embed written out for a 2×2 grid of width 8: token
+        # l = r·2 + c is [sin(c·ω), cos(c·ω), sin(r·ω), cos(r·ω)], ω = (1, 1/100).
+        w = np.array([1.0, 0.01])
+        want = []
+        for r in range(2):
+            for c in range(2):
+                want.append(np.concatenate([np.sin(c * w), np.cos(c * w), np.sin(r * w), np.cos(r * w)]))
+        np.testing.assert_allclose(twins.sincos_pos_table(8, 2).numpy(), np.array(want), atol=1e-7)
+
+    def test_patchify_is_the_contracts(self):
+        # Token l of an image is patch (l // g, l % g), features ordered (row, column, channel).
+        net = twins.DiTTwin(2, 4, patch=2, width=4, depth=1, heads=1)
+        x = torch.arange(2 * 4 * 4, dtype=torch.float32)[None]
+        tok = net.patchify(x)
+        img = x.reshape(2, 4, 4)
+        for l in range(4):
+            r, c = divmod(l, 2)
+            for i in range(2):
+                for j in range(2):
+                    for ch in range(2):
+                        self.assertEqual(tok[0, l, (i * 2 + j) * 2 + ch].item(), img[ch, 2 * r + i, 2 * c + j].item())
+        self.assertTrue(torch.equal(net.unpatchify(tok), x))
 
     def test_float64_twin(self):
         for name in fixtures():
