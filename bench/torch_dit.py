@@ -35,6 +35,7 @@ on the CPU:
   python3 bench/torch_dit.py --presets dit,dit-s --batch 256 --steps 200            # GPU
   /usr/bin/python3 bench/torch_dit.py --device cpu --threads 2 --steps 20 --gram-probes 0
   python3 bench/torch_dit.py --like go-dit.jsonl   # each configuration bench/gpustep --model dit timed
+                                                   # (--presets if the file is missing or empty)
 
 Prints one JSON object per preset (the keys of torch_resmlp_cuda.py, plus the
 DiT's configuration). The presets here are the Go presets' values when this was
@@ -226,13 +227,15 @@ def configs(a):
     """The (name, dim, batch, DiT keyword arguments) to time, from --like or --presets."""
     out = []
     if a.like:
-        with open(a.like) as f:
-            recs = [json.loads(line) for line in f if line.strip()]
+        recs = []
+        if os.path.exists(a.like):
+            with open(a.like) as f:
+                recs = [json.loads(line) for line in f if line.strip()]
         for r in recs:
             out.append((r["size"], r.get("dim", 784), r["batch"], {k: r[k] for k in CONFIG_KEYS}))
-        if not out:
-            raise SystemExit("torch_dit.py: no configurations in %s" % a.like)
-        return out
+        if out:
+            return out
+        print("torch_dit.py: no configurations in %s: timing --presets %s" % (a.like, a.presets), file=sys.stderr)
     for name in a.presets.split(","):
         if name not in PRESETS:
             raise SystemExit("torch_dit.py: unknown preset %r (want %s)" % (name, ", ".join(PRESETS)))
@@ -247,7 +250,8 @@ def configs(a):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--presets", default="dit")
-    ap.add_argument("--like", default="", help="a JSON-lines file of bench/gpustep --model dit: time its configurations")
+    ap.add_argument("--like", default="", help="a JSON-lines file of bench/gpustep --model dit: time its configurations"
+                    " (--presets when it holds none)")
     ap.add_argument("--batch", type=int, default=256)
     for k in CONFIG_KEYS:
         ap.add_argument("--" + k.replace("_", "-"), type=int, default=None)
