@@ -12,8 +12,8 @@
       The side-by-side table of bench/gpustep and bench/torch_resmlp_cuda.py
       outputs (one JSON object per size each): training steps per second and
       the K = 32 Gram probe time, with the ratios ours/PyTorch (> 1: ours is
-      faster; "-" where a side ran no probe). Exit status 1 if a size is
-      missing, a result is not finite, or the two sides differ in parameter
+      faster; "-" where a side ran no probe; PyTorch's rows alone when ours
+      has none). Exit status 1 if ours has no result, a size is missing, a result is not finite, or the two sides differ in parameter
       count or batch (then they did not time the same network).
 
 Standard library only (the GPU machine's python3).
@@ -89,12 +89,16 @@ def train_check(cuda_path, cpu_path):
 def bench_table(go_path, torch_path):
     go = {r["size"]: r for r in read_jsonl(go_path)}
     pt = {r["size"]: r for r in read_jsonl(torch_path)}
-    if not go:
-        print("no benchmark results from ours (%s)" % go_path)
-        return 1
     status = 0
     print("%-6s %9s %6s | %11s %11s %8s | %9s %9s %8s" % (
         "size", "params", "batch", "ours st/s", "torch st/s", "ratio", "ours gram", "torch gram", "ratio"))
+    if not go:
+        for size, t in pt.items():  # PyTorch's side alone
+            gram = "%7.1fms" % (1e3 * t["gram_probe_s"]) if t.get("gram_probe_s") is not None else "-"
+            print("%-6s %9d %6d | %11s %11.1f %8s | %9s %9s %8s" % (
+                size, t["params"], t["batch"], "-", t["steps_per_s"], "-", "-", gram, "-"))
+        print("no benchmark results from ours (%s)%s" % (go_path, "; PyTorch's alone above" if pt else ""))
+        return 1
     for size in go:
         g, t = go[size], pt.get(size)
         if t is None:

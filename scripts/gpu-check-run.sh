@@ -49,14 +49,18 @@
 # folder without OUT), GPU_CHECK_STEPS and GPU_CHECK_DIT_STEPS (the cuda
 # training runs, 2000 each; the CPU runs take 200), GPU_BENCH_STEPS (300),
 # GPU_BENCH_BATCH (256), GPU_BENCH_SIZES (mnist), GPU_BENCH_DIT (dit: the DiT
-# presets), PYTHON (python3). Extra arguments go to every test binary (e.g.
-# -test.run GPU).
+# presets), PYTHON (python3), GPU_CHECK_DEVICE (cuda; cpu runs the GPU steps
+# 2 and 3 on the CPU, to try this script on a machine without a GPU: the
+# summary then says that nothing ran on a GPU). Extra arguments go to every
+# test binary (e.g. -test.run GPU).
 set -uo pipefail
 src=$(cd "$(dirname "$0")" && pwd)
 t_start=$(date +%s)
 budget=${GPU_CHECK_BUDGET:-450}
 deadline=$((t_start + budget))
 max_log=${GPU_CHECK_MAX_LOG:-4194304}
+device=${GPU_CHECK_DEVICE:-cuda}
+case $device in cuda | cpu) ;; *) echo "run.sh: GPU_CHECK_DEVICE=$device: want cuda or cpu" >&2; exit 2 ;; esac
 
 # --- folders ----------------------------------------------------------------
 here=$(mktemp -d "${TMPDIR:-/tmp}/gpu-check.XXXXXX") || exit 2
@@ -111,13 +115,14 @@ write_summary() {
 			echo "NO GPU, and PARETODIFF_REQUIRE_CUDA=1: every GPU test and GPU step FAILS."
 		elif [ -n "$nogpu" ]; then
 			echo "NO GPU: $nogpu"
-			echo "NO GPU: every GPU test and GPU step was SKIPPED; this run checked nothing on a GPU."
+			echo "NO GPU: every GPU test$([ "$device" = cpu ] || echo " and GPU step") was SKIPPED; this run checked nothing on a GPU."
 		else
 			echo "GPU: ${gpu:-?}"
 		fi
 		local verdict=PASS
 		[ "$status" -ne 0 ] && verdict=FAIL
 		[ -n "$current" ] && verdict="INCOMPLETE (running: $current; so far $verdict)"
+		[ "$device" = cpu ] && echo "GPU_CHECK_DEVICE=cpu: the GPU steps (training, forward check, benchmark) ran on the CPU, not on a GPU."
 		echo "result: $verdict: $nok ok, $nfail failed, $nskip skipped; $(($(date +%s) - t_start)) s of a $budget s budget"
 		echo
 		table
@@ -249,7 +254,7 @@ finish() {
 	current=""
 	write_summary
 	echo
-	if [ -n "$nogpu" ]; then echo "NO GPU: $nogpu -- every GPU step was SKIPPED"; else echo "GPU: $gpu"; fi
+	if [ -n "$nogpu" ]; then echo "NO GPU: $nogpu -- this run checked nothing on a GPU"; else echo "GPU: $gpu"; fi
 	table
 	local b
 	for b in "$logs"/bench-*.txt; do [ -e "$b" ] && { echo; cat "$b"; }; done
@@ -303,7 +308,7 @@ elif [ $rc -ne 124 ] && [ $rc -ne 137 ] && grep -q 'no usable CUDA driver' "$log
 		row "gpu probe" - - - "$(since "$start")" "FAIL (no GPU, and PARETODIFF_REQUIRE_CUDA=1)"
 		fail "gpu probe" "$logs/gpu-probe.log" "no GPU"
 	else
-		row "gpu probe" - - - "$(since "$start")" "SKIPPED (no GPU: the GPU steps below are skipped)"
+		row "gpu probe" - - - "$(since "$start")" "SKIPPED (no GPU$([ "$device" = cpu ] && echo "; GPU_CHECK_DEVICE=cpu: the GPU steps run on the CPU" || echo ": the GPU steps are skipped"))"
 	fi
 else
 	row "gpu probe" - - - "$(since "$start")" "$(verdict $rc 90): a GPU that does not work"
@@ -317,7 +322,7 @@ echo "GPU: ${nogpu:+NONE: }${nogpu:-$gpu} (PARETODIFF_REQUIRE_CUDA=$PARETODIFF_R
 
 # gpu_step NAME: 0 when the GPU steps run, else the row says SKIPPED (no GPU).
 gpu_step() {
-	[ -z "$nogpu" ] || [ "$PARETODIFF_REQUIRE_CUDA" = 1 ] && return 0
+	[ -z "$nogpu" ] || [ "$PARETODIFF_REQUIRE_CUDA" = 1 ] || [ "$device" = cpu ] && return 0
 	row "$1" - - - 0 "SKIPPED (no GPU)"
 	return 1
 }
@@ -365,7 +370,7 @@ train_check() {
 	local args=(train --data mnist --model "$model" --log-every 100 --checkpoint-every 0 --progress lines --seed 1)
 	current=$label start=$(now_ms)
 	rm -rf "$runs/$model-cuda" "$runs/$model-cpu"
-	capped "$(cap 120)" "$logs/train-$model-cuda.log" "$pkg/paretodiff" "${args[@]}" --steps "$steps" --device cuda --out "$runs/$model-cuda"
+	capped "$(cap 120)" "$logs/train-$model-cuda.log" "$pkg/paretodiff" "${args[@]}" --steps "$steps" --device "$device" --out "$runs/$model-cuda"
 	rc=$?
 	result=$(verdict $rc 120)
 	if [ $rc -eq 0 ]; then
@@ -386,7 +391,7 @@ train_check() {
 		[ -s "$logs/train-$model-check.log" ] && l=$logs/train-$model-check.log
 		fail "$label" "$l" "${result%%$'\n'*}"
 	fi
-	tail -2 "$logs/train-$model-cuda.log"
+	[ $rc -ne 0 ] || tail -2 "$logs/train-$model-cuda.log"
 }
 train_check resmlp "${GPU_CHECK_STEPS:-2000}"
 train_check dit "${GPU_CHECK_DIT_STEPS:-2000}"
@@ -397,7 +402,7 @@ if gpu_step "forward vs pytorch"; then
 	current="forward vs pytorch" start=$(now_ms) result=ok
 	for act in silu gelu; do
 		log=$logs/check-$act.log
-		capped "$(cap 45)" "$log" "$pkg/bench/gpustep" --device cuda --check-out "$logs/check-$act.json" --check-act $act &&
+		capped "$(cap 45)" "$log" "$pkg/bench/gpustep" --device "$device" --check-out "$logs/check-$act.json" --check-act $act &&
 			capped "$(cap 60)" "$log" "$PY" "$pkg/bench/torch_resmlp.py" --check "$logs/check-$act.json"
 		rc=$?
 		if [ $rc -ne 0 ] && [ "$result" = ok ]; then
@@ -411,7 +416,7 @@ if gpu_step "forward vs pytorch"; then
 fi
 
 # --- 3. the benchmark ----------------------------------------------------------------
-bench_args=(--steps "${GPU_BENCH_STEPS:-300}" --batch "${GPU_BENCH_BATCH:-256}")
+bench_args=(--steps "${GPU_BENCH_STEPS:-300}" --batch "${GPU_BENCH_BATCH:-256}" --device "$device")
 # bench LABEL NAME GO_ARGS -- TORCH_ARGS: ours (bench/gpustep GO_ARGS), then
 # PyTorch's (python3 TORCH_ARGS), their JSON lines in bench-NAME-{go,torch}.jsonl,
 # then the table bench-NAME.txt. PyTorch's side runs even when ours fails, so
@@ -439,8 +444,8 @@ bench() {
 		result="$(verdict $rc 120) (pytorch)"
 		fail "$label" "$logs/bench-$name-torch.log" "$result"
 	fi
-	if [ "$result" = ok ] && ! "$PY" "$pkg/bench/gpu_report.py" bench-table "$logs/bench-$name-go.jsonl" "$logs/bench-$name-torch.jsonl" \
-		>"$logs/bench-$name.txt" 2>&1; then
+	if ! "$PY" "$pkg/bench/gpu_report.py" bench-table "$logs/bench-$name-go.jsonl" "$logs/bench-$name-torch.jsonl" \
+		>"$logs/bench-$name.txt" 2>&1 && [ "$result" = ok ]; then
 		result="FAIL (see the table)"
 		fail "$label" "$logs/bench-$name.txt" "$result"
 	fi
