@@ -42,8 +42,9 @@
 # cache; a log over GPU_CHECK_MAX_LOG bytes keeps its first and last halves
 # with a note; the archive stays under 16 MiB). The PTX cache
 # (XDG_CACHE_HOME), the unpacked binaries and the run folders stay in a
-# scratch folder, removed at the end. summary.txt is rewritten after every
-# step, so a run stopped from outside still leaves the table so far.
+# scratch folder, removed at the end. summary.txt and logs.tar.gz are
+# rewritten after every step, so a run stopped from outside (even by
+# SIGKILL) still leaves the table and the logs so far.
 #
 # Settings (environment): GPU_CHECK_BUDGET (450), GPU_CHECK_LOGS (the logs'
 # folder without OUT), GPU_CHECK_STEPS and GPU_CHECK_DIT_STEPS (the cuda
@@ -101,6 +102,7 @@ row() { # NAME PASSED FAILED SKIPPED SECONDS RESULT
 	*) nfail=$((nfail + 1)) status=1 ;;
 	esac
 	write_summary
+	[ -z "${OUT:-}" ] || pack
 }
 table() {
 	printf '%-28s %6s %6s %6s %8s  %s\n' check passed failed skipped seconds result
@@ -189,6 +191,11 @@ cap() {
 	if [ "$left" -lt 10 ]; then echo 0; elif [ "$left" -lt "$1" ]; then echo "$left"; else echo "$1"; fi
 }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# begin NAME: a step starts (its start time in $start; the summary says it runs).
+begin() {
+	current=$1 start=$(now_ms)
+	write_summary
+}
 since() { local ms=$(($(now_ms) - $1)); printf '%d.%d' $((ms / 1000)) $((ms % 1000 / 100)); }
 # capped SECONDS LOG CMD...: CMD under a timeout of SECONDS (from cap), its
 # output appended to LOG (its stdout to $capped_stdout instead, when set);
@@ -285,14 +292,14 @@ if command -v nvidia-smi >/dev/null; then
 	gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | head -1)
 fi
 
-current=paretodiff-cli start=$(now_ms)
+begin paretodiff-cli
 capped "$(cap 15)" "$logs/cli.log" "$pkg/paretodiff" weights
 rc=$?
 current=""
 row paretodiff-cli - - - "$(since "$start")" "$(verdict $rc 15)"
 [ $rc -eq 0 ] || fail paretodiff-cli "$logs/cli.log" "$(verdict $rc 15)"
 
-current="gpu probe" start=$(now_ms)
+begin "gpu probe"
 capped "$(cap 90)" "$logs/gpu-probe.log" "$pkg/paretodiff" train --data toy:8gaussians --steps 1 --batch 8 \
 	--device cuda --progress none --checkpoint-every 0 --out "$runs/gpu-probe"
 rc=$?
@@ -336,7 +343,7 @@ run_tests() {
 	name=$(basename "$bin" .test)
 	log=$logs/$name.log
 	echo "=== $name"
-	current=$name start=$(now_ms)
+	begin "$name"
 	t=$(cap "$c")
 	(cd "$(dirname "$bin")" && capped "$t" "$log" "./$name.test" -test.v -test.count=1 -test.timeout="$((t > 5 ? t - 5 : 1))s" "$@")
 	rc=$?
@@ -368,7 +375,7 @@ train_check() {
 	gpu_step "$label" || return 0
 	echo "=== $label"
 	local args=(train --data mnist --model "$model" --log-every 100 --checkpoint-every 0 --progress lines --seed 1)
-	current=$label start=$(now_ms)
+	begin "$label"
 	rm -rf "$runs/$model-cuda" "$runs/$model-cpu"
 	capped "$(cap 120)" "$logs/train-$model-cuda.log" "$pkg/paretodiff" "${args[@]}" --steps "$steps" --device "$device" --out "$runs/$model-cuda"
 	rc=$?
@@ -399,7 +406,8 @@ train_check dit "${GPU_CHECK_DIT_STEPS:-2000}"
 # The CUDA ResMLP forward pass against PyTorch's (on PyTorch's CPU).
 if gpu_step "forward vs pytorch"; then
 	echo "=== forward vs pytorch"
-	current="forward vs pytorch" start=$(now_ms) result=ok
+	begin "forward vs pytorch"
+	result=ok
 	for act in silu gelu; do
 		log=$logs/check-$act.log
 		capped "$(cap 45)" "$log" "$pkg/bench/gpustep" --device "$device" --check-out "$logs/check-$act.json" --check-act $act &&
@@ -429,7 +437,7 @@ bench() {
 	pt=("$@")
 	gpu_step "$label" || return 0
 	echo "=== $label"
-	current=$label start=$(now_ms)
+	begin "$label"
 	capped_stdout=$logs/bench-$name-go.jsonl capped "$(cap 90)" "$logs/bench-$name-go.log" \
 		"$pkg/bench/gpustep" "${go[@]}" "${bench_args[@]}" --mnist-dir "$pkg/mnist"
 	rc=$?
