@@ -12,7 +12,9 @@
       The side-by-side table of bench/gpustep and bench/torch_resmlp_cuda.py
       outputs (one JSON object per size each): training steps per second and
       the K = 32 Gram probe time, with the ratios ours/PyTorch (> 1: ours is
-      faster). Exit status 1 if a size is missing or a result is not finite.
+      faster; "-" where a side ran no probe; PyTorch's rows alone when ours
+      has none). Exit status 1 if ours has no result, a size is missing, a result is not finite, or the two sides differ in parameter
+      count or batch (then they did not time the same network).
 
 Standard library only (the GPU machine's python3).
 """
@@ -87,24 +89,36 @@ def train_check(cuda_path, cpu_path):
 def bench_table(go_path, torch_path):
     go = {r["size"]: r for r in read_jsonl(go_path)}
     pt = {r["size"]: r for r in read_jsonl(torch_path)}
-    if not go:
-        print("no benchmark results from ours (%s)" % go_path)
-        return 1
     status = 0
     print("%-6s %9s %6s | %11s %11s %8s | %9s %9s %8s" % (
         "size", "params", "batch", "ours st/s", "torch st/s", "ratio", "ours gram", "torch gram", "ratio"))
+    if not go:
+        for size, t in pt.items():  # PyTorch's side alone
+            gram = "%7.1fms" % (1e3 * t["gram_probe_s"]) if t.get("gram_probe_s") is not None else "-"
+            print("%-6s %9d %6d | %11s %11.1f %8s | %9s %9s %8s" % (
+                size, t["params"], t["batch"], "-", t["steps_per_s"], "-", "-", gram, "-"))
+        print("no benchmark results from ours (%s)%s" % (go_path, "; PyTorch's alone above" if pt else ""))
+        return 1
     for size in go:
         g, t = go[size], pt.get(size)
         if t is None:
             print("%-6s: no PyTorch result" % size)
             status = 1
             continue
-        vals = [g["steps_per_s"], t["steps_per_s"], g["gram_probe_s"], t["gram_probe_s"]]
-        if not all(math.isfinite(v) and v > 0 for v in vals) or not g.get("gram_finite") or not t.get("gram_finite"):
+        vals = [g["steps_per_s"], t["steps_per_s"]]
+        probed = g.get("gram_probe_s") is not None and t.get("gram_probe_s") is not None
+        if probed:
+            vals += [g["gram_probe_s"], t["gram_probe_s"]]
+        if not all(math.isfinite(v) and v > 0 for v in vals) or probed and not (g.get("gram_finite") and t.get("gram_finite")):
             status = 1
-        print("%-6s %9d %6d | %11.1f %11.1f %7.2fx | %7.1fms %7.1fms %7.2fx" % (
-            size, g["params"], g["batch"], g["steps_per_s"], t["steps_per_s"], g["steps_per_s"] / t["steps_per_s"],
-            1e3 * g["gram_probe_s"], 1e3 * t["gram_probe_s"], t["gram_probe_s"] / g["gram_probe_s"]))
+        if g["params"] != t["params"] or g["batch"] != t["batch"]:
+            print("%-6s: ours has %d parameters at batch %d, PyTorch's %d at batch %d" % (
+                size, g["params"], g["batch"], t["params"], t["batch"]))
+            status = 1
+        gram = "%7.1fms %7.1fms %7.2fx" % (1e3 * g["gram_probe_s"], 1e3 * t["gram_probe_s"],
+                                           t["gram_probe_s"] / g["gram_probe_s"]) if probed else "%9s %9s %8s" % ("-", "-", "-")
+        print("%-6s %9d %6d | %11.1f %11.1f %7.2fx | %s" % (
+            size, g["params"], g["batch"], g["steps_per_s"], t["steps_per_s"], g["steps_per_s"] / t["steps_per_s"], gram))
     if go:
         any_g, any_t = next(iter(go.values())), next(iter(pt.values()), {})
         print("ratio > 1: ours faster. ours: %s on %s; torch %s eager, full FP32. Gram probe: K=%s bins x %s examples,"

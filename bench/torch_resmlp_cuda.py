@@ -22,7 +22,8 @@ Usage (on the GPU machine's python3, PyTorch 2.x with CUDA):
 
 Prints one JSON object per size. Sizes: toy = (D 2, width 256, depth 3,
 batch 256), mnist = (784, 256, 3, 128), wide = (784, 1024, 4, 512), as in
-bench/gpustep.
+bench/gpustep; --batch N sets every size's batch. bench_model is the step and
+probe of any model(x_t, t); bench/torch_dit.py times the DiT with it.
 """
 import argparse
 import json
@@ -55,10 +56,25 @@ def sync(dev):
         torch.cuda.synchronize()
 
 
+def full_fp32():
+    """Full FP32 matrix products on the GPU (no TF32), as paretodiff's cuBLAS calls."""
+    torch.set_float32_matmul_precision("highest")
+    torch.backends.cuda.matmul.allow_tf32 = False
+
+
 def bench_size(name, a, dev):
     dim, width, depth, batch = SIZES[name]
+    batch = a.batch or batch
     torch.manual_seed(1)
-    model = tr.ResMLP(dim, width, depth).to(dev)
+    res = bench_model(tr.ResMLP(dim, width, depth).to(dev), name, dim, batch, a, dev)
+    res.update(width=width, depth=depth)
+    return res
+
+
+def bench_model(model, name, dim, batch, a, dev):
+    """Time model(x_t, t)'s training step and Gram probe (see the module doc) on data of
+    dim features (8 Gaussians for dim 2, else uniform in [-1, 1)) at batch; a holds
+    steps, warmup_steps, gram_bins, gram_per_bin and gram_probes (0: no probe)."""
     params = list(model.parameters())
     ema = [p.detach().clone() for p in params]
     opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.0, betas=(0.9, 0.999), eps=1e-8)
@@ -118,36 +134,38 @@ def bench_size(name, a, dev):
         Ad = A.double()
         return (Ad @ Ad.T).cpu()
 
-    best = None
-    for i in range(a.gram_probes + 1):
+    best, finite = None, None
+    for i in range(a.gram_probes + 1 if a.gram_probes > 0 else 0):
         sync(dev)
         t0 = time.perf_counter()
         G = probe()
         d = time.perf_counter() - t0
+        finite = bool(torch.isfinite(G).all()) if finite is None else finite and bool(torch.isfinite(G).all())
         if i > 0 and (best is None or d < best):
             best = d
-    return {
+    out = {
         "impl": "pytorch-%s-eager" % dev.type, "torch": torch.__version__, "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
-        "size": name, "dim": dim, "width": width, "depth": depth, "batch": batch, "params": P,
+        "size": name, "dim": dim, "batch": batch, "params": P,
         "steps": a.steps, "seconds": el, "steps_per_s": a.steps / el,
-        "gram_bins": K, "gram_per_bin": n, "gram_probe_s": best, "gram_finite": bool(torch.isfinite(G).all()),
+        "gram_bins": K, "gram_per_bin": n, "gram_probe_s": best, "gram_finite": finite,
     }
+    return out
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="toy,mnist,wide")
+    ap.add_argument("--batch", type=int, default=0, help="the batch of every size (0: each size's own)")
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--warmup-steps", type=int, default=20)
     ap.add_argument("--gram-bins", type=int, default=32)
     ap.add_argument("--gram-per-bin", type=int, default=8)
-    ap.add_argument("--gram-probes", type=int, default=3)
+    ap.add_argument("--gram-probes", type=int, default=3, help="timed Gram probes after one untimed (0: no probe)")
     ap.add_argument("--device", default="cuda", help="cuda, or cpu to try the script without a GPU")
     a = ap.parse_args()
     if a.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("torch_resmlp_cuda.py: PyTorch sees no CUDA device")
-    torch.set_float32_matmul_precision("highest")  # full FP32, as paretodiff's cuBLAS calls
-    torch.backends.cuda.matmul.allow_tf32 = False
+    full_fp32()
     dev = torch.device("cuda:0" if a.device == "cuda" else "cpu")
     for name in a.sizes.split(","):
         print(json.dumps(bench_size(name, a, dev)), flush=True)

@@ -1,9 +1,12 @@
 // Command gpustep times paretodiff's ResMLP training step and its K = 32
 // per-bin Gram probe on a chosen backend (the GPU by default): the Go side
-// of bench/gpu_compare.sh, whose PyTorch side is bench/torch_resmlp_cuda.py.
-// It prints one JSON object per size.
+// of the GPU check's benchmark (scripts/gpu-check.sh builds it into its
+// run.sh), whose PyTorch side is bench/torch_resmlp_cuda.py (and
+// bench/torch_dit.py for --model dit). It prints one JSON object per size.
 //
 //	go run ./bench/gpustep --sizes toy,mnist,wide --steps 200
+//	go run ./bench/gpustep --sizes mnist --batch 256       # every size at batch 256
+//	go run ./bench/gpustep --model dit --sizes dit         # the DiT (a hook so far: see benchDiT)
 //	go run ./bench/gpustep --check-out check.json --check-act gelu   # for torch_resmlp.py --check
 //
 // Sizes (the Python script has the same table): toy is D = 2, width 256,
@@ -22,6 +25,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -52,19 +56,30 @@ var sizes = []size{
 	{"wide", 784, 1024, 4, 512},
 }
 
+// options are the command's flags.
+type options struct {
+	device, model, sizes         string
+	steps, warmup, batch         int
+	bins, perBin, probes         int
+	mnistDir, checkOut, checkAct string
+}
+
 func main() {
-	device := flag.String("device", "cuda", "backend: cpu, cuda or auto")
-	names := flag.String("sizes", "toy,mnist,wide", "comma-separated sizes: toy, mnist, wide")
-	steps := flag.Int("steps", 200, "timed training steps per size")
-	warmup := flag.Int("warmup-steps", 20, "untimed steps first")
-	bins := flag.Int("gram-bins", 32, "K, the timestep bins of the Gram probe")
-	perBin := flag.Int("gram-per-bin", 8, "examples per bin in the Gram probe")
-	probes := flag.Int("gram-probes", 3, "timed Gram probes (after one untimed); the fastest is reported")
-	mnistDir := flag.String("mnist-dir", "", "MNIST IDX folder for the 784-dimensional sizes (default: find it; uniform noise data if none)")
-	checkOut := flag.String("check-out", "", "write a small model, a batch and its output computed on --device as JSON (for torch_resmlp.py --check) and exit")
-	checkAct := flag.String("check-act", "gelu", "activation of the --check-out model: silu or gelu")
+	var o options
+	flag.StringVar(&o.device, "device", "cuda", "backend: cpu, cuda or auto")
+	flag.StringVar(&o.model, "model", "resmlp", "network: resmlp (--sizes toy, mnist, wide) or dit (--sizes names DiT presets: dit, dit-s; see benchDiT)")
+	flag.StringVar(&o.sizes, "sizes", "", "comma-separated sizes (default toy,mnist,wide; dit for --model dit)")
+	flag.IntVar(&o.steps, "steps", 200, "timed training steps per size")
+	flag.IntVar(&o.warmup, "warmup-steps", 20, "untimed steps first")
+	flag.IntVar(&o.batch, "batch", 0, "the batch of every size (0: each size's own)")
+	flag.IntVar(&o.bins, "gram-bins", 32, "K, the timestep bins of the Gram probe")
+	flag.IntVar(&o.perBin, "gram-per-bin", 8, "examples per bin in the Gram probe")
+	flag.IntVar(&o.probes, "gram-probes", 3, "timed Gram probes (after one untimed); the fastest is reported")
+	flag.StringVar(&o.mnistDir, "mnist-dir", "", "MNIST IDX folder for the 784-dimensional sizes (default: find it; uniform noise data if none)")
+	flag.StringVar(&o.checkOut, "check-out", "", "write a small model, a batch and its output computed on --device as JSON (for torch_resmlp.py --check) and exit")
+	flag.StringVar(&o.checkAct, "check-act", "gelu", "activation of the --check-out model: silu or gelu")
 	flag.Parse()
-	if err := run(*device, *names, *steps, *warmup, *bins, *perBin, *probes, *mnistDir, *checkOut, *checkAct); err != nil {
+	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "gpustep:", err)
 		os.Exit(1)
 	}
@@ -87,33 +102,62 @@ func backend(device string) (nn.Backend, string, error) {
 	return nil, "", fmt.Errorf("unknown --device %q", device)
 }
 
-func run(device, names string, steps, warmup, bins, perBin, probes int, mnistDir, checkOut, checkAct string) error {
-	be, desc, err := backend(device)
+func run(o options) error {
+	if o.model != "resmlp" && o.model != "dit" {
+		return fmt.Errorf("unknown --model %q (want resmlp or dit)", o.model)
+	}
+	if o.batch < 0 {
+		return fmt.Errorf("--batch %d: want ≥ 0", o.batch)
+	}
+	be, desc, err := backend(o.device)
 	if err != nil {
 		return err
 	}
-	if checkOut != "" {
-		act, err := nn.ParseActivation(checkAct)
+	if o.checkOut != "" {
+		act, err := nn.ParseActivation(o.checkAct)
 		if err != nil {
 			return err
 		}
-		return parity.WriteCheck(be, checkOut, act)
+		return parity.WriteCheck(be, o.checkOut, act)
+	}
+	if o.model == "dit" {
+		return benchDiT(be, desc, o)
+	}
+	names := o.sizes
+	if names == "" {
+		names = "toy,mnist,wide"
 	}
 	for _, name := range strings.Split(names, ",") {
 		i := slices.IndexFunc(sizes, func(s size) bool { return s.name == name })
 		if i < 0 {
 			return fmt.Errorf("unknown size %q (want toy, mnist or wide)", name)
 		}
-		res, err := benchSize(be, sizes[i], steps, warmup, bins, perBin, probes, mnistDir)
+		s := sizes[i]
+		if o.batch > 0 {
+			s.batch = o.batch
+		}
+		res, err := benchSize(be, s, o)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		res["impl"], res["device"] = "paretodiff-go-"+be.Name(), desc
+		res["impl"], res["device"], res["model"] = "paretodiff-go-"+be.Name(), desc, "resmlp"
 		if err := json.NewEncoder(os.Stdout).Encode(res); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// benchDiT is the hook of the DiT benchmark (--model dit), not built yet:
+// it needs the DiT of diffusion/nn. When that exists, it times each preset
+// of o.sizes (default "dit") on MNIST (D = 784) at o.batch (default 256)
+// exactly as benchSize times the ResMLP (the same Trainer, step and Gram
+// probe), and prints one JSON object per preset with benchSize's keys plus
+// "model": "dit", "size": the preset's name and its "patch", "width",
+// "depth", "heads" and "mlp_ratio", which bench/torch_dit.py --like reads
+// to time the same configurations in PyTorch.
+func benchDiT(be nn.Backend, desc string, o options) error {
+	return errors.New("--model dit: not built yet (it needs the DiT of diffusion/nn; bench/gpustep's benchDiT is the hook)")
 }
 
 // uniform is a dataset of D values uniform in [−1, 1) (the PyTorch script's
@@ -138,8 +182,9 @@ func dataset(s size, mnistDir string) (diffusion.Dataset, string) {
 	return uniform{s.dim}, "uniform"
 }
 
-func benchSize(be nn.Backend, s size, steps, warmup, bins, perBin, probes int, mnistDir string) (map[string]any, error) {
-	ds, dataName := dataset(s, mnistDir)
+func benchSize(be nn.Backend, s size, o options) (map[string]any, error) {
+	steps, warmup, bins, perBin, probes := o.steps, o.warmup, o.bins, o.perBin, o.probes
+	ds, dataName := dataset(s, o.mnistDir)
 	net, err := nn.InitResMLP(be, nn.ResMLPConfig{Dim: s.dim, Width: s.width, Depth: s.depth}, 1)
 	if err != nil {
 		return nil, err
@@ -166,14 +211,31 @@ func benchSize(be nn.Backend, s size, steps, warmup, bins, perBin, probes int, m
 	}
 	el := time.Since(start).Seconds()
 
-	// The Gram probe, on the trained network.
-	obj := tr.Objective()
-	P := net.Params().Len()
+	res := map[string]any{
+		"size": s.name, "data": dataName, "dim": s.dim, "width": s.width, "depth": s.depth, "batch": s.batch,
+		"params": net.Params().Len(), "steps": steps, "seconds": el, "steps_per_s": float64(steps) / el,
+		"gram_bins": bins, "gram_per_bin": perBin, "gram_probe_s": nil, "gram_finite": nil,
+	}
+	if probes > 0 {
+		best, ok, err := probeGram(be, tr.Objective(), ds, net.Params().Len(), bins, perBin, probes)
+		if err != nil {
+			return nil, err
+		}
+		res["gram_probe_s"], res["gram_finite"] = best, ok
+	}
+	return res, nil
+}
+
+// probeGram times the Gram probe of obj (P parameters) probes times after
+// one untimed run and returns the fastest time and whether every Gram
+// matrix was finite.
+func probeGram(be nn.Backend, obj *diffusion.Objective, ds diffusion.Dataset, P, bins, perBin, probes int) (float64, bool, error) {
 	binsT := weighting.MustEqualT(1000, bins)
 	rng := rand.New(rand.NewPCG(1, 7))
 	rows := be.Alloc(bins * P)
+	defer be.Free(rows)
 	gram := make([]float64, bins*bins)
-	best := 0.0
+	best, ok := 0.0, true
 	for i := range probes + 1 {
 		t0 := time.Now()
 		batch := diffusion.DrawBins(rng, ds, binsT, perBin)
@@ -183,16 +245,9 @@ func benchSize(be nn.Backend, s size, steps, warmup, bins, perBin, probes int, m
 		if i > 0 && (best == 0 || d < best) {
 			best = d
 		}
+		ok = ok && finite(gram)
 	}
-	if err := be.Sync(); err != nil {
-		return nil, err
-	}
-	be.Free(rows)
-	return map[string]any{
-		"size": s.name, "data": dataName, "dim": s.dim, "width": s.width, "depth": s.depth, "batch": s.batch,
-		"params": P, "steps": steps, "seconds": el, "steps_per_s": float64(steps) / el,
-		"gram_bins": bins, "gram_per_bin": perBin, "gram_probe_s": best, "gram_finite": finite(gram),
-	}, nil
+	return best, ok, be.Sync()
 }
 
 func finite(x []float64) bool {

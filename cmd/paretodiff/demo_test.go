@@ -10,6 +10,7 @@ import (
 
 	"github.com/paretodiff/paretodiff/internal/cuda"
 	"github.com/paretodiff/paretodiff/internal/cuda/cudaemu"
+	"github.com/paretodiff/paretodiff/internal/cuda/cudatest"
 	"github.com/paretodiff/paretodiff/internal/cuda/nncuda"
 	"github.com/stretchr/testify/require"
 )
@@ -69,6 +70,7 @@ func TestDemoBadInput(t *testing.T) {
 // TestDemoOnEmulatedGPU runs the demo with --device cuda on the emulated
 // GPU and compares its numbers with the CPU run's.
 func TestDemoOnEmulatedGPU(t *testing.T) {
+	cudatest.SkipEmulated(t)
 	d, err := cudaemu.Open(64<<20, cuda.Options{})
 	require.NoError(t, err)
 	old := newCUDA

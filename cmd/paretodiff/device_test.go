@@ -84,6 +84,7 @@ func TestTrainOnGPUResumesOnCPU(t *testing.T) {
 // emulated GPU (cudaemu.Open) and compares its metrics with a CPU run
 // of the same seed.
 func TestTrainOnEmulatedGPU(t *testing.T) {
+	cudatest.SkipEmulated(t)
 	d, err := cudaemu.Open(64<<20, cuda.Options{})
 	require.NoError(t, err)
 	defer d.Close()
@@ -146,6 +147,7 @@ func requireSameGrams(t *testing.T, want, got []conflict.Record) {
 // on the emulated GPU (the one-pass Gram runs on the backend) and compares
 // the Gram matrices with a CPU run of the same seed.
 func TestConflictOnEmulatedGPU(t *testing.T) {
+	cudatest.SkipEmulated(t)
 	d, err := cudaemu.Open(64<<20, cuda.Options{})
 	require.NoError(t, err)
 	defer d.Close()

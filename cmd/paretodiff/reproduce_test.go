@@ -11,6 +11,7 @@ import (
 
 	"github.com/paretodiff/paretodiff/internal/cuda"
 	"github.com/paretodiff/paretodiff/internal/cuda/cudaemu"
+	"github.com/paretodiff/paretodiff/internal/cuda/cudatest"
 	"github.com/paretodiff/paretodiff/internal/cuda/nncuda"
 	"github.com/stretchr/testify/require"
 )
@@ -77,6 +78,7 @@ func TestReproduceBadInput(t *testing.T) {
 // TestReproduceOnEmulatedGPU runs fig5 at smoke scale with --device cuda on
 // the emulated GPU and compares its numbers with the CPU run's.
 func TestReproduceOnEmulatedGPU(t *testing.T) {
+	cudatest.SkipEmulated(t)
 	d, err := cudaemu.Open(64<<20, cuda.Options{})
 	require.NoError(t, err)
 	old := newCUDA
@@ -128,6 +130,7 @@ func readCSVFile(t *testing.T, path string) [][]string {
 // closed-form weightings. (Solver weights are left out: on nearly
 // degenerate Gram matrices they move more than the Grams do.)
 func TestReproduceGradientTargetsOnEmulatedGPU(t *testing.T) {
+	cudatest.SkipEmulated(t)
 	d, err := cudaemu.Open(64<<20, cuda.Options{})
 	require.NoError(t, err)
 	old := newCUDA

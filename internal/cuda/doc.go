@@ -91,6 +91,10 @@
 // Tests that need a GPU skip when no driver loads, unless the environment
 // variable named by RequireEnv is 1, when they fail instead (scripts/gpu-check.sh
 // sets it on the GPU machine, so that a broken driver cannot pass as a skip).
+// Tests that run only on the emulator skip when the variable named by
+// SkipEmulatorEnv is 1 (package cudatest's SkipEmulated; the GPU machine's
+// check sets it: there only the tests that reach the real GPU matter, and
+// the emulator's are CPU tests that run wherever `go test` runs).
 // Without a GPU, the tests run on the emulator of package cudaemu, which
 // only tests import: the driver, NVRTC and cuBLAS emulated in Go over host
 // memory, every kernel run through a Go transcription of its CUDA C. The
@@ -113,3 +117,7 @@ package cuda
 // RequireEnv names the environment variable that, set to 1, turns "no CUDA
 // driver" from a skip into a failure in GPU tests.
 const RequireEnv = "PARETODIFF_REQUIRE_CUDA"
+
+// SkipEmulatorEnv names the environment variable that, set to 1, skips the
+// tests that run on the emulator (package cudaemu) rather than on a GPU.
+const SkipEmulatorEnv = "PARETODIFF_SKIP_EMULATOR"

@@ -11,12 +11,21 @@ import (
 
 	. "github.com/paretodiff/paretodiff/internal/cuda"
 	"github.com/paretodiff/paretodiff/internal/cuda/cudaemu"
+	"github.com/paretodiff/paretodiff/internal/cuda/cudatest"
 	"github.com/stretchr/testify/require"
 )
 
 // Tests of the Device machinery on the emulated GPU (package cudaemu):
 // they run everywhere and check what the GPU tests cannot check without a
 // GPU, by what the Device asked of the driver, NVRTC and cuBLAS.
+
+// emulator returns a new emulated GPU with memBytes of memory, or skips
+// the test where only real-GPU tests run (cudatest.SkipEmulated).
+func emulator(t *testing.T, memBytes int) *cudaemu.GPU {
+	t.Helper()
+	cudatest.SkipEmulated(t)
+	return cudaemu.New(memBytes)
+}
 
 // openEmulated opens a Device on g, closed when the test ends.
 func openEmulated(t *testing.T, g *cudaemu.GPU, opts Options) *Device {
@@ -28,7 +37,7 @@ func openEmulated(t *testing.T, g *cudaemu.GPU, opts Options) *Device {
 }
 
 func TestEmulatedDeviceLifecycle(t *testing.T) {
-	g := cudaemu.New(1 << 20)
+	g := emulator(t, 1<<20)
 	d, err := g.Open(Options{})
 	require.NoError(t, err)
 	require.Equal(t, "cuda:0 Emulated GPU (sm_86, 0.0 GiB, driver CUDA 12.8)", d.Info().String())
@@ -55,7 +64,7 @@ func TestEmulatedDeviceLifecycle(t *testing.T) {
 }
 
 func TestEmulatedBuffers(t *testing.T) {
-	g := cudaemu.New(1 << 20)
+	g := emulator(t, 1<<20)
 	d := openEmulated(t, g, Options{})
 	r := rand.New(rand.NewPCG(6, 30))
 	x32 := randF32(r, 1000, 1)
@@ -100,7 +109,7 @@ func TestEmulatedBuffers(t *testing.T) {
 }
 
 func TestEmulatedThreadRule(t *testing.T) {
-	d := openEmulated(t, cudaemu.New(4<<20), Options{})
+	d := openEmulated(t, emulator(t, 4<<20), Options{})
 
 	// Off the worker thread the (emulated) driver refuses, as the real one does.
 	var code int32
@@ -170,7 +179,7 @@ func TestEmulatedThreadRule(t *testing.T) {
 }
 
 func TestEmulatedKernelsRun(t *testing.T) {
-	g := cudaemu.New(1 << 20)
+	g := emulator(t, 1<<20)
 	d := openEmulated(t, g, Options{})
 	x := upload(t, d, []float32{1, 2, 3})
 	y := upload(t, d, []float32{10, 20, 30})
@@ -189,7 +198,7 @@ func TestEmulatedKernelsRun(t *testing.T) {
 // cuLaunchKernel, decoded on the far side by the kernel's C parameter
 // types: kernel, grid, block and every argument in order.
 func TestEmulatedKernelArguments(t *testing.T) {
-	g := cudaemu.New(8 << 20)
+	g := emulator(t, 8<<20)
 	g.RecordLaunches(true)
 	d := openEmulated(t, g, Options{})
 	const rows, cols = 5, 7
@@ -301,7 +310,7 @@ type wantLaunch struct {
 type anyPtr struct{}
 
 func TestEmulatedCompileAndCache(t *testing.T) {
-	g := cudaemu.New(1 << 20)
+	g := emulator(t, 1<<20)
 	dir := t.TempDir()
 	d1 := openEmulated(t, g, Options{CacheDir: dir})
 	arch, version, cached, err := d1.KernelInfo()
@@ -343,7 +352,7 @@ func TestEmulatedCompileAndCache(t *testing.T) {
 }
 
 func TestEmulatedCompileError(t *testing.T) {
-	g := cudaemu.New(1 << 20)
+	g := emulator(t, 1<<20)
 	g.FailCompiles("k.cu(1): error: boom\n")
 	d := openEmulated(t, g, Options{})
 	x := upload(t, d, []float32{1})
@@ -355,7 +364,7 @@ func TestEmulatedCompileError(t *testing.T) {
 }
 
 func TestEmulatedSgemm(t *testing.T) {
-	g := cudaemu.New(1 << 20)
+	g := emulator(t, 1<<20)
 	d := openEmulated(t, g, Options{})
 	r := rand.New(rand.NewPCG(6, 31))
 	for _, ta := range []bool{false, true} {
@@ -375,7 +384,7 @@ func TestEmulatedSgemm(t *testing.T) {
 		_ = d.Sgemm(upload(t, d, make([]float32, 4)), GemmShape{M: 2, N: 2, K: 2}, 1, upload(t, d, make([]float32, 3)), upload(t, d, make([]float32, 4)), 0)
 	})
 
-	g2 := cudaemu.New(1 << 20)
+	g2 := emulator(t, 1<<20)
 	d2 := openEmulated(t, g2, Options{AllowTF32: true})
 	x := upload(t, d2, []float32{1})
 	require.NoError(t, d2.Sgemm(x, GemmShape{M: 1, N: 1, K: 1}, 1, x, x, 0))
@@ -383,7 +392,7 @@ func TestEmulatedSgemm(t *testing.T) {
 }
 
 func TestEmulatedOutOfMemory(t *testing.T) {
-	g := cudaemu.New(1 << 20)
+	g := emulator(t, 1<<20)
 	g.LimitMemory(64 << 10)
 	d := openEmulated(t, g, Options{})
 	_, err := Alloc[float32](d, 1<<20)

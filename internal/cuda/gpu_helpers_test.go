@@ -9,6 +9,7 @@ import (
 
 	. "github.com/paretodiff/paretodiff/internal/cuda"
 	"github.com/paretodiff/paretodiff/internal/cuda/cudaemu"
+	"github.com/paretodiff/paretodiff/internal/cuda/cudatest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -61,7 +62,8 @@ func requireGPU(t testing.TB) *Device {
 // kernelDevice returns the shared GPU, or without a driver (unless
 // RequireEnv is 1) the shared emulator (cudaemu.Open), so that the kernel
 // tests also check the emulator's Go transcriptions of the kernels against
-// the same references on machines without a GPU.
+// the same references on machines without a GPU; it skips instead of
+// falling back when cudatest.SkipEmulated says so.
 func kernelDevice(t testing.TB) *Device {
 	t.Helper()
 	shared.once.Do(func() { shared.dev, shared.err = Open(0, Options{NoDiskCache: true}) })
@@ -71,9 +73,11 @@ func kernelDevice(t testing.TB) *Device {
 	if !errors.Is(shared.err, ErrNoDriver) || os.Getenv(RequireEnv) == "1" {
 		skipOrFail(t, shared.err)
 	}
+	t.Logf("no GPU: %v", shared.err)
+	cudatest.SkipEmulated(t)
 	emulated.once.Do(func() { emulated.dev, emulated.err = cudaemu.Open(512<<20, Options{}) })
 	require.NoError(t, emulated.err)
-	t.Logf("no GPU (%v): on the emulator", shared.err)
+	t.Log("on the emulator")
 	return emulated.dev
 }
 

@@ -1,6 +1,9 @@
 // Package cudatest opens a GPU for tests: it skips the test when no CUDA
 // driver loads, and fails it instead when the environment variable
 // cuda.RequireEnv (PARETODIFF_REQUIRE_CUDA) is 1, as on the GPU machine.
+// SkipEmulated skips a test that runs on the emulator (package cudaemu)
+// when cuda.SkipEmulatorEnv (PARETODIFF_SKIP_EMULATOR) is 1, as on the GPU
+// machine, where only the tests that reach the real GPU are run.
 package cudatest
 
 import (
@@ -32,4 +35,17 @@ func Device(t testing.TB, opts cuda.Options) *cuda.Device {
 		}
 	})
 	return d
+}
+
+// Emulated reports whether tests that run on the emulator should run
+// (cuda.SkipEmulatorEnv is not 1).
+func Emulated() bool { return os.Getenv(cuda.SkipEmulatorEnv) != "1" }
+
+// SkipEmulated skips the test when cuda.SkipEmulatorEnv is 1. Every test
+// that runs on the emulator rather than on a GPU calls it first.
+func SkipEmulated(t testing.TB) {
+	t.Helper()
+	if !Emulated() {
+		t.Skipf("runs on the emulator, which %s=1 skips (only real-GPU tests run here)", cuda.SkipEmulatorEnv)
+	}
 }

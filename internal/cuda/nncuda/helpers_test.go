@@ -20,7 +20,8 @@ import (
 // everywhere and checks the backend's launches, shapes, strides, queue and
 // thread handling against the CPU backend; and "gpu", device 0, which
 // checks the CUDA C and cuBLAS themselves and skips without a driver
-// (fails instead when cuda.RequireEnv is 1, as on the GPU machine).
+// (fails instead when cuda.RequireEnv is 1, as on the GPU machine). The
+// GPU machine's check skips "emulator" (cudatest.SkipEmulated).
 
 var devices struct {
 	once     sync.Once
@@ -69,6 +70,9 @@ func forDevices(t *testing.T, f func(t *testing.T, be *Backend)) {
 	for _, name := range []string{"emulator", "gpu"} {
 		t.Run(name, func(t *testing.T) {
 			d := devices.emu
+			if name == "emulator" {
+				cudatest.SkipEmulated(t)
+			}
 			if name == "gpu" {
 				if gpuErr != nil {
 					if errors.Is(gpuErr, cuda.ErrNoDriver) && !cudatest.Required() {

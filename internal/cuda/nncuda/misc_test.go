@@ -9,6 +9,7 @@ import (
 	"github.com/paretodiff/paretodiff/diffusion/nn"
 	"github.com/paretodiff/paretodiff/internal/cuda"
 	"github.com/paretodiff/paretodiff/internal/cuda/cudaemu"
+	"github.com/paretodiff/paretodiff/internal/cuda/cudatest"
 	"github.com/paretodiff/paretodiff/weighting"
 	"github.com/stretchr/testify/require"
 )
@@ -79,6 +80,7 @@ func TestProgrammerErrorsPanic(t *testing.T) {
 // kept, later work is skipped, host results are NaN, and Sync reports it,
 // every time.
 func TestFailureIsSticky(t *testing.T) {
+	cudatest.SkipEmulated(t)
 	d, err := cudaemu.Open(1<<20, cuda.Options{})
 	require.NoError(t, err)
 	defer d.Close()
@@ -107,6 +109,7 @@ func TestFailureIsSticky(t *testing.T) {
 // TestTrainerReportsDeviceError: a training step on a failed backend
 // returns the device's error, not just "loss is NaN".
 func TestTrainerReportsDeviceError(t *testing.T) {
+	cudatest.SkipEmulated(t)
 	d, err := cudaemu.Open(16<<20, cuda.Options{})
 	require.NoError(t, err)
 	defer d.Close()
