@@ -13,7 +13,7 @@ import (
 // launch, absent optional buffers passed as flags, and GemmBatched as one
 // cublasSgemmStridedBatched call (k = 0: one β-scaling per C_i).
 func TestEmulatedSeqLaunches(t *testing.T) {
-	g := cudaemu.New(8 << 20)
+	g := emulator(t, 8<<20)
 	g.RecordLaunches(true)
 	d := openEmulated(t, g, Options{})
 	buf := func(n int) *F32 { return upload(t, d, make([]float32, n)) }
