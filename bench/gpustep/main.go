@@ -6,7 +6,7 @@
 //
 //	go run ./bench/gpustep --sizes toy,mnist,wide --steps 200
 //	go run ./bench/gpustep --sizes mnist --batch 256       # every size at batch 256
-//	go run ./bench/gpustep --model dit --sizes dit         # the DiT (a hook so far: see benchDiT)
+//	go run ./bench/gpustep --model dit --sizes dit,dit-s   # the DiT presets (see benchDiT)
 //	go run ./bench/gpustep --check-out check.json --check-act gelu   # for torch_resmlp.py --check
 //
 // Sizes (the Python script has the same table): toy is D = 2, width 256,
@@ -25,7 +25,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -67,7 +66,7 @@ type options struct {
 func main() {
 	var o options
 	flag.StringVar(&o.device, "device", "cuda", "backend: cpu, cuda or auto")
-	flag.StringVar(&o.model, "model", "resmlp", "network: resmlp (--sizes toy, mnist, wide) or dit (--sizes names DiT presets: dit, dit-s; see benchDiT)")
+	flag.StringVar(&o.model, "model", "resmlp", "network: resmlp (--sizes toy, mnist, wide) or dit (--sizes dit, dit-s: the DiT presets)")
 	flag.StringVar(&o.sizes, "sizes", "", "comma-separated sizes (default toy,mnist,wide; dit for --model dit)")
 	flag.IntVar(&o.steps, "steps", 200, "timed training steps per size")
 	flag.IntVar(&o.warmup, "warmup-steps", 20, "untimed steps first")
@@ -148,16 +147,53 @@ func run(o options) error {
 	return nil
 }
 
-// benchDiT is the hook of the DiT benchmark (--model dit), not built yet:
-// it needs the DiT of diffusion/nn. When that exists, it times each preset
-// of o.sizes (default "dit") on MNIST (D = 784) at o.batch (default 256)
-// exactly as benchSize times the ResMLP (the same Trainer, step and Gram
-// probe), and prints one JSON object per preset with benchSize's keys plus
-// "model": "dit", "size": the preset's name and its "patch", "width",
-// "depth", "heads" and "mlp_ratio", which bench/torch_dit.py --like reads
-// to time the same configurations in PyTorch.
+// ditPresets maps the benchmark's DiT size names (bench/torch_dit.py's
+// PRESETS) to nn.DiTPreset's.
+var ditPresets = map[string]string{"dit": "small", "dit-s": "s"}
+
+// benchDiT times each DiT preset of o.sizes (default "dit") on MNIST
+// (one channel of side 28) at o.batch (default 256) exactly as benchSize
+// times the ResMLP (the same Trainer, step and Gram probe), and prints one
+// JSON object per preset with benchSize's keys plus "model": "dit", "size":
+// the preset's name and its "patch", "width", "depth", "heads" and
+// "mlp_ratio", which bench/torch_dit.py --like reads to time the same
+// configurations in PyTorch. The DiT has no input skips here, as the
+// PyTorch side.
 func benchDiT(be nn.Backend, desc string, o options) error {
-	return errors.New("--model dit: not built yet (it needs the DiT of diffusion/nn; bench/gpustep's benchDiT is the hook)")
+	names := o.sizes
+	if names == "" {
+		names = "dit"
+	}
+	for _, name := range strings.Split(names, ",") {
+		preset, ok := ditPresets[name]
+		if !ok {
+			return fmt.Errorf("unknown DiT size %q (want dit or dit-s)", name)
+		}
+		cfg, err := nn.DiTPreset(preset)
+		if err != nil {
+			return err
+		}
+		cfg.Channels, cfg.Side = 1, 28
+		cfg = cfg.WithDefaults()
+		net, err := nn.BuildSeeded(be, nn.Spec{Kind: "dit", DiT: &cfg}, 1)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		s := size{name: name, dim: cfg.Dim(), width: cfg.Width, depth: cfg.Depth, batch: 256}
+		if o.batch > 0 {
+			s.batch = o.batch
+		}
+		res, err := benchNet(be, net, s, o)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		res["impl"], res["device"], res["model"] = "paretodiff-go-"+be.Name(), desc, "dit"
+		res["patch"], res["heads"], res["mlp_ratio"] = cfg.Patch, cfg.Heads, cfg.MLPRatio
+		if err := json.NewEncoder(os.Stdout).Encode(res); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // uniform is a dataset of D values uniform in [−1, 1) (the PyTorch script's
@@ -183,12 +219,17 @@ func dataset(s size, mnistDir string) (diffusion.Dataset, string) {
 }
 
 func benchSize(be nn.Backend, s size, o options) (map[string]any, error) {
-	steps, warmup, bins, perBin, probes := o.steps, o.warmup, o.bins, o.perBin, o.probes
-	ds, dataName := dataset(s, o.mnistDir)
 	net, err := nn.InitResMLP(be, nn.ResMLPConfig{Dim: s.dim, Width: s.width, Depth: s.depth}, 1)
 	if err != nil {
 		return nil, err
 	}
+	return benchNet(be, net, s, o)
+}
+
+// benchNet times net's training step and Gram probe on the data of s.
+func benchNet(be nn.Backend, net nn.Network, s size, o options) (map[string]any, error) {
+	steps, warmup, bins, perBin, probes := o.steps, o.warmup, o.bins, o.perBin, o.probes
+	ds, dataName := dataset(s, o.mnistDir)
 	sched := diffusion.Cosine(1000)
 	tr, err := diffusion.NewTrainer(net, ds, ds, diffusion.TrainConfig{
 		Schedule: sched, Target: weighting.Eps, Weighting: weighting.MustParse("min-snr:5"),
