@@ -159,8 +159,10 @@ func (c *CPU[T]) Axpy(y Tensor, alpha float32, x Tensor) {
 	ys := c.d("Axpy", "y", y, len(xs))
 	a := T(alpha)
 	parFor(len(xs), parGrain, func(lo, hi int) {
-		for i, v := range xs[lo:hi] {
-			ys[lo+i] += a * v
+		x := xs[lo:hi]
+		y := ys[lo:][:len(x)] // equal lengths: no bounds checks
+		for i, v := range x {
+			y[i] += a * v
 		}
 	})
 }
@@ -178,6 +180,40 @@ func (c *CPU[T]) Scale(x Tensor, alpha float32) {
 func (c *CPU[T]) Dot(x, y Tensor) float64 {
 	xs := c.Data(x)
 	return dot64(xs, c.d("Dot", "y", y, len(xs)))
+}
+
+// sum64 returns Σ x_i in float64, in four partial sums like dot64.
+func sum64[T float32 | float64](x []T) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s0 += float64(x[i])
+		s1 += float64(x[i+1])
+		s2 += float64(x[i+2])
+		s3 += float64(x[i+3])
+	}
+	for ; i < len(x); i++ {
+		s0 += float64(x[i])
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// sqDev64 returns Σ (x_i − mu)² in float64, in four partial sums.
+func sqDev64[T float32 | float64](x []T, mu float64) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		d0, d1, d2, d3 := float64(x[i])-mu, float64(x[i+1])-mu, float64(x[i+2])-mu, float64(x[i+3])-mu
+		s0 += d0 * d0
+		s1 += d1 * d1
+		s2 += d2 * d2
+		s3 += d3 * d3
+	}
+	for ; i < len(x); i++ {
+		d := float64(x[i]) - mu
+		s0 += d * d
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 func dot64[T float32 | float64](x, y []T) float64 {
@@ -227,7 +263,7 @@ func (c *CPU[T]) AddBias(y, bias Tensor, rows, cols int) {
 	bs := c.d("AddBias", "bias", bias, cols)
 	parFor(rows, parGrain/max(cols, 1), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			row := ys[r*cols : (r+1)*cols]
+			row := ys[r*cols:][:len(bs)] // equal lengths: no bounds checks
 			for j, b := range bs {
 				row[j] += b
 			}
@@ -240,7 +276,7 @@ func (c *CPU[T]) SumRows(dst, x Tensor, rows, cols int) {
 	xs := c.d("SumRows", "x", x, rows*cols)
 	ds := c.d("SumRows", "dst", dst, cols)
 	for r := 0; r < rows; r++ {
-		row := xs[r*cols : (r+1)*cols]
+		row := xs[r*cols:][:len(ds)] // equal lengths: no bounds checks
 		for j, v := range row {
 			ds[j] += v
 		}
@@ -345,19 +381,10 @@ func (c *CPU[T]) LayerNorm(y, mean, rstd, x, gamma, beta Tensor, rows, cols int,
 func (c *CPU[T]) layerNormRows(ys, ms, rs, xs, gs, bs []T, lo, hi, cols int, eps float32) {
 	for r := lo; r < hi; r++ {
 		row := xs[r*cols : (r+1)*cols]
-		var s float64
-		for _, v := range row {
-			s += float64(v)
-		}
-		mu := s / float64(cols)
-		var ss float64
-		for _, v := range row {
-			d := float64(v) - mu
-			ss += d * d
-		}
-		rho := 1 / math.Sqrt(ss/float64(cols)+float64(eps))
+		mu := sum64(row) / float64(cols)
+		rho := 1 / math.Sqrt(sqDev64(row, mu)/float64(cols)+float64(eps))
 		ms[r], rs[r] = T(mu), T(rho)
-		out := ys[r*cols : (r+1)*cols]
+		out, gs, bs := ys[r*cols:][:len(row)], gs[:len(row)], bs[:len(row)]
 		m, rh := T(mu), T(rho)
 		for j, v := range row {
 			out[j] = (v-m)*rh*gs[j] + bs[j]
@@ -389,25 +416,41 @@ func (c *CPU[T]) LayerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma T
 		layerNormParamGrads(dgs, dbs, dys, xs, ms, rs, rows, cols)
 		return
 	}
+	gs, dgs, dbs = gs[:cols], dgs[:cols], dbs[:cols]
 	for r := 0; r < rows; r++ {
-		xr, dyr := xs[r*cols:(r+1)*cols], dys[r*cols:(r+1)*cols]
+		xr, dyr, dxr := xs[r*cols:][:cols], dys[r*cols:][:cols], dxs[r*cols:][:cols]
 		m, rho := ms[r], rs[r]
-		var sg, sgx float64 // Σ g and Σ g·x̂ over the row
-		for j, v := range xr {
-			xh := (v - m) * rho
-			g := dyr[j] * gs[j]
-			sg += float64(g)
-			sgx += float64(g * xh)
-			dgs[j] += dyr[j] * xh
-			dbs[j] += dyr[j]
-		}
+		sg, sgx := layerNormRowSums(xr, dyr, gs, m, rho)
 		mg, mgx := T(sg/float64(cols)), T(sgx/float64(cols))
-		dxr := dxs[r*cols : (r+1)*cols]
 		for j, v := range xr {
 			xh := (v - m) * rho
-			dxr[j] += rho * (dyr[j]*gs[j] - mg - xh*mgx)
+			d := dyr[j]
+			dgs[j] += d * xh
+			dbs[j] += d
+			dxr[j] += rho * (d*gs[j] - mg - xh*mgx)
 		}
 	}
+}
+
+// layerNormRowSums returns Σ g and Σ g·x̂ over one row, g = dy ⊙ γ and
+// x̂ = (x − m)·rho, in float64 with two partial sums each.
+func layerNormRowSums[T float32 | float64](xr, dyr, gs []T, m, rho T) (sg, sgx float64) {
+	dyr, gs = dyr[:len(xr)], gs[:len(xr)]
+	var a0, a1, b0, b1 float64
+	j := 0
+	for ; j+2 <= len(xr); j += 2 {
+		g0, g1 := dyr[j]*gs[j], dyr[j+1]*gs[j+1]
+		a0 += float64(g0)
+		a1 += float64(g1)
+		b0 += float64(g0 * ((xr[j] - m) * rho))
+		b1 += float64(g1 * ((xr[j+1] - m) * rho))
+	}
+	if j < len(xr) {
+		g := dyr[j] * gs[j]
+		a0 += float64(g)
+		b0 += float64(g * ((xr[j] - m) * rho))
+	}
+	return a0 + a1, b0 + b1
 }
 
 // layerNormParamGrads accumulates dγ += Σ_r dy ⊙ x̂ and dβ += Σ_r dy, the
@@ -430,18 +473,12 @@ func layerNormParamGrads[T float32 | float64](dgs, dbs, dys, xs, ms, rs []T, row
 // layerNormInputGrad accumulates LayerNorm's input gradient into rows
 // lo..hi−1 of dx (the formula of Backend.LayerNormBackward).
 func layerNormInputGrad[T float32 | float64](dxs, dys, xs, ms, rs, gs []T, lo, hi, cols int) {
+	gs = gs[:cols]
 	for r := lo; r < hi; r++ {
-		xr, dyr := xs[r*cols:(r+1)*cols], dys[r*cols:(r+1)*cols]
+		xr, dyr, dxr := xs[r*cols:][:cols], dys[r*cols:][:cols], dxs[r*cols:][:cols]
 		m, rho := ms[r], rs[r]
-		var sg, sgx float64
-		for j, v := range xr {
-			xh := (v - m) * rho
-			g := dyr[j] * gs[j]
-			sg += float64(g)
-			sgx += float64(g * xh)
-		}
+		sg, sgx := layerNormRowSums(xr, dyr, gs, m, rho)
 		mg, mgx := T(sg/float64(cols)), T(sgx/float64(cols))
-		dxr := dxs[r*cols : (r+1)*cols]
 		for j, v := range xr {
 			xh := (v - m) * rho
 			dxr[j] += rho * (dyr[j]*gs[j] - mg - xh*mgx)

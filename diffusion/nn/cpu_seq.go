@@ -166,15 +166,15 @@ func (c *CPU[T]) Modulate(y, x, s, t Tensor, groups, tokens, cols, ld int, one f
 	parFor(groups*tokens, max(1, parGrain/max(cols, 1)), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			g := r / tokens
-			sg := ss[g*ld : g*ld+cols]
-			xr, yr := xs[r*cols:(r+1)*cols], ys[r*cols:(r+1)*cols]
+			xr := xs[r*cols : (r+1)*cols]
+			sg, yr := ss[g*ld:][:len(xr)], ys[r*cols:][:len(xr)] // equal lengths: no bounds checks
 			if ts == nil {
 				for i, v := range xr {
 					yr[i] = v * (o + sg[i])
 				}
 				continue
 			}
-			tg := ts[g*ld : g*ld+cols]
+			tg := ts[g*ld:][:len(xr)]
 			for i, v := range xr {
 				yr[i] = v*(o+sg[i]) + tg[i]
 			}
@@ -212,7 +212,7 @@ func (c *CPU[T]) ModulateBackward(dx, ds, dt, dy, x, s Tensor, groups, tokens, c
 				r := (g*tokens + p) * cols
 				dyr, xr := dys[r:r+cols], xs[r:r+cols]
 				if dxs != nil { // one pass over the row (dx may be dy: each v is read before its dx is written)
-					dxr, xr, sg := dxs[r:r+cols], xr[:len(dyr)], sg[:len(dyr)]
+					dxr, xr, sg, dsg := dxs[r:][:len(dyr)], xr[:len(dyr)], sg[:len(dyr)], dsg[:len(dyr)]
 					if dtg != nil {
 						dtg := dtg[:len(dyr)]
 						for i, v := range dyr {

@@ -159,9 +159,7 @@ func storeTile(c []float32, ldc int, tile *[gemmMR * gemmNR]float32, rows, nb in
 		crow, trow := c[i*ldc:i*ldc+nb], tile[i*gemmNR:i*gemmNR+nb]
 		switch {
 		case set && alpha == 1:
-			for j, v := range trow {
-				crow[j] = v
-			}
+			copy(crow, trow)
 		case set:
 			for j, v := range trow {
 				crow[j] = alpha * v
@@ -208,15 +206,6 @@ func packB(dst []float32, tB bool, b []float32, ldb, pc, kb, n, nPanels int) {
 			if nb < gemmNR {
 				for kk := 0; kk < kb; kk++ {
 					clear(p[kk*gemmNR+nb : (kk+1)*gemmNR])
-				}
-			}
-			continue
-		}
-		if nb == gemmNR { // whole 16-element rows: element copies, not memmove calls
-			for kk := 0; kk < kb; kk++ {
-				q, src := (*[gemmNR]float32)(p[kk*gemmNR:]), (*[gemmNR]float32)(b[(pc+kk)*ldb+j0:])
-				for j := range q {
-					q[j] = src[j]
 				}
 			}
 			continue

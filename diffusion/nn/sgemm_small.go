@@ -5,11 +5,13 @@ package nn
 // with the caller's packing buffers ap (≥ gemmMC·k) and bp (≥ ⌈n/16⌉·16·k).
 // It is sgemmPacked's one-block case without the buffer pool, the task queue
 // and the goroutines, which pay off only for large products: the same packs
-// and kernel calls in the same order, so the same bits. GemmBatched runs
-// attention's many small per-example products through it.
+// and kernel calls in the same order. GemmBatched runs attention's many
+// small per-example products through it.
 func sgemmSmall(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, ap, bp []float32) {
-	overwrite := beta == 0 && alpha != 0 && m > 0 && n > 0 // as sgemmPacked: store the tiles, no clearing pass
-	if beta != 1 && !overwrite {
+	// Unlike sgemmPacked, C is cleared first even when β = 0: a small C
+	// stays in cache, and the kernel that adds into C beats a copy of the
+	// tile (so the bits differ from Gemm's only in the sign of a zero).
+	if beta != 1 {
 		for i := 0; i < m; i++ {
 			row := c[i*ldc : i*ldc+n]
 			if beta == 0 {
@@ -33,12 +35,12 @@ func sgemmSmall(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b
 		nb := min(gemmNR, n-jp*gemmNR)
 		for ip := 0; ip*gemmMR < m; ip++ {
 			rows := min(gemmMR, m-ip*gemmMR)
-			if alpha == 1 && rows == gemmMR && nb == gemmNR && !overwrite {
+			if alpha == 1 && rows == gemmMR && nb == gemmNR {
 				sgemmKernel6x16Acc(k, &ap[ip*gemmMR*k], &bpan[0], &c[ip*gemmMR*ldc+jp*gemmNR], ldc)
 				continue
 			}
 			sgemmKernel6x16(k, &ap[ip*gemmMR*k], &bpan[0], &tile[0])
-			storeTile(c[ip*gemmMR*ldc+jp*gemmNR:], ldc, &tile, rows, nb, alpha, overwrite)
+			storeTile(c[ip*gemmMR*ldc+jp*gemmNR:], ldc, &tile, rows, nb, alpha, false)
 		}
 	}
 }
