@@ -10,8 +10,10 @@ import (
 // FMA (elsewhere gonum's Sgemm): GotoBLAS-style blocking with a 6×16
 // register micro-kernel in assembly. For each block of kc columns of op(A)
 // (rows of op(B)) it packs op(B) into panels of 16 columns, then each task
-// packs a block of mc rows of op(A) into panels of 6 rows and runs the
-// micro-kernel over a range of B panels, adding α·tile into C.
+// packs a block of mc rows of op(A) into panels of 6 rows (a row-major op(A)
+// is read in place by the kernel, all but a last partial panel) and runs
+// the micro-kernel over a range of B panels, adding α·tile into C (writing
+// it, in the first block of a product with β = 0).
 //
 // Determinism: every element of C receives its kc-block contributions in
 // block order, each summed over k in order by one kernel call, whatever the
@@ -114,9 +116,10 @@ func sgemmPackedRagged(tA, tB bool, m, n, k int, alpha float32, a []float32, lda
 				j0, j1 := ch*nPanels/chunks, (ch+1)*nPanels/chunks
 				mb := min(gemmMC, m-ic)
 				if ic != lastIC {
-					packA(*ap, tA, a, lda, ic, mb, pc, kb)
+					packABlock(*ap, tA, a, lda, ic, mb, pc, kb)
 					lastIC = ic
 				}
+				set := b2i(overwrite && pc == 0)
 				for jp := j0; jp < j1; jp++ {
 					bpan := (*bp)[jp*gemmNR*kb:]
 					nb := min(gemmNR, n-jp*gemmNR)
@@ -125,13 +128,14 @@ func sgemmPackedRagged(tA, tB bool, m, n, k int, alpha float32, a []float32, lda
 						if jp*gemmNR >= tileEnd(ic+ip*gemmMR) {
 							continue // a ragged product needs no column of this tile
 						}
-						if alpha == 1 && rows == gemmMR && nb == gemmNR && !(overwrite && pc == 0) {
-							// A full tile: the kernel adds it into C itself.
-							sgemmKernel6x16Acc(kb, &(*ap)[ip*gemmMR*kb], &bpan[0], &c[(ic+ip*gemmMR)*ldc+jp*gemmNR], ldc)
+						ak, rs, ks := aPanel(*ap, tA, a, lda, ic, ip, rows, pc, kb)
+						if alpha == 1 && rows == gemmMR && nb == gemmNR {
+							// A full tile: the kernel adds it into C (or writes it) itself.
+							sgemmKernel6x16S(kb, ak, rs, ks, &bpan[0], &c[(ic+ip*gemmMR)*ldc+jp*gemmNR], ldc, set)
 							continue
 						}
-						sgemmKernel6x16(kb, &(*ap)[ip*gemmMR*kb], &bpan[0], &tile[0])
-						storeTile(c[(ic+ip*gemmMR)*ldc+jp*gemmNR:], ldc, &tile, rows, nb, alpha, overwrite && pc == 0)
+						sgemmKernel6x16S(kb, ak, rs, ks, &bpan[0], &tile[0], gemmNR, 1)
+						storeTile(c[(ic+ip*gemmMR)*ldc+jp*gemmNR:], ldc, &tile, rows, nb, alpha, set == 1)
 					}
 				}
 			}
@@ -149,6 +153,39 @@ func sgemmPackedRagged(tA, tB bool, m, n, k int, alpha float32, a []float32, lda
 		run(&next)
 		wg.Wait()
 	}
+}
+
+// packABlock packs what the kernel cannot read in place of rows ic..ic+mb−1,
+// columns pc..pc+kb−1 of op(A) into dst (see packA): every panel of a
+// transposed op(A), and only the partial last panel (fewer than 6 rows) of
+// a row-major one, whose whole panels aPanel hands to the kernel in place.
+func packABlock(dst []float32, tA bool, a []float32, lda, ic, mb, pc, kb int) {
+	if tA {
+		packA(dst, true, a, lda, ic, mb, pc, kb)
+		return
+	}
+	if full := mb / gemmMR; full*gemmMR < mb {
+		packA(dst[full*gemmMR*kb:], false, a, lda, ic+full*gemmMR, mb-full*gemmMR, pc, kb)
+	}
+}
+
+// aPanel returns panel ip of the block packABlock prepared, as the strided
+// kernel's A, its row stride and its step stride: six rows of a row-major
+// op(A) in place (stride lda, step 1; no copy), or a packed panel (stride
+// 1, step 6).
+func aPanel(ap []float32, tA bool, a []float32, lda, ic, ip, rows, pc, kb int) (*float32, int, int) {
+	if !tA && rows == gemmMR {
+		return &a[(ic+ip*gemmMR)*lda+pc], lda, 1
+	}
+	return &ap[ip*gemmMR*kb], 1, gemmMR
+}
+
+// b2i is 1 for true and 0 for false.
+func b2i(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
 }
 
 // storeTile writes α·tile into the rows × nb corner of C (row stride ldc),

@@ -6,9 +6,7 @@ import "math"
 
 const haveFMA = false
 
-func sgemmKernel6x16(k int, a, b, c *float32) { panic("nn: no SGEMM kernel on this architecture") }
-
-func sgemmKernel6x16Acc(k int, a, b, c *float32, ldc int) {
+func sgemmKernel6x16S(k int, a *float32, rs, ks int, b, c *float32, ldc int, store int) {
 	panic("nn: no SGEMM kernel on this architecture")
 }
 
