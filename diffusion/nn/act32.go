@@ -39,9 +39,7 @@ func geluTanh(th, x []float32) {
 		th[i] = geluC * (v + geluA*v*v*v)
 	}
 	expBlock(th, th, 2)
-	for i, e := range th {
-		th[i] = 1 - 2/(e+1)
-	}
+	tanhFromExp(th)
 }
 
 func gelu32(y, x []float32) {

@@ -158,13 +158,28 @@ func (c *CPU[T]) Axpy(y Tensor, alpha float32, x Tensor) {
 	xs := c.Data(x)
 	ys := c.d("Axpy", "y", y, len(xs))
 	a := T(alpha)
+	x32, y32, is32 := f32(xs, ys)
 	parFor(len(xs), parGrain, func(lo, hi int) {
+		if is32 {
+			axpy32(y32[lo:hi], x32[lo:hi], alpha)
+			return
+		}
 		x := xs[lo:hi]
 		y := ys[lo:][:len(x)] // equal lengths: no bounds checks
 		for i, v := range x {
 			y[i] += a * v
 		}
 	})
+}
+
+// f32 returns x and y as float32 slices when T is float32 (the backend
+// whose loops have vectorised kernels).
+func f32[T float32 | float64](x, y []T) ([]float32, []float32, bool) {
+	x32, ok := any(x).([]float32)
+	if !ok {
+		return nil, nil, false
+	}
+	return x32, any(y).([]float32), true
 }
 
 // Scale computes x *= α.
@@ -261,8 +276,13 @@ func (c *CPU[T]) Gram(dst []float64, g Tensor, k, p int) {
 func (c *CPU[T]) AddBias(y, bias Tensor, rows, cols int) {
 	ys := c.d("AddBias", "y", y, rows*cols)
 	bs := c.d("AddBias", "bias", bias, cols)
+	b32, y32, is32 := f32(bs, ys)
 	parFor(rows, parGrain/max(cols, 1), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
+			if is32 {
+				axpy32(y32[r*cols:], b32, 1)
+				continue
+			}
 			row := ys[r*cols:][:len(bs)] // equal lengths: no bounds checks
 			for j, b := range bs {
 				row[j] += b
@@ -275,7 +295,12 @@ func (c *CPU[T]) AddBias(y, bias Tensor, rows, cols int) {
 func (c *CPU[T]) SumRows(dst, x Tensor, rows, cols int) {
 	xs := c.d("SumRows", "x", x, rows*cols)
 	ds := c.d("SumRows", "dst", dst, cols)
+	x32, d32, is32 := f32(xs, ds)
 	for r := 0; r < rows; r++ {
+		if is32 {
+			axpy32(d32, x32[r*cols:(r+1)*cols], 1)
+			continue
+		}
 		row := xs[r*cols:][:len(ds)] // equal lengths: no bounds checks
 		for j, v := range row {
 			ds[j] += v

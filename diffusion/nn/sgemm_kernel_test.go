@@ -53,3 +53,31 @@ func TestSgemmKernelStrided(t *testing.T) {
 		}
 	}
 }
+
+// The vectorised loops (axpy32, tanhFromExp) give the bits of their scalar
+// formulas at every length (the 8-lane part and the tail).
+func TestVectorLoopsMatchScalar(t *testing.T) {
+	rng := rand.New(rand.NewPCG(48, 1))
+	for n := 0; n <= 41; n++ {
+		x, y := randVals(rng, n), randVals(rng, n)
+		const a = float32(-0.37)
+		want := append(make([]float32, 0, n), y...)
+		for i, v := range x {
+			want[i] += a * v
+		}
+		got := append(make([]float32, 0, n), y...)
+		axpy32(got, x, a)
+		require.Equal(t, want, got, "axpy32, n=%d", n)
+
+		e := make([]float32, n)
+		for i := range e {
+			e[i] = 4 * (x[i] + 1) // exp(2u) > 0
+		}
+		want = append(make([]float32, 0, n), e...)
+		for i, v := range want {
+			want[i] = 1 - 2/(v+1)
+		}
+		tanhFromExp(e)
+		require.Equal(t, want, e, "tanhFromExp, n=%d", n)
+	}
+}

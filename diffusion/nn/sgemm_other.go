@@ -17,4 +17,19 @@ func expBlock(dst, src []float32, scale float32) {
 	}
 }
 
+// tanhFromExp turns e = exp(2u) into tanh(u) = 1 − 2/(e + 1) in place.
+func tanhFromExp(x []float32) {
+	for i, e := range x {
+		x[i] = 1 - 2/(e+1)
+	}
+}
+
+// axpy32 computes y[i] += a·x[i] over len(x) elements.
+func axpy32(y, x []float32, a float32) {
+	y = y[:len(x)]
+	for i, e := range x {
+		y[i] += a * e
+	}
+}
+
 func adamwBlock(p, g, m, v []float32, k *[8]float32) int { return 0 }
