@@ -10,10 +10,12 @@ import (
 // FMA (elsewhere gonum's Sgemm): GotoBLAS-style blocking with a 6×16
 // register micro-kernel in assembly. For each block of kc columns of op(A)
 // (rows of op(B)) it packs op(B) into panels of 16 columns, then each task
-// packs a block of mc rows of op(A) into panels of 6 rows (a row-major op(A)
-// is read in place by the kernel, all but a last partial panel) and runs
-// the micro-kernel over a range of B panels, adding α·tile into C (writing
-// it, in the first block of a product with β = 0).
+// packs a block of mc rows of op(A) into panels of 6 rows and runs the
+// micro-kernel over a range of B panels, adding α·tile into C (writing it,
+// in the first block of a product with β = 0). A row-major op(A) or op(B)
+// is read in place by the kernel instead, all but a last partial panel:
+// the packing would cost about as much as the kernel on the tall, narrow
+// products of token rows.
 //
 // Determinism: every element of C receives its kc-block contributions in
 // block order, each summed over k in order by one kernel call, whatever the
@@ -100,7 +102,7 @@ func sgemmPackedRagged(tA, tB bool, m, n, k int, alpha float32, a []float32, lda
 	defer gemmPool.Put(bp)
 	for pc := 0; pc < k; pc += gemmKC {
 		kb := min(gemmKC, k-pc)
-		packB(*bp, tB, b, ldb, pc, kb, n, nPanels)
+		packBBlock(*bp, tB, b, ldb, pc, kb, n, nPanels)
 		run := func(next *atomic.Int64) {
 			ap := getBuf(gemmMC * kb)
 			defer gemmPool.Put(ap)
@@ -121,8 +123,8 @@ func sgemmPackedRagged(tA, tB bool, m, n, k int, alpha float32, a []float32, lda
 				}
 				set := b2i(overwrite && pc == 0)
 				for jp := j0; jp < j1; jp++ {
-					bpan := (*bp)[jp*gemmNR*kb:]
 					nb := min(gemmNR, n-jp*gemmNR)
+					bk, bs := bPanel(*bp, tB, b, ldb, jp, nb, pc, kb)
 					for ip := 0; ip*gemmMR < mb; ip++ {
 						rows := min(gemmMR, mb-ip*gemmMR)
 						if jp*gemmNR >= tileEnd(ic+ip*gemmMR) {
@@ -131,10 +133,10 @@ func sgemmPackedRagged(tA, tB bool, m, n, k int, alpha float32, a []float32, lda
 						ak, rs, ks := aPanel(*ap, tA, a, lda, ic, ip, rows, pc, kb)
 						if alpha == 1 && rows == gemmMR && nb == gemmNR {
 							// A full tile: the kernel adds it into C (or writes it) itself.
-							sgemmKernel6x16S(kb, ak, rs, ks, &bpan[0], &c[(ic+ip*gemmMR)*ldc+jp*gemmNR], ldc, set)
+							sgemmKernel6x16S(kb, ak, rs, ks, bk, bs, &c[(ic+ip*gemmMR)*ldc+jp*gemmNR], ldc, set)
 							continue
 						}
-						sgemmKernel6x16S(kb, ak, rs, ks, &bpan[0], &tile[0], gemmNR, 1)
+						sgemmKernel6x16S(kb, ak, rs, ks, bk, bs, &tile[0], gemmNR, 1)
 						storeTile(c[(ic+ip*gemmMR)*ldc+jp*gemmNR:], ldc, &tile, rows, nb, alpha, set == 1)
 					}
 				}
@@ -178,6 +180,30 @@ func aPanel(ap []float32, tA bool, a []float32, lda, ic, ip, rows, pc, kb int) (
 		return &a[(ic+ip*gemmMR)*lda+pc], lda, 1
 	}
 	return &ap[ip*gemmMR*kb], 1, gemmMR
+}
+
+// packBBlock packs what the kernel cannot read in place of rows
+// pc..pc+kb−1 of op(B) into dst (see packB): every panel of a transposed
+// op(B), only the partial last panel (fewer than 16 columns) of a
+// row-major one.
+func packBBlock(dst []float32, tB bool, b []float32, ldb, pc, kb, n, nPanels int) {
+	if tB {
+		packB(dst, true, b, ldb, pc, kb, n, nPanels)
+		return
+	}
+	if full := n / gemmNR; full < nPanels {
+		packB(dst[full*gemmNR*kb:], false, b[full*gemmNR:], ldb, pc, kb, n-full*gemmNR, 1)
+	}
+}
+
+// bPanel returns column panel jp (nb columns) of the block packBBlock
+// prepared, as the kernel's B and its step stride: 16 columns of a
+// row-major op(B) in place (stride ldb), or a packed panel (stride 16).
+func bPanel(bp []float32, tB bool, b []float32, ldb, jp, nb, pc, kb int) (*float32, int) {
+	if !tB && nb == gemmNR {
+		return &b[pc*ldb+jp*gemmNR], ldb
+	}
+	return &bp[jp*gemmNR*kb], gemmNR
 }
 
 // b2i is 1 for true and 0 for false.

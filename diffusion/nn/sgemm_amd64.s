@@ -1,15 +1,17 @@
 #include "textflag.h"
 
-// func sgemmKernel6x16S(k int, a *float32, rs, ks int, b, c *float32, ldc int, store int)
+// func sgemmKernel6x16S(k int, a *float32, rs, ks int, b *float32, bs int, c *float32, ldc int, store int)
 //
 // c[i*ldc+j] (+)= Σ_{p<k} A(i, p)·b[p*16+j] for i < 6, j < 16, with A(i, p)
 // = a[i·rs + p·ks]: rs = 1, ks = 6 for a packed panel of 6 rows (k-major),
 // rs = lda, ks = 1 for six rows of a row-major A read in place (no
-// packing). b is a packed panel of 16 columns (k-major). The tile is added
+// packing). Step p of B is b[p·bs : p·bs+16]: bs = 16 for a packed panel
+// of 16 columns (k-major), bs = ldb for 16 columns of a row-major B read in
+// place. The tile is added
 // into C (row stride ldc) or, with store ≠ 0, written over it. Twelve YMM
 // accumulators hold the tile; each step loads one row of b (two YMM) and
 // broadcasts six values of A.
-TEXT ·sgemmKernel6x16S(SB), NOSPLIT, $0-64
+TEXT ·sgemmKernel6x16S(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ rs+16(FP), R9
@@ -17,8 +19,10 @@ TEXT ·sgemmKernel6x16S(SB), NOSPLIT, $0-64
 	MOVQ ks+24(FP), R10
 	SHLQ $2, R10
 	MOVQ b+32(FP), DI
-	MOVQ c+40(FP), DX
-	MOVQ ldc+48(FP), R8
+	MOVQ bs+40(FP), R11
+	SHLQ $2, R11
+	MOVQ c+48(FP), DX
+	MOVQ ldc+56(FP), R8
 	SHLQ $2, R8
 	LEAQ (SI)(R9*2), BX
 	ADDQ R9, BX
@@ -59,11 +63,11 @@ sloop:
 	VFMADD231PS  Y13, Y15, Y11
 	ADDQ         R10, SI
 	ADDQ         R10, BX
-	ADDQ         $64, DI
+	ADDQ         R11, DI
 	DECQ         CX
 	JNE          sloop
 sdone:
-	MOVQ  store+56(FP), AX
+	MOVQ  store+64(FP), AX
 	TESTQ AX, AX
 	JNE   sstore
 	VADDPS  (DX), Y0, Y0

@@ -32,7 +32,7 @@ func TestSgemmKernelStrided(t *testing.T) {
 			if v%2 == 1 {
 				ap, rs, ks = &a[0], lda, 1
 			}
-			sgemmKernel6x16S(k, ap, rs, ks, &b[0], &c[0], ldc, v/2)
+			sgemmKernel6x16S(k, ap, rs, ks, &b[0], 16, &c[0], ldc, v/2)
 			got[v] = c
 		}
 		require.Equal(t, got[0], got[1], "k=%d: packed and in-place A, adding", k)

@@ -6,7 +6,7 @@ import "math"
 
 const haveFMA = false
 
-func sgemmKernel6x16S(k int, a *float32, rs, ks int, b, c *float32, ldc int, store int) {
+func sgemmKernel6x16S(k int, a *float32, rs, ks int, b *float32, bs int, c *float32, ldc int, store int) {
 	panic("nn: no SGEMM kernel on this architecture")
 }
 
