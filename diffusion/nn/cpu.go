@@ -213,24 +213,6 @@ func sum64[T float32 | float64](x []T) float64 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-// sqDev64 returns Σ (x_i − mu)² in float64, in four partial sums.
-func sqDev64[T float32 | float64](x []T, mu float64) float64 {
-	var s0, s1, s2, s3 float64
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		d0, d1, d2, d3 := float64(x[i])-mu, float64(x[i+1])-mu, float64(x[i+2])-mu, float64(x[i+3])-mu
-		s0 += d0 * d0
-		s1 += d1 * d1
-		s2 += d2 * d2
-		s3 += d3 * d3
-	}
-	for ; i < len(x); i++ {
-		d := float64(x[i]) - mu
-		s0 += d * d
-	}
-	return (s0 + s1) + (s2 + s3)
-}
-
 func dot64[T float32 | float64](x, y []T) float64 {
 	// Four partial sums: deterministic, and faster than one dependent chain.
 	var s0, s1, s2, s3 float64
@@ -406,8 +388,19 @@ func (c *CPU[T]) LayerNorm(y, mean, rstd, x, gamma, beta Tensor, rows, cols int,
 func (c *CPU[T]) layerNormRows(ys, ms, rs, xs, gs, bs []T, lo, hi, cols int, eps float32) {
 	for r := lo; r < hi; r++ {
 		row := xs[r*cols : (r+1)*cols]
-		mu := sum64(row) / float64(cols)
-		rho := 1 / math.Sqrt(sqDev64(row, mu)/float64(cols)+float64(eps))
+		// One running sum each, in row order: the golden values of package
+		// gram's tests hold these bits.
+		var sum float64
+		for _, v := range row {
+			sum += float64(v)
+		}
+		mu := sum / float64(cols)
+		var ss float64
+		for _, v := range row {
+			d := float64(v) - mu
+			ss += d * d
+		}
+		rho := 1 / math.Sqrt(ss/float64(cols)+float64(eps))
 		ms[r], rs[r] = T(mu), T(rho)
 		out, gs, bs := ys[r*cols:][:len(row)], gs[:len(row)], bs[:len(row)]
 		m, rh := T(mu), T(rho)
@@ -458,24 +451,16 @@ func (c *CPU[T]) LayerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma T
 }
 
 // layerNormRowSums returns Σ g and Σ g·x̂ over one row, g = dy ⊙ γ and
-// x̂ = (x − m)·rho, in float64 with two partial sums each.
+// x̂ = (x − m)·rho, each in one running float64 sum in row order (the bits
+// package gram's golden values hold).
 func layerNormRowSums[T float32 | float64](xr, dyr, gs []T, m, rho T) (sg, sgx float64) {
 	dyr, gs = dyr[:len(xr)], gs[:len(xr)]
-	var a0, a1, b0, b1 float64
-	j := 0
-	for ; j+2 <= len(xr); j += 2 {
-		g0, g1 := dyr[j]*gs[j], dyr[j+1]*gs[j+1]
-		a0 += float64(g0)
-		a1 += float64(g1)
-		b0 += float64(g0 * ((xr[j] - m) * rho))
-		b1 += float64(g1 * ((xr[j+1] - m) * rho))
-	}
-	if j < len(xr) {
+	for j, v := range xr {
 		g := dyr[j] * gs[j]
-		a0 += float64(g)
-		b0 += float64(g * ((xr[j] - m) * rho))
+		sg += float64(g)
+		sgx += float64(g * ((v - m) * rho))
 	}
-	return a0 + a1, b0 + b1
+	return sg, sgx
 }
 
 // layerNormParamGrads accumulates dγ += Σ_r dy ⊙ x̂ and dβ += Σ_r dy, the
