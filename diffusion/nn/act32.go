@@ -34,13 +34,12 @@ func siluBackward32(dx, x, dy []float32) {
 
 // geluTanh writes th[i] = tanh(√(2/π)·(x + 0.044715·x³)) for a block.
 func geluTanh(th, x []float32) {
+	th = th[:len(x)] // equal lengths: no bounds checks
 	for i, v := range x {
 		th[i] = geluC * (v + geluA*v*v*v)
 	}
 	expBlock(th, th, 2)
-	for i, e := range th {
-		th[i] = 1 - 2/(e+1)
-	}
+	tanhFromExp(th)
 }
 
 func gelu32(y, x []float32) {
@@ -48,9 +47,10 @@ func gelu32(y, x []float32) {
 	for lo := 0; lo < len(x); lo += actBlock {
 		xs := x[lo:min(lo+actBlock, len(x))]
 		ys := y[lo : lo+len(xs)]
-		geluTanh(th[:len(xs)], xs)
+		t := th[:len(xs)]
+		geluTanh(t, xs)
 		for i, v := range xs {
-			ys[i] = 0.5 * v * (1 + th[i])
+			ys[i] = 0.5 * v * (1 + t[i])
 		}
 	}
 }
@@ -60,9 +60,10 @@ func geluBackward32(dx, x, dy []float32) {
 	for lo := 0; lo < len(x); lo += actBlock {
 		xs := x[lo:min(lo+actBlock, len(x))]
 		dxs, dys := dx[lo:lo+len(xs)], dy[lo:lo+len(xs)]
-		geluTanh(th[:len(xs)], xs)
+		ts := th[:len(xs)]
+		geluTanh(ts, xs)
 		for i, v := range xs {
-			t := th[i]
+			t := ts[i]
 			d := 0.5*(1+t) + 0.5*v*(1-t*t)*geluC*(1+3*geluA*v*v)
 			dxs[i] = dys[i] * d
 		}

@@ -158,11 +158,28 @@ func (c *CPU[T]) Axpy(y Tensor, alpha float32, x Tensor) {
 	xs := c.Data(x)
 	ys := c.d("Axpy", "y", y, len(xs))
 	a := T(alpha)
+	x32, y32, is32 := f32(xs, ys)
 	parFor(len(xs), parGrain, func(lo, hi int) {
-		for i, v := range xs[lo:hi] {
-			ys[lo+i] += a * v
+		if is32 {
+			axpy32(y32[lo:hi], x32[lo:hi], alpha)
+			return
+		}
+		x := xs[lo:hi]
+		y := ys[lo:][:len(x)] // equal lengths: no bounds checks
+		for i, v := range x {
+			y[i] += a * v
 		}
 	})
+}
+
+// f32 returns x and y as float32 slices when T is float32 (the backend
+// whose loops have vectorised kernels).
+func f32[T float32 | float64](x, y []T) ([]float32, []float32, bool) {
+	x32, ok := any(x).([]float32)
+	if !ok {
+		return nil, nil, false
+	}
+	return x32, any(y).([]float32), true
 }
 
 // Scale computes x *= α.
@@ -178,6 +195,22 @@ func (c *CPU[T]) Scale(x Tensor, alpha float32) {
 func (c *CPU[T]) Dot(x, y Tensor) float64 {
 	xs := c.Data(x)
 	return dot64(xs, c.d("Dot", "y", y, len(xs)))
+}
+
+// sum64 returns Σ x_i in float64, in four partial sums like dot64.
+func sum64[T float32 | float64](x []T) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s0 += float64(x[i])
+		s1 += float64(x[i+1])
+		s2 += float64(x[i+2])
+		s3 += float64(x[i+3])
+	}
+	for ; i < len(x); i++ {
+		s0 += float64(x[i])
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 func dot64[T float32 | float64](x, y []T) float64 {
@@ -225,9 +258,14 @@ func (c *CPU[T]) Gram(dst []float64, g Tensor, k, p int) {
 func (c *CPU[T]) AddBias(y, bias Tensor, rows, cols int) {
 	ys := c.d("AddBias", "y", y, rows*cols)
 	bs := c.d("AddBias", "bias", bias, cols)
+	b32, y32, is32 := f32(bs, ys)
 	parFor(rows, parGrain/max(cols, 1), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			row := ys[r*cols : (r+1)*cols]
+			if is32 {
+				axpy32(y32[r*cols:], b32, 1)
+				continue
+			}
+			row := ys[r*cols:][:len(bs)] // equal lengths: no bounds checks
 			for j, b := range bs {
 				row[j] += b
 			}
@@ -239,8 +277,13 @@ func (c *CPU[T]) AddBias(y, bias Tensor, rows, cols int) {
 func (c *CPU[T]) SumRows(dst, x Tensor, rows, cols int) {
 	xs := c.d("SumRows", "x", x, rows*cols)
 	ds := c.d("SumRows", "dst", dst, cols)
+	x32, d32, is32 := f32(xs, ds)
 	for r := 0; r < rows; r++ {
-		row := xs[r*cols : (r+1)*cols]
+		if is32 {
+			axpy32(d32, x32[r*cols:(r+1)*cols], 1)
+			continue
+		}
+		row := xs[r*cols:][:len(ds)] // equal lengths: no bounds checks
 		for j, v := range row {
 			ds[j] += v
 		}
@@ -345,11 +388,13 @@ func (c *CPU[T]) LayerNorm(y, mean, rstd, x, gamma, beta Tensor, rows, cols int,
 func (c *CPU[T]) layerNormRows(ys, ms, rs, xs, gs, bs []T, lo, hi, cols int, eps float32) {
 	for r := lo; r < hi; r++ {
 		row := xs[r*cols : (r+1)*cols]
-		var s float64
+		// One running sum each, in row order: the golden values of package
+		// gram's tests hold these bits.
+		var sum float64
 		for _, v := range row {
-			s += float64(v)
+			sum += float64(v)
 		}
-		mu := s / float64(cols)
+		mu := sum / float64(cols)
 		var ss float64
 		for _, v := range row {
 			d := float64(v) - mu
@@ -357,7 +402,7 @@ func (c *CPU[T]) layerNormRows(ys, ms, rs, xs, gs, bs []T, lo, hi, cols int, eps
 		}
 		rho := 1 / math.Sqrt(ss/float64(cols)+float64(eps))
 		ms[r], rs[r] = T(mu), T(rho)
-		out := ys[r*cols : (r+1)*cols]
+		out, gs, bs := ys[r*cols:][:len(row)], gs[:len(row)], bs[:len(row)]
 		m, rh := T(mu), T(rho)
 		for j, v := range row {
 			out[j] = (v-m)*rh*gs[j] + bs[j]
@@ -389,25 +434,33 @@ func (c *CPU[T]) LayerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma T
 		layerNormParamGrads(dgs, dbs, dys, xs, ms, rs, rows, cols)
 		return
 	}
+	gs, dgs, dbs = gs[:cols], dgs[:cols], dbs[:cols]
 	for r := 0; r < rows; r++ {
-		xr, dyr := xs[r*cols:(r+1)*cols], dys[r*cols:(r+1)*cols]
+		xr, dyr, dxr := xs[r*cols:][:cols], dys[r*cols:][:cols], dxs[r*cols:][:cols]
 		m, rho := ms[r], rs[r]
-		var sg, sgx float64 // Σ g and Σ g·x̂ over the row
-		for j, v := range xr {
-			xh := (v - m) * rho
-			g := dyr[j] * gs[j]
-			sg += float64(g)
-			sgx += float64(g * xh)
-			dgs[j] += dyr[j] * xh
-			dbs[j] += dyr[j]
-		}
+		sg, sgx := layerNormRowSums(xr, dyr, gs, m, rho)
 		mg, mgx := T(sg/float64(cols)), T(sgx/float64(cols))
-		dxr := dxs[r*cols : (r+1)*cols]
 		for j, v := range xr {
 			xh := (v - m) * rho
-			dxr[j] += rho * (dyr[j]*gs[j] - mg - xh*mgx)
+			d := dyr[j]
+			dgs[j] += d * xh
+			dbs[j] += d
+			dxr[j] += rho * (d*gs[j] - mg - xh*mgx)
 		}
 	}
+}
+
+// layerNormRowSums returns Σ g and Σ g·x̂ over one row, g = dy ⊙ γ and
+// x̂ = (x − m)·rho, each in one running float64 sum in row order (the bits
+// package gram's golden values hold).
+func layerNormRowSums[T float32 | float64](xr, dyr, gs []T, m, rho T) (sg, sgx float64) {
+	dyr, gs = dyr[:len(xr)], gs[:len(xr)]
+	for j, v := range xr {
+		g := dyr[j] * gs[j]
+		sg += float64(g)
+		sgx += float64(g * ((v - m) * rho))
+	}
+	return sg, sgx
 }
 
 // layerNormParamGrads accumulates dγ += Σ_r dy ⊙ x̂ and dβ += Σ_r dy, the
@@ -430,18 +483,12 @@ func layerNormParamGrads[T float32 | float64](dgs, dbs, dys, xs, ms, rs []T, row
 // layerNormInputGrad accumulates LayerNorm's input gradient into rows
 // lo..hi−1 of dx (the formula of Backend.LayerNormBackward).
 func layerNormInputGrad[T float32 | float64](dxs, dys, xs, ms, rs, gs []T, lo, hi, cols int) {
+	gs = gs[:cols]
 	for r := lo; r < hi; r++ {
-		xr, dyr := xs[r*cols:(r+1)*cols], dys[r*cols:(r+1)*cols]
+		xr, dyr, dxr := xs[r*cols:][:cols], dys[r*cols:][:cols], dxs[r*cols:][:cols]
 		m, rho := ms[r], rs[r]
-		var sg, sgx float64
-		for j, v := range xr {
-			xh := (v - m) * rho
-			g := dyr[j] * gs[j]
-			sg += float64(g)
-			sgx += float64(g * xh)
-		}
+		sg, sgx := layerNormRowSums(xr, dyr, gs, m, rho)
 		mg, mgx := T(sg/float64(cols)), T(sgx/float64(cols))
-		dxr := dxs[r*cols : (r+1)*cols]
 		for j, v := range xr {
 			xh := (v - m) * rho
 			dxr[j] += rho * (dyr[j]*gs[j] - mg - xh*mgx)

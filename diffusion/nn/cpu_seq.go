@@ -83,6 +83,7 @@ func softmaxRow[T float32 | float64](y, x []T, scale T) {
 		return
 	}
 	m := rowMax(x, scale)
+	y = y[:len(x)] // equal lengths: no bounds checks
 	for i, v := range x {
 		y[i] = scale*v - m
 	}
@@ -93,11 +94,7 @@ func softmaxRow[T float32 | float64](y, x []T, scale T) {
 			y[i] = T(math.Exp(float64(v)))
 		}
 	}
-	var sum float64
-	for _, v := range y {
-		sum += float64(v)
-	}
-	inv := 1 / sum
+	inv := 1 / sum64(y)
 	for i, v := range y {
 		y[i] = T(float64(v) * inv)
 	}
@@ -108,26 +105,35 @@ func softmaxRow[T float32 | float64](y, x []T, scale T) {
 // signed zeros, which costs a branch chain per element; a NaN in the row
 // makes the row's softmax NaN either way).
 func rowMax[T float32 | float64](x []T, scale T) T {
-	m := [4]T{scale * x[0], scale * x[0], scale * x[0], scale * x[0]}
+	m0 := scale * x[0]
+	m1, m2, m3 := m0, m0, m0
 	i := 0
 	for ; i+4 <= len(x); i += 4 {
-		for j, v := range (*[4]T)(x[i:]) {
-			if s := scale * v; s > m[j] {
-				m[j] = s
-			}
+		q := (*[4]T)(x[i:])
+		if s := scale * q[0]; s > m0 {
+			m0 = s
+		}
+		if s := scale * q[1]; s > m1 {
+			m1 = s
+		}
+		if s := scale * q[2]; s > m2 {
+			m2 = s
+		}
+		if s := scale * q[3]; s > m3 {
+			m3 = s
 		}
 	}
 	for ; i < len(x); i++ {
-		if s := scale * x[i]; s > m[0] {
-			m[0] = s
+		if s := scale * x[i]; s > m0 {
+			m0 = s
 		}
 	}
-	for _, v := range m[1:] {
-		if v > m[0] {
-			m[0] = v
+	for _, v := range [3]T{m1, m2, m3} {
+		if v > m0 {
+			m0 = v
 		}
 	}
-	return m[0]
+	return m0
 }
 
 // SoftmaxBackward writes dx = scale·y ⊙ (dy − ⟨dy, y⟩) per row.
@@ -166,15 +172,15 @@ func (c *CPU[T]) Modulate(y, x, s, t Tensor, groups, tokens, cols, ld int, one f
 	parFor(groups*tokens, max(1, parGrain/max(cols, 1)), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			g := r / tokens
-			sg := ss[g*ld : g*ld+cols]
-			xr, yr := xs[r*cols:(r+1)*cols], ys[r*cols:(r+1)*cols]
+			xr := xs[r*cols : (r+1)*cols]
+			sg, yr := ss[g*ld:][:len(xr)], ys[r*cols:][:len(xr)] // equal lengths: no bounds checks
 			if ts == nil {
 				for i, v := range xr {
 					yr[i] = v * (o + sg[i])
 				}
 				continue
 			}
-			tg := ts[g*ld : g*ld+cols]
+			tg := ts[g*ld:][:len(xr)]
 			for i, v := range xr {
 				yr[i] = v*(o+sg[i]) + tg[i]
 			}
@@ -212,7 +218,7 @@ func (c *CPU[T]) ModulateBackward(dx, ds, dt, dy, x, s Tensor, groups, tokens, c
 				r := (g*tokens + p) * cols
 				dyr, xr := dys[r:r+cols], xs[r:r+cols]
 				if dxs != nil { // one pass over the row (dx may be dy: each v is read before its dx is written)
-					dxr, xr, sg := dxs[r:r+cols], xr[:len(dyr)], sg[:len(dyr)]
+					dxr, xr, sg, dsg := dxs[r:][:len(dyr)], xr[:len(dyr)], sg[:len(dyr)], dsg[:len(dyr)]
 					if dtg != nil {
 						dtg := dtg[:len(dyr)]
 						for i, v := range dyr {

@@ -41,9 +41,10 @@ func TestGemmBatchedMatchesPerBatchTripleLoop(t *testing.T) {
 }
 
 // GemmBatched's path for small products (one packed block each, split over
-// the batch among goroutines) gives the bits of one Gemm per product, for
-// attention's shapes, partial tiles, α ≠ 1 and β ≠ 0, and whatever the
-// number of threads; larger products take the per-product Gemm.
+// the batch among goroutines) gives the values of one Gemm per product (to
+// the bit, up to the sign of an exact zero), for attention's shapes, partial
+// tiles, α ≠ 1 and β ≠ 0, and whatever the number of threads; larger
+// products take the per-product Gemm.
 func TestGemmBatchedSmallIsGemmPerProduct(t *testing.T) {
 	rng := rand.New(rand.NewPCG(44, 1))
 	be := NewCPU()

@@ -22,6 +22,44 @@ func expBlock(dst, src []float32, scale float32) {
 }
 
 //go:noescape
+func tanhFromExpAVX2(x *float32, n int)
+
+// tanhFromExp turns e = exp(2u) into tanh(u) = 1 − 2/(e + 1) in place: 8
+// lanes at a time with AVX2 where the CPU has it (the same bits).
+func tanhFromExp(x []float32) {
+	v := 0
+	if haveFMA {
+		v = len(x) &^ 7
+		if v > 0 {
+			tanhFromExpAVX2(&x[0], v)
+		}
+	}
+	for i, e := range x[v:] {
+		x[v+i] = 1 - 2/(e+1)
+	}
+}
+
+//go:noescape
+func axpyAVX2(y, x *float32, n int, a float32)
+
+// axpy32 computes y[i] += a·x[i] over len(x) elements (y at least as long):
+// 8 lanes at a time with AVX2 where the CPU has it, with a separate
+// multiply and add, so the same bits as the scalar loop.
+func axpy32(y, x []float32, a float32) {
+	y = y[:len(x)]
+	v := 0
+	if haveFMA {
+		v = len(x) &^ 7
+		if v > 0 {
+			axpyAVX2(&y[0], &x[0], v, a)
+		}
+	}
+	for i, e := range x[v:] {
+		y[v+i] += a * e
+	}
+}
+
+//go:noescape
 func adamwAVX2(pp, gg, mm, vv *float32, n int, k *[8]float32)
 
 // adamwBlock runs the AVX2 AdamW kernel over the longest multiple of 8

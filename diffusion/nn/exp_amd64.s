@@ -231,3 +231,50 @@ adamloop:
 adamdone:
 	VZEROUPPER
 	RET
+
+DATA tanhOne<>+0(SB)/4, $0x3f800000
+GLOBL tanhOne<>(SB), RODATA|NOPTR, $4
+DATA tanhTwo<>+0(SB)/4, $0x40000000
+GLOBL tanhTwo<>(SB), RODATA|NOPTR, $4
+
+// func tanhFromExpAVX2(x *float32, n int)
+//
+// x[i] = 1 − 2/(x[i] + 1) for i < n, n a positive multiple of 8: tanh(u)
+// from x = exp(2u), 8 lanes at a time (IEEE division, so the bits of the
+// scalar formula).
+TEXT ·tanhFromExpAVX2(SB), NOSPLIT, $0-16
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS tanhOne<>(SB), Y1
+	VBROADCASTSS tanhTwo<>(SB), Y2
+tanhloop:
+	VMOVUPS (SI), Y0
+	VADDPS  Y1, Y0, Y0
+	VDIVPS  Y0, Y2, Y0
+	VSUBPS  Y0, Y1, Y0
+	VMOVUPS Y0, (SI)
+	ADDQ    $32, SI
+	SUBQ    $8, CX
+	JNE     tanhloop
+	VZEROUPPER
+	RET
+
+// func axpyAVX2(y, x *float32, n int, a float32)
+//
+// y[i] += a·x[i] for i < n, n a positive multiple of 8, as separate
+// multiply and add (so the bits of the scalar loop).
+TEXT ·axpyAVX2(SB), NOSPLIT, $0-28
+	MOVQ         y+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSS a+24(FP), Y2
+axpyloop:
+	VMULPS  (SI), Y2, Y0
+	VADDPS  (DI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JNE     axpyloop
+	VZEROUPPER
+	RET

@@ -11,7 +11,11 @@ import (
 // register micro-kernel in assembly. For each block of kc columns of op(A)
 // (rows of op(B)) it packs op(B) into panels of 16 columns, then each task
 // packs a block of mc rows of op(A) into panels of 6 rows and runs the
-// micro-kernel over a range of B panels, adding α·tile into C.
+// micro-kernel over a range of B panels, adding α·tile into C (writing it,
+// in the first block of a product with β = 0). A row-major op(A) or op(B)
+// is read in place by the kernel instead, all but a last partial panel:
+// the packing would cost about as much as the kernel on the tall, narrow
+// products of token rows.
 //
 // Determinism: every element of C receives its kc-block contributions in
 // block order, each summed over k in order by one kernel call, whatever the
@@ -98,7 +102,7 @@ func sgemmPackedRagged(tA, tB bool, m, n, k int, alpha float32, a []float32, lda
 	defer gemmPool.Put(bp)
 	for pc := 0; pc < k; pc += gemmKC {
 		kb := min(gemmKC, k-pc)
-		packB(*bp, tB, b, ldb, pc, kb, n, nPanels)
+		packBBlock(*bp, tB, b, ldb, pc, kb, n, nPanels)
 		run := func(next *atomic.Int64) {
 			ap := getBuf(gemmMC * kb)
 			defer gemmPool.Put(ap)
@@ -114,24 +118,26 @@ func sgemmPackedRagged(tA, tB bool, m, n, k int, alpha float32, a []float32, lda
 				j0, j1 := ch*nPanels/chunks, (ch+1)*nPanels/chunks
 				mb := min(gemmMC, m-ic)
 				if ic != lastIC {
-					packA(*ap, tA, a, lda, ic, mb, pc, kb)
+					packABlock(*ap, tA, a, lda, ic, mb, pc, kb)
 					lastIC = ic
 				}
+				set := b2i(overwrite && pc == 0)
 				for jp := j0; jp < j1; jp++ {
-					bpan := (*bp)[jp*gemmNR*kb:]
 					nb := min(gemmNR, n-jp*gemmNR)
+					bk, bs := bPanel(*bp, tB, b, ldb, jp, nb, pc, kb)
 					for ip := 0; ip*gemmMR < mb; ip++ {
 						rows := min(gemmMR, mb-ip*gemmMR)
 						if jp*gemmNR >= tileEnd(ic+ip*gemmMR) {
 							continue // a ragged product needs no column of this tile
 						}
-						if alpha == 1 && rows == gemmMR && nb == gemmNR && !(overwrite && pc == 0) {
-							// A full tile: the kernel adds it into C itself.
-							sgemmKernel6x16Acc(kb, &(*ap)[ip*gemmMR*kb], &bpan[0], &c[(ic+ip*gemmMR)*ldc+jp*gemmNR], ldc)
+						ak, rs, ks := aPanel(*ap, tA, a, lda, ic, ip, rows, pc, kb)
+						if alpha == 1 && rows == gemmMR && nb == gemmNR {
+							// A full tile: the kernel adds it into C (or writes it) itself.
+							sgemmKernel6x16S(kb, ak, rs, ks, bk, bs, &c[(ic+ip*gemmMR)*ldc+jp*gemmNR], ldc, set)
 							continue
 						}
-						sgemmKernel6x16(kb, &(*ap)[ip*gemmMR*kb], &bpan[0], &tile[0])
-						storeTile(c[(ic+ip*gemmMR)*ldc+jp*gemmNR:], ldc, &tile, rows, nb, alpha, overwrite && pc == 0)
+						sgemmKernel6x16S(kb, ak, rs, ks, bk, bs, &tile[0], gemmNR, 1)
+						storeTile(c[(ic+ip*gemmMR)*ldc+jp*gemmNR:], ldc, &tile, rows, nb, alpha, set == 1)
 					}
 				}
 			}
@@ -151,6 +157,63 @@ func sgemmPackedRagged(tA, tB bool, m, n, k int, alpha float32, a []float32, lda
 	}
 }
 
+// packABlock packs what the kernel cannot read in place of rows ic..ic+mb−1,
+// columns pc..pc+kb−1 of op(A) into dst (see packA): every panel of a
+// transposed op(A), and only the partial last panel (fewer than 6 rows) of
+// a row-major one, whose whole panels aPanel hands to the kernel in place.
+func packABlock(dst []float32, tA bool, a []float32, lda, ic, mb, pc, kb int) {
+	if tA {
+		packA(dst, true, a, lda, ic, mb, pc, kb)
+		return
+	}
+	if full := mb / gemmMR; full*gemmMR < mb {
+		packA(dst[full*gemmMR*kb:], false, a, lda, ic+full*gemmMR, mb-full*gemmMR, pc, kb)
+	}
+}
+
+// aPanel returns panel ip of the block packABlock prepared, as the strided
+// kernel's A, its row stride and its step stride: six rows of a row-major
+// op(A) in place (stride lda, step 1; no copy), or a packed panel (stride
+// 1, step 6).
+func aPanel(ap []float32, tA bool, a []float32, lda, ic, ip, rows, pc, kb int) (*float32, int, int) {
+	if !tA && rows == gemmMR {
+		return &a[(ic+ip*gemmMR)*lda+pc], lda, 1
+	}
+	return &ap[ip*gemmMR*kb], 1, gemmMR
+}
+
+// packBBlock packs what the kernel cannot read in place of rows
+// pc..pc+kb−1 of op(B) into dst (see packB): every panel of a transposed
+// op(B), only the partial last panel (fewer than 16 columns) of a
+// row-major one.
+func packBBlock(dst []float32, tB bool, b []float32, ldb, pc, kb, n, nPanels int) {
+	if tB {
+		packB(dst, true, b, ldb, pc, kb, n, nPanels)
+		return
+	}
+	if full := n / gemmNR; full < nPanels {
+		packB(dst[full*gemmNR*kb:], false, b[full*gemmNR:], ldb, pc, kb, n-full*gemmNR, 1)
+	}
+}
+
+// bPanel returns column panel jp (nb columns) of the block packBBlock
+// prepared, as the kernel's B and its step stride: 16 columns of a
+// row-major op(B) in place (stride ldb), or a packed panel (stride 16).
+func bPanel(bp []float32, tB bool, b []float32, ldb, jp, nb, pc, kb int) (*float32, int) {
+	if !tB && nb == gemmNR {
+		return &b[pc*ldb+jp*gemmNR], ldb
+	}
+	return &bp[jp*gemmNR*kb], gemmNR
+}
+
+// b2i is 1 for true and 0 for false.
+func b2i(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
+}
+
 // storeTile writes α·tile into the rows × nb corner of C (row stride ldc),
 // adding to it, or overwriting it when set (the first block of k of a
 // product with β = 0).
@@ -159,9 +222,7 @@ func storeTile(c []float32, ldc int, tile *[gemmMR * gemmNR]float32, rows, nb in
 		crow, trow := c[i*ldc:i*ldc+nb], tile[i*gemmNR:i*gemmNR+nb]
 		switch {
 		case set && alpha == 1:
-			for j, v := range trow {
-				crow[j] = v
-			}
+			copy(crow, trow)
 		case set:
 			for j, v := range trow {
 				crow[j] = alpha * v
@@ -208,15 +269,6 @@ func packB(dst []float32, tB bool, b []float32, ldb, pc, kb, n, nPanels int) {
 			if nb < gemmNR {
 				for kk := 0; kk < kb; kk++ {
 					clear(p[kk*gemmNR+nb : (kk+1)*gemmNR])
-				}
-			}
-			continue
-		}
-		if nb == gemmNR { // whole 16-element rows: element copies, not memmove calls
-			for kk := 0; kk < kb; kk++ {
-				q, src := (*[gemmNR]float32)(p[kk*gemmNR:]), (*[gemmNR]float32)(b[(pc+kk)*ldb+j0:])
-				for j := range q {
-					q[j] = src[j]
 				}
 			}
 			continue

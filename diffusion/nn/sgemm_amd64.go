@@ -1,10 +1,7 @@
 package nn
 
 //go:noescape
-func sgemmKernel6x16(k int, a, b, c *float32)
-
-//go:noescape
-func sgemmKernel6x16Acc(k int, a, b, c *float32, ldc int)
+func sgemmKernel6x16S(k int, a *float32, rs, ks int, b *float32, bs int, c *float32, ldc int, store int)
 
 func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
 

@@ -1,84 +1,31 @@
 #include "textflag.h"
 
-// func sgemmKernel6x16(k int, a, b, c *float32)
+// func sgemmKernel6x16S(k int, a *float32, rs, ks int, b *float32, bs int, c *float32, ldc int, store int)
 //
-// c[i*16+j] = Σ_{p<k} a[p*6+i]·b[p*16+j] for i < 6, j < 16: a is a packed
-// panel of 6 rows (k-major), b a packed panel of 16 columns (k-major), c a
-// 6×16 tile that is overwritten. Twelve YMM accumulators hold the tile; each
-// step loads one row of b (two YMM) and broadcasts six values of a.
-TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-32
+// c[i*ldc+j] (+)= Σ_{p<k} A(i, p)·b[p*16+j] for i < 6, j < 16, with A(i, p)
+// = a[i·rs + p·ks]: rs = 1, ks = 6 for a packed panel of 6 rows (k-major),
+// rs = lda, ks = 1 for six rows of a row-major A read in place (no
+// packing). Step p of B is b[p·bs : p·bs+16]: bs = 16 for a packed panel
+// of 16 columns (k-major), bs = ldb for 16 columns of a row-major B read in
+// place. The tile is added
+// into C (row stride ldc) or, with store ≠ 0, written over it. Twelve YMM
+// accumulators hold the tile; each step loads one row of b (two YMM) and
+// broadcasts six values of A.
+TEXT ·sgemmKernel6x16S(SB), NOSPLIT, $0-72
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
-	MOVQ c+24(FP), DX
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-	TESTQ CX, CX
-	JE    done
-
-loop:
-	VMOVUPS      (DI), Y12
-	VMOVUPS      32(DI), Y13
-	VBROADCASTSS (SI), Y14
-	VFMADD231PS  Y12, Y14, Y0
-	VFMADD231PS  Y13, Y14, Y1
-	VBROADCASTSS 4(SI), Y15
-	VFMADD231PS  Y12, Y15, Y2
-	VFMADD231PS  Y13, Y15, Y3
-	VBROADCASTSS 8(SI), Y14
-	VFMADD231PS  Y12, Y14, Y4
-	VFMADD231PS  Y13, Y14, Y5
-	VBROADCASTSS 12(SI), Y15
-	VFMADD231PS  Y12, Y15, Y6
-	VFMADD231PS  Y13, Y15, Y7
-	VBROADCASTSS 16(SI), Y14
-	VFMADD231PS  Y12, Y14, Y8
-	VFMADD231PS  Y13, Y14, Y9
-	VBROADCASTSS 20(SI), Y15
-	VFMADD231PS  Y12, Y15, Y10
-	VFMADD231PS  Y13, Y15, Y11
-	ADDQ         $24, SI
-	ADDQ         $64, DI
-	DECQ         CX
-	JNE          loop
-
-done:
-	VMOVUPS Y0, (DX)
-	VMOVUPS Y1, 32(DX)
-	VMOVUPS Y2, 64(DX)
-	VMOVUPS Y3, 96(DX)
-	VMOVUPS Y4, 128(DX)
-	VMOVUPS Y5, 160(DX)
-	VMOVUPS Y6, 192(DX)
-	VMOVUPS Y7, 224(DX)
-	VMOVUPS Y8, 256(DX)
-	VMOVUPS Y9, 288(DX)
-	VMOVUPS Y10, 320(DX)
-	VMOVUPS Y11, 352(DX)
-	VZEROUPPER
-	RET
-
-// func sgemmKernel6x16Acc(k int, a, b, c *float32, ldc int)
-//
-// As sgemmKernel6x16, but adds the 6×16 result into C in place: row i of
-// the tile is added to c[i*ldc : i*ldc+16].
-TEXT ·sgemmKernel6x16Acc(SB), NOSPLIT, $0-40
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
-	MOVQ c+24(FP), DX
-	MOVQ ldc+32(FP), R8
+	MOVQ rs+16(FP), R9
+	SHLQ $2, R9
+	MOVQ ks+24(FP), R10
+	SHLQ $2, R10
+	MOVQ b+32(FP), DI
+	MOVQ bs+40(FP), R11
+	SHLQ $2, R11
+	MOVQ c+48(FP), DX
+	MOVQ ldc+56(FP), R8
 	SHLQ $2, R8
+	LEAQ (SI)(R9*2), BX
+	ADDQ R9, BX
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -92,35 +39,37 @@ TEXT ·sgemmKernel6x16Acc(SB), NOSPLIT, $0-40
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 	TESTQ CX, CX
-	JE    accdone
-
-accloop:
+	JE    sdone
+sloop:
 	VMOVUPS      (DI), Y12
 	VMOVUPS      32(DI), Y13
 	VBROADCASTSS (SI), Y14
 	VFMADD231PS  Y12, Y14, Y0
 	VFMADD231PS  Y13, Y14, Y1
-	VBROADCASTSS 4(SI), Y15
+	VBROADCASTSS (SI)(R9*1), Y15
 	VFMADD231PS  Y12, Y15, Y2
 	VFMADD231PS  Y13, Y15, Y3
-	VBROADCASTSS 8(SI), Y14
+	VBROADCASTSS (SI)(R9*2), Y14
 	VFMADD231PS  Y12, Y14, Y4
 	VFMADD231PS  Y13, Y14, Y5
-	VBROADCASTSS 12(SI), Y15
+	VBROADCASTSS (BX), Y15
 	VFMADD231PS  Y12, Y15, Y6
 	VFMADD231PS  Y13, Y15, Y7
-	VBROADCASTSS 16(SI), Y14
+	VBROADCASTSS (BX)(R9*1), Y14
 	VFMADD231PS  Y12, Y14, Y8
 	VFMADD231PS  Y13, Y14, Y9
-	VBROADCASTSS 20(SI), Y15
+	VBROADCASTSS (BX)(R9*2), Y15
 	VFMADD231PS  Y12, Y15, Y10
 	VFMADD231PS  Y13, Y15, Y11
-	ADDQ         $24, SI
-	ADDQ         $64, DI
+	ADDQ         R10, SI
+	ADDQ         R10, BX
+	ADDQ         R11, DI
 	DECQ         CX
-	JNE          accloop
-
-accdone:
+	JNE          sloop
+sdone:
+	MOVQ  store+64(FP), AX
+	TESTQ AX, AX
+	JNE   sstore
 	VADDPS  (DX), Y0, Y0
 	VADDPS  32(DX), Y1, Y1
 	VMOVUPS Y0, (DX)
@@ -148,6 +97,26 @@ accdone:
 	ADDQ    R8, DX
 	VADDPS  (DX), Y10, Y10
 	VADDPS  32(DX), Y11, Y11
+	VMOVUPS Y10, (DX)
+	VMOVUPS Y11, 32(DX)
+	VZEROUPPER
+	RET
+sstore:
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	ADDQ    R8, DX
+	VMOVUPS Y2, (DX)
+	VMOVUPS Y3, 32(DX)
+	ADDQ    R8, DX
+	VMOVUPS Y4, (DX)
+	VMOVUPS Y5, 32(DX)
+	ADDQ    R8, DX
+	VMOVUPS Y6, (DX)
+	VMOVUPS Y7, 32(DX)
+	ADDQ    R8, DX
+	VMOVUPS Y8, (DX)
+	VMOVUPS Y9, 32(DX)
+	ADDQ    R8, DX
 	VMOVUPS Y10, (DX)
 	VMOVUPS Y11, 32(DX)
 	VZEROUPPER

@@ -6,9 +6,7 @@ import "math"
 
 const haveFMA = false
 
-func sgemmKernel6x16(k int, a, b, c *float32) { panic("nn: no SGEMM kernel on this architecture") }
-
-func sgemmKernel6x16Acc(k int, a, b, c *float32, ldc int) {
+func sgemmKernel6x16S(k int, a *float32, rs, ks int, b *float32, bs int, c *float32, ldc int, store int) {
 	panic("nn: no SGEMM kernel on this architecture")
 }
 
@@ -16,6 +14,21 @@ func sgemmKernel6x16Acc(k int, a, b, c *float32, ldc int) {
 func expBlock(dst, src []float32, scale float32) {
 	for i, v := range src {
 		dst[i] = float32(math.Exp(float64(scale * v)))
+	}
+}
+
+// tanhFromExp turns e = exp(2u) into tanh(u) = 1 − 2/(e + 1) in place.
+func tanhFromExp(x []float32) {
+	for i, e := range x {
+		x[i] = 1 - 2/(e+1)
+	}
+}
+
+// axpy32 computes y[i] += a·x[i] over len(x) elements.
+func axpy32(y, x []float32, a float32) {
+	y = y[:len(x)]
+	for i, e := range x {
+		y[i] += a * e
 	}
 }
 
