@@ -262,3 +262,53 @@ func TestTrainDiTWeightings(t *testing.T) {
 		}
 	}
 }
+
+// conflict --gram ghost (every Linear layer, token-wise ones included, by
+// the ghost products over token rows) and the default one-pass choice equal
+// --gram reference (one backward pass per bin) on every entry of the Gram,
+// to cliGramTol of √(G_kk·G_ll), on a tiny DiT of every target (flow on
+// the flow schedule), with fixed and learned positions and the input
+// skips, for several K and bins of unequal width.
+func TestConflictDiTGhostEqualsReference(t *testing.T) {
+	needMNIST(t)
+	cases := []struct {
+		name  string
+		train []string
+		bins  string
+	}{
+		{"eps", []string{"--target", "eps"}, "t:3"},
+		{"x0 learned-pos", []string{"--target", "x0", "--learned-pos"}, "edges:0,100,400,1000"},
+		{"v skips", []string{"--target", "v", "--skip", "on"}, "logsnr:5"},
+		{"flow", []string{"--schedule", "flow", "--target", "flow"}, "t:4"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "run")
+			_, stderr, code := runCLI(t, tinyDiT(dir, append([]string{"--steps", "3", "--depth", "2"}, tc.train...)...)...)
+			require.Equal(t, 0, code, stderr)
+			gram := func(how string) conflict.Record {
+				out := t.TempDir()
+				_, stderr, code := runCLI(t, "conflict", "--checkpoint", dir, "--bins", tc.bins, "--per-bin", "3", "--gram", how,
+					"--out", out, "--figures", "none", "--compare", "none")
+				require.Equal(t, 0, code, stderr)
+				_, recs, err := conflict.ReadLog(out)
+				require.NoError(t, err)
+				require.Len(t, recs, 1)
+				return recs[0]
+			}
+			ref := gram("reference")
+			K := ref.Gram.SymmetricDim()
+			for _, how := range []string{"ghost", "auto"} {
+				fast := gram(how)
+				require.Equal(t, K, fast.Gram.SymmetricDim())
+				for k := 0; k < K; k++ {
+					for l := 0; l < K; l++ {
+						scale := math.Sqrt(ref.Gram.At(k, k) * ref.Gram.At(l, l))
+						require.Greater(t, scale, 0.0)
+						require.InDelta(t, ref.Gram.At(k, l), fast.Gram.At(k, l), cliGramTol*scale, "--gram %s, entry (%d, %d)", how, k, l)
+					}
+				}
+			}
+		})
+	}
+}
