@@ -505,3 +505,24 @@ func TestDiTPrecondOutput(t *testing.T) {
 	require.Panics(t, func() { pre.Forward(got, x, ts, dc.rows) })
 	require.Panics(t, func() { pre.Backward(got, dc.rows+1) })
 }
+
+// A DiT that has only predicted holds no gradient buffers: its sites have
+// their input rows and absent output gradients until a Backward.
+func TestDiTForwardOnlySites(t *testing.T) {
+	be := NewCPU64()
+	m, err := InitDiT(be, tinyDiTLearned, 1)
+	require.NoError(t, err)
+	require.Zero(t, m.LinearSites()[0].In.Len()) // no pass yet
+	dc := newDiTCase(rand.New(rand.NewPCG(59, 1)), tinyDiTLearned, 2)
+	out := be.Alloc(dc.rows * m.Dim())
+	dc.forward(m, out, upload(be, dc.x), upload(be, dc.t))
+	for _, s := range m.LinearSites() {
+		require.Equal(t, dc.rows*max(s.Tokens, 1)*s.Layer.In, s.In.Len(), s.Layer.Name)
+		require.True(t, s.OutGrad.IsZero(), s.Layer.Name)
+	}
+	require.True(t, m.ParamSites()[0].OutGrad.IsZero())
+	dc.run(m)
+	for _, s := range m.LinearSites() {
+		require.Equal(t, dc.rows*max(s.Tokens, 1)*s.Layer.Out, s.OutGrad.Len(), s.Layer.Name)
+	}
+}
