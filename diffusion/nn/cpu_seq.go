@@ -82,7 +82,12 @@ func softmaxRow[T float32 | float64](y, x []T, scale T) {
 	if len(x) == 0 {
 		return
 	}
-	m := rowMax(x, scale)
+	var m T
+	if x32, ok := any(x).([]float32); ok && scale >= 0 {
+		m = scale * T(max32(x32)) // max(scale·x) = scale·max(x) for scale ≥ 0: rounding is monotone
+	} else {
+		m = rowMax(x, scale)
+	}
 	y = y[:len(x)] // equal lengths: no bounds checks
 	for i, v := range x {
 		y[i] = scale*v - m

@@ -54,7 +54,9 @@ const ditPosPeriod = 10000
 // DiTPreset returns the architecture of a named DiT without the data's
 // Channels and Side, which the caller sets:
 //   - "small": patch 4, width 64, depth 4, heads 4, mlp_ratio 4, for MNIST
-//     on a 2-core CPU (49 tokens of 16 pixels);
+//     on a 2-core CPU (49 tokens of 16 pixels; its training step is
+//     package diffusion's BenchmarkTrainStepMNIST_DiTSmall_B128, and
+//     bench/compare_dit.sh times it against PyTorch: see bench/RESULTS.md);
 //   - "s": DiT-S/2's transformer, patch 2, width 384, depth 12, heads 6,
 //     mlp_ratio 4 (Peebles & Xie 2023, Table 1), for a GPU.
 func DiTPreset(name string) (DiTConfig, error) {

@@ -62,8 +62,9 @@ type DiT struct {
 	blocks                  []ditBlock
 	attn                    *Attention
 	ln                      adaLN
-	capRows, rows           int
-	arena                   Tensor
+	capRows, rows           int    // examples the forward buffers hold, and those of the last pass
+	arena, gradArena        Tensor // the forward buffers and the gradient buffers
+	gradRows                int    // examples the gradient buffers hold
 	x, t, c, g, dout        Tensor // the last pass's inputs and output gradient (caller's)
 	ones, zeros             Tensor // (capRows) constants for RowAxpby
 	tok, dtok               Tensor // Patchify(x) and Patchify(dout), (N, P)
@@ -184,51 +185,86 @@ func (m *DiT) Precond() (sigmaData float64, skip bool) { return m.cfg.SigmaData,
 
 // Reserve makes the activation buffers hold at least rows examples.
 // Forward calls it; calling it first avoids a reallocation later. Growing
-// discards the saved activations.
+// discards the saved activations. The gradient buffers are allocated by the
+// first Backward at this size, so a network that only predicts (sampling)
+// holds about half the memory.
 func (m *DiT) Reserve(rows int) {
 	if rows <= m.capRows {
 		return
 	}
-	if !m.arena.IsZero() {
-		m.be.Free(m.arena)
-	}
-	total := 0
-	m.carve(rows, func(n int) Tensor { total += n; return Tensor{} })
-	m.arena = m.be.Alloc(total)
-	off := 0
-	m.carve(rows, func(n int) Tensor { t := m.arena.View(off, n); off += n; return t })
+	m.arena = m.regrow(m.arena, rows, m.carveForward)
 	m.capRows = rows
 	m.be.Fill(m.ones, 1)
+	if !m.gradArena.IsZero() {
+		m.be.Free(m.gradArena)
+		m.gradArena, m.gradRows = Tensor{}, 0
+	}
 }
 
-// carve hands every activation buffer for rows examples to take, which
-// returns a tensor of n elements (Reserve runs it once to size the arena
-// and once to cut it).
-func (m *DiT) carve(rows int, take func(n int) Tensor) {
+// reserveGrad makes the gradient buffers hold the forward buffers' rows.
+func (m *DiT) reserveGrad() {
+	if m.gradRows < m.capRows {
+		m.gradArena = m.regrow(m.gradArena, m.capRows, m.carveGrad)
+		m.gradRows = m.capRows
+	}
+}
+
+// regrow frees old and returns a new allocation cut by carve for rows
+// examples: carve hands every buffer's size to take, which returns the
+// tensor (once to count, once to cut).
+func (m *DiT) regrow(old Tensor, rows int, carve func(rows int, take func(n int) Tensor)) Tensor {
+	if !old.IsZero() {
+		m.be.Free(old)
+	}
+	total := 0
+	carve(rows, func(n int) Tensor { total += n; return Tensor{} })
+	arena := m.be.Alloc(total)
+	off := 0
+	carve(rows, func(n int) Tensor { t := arena.View(off, n); off += n; return t })
+	return arena
+}
+
+// carveForward takes the buffers Forward writes for rows examples.
+func (m *DiT) carveForward(rows int, take func(n int) Tensor) {
 	B, N := rows, rows*m.rowsTok
 	W, M, P, F, D := m.width, m.hidden, m.patchDim, m.cfg.FreqDim, m.dim
 	probs := m.cfg.Heads * m.rowsTok * m.rowsTok * B
 	m.ones, m.zeros = take(B), take(B)
 	m.tok, m.dtok = take(N*P), take(N*P)
 	m.emb, m.t1, m.ta, m.cond, m.sc = take(B*F), take(B*W), take(B*W), take(B*W), take(B*W)
-	m.dta, m.dcond, m.dsc = take(B*W), take(B*W), take(B*W)
 	for i := range m.h {
 		m.h[i] = take(N * W)
 	}
 	for i := range m.blocks {
 		b := &m.blocks[i]
-		b.mod, b.dmod = take(B*6*W), take(B*6*W)
+		b.mod = take(B * 6 * W)
 		b.ln1, b.mean1, b.rstd1, b.u1 = take(N*W), take(N), take(N), take(N*W)
 		b.qkvOut, b.probs, b.att, b.o, b.hmid = take(N*3*W), take(probs), take(N*W), take(N*W), take(N*W)
 		b.ln2, b.mean2, b.rstd2, b.u2 = take(N*W), take(N), take(N), take(N*W)
 		b.f1, b.g1, b.f2 = take(N*M), take(N*M), take(N*W)
-		b.dqkv, b.do, b.df1, b.df2 = take(N*3*W), take(N*W), take(N*M), take(N*W)
 	}
 	m.lnf, m.meanF, m.rstdF, m.uf = take(N*W), take(N), take(N), take(N*W)
-	m.modF, m.dmodF = take(B*2*W), take(B*2*W)
+	m.modF = take(B * 2 * W)
+	if m.skip != nil {
+		m.skipOut = take(B * D)
+	}
+}
+
+// carveGrad takes the buffers Backward writes for rows examples.
+func (m *DiT) carveGrad(rows int, take func(n int) Tensor) {
+	B, N := rows, rows*m.rowsTok
+	W, M, D := m.width, m.hidden, m.dim
+	probs := m.cfg.Heads * m.rowsTok * m.rowsTok * B
+	m.dta, m.dcond, m.dsc = take(B*W), take(B*W), take(B*W)
+	for i := range m.blocks {
+		b := &m.blocks[i]
+		b.dmod = take(B * 6 * W)
+		b.dqkv, b.do, b.df1, b.df2 = take(N*3*W), take(N*W), take(N*M), take(N*W)
+	}
+	m.dmodF = take(B * 2 * W)
 	m.dh, m.du, m.da, m.dprobs = take(N*W), take(N*W), take(N*W), take(probs)
 	if m.skip != nil {
-		m.skipOut, m.dskip = take(B*D), take(B*D)
+		m.dskip = take(B * D)
 	}
 }
 

@@ -89,6 +89,7 @@ func (m *DiT) Backward(dout Tensor, rows int) {
 	}
 	be, B, D, cf := m.be, rows, m.dim, m.cfg
 	need("DiT.Backward", "dout", dout, B*D)
+	m.reserveGrad()
 	m.dout = dout
 	if m.skip != nil { // out += g ⊙ skip(x)
 		be.RowAxpby(m.dskip.View(0, B*D), m.g, dout, m.zeros, dout, B, D)
@@ -146,7 +147,8 @@ func (m *DiT) embedBackward(B int) {
 }
 
 // LinearSites returns every Linear layer with its input and output-gradient
-// rows from the last Forward/Backward, in parameter order: patch, time1,
+// rows from the last Forward/Backward (OutGrad absent before the first
+// Backward at the current size), in parameter order: patch, time1,
 // time2, for each block adaln, qkv, proj, fc1, fc2, then final.adaln,
 // final.linear and skip. The token-wise layers have Tokens = L (rows·L
 // rows, example-major), the others Tokens = 1. Each layer's weight
@@ -155,10 +157,10 @@ func (m *DiT) LinearSites() []LinearSite {
 	B, L, D := m.rows, m.rowsTok, m.dim
 	N := B * L
 	tokens := func(l *Linear, in, grad Tensor) LinearSite {
-		return LinearSite{Layer: l, In: in.View(0, N*l.In), OutGrad: grad.View(0, N*l.Out), Tokens: L}
+		return LinearSite{Layer: l, In: in.View(0, N*l.In), OutGrad: m.gradView(grad, N*l.Out), Tokens: L}
 	}
 	rowsOf := func(l *Linear, in, grad Tensor) LinearSite {
-		return LinearSite{Layer: l, In: in.View(0, B*l.In), OutGrad: grad.View(0, B*l.Out), Tokens: 1}
+		return LinearSite{Layer: l, In: in.View(0, B*l.In), OutGrad: m.gradView(grad, B*l.Out), Tokens: 1}
 	}
 	s := []LinearSite{tokens(m.patch, m.tok, m.dh), rowsOf(m.time1, m.emb, m.dta), rowsOf(m.time2, m.ta, m.dcond)}
 	for i := range m.blocks {
@@ -168,7 +170,7 @@ func (m *DiT) LinearSites() []LinearSite {
 	}
 	s = append(s, rowsOf(m.finalAdaln, m.sc, m.dmodF), tokens(m.finalLinear, m.uf, m.dtok))
 	if m.skip != nil {
-		s = append(s, LinearSite{Layer: m.skip, In: m.x.View(0, B*D), OutGrad: m.dskip.View(0, B*D), Tokens: 1})
+		s = append(s, LinearSite{Layer: m.skip, In: m.x.View(0, B*D), OutGrad: m.gradView(m.dskip, B*D), Tokens: 1})
 	}
 	return s
 }
@@ -183,5 +185,14 @@ func (m *DiT) ParamSites() []ParamSite {
 	if m.pos == nil {
 		return nil
 	}
-	return []ParamSite{{Param: m.pos, OutGrad: m.dh.View(0, m.rows*m.rowsTok*m.width)}}
+	return []ParamSite{{Param: m.pos, OutGrad: m.gradView(m.dh, m.rows*m.rowsTok*m.width)}}
+}
+
+// gradView returns the first n elements of a gradient buffer, or the absent
+// Tensor before the first Backward has allocated them.
+func (m *DiT) gradView(t Tensor, n int) Tensor {
+	if m.gradArena.IsZero() {
+		return Tensor{}
+	}
+	return t.View(0, n)
 }

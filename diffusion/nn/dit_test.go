@@ -505,3 +505,50 @@ func TestDiTPrecondOutput(t *testing.T) {
 	require.Panics(t, func() { pre.Forward(got, x, ts, dc.rows) })
 	require.Panics(t, func() { pre.Backward(got, dc.rows+1) })
 }
+
+// A DiT that has only predicted holds no gradient buffers: its sites have
+// their input rows and absent output gradients until a Backward.
+func TestDiTForwardOnlySites(t *testing.T) {
+	be := NewCPU64()
+	m, err := InitDiT(be, tinyDiTLearned, 1)
+	require.NoError(t, err)
+	require.Zero(t, m.LinearSites()[0].In.Len()) // no pass yet
+	dc := newDiTCase(rand.New(rand.NewPCG(59, 1)), tinyDiTLearned, 2)
+	out := be.Alloc(dc.rows * m.Dim())
+	dc.forward(m, out, upload(be, dc.x), upload(be, dc.t))
+	for _, s := range m.LinearSites() {
+		require.Equal(t, dc.rows*max(s.Tokens, 1)*s.Layer.In, s.In.Len(), s.Layer.Name)
+		require.True(t, s.OutGrad.IsZero(), s.Layer.Name)
+	}
+	require.True(t, m.ParamSites()[0].OutGrad.IsZero())
+	dc.run(m)
+	for _, s := range m.LinearSites() {
+		require.Equal(t, dc.rows*max(s.Tokens, 1)*s.Layer.Out, s.OutGrad.Len(), s.Layer.Name)
+	}
+}
+
+// An example's output does not depend on the batch it is in, nor on the
+// buffers growing between passes (Reserve), with or without input skips;
+// nor do the gradients after a regrowth.
+func TestDiTOutputIndependentOfBatch(t *testing.T) {
+	for _, cfg := range []DiTConfig{tinyDiT, tinyDiTPrecond} {
+		be := NewCPU64()
+		m, err := InitDiT(be, cfg, 4)
+		require.NoError(t, err)
+		randomiseParams(be, m.Params(), rand.New(rand.NewPCG(60, 1)), 0.5)
+		big := newDiTCase(rand.New(rand.NewPCG(61, 1)), cfg, 7)
+		small := big
+		small.rows, small.x, small.t = 2, big.x[:2*m.Dim()], big.t[:2]
+		if big.c != nil {
+			small.c, small.g = big.c[:2], big.g[:2]
+		}
+		small.obj = objective{c: big.obj.c[:2*m.Dim()]}
+		_, first := small.run(m)
+		g1 := append([]float64(nil), be.Data(m.Params().Grad)...)
+		_, all := big.run(m) // grows the buffers
+		_, again := small.run(m)
+		requireClose(t, "first two rows in a batch of 7", to64(first), to64(all[:len(first)]), 1e-12)
+		require.Equal(t, first, again)
+		require.Equal(t, g1, be.Data(m.Params().Grad))
+	}
+}

@@ -60,6 +60,28 @@ func axpy32(y, x []float32, a float32) {
 }
 
 //go:noescape
+func maxAVX2(x *float32, n int) float32
+
+// max32 returns the largest element of a non-empty x: 8 lanes at a time
+// with AVX2 where the CPU has it. A NaN may be skipped (the softmax of a
+// row with a NaN is NaN either way).
+func max32(x []float32) float32 {
+	v := 0
+	m := x[0]
+	if haveFMA {
+		if v = len(x) &^ 7; v > 0 {
+			m = maxAVX2(&x[0], v)
+		}
+	}
+	for _, e := range x[v:] {
+		if e > m {
+			m = e
+		}
+	}
+	return m
+}
+
+//go:noescape
 func adamwAVX2(pp, gg, mm, vv *float32, n int, k *[8]float32)
 
 // adamwBlock runs the AVX2 AdamW kernel over the longest multiple of 8

@@ -278,3 +278,30 @@ axpyloop:
 	JNE     axpyloop
 	VZEROUPPER
 	RET
+
+// func maxAVX2(x *float32, n int) float32
+//
+// The largest of x[0..n−1], n a positive multiple of 8 (VMAXPS: a NaN
+// lane yields the other operand).
+TEXT ·maxAVX2(SB), NOSPLIT, $0-20
+	MOVQ    x+0(FP), SI
+	MOVQ    n+8(FP), CX
+	VMOVUPS (SI), Y0
+	ADDQ    $32, SI
+	SUBQ    $8, CX
+	JE      maxreduce
+maxloop:
+	VMAXPS (SI), Y0, Y0
+	ADDQ   $32, SI
+	SUBQ   $8, CX
+	JNE    maxloop
+maxreduce:
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS       X1, X0, X0
+	VPERMILPS    $0x4e, X0, X1
+	VMAXPS       X1, X0, X0
+	VPERMILPS    $0xb1, X0, X1
+	VMAXPS       X1, X0, X0
+	VMOVSS       X0, ret+16(FP)
+	VZEROUPPER
+	RET

@@ -81,3 +81,18 @@ func TestVectorLoopsMatchScalar(t *testing.T) {
 		require.Equal(t, want, e, "tanhFromExp, n=%d", n)
 	}
 }
+
+// max32 finds the largest element at every length and position.
+func TestMax32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(49, 1))
+	for n := 1; n <= 41; n++ {
+		for at := 0; at < n; at++ {
+			x := randVals(rng, n)
+			for i := range x {
+				x[i] -= 2
+			}
+			x[at] = 1.5
+			require.Equal(t, float32(1.5), max32(x), "n=%d, max at %d", n, at)
+		}
+	}
+}

@@ -32,4 +32,15 @@ func axpy32(y, x []float32, a float32) {
 	}
 }
 
+// max32 returns the largest element of a non-empty x.
+func max32(x []float32) float32 {
+	m := x[0]
+	for _, e := range x[1:] {
+		if e > m {
+			m = e
+		}
+	}
+	return m
+}
+
 func adamwBlock(p, g, m, v []float32, k *[8]float32) int { return 0 }

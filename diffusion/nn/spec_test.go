@@ -120,3 +120,38 @@ func FuzzSpecLayout(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDiTSpecLayout: any DiT sizes give a layout of at most MaxParams
+// parameters or an error, never a panic; small ones are what Build makes.
+func FuzzDiTSpecLayout(f *testing.F) {
+	f.Add(1, 28, 4, 64, 4, 4, 4.0, 256, false, false)
+	f.Add(4, 32, 2, 384, 12, 6, 4.0, 256, true, true)
+	f.Add(0, 0, 0, 0, 0, 0, 0.0, 0, false, false)
+	f.Add(-1, 7, 3, 5, -2, 0, -1.5, 3, true, false)
+	f.Add(math.MaxInt, math.MaxInt, 1, math.MaxInt, math.MaxInt, 1, math.Inf(1), math.MaxInt, true, true)
+	f.Add(2, 1<<30, 1, 4, 1, 1, 1e-9, 2, false, true)
+	f.Fuzz(func(t *testing.T, channels, side, patch, width, depth, heads int, ratio float64, freq int, learned, skip bool) {
+		c := DiTConfig{Channels: channels, Side: side, Patch: patch, Width: width, Depth: depth, Heads: heads, MLPRatio: ratio,
+			FreqDim: freq, LearnedPos: learned, Skip: skip}
+		s := Spec{Kind: "dit", DiT: &c}
+		l, err := s.Layout()
+		if err != nil {
+			return
+		}
+		total := 0
+		for _, p := range l {
+			n := 1
+			for _, d := range p.Shape {
+				require.Positive(t, d)
+				n *= d
+			}
+			total += n
+		}
+		require.LessOrEqual(t, total, MaxParams)
+		if total <= 1<<15 {
+			net, err := Build(NewCPU(), s)
+			require.NoError(t, err)
+			require.Equal(t, l, net.Params().Layout())
+		}
+	})
+}
