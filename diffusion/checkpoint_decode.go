@@ -231,10 +231,7 @@ func (c *Checkpoint) checkRun() error {
 	if err := c.Config.check(); err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	D := 1
-	if c.Spec.ResMLP != nil { // checkNetwork came first: Dim ≥ 1
-		D = c.Spec.ResMLP.Dim
-	}
+	D := max(c.Spec.Dim(), 1) // checkNetwork came first: Dim ≥ 1
 	for _, b := range []struct {
 		name string
 		n    int

@@ -96,6 +96,19 @@ func (s Spec) Layout() ([]Layout, error) {
 	return ps.Layout(), nil
 }
 
+// Dim returns D, the length of one flattened example of the network s
+// describes (its DiT's Channels·Side² with defaults filled in), or 0 for
+// a spec of an unknown kind or without its configuration.
+func (s Spec) Dim() int {
+	if s.check() != nil {
+		return 0
+	}
+	if s.Kind == "dit" {
+		return s.DiT.WithDefaults().Dim()
+	}
+	return s.ResMLP.Dim
+}
+
 // check reports an unknown kind or a kind without its configuration.
 func (s Spec) check() error {
 	switch {

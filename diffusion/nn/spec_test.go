@@ -155,3 +155,13 @@ func FuzzDiTSpecLayout(f *testing.F) {
 		}
 	})
 }
+
+// Spec.Dim is the example length of either kind (a DiT's from its image
+// shape, one channel by default) and 0 for a spec that does not build.
+func TestSpecDim(t *testing.T) {
+	require.Equal(t, 784, Spec{Kind: "resmlp", ResMLP: &ResMLPConfig{Dim: 784}}.Dim())
+	require.Equal(t, 784, Spec{Kind: "dit", DiT: &DiTConfig{Side: 28}}.Dim())
+	require.Equal(t, 3*32*32, Spec{Kind: "dit", DiT: &DiTConfig{Channels: 3, Side: 32}}.Dim())
+	require.Zero(t, Spec{Kind: "dit"}.Dim())
+	require.Zero(t, Spec{Kind: "unet", ResMLP: &ResMLPConfig{Dim: 2}}.Dim())
+}
