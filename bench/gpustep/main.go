@@ -40,6 +40,7 @@ import (
 	gramref "github.com/paretodiff/paretodiff/diffusion/gram"
 	"github.com/paretodiff/paretodiff/diffusion/nn"
 	"github.com/paretodiff/paretodiff/internal/cuda/nncuda"
+	runspec "github.com/paretodiff/paretodiff/run"
 	"github.com/paretodiff/paretodiff/weighting"
 )
 
@@ -147,10 +148,6 @@ func run(o options) error {
 	return nil
 }
 
-// ditPresets maps the benchmark's DiT size names (bench/torch_dit.py's
-// PRESETS) to nn.DiTPreset's.
-var ditPresets = map[string]string{"dit": "small", "dit-s": "s"}
-
 // benchDiT times each DiT preset of o.sizes (default "dit") on MNIST
 // (one channel of side 28) at o.batch (default 256) exactly as benchSize
 // times the ResMLP (the same Trainer, step and Gram probe), and prints one
@@ -165,17 +162,15 @@ func benchDiT(be nn.Backend, desc string, o options) error {
 		names = "dit"
 	}
 	for _, name := range strings.Split(names, ",") {
-		preset, ok := ditPresets[name]
-		if !ok {
+		spec, err := runspec.ModelNet(name) // the CLI's --model names
+		if err != nil || spec.Kind != "dit" {
 			return fmt.Errorf("unknown DiT size %q (want dit or dit-s)", name)
 		}
-		cfg, err := nn.DiTPreset(preset)
-		if err != nil {
-			return err
-		}
+		cfg := *spec.DiT
 		cfg.Channels, cfg.Side = 1, 28
 		cfg = cfg.WithDefaults()
-		net, err := nn.BuildSeeded(be, nn.Spec{Kind: "dit", DiT: &cfg}, 1)
+		spec.DiT = &cfg
+		net, err := nn.BuildSeeded(be, spec, 1)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
