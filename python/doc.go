@@ -8,8 +8,9 @@
 // closed-form weights read from `paretodiff weights --format json`, and
 // ProbeLog, the probe log folder of conflict.Log. python_test.go runs its
 // unittest suite (python/tests: the probe against K autograd.grad calls,
-// two gloo ranks against one process, the log and the helpers, and the
-// PyTorch DiT of bench/torch_dit.py against per-token loops) with a
+// two gloo ranks against one process, the log and the helpers, the twins
+// against the Go models, and DiTTwin, the one PyTorch DiT, which
+// bench/torch_dit.py times, against per-token loops) with a
 // freshly built paretodiff on $PARETODIFF_BIN, reads a log written by
 // Python with conflict.ReadLog and compares it with the one conflict.Log
 // writes from the same numbers, and compares the Python bins with

@@ -96,8 +96,9 @@ func runPython(t *testing.T, py string, args ...string) string {
 
 // TestPythonSuite runs python/tests (unittest): the probe against K
 // autograd.grad calls in float64 on every model kind, two gloo ranks
-// against one process, the log and the helpers, and bench/torch_dit.py's
-// DiT against per-token loops.
+// against one process, the log and the helpers, the twins against the Go
+// models, and DiTTwin (the DiT bench/torch_dit.py times) against per-token
+// loops.
 func TestPythonSuite(t *testing.T) {
 	py := findPython(t)
 	runPython(t, py, "-m", "unittest", "discover", "-s", "tests", "-v")

@@ -255,11 +255,17 @@ class DiTTwin(nn.Module):
     dh = W/heads, softmax(q kᵀ/√dh) v) and the input skips as ResMLPTwin's. Parameters
     carry the Go names (patch.weight, pos, time1.weight, block0.adaln.weight,
     block0.qkv.weight, final.linear.bias, skip.weight, ...).
+
+    from_safetensors loads trained weights; reset_parameters gives the untrained DiT's
+    initialisation (what bench/torch_dit.py trains from). fused_attention=True computes
+    the attention with PyTorch's scaled_dot_product_attention (torch ≥ 2.0; the same
+    function, its sums in another order): the benchmark's choice, off by default so that
+    the twin's arithmetic stays the one checked against the Go model.
     """
 
     def __init__(self, channels, side, patch=4, width=64, depth=4, heads=4, mlp_ratio=4.0, freq_dim=256,
                  max_period=10000.0, learned_pos=False, sigma_data=0.0, skip=False, target="eps",
-                 alpha=None, sigma=None, layer_norm_eps=1e-6):
+                 alpha=None, sigma=None, layer_norm_eps=1e-6, fused_attention=False):
         super().__init__()
         if side % patch != 0 or width % heads != 0:
             raise ValueError("a DiT needs a patch that divides the side and heads that divide the width, got side %d, patch %d, width %d, heads %d"
@@ -287,12 +293,42 @@ class DiTTwin(nn.Module):
         self.final = _DiTFinal(width, patch_dim)
         self.skip = nn.Linear(self.dim, self.dim) if skip else None
         _schedule_buffers(self, alpha, sigma)
+        self.fused_attention = bool(fused_attention) and hasattr(F, "scaled_dot_product_attention")
         self.meta = {}
 
     @property
     def preconditioned(self):
         """Whether the output has input skips (sigma_data > 0 or the learned skip)."""
         return self.sigma_data > 0 or self.skip is not None
+
+    def blocks(self):
+        """The transformer blocks block0 … block{depth−1}, in order."""
+        return [getattr(self, "block%d" % i) for i in range(self.depth)]
+
+    @torch.no_grad()
+    def reset_parameters(self):
+        """DiT's initialize_weights (Peebles & Xie 2023, adaLN-Zero), as diffusion/nn's DiT.
+
+        Every Linear weight xavier-uniform with zero bias; time1 and time2 weights
+        N(0, 0.02²); every adaln Linear, final.linear and the skip zero, so that the
+        network starts at the output 0 (plus c·x_t); a learned pos starts from the
+        sin-cos table. Draws from torch's global generator in module order; returns the twin.
+        """
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+        for lin in (self.time1, self.time2):
+            nn.init.normal_(lin.weight, std=0.02)
+        zero = [self.final.adaln, self.final.linear] + [b.adaln for b in self.blocks()]
+        if self.skip is not None:
+            zero.append(self.skip)
+        for lin in zero:
+            nn.init.zeros_(lin.weight)
+            nn.init.zeros_(lin.bias)
+        if self.pos is not None:
+            self.pos.copy_(sincos_pos_table(self.width, self.grid))
+        return self
 
     def patchify(self, x):
         """(B, C·S·S) channels-first images → (B, L, p·p·C) tokens, features (i, j, c)."""
@@ -311,7 +347,10 @@ class DiTTwin(nn.Module):
         B, L, W = u.shape
         H, dh = self.heads, W // self.heads
         q, k, v = qkv(u).reshape(B, L, 3, H, dh).permute(2, 0, 3, 1, 4)  # each (B, H, L, dh)
-        a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(dh), dim=-1) @ v
+        if self.fused_attention:
+            a = F.scaled_dot_product_attention(q, k, v)
+        else:
+            a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(dh), dim=-1) @ v
         return a.transpose(1, 2).reshape(B, L, W)
 
     def forward(self, x, t):

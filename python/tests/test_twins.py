@@ -98,30 +98,6 @@ class TwinTest(unittest.TestCase):
         self.check("dit", got, want)
         self.assertGreater(np.abs(bare - want).max(), 1e-3)
 
-    def test_sincos_table_is_dits(self):
-        # DiT's get_2d_sincos_pos_embed written out for a 2×2 grid of width 8: token
-        # l = r·2 + c is [sin(c·ω), cos(c·ω), sin(r·ω), cos(r·ω)], ω = (1, 1/100).
-        w = np.array([1.0, 0.01])
-        want = []
-        for r in range(2):
-            for c in range(2):
-                want.append(np.concatenate([np.sin(c * w), np.cos(c * w), np.sin(r * w), np.cos(r * w)]))
-        np.testing.assert_allclose(twins.sincos_pos_table(8, 2).numpy(), np.array(want), atol=1e-7)
-
-    def test_patchify_is_the_contracts(self):
-        # Token l of an image is patch (l // g, l % g), features ordered (row, column, channel).
-        net = twins.DiTTwin(2, 4, patch=2, width=4, depth=1, heads=1)
-        x = torch.arange(2 * 4 * 4, dtype=torch.float32)[None]
-        tok = net.patchify(x)
-        img = x.reshape(2, 4, 4)
-        for l in range(4):
-            r, c = divmod(l, 2)
-            for i in range(2):
-                for j in range(2):
-                    for ch in range(2):
-                        self.assertEqual(tok[0, l, (i * 2 + j) * 2 + ch].item(), img[ch, 2 * r + i, 2 * c + j].item())
-        self.assertTrue(torch.equal(net.unpatchify(tok), x))
-
     def test_float64_twin(self):
         for name in fixtures():
             net, x, t, want = self.load(name)

@@ -1,8 +1,10 @@
-"""bench/torch_dit.py's DiT against brute-force references of its contract.
+"""DiTTwin (paretodiff_torch.twins) against brute-force references of the DiT contract.
 
-The patch order, the position table, the parameter names and shapes, the
-adaLN-Zero start and a whole forward pass (against per-token, per-head loops in
-float64 over the same weights), on tiny CPU-cheap configurations.
+The patch order, the patch embedding as a Conv2d, the position table, the parameter
+names and shapes, reset_parameters' adaLN-Zero start, a whole forward pass (against
+per-token, per-head loops in float64 over the same weights) and the fused attention,
+on tiny CPU-cheap configurations. test_twins.py checks the twin against the Go model;
+bench/torch_dit.py times this network.
 
 Run: /usr/bin/python3 -m unittest discover python/tests
 """
@@ -13,13 +15,13 @@ import sys
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [os.path.join(HERE, ".."), os.path.join(HERE, "..", "..", "bench")]
+sys.path.insert(0, os.path.join(HERE, ".."))
 
 try:
     import numpy as np
     import torch
-    import torch_dit as td
-    from paretodiff_torch.twins import timestep_embedding
+    import torch.nn.functional as F
+    from paretodiff_torch.twins import DiTTwin, sincos_pos_table, timestep_embedding
     HAVE_TORCH = True
 except ImportError:  # the reason is printed by the skip
     HAVE_TORCH = False
@@ -28,16 +30,31 @@ except ImportError:  # the reason is printed by the skip
 # products summed in other orders): rounding of 1e-16 relative through a few
 # layers, far below what a wrong layout or a missing term moves (O(1)).
 FORWARD_TOL = 1e-10
+# T: the length of the test schedule the input skips' gains read.
+T = 1000
+
+
+def schedule():
+    """A variance-preserving schedule of T steps: α_t = cos(π/2·s), σ_t = sin(π/2·s), s = (t+1)/(T+1)."""
+    s = np.arange(1, T + 1, dtype=np.float64) / (T + 1)
+    return np.cos(0.5 * np.pi * s), np.sin(0.5 * np.pi * s)
+
+
+def twin(**kw):
+    """A DiTTwin with the test schedule (needed by the input skips)."""
+    alpha, sigma = schedule()
+    return DiTTwin(alpha=alpha, sigma=sigma, **kw)
 
 
 @unittest.skipUnless(HAVE_TORCH, "torch or numpy is not installed for this Python")
-class DiTTest(unittest.TestCase):
+class DiTTwinContractTest(unittest.TestCase):
     def test_patch_order(self):
         # Token r*g + q, feature (i*p + j)*C + c is pixel (c, r*p + i, q*p + j).
         C, S, p = 2, 6, 3
         g = S // p
+        net = twin(channels=C, side=S, patch=p, width=4, depth=1, heads=1)
         x = torch.arange(2 * C * S * S, dtype=torch.float64).reshape(2, C * S * S)
-        tok = td.patchify(x, C, S, p)
+        tok = net.patchify(x)
         self.assertEqual(tuple(tok.shape), (2, g * g, p * p * C))
         img = x.reshape(2, C, S, S)
         for b in range(2):
@@ -47,21 +64,21 @@ class DiTTest(unittest.TestCase):
                         for j in range(p):
                             for c in range(C):
                                 self.assertEqual(tok[b, r * g + q, (i * p + j) * C + c], img[b, c, r * p + i, q * p + j])
-        self.assertTrue(torch.equal(td.unpatchify(tok, C, S, p), x))
+        self.assertTrue(torch.equal(net.unpatchify(tok), x))
 
     def test_patch_embedding_is_conv(self):
         # Linear "patch" is the Conv2d(C, W, p, stride p) whose weight (W, C, p, p)
         # maps to it by permute(0, 2, 3, 1).reshape(W, P).
         torch.manual_seed(2)
-        C, S, p, W = 3, 4, 2, 5
+        C, S, p, W = 3, 4, 2, 8
         conv = torch.nn.Conv2d(C, W, p, stride=p).double()
         x = torch.randn(2, C * S * S, dtype=torch.float64)
         want = conv(x.reshape(2, C, S, S)).flatten(2).transpose(1, 2)  # (B, L, W), row-major patches
-        lin = torch.nn.Linear(p * p * C, W).double()
+        net = twin(channels=C, side=S, patch=p, width=W, depth=1, heads=2).double()
         with torch.no_grad():
-            lin.weight.copy_(conv.weight.permute(0, 2, 3, 1).reshape(W, p * p * C))
-            lin.bias.copy_(conv.bias)
-        got = lin(td.patchify(x, C, S, p))
+            net.patch.weight.copy_(conv.weight.permute(0, 2, 3, 1).reshape(W, p * p * C))
+            net.patch.bias.copy_(conv.bias)
+            got = net.patch(net.patchify(x))
         self.assertLess((got - want).abs().max().item(), FORWARD_TOL)
 
     def test_position_table(self):
@@ -77,17 +94,17 @@ class DiTTest(unittest.TestCase):
             return np.concatenate([np.sin(out), np.cos(out)], axis=1)
 
         want = np.concatenate([one_d(W // 2, grid[0]), one_d(W // 2, grid[1])], axis=1)
-        got = td.sincos_pos_table(W, G)
+        got = sincos_pos_table(W, G).numpy()
         self.assertEqual(got.shape, (G * G, W))
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-7)  # float32 rounding of values <= 1
         with self.assertRaises(ValueError):
-            td.sincos_pos_table(6, G)
+            sincos_pos_table(6, G)
 
     def test_names_and_shapes(self):
-        m = td.DiT(dim=32, channels=2, patch=2, width=8, depth=2, heads=2, mlp_ratio=3, learned_pos=True, skip=True)
+        m = twin(channels=2, side=4, patch=2, width=8, depth=2, heads=2, mlp_ratio=3, learned_pos=True, skip=True)
         P, L, W, M = 8, 4, 8, 24
         want = {"patch.weight": (W, P), "patch.bias": (W,), "pos": (L, W),
-                "time1.weight": (W, td.FREQ_DIM), "time1.bias": (W,), "time2.weight": (W, W), "time2.bias": (W,),
+                "time1.weight": (W, 256), "time1.bias": (W,), "time2.weight": (W, W), "time2.bias": (W,),
                 "final.adaln.weight": (2 * W, W), "final.adaln.bias": (2 * W,),
                 "final.linear.weight": (P, W), "final.linear.bias": (P,),
                 "skip.weight": (32, 32), "skip.bias": (32,)}
@@ -97,46 +114,67 @@ class DiTTest(unittest.TestCase):
                 want["block%d.%s.bias" % (i, name)] = shape[:1]
         got = {k: tuple(v.shape) for k, v in m.named_parameters()}
         self.assertEqual(got, want)
-        np.testing.assert_array_equal(m.pos.detach().numpy(), td.sincos_pos_table(W, 2))
-        fixed = td.DiT(dim=32, channels=2, patch=2, width=8, depth=1, heads=2)
+        self.assertEqual(set(m.state_dict()), set(want))  # the schedule and the fixed table are not saved
+        np.testing.assert_array_equal(m.pos.detach().numpy(), sincos_pos_table(W, 2).numpy())
+        fixed = DiTTwin(2, 4, patch=2, width=8, depth=1, heads=2)
         self.assertNotIn("pos", dict(fixed.named_parameters()))
         self.assertNotIn("skip.weight", dict(fixed.named_parameters()))
-        for bad in (dict(dim=30), dict(patch=3), dict(heads=3)):
+        base = dict(channels=2, side=4, patch=2, width=8, depth=1, heads=2)
+        for bad in (dict(patch=3), dict(heads=3), dict(target="score")):
             with self.assertRaises(ValueError):
-                td.DiT(**dict(dict(dim=32, channels=2, patch=2, width=8, depth=1, heads=2), **bad))
+                DiTTwin(**dict(base, **bad))
+        with self.assertRaises(ValueError):  # input skips without the schedule's gains
+            DiTTwin(**dict(base, skip=True))
 
-    def test_init_is_adaln_zero(self):
+    def test_reset_parameters_is_adaln_zero(self):
         torch.manual_seed(4)
-        m = td.DiT(dim=64, channels=1, patch=4, width=8, depth=2, heads=2)
+        m = twin(channels=1, side=8, patch=4, width=8, depth=2, heads=2, learned_pos=True, skip=True)
+        with torch.no_grad():
+            for prm in m.parameters():  # away from any start, the table too
+                prm.copy_(torch.randn_like(prm))
+        self.assertIs(m.reset_parameters(), m)
         for name, p in m.named_parameters():
-            zero = name.endswith(".bias") or ".adaln." in name or name.startswith("final.linear")
+            zero = name.endswith(".bias") or ".adaln." in name or name.startswith(("final.linear", "skip"))
+            if name == "pos":
+                np.testing.assert_array_equal(p.detach().numpy(), sincos_pos_table(8, 2).numpy())
+                continue
             self.assertEqual(bool((p == 0).all()), zero, name)
         self.assertLess(m.time1.weight.std().item(), 0.03)  # N(0, 0.02^2), 2048 draws
+        self.assertGreater(m.time1.weight.std().item(), 0.01)
         bound = math.sqrt(6 / (8 + 8 * 3))  # xavier-uniform of qkv (3W x W)
         self.assertLessEqual(m.block0.qkv.weight.abs().max().item(), bound)
         self.assertGreater(m.block0.qkv.weight.abs().max().item(), 0.9 * bound)
+        bare = DiTTwin(1, 8, patch=4, width=8, depth=2, heads=2).reset_parameters()
         x, t = torch.randn(3, 64), torch.tensor([0, 500, 999])
-        self.assertEqual(m(x, t).abs().max().item(), 0.0)  # adaLN-Zero: the output starts at zero
+        self.assertEqual(bare(x, t).abs().max().item(), 0.0)  # adaLN-Zero: the output starts at zero
 
     def test_forward_against_loops(self):
         torch.manual_seed(5)
-        C, S, p, W, H, depth = 2, 4, 2, 8, 2, 2
-        m = td.DiT(dim=C * S * S, channels=C, patch=p, width=W, depth=depth, heads=H, mlp_ratio=2,
-                   learned_pos=True, sigma_data=0.5, skip=True).double()
+        C, S, p, W, H = 2, 4, 2, 8, 2
+        m = twin(channels=C, side=S, patch=p, width=W, depth=2, heads=H, mlp_ratio=2,
+                 learned_pos=True, sigma_data=0.5, skip=True, target="v").double()
         with torch.no_grad():
             for prm in m.parameters():  # every parameter non-zero, the zero-initialised too
                 prm.copy_(0.3 * torch.randn_like(prm))
-        B = 3
-        x = torch.randn(B, C * S * S, dtype=torch.float64)
+        x = torch.randn(3, C * S * S, dtype=torch.float64)
         t = torch.tensor([3, 410, 977])
-        cg, gg = torch.tensor([0.2, -0.7, 1.1], dtype=torch.float64), torch.tensor([0.5, 0.25, -2.0], dtype=torch.float64)
         with torch.no_grad():
-            got = m(x, t, cg, gg)
-            want = self.loops(m, x, t, cg, gg, C, S, p, W, H)
+            got = m(x, t)
+            want = self.loops(m, x, t, C, S, p, W, H)
         self.assertLess((got - want).abs().max().item(), FORWARD_TOL * max(1.0, want.abs().max().item()))
 
     @staticmethod
-    def loops(m, x, t, cg, gg, C, S, p, W, H):
+    def gains(t, sigma_data):
+        """The input skips' gains for target v (b = α_t): c = b·σ/(α²σ_d² + σ²), g = b/σ − c,
+        rounded to float32 as the engine applies them."""
+        alpha, sigma = schedule()
+        a, s = alpha[t.numpy()], sigma[t.numpy()]
+        c = a * s / (a * a * sigma_data ** 2 + s * s)
+        g = a / s - c
+        return (torch.from_numpy(v.astype(np.float32).astype(np.float64)) for v in (c, g))
+
+    @classmethod
+    def loops(cls, m, x, t, C, S, p, W, H):
         """The contract written out per example, token and head, in float64."""
         g, dh = S // p, W // H
         lin = lambda layer, v: layer.weight @ v + layer.bias
@@ -147,7 +185,8 @@ class DiTTest(unittest.TestCase):
             mu = v.mean()
             return (v - mu) / torch.sqrt(((v - mu) ** 2).mean() + 1e-6)
 
-        e = timestep_embedding(t, td.FREQ_DIM, td.MAX_PERIOD).double()
+        e = timestep_embedding(t, 256, 10000.0).double()
+        cg, gg = cls.gains(t, m.sigma_data)
         out = torch.zeros_like(x)
         for b in range(x.shape[0]):
             img = x[b].reshape(C, S, S)
@@ -156,8 +195,7 @@ class DiTTest(unittest.TestCase):
                 for q in range(g):
                     feat = torch.stack([img[c, r * p + i, q * p + j] for i in range(p) for j in range(p) for c in range(C)])
                     h.append(lin(m.patch, feat) + m.pos[r * g + q])
-            c = lin(m.time2, silu(lin(m.time1, e[b])))
-            sc = silu(c)
+            sc = silu(lin(m.time2, silu(lin(m.time1, e[b]))))
             for blk in m.blocks():
                 mod = lin(blk.adaln, sc)
                 sh1, sc1, g1, sh2, sc2, g2 = (mod[k * W:(k + 1) * W] for k in range(6))
@@ -187,12 +225,27 @@ class DiTTest(unittest.TestCase):
             out[b] = res.reshape(-1) + cg[b] * x[b] + gg[b] * lin(m.skip, x[b])
         return out
 
+    @unittest.skipUnless(HAVE_TORCH and hasattr(F, "scaled_dot_product_attention"), "torch < 2.0: no fused attention")
+    def test_fused_attention(self):
+        # The fused kernel computes the same function as the twin's softmax(q kᵀ/√dh) v.
+        torch.manual_seed(7)
+        kw = dict(channels=1, side=8, patch=2, width=8, depth=2, heads=2)
+        plain, fused = DiTTwin(**kw).double(), DiTTwin(fused_attention=True, **kw).double()
+        self.assertTrue(fused.fused_attention)
+        with torch.no_grad():
+            for prm in plain.parameters():
+                prm.copy_(0.3 * torch.randn_like(prm))
+            fused.load_state_dict(plain.state_dict())
+            x, t = torch.randn(3, 64, dtype=torch.float64), torch.tensor([1, 400, 999])
+            want, got = plain(x, t), fused(x, t)
+        self.assertLess((got - want).abs().max().item(), FORWARD_TOL * max(1.0, want.abs().max().item()))
+
     def test_backward_runs(self):
         # The gradient reaches every parameter once adaLN-Zero's zeros are left
         # behind: step 1 moves final.linear (the only path to the output), step 2
         # the adaln layers behind it, step 3's gradient reaches time1 through them.
         torch.manual_seed(6)
-        m = td.DiT(dim=64, channels=1, patch=4, width=8, depth=1, heads=2)
+        m = DiTTwin(1, 8, patch=4, width=8, depth=1, heads=2).reset_parameters()
         opt = torch.optim.AdamW(m.parameters(), lr=1e-2)
         x, t = torch.randn(4, 64), torch.tensor([1, 2, 500, 900])
         for _ in range(3):
