@@ -286,7 +286,14 @@ find "$pkg/paretodiff.gz" "$pkg/bench/gpustep.gz" "$pkg/tests" -name '*.gz' \( -
 [ -x "$pkg/paretodiff" ] || { echo "run.sh: $src has no paretodiff(.gz): not a folder scripts/gpu-check.sh built" >&2; exit 2; }
 export XDG_CACHE_HOME=$here/cache # the kernels' PTX cache: fresh, outside $OUT and the logs
 export PARETODIFF_MNIST_DIR=$pkg/mnist PARETODIFF_SKIP_EMULATOR=1 PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
+# The Python with PyTorch: $PYTHON, else the first of python3 and the
+# system's /usr/bin/python3 that imports torch (python3 on PATH may be a
+# virtual environment without it).
 PY=${PYTHON:-python3}
+if [ -z "${PYTHON:-}" ] && ! "$PY" -c 'import torch' >/dev/null 2>&1 && [ -x /usr/bin/python3 ] &&
+	/usr/bin/python3 -c 'import torch' >/dev/null 2>&1; then
+	PY=/usr/bin/python3
+fi
 gpu="(no nvidia-smi on PATH)"
 if command -v nvidia-smi >/dev/null; then
 	gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | head -1)
