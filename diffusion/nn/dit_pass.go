@@ -17,13 +17,7 @@ func (m *DiT) forward(out, x, t, c, g Tensor, rows int) {
 		m.blockForward(i, B)
 	}
 	m.finalForward(out, B)
-	if m.cfg.SigmaData > 0 {
-		m.be.RowAxpby(out.View(0, B*D), m.ones, out, c, x, B, D)
-	}
-	if m.skip != nil {
-		m.skip.Forward(m.skipOut, x, B)
-		m.be.RowAxpby(out.View(0, B*D), m.ones, out, g, m.skipOut, B, D)
-	}
+	addSkips(m.be, out, x, c, g, m.cfg.SigmaData > 0, m.skip, m.skipOut, m.ones, B, D)
 }
 
 // embedForward writes h₀ = patch(Patchify(x)) + pos and the conditioning
@@ -91,10 +85,7 @@ func (m *DiT) Backward(dout Tensor, rows int) {
 	need("DiT.Backward", "dout", dout, B*D)
 	m.reserveGrad()
 	m.dout = dout
-	if m.skip != nil { // out += g ⊙ skip(x)
-		be.RowAxpby(m.dskip.View(0, B*D), m.g, dout, m.zeros, dout, B, D)
-		m.skip.Backward(Tensor{}, m.dskip, m.x, B)
-	}
+	skipsBackward(be, m.skip, m.dskip, dout, m.x, m.g, m.zeros, B, D)
 	m.finalBackward(B)
 	for i := cf.Depth - 1; i >= 0; i-- {
 		m.blockBackward(i, B)

@@ -347,13 +347,7 @@ func (m *ResMLP) forward(out, x, t, c, g Tensor, rows int) {
 	m.normOut.Forward(m.hf, m.meanF, m.rstdF, m.h[L], rows)
 	be.Activate(m.cfg.Act, r(m.af, rows, W), r(m.hf, rows, W))
 	m.out.Forward(out, m.af, rows)
-	if m.cfg.SigmaData > 0 {
-		be.RowAxpby(r(out, rows, D), r(m.ones, rows, 1), r(out, rows, D), c, x, rows, D)
-	}
-	if m.skip != nil {
-		m.skip.Forward(m.skipOut, x, rows)
-		be.RowAxpby(r(out, rows, D), r(m.ones, rows, 1), r(out, rows, D), g, r(m.skipOut, rows, D), rows, D)
-	}
+	addSkips(be, out, x, c, g, m.cfg.SigmaData > 0, m.skip, m.skipOut, m.ones, rows, D)
 }
 
 // Backward accumulates parameter gradients from dout (rows, D).
@@ -366,11 +360,7 @@ func (m *ResMLP) Backward(dout Tensor, rows int) {
 	m.dout = dout
 
 	// Skips: out += c ⊙ x (no parameters) + g ⊙ skip(x).
-	if m.skip != nil {
-		D := m.cfg.Dim
-		be.RowAxpby(r(m.dskip, rows, D), m.g, dout, r(m.zeros, rows, 1), dout, rows, D)
-		m.skip.Backward(Tensor{}, m.dskip, m.x, rows)
-	}
+	skipsBackward(be, m.skip, m.dskip, dout, m.x, m.g, m.zeros, rows, m.cfg.Dim)
 
 	// Head: out = out(f(LN_out(h_L))).
 	m.out.Backward(m.daf, dout, m.af, rows)
