@@ -112,8 +112,10 @@ func gemmLen(r, c, ld int) int {
 	return (r-1)*ld + c
 }
 
-// Gemm computes C = α·op(A)·op(B) + β·C with gonum's BLAS.
-func (c *CPU[T]) Gemm(tA, tB bool, m, n, k int, alpha float32, a Tensor, lda int, b Tensor, ldb int, beta float32, cc Tensor, ldc int) {
+// gemmSpans returns the number of elements the stored A, B and C of
+// C = op(A)·op(B) span, op(A) (m, k) and op(B) (k, n), with row strides
+// lda, ldb and ldc.
+func gemmSpans(tA, tB bool, m, n, k, lda, ldb, ldc int) (la, lb, lc int) {
 	ar, ac := m, k
 	if tA {
 		ar, ac = k, m
@@ -122,9 +124,15 @@ func (c *CPU[T]) Gemm(tA, tB bool, m, n, k int, alpha float32, a Tensor, lda int
 	if tB {
 		br, bc = n, k
 	}
-	as := c.d("Gemm", "A", a, gemmLen(ar, ac, lda))
-	bs := c.d("Gemm", "B", b, gemmLen(br, bc, ldb))
-	cs := c.d("Gemm", "C", cc, gemmLen(m, n, ldc))
+	return gemmLen(ar, ac, lda), gemmLen(br, bc, ldb), gemmLen(m, n, ldc)
+}
+
+// Gemm computes C = α·op(A)·op(B) + β·C with gonum's BLAS.
+func (c *CPU[T]) Gemm(tA, tB bool, m, n, k int, alpha float32, a Tensor, lda int, b Tensor, ldb int, beta float32, cc Tensor, ldc int) {
+	la, lb, lc := gemmSpans(tA, tB, m, n, k, lda, ldb, ldc)
+	as := c.d("Gemm", "A", a, la)
+	bs := c.d("Gemm", "B", b, lb)
+	cs := c.d("Gemm", "C", cc, lc)
 	if m == 0 || n == 0 {
 		return
 	}

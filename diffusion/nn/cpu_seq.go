@@ -18,15 +18,7 @@ func (c *CPU[T]) GemmBatched(tA, tB bool, m, n, k int, alpha float32, a Tensor, 
 	if batch == 0 {
 		return
 	}
-	ar, ac := m, k
-	if tA {
-		ar, ac = k, m
-	}
-	br, bc := k, n
-	if tB {
-		br, bc = n, k
-	}
-	la, lb, lc := gemmLen(ar, ac, lda), gemmLen(br, bc, ldb), gemmLen(m, n, ldc)
+	la, lb, lc := gemmSpans(tA, tB, m, n, k, lda, ldb, ldc)
 	need("GemmBatched", "A", a, (batch-1)*strideA+la)
 	need("GemmBatched", "B", b, (batch-1)*strideB+lb)
 	need("GemmBatched", "C", cc, (batch-1)*strideC+lc)

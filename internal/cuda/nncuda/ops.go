@@ -17,9 +17,10 @@ func gemmLen(r, c, ld int) int {
 	return (r-1)*ld + c
 }
 
-// Gemm computes C = α·op(A)·op(B) + β·C with cublasSgemm in full FP32 (see
-// nn.Backend.Gemm); an empty inner dimension scales C by β.
-func (b *Backend) Gemm(tA, tB bool, m, n, k int, alpha float32, a nn.Tensor, lda int, bt nn.Tensor, ldb int, beta float32, c nn.Tensor, ldc int) {
+// gemmSpans checks the sizes and row strides of C = op(A)·op(B), op(A)
+// (m, k) and op(B) (k, n), panicking at the call as the CPU backend does,
+// and returns the number of elements the stored A, B and C span.
+func gemmSpans(op string, tA, tB bool, m, n, k, lda, ldb, ldc int) (la, lb, lc int) {
 	ar, ac := m, k
 	if tA {
 		ar, ac = k, m
@@ -29,11 +30,18 @@ func (b *Backend) Gemm(tA, tB bool, m, n, k int, alpha float32, a nn.Tensor, lda
 		br, bc = n, k
 	}
 	if m < 0 || n < 0 || k < 0 || lda < max(ac, 1) || ldb < max(bc, 1) || ldc < max(n, 1) {
-		panic(fmt.Sprintf("nncuda: Gemm: (%d, %d, %d) with strides %d, %d, %d", m, n, k, lda, ldb, ldc))
+		panic(fmt.Sprintf("nncuda: %s: (%d, %d, %d) with strides %d, %d, %d", op, m, n, k, lda, ldb, ldc))
 	}
-	av := b.view("Gemm", "A", a, gemmLen(ar, ac, lda))
-	bv := b.view("Gemm", "B", bt, gemmLen(br, bc, ldb))
-	cv := b.view("Gemm", "C", c, gemmLen(m, n, ldc))
+	return gemmLen(ar, ac, lda), gemmLen(br, bc, ldb), gemmLen(m, n, ldc)
+}
+
+// Gemm computes C = α·op(A)·op(B) + β·C with cublasSgemm in full FP32 (see
+// nn.Backend.Gemm); an empty inner dimension scales C by β.
+func (b *Backend) Gemm(tA, tB bool, m, n, k int, alpha float32, a nn.Tensor, lda int, bt nn.Tensor, ldb int, beta float32, c nn.Tensor, ldc int) {
+	la, lb, lc := gemmSpans("Gemm", tA, tB, m, n, k, lda, ldb, ldc)
+	av := b.view("Gemm", "A", a, la)
+	bv := b.view("Gemm", "B", bt, lb)
+	cv := b.view("Gemm", "C", c, lc)
 	if cv == nil || m == 0 || n == 0 {
 		return
 	}

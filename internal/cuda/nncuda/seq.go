@@ -18,21 +18,10 @@ func (b *Backend) GemmBatched(tA, tB bool, m, n, k int, alpha float32, a nn.Tens
 	if batch < 0 || strideA < 0 || strideB < 0 || strideC < 0 {
 		panic(fmt.Sprintf("nncuda: GemmBatched: batch %d, strides %d, %d, %d", batch, strideA, strideB, strideC))
 	}
-	ar, ac := m, k
-	if tA {
-		ar, ac = k, m
-	}
-	br, bc := k, n
-	if tB {
-		br, bc = n, k
-	}
-	if m < 0 || n < 0 || k < 0 || lda < max(ac, 1) || ldb < max(bc, 1) || ldc < max(n, 1) {
-		panic(fmt.Sprintf("nncuda: GemmBatched: (%d, %d, %d) with strides %d, %d, %d", m, n, k, lda, ldb, ldc))
-	}
+	la, lb, lc := gemmSpans("GemmBatched", tA, tB, m, n, k, lda, ldb, ldc)
 	if batch == 0 {
 		return
 	}
-	la, lb, lc := gemmLen(ar, ac, lda), gemmLen(br, bc, ldb), gemmLen(m, n, ldc)
 	if batch > 1 && strideC < lc && lc > 0 {
 		panic(fmt.Sprintf("nncuda: GemmBatched: C_i of %d elements overlap at stride %d", lc, strideC))
 	}
