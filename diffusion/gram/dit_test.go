@@ -2,7 +2,6 @@ package gram_test
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -99,37 +98,8 @@ func TestPassDiTMatchesBruteForce(t *testing.T) {
 						}
 						g, err := gram.NewPass(vobj, gram.Config{Params: sel, Method: v.method, Blocks: v.blocks})
 						require.NoError(t, err)
-						for _, withC := range []bool{false, true} {
-							name := fmt.Sprintf("%s/pos=%v/skips=%v/%v/%v/bins%d/%s/%v/c=%v", be.Name(), cfg.LearnedPos, cfg.Skip, o.sched.Name(), o.target, bi, ps, v, withC)
-							var cc []float64
-							if withC {
-								cc = c
-							}
-							res, err := g.Run(b, counts, cc)
-							require.NoError(t, err, name)
-							tol, kind := gramRelTol64, "float64"
-							switch {
-							case be32:
-								tol, kind = gramRelTol32, "float32"
-							case v.method == gram.Materialize && !withC:
-								tol, kind = seqExactTol64, "float64 materialised, c nil"
-							}
-							w := gramCloseBins(t, name, want, counts, res.Gram, tol)
-							worst[kind] = math.Max(worst[kind], w)
-							for k, l := range wantLoss {
-								if counts[k] == 0 {
-									require.True(t, math.IsNaN(res.BinLoss[k]), name)
-									continue
-								}
-								require.InDelta(t, l, res.BinLoss[k], 1e-6*l, name)
-							}
-							switch v.method {
-							case gram.Ghost:
-								require.Zero(t, res.Materialized, name)
-							case gram.Materialize:
-								require.Zero(t, res.Ghost, name)
-							}
-						}
+						name := fmt.Sprintf("%s/pos=%v/skips=%v/%v/%v/bins%d/%s/%v", be.Name(), cfg.LearnedPos, cfg.Skip, o.sched.Name(), o.target, bi, ps, v)
+						checkSeqRuns(t, name, g, b, counts, c, v, be32, want, wantLoss, worst)
 					}
 				}
 			}

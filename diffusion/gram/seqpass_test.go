@@ -209,37 +209,8 @@ func TestPassSequenceMatchesBruteForce(t *testing.T) {
 						}
 						g, err := gram.NewPass(vobj, gram.Config{Params: sel, Method: v.method, Blocks: v.blocks})
 						require.NoError(t, err)
-						for _, withC := range []bool{false, true} {
-							name := fmt.Sprintf("%s/%v/%v/bins%d/%s/%v/c=%v", be.Name(), o.sched.Name(), o.target, bi, ps, v, withC)
-							var cc []float64
-							if withC {
-								cc = c
-							}
-							res, err := g.Run(b, counts, cc)
-							require.NoError(t, err, name)
-							tol, kind := gramRelTol64, "float64"
-							switch {
-							case be32:
-								tol, kind = gramRelTol32, "float32"
-							case v.method == gram.Materialize && !withC:
-								tol, kind = seqExactTol64, "float64 materialised, c nil"
-							}
-							w := gramCloseBins(t, name, want, counts, res.Gram, tol)
-							worst[kind] = math.Max(worst[kind], w)
-							for k, l := range wantLoss {
-								if counts[k] == 0 {
-									require.True(t, math.IsNaN(res.BinLoss[k]), name)
-									continue
-								}
-								require.InDelta(t, l, res.BinLoss[k], 1e-6*l, name)
-							}
-							switch v.method {
-							case gram.Ghost:
-								require.Zero(t, res.Materialized, name)
-							case gram.Materialize:
-								require.Zero(t, res.Ghost, name)
-							}
-						}
+						name := fmt.Sprintf("%s/%v/%v/bins%d/%s/%v", be.Name(), o.sched.Name(), o.target, bi, ps, v)
+						checkSeqRuns(t, name, g, b, counts, c, v, be32, want, wantLoss, worst)
 					}
 				}
 			}
@@ -386,6 +357,47 @@ func TestPassSequenceLinearity(t *testing.T) {
 				maxErr = math.Max(maxErr, math.Abs(withTau[i][j]-ratio*withC[i][j]))
 			}
 			require.LessOrEqual(t, maxErr, linearityTol*maxAbs, "site %d example %d", i, n)
+		}
+	}
+}
+
+// checkSeqRuns runs g on b with c nil and with the training coefficients
+// c and checks every Gram entry against the brute force want (relative to
+// √(G_kk·G_ll), the tolerance by backend and method), the bin losses
+// against wantLoss (NaN for an empty bin) and the method's layer counts;
+// worst collects the largest relative error of each kind.
+func checkSeqRuns(t *testing.T, name string, g *gram.Pass, b diffusion.Batch, counts []int, c []float64, v seqVariant, be32 bool,
+	want *mat.SymDense, wantLoss []float64, worst map[string]float64) {
+	t.Helper()
+	for _, withC := range []bool{false, true} {
+		name := fmt.Sprintf("%s/c=%v", name, withC)
+		var cc []float64
+		if withC {
+			cc = c
+		}
+		res, err := g.Run(b, counts, cc)
+		require.NoError(t, err, name)
+		tol, kind := gramRelTol64, "float64"
+		switch {
+		case be32:
+			tol, kind = gramRelTol32, "float32"
+		case v.method == gram.Materialize && !withC:
+			tol, kind = seqExactTol64, "float64 materialised, c nil"
+		}
+		w := gramCloseBins(t, name, want, counts, res.Gram, tol)
+		worst[kind] = math.Max(worst[kind], w)
+		for k, l := range wantLoss {
+			if counts[k] == 0 {
+				require.True(t, math.IsNaN(res.BinLoss[k]), name)
+				continue
+			}
+			require.InDelta(t, l, res.BinLoss[k], 1e-6*l, name)
+		}
+		switch v.method {
+		case gram.Ghost:
+			require.Zero(t, res.Materialized, name)
+		case gram.Materialize:
+			require.Zero(t, res.Ghost, name)
 		}
 	}
 }
